@@ -1,0 +1,312 @@
+//! Where a GraFx environment's API lives.
+//!
+//! The base URL is built from the environment name, or given whole, because the host and the
+//! environment name can differ (sandbox domains exist). Either way it is validated and always ends
+//! with `/`, so relative API paths join onto it predictably.
+//!
+//! ```
+//! use grafx_core::{EnvironmentApiUrl, EnvironmentName};
+//!
+//! let env = EnvironmentName::new("acme")?;
+//! let url = EnvironmentApiUrl::from_environment(&env);
+//! assert_eq!(url.as_str(), "https://acme.chili-publish.online/grafx/api/v1/environment/acme/");
+//! assert_eq!(url.join("templates?limit=5")?, format!("{url}templates?limit=5"));
+//!
+//! let local = EnvironmentApiUrl::parse("http://127.0.0.1:8080/grafx/api/v1/environment/demo")?;
+//! assert_eq!(local.as_str(), "http://127.0.0.1:8080/grafx/api/v1/environment/demo/");
+//! assert_eq!(local.origin(), "http://127.0.0.1:8080");
+//! # Ok::<(), grafx_core::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// A GraFx environment name: one DNS label (letters, digits and inner hyphens, at most 63).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvironmentName(String);
+
+impl EnvironmentName {
+    /// Validates an environment name.
+    pub fn new(name: impl Into<String>) -> Result<Self, Error> {
+        let name = name.into();
+        let reason = if name.is_empty() {
+            Some("must not be empty")
+        } else if name.len() > 63 {
+            Some("must be at most 63 characters")
+        } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            Some("may contain only letters, digits and hyphens")
+        } else if name.starts_with('-') || name.ends_with('-') {
+            Some("must not start or end with a hyphen")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::InvalidEnvironmentName { name, reason }),
+            None => Ok(Self(name)),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvironmentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for EnvironmentName {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+impl From<EnvironmentName> for String {
+    fn from(n: EnvironmentName) -> Self {
+        n.0
+    }
+}
+
+/// The Environment API base URL: absolute, `https` (or `http` on a loopback host, for local
+/// emulators), no credentials, query or fragment, and always ending with `/`.
+///
+/// This is a deliberately narrow validator rather than a general URL parser: the browser module
+/// links grafx-core into its wasm, and a full URL crate (with IDNA tables) would multiply its size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvironmentApiUrl {
+    url: String,
+    origin_len: usize,
+}
+
+impl EnvironmentApiUrl {
+    /// CHILI's production URL for an environment:
+    /// `https://{env}.chili-publish.online/grafx/api/v1/environment/{env}/`.
+    pub fn from_environment(env: &EnvironmentName) -> Self {
+        let origin = format!("https://{}.chili-publish.online", env.as_str().to_ascii_lowercase());
+        let origin_len = origin.len();
+        Self { url: format!("{origin}/grafx/api/v1/environment/{}/", env.as_str()), origin_len }
+    }
+
+    /// Validates a whole base URL, appending the trailing `/` if it is missing.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let fail = |reason| Error::InvalidUrl { url: input.to_owned(), reason };
+        let trimmed = input.trim();
+        if trimmed.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\') {
+            return Err(fail("must not contain whitespace, control characters or backslashes"));
+        }
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| fail("must be absolute (https://…)"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "https" && scheme != "http" {
+            return Err(fail("scheme must be https (or http for a loopback host)"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(fail("must not contain credentials"));
+        }
+        if path.contains('?') || path.contains('#') || authority.contains('?') || authority.contains('#') {
+            return Err(fail("must not have a query or fragment"));
+        }
+        let (host, port) = split_host_port(authority).ok_or_else(|| fail("has an invalid host or port"))?;
+        let host = host.to_ascii_lowercase();
+        if scheme == "http" && !is_loopback(&host) {
+            return Err(fail("http is allowed only for localhost, 127.0.0.0/8 and [::1]; use https"));
+        }
+        if path.split('/').any(|seg| seg == ".." || seg == ".") {
+            return Err(fail("must not contain `.` or `..` path segments"));
+        }
+        let origin = match port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        };
+        let origin_len = origin.len();
+        let mut url = origin + path;
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Ok(Self { url, origin_len })
+    }
+
+    /// The URL, ending with `/`.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// `scheme://host[:port]`: the only origin the bearer token may be sent to.
+    pub fn origin(&self) -> &str {
+        &self.url[..self.origin_len]
+    }
+
+    /// Joins a relative API path (e.g. `templates/abc?x=1`) onto the base. Absolute paths,
+    /// scheme-relative URLs and `..` segments are refused so a path can never leave the base.
+    pub fn join(&self, relative: &str) -> Result<String, Error> {
+        let fail = |reason| Error::InvalidUrl { url: relative.to_owned(), reason };
+        if relative.starts_with('/') || relative.contains("://") || relative.contains('\\') {
+            return Err(fail("must be a path relative to the Environment API base"));
+        }
+        let path = relative.split(['?', '#']).next().unwrap_or("");
+        if path.split('/').any(|seg| seg == ".." || seg == ".") {
+            return Err(fail("must not contain `.` or `..` path segments"));
+        }
+        Ok(format!("{}{relative}", self.url))
+    }
+}
+
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &authority[..end + 2];
+        match &rest[end + 1..] {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let valid_host = if host.starts_with('[') {
+        host.len() > 2 && host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    if !valid_host {
+        return None;
+    }
+    match port {
+        None => Some((host, None)),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            let n: u16 = p.parse().ok().filter(|n| *n > 0)?;
+            Some((host, Some(n)))
+        }
+        Some(_) => None,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "[::1]" || host.starts_with("127.") && host.split('.').count() == 4
+}
+
+impl fmt::Display for EnvironmentApiUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl TryFrom<String> for EnvironmentApiUrl {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<EnvironmentApiUrl> for String {
+    fn from(u: EnvironmentApiUrl) -> Self {
+        u.url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn environment_names() {
+        for ok in ["acme", "cp-abc-123", "A1", &"a".repeat(63)] {
+            assert!(EnvironmentName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-acme", "acme-", "ac me", "acme.evil", "a/b", "é", &"a".repeat(64)] {
+            assert!(EnvironmentName::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn built_from_a_name() {
+        let u = EnvironmentApiUrl::from_environment(&EnvironmentName::new("cp-qa-1").unwrap());
+        assert_eq!(u.as_str(), "https://cp-qa-1.chili-publish.online/grafx/api/v1/environment/cp-qa-1/");
+        assert_eq!(u.origin(), "https://cp-qa-1.chili-publish.online");
+    }
+
+    #[test]
+    fn given_whole() {
+        let cases = [
+            ("https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme", "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"),
+            ("HTTPS://ACME.Example.com/api/", "https://acme.example.com/api/"),
+            ("https://x.example.com", "https://x.example.com/"),
+            ("https://x.example.com:8443/a", "https://x.example.com:8443/a/"),
+            ("http://localhost:3000/e/demo/", "http://localhost:3000/e/demo/"),
+            ("http://127.0.0.1:9/e", "http://127.0.0.1:9/e/"),
+            ("http://[::1]:9/e", "http://[::1]:9/e/"),
+            ("  https://x.example.com/a  ", "https://x.example.com/a/"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(EnvironmentApiUrl::parse(input).unwrap().as_str(), want, "{input}");
+        }
+        assert_eq!(EnvironmentApiUrl::parse("http://[::1]:9/e").unwrap().origin(), "http://[::1]:9");
+    }
+
+    #[test]
+    fn refused_urls() {
+        for bad in [
+            "acme.chili-publish.online/grafx",
+            "ftp://x.example.com/",
+            "http://x.example.com/",
+            "http://127.0.0.1.evil.com/",
+            "https://user:pw@x.example.com/",
+            "https://x.example.com/a?b=c",
+            "https://x.example.com/a#f",
+            "https://x.example.com/a/../b",
+            "https://x.example.com:0/",
+            "https://x.example.com:99999/",
+            "https://x.example.com:/",
+            "https:///path",
+            "https://-x.example.com/",
+            "https://x .example.com/",
+            "https://x.example.com\\@evil.com/",
+            "https://[zz]/",
+            "",
+        ] {
+            assert!(EnvironmentApiUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn join_stays_under_the_base() {
+        let u = EnvironmentApiUrl::parse("https://x.example.com/grafx/api/v1/environment/x").unwrap();
+        assert_eq!(u.join("templates").unwrap(), "https://x.example.com/grafx/api/v1/environment/x/templates");
+        assert_eq!(u.join("").unwrap(), u.as_str());
+        assert_eq!(u.join("templates?search=a/../b").unwrap(), format!("{u}templates?search=a/../b"));
+        for bad in ["/templates", "//evil.com/x", "https://evil.com/", "../x", "a/./b", "a\\b"] {
+            assert!(u.join(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serde_validates() {
+        assert!(serde_json::from_str::<EnvironmentApiUrl>(r#""https://x.example.com""#).is_ok());
+        assert!(serde_json::from_str::<EnvironmentApiUrl>(r#""http://x.example.com""#).is_err());
+        assert!(serde_json::from_str::<EnvironmentName>(r#""a b""#).is_err());
+    }
+}

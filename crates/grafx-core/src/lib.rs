@@ -1,0 +1,43 @@
+//! The pure core of the GraFx token broker: what CHILI GraFx's token reply looks like, when a token
+//! must be refreshed, what the signer sends to the browser, and where the Environment API lives.
+//!
+//! Nothing here performs I/O or reads a clock: every time-dependent function takes `now` as an
+//! argument, so the same policy runs (and is tested) on the server and in the browser (wasm32).
+//!
+//! ```
+//! use std::time::Duration;
+//! use grafx_core::{Expiry, Freshness, RefreshPolicy, Timestamp, TokenGrant};
+//!
+//! let grant = TokenGrant::from_json(
+//!     br#"{"access_token":"eyJ.abc","token_type":"Bearer","expires_in":86400,"scope":"template:read"}"#,
+//! )?;
+//! let received = Timestamp::from_millis(1_700_000_000_000);
+//! let expiry = Expiry::stamp(received, grant.expires_in());
+//! let policy = RefreshPolicy::new(Duration::from_secs(300));
+//! assert_eq!(expiry.freshness(received, &policy), Freshness::Fresh);
+//! # Ok::<(), grafx_core::Error>(())
+//! ```
+
+mod environment;
+mod error;
+mod error_code;
+mod expiry;
+mod grant;
+mod scope;
+mod wire;
+
+pub use environment::{EnvironmentApiUrl, EnvironmentName};
+pub use error::Error;
+pub use error_code::ErrorCode;
+pub use expiry::{Expiry, Freshness, RefreshPolicy, Timestamp};
+pub use grant::{AccessToken, TokenGrant, MAX_EXPIRES_IN};
+pub use scope::Scopes;
+pub use wire::{ErrorBody, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
+
+/// The refresh leeway the signer uses by default: well below CHILI's one-hour re-issue window, so
+/// that a refresh inside the leeway gets a genuinely new token rather than the cached one.
+pub const SIGNER_DEFAULT_LEEWAY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The refresh leeway the browser uses by default; smaller than the signer's, so that the browser
+/// asks for a new token only after the signer has already refreshed its own.
+pub const BROWSER_DEFAULT_LEEWAY: std::time::Duration = std::time::Duration::from_secs(60);

@@ -1,0 +1,188 @@
+//! The Environment API under `/grafx/api/v1/environment/{env}/`: bearer-protected, scope-checked,
+//! paginated like CHILI's (`{data, pageSize, links:{nextPage}, total}`), errors as problem+json.
+
+mod media;
+mod output;
+mod projects;
+mod templates;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use grafx_core::Scopes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::problem::Problem;
+use crate::tokens::TokenRejection;
+use crate::Emulator;
+
+/// The largest API request body accepted (a project document).
+pub(crate) const MAX_API_BODY: usize = 1024 * 1024;
+
+/// The API routes, relative to the environment root.
+pub(crate) fn routes() -> Router<Emulator> {
+    Router::new()
+        .route("/templates", get(templates::list))
+        .route("/templates/{id}", get(templates::get))
+        .route("/templates/{id}/download", get(templates::download))
+        .route("/templates/{id}/preview/{kind}", get(templates::preview))
+        .route("/projects", post(projects::create))
+        .route("/projects/{id}", get(projects::get))
+        .route("/projects/{id}/document", get(projects::document).put(projects::save_document))
+        .route("/media", get(media::list))
+        .route("/media/{id}", get(media::get))
+        .route("/media/{id}/preview/{size}", get(media::preview))
+        .route("/output/settings", get(output::settings))
+        .route("/output/{format}", post(output::create))
+        .route("/output/tasks/{id}", get(output::task))
+        .route("/output/tasks/{id}/download", get(output::download))
+}
+
+/// The authenticated caller of an API route.
+pub(crate) struct Caller {
+    scope: Scopes,
+}
+
+impl Caller {
+    /// 403 unless the token carries `scope`.
+    pub(crate) fn require(&self, scope: &str) -> Result<(), Problem> {
+        if self.scope.contains(scope) {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                format!("The access token lacks the permission '{scope}' (it has: '{}').", self.scope),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Emulator> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, em: &Emulator) -> Result<Self, Problem> {
+        let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = value
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(Problem::missing_token)?;
+        let now = em.now();
+        let world = em.world();
+        match world.issuer.validate(token, now) {
+            Ok(rec) => Ok(Caller { scope: rec.scope.clone() }),
+            Err(TokenRejection::Expired) => Err(Problem::invalid_token("The token expired")),
+            Err(TokenRejection::Unknown) => Err(Problem::invalid_token("The token is not valid")),
+        }
+    }
+}
+
+/// A JSON request body, or a problem reply saying what is wrong with it.
+pub(crate) fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, Problem> {
+    match body {
+        Ok(Json(v)) => Ok(v),
+        Err(e) => Err(Problem::new(e.status(), e.body_text())),
+    }
+}
+
+/// The absolute URL of an API path.
+pub(crate) fn api_url(em: &Emulator, path: &str) -> String {
+    format!("{}{path}", em.environment_api_url())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    search: Option<String>,
+    limit: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    next_page_token: Option<String>,
+}
+
+/// Filters, sorts and pages `items` (JSON objects with a `name`), the way CHILI's list endpoints
+/// do. `sortable` lists the fields `sortBy` accepts.
+pub(crate) fn paginate(
+    em: &Emulator,
+    path: &str,
+    raw_query: Option<&str>,
+    mut items: Vec<Value>,
+    sortable: &[&str],
+) -> Result<Json<Value>, Problem> {
+    let q: ListQuery = serde_urlencoded::from_str(raw_query.unwrap_or(""))
+        .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 10,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| Problem::bad_request(format!("limit must be a whole number from 1 to 100, not '{l}'")))?,
+    };
+    let offset = match q.next_page_token.as_deref() {
+        None | Some("") => 0,
+        Some(t) => decode_page_token(t).ok_or_else(|| Problem::bad_request("nextPageToken is not valid"))?,
+    };
+    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        let needle = search.to_lowercase();
+        items.retain(|v| v["name"].as_str().is_some_and(|n| n.to_lowercase().contains(&needle)));
+    }
+    let sort_by = q.sort_by.as_deref().unwrap_or("name");
+    if !sortable.contains(&sort_by) {
+        return Err(Problem::bad_request(format!("sortBy must be one of {}, not '{sort_by}'", sortable.join(", "))));
+    }
+    let descending = match q.sort_order.as_deref().unwrap_or("asc").to_ascii_lowercase().as_str() {
+        "asc" => false,
+        "desc" => true,
+        other => return Err(Problem::bad_request(format!("sortOrder must be asc or desc, not '{other}'"))),
+    };
+    items.sort_by(|a, b| {
+        let key = |v: &Value| v[sort_by].as_str().unwrap_or("").to_lowercase();
+        let ord = key(a).cmp(&key(b));
+        if descending {
+            ord.reverse()
+        } else {
+            ord
+        }
+    });
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    let next_page = (next < total).then(|| {
+        let mut params = vec![("limit", limit.to_string()), ("nextPageToken", encode_page_token(next))];
+        if let Some(s) = q.search.filter(|s| !s.is_empty()) {
+            params.push(("search", s));
+        }
+        params.push(("sortBy", sort_by.to_owned()));
+        params.push(("sortOrder", if descending { "desc" } else { "asc" }.to_owned()));
+        let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+        format!("{}?{query}", api_url(em, path))
+    });
+    Ok(Json(json!({ "data": page, "pageSize": limit, "links": { "nextPage": next_page }, "total": total })))
+}
+
+fn encode_page_token(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+}
+
+fn decode_page_token(token: &str) -> Option<usize> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
+    raw.strip_prefix("offset:")?.parse().ok()
+}
+
+/// The fallback inside the API: unknown routes are problem+json 404s.
+pub(crate) async fn not_found(State(_): State<Emulator>) -> Problem {
+    Problem::not_found("No such Environment API endpoint.")
+}
+
+/// A wrong method on a known API route.
+pub(crate) async fn method_not_allowed() -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "This endpoint does not support that HTTP method.")
+}

@@ -1,0 +1,205 @@
+//! Emulator configuration: clients, environment and timings.
+//!
+//! ```
+//! use grafx_emulator::{ClientSpec, EmulatorConfig};
+//!
+//! let client: ClientSpec = "shop:s3cret:template:read,media:read".parse()?;
+//! assert_eq!(client.scopes.to_string(), "media:read template:read");
+//! let config = EmulatorConfig::default().with_clients(vec![client]);
+//! assert_eq!(config.environment.as_str(), "demo");
+//! # Ok::<(), grafx_emulator::Error>(())
+//! ```
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use grafx_core::{EnvironmentName, Scopes};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The scopes a read-only integration gets: enough to browse, preview and render, nothing that
+/// changes content. CHILI advises giving browsers only such an integration.
+pub const READ_SCOPES: &[&str] = &["template:read", "media:read", "project:read", "output:create"];
+/// The scopes a read-write integration adds on top of [`READ_SCOPES`].
+pub const WRITE_SCOPES: &[&str] = &["template:write", "media:write", "project:write"];
+
+/// CHILI's audience for GraFx tokens; any other value is refused as Auth0 does.
+pub const AUDIENCE: &str = "https://chiligrafx.com";
+
+/// An integration (OAuth2 client) the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// The client id.
+    pub id: String,
+    /// The client secret.
+    pub secret: String,
+    /// The scopes its tokens carry.
+    pub scopes: Scopes,
+}
+
+impl std::fmt::Debug for ClientSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSpec")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl ClientSpec {
+    /// A client with the given scopes.
+    pub fn new(id: impl Into<String>, secret: impl Into<String>, scopes: Scopes) -> Self {
+        Self { id: id.into(), secret: secret.into(), scopes }
+    }
+
+    /// The read-only scopes, as a set.
+    pub fn read_scopes() -> Scopes {
+        READ_SCOPES.iter().copied().collect()
+    }
+
+    /// The read and write scopes, as a set.
+    pub fn read_write_scopes() -> Scopes {
+        READ_SCOPES.iter().chain(WRITE_SCOPES).copied().collect()
+    }
+}
+
+impl FromStr for ClientSpec {
+    type Err = Error;
+
+    /// Parses `ID:SECRET[:SCOPES]`, SCOPES being comma-separated (the read scopes when left out).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let mut parts = s.splitn(3, ':');
+        let id = parts.next().unwrap_or_default();
+        let secret = parts.next().ok_or_else(|| Error::InvalidClient("expected ID:SECRET[:SCOPES]".into()))?;
+        if id.is_empty() || secret.is_empty() {
+            return Err(Error::InvalidClient("client id and secret must not be empty (ID:SECRET[:SCOPES])".into()));
+        }
+        let scopes = match parts.next() {
+            None | Some("") => Self::read_scopes(),
+            Some(list) => list.split(',').map(str::trim).collect(),
+        };
+        Ok(Self::new(id, secret, scopes))
+    }
+}
+
+/// Timings and limits that tests may change at run time through `/_emulator/settings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Lifetime of a newly issued token, in seconds (CHILI: 86400).
+    pub token_lifetime_secs: u64,
+    /// While a client's current token has more than this left, asking again returns the same token
+    /// (CHILI: about 3600).
+    pub reissue_window_secs: u64,
+    /// Token requests allowed per second before 429 (0: unlimited).
+    pub token_rate_limit: u32,
+    /// How long an output task runs before it completes, in milliseconds.
+    pub output_render_ms: u64,
+    /// How long a template preview "renders" (202 replies) before it is served, in milliseconds.
+    pub preview_render_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_lifetime_secs: 86_400,
+            reissue_window_secs: 3_600,
+            token_rate_limit: 50,
+            output_render_ms: 1_500,
+            preview_render_ms: 400,
+        }
+    }
+}
+
+impl Settings {
+    /// Token lifetime as a duration.
+    pub fn token_lifetime(&self) -> Duration {
+        Duration::from_secs(self.token_lifetime_secs)
+    }
+
+    /// Re-issue window as a duration.
+    pub fn reissue_window(&self) -> Duration {
+        Duration::from_secs(self.reissue_window_secs)
+    }
+
+    /// Checks the settings are usable.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.token_lifetime_secs == 0 || self.token_lifetime_secs > grafx_core::MAX_EXPIRES_IN.as_secs() {
+            return Err(Error::InvalidSettings(format!(
+                "token_lifetime_secs must be between 1 and {}",
+                grafx_core::MAX_EXPIRES_IN.as_secs()
+            )));
+        }
+        if self.output_render_ms > 600_000 || self.preview_render_ms > 600_000 {
+            return Err(Error::InvalidSettings("render times must be at most 600000 ms".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Everything the emulator starts with.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The environment name served under `/grafx/api/v1/environment/{name}/`.
+    pub environment: EnvironmentName,
+    /// The accepted clients.
+    pub clients: Vec<ClientSpec>,
+    /// Timings and limits.
+    pub settings: Settings,
+}
+
+impl Default for EmulatorConfig {
+    /// Environment `demo` with the two demo clients: `demo-reader` (read scopes) and
+    /// `demo-writer` (read and write scopes).
+    fn default() -> Self {
+        Self {
+            environment: EnvironmentName::new("demo").unwrap_or_else(|_| unreachable!("valid literal")),
+            clients: vec![
+                ClientSpec::new("demo-reader", "demo-reader-secret", ClientSpec::read_scopes()),
+                ClientSpec::new("demo-writer", "demo-writer-secret", ClientSpec::read_write_scopes()),
+            ],
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Replaces the clients.
+    pub fn with_clients(mut self, clients: Vec<ClientSpec>) -> Self {
+        self.clients = clients;
+        self
+    }
+
+    /// Replaces the settings.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_client_specs() {
+        let c: ClientSpec = "a:b".parse().unwrap();
+        assert_eq!(c.scopes, ClientSpec::read_scopes());
+        let c: ClientSpec = "a:b:x:read, y:write".parse().unwrap();
+        assert_eq!(c.scopes.to_string(), "x:read y:write");
+        let c: ClientSpec = "a:b:".parse().unwrap();
+        assert_eq!(c.scopes, ClientSpec::read_scopes());
+        for bad in ["", "a", ":b", "a:"] {
+            assert!(bad.parse::<ClientSpec>().is_err(), "{bad}");
+        }
+        assert!(!format!("{c:?}").contains(":b"));
+    }
+
+    #[test]
+    fn validates_settings() {
+        assert!(Settings::default().validate().is_ok());
+        assert!(Settings { token_lifetime_secs: 0, ..Settings::default() }.validate().is_err());
+        assert!(Settings { output_render_ms: 600_001, ..Settings::default() }.validate().is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! The seeded demo content: templates, media, output settings, and what clients create at run time
+//! (projects, output tasks).
+
+use std::collections::HashMap;
+
+use grafx_core::Timestamp;
+use serde_json::{json, Value};
+
+use crate::images;
+
+/// A Smart Template.
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) tags: Vec<&'static str>,
+    pub(crate) created: &'static str,
+    pub(crate) modified: &'static str,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) rgb: [u8; 3],
+    /// Output generation for this template always fails (to demo and test error paths).
+    pub(crate) broken: bool,
+}
+
+impl Template {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "tags": self.tags,
+            "createdDate": self.created,
+            "lastModifiedDate": self.modified,
+            "width": self.width,
+            "height": self.height,
+        })
+    }
+
+    /// The Studio document JSON (what `download` returns and projects start from).
+    pub(crate) fn document(&self) -> Value {
+        json!({
+            "engineVersion": "1.20.0",
+            "properties": { "name": self.name, "type": "template" },
+            "layouts": [{ "id": "0", "name": "Main", "width": self.width, "height": self.height, "unit": "px" }],
+            "pages": [{ "id": "0", "number": 0, "frames": [
+                { "id": "f1", "type": "text", "name": "Headline", "x": 40, "y": 40 },
+                { "id": "f2", "type": "image", "name": "Hero image", "x": 40, "y": 160 }
+            ]}],
+            "variables": [
+                { "id": "v1", "name": "Headline", "type": "shortText", "value": self.name },
+                { "id": "v2", "name": "Hero image", "type": "image", "value": null }
+            ],
+        })
+    }
+}
+
+/// A media asset.
+#[derive(Debug, Clone)]
+pub(crate) struct Media {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created: &'static str,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) rgb: [u8; 3],
+}
+
+impl Media {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "type": "image",
+            "extension": "png",
+            "width": self.width,
+            "height": self.height,
+            "createdDate": self.created,
+        })
+    }
+}
+
+/// A project created from a template.
+#[derive(Debug, Clone)]
+pub(crate) struct Project {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) template_id: String,
+    pub(crate) created: u64,
+    pub(crate) document: Value,
+}
+
+impl Project {
+    pub(crate) fn json(&self) -> Value {
+        json!({ "id": self.id, "name": self.name, "templateId": self.template_id, "createdAt": self.created })
+    }
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Pdf,
+    Png,
+    Jpg,
+}
+
+impl Format {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pdf" => Some(Self::Pdf),
+            "png" => Some(Self::Png),
+            "jpg" | "jpeg" => Some(Self::Jpg),
+            _ => None,
+        }
+    }
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Self::Pdf => "application/pdf",
+            Self::Png => "image/png",
+            Self::Jpg => "image/jpeg",
+        }
+    }
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Png => "png",
+            Self::Jpg => "jpg",
+        }
+    }
+}
+
+/// A running or finished output task.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputTask {
+    pub(crate) format: Format,
+    pub(crate) template: Template,
+    pub(crate) started: Timestamp,
+    pub(crate) fails: bool,
+}
+
+impl OutputTask {
+    pub(crate) fn render(&self) -> Vec<u8> {
+        let t = &self.template;
+        match self.format {
+            Format::Pdf => images::pdf(
+                &t.name,
+                &[
+                    format!("Rendered by grafx-emulator from template {}", t.id),
+                    format!("Size: {} x {} px", t.width, t.height),
+                ],
+            ),
+            Format::Png => images::png(t.width / 4, t.height / 4, t.rgb),
+            Format::Jpg => images::jpeg(t.width / 4, t.height / 4, t.rgb),
+        }
+    }
+}
+
+/// Preview sizes (templates: `thumbnail|medium|highest`; media the same).
+pub(crate) fn preview_size(kind: &str) -> Option<u32> {
+    match kind {
+        "thumbnail" => Some(160),
+        "medium" => Some(400),
+        "highest" => Some(800),
+        _ => None,
+    }
+}
+
+/// All content.
+#[derive(Debug)]
+pub(crate) struct Content {
+    pub(crate) templates: Vec<Template>,
+    pub(crate) media: Vec<Media>,
+    pub(crate) projects: HashMap<String, Project>,
+    pub(crate) tasks: HashMap<String, OutputTask>,
+    /// When each (template, preview type) was first asked for: it "renders" for a while.
+    pub(crate) preview_requested: HashMap<(String, String), Timestamp>,
+    /// Generated images, so each is encoded once.
+    pub(crate) image_cache: HashMap<(String, u32), Vec<u8>>,
+}
+
+impl Content {
+    pub(crate) fn seeded() -> Self {
+        let t = |n: u8, name: &str, desc: &str, tags, created, modified, w, h, rgb, broken| Template {
+            id: format!("7a1c0e4d-0000-4000-8000-0000000000{n:02}"),
+            name: name.into(),
+            description: desc.into(),
+            tags,
+            created,
+            modified,
+            width: w,
+            height: h,
+            rgb,
+            broken,
+        };
+        let templates = vec![
+            t(1, "Summer Sale Flyer", "A5 flyer with a headline, hero image and price tag.", vec!["print", "retail"], "2026-05-02T08:15:00Z", "2026-06-20T14:02:00Z", 1748, 2480, [232, 110, 60], false),
+            t(2, "Business Card", "Two-sided business card with QR code.", vec!["print", "brand"], "2026-01-11T10:00:00Z", "2026-02-03T09:41:00Z", 1050, 600, [40, 90, 160], false),
+            t(3, "Instagram Post", "Square social post with a bold headline.", vec!["social"], "2026-03-14T09:30:00Z", "2026-09-01T16:20:00Z", 1080, 1080, [200, 60, 140], false),
+            t(4, "Event Poster", "A3 poster for events with date and venue.", vec!["print", "events"], "2026-02-21T13:45:00Z", "2026-04-18T11:11:00Z", 2480, 3508, [80, 160, 90], false),
+            t(5, "Restaurant Menu", "Tri-fold menu with three sections.", vec!["print", "hospitality"], "2025-11-30T18:00:00Z", "2026-07-07T07:07:00Z", 3508, 2480, [150, 110, 70], false),
+            t(6, "Real Estate Brochure", "Four-page brochure with floor plan.", vec!["print", "real-estate"], "2026-06-01T12:00:00Z", "2026-06-02T12:00:00Z", 2480, 3508, [60, 140, 170], false),
+            t(7, "Newsletter Header", "Email header banner, 600 px wide.", vec!["email"], "2026-08-08T08:08:00Z", "2026-10-10T10:10:00Z", 1200, 400, [120, 80, 180], false),
+            t(8, "LinkedIn Banner", "Company page banner.", vec!["social", "brand"], "2026-04-04T04:04:00Z", "2026-04-05T05:05:00Z", 1584, 396, [30, 110, 190], false),
+            t(9, "Broken Flyer", "A template whose output always fails: use it to see error handling.", vec!["test"], "2026-10-31T23:59:00Z", "2026-10-31T23:59:00Z", 1748, 2480, [90, 90, 90], true),
+        ];
+        let m = |n: u8, name: &str, created, w, h, rgb| Media {
+            id: format!("3e5b9f20-0000-4000-8000-0000000001{n:02}"),
+            name: name.into(),
+            created,
+            width: w,
+            height: h,
+            rgb,
+        };
+        let media = vec![
+            m(1, "beach.png", "2026-05-01T10:00:00Z", 1600, 1067, [70, 160, 210]),
+            m(2, "logo.png", "2026-01-10T09:00:00Z", 512, 512, [230, 60, 60]),
+            m(3, "storefront.png", "2026-02-02T12:00:00Z", 1920, 1280, [160, 140, 90]),
+            m(4, "team.png", "2026-03-03T15:30:00Z", 1600, 900, [110, 170, 120]),
+            m(5, "product-shot.png", "2026-07-21T08:45:00Z", 1200, 1200, [240, 200, 80]),
+            m(6, "texture.png", "2026-09-09T09:09:00Z", 1024, 1024, [100, 100, 140]),
+        ];
+        Self {
+            templates,
+            media,
+            projects: HashMap::new(),
+            tasks: HashMap::new(),
+            preview_requested: HashMap::new(),
+            image_cache: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn template(&self, id: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.id == id)
+    }
+
+    /// A cached preview PNG for `id` at `size` px wide.
+    pub(crate) fn preview_png(&mut self, id: &str, size: u32, rgb: [u8; 3], aspect: (u32, u32)) -> Vec<u8> {
+        self.image_cache
+            .entry((id.to_owned(), size))
+            .or_insert_with(|| {
+                let height = (size * aspect.1 / aspect.0.max(1)).clamp(16, 1600);
+                images::png(size, height, rgb)
+            })
+            .clone()
+    }
+}

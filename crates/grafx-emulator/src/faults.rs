@@ -1,0 +1,226 @@
+//! Fault injection: arm a misbehaviour for the next N requests to the token endpoint or the API.
+//!
+//! ```
+//! use grafx_emulator::{Fault, FaultSpec, FaultTarget};
+//!
+//! let spec: FaultSpec = serde_json::from_str(
+//!     r#"{"target":"token","times":2,"kind":"status","status":503,"retry_after":7}"#,
+//! )?;
+//! assert_eq!(spec.target, FaultTarget::Token);
+//! assert!(matches!(spec.fault, Fault::Status { status: 503, .. }));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::{Emulator, Error};
+
+/// Which endpoint a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    /// `POST /oauth/token`.
+    Token,
+    /// Every Environment API route.
+    Api,
+}
+
+/// A misbehaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Reply with this status and body instead of handling the request. With status 200 and a
+    /// crafted body this also fakes wrong token replies (bad `token_type`, missing `expires_in`…).
+    Status {
+        /// HTTP status (100–599).
+        status: u16,
+        /// Body text; empty when absent.
+        #[serde(default)]
+        body: Option<String>,
+        /// `Content-Type`; `application/json` when absent.
+        #[serde(default)]
+        content_type: Option<String>,
+        /// A `Retry-After` header, in seconds.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then handle the request normally (a slow upstream, or a timeout).
+    Delay {
+        /// Milliseconds to wait (at most 600000).
+        ms: u64,
+    },
+    /// Abort the connection without a complete reply.
+    Drop,
+    /// A 200 reply whose JSON body is cut off.
+    MalformedJson,
+    /// An HTML error page, as a proxy in front of the real server would send.
+    Html {
+        /// HTTP status; 502 when absent.
+        #[serde(default = "default_html_status")]
+        status: u16,
+    },
+}
+
+fn default_html_status() -> u16 {
+    502
+}
+
+fn default_times() -> u32 {
+    1
+}
+
+/// A fault armed for the next `times` requests to `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultSpec {
+    /// Where it applies.
+    pub target: FaultTarget,
+    /// For how many requests (1 to 10000; default 1).
+    #[serde(default = "default_times")]
+    pub times: u32,
+    /// What happens.
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+impl FaultSpec {
+    /// Checks ranges so a typo gives a clear 400 rather than a strange fault.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: &str| Err(Error::InvalidSettings(m.to_owned()));
+        if !(1..=10_000).contains(&self.times) {
+            return bad("times must be between 1 and 10000");
+        }
+        match &self.fault {
+            Fault::Status { status, .. } | Fault::Html { status } if !(100..=599).contains(status) => {
+                bad("status must be between 100 and 599")
+            }
+            Fault::Delay { ms } if *ms > 600_000 => bad("delay ms must be at most 600000"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The armed faults, consumed in arming order.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    queue: VecDeque<FaultSpec>,
+}
+
+impl Faults {
+    pub(crate) fn arm(&mut self, spec: FaultSpec) {
+        self.queue.push_back(spec);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.queue.clear();
+    }
+
+    pub(crate) fn armed(&self) -> Vec<FaultSpec> {
+        self.queue.iter().cloned().collect()
+    }
+
+    /// Takes one use of the first fault armed for `target`.
+    pub(crate) fn take(&mut self, target: FaultTarget) -> Option<Fault> {
+        let i = self.queue.iter().position(|f| f.target == target)?;
+        let spec = &mut self.queue[i];
+        let fault = spec.fault.clone();
+        spec.times -= 1;
+        if spec.times == 0 {
+            self.queue.remove(i);
+        }
+        Some(fault)
+    }
+}
+
+/// Middleware for the token endpoint.
+pub(crate) async fn token_faults(State(em): State<Emulator>, req: Request, next: Next) -> Response {
+    em.count_token_request();
+    inject(&em, FaultTarget::Token, req, next).await
+}
+
+/// Middleware for the Environment API.
+pub(crate) async fn api_faults(State(em): State<Emulator>, req: Request, next: Next) -> Response {
+    em.count_api_request();
+    inject(&em, FaultTarget::Api, req, next).await
+}
+
+async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) -> Response {
+    let Some(fault) = em.take_fault(target) else {
+        return next.run(req).await;
+    };
+    tracing::info!(?target, ?fault, "injecting fault");
+    match fault {
+        Fault::Delay { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(req).await
+        }
+        Fault::Status { status, body, content_type, retry_after } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let content_type = content_type.unwrap_or_else(|| "application/json".into());
+            let mut res = (status, [(header::CONTENT_TYPE, content_type)], body.unwrap_or_default()).into_response();
+            if let Some(secs) = retry_after {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            res
+        }
+        Fault::MalformedJson => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIi","token_type":"Bea"#,
+        )
+            .into_response(),
+        Fault::Html { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
+                code = status.as_u16()
+            );
+            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+        }
+        Fault::Drop => {
+            // A body that fails on first poll makes hyper abort the connection mid-reply.
+            let stream = futures_util::stream::once(async {
+                Err::<axum::body::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: drop"))
+            });
+            let mut res = Response::new(Body::from_stream(stream));
+            res.headers_mut().insert(header::CONTENT_LENGTH, 4096.into());
+            res
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumes_in_order_and_per_target() {
+        let mut f = Faults::default();
+        f.arm(FaultSpec { target: FaultTarget::Api, times: 1, fault: Fault::Drop });
+        f.arm(FaultSpec { target: FaultTarget::Token, times: 2, fault: Fault::MalformedJson });
+        f.arm(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::Delay { ms: 5 } });
+        assert_eq!(f.take(FaultTarget::Token), Some(Fault::MalformedJson));
+        assert_eq!(f.take(FaultTarget::Token), Some(Fault::MalformedJson));
+        assert_eq!(f.take(FaultTarget::Token), Some(Fault::Delay { ms: 5 }));
+        assert_eq!(f.take(FaultTarget::Token), None);
+        assert_eq!(f.take(FaultTarget::Api), Some(Fault::Drop));
+        assert_eq!(f.take(FaultTarget::Api), None);
+    }
+
+    #[test]
+    fn validates_ranges() {
+        let ok = FaultSpec { target: FaultTarget::Api, times: 1, fault: Fault::Html { status: 502 } };
+        assert!(ok.validate().is_ok());
+        assert!(FaultSpec { times: 0, ..ok.clone() }.validate().is_err());
+        assert!(FaultSpec { fault: Fault::Html { status: 700 }, ..ok.clone() }.validate().is_err());
+        assert!(FaultSpec { fault: Fault::Delay { ms: 600_001 }, ..ok }.validate().is_err());
+    }
+}

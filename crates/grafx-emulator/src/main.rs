@@ -1,0 +1,105 @@
+//! `grafx-emulator`: run the local CHILI GraFx stand-in. Prints its base URL as the first line of
+//! standard output, then serves until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use grafx_emulator::{start, ClientSpec, EmulatorConfig, Settings};
+use tracing_subscriber::EnvFilter;
+
+/// A local CHILI GraFx: Auth0 token endpoint and Environment API with demo content.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:4010", env = "EMULATOR_LISTEN")]
+    listen: SocketAddr,
+    /// The environment name served under /grafx/api/v1/environment/NAME/.
+    #[arg(long, default_value = "demo")]
+    environment: String,
+    /// A client as ID:SECRET[:SCOPES], SCOPES comma-separated (read scopes when left out).
+    /// Repeatable. Without any, demo-reader and demo-writer exist.
+    #[arg(long = "client", value_name = "ID:SECRET[:SCOPES]")]
+    clients: Vec<ClientSpec>,
+    /// Lifetime of newly issued tokens, in seconds.
+    #[arg(long, default_value_t = Settings::default().token_lifetime_secs)]
+    token_lifetime: u64,
+    /// The same token is returned while more than this many seconds are left.
+    #[arg(long, default_value_t = Settings::default().reissue_window_secs)]
+    reissue_window: u64,
+    /// Token requests per second before 429 (0: unlimited).
+    #[arg(long, default_value_t = Settings::default().token_rate_limit)]
+    token_rate_limit: u32,
+    /// How long an output task runs, in milliseconds.
+    #[arg(long, default_value_t = Settings::default().output_render_ms)]
+    output_render_ms: u64,
+    /// How long a template preview renders (202 replies), in milliseconds.
+    #[arg(long, default_value_t = Settings::default().preview_render_ms)]
+    preview_render_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("grafx_emulator=info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("grafx-emulator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
+    let mut config = EmulatorConfig {
+        environment: grafx_core::EnvironmentName::new(args.environment)?,
+        settings: Settings {
+            token_lifetime_secs: args.token_lifetime,
+            reissue_window_secs: args.reissue_window,
+            token_rate_limit: args.token_rate_limit,
+            output_render_ms: args.output_render_ms,
+            preview_render_ms: args.preview_render_ms,
+        },
+        ..EmulatorConfig::default()
+    };
+    if !args.clients.is_empty() {
+        config.clients = args.clients;
+    }
+    let clients = config.clients.clone();
+    let running = start(config, args.listen).await?;
+    let em = running.emulator();
+    // First line: the base URL alone, for scripts.
+    println!("{}", em.base_url());
+    println!("  token endpoint:  {}", em.token_url());
+    println!("  environment API: {}", em.environment_api_url());
+    for c in &clients {
+        println!("  client {} ({})", c.id, c.scopes);
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
