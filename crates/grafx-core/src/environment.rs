@@ -91,19 +91,35 @@ impl EnvironmentApiUrl {
     /// CHILI's production URL for an environment:
     /// `https://{env}.chili-publish.online/grafx/api/v1/environment/{env}/`.
     pub fn from_environment(env: &EnvironmentName) -> Self {
-        let origin = format!("https://{}.chili-publish.online", env.as_str().to_ascii_lowercase());
+        let origin = format!(
+            "https://{}.chili-publish.online",
+            env.as_str().to_ascii_lowercase()
+        );
         let origin_len = origin.len();
-        Self { url: format!("{origin}/grafx/api/v1/environment/{}/", env.as_str()), origin_len }
+        Self {
+            url: format!("{origin}/grafx/api/v1/environment/{}/", env.as_str()),
+            origin_len,
+        }
     }
 
     /// Validates a whole base URL, appending the trailing `/` if it is missing.
     pub fn parse(input: &str) -> Result<Self, Error> {
-        let fail = |reason| Error::InvalidUrl { url: input.to_owned(), reason };
+        let fail = |reason| Error::InvalidUrl {
+            url: input.to_owned(),
+            reason,
+        };
         let trimmed = input.trim();
-        if trimmed.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\') {
-            return Err(fail("must not contain whitespace, control characters or backslashes"));
+        if trimmed
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\')
+        {
+            return Err(fail(
+                "must not contain whitespace, control characters or backslashes",
+            ));
         }
-        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| fail("must be absolute (https://…)"))?;
+        let (scheme, rest) = trimmed
+            .split_once("://")
+            .ok_or_else(|| fail("must be absolute (https://…)"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "https" && scheme != "http" {
             return Err(fail("scheme must be https (or http for a loopback host)"));
@@ -115,13 +131,20 @@ impl EnvironmentApiUrl {
         if authority.contains('@') {
             return Err(fail("must not contain credentials"));
         }
-        if path.contains('?') || path.contains('#') || authority.contains('?') || authority.contains('#') {
+        if path.contains('?')
+            || path.contains('#')
+            || authority.contains('?')
+            || authority.contains('#')
+        {
             return Err(fail("must not have a query or fragment"));
         }
-        let (host, port) = split_host_port(authority).ok_or_else(|| fail("has an invalid host or port"))?;
+        let (host, port) =
+            split_host_port(authority).ok_or_else(|| fail("has an invalid host or port"))?;
         let host = host.to_ascii_lowercase();
         if scheme == "http" && !is_loopback(&host) {
-            return Err(fail("http is allowed only for localhost, 127.0.0.0/8 and [::1]; use https"));
+            return Err(fail(
+                "http is allowed only for localhost, 127.0.0.0/8 and [::1]; use https",
+            ));
         }
         if path.split('/').any(|seg| seg == ".." || seg == ".") {
             return Err(fail("must not contain `.` or `..` path segments"));
@@ -151,7 +174,10 @@ impl EnvironmentApiUrl {
     /// Joins a relative API path (e.g. `templates/abc?x=1`) onto the base. Absolute paths,
     /// scheme-relative URLs and `..` segments are refused so a path can never leave the base.
     pub fn join(&self, relative: &str) -> Result<String, Error> {
-        let fail = |reason| Error::InvalidUrl { url: relative.to_owned(), reason };
+        let fail = |reason| Error::InvalidUrl {
+            url: relative.to_owned(),
+            reason,
+        };
         if relative.starts_with('/') || relative.contains("://") || relative.contains('\\') {
             return Err(fail("must be a path relative to the Environment API base"));
         }
@@ -178,7 +204,10 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
         }
     };
     let valid_host = if host.starts_with('[') {
-        host.len() > 2 && host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        host.len() > 2
+            && host[1..host.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
         !host.is_empty()
             && host.len() <= 253
@@ -204,7 +233,9 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host == "[::1]" || host.starts_with("127.") && host.split('.').count() == 4
+    host == "localhost"
+        || host == "[::1]"
+        || host.starts_with("127.") && host.split('.').count() == 4
 }
 
 impl fmt::Display for EnvironmentApiUrl {
@@ -237,7 +268,16 @@ mod tests {
         for ok in ["acme", "cp-abc-123", "A1", &"a".repeat(63)] {
             assert!(EnvironmentName::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-acme", "acme-", "ac me", "acme.evil", "a/b", "é", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "-acme",
+            "acme-",
+            "ac me",
+            "acme.evil",
+            "a/b",
+            "é",
+            &"a".repeat(64),
+        ] {
             assert!(EnvironmentName::new(bad).is_err(), "{bad}");
         }
     }
@@ -245,26 +285,50 @@ mod tests {
     #[test]
     fn built_from_a_name() {
         let u = EnvironmentApiUrl::from_environment(&EnvironmentName::new("cp-qa-1").unwrap());
-        assert_eq!(u.as_str(), "https://cp-qa-1.chili-publish.online/grafx/api/v1/environment/cp-qa-1/");
+        assert_eq!(
+            u.as_str(),
+            "https://cp-qa-1.chili-publish.online/grafx/api/v1/environment/cp-qa-1/"
+        );
         assert_eq!(u.origin(), "https://cp-qa-1.chili-publish.online");
     }
 
     #[test]
     fn given_whole() {
         let cases = [
-            ("https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme", "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"),
-            ("HTTPS://ACME.Example.com/api/", "https://acme.example.com/api/"),
+            (
+                "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme",
+                "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/",
+            ),
+            (
+                "HTTPS://ACME.Example.com/api/",
+                "https://acme.example.com/api/",
+            ),
             ("https://x.example.com", "https://x.example.com/"),
-            ("https://x.example.com:8443/a", "https://x.example.com:8443/a/"),
-            ("http://localhost:3000/e/demo/", "http://localhost:3000/e/demo/"),
+            (
+                "https://x.example.com:8443/a",
+                "https://x.example.com:8443/a/",
+            ),
+            (
+                "http://localhost:3000/e/demo/",
+                "http://localhost:3000/e/demo/",
+            ),
             ("http://127.0.0.1:9/e", "http://127.0.0.1:9/e/"),
             ("http://[::1]:9/e", "http://[::1]:9/e/"),
             ("  https://x.example.com/a  ", "https://x.example.com/a/"),
         ];
         for (input, want) in cases {
-            assert_eq!(EnvironmentApiUrl::parse(input).unwrap().as_str(), want, "{input}");
+            assert_eq!(
+                EnvironmentApiUrl::parse(input).unwrap().as_str(),
+                want,
+                "{input}"
+            );
         }
-        assert_eq!(EnvironmentApiUrl::parse("http://[::1]:9/e").unwrap().origin(), "http://[::1]:9");
+        assert_eq!(
+            EnvironmentApiUrl::parse("http://[::1]:9/e")
+                .unwrap()
+                .origin(),
+            "http://[::1]:9"
+        );
     }
 
     #[test]
@@ -294,11 +358,25 @@ mod tests {
 
     #[test]
     fn join_stays_under_the_base() {
-        let u = EnvironmentApiUrl::parse("https://x.example.com/grafx/api/v1/environment/x").unwrap();
-        assert_eq!(u.join("templates").unwrap(), "https://x.example.com/grafx/api/v1/environment/x/templates");
+        let u =
+            EnvironmentApiUrl::parse("https://x.example.com/grafx/api/v1/environment/x").unwrap();
+        assert_eq!(
+            u.join("templates").unwrap(),
+            "https://x.example.com/grafx/api/v1/environment/x/templates"
+        );
         assert_eq!(u.join("").unwrap(), u.as_str());
-        assert_eq!(u.join("templates?search=a/../b").unwrap(), format!("{u}templates?search=a/../b"));
-        for bad in ["/templates", "//evil.com/x", "https://evil.com/", "../x", "a/./b", "a\\b"] {
+        assert_eq!(
+            u.join("templates?search=a/../b").unwrap(),
+            format!("{u}templates?search=a/../b")
+        );
+        for bad in [
+            "/templates",
+            "//evil.com/x",
+            "https://evil.com/",
+            "../x",
+            "a/./b",
+            "a\\b",
+        ] {
             assert!(u.join(bad).is_err(), "{bad}");
         }
     }

@@ -146,7 +146,10 @@ mod tests {
             assert_eq!(&code.as_str().parse::<ErrorCode>().unwrap(), code);
             let json = serde_json::to_string(code).unwrap();
             assert_eq!(&serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
-            assert!(code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
     }
 

@@ -12,9 +12,9 @@
 //! let t0 = Timestamp::from_millis(0);
 //! let expiry = Expiry::stamp(t0, Duration::from_secs(3600));
 //! let policy = RefreshPolicy::new(Duration::from_secs(300));
-//! assert_eq!(expiry.freshness(t0.add(Duration::from_secs(3299)), &policy), Freshness::Fresh);
-//! assert_eq!(expiry.freshness(t0.add(Duration::from_secs(3300)), &policy), Freshness::RefreshDue);
-//! assert_eq!(expiry.freshness(t0.add(Duration::from_secs(3600)), &policy), Freshness::Expired);
+//! assert_eq!(expiry.freshness(t0.saturating_add(Duration::from_secs(3299)), &policy), Freshness::Fresh);
+//! assert_eq!(expiry.freshness(t0.saturating_add(Duration::from_secs(3300)), &policy), Freshness::RefreshDue);
+//! assert_eq!(expiry.freshness(t0.saturating_add(Duration::from_secs(3600)), &policy), Freshness::Expired);
 //! ```
 
 use std::time::Duration;
@@ -53,13 +53,19 @@ impl Timestamp {
     }
 
     /// `self + d`, saturating at the far future instead of overflowing.
-    pub fn add(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    pub fn saturating_add(self, d: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        )
     }
 
     /// `self - d`, saturating at the epoch.
-    pub fn sub(self, d: Duration) -> Self {
-        Self(self.0.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        )
     }
 
     /// How long after `earlier` this is; zero if it is not after it.
@@ -94,15 +100,23 @@ impl RefreshPolicy {
 
     /// A policy that refreshes `leeway` before expiry, capped at half the token's lifetime.
     pub const fn new(leeway: Duration) -> Self {
-        Self { leeway, max_leeway_percent: Self::DEFAULT_MAX_LEEWAY_PERCENT }
+        Self {
+            leeway,
+            max_leeway_percent: Self::DEFAULT_MAX_LEEWAY_PERCENT,
+        }
     }
 
     /// Changes the cap: the leeway never exceeds `percent`% of a token's lifetime (1 to 100).
     pub fn with_max_leeway_percent(self, percent: u8) -> Result<Self, Error> {
         if !(1..=100).contains(&percent) {
-            return Err(Error::InvalidPolicy("max_leeway_percent must be between 1 and 100"));
+            return Err(Error::InvalidPolicy(
+                "max_leeway_percent must be between 1 and 100",
+            ));
         }
-        Ok(Self { max_leeway_percent: percent, ..self })
+        Ok(Self {
+            max_leeway_percent: percent,
+            ..self
+        })
     }
 
     /// The configured leeway, before clamping.
@@ -128,7 +142,10 @@ pub struct Expiry {
 impl Expiry {
     /// Stamps a token received at `received_at` with a lifetime of `expires_in`.
     pub fn stamp(received_at: Timestamp, expires_in: Duration) -> Self {
-        Self { received_at, expires_at: received_at.add(expires_in) }
+        Self {
+            received_at,
+            expires_at: received_at.saturating_add(expires_in),
+        }
     }
 
     /// When the token was received.
@@ -157,7 +174,8 @@ impl Expiry {
 
     /// The moment the token becomes [`Freshness::RefreshDue`] under `policy`.
     pub fn refresh_at(&self, policy: &RefreshPolicy) -> Timestamp {
-        self.expires_at.sub(policy.effective_leeway(self.lifetime()))
+        self.expires_at
+            .saturating_sub(policy.effective_leeway(self.lifetime()))
     }
 
     /// How usable the token is at `now`.
@@ -221,12 +239,20 @@ mod tests {
 
     #[test]
     fn the_cap_is_configurable_and_validated() {
-        let p = RefreshPolicy::new(secs(300)).with_max_leeway_percent(10).unwrap();
+        let p = RefreshPolicy::new(secs(300))
+            .with_max_leeway_percent(10)
+            .unwrap();
         assert_eq!(p.effective_leeway(secs(600)), secs(60));
-        let p = RefreshPolicy::new(secs(300)).with_max_leeway_percent(100).unwrap();
+        let p = RefreshPolicy::new(secs(300))
+            .with_max_leeway_percent(100)
+            .unwrap();
         assert_eq!(p.effective_leeway(secs(100)), secs(100));
-        assert!(RefreshPolicy::new(secs(1)).with_max_leeway_percent(0).is_err());
-        assert!(RefreshPolicy::new(secs(1)).with_max_leeway_percent(101).is_err());
+        assert!(RefreshPolicy::new(secs(1))
+            .with_max_leeway_percent(0)
+            .is_err());
+        assert!(RefreshPolicy::new(secs(1))
+            .with_max_leeway_percent(101)
+            .is_err());
     }
 
     #[test]
@@ -245,8 +271,14 @@ mod tests {
         let e = Expiry::stamp(t(u64::MAX - 10), Duration::MAX);
         assert_eq!(e.expires_at(), t(u64::MAX));
         assert_eq!(e.freshness(t(u64::MAX - 10), &p), Freshness::Fresh);
-        assert_eq!(p.effective_leeway(Duration::MAX), Duration::from_millis(u64::MAX));
-        assert_eq!(Timestamp::from_millis(5).sub(Duration::MAX), t(0));
+        assert_eq!(
+            p.effective_leeway(Duration::MAX),
+            Duration::from_millis(u64::MAX)
+        );
+        assert_eq!(
+            Timestamp::from_millis(5).saturating_sub(Duration::MAX),
+            t(0)
+        );
         assert_eq!(Timestamp::from_js_millis(1e300), t(u64::MAX));
         assert_eq!(Timestamp::from_js_millis(-5.0), t(0));
         assert_eq!(Timestamp::from_js_millis(f64::NAN), t(0));
@@ -290,7 +322,11 @@ mod tests {
                     rank = r;
                 }
                 assert_eq!(rank, 2);
-                assert_eq!(e.freshness(t(100), &p), Freshness::Fresh, "lifetime {lifetime} leeway {leeway}");
+                assert_eq!(
+                    e.freshness(t(100), &p),
+                    Freshness::Fresh,
+                    "lifetime {lifetime} leeway {leeway}"
+                );
             }
         }
     }

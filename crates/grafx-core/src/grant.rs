@@ -109,15 +109,23 @@ impl TokenGrant {
     }
 
     fn validate(raw: RawTokenReply) -> Result<Self, Error> {
-        let access_token = AccessToken::new(raw.access_token.ok_or(Error::MissingField("access_token"))?)?;
+        let access_token = AccessToken::new(
+            raw.access_token
+                .ok_or(Error::MissingField("access_token"))?,
+        )?;
         let token_type = raw.token_type.ok_or(Error::MissingField("token_type"))?;
         if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::UnsupportedTokenType(token_type));
         }
-        let expires_in = validate_expires_in(raw.expires_in.ok_or(Error::MissingField("expires_in"))?)?;
+        let expires_in =
+            validate_expires_in(raw.expires_in.ok_or(Error::MissingField("expires_in"))?)?;
         // Auth0 omits `scope` when the grant has none; that is an empty scope, not an error.
         let scope = Scopes::parse(raw.scope.as_deref().unwrap_or(""));
-        Ok(Self { access_token, expires_in, scope })
+        Ok(Self {
+            access_token,
+            expires_in,
+            scope,
+        })
     }
 
     /// The access token.
@@ -142,7 +150,9 @@ pub(crate) fn validate_expires_in(secs: f64) -> Result<Duration, Error> {
         return Err(Error::InvalidExpiresIn("must be a finite number".into()));
     }
     if secs.fract() != 0.0 {
-        return Err(Error::InvalidExpiresIn(format!("{secs} is not a whole number of seconds")));
+        return Err(Error::InvalidExpiresIn(format!(
+            "{secs} is not a whole number of seconds"
+        )));
     }
     if secs <= 0.0 {
         return Err(Error::InvalidExpiresIn(format!("{secs} is not positive")));
@@ -191,20 +201,44 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        assert!(parse(r#"{"access_token":"x","token_type":"Bearer","expires_in":60,"id_token":"y"}"#).is_ok());
+        assert!(parse(
+            r#"{"access_token":"x","token_type":"Bearer","expires_in":60,"id_token":"y"}"#
+        )
+        .is_ok());
     }
 
     #[test]
     fn each_defect_has_its_own_error() {
-        assert!(matches!(parse("<html>502</html>"), Err(Error::MalformedJson(_))));
+        assert!(matches!(
+            parse("<html>502</html>"),
+            Err(Error::MalformedJson(_))
+        ));
         assert!(matches!(parse(""), Err(Error::MalformedJson(_))));
         assert!(matches!(parse("[]"), Err(Error::MalformedJson(_))));
-        assert!(matches!(parse(r#"{"access_token":1,"token_type":"Bearer","expires_in":60}"#), Err(Error::MalformedJson(_))));
-        assert_eq!(parse(r#"{"token_type":"Bearer","expires_in":60}"#), Err(Error::MissingField("access_token")));
-        assert_eq!(parse(r#"{"access_token":null,"token_type":"Bearer","expires_in":60}"#), Err(Error::MissingField("access_token")));
-        assert_eq!(parse(r#"{"access_token":"x","expires_in":60}"#), Err(Error::MissingField("token_type")));
-        assert_eq!(parse(r#"{"access_token":"x","token_type":"Bearer"}"#), Err(Error::MissingField("expires_in")));
-        assert_eq!(parse(r#"{"access_token":"","token_type":"Bearer","expires_in":60}"#), Err(Error::EmptyAccessToken));
+        assert!(matches!(
+            parse(r#"{"access_token":1,"token_type":"Bearer","expires_in":60}"#),
+            Err(Error::MalformedJson(_))
+        ));
+        assert_eq!(
+            parse(r#"{"token_type":"Bearer","expires_in":60}"#),
+            Err(Error::MissingField("access_token"))
+        );
+        assert_eq!(
+            parse(r#"{"access_token":null,"token_type":"Bearer","expires_in":60}"#),
+            Err(Error::MissingField("access_token"))
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"x","expires_in":60}"#),
+            Err(Error::MissingField("token_type"))
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"x","token_type":"Bearer"}"#),
+            Err(Error::MissingField("expires_in"))
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"","token_type":"Bearer","expires_in":60}"#),
+            Err(Error::EmptyAccessToken)
+        );
         assert_eq!(
             parse(r#"{"access_token":"x","token_type":"mac","expires_in":60}"#),
             Err(Error::UnsupportedTokenType("mac".into()))
@@ -213,21 +247,42 @@ mod tests {
 
     #[test]
     fn expires_in_must_be_positive_whole_and_bounded() {
-        for bad in ["0", "-1", "-86400", "1.5", "1e300", "604801", "18446744073709551616"] {
-            let body = format!(r#"{{"access_token":"x","token_type":"Bearer","expires_in":{bad}}}"#);
-            assert!(matches!(parse(&body), Err(Error::InvalidExpiresIn(_))), "{bad}");
+        for bad in [
+            "0",
+            "-1",
+            "-86400",
+            "1.5",
+            "1e300",
+            "604801",
+            "18446744073709551616",
+        ] {
+            let body =
+                format!(r#"{{"access_token":"x","token_type":"Bearer","expires_in":{bad}}}"#);
+            assert!(
+                matches!(parse(&body), Err(Error::InvalidExpiresIn(_))),
+                "{bad}"
+            );
         }
         for good in ["1", "60.0", "86400", "604800"] {
-            let body = format!(r#"{{"access_token":"x","token_type":"Bearer","expires_in":{good}}}"#);
+            let body =
+                format!(r#"{{"access_token":"x","token_type":"Bearer","expires_in":{good}}}"#);
             assert!(parse(&body).is_ok(), "{good}");
         }
-        assert!(matches!(validate_expires_in(f64::NAN), Err(Error::InvalidExpiresIn(_))));
-        assert!(matches!(validate_expires_in(f64::INFINITY), Err(Error::InvalidExpiresIn(_))));
+        assert!(matches!(
+            validate_expires_in(f64::NAN),
+            Err(Error::InvalidExpiresIn(_))
+        ));
+        assert!(matches!(
+            validate_expires_in(f64::INFINITY),
+            Err(Error::InvalidExpiresIn(_))
+        ));
     }
 
     #[test]
     fn debug_never_shows_the_token() {
-        let g = parse(r#"{"access_token":"super-secret-token","token_type":"Bearer","expires_in":60}"#).unwrap();
+        let g =
+            parse(r#"{"access_token":"super-secret-token","token_type":"Bearer","expires_in":60}"#)
+                .unwrap();
         let dbg = format!("{g:?}");
         assert!(!dbg.contains("super-secret-token"), "{dbg}");
         assert!(dbg.contains("[redacted]"));
@@ -236,7 +291,13 @@ mod tests {
     #[test]
     fn from_parts_validates_like_json() {
         assert!(TokenGrant::from_parts("x", "Bearer", 60.0, "a b").is_ok());
-        assert_eq!(TokenGrant::from_parts("", "Bearer", 60.0, ""), Err(Error::EmptyAccessToken));
-        assert!(matches!(TokenGrant::from_parts("x", "Bearer", -5.0, ""), Err(Error::InvalidExpiresIn(_))));
+        assert_eq!(
+            TokenGrant::from_parts("", "Bearer", 60.0, ""),
+            Err(Error::EmptyAccessToken)
+        );
+        assert!(matches!(
+            TokenGrant::from_parts("x", "Bearer", -5.0, ""),
+            Err(Error::InvalidExpiresIn(_))
+        ));
     }
 }

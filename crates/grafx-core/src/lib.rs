@@ -41,3 +41,7 @@ pub const SIGNER_DEFAULT_LEEWAY: std::time::Duration = std::time::Duration::from
 /// The refresh leeway the browser uses by default; smaller than the signer's, so that the browser
 /// asks for a new token only after the signer has already refreshed its own.
 pub const BROWSER_DEFAULT_LEEWAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+// On wasm32 the unit tests run in headless Chromium (`cargo xtask test`), not in Node.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -53,7 +53,12 @@ impl Scopes {
 
 impl<S: Into<String>> FromIterator<S> for Scopes {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Self(iter.into_iter().map(Into::into).filter(|s: &String| !s.is_empty()).collect())
+        Self(
+            iter.into_iter()
+                .map(Into::into)
+                .filter(|s: &String| !s.is_empty())
+                .collect(),
+        )
     }
 }
 

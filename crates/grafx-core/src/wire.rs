@@ -87,7 +87,9 @@ impl Serialize for ExpiresIn {
 impl<'de> Deserialize<'de> for ExpiresIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let secs = f64::deserialize(d)?;
-        validate_expires_in(secs).map(Self).map_err(serde::de::Error::custom)
+        validate_expires_in(secs)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -125,7 +127,10 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// An error body.
     pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
-        Self { error, error_description: description.into() }
+        Self {
+            error,
+            error_description: description.into(),
+        }
     }
 }
 
@@ -172,7 +177,12 @@ mod tests {
 
     #[test]
     fn expires_in_rounds_down_and_refuses_sub_second() {
-        assert_eq!(ExpiresIn::new(Duration::from_millis(1999)).unwrap().as_secs(), 1);
+        assert_eq!(
+            ExpiresIn::new(Duration::from_millis(1999))
+                .unwrap()
+                .as_secs(),
+            1
+        );
         assert!(ExpiresIn::new(Duration::from_millis(999)).is_err());
     }
 

@@ -15,9 +15,14 @@ pub struct EmulatorClock {
 impl EmulatorClock {
     /// The emulator's current time.
     pub fn now(&self) -> Timestamp {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         let real = i64::try_from(real).unwrap_or(i64::MAX);
-        let shifted = real.saturating_add(self.offset_ms.load(Ordering::Relaxed)).max(0);
+        let shifted = real
+            .saturating_add(self.offset_ms.load(Ordering::Relaxed))
+            .max(0);
         Timestamp::from_millis(u64::try_from(shifted).unwrap_or(0))
     }
 

@@ -20,7 +20,12 @@ use crate::Error;
 
 /// The scopes a read-only integration gets: enough to browse, preview and render, nothing that
 /// changes content. CHILI advises giving browsers only such an integration.
-pub const READ_SCOPES: &[&str] = &["template:read", "media:read", "project:read", "output:create"];
+pub const READ_SCOPES: &[&str] = &[
+    "template:read",
+    "media:read",
+    "project:read",
+    "output:create",
+];
 /// The scopes a read-write integration adds on top of [`READ_SCOPES`].
 pub const WRITE_SCOPES: &[&str] = &["template:write", "media:write", "project:write"];
 
@@ -51,7 +56,11 @@ impl std::fmt::Debug for ClientSpec {
 impl ClientSpec {
     /// A client with the given scopes.
     pub fn new(id: impl Into<String>, secret: impl Into<String>, scopes: Scopes) -> Self {
-        Self { id: id.into(), secret: secret.into(), scopes }
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            scopes,
+        }
     }
 
     /// The read-only scopes, as a set.
@@ -72,9 +81,13 @@ impl FromStr for ClientSpec {
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut parts = s.splitn(3, ':');
         let id = parts.next().unwrap_or_default();
-        let secret = parts.next().ok_or_else(|| Error::InvalidClient("expected ID:SECRET[:SCOPES]".into()))?;
+        let secret = parts
+            .next()
+            .ok_or_else(|| Error::InvalidClient("expected ID:SECRET[:SCOPES]".into()))?;
         if id.is_empty() || secret.is_empty() {
-            return Err(Error::InvalidClient("client id and secret must not be empty (ID:SECRET[:SCOPES])".into()));
+            return Err(Error::InvalidClient(
+                "client id and secret must not be empty (ID:SECRET[:SCOPES])".into(),
+            ));
         }
         let scopes = match parts.next() {
             None | Some("") => Self::read_scopes(),
@@ -125,14 +138,18 @@ impl Settings {
 
     /// Checks the settings are usable.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.token_lifetime_secs == 0 || self.token_lifetime_secs > grafx_core::MAX_EXPIRES_IN.as_secs() {
+        if self.token_lifetime_secs == 0
+            || self.token_lifetime_secs > grafx_core::MAX_EXPIRES_IN.as_secs()
+        {
             return Err(Error::InvalidSettings(format!(
                 "token_lifetime_secs must be between 1 and {}",
                 grafx_core::MAX_EXPIRES_IN.as_secs()
             )));
         }
         if self.output_render_ms > 600_000 || self.preview_render_ms > 600_000 {
-            return Err(Error::InvalidSettings("render times must be at most 600000 ms".into()));
+            return Err(Error::InvalidSettings(
+                "render times must be at most 600000 ms".into(),
+            ));
         }
         Ok(())
     }
@@ -154,10 +171,19 @@ impl Default for EmulatorConfig {
     /// `demo-writer` (read and write scopes).
     fn default() -> Self {
         Self {
-            environment: EnvironmentName::new("demo").unwrap_or_else(|_| unreachable!("valid literal")),
+            environment: EnvironmentName::new("demo")
+                .unwrap_or_else(|_| unreachable!("valid literal")),
             clients: vec![
-                ClientSpec::new("demo-reader", "demo-reader-secret", ClientSpec::read_scopes()),
-                ClientSpec::new("demo-writer", "demo-writer-secret", ClientSpec::read_write_scopes()),
+                ClientSpec::new(
+                    "demo-reader",
+                    "demo-reader-secret",
+                    ClientSpec::read_scopes(),
+                ),
+                ClientSpec::new(
+                    "demo-writer",
+                    "demo-writer-secret",
+                    ClientSpec::read_write_scopes(),
+                ),
             ],
             settings: Settings::default(),
         }
@@ -199,7 +225,17 @@ mod tests {
     #[test]
     fn validates_settings() {
         assert!(Settings::default().validate().is_ok());
-        assert!(Settings { token_lifetime_secs: 0, ..Settings::default() }.validate().is_err());
-        assert!(Settings { output_render_ms: 600_001, ..Settings::default() }.validate().is_err());
+        assert!(Settings {
+            token_lifetime_secs: 0,
+            ..Settings::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Settings {
+            output_render_ms: 600_001,
+            ..Settings::default()
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -16,19 +16,34 @@ use crate::{ClientSpec, Emulator, FaultSpec, Settings};
 pub(crate) fn routes() -> Router<Emulator> {
     Router::new()
         .route("/stats", get(stats))
-        .route("/faults", get(list_faults).post(arm_fault).delete(clear_faults))
+        .route(
+            "/faults",
+            get(list_faults).post(arm_fault).delete(clear_faults),
+        )
         .route("/clock", get(clock).post(advance_clock))
-        .route("/settings", get(settings).put(update_settings).post(update_settings))
+        .route(
+            "/settings",
+            get(settings).put(update_settings).post(update_settings),
+        )
         .route("/clients/{id}", put(upsert_client).delete(remove_client))
         .route("/reset", post(reset))
 }
 
-fn bad_request(msg: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_request", "error_description": msg.to_string() })))
-        .into_response()
+/// A 400 reply from the control plane, saying what is wrong.
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": "invalid_request", "error_description": self.0 });
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+fn bad_request(msg: impl std::fmt::Display) -> BadRequest {
+    BadRequest(msg.to_string())
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, BadRequest> {
     b.map(|Json(v)| v).map_err(|e| bad_request(e.body_text()))
 }
 
@@ -40,15 +55,13 @@ async fn list_faults(State(em): State<Emulator>) -> Json<Vec<FaultSpec>> {
     Json(em.armed_faults())
 }
 
-async fn arm_fault(State(em): State<Emulator>, spec: Result<Json<FaultSpec>, JsonRejection>) -> Response {
-    let spec = match body(spec) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match em.arm_fault(spec.clone()) {
-        Ok(()) => (StatusCode::CREATED, Json(spec)).into_response(),
-        Err(e) => bad_request(e),
-    }
+async fn arm_fault(
+    State(em): State<Emulator>,
+    spec: Result<Json<FaultSpec>, JsonRejection>,
+) -> Result<Response, BadRequest> {
+    let spec = body(spec)?;
+    em.arm_fault(spec.clone()).map_err(bad_request)?;
+    Ok((StatusCode::CREATED, Json(spec)).into_response())
 }
 
 async fn clear_faults(State(em): State<Emulator>) -> StatusCode {
@@ -69,13 +82,17 @@ async fn clock(State(em): State<Emulator>) -> Json<Value> {
     Json(json!({ "now_ms": em.now().as_millis() }))
 }
 
-async fn advance_clock(State(em): State<Emulator>, b: Result<Json<Advance>, JsonRejection>) -> Response {
-    let a = match body(b) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    em.advance_clock(a.advance_secs.saturating_mul(1000).saturating_add(a.advance_ms));
-    clock(State(em)).await.into_response()
+async fn advance_clock(
+    State(em): State<Emulator>,
+    b: Result<Json<Advance>, JsonRejection>,
+) -> Result<Json<Value>, BadRequest> {
+    let a = body(b)?;
+    em.advance_clock(
+        a.advance_secs
+            .saturating_mul(1000)
+            .saturating_add(a.advance_ms),
+    );
+    Ok(clock(State(em)).await)
 }
 
 async fn settings(State(em): State<Emulator>) -> Json<Settings> {
@@ -83,27 +100,23 @@ async fn settings(State(em): State<Emulator>) -> Json<Settings> {
 }
 
 /// Merges the given fields into the current settings.
-async fn update_settings(State(em): State<Emulator>, b: Result<Json<Value>, JsonRejection>) -> Response {
-    let patch = match body(b) {
-        Ok(Value::Object(p)) => p,
-        Ok(_) => return bad_request("settings must be a JSON object"),
-        Err(r) => return r,
+async fn update_settings(
+    State(em): State<Emulator>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Settings>, BadRequest> {
+    let Value::Object(patch) = body(b)? else {
+        return Err(bad_request("settings must be a JSON object"));
     };
     let mut current = serde_json::to_value(em.settings()).unwrap_or_default();
     for (k, v) in patch {
         if current.get(&k).is_none() {
-            return bad_request(format!("unknown setting '{k}'"));
+            return Err(bad_request(format!("unknown setting '{k}'")));
         }
         current[k] = v;
     }
-    let settings: Settings = match serde_json::from_value(current) {
-        Ok(s) => s,
-        Err(e) => return bad_request(e),
-    };
-    match em.set_settings(settings) {
-        Ok(()) => Json(em.settings()).into_response(),
-        Err(e) => bad_request(e),
-    }
+    let settings: Settings = serde_json::from_value(current).map_err(bad_request)?;
+    em.set_settings(settings).map_err(bad_request)?;
+    Ok(Json(em.settings()))
 }
 
 #[derive(Deserialize)]
@@ -113,17 +126,21 @@ struct ClientBody {
     scopes: Option<String>,
 }
 
-async fn upsert_client(State(em): State<Emulator>, Path(id): Path<String>, b: Result<Json<ClientBody>, JsonRejection>) -> Response {
-    let c = match body(b) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn upsert_client(
+    State(em): State<Emulator>,
+    Path(id): Path<String>,
+    b: Result<Json<ClientBody>, JsonRejection>,
+) -> Result<StatusCode, BadRequest> {
+    let c = body(b)?;
     if c.secret.is_empty() {
-        return bad_request("secret must not be empty");
+        return Err(bad_request("secret must not be empty"));
     }
-    let scopes = c.scopes.map(|s| Scopes::parse(&s.replace(',', " "))).unwrap_or_else(ClientSpec::read_scopes);
+    let scopes = c
+        .scopes
+        .map(|s| Scopes::parse(&s.replace(',', " ")))
+        .unwrap_or_else(ClientSpec::read_scopes);
     em.upsert_client(ClientSpec::new(id, c.secret, scopes));
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_client(State(em): State<Emulator>, Path(id): Path<String>) -> StatusCode {

@@ -98,7 +98,9 @@ impl FaultSpec {
             return bad("times must be between 1 and 10000");
         }
         match &self.fault {
-            Fault::Status { status, .. } | Fault::Html { status } if !(100..=599).contains(status) => {
+            Fault::Status { status, .. } | Fault::Html { status }
+                if !(100..=599).contains(status) =>
+            {
                 bad("status must be between 100 and 599")
             }
             Fault::Delay { ms } if *ms > 600_000 => bad("delay ms must be at most 600000"),
@@ -161,10 +163,20 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
-        Fault::Status { status, body, content_type, retry_after } => {
+        Fault::Status {
+            status,
+            body,
+            content_type,
+            retry_after,
+        } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let content_type = content_type.unwrap_or_else(|| "application/json".into());
-            let mut res = (status, [(header::CONTENT_TYPE, content_type)], body.unwrap_or_default()).into_response();
+            let mut res = (
+                status,
+                [(header::CONTENT_TYPE, content_type)],
+                body.unwrap_or_default(),
+            )
+                .into_response();
             if let Some(secs) = retry_after {
                 res.headers_mut().insert(header::RETRY_AFTER, secs.into());
             }
@@ -188,10 +200,14 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
         Fault::Drop => {
             // A body that fails on first poll makes hyper abort the connection mid-reply.
             let stream = futures_util::stream::once(async {
-                Err::<axum::body::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: drop"))
+                Err::<axum::body::Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: drop",
+                ))
             });
             let mut res = Response::new(Body::from_stream(stream));
-            res.headers_mut().insert(header::CONTENT_LENGTH, 4096.into());
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, 4096.into());
             res
         }
     }
@@ -204,9 +220,21 @@ mod tests {
     #[test]
     fn consumes_in_order_and_per_target() {
         let mut f = Faults::default();
-        f.arm(FaultSpec { target: FaultTarget::Api, times: 1, fault: Fault::Drop });
-        f.arm(FaultSpec { target: FaultTarget::Token, times: 2, fault: Fault::MalformedJson });
-        f.arm(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::Delay { ms: 5 } });
+        f.arm(FaultSpec {
+            target: FaultTarget::Api,
+            times: 1,
+            fault: Fault::Drop,
+        });
+        f.arm(FaultSpec {
+            target: FaultTarget::Token,
+            times: 2,
+            fault: Fault::MalformedJson,
+        });
+        f.arm(FaultSpec {
+            target: FaultTarget::Token,
+            times: 1,
+            fault: Fault::Delay { ms: 5 },
+        });
         assert_eq!(f.take(FaultTarget::Token), Some(Fault::MalformedJson));
         assert_eq!(f.take(FaultTarget::Token), Some(Fault::MalformedJson));
         assert_eq!(f.take(FaultTarget::Token), Some(Fault::Delay { ms: 5 }));
@@ -217,10 +245,29 @@ mod tests {
 
     #[test]
     fn validates_ranges() {
-        let ok = FaultSpec { target: FaultTarget::Api, times: 1, fault: Fault::Html { status: 502 } };
+        let ok = FaultSpec {
+            target: FaultTarget::Api,
+            times: 1,
+            fault: Fault::Html { status: 502 },
+        };
         assert!(ok.validate().is_ok());
-        assert!(FaultSpec { times: 0, ..ok.clone() }.validate().is_err());
-        assert!(FaultSpec { fault: Fault::Html { status: 700 }, ..ok.clone() }.validate().is_err());
-        assert!(FaultSpec { fault: Fault::Delay { ms: 600_001 }, ..ok }.validate().is_err());
+        assert!(FaultSpec {
+            times: 0,
+            ..ok.clone()
+        }
+        .validate()
+        .is_err());
+        assert!(FaultSpec {
+            fault: Fault::Html { status: 700 },
+            ..ok.clone()
+        }
+        .validate()
+        .is_err());
+        assert!(FaultSpec {
+            fault: Fault::Delay { ms: 600_001 },
+            ..ok
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -50,7 +50,12 @@ pub(crate) fn jpeg(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
         return out;
     };
     let encoder = jpeg_encoder::Encoder::new(&mut out, 85);
-    if let Err(e) = encoder.encode(&pixels(width, height, rgb), w, h, jpeg_encoder::ColorType::Rgb) {
+    if let Err(e) = encoder.encode(
+        &pixels(width, height, rgb),
+        w,
+        h,
+        jpeg_encoder::ColorType::Rgb,
+    ) {
         tracing::error!(%e, "jpeg encoding failed");
     }
     out
@@ -69,7 +74,11 @@ pub(crate) fn pdf(title: &str, lines: &[String]) -> Vec<u8> {
     };
     let mut content = format!("BT /F1 28 Tf 72 760 Td ({}) Tj ET\n", escape(title));
     for (i, line) in lines.iter().enumerate() {
-        content.push_str(&format!("BT /F1 12 Tf 72 {} Td ({}) Tj ET\n", 720 - 18 * i as i32, escape(line)));
+        content.push_str(&format!(
+            "BT /F1 12 Tf 72 {} Td ({}) Tj ET\n",
+            720 - 18 * i as i32,
+            escape(line)
+        ));
     }
     content.push_str("0.2 0.5 0.8 rg 72 300 451 300 re f\n");
     let objects = [
@@ -86,11 +95,17 @@ pub(crate) fn pdf(title: &str, lines: &[String]) -> Vec<u8> {
         out.push_str(&format!("{} 0 obj\n{obj}\nendobj\n", i + 1));
     }
     let xref = out.len();
-    out.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
     for o in offsets {
         out.push_str(&format!("{o:010} 00000 n \n"));
     }
-    out.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1));
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
     out.into_bytes()
 }
 
@@ -108,7 +123,15 @@ mod tests {
         let text = String::from_utf8(pdf).unwrap();
         assert!(text.contains(r"(Flyer \(v2\))"));
         // The xref offset points at the xref keyword.
-        let startxref: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
+        let startxref: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(text[startxref..].starts_with("xref"));
     }
 }

@@ -42,7 +42,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("grafx_emulator=info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("grafx_emulator=info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();

@@ -25,10 +25,19 @@ struct TokenRequest {
     audience: Option<String>,
 }
 
-pub(crate) async fn token(State(em): State<Emulator>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn token(
+    State(em): State<Emulator>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     if let Err(retry_after) = em.check_token_rate() {
-        let mut res = auth0_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Global limit has been reached");
-        res.headers_mut().insert(header::RETRY_AFTER, retry_after.as_secs().max(1).into());
+        let mut res = auth0_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Global limit has been reached",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, retry_after.as_secs().max(1).into());
         return res;
     }
     let body = match body {
@@ -54,7 +63,11 @@ pub(crate) async fn token(State(em): State<Emulator>, headers: HeaderMap, body: 
 
     match req.grant_type.as_deref() {
         None | Some("") => {
-            return auth0_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type")
+            return auth0_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: grant_type",
+            )
         }
         Some("client_credentials") => {}
         Some(other) => {
@@ -66,7 +79,11 @@ pub(crate) async fn token(State(em): State<Emulator>, headers: HeaderMap, body: 
         }
     }
     let Some(client_id) = req.client_id.filter(|c| !c.is_empty()) else {
-        return auth0_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: client_id");
+        return auth0_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: client_id",
+        );
     };
     let client = em.world().clients.get(&client_id).cloned();
     let Some(client) = client.filter(|c| Some(&c.secret) == req.client_secret.as_ref()) else {
@@ -83,7 +100,11 @@ pub(crate) async fn token(State(em): State<Emulator>, headers: HeaderMap, body: 
         }
         Some(AUDIENCE) => {}
         Some(other) => {
-            return auth0_error(StatusCode::FORBIDDEN, "access_denied", &format!("Service not found: {other}"))
+            return auth0_error(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                &format!("Service not found: {other}"),
+            )
         }
     }
 
@@ -102,7 +123,11 @@ pub(crate) async fn token(State(em): State<Emulator>, headers: HeaderMap, body: 
     });
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
         body.to_string(),
     )
         .into_response()
@@ -112,7 +137,13 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, String> 
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     match content_type.as_str() {
         "application/json" => serde_json::from_slice(body).map_err(|e| format!("Invalid JSON body: {e}")),
@@ -128,7 +159,9 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, String> 
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))

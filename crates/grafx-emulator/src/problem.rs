@@ -17,7 +17,11 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub(crate) fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), www_authenticate: None }
+        Self {
+            status,
+            detail: detail.into(),
+            www_authenticate: None,
+        }
     }
     pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
@@ -30,7 +34,9 @@ impl Problem {
         Self {
             status: StatusCode::UNAUTHORIZED,
             detail: description.to_owned(),
-            www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")),
+            www_authenticate: Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{description}\""
+            )),
         }
     }
     pub(crate) fn missing_token() -> Self {
@@ -74,9 +80,16 @@ impl IntoResponse for Problem {
             "traceId": trace_id(),
         });
         let mut res = (self.status, body.to_string()).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Some(challenge) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         res
     }
@@ -85,5 +98,10 @@ impl IntoResponse for Problem {
 /// An Auth0-shaped error reply from `/oauth/token`.
 pub(crate) fn auth0_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -23,9 +23,20 @@ pub fn app(em: Emulator) -> Router {
     let api_root = format!("/grafx/api/v1/environment/{}", em.environment());
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::LOCATION, header::CONTENT_DISPOSITION])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            header::CONTENT_DISPOSITION,
+        ])
         .max_age(Duration::from_secs(600));
     let api = api::routes()
         .fallback(api::not_found)
@@ -36,7 +47,10 @@ pub fn app(em: Emulator) -> Router {
         // reply (faults included) carries CORS headers a browser can read.
         .layer(cors);
     let token = Router::new()
-        .route("/oauth/token", post(oauth::token).fallback(token_method_not_allowed))
+        .route(
+            "/oauth/token",
+            post(oauth::token).fallback(token_method_not_allowed),
+        )
         .layer(DefaultBodyLimit::max(oauth::MAX_TOKEN_BODY))
         .layer(from_fn_with_state(em.clone(), faults::token_faults));
     Router::new()
@@ -49,8 +63,13 @@ pub fn app(em: Emulator) -> Router {
 }
 
 async fn token_method_not_allowed() -> Response {
-    let mut res = auth0_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "Use POST for /oauth/token");
-    res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    let mut res = auth0_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "Use POST for /oauth/token",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
     res
 }
 
@@ -101,7 +120,10 @@ impl RunningEmulator {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if tokio::time::timeout(Duration::from_secs(5), &mut self.task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
             self.task.abort();
         }
     }
@@ -130,5 +152,10 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Running
             })
             .await
     });
-    Ok(RunningEmulator { emulator, addr, shutdown: Some(tx), task })
+    Ok(RunningEmulator {
+        emulator,
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
 }

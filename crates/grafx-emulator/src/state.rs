@@ -102,7 +102,10 @@ impl Emulator {
 
     /// The Environment API base URL, ending with `/`.
     pub fn environment_api_url(&self) -> String {
-        format!("{}/grafx/api/v1/environment/{}/", self.inner.base_url, self.inner.initial.environment)
+        format!(
+            "{}/grafx/api/v1/environment/{}/",
+            self.inner.base_url, self.inner.initial.environment
+        )
     }
 
     /// The Environment API base URL as grafx-core's validated type.
@@ -206,7 +209,9 @@ impl Emulator {
         match limiter {
             None => Ok(()),
             Some(l) => l.check().map_err(|not_until| {
-                not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
+                not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ))
             }),
         }
     }
@@ -216,7 +221,11 @@ impl World {
     fn from_config(config: &EmulatorConfig) -> Self {
         Self {
             settings: config.settings.clone(),
-            clients: config.clients.iter().map(|c| (c.id.clone(), c.clone())).collect(),
+            clients: config
+                .clients
+                .iter()
+                .map(|c| (c.id.clone(), c.clone()))
+                .collect(),
             issuer: TokenIssuer::default(),
             content: Content::seeded(),
         }

@@ -47,32 +47,53 @@ pub(crate) struct TokenIssuer {
 impl TokenIssuer {
     /// The token for `client` at `now`: its current one while more than the re-issue window is
     /// left, otherwise a newly minted one.
-    pub(crate) fn grant(&mut self, client: &ClientSpec, now: Timestamp, settings: &Settings, issuer: &str) -> Grant {
+    pub(crate) fn grant(
+        &mut self,
+        client: &ClientSpec,
+        now: Timestamp,
+        settings: &Settings,
+        issuer: &str,
+    ) -> Grant {
         // Reuse needs at least a second left, so `expires_in` never rounds down to 0.
         let reuse_above = settings.reissue_window().max(Duration::from_secs(1));
         if let Some(token) = self.current.get(&client.id) {
             if let Some(rec) = self.issued.get(token) {
                 let remaining = rec.expires_at.since(now);
                 if remaining > reuse_above {
-                    return Grant { access_token: token.clone(), expires_in: remaining.as_secs(), scope: rec.scope.clone() };
+                    return Grant {
+                        access_token: token.clone(),
+                        expires_in: remaining.as_secs(),
+                        scope: rec.scope.clone(),
+                    };
                 }
             }
         }
         self.prune(now);
         let lifetime = settings.token_lifetime();
-        let expires_at = now.add(lifetime);
+        let expires_at = now.saturating_add(lifetime);
         let token = mint_jwt_shaped(client, now, expires_at, issuer);
         self.issued.insert(
             token.clone(),
-            IssuedToken { scope: client.scopes.clone(), expires_at },
+            IssuedToken {
+                scope: client.scopes.clone(),
+                expires_at,
+            },
         );
         self.current.insert(client.id.clone(), token.clone());
         self.tokens_issued += 1;
-        Grant { access_token: token, expires_in: lifetime.as_secs(), scope: client.scopes.clone() }
+        Grant {
+            access_token: token,
+            expires_in: lifetime.as_secs(),
+            scope: client.scopes.clone(),
+        }
     }
 
     /// Checks a bearer token presented to the API.
-    pub(crate) fn validate(&self, token: &str, now: Timestamp) -> Result<&IssuedToken, TokenRejection> {
+    pub(crate) fn validate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<&IssuedToken, TokenRejection> {
         let rec = self.issued.get(token).ok_or(TokenRejection::Unknown)?;
         if now >= rec.expires_at {
             return Err(TokenRejection::Expired);
@@ -83,7 +104,8 @@ impl TokenIssuer {
     /// Forgets tokens that expired more than a minute ago (they would be refused as unknown
     /// instead of expired after that, which is also what a real server eventually does).
     fn prune(&mut self, now: Timestamp) {
-        self.issued.retain(|_, rec| rec.expires_at.add(Duration::from_secs(60)) > now);
+        self.issued
+            .retain(|_, rec| rec.expires_at.saturating_add(Duration::from_secs(60)) > now);
         let issued = &self.issued;
         self.current.retain(|_, t| issued.contains_key(t));
     }
@@ -91,7 +113,12 @@ impl TokenIssuer {
 
 /// A token shaped like Auth0's RS256 JWTs (header.payload.signature). Only its shape is real:
 /// the emulator recognises its tokens by lookup, not by signature.
-fn mint_jwt_shaped(client: &ClientSpec, now: Timestamp, expires_at: Timestamp, issuer: &str) -> String {
+fn mint_jwt_shaped(
+    client: &ClientSpec,
+    now: Timestamp,
+    expires_at: Timestamp,
+    issuer: &str,
+) -> String {
     let mut rng = rand::rng();
     let mut jti = [0u8; 16];
     rng.fill_bytes(&mut jti);
@@ -127,30 +154,55 @@ mod tests {
 
     #[test]
     fn reuses_until_the_window_then_reissues() {
-        let settings = Settings { token_lifetime_secs: 100, reissue_window_secs: 30, ..Settings::default() };
+        let settings = Settings {
+            token_lifetime_secs: 100,
+            reissue_window_secs: 30,
+            ..Settings::default()
+        };
         let mut issuer = TokenIssuer::default();
         let t0 = Timestamp::from_millis(1_000_000);
         let a = issuer.grant(&client(), t0, &settings, "iss");
         assert_eq!(a.expires_in, 100);
-        let b = issuer.grant(&client(), t0.add(Duration::from_secs(60)), &settings, "iss");
+        let b = issuer.grant(
+            &client(),
+            t0.saturating_add(Duration::from_secs(60)),
+            &settings,
+            "iss",
+        );
         assert_eq!(b.access_token, a.access_token);
         assert_eq!(b.expires_in, 40);
-        let c = issuer.grant(&client(), t0.add(Duration::from_secs(70)), &settings, "iss");
+        let c = issuer.grant(
+            &client(),
+            t0.saturating_add(Duration::from_secs(70)),
+            &settings,
+            "iss",
+        );
         assert_ne!(c.access_token, a.access_token);
         assert_eq!(c.expires_in, 100);
         // The old token is still valid until its own expiry.
-        assert!(issuer.validate(&a.access_token, t0.add(Duration::from_secs(99))).is_ok());
+        assert!(issuer
+            .validate(&a.access_token, t0.saturating_add(Duration::from_secs(99)))
+            .is_ok());
         assert_eq!(
-            issuer.validate(&a.access_token, t0.add(Duration::from_secs(100))).unwrap_err(),
+            issuer
+                .validate(&a.access_token, t0.saturating_add(Duration::from_secs(100)))
+                .unwrap_err(),
             TokenRejection::Expired
         );
-        assert_eq!(issuer.validate("nope", t0).unwrap_err(), TokenRejection::Unknown);
+        assert_eq!(
+            issuer.validate("nope", t0).unwrap_err(),
+            TokenRejection::Unknown
+        );
         assert_eq!(issuer.tokens_issued, 2);
     }
 
     #[test]
     fn tokens_are_jwt_shaped_and_distinct() {
-        let settings = Settings { token_lifetime_secs: 10, reissue_window_secs: 10, ..Settings::default() };
+        let settings = Settings {
+            token_lifetime_secs: 10,
+            reissue_window_secs: 10,
+            ..Settings::default()
+        };
         let mut issuer = TokenIssuer::default();
         let t0 = Timestamp::from_millis(0);
         let a = issuer.grant(&client(), t0, &settings, "iss").access_token;
@@ -158,7 +210,8 @@ mod tests {
         assert_ne!(a, b, "inside the window every request gets a new token");
         let parts: Vec<_> = a.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(payload["aud"], AUDIENCE);
         assert_eq!(payload["exp"], 10);
         assert_eq!(payload["sub"], "c@clients");

@@ -1,22 +1,39 @@
 //! The emulator over real loopback sockets: every documented behaviour, driven by reqwest.
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
 use grafx_core::TokenGrant;
-use grafx_emulator::{start, ClientSpec, EmulatorConfig, Fault, FaultSpec, FaultTarget, RunningEmulator, Settings};
+use grafx_emulator::{
+    start, ClientSpec, EmulatorConfig, Fault, FaultSpec, FaultTarget, RunningEmulator, Settings,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 async fn emulator_with(settings: Settings) -> RunningEmulator {
-    start(EmulatorConfig::default().with_settings(settings), "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    start(
+        EmulatorConfig::default().with_settings(settings),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn emulator() -> RunningEmulator {
-    emulator_with(Settings { preview_render_ms: 0, output_render_ms: 0, ..Settings::default() }).await
+    emulator_with(Settings {
+        preview_render_ms: 0,
+        output_render_ms: 0,
+        ..Settings::default()
+    })
+    .await
 }
 
 fn http() -> Client {
-    Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 fn creds(id: &str) -> Value {
@@ -29,7 +46,12 @@ fn creds(id: &str) -> Value {
 }
 
 async fn token_for(em: &RunningEmulator, id: &str) -> String {
-    let res = http().post(em.emulator().token_url()).json(&creds(id)).send().await.unwrap();
+    let res = http()
+        .post(em.emulator().token_url())
+        .json(&creds(id))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let grant = TokenGrant::from_json(&res.bytes().await.unwrap()).unwrap();
     grant.access_token().secret().to_owned()
@@ -52,7 +74,10 @@ async fn problem(res: reqwest::Response, status: u16) -> Value {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
     body
 }
 
@@ -60,13 +85,21 @@ async fn problem(res: reqwest::Response, status: u16) -> Value {
 async fn token_endpoint_accepts_json_form_and_basic_auth() {
     let em = emulator().await;
     let url = em.emulator().token_url();
-    let res = http().post(&url).json(&creds("demo-reader")).send().await.unwrap();
+    let res = http()
+        .post(&url)
+        .json(&creds("demo-reader"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 86_400);
-    assert_eq!(body["scope"], "media:read output:create project:read template:read");
+    assert_eq!(
+        body["scope"],
+        "media:read output:create project:read template:read"
+    );
     let form = "grant_type=client_credentials&client_id=demo-writer&client_secret=demo-writer-secret&audience=https%3A%2F%2Fchiligrafx.com";
     let res = http()
         .post(&url)
@@ -81,7 +114,10 @@ async fn token_endpoint_accepts_json_form_and_basic_auth() {
     let res = http()
         .post(&url)
         .basic_auth("demo-reader", Some("demo-reader-secret"))
-        .form(&[("grant_type", "client_credentials"), ("audience", "https://chiligrafx.com")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://chiligrafx.com"),
+        ])
         .send()
         .await
         .unwrap();
@@ -103,46 +139,124 @@ async fn token_endpoint_errors_have_auth0_shape() {
         }
         http().post(&url).json(&b).send()
     };
-    let d = auth0_error(with(json!({"grant_type": null})).await.unwrap(), 400, "invalid_request").await;
+    let d = auth0_error(
+        with(json!({"grant_type": null})).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
     assert!(d.contains("grant_type"));
-    auth0_error(with(json!({"grant_type": "password"})).await.unwrap(), 400, "unsupported_grant_type").await;
-    auth0_error(with(json!({"client_id": null})).await.unwrap(), 400, "invalid_request").await;
-    auth0_error(with(json!({"client_secret": "wrong"})).await.unwrap(), 401, "access_denied").await;
-    auth0_error(with(json!({"client_id": "nobody"})).await.unwrap(), 401, "access_denied").await;
-    let d = auth0_error(with(json!({"audience": "https://evil.example"})).await.unwrap(), 403, "access_denied").await;
+    auth0_error(
+        with(json!({"grant_type": "password"})).await.unwrap(),
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    auth0_error(
+        with(json!({"client_id": null})).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    auth0_error(
+        with(json!({"client_secret": "wrong"})).await.unwrap(),
+        401,
+        "access_denied",
+    )
+    .await;
+    auth0_error(
+        with(json!({"client_id": "nobody"})).await.unwrap(),
+        401,
+        "access_denied",
+    )
+    .await;
+    let d = auth0_error(
+        with(json!({"audience": "https://evil.example"}))
+            .await
+            .unwrap(),
+        403,
+        "access_denied",
+    )
+    .await;
     assert_eq!(d, "Service not found: https://evil.example");
-    auth0_error(with(json!({"audience": null})).await.unwrap(), 403, "access_denied").await;
-    let res = http().post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    auth0_error(
+        with(json!({"audience": null})).await.unwrap(),
+        403,
+        "access_denied",
+    )
+    .await;
+    let res = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     auth0_error(res, 400, "invalid_request").await;
-    let res = http().post(&url).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    let res = http()
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
     let d = auth0_error(res, 400, "invalid_request").await;
     assert!(d.contains("application/json"), "{d}");
-    let res = http().post(&url).header("content-type", "application/json").body(vec![b' '; 64 * 1024]).send().await.unwrap();
+    let res = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
     auth0_error(res, 413, "invalid_request").await;
     let res = http().get(&url).send().await.unwrap();
     assert_eq!(res.headers()["allow"], "POST");
     auth0_error(res, 405, "invalid_request").await;
     // The secret is never echoed back.
-    let res = with(json!({"client_secret": "wrong-but-distinctive"})).await.unwrap();
+    let res = with(json!({"client_secret": "wrong-but-distinctive"}))
+        .await
+        .unwrap();
     assert!(!res.text().await.unwrap().contains("distinctive"));
 }
 
 #[tokio::test]
 async fn chili_token_caching_and_reissue_window() {
-    let em = emulator_with(Settings { token_lifetime_secs: 7200, reissue_window_secs: 3600, ..Settings::default() }).await;
+    let em = emulator_with(Settings {
+        token_lifetime_secs: 7200,
+        reissue_window_secs: 3600,
+        ..Settings::default()
+    })
+    .await;
     let url = em.emulator().token_url();
-    let get = || async { http().post(&url).json(&creds("demo-reader")).send().await.unwrap().json::<Value>().await.unwrap() };
+    let get = || async {
+        http()
+            .post(&url)
+            .json(&creds("demo-reader"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
     let first = get().await;
     assert_eq!(first["expires_in"], 7200);
     em.emulator().advance_clock(1000 * 1000);
     let second = get().await;
-    assert_eq!(second["access_token"], first["access_token"], "same token while outside the window");
+    assert_eq!(
+        second["access_token"], first["access_token"],
+        "same token while outside the window"
+    );
     // Real time also passes between the two requests, so 6199 is as right as 6200.
     let remaining = second["expires_in"].as_u64().unwrap();
     assert!((6199..=6200).contains(&remaining), "{remaining}");
     em.emulator().advance_clock(2700 * 1000);
     let third = get().await;
-    assert_ne!(third["access_token"], first["access_token"], "inside the window: a new token");
+    assert_ne!(
+        third["access_token"], first["access_token"],
+        "inside the window: a new token"
+    );
     assert_eq!(third["expires_in"], 7200);
     let stats = em.emulator().stats();
     assert_eq!((stats.token_requests, stats.tokens_issued), (3, 2));
@@ -151,25 +265,49 @@ async fn chili_token_caching_and_reissue_window() {
     assert_eq!(api(&em, old, "templates").await.status(), 200);
     em.emulator().advance_clock(3900 * 1000);
     let res = api(&em, old, "templates").await;
-    let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
     problem(res, 401).await;
-    assert_eq!(api(&em, third["access_token"].as_str().unwrap(), "templates").await.status(), 200);
+    assert_eq!(
+        api(&em, third["access_token"].as_str().unwrap(), "templates")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let em = emulator_with(Settings { token_rate_limit: 3, ..Settings::default() }).await;
+    let em = emulator_with(Settings {
+        token_rate_limit: 3,
+        ..Settings::default()
+    })
+    .await;
     let mut limited = None;
     for _ in 0..10 {
-        let res = http().post(em.emulator().token_url()).json(&creds("demo-reader")).send().await.unwrap();
+        let res = http()
+            .post(em.emulator().token_url())
+            .json(&creds("demo-reader"))
+            .send()
+            .await
+            .unwrap();
         if res.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(res);
             break;
         }
     }
     let res = limited.expect("a 429 within 10 fast requests at 3/s");
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry));
     auth0_error(res, 429, "too_many_requests").await;
 }
@@ -177,11 +315,18 @@ async fn rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn api_requires_a_valid_bearer_with_the_right_scope() {
     let em = emulator().await;
-    let res = http().get(format!("{}templates", em.emulator().environment_api_url())).send().await.unwrap();
+    let res = http()
+        .get(format!("{}templates", em.emulator().environment_api_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     problem(res, 401).await;
     let res = api(&em, "not-a-token", "templates").await;
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
     problem(res, 401).await;
     let reader = token_for(&em, "demo-reader").await;
     let res = http()
@@ -204,10 +349,24 @@ async fn templates_are_searchable_sortable_and_paginated() {
     let mut names = Vec::new();
     let mut pages = 0;
     loop {
-        let page: Value = http().get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let page: Value = http()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(page["pageSize"], 4);
         assert_eq!(page["total"], 9);
-        names.extend(page["data"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        names.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned()),
+        );
         pages += 1;
         match page["links"]["nextPage"].as_str() {
             Some(next) => url = next.to_owned(),
@@ -220,37 +379,81 @@ async fn templates_are_searchable_sortable_and_paginated() {
     sorted.sort_by_key(|n| n.to_lowercase());
     assert_eq!(names, sorted);
 
-    let page: Value = api(&em, &token, "templates?search=FLYER&sortBy=name&sortOrder=desc").await.json().await.unwrap();
-    let found: Vec<_> = page["data"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let page: Value = api(
+        &em,
+        &token,
+        "templates?search=FLYER&sortBy=name&sortOrder=desc",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let found: Vec<_> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(found, ["Summer Sale Flyer", "Broken Flyer"]);
     assert_eq!(page["links"]["nextPage"], Value::Null);
 
-    for bad in ["templates?limit=0", "templates?limit=101", "templates?limit=x", "templates?sortBy=size", "templates?sortOrder=up", "templates?nextPageToken=%%%"] {
+    for bad in [
+        "templates?limit=0",
+        "templates?limit=101",
+        "templates?limit=x",
+        "templates?sortBy=size",
+        "templates?sortOrder=up",
+        "templates?nextPageToken=%%%",
+    ] {
         problem(api(&em, &token, bad).await, 400).await;
     }
 }
 
 #[tokio::test]
 async fn template_details_download_and_preview() {
-    let em = emulator_with(Settings { preview_render_ms: 300, ..Settings::default() }).await;
+    let em = emulator_with(Settings {
+        preview_render_ms: 300,
+        ..Settings::default()
+    })
+    .await;
     let token = token_for(&em, "demo-reader").await;
-    let list: Value = api(&em, &token, "templates?limit=1").await.json().await.unwrap();
+    let list: Value = api(&em, &token, "templates?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = list["data"][0]["id"].as_str().unwrap().to_owned();
-    let t: Value = api(&em, &token, &format!("templates/{id}")).await.json().await.unwrap();
+    let t: Value = api(&em, &token, &format!("templates/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(t["id"], id.as_str());
-    let doc: Value = api(&em, &token, &format!("templates/{id}/download")).await.json().await.unwrap();
+    let doc: Value = api(&em, &token, &format!("templates/{id}/download"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(doc["layouts"].is_array());
     problem(api(&em, &token, "templates/nope").await, 404).await;
 
     let first = api(&em, &token, &format!("templates/{id}/preview/thumbnail")).await;
-    assert_eq!(first.status(), 202, "the first preview request starts rendering");
+    assert_eq!(
+        first.status(),
+        202,
+        "the first preview request starts rendering"
+    );
     assert_eq!(first.headers()["retry-after"], "1");
     tokio::time::sleep(Duration::from_millis(350)).await;
     let done = api(&em, &token, &format!("templates/{id}/preview/thumbnail")).await;
     assert_eq!(done.status(), 200);
     assert_eq!(done.headers()["content-type"], "image/png");
     assert!(done.bytes().await.unwrap().starts_with(b"\x89PNG"));
-    problem(api(&em, &token, &format!("templates/{id}/preview/huge")).await, 400).await;
+    problem(
+        api(&em, &token, &format!("templates/{id}/preview/huge")).await,
+        400,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -266,11 +469,18 @@ async fn projects_round_trip_their_document() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    assert!(res.headers()["location"].to_str().unwrap().starts_with(&base));
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&base));
     let project: Value = res.json().await.unwrap();
     let id = project["id"].as_str().unwrap();
     assert_eq!(project["name"], "My card");
-    let got: Value = api(&em, &token, &format!("projects/{id}")).await.json().await.unwrap();
+    let got: Value = api(&em, &token, &format!("projects/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["templateId"], "7a1c0e4d-0000-4000-8000-000000000002");
     let res = http()
         .put(format!("{base}projects/{id}/document"))
@@ -280,9 +490,19 @@ async fn projects_round_trip_their_document() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let doc: Value = api(&em, &token, &format!("projects/{id}/document")).await.json().await.unwrap();
+    let doc: Value = api(&em, &token, &format!("projects/{id}/document"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc, json!({"edited": true}));
-    let res = http().put(format!("{base}projects/{id}/document")).bearer_auth(&token).json(&json!([1])).send().await.unwrap();
+    let res = http()
+        .put(format!("{base}projects/{id}/document"))
+        .bearer_auth(&token)
+        .json(&json!([1]))
+        .send()
+        .await
+        .unwrap();
     problem(res, 400).await;
     let res = http()
         .post(format!("{base}projects"))
@@ -300,7 +520,11 @@ async fn projects_round_trip_their_document() {
 async fn media_list_and_preview() {
     let em = emulator().await;
     let token = token_for(&em, "demo-reader").await;
-    let page: Value = api(&em, &token, "media?limit=5").await.json().await.unwrap();
+    let page: Value = api(&em, &token, "media?limit=5")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], 6);
     assert_eq!(page["data"].as_array().unwrap().len(), 5);
     assert!(page["links"]["nextPage"].is_string());
@@ -313,12 +537,24 @@ async fn media_list_and_preview() {
 
 #[tokio::test]
 async fn output_render_polls_then_downloads_real_files() {
-    let em = emulator_with(Settings { output_render_ms: 300, ..Settings::default() }).await;
+    let em = emulator_with(Settings {
+        output_render_ms: 300,
+        ..Settings::default()
+    })
+    .await;
     let token = token_for(&em, "demo-reader").await;
     let base = em.emulator().environment_api_url();
-    let settings: Value = api(&em, &token, "output/settings").await.json().await.unwrap();
+    let settings: Value = api(&em, &token, "output/settings")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(settings["total"], 3);
-    for (format, magic) in [("pdf", &b"%PDF"[..]), ("png", &b"\x89PNG"[..]), ("jpg", &[0xFF, 0xD8][..])] {
+    for (format, magic) in [
+        ("pdf", &b"%PDF"[..]),
+        ("png", &b"\x89PNG"[..]),
+        ("jpg", &[0xFF, 0xD8][..]),
+    ] {
         let res = http()
             .post(format!("{base}output/{format}"))
             .bearer_auth(&token)
@@ -333,11 +569,28 @@ async fn output_render_polls_then_downloads_real_files() {
         assert_eq!(info, format!("{base}output/tasks/{task_id}"));
         let running = http().get(info).bearer_auth(&token).send().await.unwrap();
         assert_eq!(running.status(), 204);
-        problem(api(&em, &token, &format!("output/tasks/{task_id}/download")).await, 409).await;
+        problem(
+            api(&em, &token, &format!("output/tasks/{task_id}/download")).await,
+            409,
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(350)).await;
-        let done: Value = http().get(info).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let done: Value = http()
+            .get(info)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let download = done["links"]["download"].as_str().unwrap();
-        let file = http().get(download).bearer_auth(&token).send().await.unwrap();
+        let file = http()
+            .get(download)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(file.status(), 200);
         assert!(file.bytes().await.unwrap().starts_with(magic), "{format}");
     }
@@ -355,9 +608,21 @@ async fn output_render_polls_then_downloads_real_files() {
     em.emulator().advance_clock(1000);
     let id = created["data"]["taskId"].as_str().unwrap();
     problem(api(&em, &token, &format!("output/tasks/{id}")).await, 500).await;
-    let bad = http().post(format!("{base}output/gif")).bearer_auth(&token).json(&json!({"templateId": "x"})).send().await.unwrap();
+    let bad = http()
+        .post(format!("{base}output/gif"))
+        .bearer_auth(&token)
+        .json(&json!({"templateId": "x"}))
+        .send()
+        .await
+        .unwrap();
     problem(bad, 400).await;
-    let missing = http().post(format!("{base}output/pdf")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+    let missing = http()
+        .post(format!("{base}output/pdf"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     problem(missing, 400).await;
 }
 
@@ -365,7 +630,10 @@ async fn output_render_polls_then_downloads_real_files() {
 async fn cors_preflight_is_answered_and_not_counted() {
     let em = emulator().await;
     let res = http()
-        .request(reqwest::Method::OPTIONS, format!("{}templates", em.emulator().environment_api_url()))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}templates", em.emulator().environment_api_url()),
+        )
         .header("origin", "http://127.0.0.1:9999")
         .header("access-control-request-method", "GET")
         .header("access-control-request-headers", "authorization")
@@ -374,7 +642,10 @@ async fn cors_preflight_is_answered_and_not_counted() {
         .unwrap();
     assert!(res.status().is_success());
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
-    assert!(res.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert!(res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
     assert_eq!(em.emulator().stats().api_requests, 0);
     let token = token_for(&em, "demo-reader").await;
     let res = http()
@@ -392,11 +663,21 @@ async fn cors_preflight_is_answered_and_not_counted() {
 async fn faults_apply_to_the_next_n_requests_then_clear() {
     let em = emulator().await;
     let e = em.emulator();
-    let post = || http().post(e.token_url()).json(&creds("demo-reader")).send();
+    let post = || {
+        http()
+            .post(e.token_url())
+            .json(&creds("demo-reader"))
+            .send()
+    };
     e.arm_fault(FaultSpec {
         target: FaultTarget::Token,
         times: 2,
-        fault: Fault::Status { status: 503, body: Some("{}".into()), content_type: None, retry_after: Some(7) },
+        fault: Fault::Status {
+            status: 503,
+            body: Some("{}".into()),
+            content_type: None,
+            retry_after: Some(7),
+        },
     })
     .unwrap();
     for _ in 0..2 {
@@ -406,25 +687,58 @@ async fn faults_apply_to_the_next_n_requests_then_clear() {
     }
     assert_eq!(post().await.unwrap().status(), 200);
 
-    e.arm_fault(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::MalformedJson }).unwrap();
+    e.arm_fault(FaultSpec {
+        target: FaultTarget::Token,
+        times: 1,
+        fault: Fault::MalformedJson,
+    })
+    .unwrap();
     let body = post().await.unwrap().bytes().await.unwrap();
-    assert!(matches!(TokenGrant::from_json(&body), Err(grafx_core::Error::MalformedJson(_))));
+    assert!(matches!(
+        TokenGrant::from_json(&body),
+        Err(grafx_core::Error::MalformedJson(_))
+    ));
 
-    e.arm_fault(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::Html { status: 502 } }).unwrap();
+    e.arm_fault(FaultSpec {
+        target: FaultTarget::Token,
+        times: 1,
+        fault: Fault::Html { status: 502 },
+    })
+    .unwrap();
     let res = post().await.unwrap();
     assert_eq!(res.status(), 502);
     assert_eq!(res.headers()["content-type"], "text/html");
 
-    e.arm_fault(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::Drop }).unwrap();
+    e.arm_fault(FaultSpec {
+        target: FaultTarget::Token,
+        times: 1,
+        fault: Fault::Drop,
+    })
+    .unwrap();
     let dropped = match post().await {
         Err(_) => true,
         Ok(res) => res.bytes().await.is_err(),
     };
-    assert!(dropped, "a dropped connection must surface as a transport error");
+    assert!(
+        dropped,
+        "a dropped connection must surface as a transport error"
+    );
 
-    e.arm_fault(FaultSpec { target: FaultTarget::Token, times: 1, fault: Fault::Delay { ms: 2_000 } }).unwrap();
-    let quick = Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
-    let res = quick.post(e.token_url()).json(&creds("demo-reader")).send().await;
+    e.arm_fault(FaultSpec {
+        target: FaultTarget::Token,
+        times: 1,
+        fault: Fault::Delay { ms: 2_000 },
+    })
+    .unwrap();
+    let quick = Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let res = quick
+        .post(e.token_url())
+        .json(&creds("demo-reader"))
+        .send()
+        .await;
     assert!(res.unwrap_err().is_timeout());
 
     // A crafted 200 with a wrong token_type.
@@ -440,21 +754,33 @@ async fn faults_apply_to_the_next_n_requests_then_clear() {
     })
     .unwrap();
     let body = post().await.unwrap().bytes().await.unwrap();
-    assert!(matches!(TokenGrant::from_json(&body), Err(grafx_core::Error::UnsupportedTokenType(_))));
+    assert!(matches!(
+        TokenGrant::from_json(&body),
+        Err(grafx_core::Error::UnsupportedTokenType(_))
+    ));
 
     // API faults: a 401 for a token the client believes valid.
     let token = token_for(&em, "demo-reader").await;
     e.arm_fault(FaultSpec {
         target: FaultTarget::Api,
         times: 1,
-        fault: Fault::Status { status: 401, body: None, content_type: None, retry_after: None },
+        fault: Fault::Status {
+            status: 401,
+            body: None,
+            content_type: None,
+            retry_after: None,
+        },
     })
     .unwrap();
     assert_eq!(api(&em, &token, "templates").await.status(), 401);
     assert_eq!(api(&em, &token, "templates").await.status(), 200);
     assert_eq!(e.stats().faults_armed, 0);
     assert!(e
-        .arm_fault(FaultSpec { target: FaultTarget::Api, times: 0, fault: Fault::Drop })
+        .arm_fault(FaultSpec {
+            target: FaultTarget::Api,
+            times: 0,
+            fault: Fault::Drop
+        })
         .is_err());
 }
 
@@ -463,7 +789,14 @@ async fn control_plane_over_http() {
     let em = emulator().await;
     let base = em.base_url().to_owned();
     let c = http();
-    let stats: Value = c.get(format!("{base}/_emulator/stats")).send().await.unwrap().json().await.unwrap();
+    let stats: Value = c
+        .get(format!("{base}/_emulator/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stats["token_requests"], 0);
     assert_eq!(stats["api_requests"], 0);
 
@@ -474,11 +807,30 @@ async fn control_plane_over_http() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let armed: Value = c.get(format!("{base}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
+    let armed: Value = c
+        .get(format!("{base}/_emulator/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(armed.as_array().unwrap().len(), 1);
-    let res = c.post(format!("{base}/_emulator/faults")).json(&json!({"target": "dns"})).send().await.unwrap();
+    let res = c
+        .post(format!("{base}/_emulator/faults"))
+        .json(&json!({"target": "dns"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
-    assert_eq!(c.delete(format!("{base}/_emulator/faults")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        c.delete(format!("{base}/_emulator/faults"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 
     let before = em.emulator().now().as_millis();
     let clock: Value = c
@@ -502,17 +854,47 @@ async fn control_plane_over_http() {
         .await
         .unwrap();
     assert_eq!(s["token_lifetime_secs"], 30);
-    let body: Value = c.post(em.emulator().token_url()).json(&creds("demo-reader")).send().await.unwrap().json().await.unwrap();
+    let body: Value = c
+        .post(em.emulator().token_url())
+        .json(&creds("demo-reader"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["expires_in"], 30);
-    for bad in [json!({"token_lifetime_secs": 0}), json!({"nope": 1}), json!({"token_lifetime_secs": "x"}), json!([])] {
-        let res = c.put(format!("{base}/_emulator/settings")).json(&bad).send().await.unwrap();
+    for bad in [
+        json!({"token_lifetime_secs": 0}),
+        json!({"nope": 1}),
+        json!({"token_lifetime_secs": "x"}),
+        json!([]),
+    ] {
+        let res = c
+            .put(format!("{base}/_emulator/settings"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400, "{bad}");
     }
 
     // Credentials revoked while a token is alive: new requests fail, the token keeps working.
     let token = body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(c.delete(format!("{base}/_emulator/clients/demo-reader")).send().await.unwrap().status(), 204);
-    let res = c.post(em.emulator().token_url()).json(&creds("demo-reader")).send().await.unwrap();
+    assert_eq!(
+        c.delete(format!("{base}/_emulator/clients/demo-reader"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let res = c
+        .post(em.emulator().token_url())
+        .json(&creds("demo-reader"))
+        .send()
+        .await
+        .unwrap();
     auth0_error(res, 401, "access_denied").await;
     assert_eq!(api(&em, &token, "templates").await.status(), 200);
     let res = c
@@ -522,16 +904,53 @@ async fn control_plane_over_http() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let body: Value = c.post(em.emulator().token_url()).json(&creds("shop")).send().await.unwrap().json().await.unwrap();
+    let body: Value = c
+        .post(em.emulator().token_url())
+        .json(&creds("shop"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["scope"], "template:read");
 
-    assert_eq!(c.post(format!("{base}/_emulator/reset")).send().await.unwrap().status(), 204);
-    let stats: Value = c.get(format!("{base}/_emulator/stats")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        c.post(format!("{base}/_emulator/reset"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let stats: Value = c
+        .get(format!("{base}/_emulator/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stats["token_requests"], 0);
     assert_eq!(stats["tokens_issued"], 0);
-    let body: Value = c.post(em.emulator().token_url()).json(&creds("demo-reader")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body["expires_in"], 86_400, "reset restores clients and settings");
-    assert_eq!(api(&em, &token, "templates").await.status(), 401, "reset forgets issued tokens");
+    let body: Value = c
+        .post(em.emulator().token_url())
+        .json(&creds("demo-reader"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["expires_in"], 86_400,
+        "reset restores clients and settings"
+    );
+    assert_eq!(
+        api(&em, &token, "templates").await.status(),
+        401,
+        "reset forgets issued tokens"
+    );
 }
 
 #[tokio::test]
@@ -543,12 +962,21 @@ async fn unknown_routes_wrong_methods_and_environments_are_clear_4xx() {
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
-    let res = c.get(format!("{base}/grafx/api/v1/environment/other/templates")).send().await.unwrap();
+    let res = c
+        .get(format!("{base}/grafx/api/v1/environment/other/templates"))
+        .send()
+        .await
+        .unwrap();
     let body = problem(res, 404).await;
     assert!(body["detail"].as_str().unwrap().contains("'other'"));
     let token = token_for(&em, "demo-reader").await;
     problem(api(&em, &token, "nothing-here").await, 404).await;
-    let res = c.delete(format!("{}templates", em.emulator().environment_api_url())).bearer_auth(&token).send().await.unwrap();
+    let res = c
+        .delete(format!("{}templates", em.emulator().environment_api_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     problem(res, 405).await;
     let writer = token_for(&em, "demo-writer").await;
     let res = c
@@ -565,17 +993,31 @@ async fn unknown_routes_wrong_methods_and_environments_are_clear_4xx() {
 async fn the_binary_prints_its_base_url_and_serves() {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grafx-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--environment", "acme", "--client", "shop:pw:template:read,media:read"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--environment",
+            "acme",
+            "--client",
+            "shop:pw:template:read,media:read",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let body = json!({"grant_type": "client_credentials", "client_id": "shop", "client_secret": "pw", "audience": "https://chiligrafx.com"});
-    let res = http().post(format!("{base}/oauth/token")).json(&body).send().await.unwrap();
+    let res = http()
+        .post(format!("{base}/oauth/token"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let grant = TokenGrant::from_json(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(grant.scope().to_string(), "media:read template:read");
     let res = http()
@@ -597,8 +1039,11 @@ async fn the_binary_prints_its_base_url_and_serves() {
 
 #[tokio::test]
 async fn a_client_spec_with_custom_scopes_gets_exactly_those() {
-    let config = EmulatorConfig::default()
-        .with_clients(vec![ClientSpec::new("only-media", "only-media-secret", grafx_core::Scopes::parse("media:read"))]);
+    let config = EmulatorConfig::default().with_clients(vec![ClientSpec::new(
+        "only-media",
+        "only-media-secret",
+        grafx_core::Scopes::parse("media:read"),
+    )]);
     let em = start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let token = token_for(&em, "only-media").await;
     assert_eq!(api(&em, &token, "media").await.status(), 200);

@@ -13,17 +13,27 @@ use crate::Emulator;
 
 const SCOPE: &str = "media:read";
 
-pub(crate) async fn list(State(em): State<Emulator>, caller: Caller, RawQuery(q): RawQuery) -> Result<Json<Value>, Problem> {
+pub(crate) async fn list(
+    State(em): State<Emulator>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, Problem> {
     caller.require(SCOPE)?;
     let items = em.world().content.media.iter().map(|m| m.json()).collect();
     paginate(&em, "media", q.as_deref(), items, &["name", "createdDate"])
 }
 
-pub(crate) async fn get(State(em): State<Emulator>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub(crate) async fn get(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     caller.require(SCOPE)?;
     let world = em.world();
     let media = world.content.media.iter().find(|m| m.id == id);
-    media.map(|m| Json(m.json())).ok_or_else(|| Problem::not_found(format!("Media '{id}' was not found.")))
+    media
+        .map(|m| Json(m.json()))
+        .ok_or_else(|| Problem::not_found(format!("Media '{id}' was not found.")))
 }
 
 pub(crate) async fn preview(
@@ -32,11 +42,23 @@ pub(crate) async fn preview(
     Path((id, size)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     caller.require(SCOPE)?;
-    let px = preview_size(&size)
-        .ok_or_else(|| Problem::bad_request(format!("Preview size must be thumbnail, medium or highest, not '{size}'.")))?;
+    let px = preview_size(&size).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "Preview size must be thumbnail, medium or highest, not '{size}'."
+        ))
+    })?;
     let mut world = em.world();
     let media = world.content.media.iter().find(|m| m.id == id).cloned();
     let media = media.ok_or_else(|| Problem::not_found(format!("Media '{id}' was not found.")))?;
-    let png = world.content.preview_png(&id, px, media.rgb, (media.width, media.height));
-    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=300")], png).into_response())
+    let png = world
+        .content
+        .preview_png(&id, px, media.rgb, (media.width, media.height));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        png,
+    )
+        .into_response())
 }

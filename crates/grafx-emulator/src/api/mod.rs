@@ -34,7 +34,10 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/templates/{id}/preview/{kind}", get(templates::preview))
         .route("/projects", post(projects::create))
         .route("/projects/{id}", get(projects::get))
-        .route("/projects/{id}/document", get(projects::document).put(projects::save_document))
+        .route(
+            "/projects/{id}/document",
+            get(projects::document).put(projects::save_document),
+        )
         .route("/media", get(media::list))
         .route("/media/{id}", get(media::get))
         .route("/media/{id}/preview/{size}", get(media::preview))
@@ -57,7 +60,10 @@ impl Caller {
         } else {
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
-                format!("The access token lacks the permission '{scope}' (it has: '{}').", self.scope),
+                format!(
+                    "The access token lacks the permission '{scope}' (it has: '{}').",
+                    self.scope
+                ),
             ))
         }
     }
@@ -67,7 +73,10 @@ impl FromRequestParts<Emulator> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, em: &Emulator) -> Result<Self, Problem> {
-        let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let token = value
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -77,7 +86,9 @@ impl FromRequestParts<Emulator> for Caller {
         let now = em.now();
         let world = em.world();
         match world.issuer.validate(token, now) {
-            Ok(rec) => Ok(Caller { scope: rec.scope.clone() }),
+            Ok(rec) => Ok(Caller {
+                scope: rec.scope.clone(),
+            }),
             Err(TokenRejection::Expired) => Err(Problem::invalid_token("The token expired")),
             Err(TokenRejection::Unknown) => Err(Problem::invalid_token("The token is not valid")),
         }
@@ -124,24 +135,46 @@ pub(crate) fn paginate(
             .parse::<usize>()
             .ok()
             .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| Problem::bad_request(format!("limit must be a whole number from 1 to 100, not '{l}'")))?,
+            .ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "limit must be a whole number from 1 to 100, not '{l}'"
+                ))
+            })?,
     };
     let offset = match q.next_page_token.as_deref() {
         None | Some("") => 0,
-        Some(t) => decode_page_token(t).ok_or_else(|| Problem::bad_request("nextPageToken is not valid"))?,
+        Some(t) => decode_page_token(t)
+            .ok_or_else(|| Problem::bad_request("nextPageToken is not valid"))?,
     };
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
         let needle = search.to_lowercase();
-        items.retain(|v| v["name"].as_str().is_some_and(|n| n.to_lowercase().contains(&needle)));
+        items.retain(|v| {
+            v["name"]
+                .as_str()
+                .is_some_and(|n| n.to_lowercase().contains(&needle))
+        });
     }
     let sort_by = q.sort_by.as_deref().unwrap_or("name");
     if !sortable.contains(&sort_by) {
-        return Err(Problem::bad_request(format!("sortBy must be one of {}, not '{sort_by}'", sortable.join(", "))));
+        return Err(Problem::bad_request(format!(
+            "sortBy must be one of {}, not '{sort_by}'",
+            sortable.join(", ")
+        )));
     }
-    let descending = match q.sort_order.as_deref().unwrap_or("asc").to_ascii_lowercase().as_str() {
+    let descending = match q
+        .sort_order
+        .as_deref()
+        .unwrap_or("asc")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "asc" => false,
         "desc" => true,
-        other => return Err(Problem::bad_request(format!("sortOrder must be asc or desc, not '{other}'"))),
+        other => {
+            return Err(Problem::bad_request(format!(
+                "sortOrder must be asc or desc, not '{other}'"
+            )))
+        }
     };
     items.sort_by(|a, b| {
         let key = |v: &Value| v[sort_by].as_str().unwrap_or("").to_lowercase();
@@ -156,16 +189,24 @@ pub(crate) fn paginate(
     let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     let next = offset + page.len();
     let next_page = (next < total).then(|| {
-        let mut params = vec![("limit", limit.to_string()), ("nextPageToken", encode_page_token(next))];
+        let mut params = vec![
+            ("limit", limit.to_string()),
+            ("nextPageToken", encode_page_token(next)),
+        ];
         if let Some(s) = q.search.filter(|s| !s.is_empty()) {
             params.push(("search", s));
         }
         params.push(("sortBy", sort_by.to_owned()));
-        params.push(("sortOrder", if descending { "desc" } else { "asc" }.to_owned()));
+        params.push((
+            "sortOrder",
+            if descending { "desc" } else { "asc" }.to_owned(),
+        ));
         let query = serde_urlencoded::to_string(&params).unwrap_or_default();
         format!("{}?{query}", api_url(em, path))
     });
-    Ok(Json(json!({ "data": page, "pageSize": limit, "links": { "nextPage": next_page }, "total": total })))
+    Ok(Json(
+        json!({ "data": page, "pageSize": limit, "links": { "nextPage": next_page }, "total": total }),
+    ))
 }
 
 fn encode_page_token(offset: usize) -> String {
@@ -184,5 +225,8 @@ pub(crate) async fn not_found(State(_): State<Emulator>) -> Problem {
 
 /// A wrong method on a known API route.
 pub(crate) async fn method_not_allowed() -> Problem {
-    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "This endpoint does not support that HTTP method.")
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This endpoint does not support that HTTP method.",
+    )
 }

@@ -17,7 +17,10 @@ use crate::{new_id, Emulator};
 
 const SCOPE: &str = "output:create";
 
-pub(crate) async fn settings(State(em): State<Emulator>, caller: Caller) -> Result<Json<Value>, Problem> {
+pub(crate) async fn settings(
+    State(em): State<Emulator>,
+    caller: Caller,
+) -> Result<Json<Value>, Problem> {
     caller.require(SCOPE)?;
     let items = vec![
         json!({"id": "5d1c8a0e-0000-4000-8000-000000000201", "name": "Print PDF", "type": "pdf", "description": "High quality print PDF"}),
@@ -34,13 +37,20 @@ pub(crate) async fn create(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
     caller.require(SCOPE)?;
-    let format = Format::parse(&format)
-        .ok_or_else(|| Problem::bad_request(format!("Unsupported output format '{format}'; use pdf, png or jpg.")))?;
+    let format = Format::parse(&format).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "Unsupported output format '{format}'; use pdf, png or jpg."
+        ))
+    })?;
     let body = json_body(body)?;
     let now = em.now();
     let mut world = em.world();
     let template = if let Some(id) = body["templateId"].as_str() {
-        world.content.template(id).cloned().ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")))?
+        world
+            .content
+            .template(id)
+            .cloned()
+            .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")))?
     } else if let Some(id) = body["projectId"].as_str() {
         let project = world
             .content
@@ -54,13 +64,25 @@ pub(crate) async fn create(
             .cloned()
             .ok_or_else(|| Problem::not_found(format!("Template '{template_id}' was not found.")))?
     } else {
-        return Err(Problem::bad_request("Body must have a 'templateId' or a 'projectId'."));
+        return Err(Problem::bad_request(
+            "Body must have a 'templateId' or a 'projectId'.",
+        ));
     };
     let id = new_id();
     let fails = template.broken;
-    world.content.tasks.insert(id.clone(), OutputTask { format, template, started: now, fails });
+    world.content.tasks.insert(
+        id.clone(),
+        OutputTask {
+            format,
+            template,
+            started: now,
+            fails,
+        },
+    );
     let info = api_url(&em, &format!("output/tasks/{id}"));
-    Ok(Json(json!({ "data": { "taskId": id }, "links": { "taskInfo": info } })))
+    Ok(Json(
+        json!({ "data": { "taskId": id }, "links": { "taskInfo": info } }),
+    ))
 }
 
 enum TaskState {
@@ -93,7 +115,11 @@ fn failed(id: &str) -> Problem {
     )
 }
 
-pub(crate) async fn task(State(em): State<Emulator>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub(crate) async fn task(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     caller.require(SCOPE)?;
     match task_state(&em, &id)? {
         TaskState::Running => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -106,17 +132,31 @@ pub(crate) async fn task(State(em): State<Emulator>, caller: Caller, Path(id): P
     }
 }
 
-pub(crate) async fn download(State(em): State<Emulator>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub(crate) async fn download(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     caller.require(SCOPE)?;
     match task_state(&em, &id)? {
-        TaskState::Running => Err(Problem::new(StatusCode::CONFLICT, format!("Output task '{id}' has not finished yet."))),
+        TaskState::Running => Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("Output task '{id}' has not finished yet."),
+        )),
         TaskState::Failed => Err(failed(&id)),
         TaskState::Done(task) => {
-            let name = format!("{}.{}", task.template.name.replace(' ', "-").to_lowercase(), task.format.extension());
+            let name = format!(
+                "{}.{}",
+                task.template.name.replace(' ', "-").to_lowercase(),
+                task.format.extension()
+            );
             Ok((
                 [
                     (header::CONTENT_TYPE, task.format.content_type().to_owned()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
                 ],
                 task.render(),
             )

@@ -33,7 +33,11 @@ pub(crate) async fn create(
         .template(template_id)
         .cloned()
         .ok_or_else(|| Problem::bad_request(format!("Template '{template_id}' does not exist.")))?;
-    let name = body["name"].as_str().filter(|n| !n.trim().is_empty()).unwrap_or(&template.name).to_owned();
+    let name = body["name"]
+        .as_str()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(&template.name)
+        .to_owned();
     let project = Project {
         id: new_id(),
         name,
@@ -44,19 +48,42 @@ pub(crate) async fn create(
     let location = api_url(&em, &format!("projects/{}", project.id));
     let json = project.json();
     world.content.projects.insert(project.id.clone(), project);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(json)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(json),
+    )
+        .into_response())
 }
 
-pub(crate) async fn get(State(em): State<Emulator>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub(crate) async fn get(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     caller.require("project:read")?;
     let world = em.world();
-    world.content.projects.get(&id).map(|p| Json(p.json())).ok_or_else(|| not_found(&id))
+    world
+        .content
+        .projects
+        .get(&id)
+        .map(|p| Json(p.json()))
+        .ok_or_else(|| not_found(&id))
 }
 
-pub(crate) async fn document(State(em): State<Emulator>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub(crate) async fn document(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     caller.require("project:read")?;
     let world = em.world();
-    world.content.projects.get(&id).map(|p| Json(p.document.clone())).ok_or_else(|| not_found(&id))
+    world
+        .content
+        .projects
+        .get(&id)
+        .map(|p| Json(p.document.clone()))
+        .ok_or_else(|| not_found(&id))
 }
 
 pub(crate) async fn save_document(
@@ -71,7 +98,11 @@ pub(crate) async fn save_document(
         return Err(Problem::bad_request("The document must be a JSON object."));
     }
     let mut world = em.world();
-    let project = world.content.projects.get_mut(&id).ok_or_else(|| not_found(&id))?;
+    let project = world
+        .content
+        .projects
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&id))?;
     project.document = doc;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,217 @@
+//! Running each check as a child process, streaming its output, and totalling the results.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
+use crate::browser::BrowserEmulator;
+use crate::tally::Tally;
+
+struct StepResult {
+    name: String,
+    ok: bool,
+    tally: Tally,
+    took: Duration,
+}
+
+/// The steps run so far.
+struct Report {
+    root: std::path::PathBuf,
+    toolchain: Toolchain,
+    results: Vec<StepResult>,
+}
+
+impl Report {
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .current_dir(&self.root)
+            .env("PATH", &self.toolchain.path);
+        c
+    }
+
+    /// Runs `cmd`, streaming and capturing its output. A gate (fmt, clippy) counts as one test; a
+    /// suite counts what its runner reports, plus one failure if it failed without saying so (it
+    /// did not compile, or crashed).
+    fn run(&mut self, name: &str, mut cmd: Command, gate: bool) {
+        println!("\nxtask: ==> {name}");
+        let start = Instant::now();
+        let (ok, output) = match stream(&mut cmd) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("xtask: cannot run {name}: {e:#}");
+                (false, String::new())
+            }
+        };
+        let mut tally = if gate {
+            Tally {
+                passed: u64::from(ok),
+                failed: u64::from(!ok),
+            }
+        } else {
+            Tally::parse(&output)
+        };
+        if !ok && tally.failed == 0 {
+            tally.failed = 1;
+        }
+        if ok && !gate && tally.passed == 0 {
+            println!("xtask: {name} ran no test; counting that as a failure");
+            tally.failed = 1;
+        }
+        let ok = ok && tally.failed == 0;
+        self.results.push(StepResult {
+            name: name.to_owned(),
+            ok,
+            tally,
+            took: start.elapsed(),
+        });
+    }
+
+    fn print(&self) -> bool {
+        println!("\nxtask: summary");
+        let mut total = Tally::default();
+        for r in &self.results {
+            println!(
+                "  {:<4} {:<44} {:>5} passed {:>3} failed  {:>6.1}s",
+                if r.ok { "ok" } else { "FAIL" },
+                r.name,
+                r.tally.passed,
+                r.tally.failed,
+                r.took.as_secs_f64()
+            );
+            total += r.tally;
+        }
+        let ok = self.results.iter().all(|r| r.ok);
+        println!("{} passed, {} failed", total.passed, total.failed);
+        ok
+    }
+}
+
+/// Runs a command with both streams piped through to ours, returning success and the output.
+fn stream(cmd: &mut Command) -> Result<(bool, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawning")?;
+    let captured = Arc::new(Mutex::new(String::new()));
+    let pump = |source: Box<dyn Read + Send>, to_stderr: bool| {
+        let captured = Arc::clone(&captured);
+        std::thread::spawn(move || {
+            for line in BufReader::new(source).lines().map_while(Result::ok) {
+                if to_stderr {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+                let mut c = captured.lock().unwrap_or_else(|p| p.into_inner());
+                c.push_str(&line);
+                c.push('\n');
+            }
+        })
+    };
+    let out = pump(Box::new(child.stdout.take().context("stdout")?), false);
+    let err = pump(Box::new(child.stderr.take().context("stderr")?), true);
+    let status = child.wait().context("waiting")?;
+    let _ = out.join();
+    let _ = err.join();
+    let _ = std::io::stdout().flush();
+    let text = captured.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok((status.success(), text))
+}
+
+/// `wasm-pack test` of one crate in headless Chromium; `filter` (e.g. `--lib`) picks the test
+/// targets, so that host-only doctests are not run, or counted, twice.
+fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
+    let mut c = report.command(
+        "wasm-pack",
+        &[
+            "test",
+            "--headless",
+            "--chrome",
+            "--chromedriver",
+            CHROMEDRIVER,
+            "--mode",
+            "no-install",
+            crate_dir,
+        ]
+        .iter()
+        .chain(filter)
+        .copied()
+        .collect::<Vec<_>>(),
+    );
+    c.env("WASM_BINDGEN_TEST_TIMEOUT", "60");
+    c
+}
+
+/// `cargo xtask test`.
+pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
+    let toolchain = bootstrap::ensure(root, install)?;
+    let mut report = Report {
+        root: root.to_owned(),
+        toolchain,
+        results: Vec::new(),
+    };
+
+    let c = report.command("cargo", &["fmt", "--all", "--", "--check"]);
+    report.run("cargo fmt --check", c, true);
+    let c = report.command(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    report.run("clippy -D warnings (host)", c, true);
+    let wasm_crates = ["-p", "grafx-core", "-p", "grafx-browser-tests"];
+    let mut args = vec!["clippy"];
+    args.extend_from_slice(&wasm_crates);
+    args.extend_from_slice(&[
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let c = report.command("cargo", &args);
+    report.run("clippy -D warnings (wasm32)", c, true);
+    let c = report.command("cargo", &["test", "--workspace"]);
+    report.run("cargo test --workspace", c, false);
+
+    if browser {
+        let c = wasm_test(&report, "crates/grafx-core", &["--lib"]);
+        report.run("grafx-core on wasm32 in Chromium", c, false);
+        match BrowserEmulator::start() {
+            Ok(emulator) => {
+                let mut c = wasm_test(&report, "crates/grafx-browser-tests", &[]);
+                c.env("GRAFX_EMULATOR_API_URL", emulator.api_url())
+                    .env("GRAFX_EMULATOR_TOKEN", emulator.token());
+                report.run("emulator across origins in Chromium", c, false);
+                emulator.stop();
+            }
+            Err(e) => {
+                println!("xtask: cannot start the emulator for browser tests: {e:#}");
+                report.results.push(StepResult {
+                    name: "emulator across origins in Chromium".into(),
+                    ok: false,
+                    tally: Tally {
+                        passed: 0,
+                        failed: 1,
+                    },
+                    took: Duration::ZERO,
+                });
+            }
+        }
+    }
+    Ok(report.print())
+}
