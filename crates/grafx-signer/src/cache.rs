@@ -1,0 +1,387 @@
+//! The token cache of one integration: the heart of the signer.
+//!
+//! - **Single-flight**: during a miss, any number of concurrent requests cause one upstream call;
+//!   the others wait for it and share its outcome, success or failure.
+//! - **Refresh-ahead**: a background task refreshes once the token enters the leeway, so no caller
+//!   waits; requests that see a refresh-due token are served it and wake the task.
+//! - **No loops on CHILI's caching**: CHILI returns the *same* token until about an hour before
+//!   expiry. If a refresh yields a token that is already inside the leeway, it is kept and served,
+//!   and upstream is not asked again before `min_refresh_interval`.
+//! - **Stale-if-error**: while upstream fails, a token that is still valid keeps being served.
+//!   Failures are never cached as answers; only upstream's own `Retry-After` is honoured.
+//! - **Retries** with exponential backoff and jitter for network errors, 5xx and 429; none for
+//!   credential errors.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use grafx_core::{Expiry, Freshness, RefreshPolicy, Timestamp};
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::metrics::{CacheLabels, IntegrationLabel, Metrics, UpstreamLabels};
+use crate::store::{CachedToken, Clock, TokenStore};
+use crate::upstream::{TokenSource, UpstreamError};
+use crate::Integration;
+
+/// Retries wait at most this long inside a request; a longer `Retry-After` goes to the client.
+const MAX_INLINE_BACKOFF: Duration = Duration::from_secs(5);
+/// Background retries after failures back off up to this.
+const MAX_BACKGROUND_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How a request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// From cache, fresh.
+    Hit,
+    /// From cache inside the leeway, while a refresh happens in the background.
+    Stale,
+    /// After an upstream call (or after waiting for another request's call).
+    Miss,
+}
+
+impl Lookup {
+    fn label(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Stale => "stale",
+            Lookup::Miss => "miss",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlightState {
+    /// Completed upstream attempts (each possibly with retries).
+    attempts: u64,
+    last_attempt: Option<Timestamp>,
+    last_error: Option<UpstreamError>,
+    /// Upstream said "not before": its `Retry-After`.
+    blocked_until: Option<Timestamp>,
+    consecutive_failures: u32,
+    /// Upstream last answered with the token already cached: do not ask again before this.
+    same_token_until: Option<Timestamp>,
+}
+
+/// Tuning for a cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// When to refresh.
+    pub policy: RefreshPolicy,
+    /// Minimum time between upstream calls while a valid token is cached.
+    pub min_refresh_interval: Duration,
+    /// Retries per refresh for retryable errors.
+    pub retries: u32,
+}
+
+/// One integration's cached token and the machinery that keeps it fresh.
+pub struct TokenCache {
+    integration: Arc<Integration>,
+    source: Arc<dyn TokenSource>,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    settings: CacheSettings,
+    metrics: Arc<Metrics>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    state: Mutex<FlightState>,
+    wake: Notify,
+    refresher_running: AtomicBool,
+}
+
+impl TokenCache {
+    pub(crate) fn new(
+        integration: Arc<Integration>,
+        source: Arc<dyn TokenSource>,
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+        settings: CacheSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            integration,
+            source,
+            store,
+            clock,
+            settings,
+            metrics,
+            refresh_lock: tokio::sync::Mutex::new(()),
+            state: Mutex::new(FlightState::default()),
+            wake: Notify::new(),
+            refresher_running: AtomicBool::new(false),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, FlightState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn name(&self) -> &str {
+        &self.integration.name
+    }
+
+    /// The integration this cache serves.
+    pub fn integration(&self) -> &Integration {
+        &self.integration
+    }
+
+    /// The cached token, if any, without touching upstream.
+    pub async fn peek(&self) -> Option<CachedToken> {
+        self.store.load(self.name()).await
+    }
+
+    /// A usable token: from cache when possible, otherwise from upstream (single-flight).
+    pub async fn get(&self) -> Result<(CachedToken, Lookup), UpstreamError> {
+        let now = self.clock.now();
+        let result = match self.store.load(self.name()).await {
+            Some(t) => match t.expiry.freshness(now, &self.settings.policy) {
+                Freshness::Fresh => Ok((t, Lookup::Hit)),
+                Freshness::RefreshDue => {
+                    if self.refresher_running.load(Ordering::Relaxed) {
+                        self.wake.notify_one();
+                        Ok((t, Lookup::Stale))
+                    } else {
+                        // No background task (e.g. a one-shot command): refresh inline, which
+                        // still serves this token if upstream fails.
+                        self.refresh().await.map(|t| (t, Lookup::Miss))
+                    }
+                }
+                Freshness::Expired => self.refresh().await.map(|t| (t, Lookup::Miss)),
+            },
+            None => self.refresh().await.map(|t| (t, Lookup::Miss)),
+        };
+        if let Ok((_, lookup)) = &result {
+            let labels = CacheLabels {
+                integration: self.name().to_owned(),
+                result: lookup.label(),
+            };
+            self.metrics.cache.get_or_create(&labels).inc();
+        }
+        result
+    }
+
+    /// Refreshes now (single-flight), honouring the minimum interval and upstream's
+    /// `Retry-After`. Returns the token to serve: the new one, or the old one while it is valid.
+    pub async fn refresh(&self) -> Result<CachedToken, UpstreamError> {
+        let seen = self.state().attempts;
+        let _flight = self.refresh_lock.lock().await;
+        let now = self.clock.now();
+        let policy = self.settings.policy;
+        let usable = self
+            .store
+            .load(self.name())
+            .await
+            .filter(|t| t.expiry.freshness(now, &policy) != Freshness::Expired);
+        {
+            let st = self.state();
+            if st.attempts != seen {
+                // Another caller attempted while this one waited: share its outcome.
+                if let Some(t) = usable {
+                    return Ok(t);
+                }
+                if let Some(e) = &st.last_error {
+                    return Err(e.clone());
+                }
+            }
+            if let Some(t) = &usable {
+                if t.expiry.freshness(now, &policy) == Freshness::Fresh {
+                    return Ok(t.clone());
+                }
+                let recently = st
+                    .last_attempt
+                    .is_some_and(|at| now.since(at) < self.settings.min_refresh_interval);
+                let same_token = st.same_token_until.is_some_and(|until| now < until);
+                if recently || same_token {
+                    return Ok(t.clone());
+                }
+            }
+            if let Some(until) = st.blocked_until.filter(|u| now < *u) {
+                return match usable {
+                    Some(t) => Ok(t),
+                    None => Err(UpstreamError::RateLimited {
+                        retry_after: Some(until.since(now)),
+                    }),
+                };
+            }
+        }
+
+        let result = self.fetch_with_retries().await;
+        let now = self.clock.now();
+        // Record the outcome; the guard's scope ends before any await.
+        {
+            let mut st = self.state();
+            st.attempts += 1;
+            st.last_attempt = Some(now);
+            match &result {
+                Ok(_) => {
+                    st.last_error = None;
+                    st.blocked_until = None;
+                    st.consecutive_failures = 0;
+                }
+                Err(e) => {
+                    if let Some(ra) = e.upstream_retry_after() {
+                        st.blocked_until = Some(now.saturating_add(ra));
+                    }
+                    st.last_error = Some(e.clone());
+                    st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+                }
+            }
+        }
+        match result {
+            Ok(grant) => {
+                let mut token = CachedToken {
+                    access_token: grant.access_token().clone(),
+                    scope: grant.scope().clone(),
+                    expiry: Expiry::stamp(now, grant.expires_in()),
+                };
+                let same = usable
+                    .as_ref()
+                    .filter(|old| old.access_token == token.access_token);
+                if let Some(old) = same {
+                    // Both stamps underestimate the real expiry (`expires_in` is rounded down and
+                    // the reply took time to arrive); the later one is the better estimate.
+                    if old.expiry.expires_at() > token.expiry.expires_at() {
+                        token.expiry = old.expiry;
+                    }
+                    self.state().same_token_until =
+                        Some(now.saturating_add(self.settings.min_refresh_interval));
+                } else {
+                    self.state().same_token_until = None;
+                }
+                if same.is_some() && token.expiry.freshness(now, &policy) != Freshness::Fresh {
+                    tracing::info!(
+                        integration = self.name(),
+                        expires_in = grant.expires_in().as_secs(),
+                        "CHILI returned the same token inside the refresh leeway; serving it and asking again in {:?}",
+                        self.settings.min_refresh_interval
+                    );
+                } else {
+                    tracing::info!(integration = self.name(), expires_in = grant.expires_in().as_secs(), scope = %grant.scope(), "obtained a token");
+                }
+                self.store.save(self.name(), token.clone()).await;
+                Ok(token)
+            }
+            Err(e) => match usable {
+                Some(t) => {
+                    tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
+                    Ok(t)
+                }
+                None => {
+                    tracing::warn!(integration = self.name(), error = %e, "cannot obtain a token");
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    async fn fetch_with_retries(&self) -> Result<grafx_core::TokenGrant, UpstreamError> {
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let result = self.source.fetch(&self.integration).await;
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.label(),
+            };
+            let integration = self.name().to_owned();
+            self.metrics
+                .upstream
+                .get_or_create(&UpstreamLabels {
+                    integration: integration.clone(),
+                    outcome,
+                })
+                .inc();
+            self.metrics
+                .upstream_seconds
+                .get_or_create(&IntegrationLabel { integration })
+                .observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(grant) => return Ok(grant),
+                Err(e) if !e.is_retryable() || attempt >= self.settings.retries => return Err(e),
+                Err(e) => {
+                    let wait = e
+                        .upstream_retry_after()
+                        .unwrap_or_else(|| backoff(attempt, Duration::from_millis(200)));
+                    if wait > MAX_INLINE_BACKOFF {
+                        return Err(e);
+                    }
+                    tracing::debug!(integration = self.name(), error = %e, ?wait, "retrying upstream");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs the refresh-ahead loop until the task is aborted.
+    pub(crate) async fn run_refresher(self: Arc<Self>) {
+        self.refresher_running.store(true, Ordering::Relaxed);
+        loop {
+            let wait = self.next_wake().await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+            }
+            let now = self.clock.now();
+            let due = match self.store.load(self.name()).await {
+                None => true,
+                Some(t) => t.expiry.freshness(now, &self.settings.policy) != Freshness::Fresh,
+            };
+            if due {
+                // Errors are logged inside; the next wake backs off.
+                let _ = self.refresh().await;
+            }
+        }
+    }
+
+    /// How long the refresher sleeps: until the token's refresh point, but never sooner than the
+    /// minimum interval after the last attempt, upstream's `Retry-After`, or the failure backoff.
+    async fn next_wake(&self) -> Duration {
+        let now = self.clock.now();
+        let cached = self.store.load(self.name()).await;
+        let st = self.state();
+        let mut wait = match &cached {
+            Some(t) => t.expiry.refresh_at(&self.settings.policy).since(now),
+            None if st.attempts == 0 => Duration::ZERO,
+            None => Duration::ZERO,
+        };
+        if let Some(last) = st.last_attempt {
+            if cached.is_some() {
+                let since = now.since(last);
+                wait = wait.max(self.settings.min_refresh_interval.saturating_sub(since));
+            }
+        }
+        if st.consecutive_failures > 0 {
+            wait = wait.max(
+                backoff(st.consecutive_failures - 1, Duration::from_secs(1))
+                    .min(MAX_BACKGROUND_BACKOFF),
+            );
+        }
+        if let Some(until) = st.blocked_until {
+            wait = wait.max(until.since(now));
+        }
+        wait
+    }
+}
+
+/// `base · 2^attempt`, plus up to 50% jitter so replicas do not retry in lockstep.
+fn backoff(attempt: u32, base: Duration) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
+    let jitter = rand::rng().random_range(0.0..0.5);
+    exp.saturating_add(exp.mul_f64(jitter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_bounded_jitter() {
+        for attempt in 0..5 {
+            let b = backoff(attempt, Duration::from_millis(100));
+            let base = Duration::from_millis(100 * 2u64.pow(attempt));
+            assert!(b >= base && b <= base.mul_f64(1.5), "{attempt}: {b:?}");
+        }
+        assert!(backoff(u32::MAX, Duration::from_secs(1)) >= Duration::from_secs(65_536));
+    }
+}

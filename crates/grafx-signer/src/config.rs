@@ -1,0 +1,553 @@
+//! Configuration: flags with environment-variable fallbacks for one integration, or a TOML file
+//! for several. Loading fails fast with a message that names the bad field.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8787"
+//! default_integration = "reader"
+//! allowed_origins = ["https://app.example.com"]
+//!
+//! [integrations.reader]
+//! client_id = "…"
+//! client_secret_file = "/run/secrets/grafx-reader"
+//! environment = "acme"
+//! browser_scopes = ["template:read", "media:read", "project:read", "output:create"]
+//!
+//! [integrations.writer]            # kept server-side: no browser origin may have it
+//! client_id = "…"
+//! client_secret_file = "/run/secrets/grafx-writer"
+//! environment = "acme"
+//! allowed_origins = []
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use grafx_core::{EnvironmentApiUrl, EnvironmentName, Scopes, SIGNER_DEFAULT_LEEWAY};
+use serde::Deserialize;
+
+use crate::{ClientSecret, Error, OriginPolicy};
+
+/// CHILI's token endpoint.
+pub const DEFAULT_AUTH_URL: &str = "https://integration-login.chiligrafx.com/oauth/token";
+/// CHILI's audience.
+pub const DEFAULT_AUDIENCE: &str = "https://chiligrafx.com";
+/// Where the signer listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+/// One GraFx integration (OAuth2 client) the signer obtains tokens for.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    /// Its name in `POST /token/{name}`.
+    pub name: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: ClientSecret,
+    /// The GraFx environment.
+    pub environment: EnvironmentName,
+    /// The Environment API base URL.
+    pub environment_api_url: EnvironmentApiUrl,
+    /// The token endpoint.
+    pub auth_url: url::Url,
+    /// The audience to ask for.
+    pub audience: String,
+    /// Origins that may obtain this integration's tokens (an empty list: none; server-side only).
+    pub allowed_origins: Option<OriginPolicy>,
+    /// When set, a token whose scopes are not all in this list is never handed to a browser.
+    pub browser_scopes: Option<Scopes>,
+}
+
+impl Integration {
+    /// Whether the credentials and upstream are the same, so a cached token stays valid.
+    pub(crate) fn same_upstream(&self, other: &Integration) -> bool {
+        self.client_id == other.client_id
+            && self.client_secret.same_as(&other.client_secret)
+            && self.auth_url == other.auth_url
+            && self.audience == other.audience
+    }
+}
+
+/// Everything the signer runs with.
+#[derive(Debug, Clone)]
+pub struct SignerConfig {
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// The integrations, by name.
+    pub integrations: BTreeMap<String, Integration>,
+    /// The integration `POST /token` uses.
+    pub default_integration: String,
+    /// Refresh this long before expiry (clamped to half a token's lifetime).
+    pub leeway: Duration,
+    /// Never ask upstream more often than this while a valid token is cached (CHILI returns the
+    /// same token inside its re-issue window, and a refresh must not loop on it).
+    pub min_refresh_interval: Duration,
+    /// Timeout of one upstream request.
+    pub upstream_timeout: Duration,
+    /// Retries after a network error, 5xx or 429 (never after a credential error).
+    pub upstream_retries: u32,
+    /// Requests per minute per client IP on `/token` (0: unlimited).
+    pub rate_limit_per_minute: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
+    pub trust_proxy: bool,
+    /// Serve a front-end from this directory.
+    pub static_dir: Option<PathBuf>,
+    /// Timeout of a whole request to the signer.
+    pub request_timeout: Duration,
+    /// Where the config came from, for reloads.
+    pub source: ConfigSource,
+}
+
+/// Flags and environment variables (clap), shared by every sub-command.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// A TOML file defining one or more integrations.
+    #[arg(long, env = "SIGNER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Listen address [default: 127.0.0.1:8787].
+    #[arg(long, env = "SIGNER_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Comma-separated browser origins allowed to obtain tokens.
+    #[arg(long, env = "SIGNER_ALLOWED_ORIGINS", global = true)]
+    pub allowed_origins: Option<String>,
+    /// Allow ANY origin. For local development only; logs a loud warning.
+    #[arg(long, global = true)]
+    pub dev_allow_any_origin: bool,
+    /// The integration's client id.
+    #[arg(long, env = "GRAFX_CLIENT_ID", global = true)]
+    pub client_id: Option<String>,
+    /// A file holding the client secret (or set GRAFX_CLIENT_SECRET; there is no flag, so the
+    /// secret never shows in `ps`).
+    #[arg(long, env = "GRAFX_CLIENT_SECRET_FILE", global = true)]
+    pub client_secret_file: Option<PathBuf>,
+    /// The GraFx environment name.
+    #[arg(long, env = "GRAFX_ENVIRONMENT", global = true)]
+    pub environment: Option<String>,
+    /// The Environment API base URL, when it is not `https://{env}.chili-publish.online/…`.
+    #[arg(long, env = "GRAFX_ENVIRONMENT_API_URL", global = true)]
+    pub environment_api_url: Option<String>,
+    /// CHILI's token endpoint [default: https://integration-login.chiligrafx.com/oauth/token].
+    #[arg(long, env = "GRAFX_AUTH_URL", global = true)]
+    pub auth_url: Option<String>,
+    /// The audience [default: https://chiligrafx.com].
+    #[arg(long, env = "GRAFX_AUDIENCE", global = true)]
+    pub audience: Option<String>,
+    /// Space- or comma-separated scopes a browser token may carry; others are refused.
+    #[arg(long, env = "SIGNER_BROWSER_SCOPES", global = true)]
+    pub browser_scopes: Option<String>,
+    /// Refresh leeway in seconds [default: 300].
+    #[arg(long, env = "SIGNER_LEEWAY_SECS", global = true)]
+    pub leeway_secs: Option<u64>,
+    /// Minimum seconds between upstream calls while a valid token is cached [default: 30].
+    #[arg(long, env = "SIGNER_MIN_REFRESH_INTERVAL_SECS", global = true)]
+    pub min_refresh_interval_secs: Option<u64>,
+    /// Upstream request timeout in seconds [default: 10].
+    #[arg(long, env = "SIGNER_UPSTREAM_TIMEOUT_SECS", global = true)]
+    pub upstream_timeout_secs: Option<u64>,
+    /// Upstream retries after network errors, 5xx and 429 [default: 2].
+    #[arg(long, env = "SIGNER_UPSTREAM_RETRIES", global = true)]
+    pub upstream_retries: Option<u32>,
+    /// Requests per minute per client IP on /token, 0 for unlimited [default: 120].
+    #[arg(long, env = "SIGNER_RATE_LIMIT_PER_MINUTE", global = true)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Trust X-Forwarded-For for the client IP (only behind your own reverse proxy).
+    #[arg(long, env = "SIGNER_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+    /// Serve static files (a front-end) from this directory.
+    #[arg(long, env = "SIGNER_STATIC_DIR", global = true)]
+    pub static_dir: Option<PathBuf>,
+}
+
+/// Where a configuration was read from, so SIGHUP can read it again.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    args: ConfigArgs,
+    /// `GRAFX_CLIENT_SECRET`, kept redacted (this struct is part of `SignerConfig`'s Debug).
+    env_secret: Option<ClientSecret>,
+}
+
+/// The environment variables read directly (not through clap).
+const SECRET_VAR: &str = "GRAFX_CLIENT_SECRET";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    default_integration: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    leeway_secs: Option<u64>,
+    min_refresh_interval_secs: Option<u64>,
+    upstream_timeout_secs: Option<u64>,
+    upstream_retries: Option<u32>,
+    rate_limit_per_minute: Option<u32>,
+    trust_proxy: Option<bool>,
+    static_dir: Option<PathBuf>,
+    #[serde(default)]
+    integrations: BTreeMap<String, FileIntegration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIntegration {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    environment: Option<String>,
+    environment_api_url: Option<String>,
+    auth_url: Option<String>,
+    audience: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    browser_scopes: Option<Vec<String>>,
+}
+
+fn read_secret_file(field: &str, path: &Path) -> Result<ClientSecret, Error> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(field, format!("cannot read {}: {e}", path.display())))?;
+    let secret = raw.trim();
+    if secret.is_empty() {
+        return Err(Error::config(field, format!("{} is empty", path.display())));
+    }
+    Ok(ClientSecret::new(secret.to_owned()))
+}
+
+fn auth_url(field: &str, raw: Option<&str>) -> Result<url::Url, Error> {
+    let raw = raw.unwrap_or(DEFAULT_AUTH_URL);
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::config(field, format!("`{raw}` is not a URL: {e}")))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "[::1]"))
+        || url.host_str().is_some_and(|h| h.starts_with("127."));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(Error::config(
+            field,
+            format!("`{raw}` must be https (http only for a loopback emulator)"),
+        )),
+    }
+}
+
+fn origins(field: &str, list: &[String]) -> Result<Option<OriginPolicy>, Error> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    OriginPolicy::parse_list(&list.join(","))
+        .map(Some)
+        .map_err(|e| match e {
+            Error::Config { message, .. } => Error::config(field, message),
+            other => other,
+        })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split([',', ' '])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+struct IntegrationInput<'a> {
+    prefix: String,
+    client_id: Option<&'a str>,
+    secret: Result<ClientSecret, Error>,
+    environment: Option<&'a str>,
+    environment_api_url: Option<&'a str>,
+    auth_url: Option<&'a str>,
+    audience: Option<&'a str>,
+    allowed_origins: Option<OriginPolicy>,
+    browser_scopes: Option<Scopes>,
+}
+
+fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<Integration, Error> {
+    let p = &i.prefix;
+    let client_id = i
+        .client_id
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| Error::config(format!("{p}client_id"), "is required"))?;
+    let client_secret = i.secret?;
+    let env_name = i.environment.ok_or_else(|| {
+        Error::config(
+            format!("{p}environment"),
+            "is required (the GraFx environment name)",
+        )
+    })?;
+    let environment = EnvironmentName::new(env_name)
+        .map_err(|e| Error::config(format!("{p}environment"), e.to_string()))?;
+    let environment_api_url = match i.environment_api_url {
+        Some(u) => EnvironmentApiUrl::parse(u)
+            .map_err(|e| Error::config(format!("{p}environment_api_url"), e.to_string()))?,
+        None => EnvironmentApiUrl::from_environment(&environment),
+    };
+    Ok(Integration {
+        name: name.to_owned(),
+        client_id: client_id.trim().to_owned(),
+        client_secret,
+        environment,
+        environment_api_url,
+        auth_url: auth_url(&format!("{p}auth_url"), i.auth_url)?,
+        audience: i.audience.unwrap_or(DEFAULT_AUDIENCE).to_owned(),
+        allowed_origins: i.allowed_origins,
+        browser_scopes: i.browser_scopes,
+    })
+}
+
+impl ConfigArgs {
+    /// Loads the configuration from these arguments and the process environment.
+    pub fn load(&self) -> Result<SignerConfig, Error> {
+        let env = std::env::vars().filter(|(k, _)| k == SECRET_VAR).collect();
+        ConfigSource::new(self.clone(), env).load()
+    }
+}
+
+impl ConfigSource {
+    /// A source from arguments and explicit environment variables (for tests).
+    pub fn new(args: ConfigArgs, env: BTreeMap<String, String>) -> Self {
+        let env_secret = env
+            .get(SECRET_VAR)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| ClientSecret::new(s.to_owned()));
+        Self { args, env_secret }
+    }
+
+    /// Reads the configuration again (for SIGHUP): files are re-read, so a rotated secret file
+    /// takes effect.
+    pub fn load(&self) -> Result<SignerConfig, Error> {
+        let a = &self.args;
+        let file: FileConfig = match &a.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::ConfigFile {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| Error::ConfigFile {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let global_origins = match &a.allowed_origins {
+            Some(list) => origins("SIGNER_ALLOWED_ORIGINS", &split_list(list))?,
+            None => origins(
+                "allowed_origins",
+                file.allowed_origins.as_deref().unwrap_or_default(),
+            )?,
+        };
+        let cli_scopes = a
+            .browser_scopes
+            .as_deref()
+            .map(|s| s.replace(',', " "))
+            .map(|s| Scopes::parse(&s));
+
+        let mut integrations = BTreeMap::new();
+        if file.integrations.is_empty() {
+            let secret = match (&a.client_secret_file, &self.env_secret) {
+                (Some(path), _) => read_secret_file("GRAFX_CLIENT_SECRET_FILE", path),
+                (None, Some(s)) => Ok(s.clone()),
+                _ => Err(Error::config(
+                    "GRAFX_CLIENT_SECRET",
+                    "is required (or GRAFX_CLIENT_SECRET_FILE)",
+                )),
+            };
+            let integration = build_integration(
+                "default",
+                IntegrationInput {
+                    prefix: String::new(),
+                    client_id: a.client_id.as_deref(),
+                    secret,
+                    environment: a.environment.as_deref(),
+                    environment_api_url: a.environment_api_url.as_deref(),
+                    auth_url: a.auth_url.as_deref(),
+                    audience: a.audience.as_deref(),
+                    allowed_origins: None,
+                    browser_scopes: cli_scopes.clone(),
+                },
+            )
+            .map_err(|e| match e {
+                // Name the environment variables a single-integration user actually sets.
+                Error::Config { field, message } => Error::config(env_name_of(&field), message),
+                other => other,
+            })?;
+            integrations.insert("default".to_owned(), integration);
+        } else {
+            if a.client_id.is_some() {
+                return Err(Error::config(
+                    "GRAFX_CLIENT_ID",
+                    "is set together with a config file that defines integrations; use one or the other",
+                ));
+            }
+            for (name, fi) in &file.integrations {
+                let p = format!("integrations.{name}.");
+                let secret = match (&fi.client_secret, &fi.client_secret_file) {
+                    (Some(_), Some(_)) => Err(Error::config(
+                        format!("{p}client_secret"),
+                        "set client_secret or client_secret_file, not both",
+                    )),
+                    (Some(s), None) if !s.trim().is_empty() => {
+                        Ok(ClientSecret::new(s.trim().to_owned()))
+                    }
+                    (None, Some(path)) => read_secret_file(&format!("{p}client_secret_file"), path),
+                    _ => Err(Error::config(
+                        format!("{p}client_secret_file"),
+                        "is required (or client_secret)",
+                    )),
+                };
+                let allowed = match &fi.allowed_origins {
+                    Some(list) => origins(&format!("{p}allowed_origins"), list)?,
+                    None => None,
+                };
+                let scopes = fi
+                    .browser_scopes
+                    .as_ref()
+                    .map(|v| v.iter().map(String::as_str).collect())
+                    .or(cli_scopes.clone());
+                let integration = build_integration(
+                    name,
+                    IntegrationInput {
+                        prefix: p.clone(),
+                        client_id: fi.client_id.as_deref(),
+                        secret,
+                        environment: fi.environment.as_deref(),
+                        environment_api_url: fi.environment_api_url.as_deref(),
+                        auth_url: fi.auth_url.as_deref().or(a.auth_url.as_deref()),
+                        audience: fi.audience.as_deref().or(a.audience.as_deref()),
+                        allowed_origins: allowed,
+                        browser_scopes: scopes,
+                    },
+                )?;
+                // An explicit empty list means "server-side only"; absent means "the global list".
+                let integration = Integration {
+                    allowed_origins: if fi.allowed_origins.is_some() {
+                        integration.allowed_origins
+                    } else {
+                        global_origins.clone()
+                    },
+                    ..integration
+                };
+                integrations.insert(name.clone(), integration);
+            }
+        }
+        if file.integrations.is_empty() {
+            if let Some(i) = integrations.get_mut("default") {
+                i.allowed_origins = global_origins.clone();
+            }
+        }
+        if a.dev_allow_any_origin {
+            for i in integrations.values_mut() {
+                i.allowed_origins = Some(OriginPolicy::AnyForDevelopment);
+            }
+        } else if integrations.values().all(|i| i.allowed_origins.is_none()) {
+            return Err(Error::config(
+                "SIGNER_ALLOWED_ORIGINS",
+                "is required: the comma-separated browser origins that may obtain tokens (e.g. https://app.example.com)",
+            ));
+        }
+        let default_integration = file.default_integration.clone().unwrap_or_else(|| {
+            if integrations.contains_key("default") {
+                "default".into()
+            } else {
+                integrations.keys().next().cloned().unwrap_or_default()
+            }
+        });
+        if !integrations.contains_key(&default_integration) {
+            return Err(Error::config(
+                "default_integration",
+                format!("no integration is named `{default_integration}`"),
+            ));
+        }
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
+            Duration::from_secs(flag.or(file).unwrap_or(default))
+        };
+        let config = SignerConfig {
+            listen: a
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!())),
+            integrations,
+            default_integration,
+            leeway: secs(
+                a.leeway_secs,
+                file.leeway_secs,
+                SIGNER_DEFAULT_LEEWAY.as_secs(),
+            ),
+            min_refresh_interval: secs(
+                a.min_refresh_interval_secs,
+                file.min_refresh_interval_secs,
+                30,
+            ),
+            upstream_timeout: secs(a.upstream_timeout_secs, file.upstream_timeout_secs, 10),
+            upstream_retries: a.upstream_retries.or(file.upstream_retries).unwrap_or(2),
+            rate_limit_per_minute: a
+                .rate_limit_per_minute
+                .or(file.rate_limit_per_minute)
+                .unwrap_or(120),
+            trust_proxy: a.trust_proxy || file.trust_proxy.unwrap_or(false),
+            static_dir: a.static_dir.clone().or(file.static_dir),
+            request_timeout: Duration::from_secs(30),
+            source: self.clone(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn env_name_of(field: &str) -> String {
+    match field {
+        "client_id" => "GRAFX_CLIENT_ID",
+        "environment" => "GRAFX_ENVIRONMENT",
+        "environment_api_url" => "GRAFX_ENVIRONMENT_API_URL",
+        "auth_url" => "GRAFX_AUTH_URL",
+        other => other,
+    }
+    .to_owned()
+}
+
+impl SignerConfig {
+    fn validate(&self) -> Result<(), Error> {
+        if self.leeway >= Duration::from_secs(3600) {
+            return Err(Error::config(
+                "leeway_secs",
+                "must stay well below CHILI's one-hour re-issue window (e.g. 300); inside that window CHILI returns the same token",
+            ));
+        }
+        if self.upstream_timeout.is_zero() || self.upstream_timeout > Duration::from_secs(120) {
+            return Err(Error::config(
+                "upstream_timeout_secs",
+                "must be between 1 and 120",
+            ));
+        }
+        if self.upstream_retries > 10 {
+            return Err(Error::config("upstream_retries", "must be at most 10"));
+        }
+        if let Some(dir) = &self.static_dir {
+            if !dir.is_dir() {
+                return Err(Error::config(
+                    "static_dir",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration for tests and embedding: one integration named `default`.
+    pub fn single(integration: Integration) -> Self {
+        let name = integration.name.clone();
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
+            integrations: BTreeMap::from([(name.clone(), integration)]),
+            default_integration: name,
+            leeway: SIGNER_DEFAULT_LEEWAY,
+            min_refresh_interval: Duration::from_secs(30),
+            upstream_timeout: Duration::from_secs(10),
+            upstream_retries: 2,
+            rate_limit_per_minute: 0,
+            trust_proxy: false,
+            static_dir: None,
+            request_timeout: Duration::from_secs(30),
+            source: ConfigSource::new(ConfigArgs::default(), BTreeMap::new()),
+        }
+    }
+}

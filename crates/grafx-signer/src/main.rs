@@ -1,0 +1,231 @@
+//! `grafx-signer`: serve tokens (the default), print one (`token`), or check the configuration
+//! and credentials (`check`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use grafx_signer::{app, AppState, ConfigArgs, Error, SignerConfig, SHUTDOWN_GRACE};
+use tracing_subscriber::EnvFilter;
+
+/// Keeps a CHILI GraFx client secret server-side and hands short-lived tokens to trusted browsers.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SIGNER_LOG_FORMAT", global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Print one fresh access token to stdout (for curl or Swagger).
+    Token {
+        /// The integration (default: the configured default).
+        #[arg(long)]
+        integration: Option<String>,
+    },
+    /// Validate the configuration and prove each integration's credentials work.
+    Check,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config).await,
+        Command::Token { integration } => token(&cli.config, integration).await,
+        Command::Check => check(&cli.config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("grafx-signer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn banner(config: &SignerConfig, addr: SocketAddr) {
+    tracing::info!("grafx-signer listening on http://{addr}");
+    for i in config.integrations.values() {
+        let origins = i
+            .allowed_origins
+            .as_ref()
+            .map_or_else(|| "none (server-side only)".to_owned(), |o| o.to_string());
+        tracing::info!(
+            "integration `{}`{}: client {}, environment {}, API {}, auth {}, allowed origins: {}",
+            i.name,
+            if i.name == config.default_integration {
+                " (default)"
+            } else {
+                ""
+            },
+            i.client_id,
+            i.environment,
+            i.environment_api_url,
+            i.auth_url,
+            origins
+        );
+    }
+    if config
+        .integrations
+        .values()
+        .any(|i| i.allowed_origins == Some(grafx_signer::OriginPolicy::AnyForDevelopment))
+    {
+        tracing::warn!("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!");
+    }
+    if let Some(dir) = &config.static_dir {
+        tracing::info!("serving static files from {}", dir.display());
+    }
+}
+
+async fn serve(args: &ConfigArgs) -> Result<(), Error> {
+    let config = args.load()?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    banner(&config, addr);
+    // First line of stdout: the base URL, for scripts.
+    println!("http://{addr}");
+    let state = AppState::new(config)?;
+    state.start_refreshers();
+    tokio::spawn(reload_on_sighup(state.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = tx.send(());
+    });
+    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        r = &mut server => r?,
+        () = async { let _ = rx.await; tokio::time::sleep(SHUTDOWN_GRACE).await; } => {
+            tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; exiting");
+        }
+    }
+    state.stop_refreshers();
+    Ok(())
+}
+
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match state.config().source.load() {
+                Ok(config) => {
+                    let kept = state.reload(config).await;
+                    tracing::info!(
+                        ?kept,
+                        "configuration reloaded; kept the cached tokens of unchanged integrations"
+                    );
+                }
+                Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+async fn token(args: &ConfigArgs, integration: Option<String>) -> Result<(), Error> {
+    let config = args.load()?;
+    let name = integration.unwrap_or_else(|| config.default_integration.clone());
+    let state = AppState::new(config)?;
+    let cache = state.cache(&name).ok_or_else(|| Error::Config {
+        field: "--integration".into(),
+        message: format!("no integration is named `{name}`"),
+    })?;
+    let (token, _) = cache.get().await?;
+    println!("{}", token.access_token.secret());
+    Ok(())
+}
+
+async fn check(args: &ConfigArgs) -> Result<(), Error> {
+    let config = args.load()?;
+    println!(
+        "configuration OK: {} integration(s), listening on {}",
+        config.integrations.len(),
+        config.listen
+    );
+    let state = AppState::new(config.clone())?;
+    let mut failed = None;
+    for (name, integration) in &config.integrations {
+        let Some(cache) = state.cache(name) else {
+            continue;
+        };
+        match cache.get().await {
+            Ok((token, _)) => {
+                let browser = match &integration.browser_scopes {
+                    Some(allowed) if !token.scope.is_subset_of(allowed) => format!(
+                        "; WARNING: scopes outside browser_scopes ({}), browsers will be refused",
+                        token.scope.difference(allowed).join(" ")
+                    ),
+                    _ => String::new(),
+                };
+                println!(
+                    "  {name}: OK, token valid for {}s, scope `{}`{browser}",
+                    token.expiry.lifetime().as_secs(),
+                    token.scope
+                );
+            }
+            Err(e) => {
+                println!("  {name}: FAILED: {e}");
+                failed = Some(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

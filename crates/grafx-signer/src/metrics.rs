@@ -1,0 +1,115 @@
+//! Prometheus metrics, in a registry owned by the app (no globals, so tests can run many apps).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RequestLabels {
+    pub(crate) route: String,
+    pub(crate) status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CacheLabels {
+    pub(crate) integration: String,
+    pub(crate) result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct UpstreamLabels {
+    pub(crate) integration: String,
+    pub(crate) outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct IntegrationLabel {
+    pub(crate) integration: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabel {
+    pub(crate) reason: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 12))
+}
+
+/// The signer's metrics.
+pub(crate) struct Metrics {
+    registry: Registry,
+    pub(crate) requests: Family<RequestLabels, Counter>,
+    pub(crate) cache: Family<CacheLabels, Counter>,
+    pub(crate) upstream: Family<UpstreamLabels, Counter>,
+    pub(crate) upstream_seconds: Family<IntegrationLabel, Histogram, fn() -> Histogram>,
+    pub(crate) token_expires_in: Family<IntegrationLabel, Gauge<f64, AtomicU64>>,
+    pub(crate) refusals: Family<ReasonLabel, Counter>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("grafx_signer");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "token_cache",
+            "Token lookups: hit, stale (served while refreshing) or miss",
+            cache.clone(),
+        );
+        let upstream = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "upstream_requests",
+            "Token requests to CHILI's auth server by outcome",
+            upstream.clone(),
+        );
+        let upstream_seconds =
+            Family::<IntegrationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Latency of token requests to CHILI",
+            upstream_seconds.clone(),
+        );
+        let token_expires_in = Family::<IntegrationLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "token_expires_in_seconds",
+            "Seconds until the cached token expires",
+            token_expires_in.clone(),
+        );
+        let refusals = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "refusals",
+            "Token requests refused, by error code",
+            refusals.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            cache,
+            upstream,
+            upstream_seconds,
+            token_expires_in,
+            refusals,
+        }
+    }
+
+    /// The text exposition format.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(%e, "cannot encode metrics");
+        }
+        out
+    }
+}

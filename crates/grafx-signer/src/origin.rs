@@ -1,0 +1,145 @@
+//! Which browser origins may obtain tokens.
+//!
+//! Origins are compared exactly after normalisation (lower-case scheme and host, default port
+//! removed). The wildcard exists only behind an explicit development flag.
+//!
+//! ```
+//! use grafx_signer::OriginPolicy;
+//!
+//! let policy = OriginPolicy::parse_list("https://app.example.com, http://localhost:5173")?;
+//! assert!(policy.allows("https://APP.example.com:443"));
+//! assert!(!policy.allows("https://app.example.com.evil.net"));
+//! assert!(!policy.allows("null"));
+//! # Ok::<(), grafx_signer::Error>(())
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::Error;
+
+/// An allowlist of origins (or, for development only, any origin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Only these normalised origins.
+    List(BTreeSet<String>),
+    /// Any origin. Only with `--dev-allow-any-origin`; never in production.
+    AnyForDevelopment,
+}
+
+impl OriginPolicy {
+    /// Parses a comma-separated list of origins such as `https://app.example.com`.
+    pub fn parse_list(list: &str) -> Result<Self, Error> {
+        let mut set = BTreeSet::new();
+        for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if raw == "*" {
+                return Err(Error::config(
+                    "allowed_origins",
+                    "`*` is not allowed; list each origin, or pass --dev-allow-any-origin for local development",
+                ));
+            }
+            let origin = normalize(raw).ok_or_else(|| {
+                Error::config(
+                    "allowed_origins",
+                    format!("`{raw}` is not an origin; write it as scheme://host[:port], e.g. https://app.example.com"),
+                )
+            })?;
+            set.insert(origin);
+        }
+        if set.is_empty() {
+            return Err(Error::config(
+                "allowed_origins",
+                "at least one origin is required (SIGNER_ALLOWED_ORIGINS)",
+            ));
+        }
+        Ok(Self::List(set))
+    }
+
+    /// Whether a request's `Origin` header value is allowed. `null` and malformed values never are.
+    pub fn allows(&self, origin: &str) -> bool {
+        match (self, normalize(origin)) {
+            (_, None) => false,
+            (Self::AnyForDevelopment, Some(_)) => true,
+            (Self::List(set), Some(o)) => set.contains(&o),
+        }
+    }
+}
+
+impl fmt::Display for OriginPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AnyForDevelopment => f.write_str("* (development only)"),
+            Self::List(set) => f.write_str(&set.iter().cloned().collect::<Vec<_>>().join(", ")),
+        }
+    }
+}
+
+/// `scheme://host[:port]` in canonical form, or None if `s` is not an http(s) origin.
+fn normalize(s: &str) -> Option<String> {
+    let url = url::Url::parse(s.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    // An origin has no path, query, fragment or credentials.
+    if !(url.path() == "/" || url.path().is_empty())
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_and_matches_exactly() {
+        let p = OriginPolicy::parse_list("https://App.Example.com:443/, http://localhost:5173")
+            .unwrap();
+        assert_eq!(
+            p.to_string(),
+            "http://localhost:5173, https://app.example.com"
+        );
+        assert!(p.allows("https://app.example.com"));
+        assert!(p.allows("http://localhost:5173"));
+        for no in [
+            "http://app.example.com",
+            "https://app.example.com:8443",
+            "https://evil.example.com",
+            "https://app.example.com.evil.net",
+            "http://localhost:5174",
+            "null",
+            "",
+            "file:///etc/passwd",
+            "https://app.example.com/path",
+        ] {
+            assert!(!p.allows(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_lists() {
+        for bad in [
+            "",
+            " , ",
+            "*",
+            "https://a.example.com,*",
+            "app.example.com",
+            "https://a.example.com/x",
+            "ftp://x.example.com",
+        ] {
+            assert!(OriginPolicy::parse_list(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn development_wildcard_still_refuses_null() {
+        assert!(OriginPolicy::AnyForDevelopment.allows("http://anything.test:1"));
+        assert!(!OriginPolicy::AnyForDevelopment.allows("null"));
+    }
+}

@@ -1,0 +1,4 @@
+//! HTTP routes.
+
+pub(crate) mod ops;
+pub(crate) mod token;

@@ -1,0 +1,68 @@
+//! Operational endpoints: liveness, readiness and Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::metrics::IntegrationLabel;
+use crate::AppState;
+
+/// `GET /healthz`: the process is up.
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: every integration has a valid token cached, or can obtain one now.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let mut ready = true;
+    let mut report = Map::new();
+    let now = state.clock().now();
+    for (name, cache) in state.caches().iter() {
+        let entry = match cache.get().await {
+            Ok((token, _)) => {
+                json!({ "ready": true, "expires_in": token.expiry.remaining(now).as_secs() })
+            }
+            Err(e) => {
+                ready = false;
+                json!({ "ready": false, "error": e.code().as_str(), "error_description": e.to_string() })
+            }
+        };
+        report.insert(name.clone(), entry);
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body =
+        json!({ "status": if ready { "ready" } else { "not_ready" }, "integrations": report });
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let now = state.clock().now();
+    for (name, cache) in state.caches().iter() {
+        let secs = match cache.peek().await {
+            Some(t) => t.expiry.remaining(now).as_secs_f64(),
+            None => 0.0,
+        };
+        state
+            .metrics()
+            .token_expires_in
+            .get_or_create(&IntegrationLabel {
+                integration: name.clone(),
+            })
+            .set(secs);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}

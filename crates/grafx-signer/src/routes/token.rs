@@ -1,0 +1,280 @@
+//! `POST /token` and `POST /token/{integration}`: hand a token to a trusted browser origin.
+//!
+//! Checks, in order: the caller's rate limit, the integration, the `Origin` (server-side, not only
+//! through CORS), the `X-CSRF: 1` header, then the token's scopes against `browser_scopes`. Every
+//! reply carries `Cache-Control: no-store` and `Vary: Origin`; replies to an allowed origin carry
+//! CORS headers so the page can read them, errors included.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grafx_core::{ErrorCode, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
+
+use crate::metrics::ReasonLabel;
+use crate::{AppError, AppState};
+
+/// Headers a page may send on the token request.
+const ALLOWED_REQUEST_HEADERS: &str = "x-csrf, content-type, authorization";
+
+/// The integration named in the path, or the default one.
+fn integration_name(state: &AppState, path: Option<String>) -> String {
+    path.unwrap_or_else(|| state.config().default_integration.clone())
+}
+
+/// The client's IP: the socket peer, or with `--trust-proxy` the right-most `X-Forwarded-For`
+/// entry (the one your own proxy appended; entries to its left are client-controlled).
+fn client_ip(state: &AppState, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
+    let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    if !state.config().trust_proxy {
+        return peer_ip;
+    }
+    req_headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer_ip)
+}
+
+fn origin_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+}
+
+/// Adds the CORS and no-store headers.
+fn decorate(mut res: Response, cors_origin: Option<&str>) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(value) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
+    }
+    res
+}
+
+fn refuse(state: &AppState, err: AppError) -> AppError {
+    state
+        .metrics()
+        .refusals
+        .get_or_create(&ReasonLabel {
+            reason: err.code.as_str().to_owned(),
+        })
+        .inc();
+    err
+}
+
+/// Resolves the integration and checks the origin; returns the cache and the allowed origin.
+fn admit(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<(std::sync::Arc<crate::TokenCache>, String), AppError> {
+    let cache = state.cache(name).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::UnknownIntegration,
+            format!("no integration is named `{name}`"),
+        )
+    })?;
+    let origin = origin_of(headers).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::OriginNotAllowed,
+            "the request has no Origin header; tokens are handed only to pages on allowed origins",
+        )
+    })?;
+    match &cache.integration().allowed_origins {
+        None => Err(AppError::new(
+            ErrorCode::OriginNotAllowed,
+            format!("integration `{name}` is server-side only: no browser origin may obtain its tokens"),
+        )),
+        Some(policy) if !policy.allows(origin) => Err(AppError::new(
+            ErrorCode::OriginNotAllowed,
+            format!("origin `{origin}` is not allowed for integration `{name}`; add it to the allowed origins"),
+        )),
+        Some(_) => Ok((cache, origin.to_owned())),
+    }
+}
+
+/// `POST /token[/{integration}]`.
+pub(crate) async fn issue(
+    State(state): State<AppState>,
+    path: Option<Path<String>>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let name = integration_name(&state, path.map(|p| p.0));
+    let headers = &parts.headers;
+    // The origin gets CORS headers on every reply (errors included) once it is known to be allowed.
+    let allowed_origin = admit(&state, &name, headers).ok().map(|(_, o)| o);
+    let result = issue_inner(&state, &name, headers, peer, body).await;
+    let res = match result {
+        Ok(res) => res,
+        Err(e) => refuse(&state, e).into_response(),
+    };
+    decorate(res, allowed_origin.as_deref())
+}
+
+async fn issue_inner(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    body: axum::body::Body,
+) -> Result<Response, AppError> {
+    let ip = client_ip(state, headers, peer);
+    state.check_rate(ip).map_err(|wait| {
+        AppError::new(
+            ErrorCode::RateLimited,
+            "too many token requests from this client; retry later",
+        )
+        .retry_after(wait)
+    })?;
+    // The body is ignored, but bounded: nothing legitimate sends more than a few bytes.
+    let body_within_limit = axum::body::to_bytes(body, 4096).await.is_ok();
+    let (cache, origin) = admit(state, name, headers)?;
+    if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(CSRF_HEADER_VALUE) {
+        return Err(AppError::new(
+            ErrorCode::CsrfHeaderMissing,
+            "the request needs the header `X-CSRF: 1` (it forces a CORS preflight, so other sites cannot send it)",
+        ));
+    }
+    if !body_within_limit {
+        return Err(AppError::new(
+            ErrorCode::PayloadTooLarge,
+            "the token request body must be empty (at most 4 KiB)",
+        ));
+    }
+    let (token, lookup) = cache.get().await?;
+    let integration = cache.integration();
+    if let Some(allowed) = &integration.browser_scopes {
+        if !token.scope.is_subset_of(allowed) {
+            let extra = token.scope.difference(allowed).join(" ");
+            tracing::warn!(
+                integration = name,
+                extra_scopes = %extra,
+                "refusing to hand a token to a browser: it carries scopes outside browser_scopes (write tokens belong on servers)"
+            );
+            return Err(AppError::new(
+                ErrorCode::ScopeNotAllowed,
+                format!(
+                    "integration `{name}`'s token carries scopes not allowed in browsers ({extra}); give the browser a read-only integration"
+                ),
+            ));
+        }
+    }
+    let now = state.clock().now();
+    // A token in its last second still reports 1: `expires_in` is whole seconds, and the
+    // cache only returns tokens that have not expired.
+    let remaining = token.expiry.remaining(now).max(Duration::from_secs(1));
+    let expires_in =
+        ExpiresIn::new(remaining).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    let wall_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let body = SignerToken {
+        access_token: token.access_token.clone(),
+        token_type: TokenType::Bearer,
+        expires_in,
+        expires_at: wall_now + expires_in.as_secs(),
+        scope: token.scope.clone(),
+        environment: integration.environment.clone(),
+        environment_api_url: integration.environment_api_url.clone(),
+    };
+    tracing::debug!(
+        integration = name,
+        origin,
+        ?lookup,
+        expires_in = expires_in.as_secs(),
+        "token handed out"
+    );
+    let json = serde_json::to_string(&body)
+        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
+}
+
+/// `OPTIONS /token[/{integration}]`: CORS preflight, answered for allowed origins only.
+pub(crate) async fn preflight(
+    State(state): State<AppState>,
+    path: Option<Path<String>>,
+    headers: HeaderMap,
+) -> Response {
+    let name = integration_name(&state, path.map(|p| p.0));
+    let (_, origin) = match admit(&state, &name, &headers) {
+        Ok(ok) => ok,
+        Err(e) => return decorate(refuse(&state, e).into_response(), None),
+    };
+    let method_ok = headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.eq_ignore_ascii_case("POST"));
+    if !method_ok {
+        let e = AppError::new(
+            ErrorCode::MethodNotAllowed,
+            "only POST is allowed on the token endpoint",
+        );
+        return decorate(
+            AppError {
+                allow: Some("POST, OPTIONS"),
+                ..e
+            }
+            .into_response(),
+            None,
+        );
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_REQUEST_HEADERS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    let mut res = decorate(res, Some(&origin));
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static(
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        ),
+    );
+    res
+}
+
+/// Any other method on the token routes.
+pub(crate) async fn wrong_method(method: Method) -> Response {
+    let e = AppError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on the token endpoint; use POST"),
+    );
+    decorate(
+        AppError {
+            allow: Some("POST, OPTIONS"),
+            ..e
+        }
+        .into_response(),
+        None,
+    )
+}

@@ -1,0 +1,92 @@
+//! The router.
+
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use grafx_core::ErrorCode;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::metrics::RequestLabels;
+use crate::routes::{ops, token};
+use crate::{AppError, AppState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The signer's routes: `/token`, `/token/{integration}`, `/healthz`, `/readyz`, `/metrics`, and
+/// the static front-end when `static_dir` is set.
+pub fn app(state: AppState) -> Router {
+    let config = state.config();
+    let token_route = || {
+        post(token::issue)
+            .options(token::preflight)
+            .fallback(token::wrong_method)
+    };
+    let router = Router::new()
+        .route("/token", token_route())
+        .route("/token/{integration}", token_route())
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = match &config.static_dir {
+        // ServeDir refuses `..` and absolute-path tricks, so nothing outside the directory is served.
+        Some(dir) => {
+            router.fallback_service(ServeDir::new(dir).append_index_html_on_directories(true))
+        }
+        None => router.fallback(not_found),
+    };
+    router
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    state
+        .metrics()
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            status: res.status().as_u16(),
+        })
+        .inc();
+    res
+}
+
+async fn not_found(req: Request) -> Response {
+    AppError::new(
+        ErrorCode::NotFound,
+        format!("no route for {}", req.uri().path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not support that method",
+    )
+    .into_response()
+}
+
+/// How long graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

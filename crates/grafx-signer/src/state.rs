@@ -1,0 +1,233 @@
+//! The state behind every route: configuration, one token cache per integration, metrics and the
+//! per-IP rate limiter. Reloadable (SIGHUP) without dropping the caches of unchanged integrations.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use grafx_core::RefreshPolicy;
+use tokio::task::JoinHandle;
+
+use crate::cache::{CacheSettings, TokenCache};
+use crate::metrics::Metrics;
+use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
+use crate::upstream::{ChiliAuthClient, TokenSource};
+use crate::{Error, Integration, SignerConfig};
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RwLock<Arc<SignerConfig>>,
+    caches: RwLock<Arc<BTreeMap<String, Arc<TokenCache>>>>,
+    refreshers: Mutex<BTreeMap<String, JoinHandle<()>>>,
+    metrics: Arc<Metrics>,
+    source: Arc<dyn TokenSource>,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    limiter: RwLock<Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>>,
+}
+
+fn limiter(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+    let n = NonZeroU32::new(per_minute)?;
+    // A burst of a tenth of the minute's allowance (at least 5), refilled evenly.
+    let burst = NonZeroU32::new((per_minute / 10).max(5)).unwrap_or(n);
+    Some(Arc::new(RateLimiter::keyed(
+        Quota::per_minute(n).allow_burst(burst),
+    )))
+}
+
+impl AppState {
+    /// State with CHILI's real auth server, an in-memory store and the system clock.
+    pub fn new(config: SignerConfig) -> Result<Self, Error> {
+        let source = ChiliAuthClient::new(config.upstream_timeout)
+            .map_err(|e| Error::config("upstream", format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self::with_parts(
+            config,
+            Arc::new(source),
+            Arc::new(MemoryStore::default()),
+            Arc::new(SystemClock),
+        ))
+    }
+
+    /// State with a chosen token source, store and clock (tests, other transports, shared stores).
+    pub fn with_parts(
+        config: SignerConfig,
+        source: Arc<dyn TokenSource>,
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let inner = Inner {
+            limiter: RwLock::new(limiter(config.rate_limit_per_minute)),
+            config: RwLock::new(Arc::new(config.clone())),
+            caches: RwLock::new(Arc::new(BTreeMap::new())),
+            refreshers: Mutex::new(BTreeMap::new()),
+            metrics,
+            source,
+            store,
+            clock,
+        };
+        let state = Self {
+            inner: Arc::new(inner),
+        };
+        let caches = config
+            .integrations
+            .values()
+            .map(|i| (i.name.clone(), state.new_cache(i.clone(), &config)))
+            .collect();
+        *state
+            .inner
+            .caches
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
+        state
+    }
+
+    fn new_cache(&self, integration: Integration, config: &SignerConfig) -> Arc<TokenCache> {
+        let settings = CacheSettings {
+            policy: RefreshPolicy::new(config.leeway),
+            min_refresh_interval: config.min_refresh_interval,
+            retries: config.upstream_retries,
+        };
+        Arc::new(TokenCache::new(
+            Arc::new(integration),
+            Arc::clone(&self.inner.source),
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.clock),
+            settings,
+            Arc::clone(&self.inner.metrics),
+        ))
+    }
+
+    /// Starts the refresh-ahead task of every integration that has none (needs a Tokio runtime).
+    /// Each first fetches a token, so the signer is warm before the first browser asks.
+    pub fn start_refreshers(&self) {
+        let caches = self.caches();
+        let mut running = self
+            .inner
+            .refreshers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (name, cache) in caches.iter() {
+            running
+                .entry(name.clone())
+                .or_insert_with(|| tokio::spawn(Arc::clone(cache).run_refresher()));
+        }
+    }
+
+    /// Stops every refresh-ahead task.
+    pub fn stop_refreshers(&self) {
+        let mut running = self
+            .inner
+            .refreshers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (_, task) in std::mem::take(&mut *running) {
+            task.abort();
+        }
+    }
+
+    /// Applies a new configuration. Integrations whose credentials and upstream are unchanged keep
+    /// their cache (and cached token); the others start cold. Returns the names that were kept.
+    pub async fn reload(&self, config: SignerConfig) -> Vec<String> {
+        let old = self.caches();
+        let mut kept = Vec::new();
+        let mut caches = BTreeMap::new();
+        for (name, integration) in &config.integrations {
+            let keep = old
+                .get(name)
+                .filter(|c| c.integration().same_upstream(integration));
+            let cache = match keep {
+                Some(c)
+                    if c.integration().environment_api_url == integration.environment_api_url =>
+                {
+                    kept.push(name.clone());
+                    Arc::clone(c)
+                }
+                _ => {
+                    self.inner.store.remove(name).await;
+                    self.new_cache(integration.clone(), &config)
+                }
+            };
+            caches.insert(name.clone(), cache);
+        }
+        {
+            let mut running = self
+                .inner
+                .refreshers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            running.retain(|name, task| {
+                let keep = kept.contains(name);
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+        }
+        *self
+            .inner
+            .limiter
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = limiter(config.rate_limit_per_minute);
+        *self.inner.caches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        let had_refreshers = !old.is_empty();
+        if had_refreshers && tokio::runtime::Handle::try_current().is_ok() {
+            self.start_refreshers();
+        }
+        kept
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> Arc<SignerConfig> {
+        Arc::clone(&self.inner.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn caches(&self) -> Arc<BTreeMap<String, Arc<TokenCache>>> {
+        Arc::clone(&self.inner.caches.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The cache of an integration (its configuration is `cache.integration()`).
+    pub fn cache(&self, name: &str) -> Option<Arc<TokenCache>> {
+        self.caches().get(name).cloned()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// `Err(wait)` when `ip` exceeded its rate limit.
+    pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), std::time::Duration> {
+        let limiter = self
+            .inner
+            .limiter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match limiter {
+            None => Ok(()),
+            Some(l) => {
+                // Bound memory under many distinct IPs: forget keys whose quota fully refilled.
+                if l.len() > 10_000 {
+                    l.retain_recent();
+                }
+                l.check_key(&ip).map_err(|nu| {
+                    nu.wait_time_from(governor::clock::Clock::now(
+                        &governor::clock::DefaultClock::default(),
+                    ))
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The `grafx-signer` binary: secret hygiene at trace level, graceful shutdown, sub-commands and
+//! fail-fast configuration errors.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use grafx_emulator::{start, ClientSpec, EmulatorConfig, RunningEmulator, Settings};
+
+const SECRET: &str = "S3CR3T-do-not-leak-7f1e9a";
+const ORIGIN: &str = "http://app.test:3000";
+
+async fn emulator() -> RunningEmulator {
+    let config = EmulatorConfig::default()
+        .with_clients(vec![ClientSpec::new(
+            "hygiene",
+            SECRET,
+            ClientSpec::read_scopes(),
+        )])
+        .with_settings(Settings {
+            token_rate_limit: 0,
+            ..Settings::default()
+        });
+    start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+fn signer(em: &RunningEmulator, secret: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_grafx-signer"));
+    c.args(args)
+        .env_clear()
+        .env("GRAFX_CLIENT_ID", "hygiene")
+        .env("GRAFX_CLIENT_SECRET", secret)
+        .env("GRAFX_ENVIRONMENT", "demo")
+        .env(
+            "GRAFX_ENVIRONMENT_API_URL",
+            em.emulator().environment_api_url(),
+        )
+        .env("GRAFX_AUTH_URL", em.emulator().token_url())
+        .env("SIGNER_ALLOWED_ORIGINS", ORIGIN)
+        .env("SIGNER_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Starts `serve` and returns the child and its base URL (the first stdout line).
+fn serve(mut cmd: Command) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("http://127.0.0.1:"),
+        "first line: {line:?}"
+    );
+    (child, line.trim().to_owned(), out)
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 20 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("did not exit within {secs}s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
+    let em = emulator().await;
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env("RUST_LOG", "trace");
+    let (mut child, url, mut stdout) = serve(cmd);
+    let http = reqwest::Client::new();
+    let mut seen = String::new();
+    let post = |origin: &str, csrf: bool| {
+        let mut r = http.post(format!("{url}/token")).header("origin", origin);
+        if csrf {
+            r = r.header("x-csrf", "1");
+        }
+        r.send()
+    };
+    let ok = post(ORIGIN, true).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    seen += &ok.text().await.unwrap();
+    seen += &post("https://evil.example", true)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    seen += &post(ORIGIN, false).await.unwrap().text().await.unwrap();
+    for path in ["/readyz", "/healthz", "/metrics", "/nope"] {
+        seen += &http
+            .get(format!("{url}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert!(seen.contains("grafx_signer_upstream_requests_total"));
+    sigterm(&child);
+    let status = wait_exit(&mut child, 10);
+    assert!(status.success(), "graceful exit 0 on SIGTERM, got {status}");
+    let mut logs = String::new();
+    stdout.read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("TRACE"), "trace logging was really on");
+    assert!(logs.contains("obtained a token"));
+    assert!(!logs.contains(SECRET), "secret leaked into logs");
+    assert!(
+        !seen.contains(SECRET),
+        "secret leaked into a response or metrics"
+    );
+
+    // A rejected secret (wrong, but also distinctive) is not echoed either.
+    let wrong = "WRONG-s3cret-also-private-42";
+    let mut cmd = signer(&em, wrong, &["serve"]);
+    cmd.env("RUST_LOG", "trace");
+    let (mut child, url, mut stdout) = serve(cmd);
+    let res = reqwest::Client::new()
+        .post(format!("{url}/token"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let body = res.text().await.unwrap();
+    sigterm(&child);
+    wait_exit(&mut child, 10);
+    let mut logs = String::new();
+    stdout.read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(!logs.contains(wrong) && !body.contains(wrong));
+    assert!(
+        logs.contains("upstream_rejected") || logs.contains("refused integration"),
+        "the failure is logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_on_request() {
+    let em = emulator().await;
+    let (mut child, url, _out) = serve(signer(&em, SECRET, &["--log-format", "json"]));
+    reqwest::get(format!("{url}/healthz")).await.unwrap();
+    sigterm(&child);
+    wait_exit(&mut child, 10);
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let first = logs.lines().next().unwrap();
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert!(
+        v["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("listening"),
+        "{first}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_check_subcommands() {
+    let em = emulator().await;
+    let out = signer(&em, SECRET, &["token"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let api = reqwest::Client::new()
+        .get(format!("{}templates", em.emulator().environment_api_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200, "the printed token works");
+
+    let out = signer(&em, SECRET, &["check"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("default: OK") && text.contains("template:read"),
+        "{text}"
+    );
+
+    let out = signer(&em, "wrong", &["check"]).output().unwrap();
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("FAILED") && text.contains("client id"),
+        "{text}"
+    );
+
+    let out = signer(&em, SECRET, &["token", "--integration", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--integration"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_fails_fast_naming_the_field() {
+    let em = emulator().await;
+    let cases: [(&str, Option<&str>, &str); 4] = [
+        ("SIGNER_ALLOWED_ORIGINS", None, "SIGNER_ALLOWED_ORIGINS"),
+        (
+            "SIGNER_ALLOWED_ORIGINS",
+            Some("*"),
+            "--dev-allow-any-origin",
+        ),
+        ("GRAFX_CLIENT_ID", None, "GRAFX_CLIENT_ID"),
+        ("SIGNER_LISTEN", Some("not-an-address"), "--listen"),
+    ];
+    for (var, value, expect) in cases {
+        let mut cmd = signer(&em, SECRET, &["serve"]);
+        match value {
+            Some(v) => cmd.env(var, v),
+            None => cmd.env_remove(var),
+        };
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{var}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{var}: {err}");
+        assert!(!err.contains(SECRET));
+    }
+    // The development wildcard works, loudly.
+    let mut cmd = signer(&em, SECRET, &["serve", "--dev-allow-any-origin"]);
+    cmd.env_remove("SIGNER_ALLOWED_ORIGINS");
+    let (mut child, url, _out) = serve(cmd);
+    let res = reqwest::Client::new()
+        .post(format!("{url}/token"))
+        .header("origin", "http://anything.test:1")
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    sigterm(&child);
+    wait_exit(&mut child, 10);
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("ANY website"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
+    let em = emulator().await;
+    let dir = std::env::temp_dir().join(format!("grafx-signer-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env_remove("GRAFX_CLIENT_SECRET").env("GRAFX_CLIENT_SECRET_FILE", dir.join("secret"));
+    let (mut child, url, _out) = serve(cmd);
+    let post = || {
+        reqwest::Client::new().post(format!("{url}/token")).header("origin", ORIGIN).header("x-csrf", "1").send()
+    };
+    let first: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    let calls = em.emulator().stats().token_requests;
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!(first["access_token"], second["access_token"]);
+    assert_eq!(em.emulator().stats().token_requests, calls, "the reload kept the cached token");
+    // A rotated secret file takes effect on the next SIGHUP (a new token is obtained with it).
+    em.emulator().upsert_client(ClientSpec::new("hygiene", "rotated-secret", ClientSpec::read_scopes()));
+    std::fs::write(dir.join("secret"), "rotated-secret").unwrap();
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(em.emulator().stats().token_requests > calls);
+    sigterm(&child);
+    assert!(wait_exit(&mut child, 10).success());
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("configuration reloaded"), "{logs}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

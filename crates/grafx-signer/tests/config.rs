@@ -1,0 +1,324 @@
+//! Loading configuration: flags and environment for one integration, TOML for several, and a
+//! clear error naming the field for every mistake.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use grafx_signer::{ConfigArgs, ConfigSource, Error, OriginPolicy};
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "grafx-signer-config-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn single() -> ConfigArgs {
+    ConfigArgs {
+        client_id: Some("shop".into()),
+        environment: Some("acme".into()),
+        allowed_origins: Some("https://app.example.com".into()),
+        ..ConfigArgs::default()
+    }
+}
+
+fn env_secret() -> BTreeMap<String, String> {
+    BTreeMap::from([("GRAFX_CLIENT_SECRET".to_owned(), "s3cret".to_owned())])
+}
+
+fn field_of(e: Error) -> String {
+    match e {
+        Error::Config { field, .. } => field,
+        other => panic!("expected a config error, got {other}"),
+    }
+}
+
+#[test]
+fn single_integration_from_flags_and_environment() {
+    let c = ConfigSource::new(single(), env_secret()).load().unwrap();
+    let i = &c.integrations["default"];
+    assert_eq!(c.default_integration, "default");
+    assert_eq!(
+        i.environment_api_url.as_str(),
+        "https://acme.chili-publish.online/grafx/api/v1/environment/acme/"
+    );
+    assert_eq!(
+        i.auth_url.as_str(),
+        "https://integration-login.chiligrafx.com/oauth/token"
+    );
+    assert_eq!(i.audience, "https://chiligrafx.com");
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+    assert_eq!(c.leeway.as_secs(), 300);
+    assert!(i
+        .allowed_origins
+        .as_ref()
+        .unwrap()
+        .allows("https://app.example.com"));
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "Debug never prints the secret"
+    );
+}
+
+#[test]
+fn every_missing_or_bad_field_is_named() {
+    let cases: Vec<(ConfigArgs, BTreeMap<String, String>, &str)> = vec![
+        (
+            ConfigArgs {
+                client_id: None,
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_CLIENT_ID",
+        ),
+        (single(), BTreeMap::new(), "GRAFX_CLIENT_SECRET"),
+        (
+            ConfigArgs {
+                environment: None,
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_ENVIRONMENT",
+        ),
+        (
+            ConfigArgs {
+                environment: Some("bad name".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_ENVIRONMENT",
+        ),
+        (
+            ConfigArgs {
+                environment_api_url: Some("http://api.example.com".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_ENVIRONMENT_API_URL",
+        ),
+        (
+            ConfigArgs {
+                auth_url: Some("http://login.example.com/oauth/token".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_AUTH_URL",
+        ),
+        (
+            ConfigArgs {
+                allowed_origins: None,
+                ..single()
+            },
+            env_secret(),
+            "SIGNER_ALLOWED_ORIGINS",
+        ),
+        (
+            ConfigArgs {
+                allowed_origins: Some("*".into()),
+                ..single()
+            },
+            env_secret(),
+            "SIGNER_ALLOWED_ORIGINS",
+        ),
+        (
+            ConfigArgs {
+                allowed_origins: Some("app.example.com".into()),
+                ..single()
+            },
+            env_secret(),
+            "SIGNER_ALLOWED_ORIGINS",
+        ),
+        (
+            ConfigArgs {
+                leeway_secs: Some(3600),
+                ..single()
+            },
+            env_secret(),
+            "leeway_secs",
+        ),
+        (
+            ConfigArgs {
+                upstream_timeout_secs: Some(0),
+                ..single()
+            },
+            env_secret(),
+            "upstream_timeout_secs",
+        ),
+        (
+            ConfigArgs {
+                static_dir: Some("/definitely/not/here".into()),
+                ..single()
+            },
+            env_secret(),
+            "static_dir",
+        ),
+        (
+            ConfigArgs {
+                client_secret_file: Some("/definitely/not/here".into()),
+                ..single()
+            },
+            BTreeMap::new(),
+            "GRAFX_CLIENT_SECRET_FILE",
+        ),
+    ];
+    for (args, env, field) in cases {
+        let err = ConfigSource::new(args, env).load().unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(field_of(err), field, "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+}
+
+#[test]
+fn wildcard_only_with_the_development_flag() {
+    let args = ConfigArgs {
+        allowed_origins: None,
+        dev_allow_any_origin: true,
+        ..single()
+    };
+    let c = ConfigSource::new(args, env_secret()).load().unwrap();
+    assert_eq!(
+        c.integrations["default"].allowed_origins,
+        Some(OriginPolicy::AnyForDevelopment)
+    );
+}
+
+#[test]
+fn secret_from_a_file_is_trimmed() {
+    let d = dir();
+    std::fs::write(d.join("secret"), "from-file\n").unwrap();
+    let args = ConfigArgs {
+        client_secret_file: Some(d.join("secret")),
+        ..single()
+    };
+    assert!(ConfigSource::new(args.clone(), BTreeMap::new())
+        .load()
+        .is_ok());
+    std::fs::write(d.join("secret"), "  \n").unwrap();
+    assert_eq!(
+        field_of(ConfigSource::new(args, BTreeMap::new()).load().unwrap_err()),
+        "GRAFX_CLIENT_SECRET_FILE"
+    );
+}
+
+const TOML: &str = r#"
+listen = "127.0.0.1:9999"
+default_integration = "reader"
+allowed_origins = ["https://app.example.com"]
+leeway_secs = 120
+
+[integrations.reader]
+client_id = "r"
+client_secret_file = "SECRET_FILE"
+environment = "acme"
+browser_scopes = ["template:read", "media:read"]
+
+[integrations.writer]
+client_id = "w"
+client_secret = "inline-secret"
+environment = "acme"
+environment_api_url = "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme"
+allowed_origins = []
+"#;
+
+fn toml_file(text: &str) -> PathBuf {
+    let d = dir();
+    std::fs::write(d.join("reader-secret"), "reader-secret").unwrap();
+    let text = text.replace(
+        "SECRET_FILE",
+        &d.join("reader-secret").display().to_string(),
+    );
+    std::fs::write(d.join("signer.toml"), text).unwrap();
+    d.join("signer.toml")
+}
+
+#[test]
+fn several_integrations_from_toml() {
+    let args = ConfigArgs {
+        config: Some(toml_file(TOML)),
+        ..ConfigArgs::default()
+    };
+    let c = ConfigSource::new(args, BTreeMap::new()).load().unwrap();
+    assert_eq!(c.default_integration, "reader");
+    assert_eq!(c.listen.to_string(), "127.0.0.1:9999");
+    assert_eq!(c.leeway.as_secs(), 120);
+    let reader = &c.integrations["reader"];
+    assert!(reader
+        .allowed_origins
+        .as_ref()
+        .unwrap()
+        .allows("https://app.example.com"));
+    assert_eq!(
+        reader.browser_scopes.as_ref().unwrap().to_string(),
+        "media:read template:read"
+    );
+    let writer = &c.integrations["writer"];
+    assert!(
+        writer.allowed_origins.is_none(),
+        "an empty list keeps it server-side"
+    );
+    assert_eq!(
+        writer.environment_api_url.as_str(),
+        "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"
+    );
+    // Flags override the file.
+    let args = ConfigArgs {
+        config: Some(toml_file(TOML)),
+        leeway_secs: Some(60),
+        ..ConfigArgs::default()
+    };
+    assert_eq!(
+        ConfigSource::new(args, BTreeMap::new())
+            .load()
+            .unwrap()
+            .leeway
+            .as_secs(),
+        60
+    );
+}
+
+#[test]
+fn toml_mistakes_are_named() {
+    let load = |text: &str| {
+        let args = ConfigArgs {
+            config: Some(toml_file(text)),
+            ..ConfigArgs::default()
+        };
+        ConfigSource::new(args, BTreeMap::new()).load().unwrap_err()
+    };
+    let e = load(&TOML.replace("leeway_secs", "leeway_seconds")).to_string();
+    assert!(e.contains("leeway_seconds"), "{e}");
+    let e = load(&TOML.replace("client_secret = \"inline-secret\"\n", ""));
+    assert_eq!(field_of(e), "integrations.writer.client_secret_file");
+    let e = load(&TOML.replace(
+        "default_integration = \"reader\"",
+        "default_integration = \"nobody\"",
+    ));
+    assert_eq!(field_of(e), "default_integration");
+    let e = load(&TOML.replace(
+        "environment = \"acme\"\nbrowser",
+        "environment = \"a b\"\nbrowser",
+    ));
+    assert_eq!(field_of(e), "integrations.reader.environment");
+    let e = load("this is not toml").to_string();
+    assert!(e.contains("signer.toml"), "{e}");
+    let args = ConfigArgs {
+        config: Some(toml_file(TOML)),
+        client_id: Some("x".into()),
+        ..ConfigArgs::default()
+    };
+    assert_eq!(
+        field_of(ConfigSource::new(args, BTreeMap::new()).load().unwrap_err()),
+        "GRAFX_CLIENT_ID"
+    );
+}

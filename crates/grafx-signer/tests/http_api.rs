@@ -1,0 +1,349 @@
+//! The signer's HTTP API: what it hands out, to whom, and how it refuses.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use grafx_core::Scopes;
+
+#[tokio::test]
+async fn hands_a_token_with_the_wire_shape_and_headers() {
+    let h = harness(fast_settings(), false, |_| {}).await;
+    let res = h.post("/token").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let hd = res.headers().clone();
+    assert_eq!(hd["cache-control"], "no-store");
+    assert_eq!(hd["pragma"], "no-cache");
+    assert_eq!(hd["vary"], "Origin");
+    assert_eq!(hd["access-control-allow-origin"], ORIGIN);
+    assert!(hd.contains_key("x-request-id"));
+    let t: grafx_core::SignerToken = res.json().await.unwrap();
+    assert_eq!(t.environment.as_str(), "demo");
+    assert_eq!(
+        t.environment_api_url.as_str(),
+        h.emulator.emulator().environment_api_url()
+    );
+    assert!((86_398..=86_400).contains(&t.expires_in.as_secs()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(t.expires_at.abs_diff(now + t.expires_in.as_secs()) <= 2);
+    assert!(t.scope.contains("template:read"));
+    // The token really works against the API.
+    let api = http()
+        .get(format!("{}templates", t.environment_api_url))
+        .bearer_auth(t.access_token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    // The named route reaches the same integration, from cache.
+    let again: grafx_core::SignerToken = h
+        .post("/token/default")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.access_token, t.access_token);
+    assert_eq!(h.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn refuses_bad_origins_missing_csrf_unknown_integrations_and_wrong_methods() {
+    let h = harness(fast_settings(), false, |_| {}).await;
+    let url = format!("{}/token", h.url);
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://app.test:3001",
+        "http://app.test:3000.evil.net",
+    ] {
+        let res = http()
+            .post(&url)
+            .header("origin", origin)
+            .header("x-csrf", "1")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.headers().get("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+        let (_, d) = error(res, 403, "origin_not_allowed").await;
+        assert!(d.contains("not allowed"), "{d}");
+    }
+    let res = http()
+        .post(&url)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    error(res, 403, "origin_not_allowed").await;
+    let res = http()
+        .post(&url)
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    // The page can read this error: its origin is allowed.
+    assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    let (_, d) = error(res, 403, "csrf_header_missing").await;
+    assert!(d.contains("X-CSRF: 1"));
+    let res = http()
+        .post(&url)
+        .header("origin", ORIGIN)
+        .header("x-csrf", "yes")
+        .send()
+        .await
+        .unwrap();
+    error(res, 403, "csrf_header_missing").await;
+    error(
+        h.post("/token/writer").send().await.unwrap(),
+        404,
+        "unknown_integration",
+    )
+    .await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let res = http()
+            .request(method, &url)
+            .header("origin", ORIGIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["allow"], "POST, OPTIONS");
+        error(res, 405, "method_not_allowed").await;
+    }
+    let res = h
+        .post("/token")
+        .body(vec![b'x'; 10_000])
+        .send()
+        .await
+        .unwrap();
+    error(res, 413, "payload_too_large").await;
+    error(
+        http().get(format!("{}/nope", h.url)).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    // None of the refusals reached CHILI.
+    assert_eq!(h.token_requests(), 0);
+    let metrics = http()
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"grafx_signer_refusals_total{reason="origin_not_allowed"} 5"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn preflights_are_answered_for_allowed_origins_only() {
+    let h = harness(fast_settings(), false, |_| {}).await;
+    let preflight = |origin: &'static str, method: &'static str| {
+        http()
+            .request(reqwest::Method::OPTIONS, format!("{}/token", h.url))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "x-csrf")
+            .send()
+    };
+    let res = preflight(ORIGIN, "POST").await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(res.headers()["access-control-allow-methods"], "POST");
+    assert!(res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-csrf"));
+    let res = preflight("https://evil.example", "POST").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    error(res, 403, "origin_not_allowed").await;
+    let res = preflight(ORIGIN, "DELETE").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    error(res, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn an_over_scoped_token_is_never_handed_to_a_browser() {
+    let h = harness(fast_settings(), false, |c| {
+        let i = c.integrations.get_mut("default").unwrap();
+        i.client_id = "demo-writer".into();
+        i.client_secret = grafx_signer::ClientSecret::new("demo-writer-secret".into());
+        i.browser_scopes = Some(Scopes::parse(
+            "template:read media:read project:read output:create",
+        ));
+    })
+    .await;
+    let res = h.post("/token").send().await.unwrap();
+    let (_, d) = error(res, 403, "scope_not_allowed").await;
+    assert!(d.contains("template:write"), "{d}");
+    assert!(d.contains("read-only integration"), "{d}");
+}
+
+#[tokio::test]
+async fn server_side_integrations_refuse_every_origin() {
+    let h = harness(fast_settings(), false, |c| {
+        c.integrations.get_mut("default").unwrap().allowed_origins = None;
+    })
+    .await;
+    let (_, d) = error(
+        h.post("/token").send().await.unwrap(),
+        403,
+        "origin_not_allowed",
+    )
+    .await;
+    assert!(d.contains("server-side only"));
+}
+
+#[tokio::test]
+async fn per_ip_rate_limit_with_retry_after_and_no_spoofing() {
+    let h = harness(fast_settings(), false, |c| c.rate_limit_per_minute = 6).await;
+    let mut limited = None;
+    for i in 0..20 {
+        // A spoofed X-Forwarded-For is ignored without --trust-proxy: still one client.
+        let res = h
+            .post("/token")
+            .header("x-forwarded-for", format!("10.0.0.{i}"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), 200);
+    }
+    let res = limited.expect("the limit applies to the socket peer");
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    error(res, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_ip_is_the_key() {
+    let h = harness(fast_settings(), false, |c| {
+        c.rate_limit_per_minute = 6;
+        c.trust_proxy = true;
+    })
+    .await;
+    // Each client (right-most X-Forwarded-For entry) has its own allowance.
+    for i in 0..20 {
+        let res = h
+            .post("/token")
+            .header("x-forwarded-for", format!("203.0.113.9, 10.0.0.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "request {i}");
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let h = harness(fast_settings(), false, |_| {}).await;
+    let health: serde_json::Value = http()
+        .get(format!("{}/healthz", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let res = http()
+        .get(format!("{}/readyz", h.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let ready: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(ready["integrations"]["default"]["ready"], true);
+    h.token().await;
+    let m = http()
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"grafx_signer_upstream_requests_total{integration="default",outcome="ok"} 1"#,
+        r#"grafx_signer_token_cache_total{integration="default",result="hit"} 1"#,
+        r#"grafx_signer_http_requests_total{route="/token",status="200"} 1"#,
+        "grafx_signer_upstream_request_duration_seconds_count",
+        r#"grafx_signer_token_expires_in_seconds{integration="default"} 86"#,
+    ] {
+        assert!(m.contains(needle), "missing {needle} in\n{m}");
+    }
+    // Not ready when CHILI refuses the credentials.
+    let h = harness(fast_settings(), false, |c| {
+        c.integrations.get_mut("default").unwrap().client_secret =
+            grafx_signer::ClientSecret::new("wrong".into());
+    })
+    .await;
+    let res = http()
+        .get(format!("{}/readyz", h.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body["integrations"]["default"]["error"],
+        "upstream_rejected"
+    );
+}
+
+#[tokio::test]
+async fn static_files_are_served_without_path_traversal() {
+    let dir = std::env::temp_dir().join(format!("grafx-signer-static-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("app/index.html"), "<h1>hello</h1>").unwrap();
+    std::fs::write(dir.join("secret.txt"), "outside").unwrap();
+    let root = dir.join("app");
+    let h = harness(fast_settings(), false, |c| c.static_dir = Some(root)).await;
+    let res = http().get(format!("{}/", h.url)).send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "<h1>hello</h1>");
+    // Raw paths, so the client does not normalise the dots away.
+    for path in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/app/../../secret.txt",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(h.url.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.unwrap();
+        assert!(!reply.contains("outside"), "{path} leaked: {reply}");
+        assert!(reply.starts_with("HTTP/1.1 4"), "{path}: {reply}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
