@@ -285,22 +285,41 @@ async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("secret"), SECRET).unwrap();
     let mut cmd = signer(&em, SECRET, &["serve"]);
-    cmd.env_remove("GRAFX_CLIENT_SECRET").env("GRAFX_CLIENT_SECRET_FILE", dir.join("secret"));
+    cmd.env_remove("GRAFX_CLIENT_SECRET")
+        .env("GRAFX_CLIENT_SECRET_FILE", dir.join("secret"));
     let (mut child, url, _out) = serve(cmd);
     let post = || {
-        reqwest::Client::new().post(format!("{url}/token")).header("origin", ORIGIN).header("x-csrf", "1").send()
+        reqwest::Client::new()
+            .post(format!("{url}/token"))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+            .send()
     };
     let first: serde_json::Value = post().await.unwrap().json().await.unwrap();
     let calls = em.emulator().stats().token_requests;
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let second: serde_json::Value = post().await.unwrap().json().await.unwrap();
     assert_eq!(first["access_token"], second["access_token"]);
-    assert_eq!(em.emulator().stats().token_requests, calls, "the reload kept the cached token");
+    assert_eq!(
+        em.emulator().stats().token_requests,
+        calls,
+        "the reload kept the cached token"
+    );
     // A rotated secret file takes effect on the next SIGHUP (a new token is obtained with it).
-    em.emulator().upsert_client(ClientSpec::new("hygiene", "rotated-secret", ClientSpec::read_scopes()));
+    em.emulator().upsert_client(ClientSpec::new(
+        "hygiene",
+        "rotated-secret",
+        ClientSpec::read_scopes(),
+    ));
     std::fs::write(dir.join("secret"), "rotated-secret").unwrap();
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let res = post().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -308,7 +327,12 @@ async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     sigterm(&child);
     assert!(wait_exit(&mut child, 10).success());
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     assert!(logs.contains("configuration reloaded"), "{logs}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

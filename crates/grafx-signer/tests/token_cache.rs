@@ -299,19 +299,39 @@ async fn malformed_or_html_replies_are_clear_errors() {
     e.arm_fault(FaultSpec {
         target: FaultTarget::Token,
         times: 1,
-        fault: Fault::Status { status: 307, body: None, content_type: None, retry_after: None },
+        fault: Fault::Status {
+            status: 307,
+            body: None,
+            content_type: None,
+            retry_after: None,
+        },
     })
     .unwrap();
-    let (_, d) = error(h.post("/token").send().await.unwrap(), 503, "upstream_unavailable").await;
+    let (_, d) = error(
+        h.post("/token").send().await.unwrap(),
+        503,
+        "upstream_unavailable",
+    )
+    .await;
     assert!(d.contains("redirect"), "{d}");
     // An oversized reply is cut off, not buffered.
     e.arm_fault(FaultSpec {
         target: FaultTarget::Token,
         times: 1,
-        fault: Fault::Status { status: 200, body: Some("x".repeat(200_000)), content_type: None, retry_after: None },
+        fault: Fault::Status {
+            status: 200,
+            body: Some("x".repeat(200_000)),
+            content_type: None,
+            retry_after: None,
+        },
     })
     .unwrap();
-    let (_, d) = error(h.post("/token").send().await.unwrap(), 503, "upstream_unavailable").await;
+    let (_, d) = error(
+        h.post("/token").send().await.unwrap(),
+        503,
+        "upstream_unavailable",
+    )
+    .await;
     assert!(d.contains("larger than"), "{d}");
     // And then it works.
     h.token().await;
