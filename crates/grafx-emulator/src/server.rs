@@ -56,7 +56,11 @@ pub fn app(em: Emulator) -> Router {
     Router::new()
         .merge(token)
         .nest(&api_root, api)
-        .nest("/_emulator", control::routes())
+        // Browser tests arm faults and read counters too; it is a test control plane, so any origin.
+        .nest(
+            "/_emulator",
+            control::routes().layer(CorsLayer::permissive()),
+        )
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(em)

@@ -1,82 +1,246 @@
-//! The emulator that browser suites talk to: started in-process on a free loopback port before
-//! the suite, and stopped after it whatever the outcome (also on panic, through `Drop`).
+//! What browser suites talk to: the emulator and a real grafx-signer, started in-process on free
+//! loopback ports before the suites and stopped after them whatever the outcome (also on panic,
+//! through `Drop`).
+//!
+//! The test page's origin is pinned (`WASM_BINDGEN_TEST_ADDRESS`) so the signer can allow exactly
+//! that origin. A small test-only layer counts signer requests per path (`GET /_test/stats`, with
+//! CORS) and serves a deliberately malformed token endpoint (`/_test/malformed/token`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use grafx_core::{EnvironmentApiUrl, Scopes};
+use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
+use grafx_signer::{app, AppState, ClientSecret, Integration, OriginPolicy, SignerConfig};
 use tokio::runtime::Runtime;
 
-/// A running emulator plus a read-only token for the suites.
-pub(crate) struct BrowserEmulator {
-    runtime: Option<Runtime>,
-    running: Option<RunningEmulator>,
-    api_url: String,
-    token: String,
+/// A free loopback port (bound and released; good enough for a test harness on one machine).
+pub(crate) fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }
 
-impl BrowserEmulator {
-    /// Starts the emulator with its demo clients and obtains a `demo-reader` token over HTTP.
-    pub(crate) fn start() -> Result<Self> {
+/// A running emulator and signer.
+pub(crate) struct BrowserStack {
+    runtime: Option<Runtime>,
+    emulator: Option<RunningEmulator>,
+    signer_task: Option<tokio::task::JoinHandle<()>>,
+    state: Option<AppState>,
+    /// Environment variables for the suites (compile-time, read with `option_env!`).
+    pub(crate) env: Vec<(String, String)>,
+}
+
+fn integration(
+    em: &RunningEmulator,
+    name: &str,
+    client: &str,
+    origins: &str,
+) -> Result<Integration> {
+    let e = em.emulator();
+    Ok(Integration {
+        name: name.into(),
+        client_id: client.into(),
+        client_secret: ClientSecret::new(format!("{client}-secret")),
+        environment: e.environment().clone(),
+        environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url())?,
+        auth_url: e.token_url().parse()?,
+        audience: grafx_signer::DEFAULT_AUDIENCE.into(),
+        allowed_origins: Some(OriginPolicy::parse_list(origins)?),
+        browser_scopes: Some(Scopes::parse(
+            "template:read media:read project:read output:create",
+        )),
+    })
+}
+
+type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
+
+fn cors(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    res
+}
+
+impl BrowserStack {
+    /// Starts both, allowing the page origin `http://127.0.0.1:{page_port}`.
+    pub(crate) fn start(page_port: u16) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(2)
             .enable_all()
             .build()
             .context("tokio runtime")?;
-        let (running, token) = runtime.block_on(async {
-            let running = start(EmulatorConfig::default(), "127.0.0.1:0".parse()?).await?;
+        let page_origin = format!("http://127.0.0.1:{page_port}");
+        let (emulator, state, signer_url, task, token) = runtime.block_on(async {
+            let settings = Settings {
+                token_rate_limit: 0,
+                output_render_ms: 600,
+                ..Settings::default()
+            };
+            let emulator = start(
+                EmulatorConfig::default().with_settings(settings),
+                "127.0.0.1:0".parse()?,
+            )
+            .await?;
+            let mut config = SignerConfig::single(integration(
+                &emulator,
+                "default",
+                "demo-reader",
+                &page_origin,
+            )?);
+            for name in ["cold", "cross", "solo", "studio", "auto"] {
+                config.integrations.insert(
+                    name.into(),
+                    integration(&emulator, name, "demo-reader", &page_origin)?,
+                );
+            }
+            config.integrations.insert(
+                "locked".into(),
+                integration(
+                    &emulator,
+                    "locked",
+                    "demo-reader",
+                    "https://elsewhere.example",
+                )?,
+            );
+            config.integrations.insert(
+                "writer".into(),
+                integration(&emulator, "writer", "demo-writer", &page_origin)?,
+            );
+            config.upstream_retries = 0;
+            config.min_refresh_interval = std::time::Duration::ZERO;
+            let state = AppState::new(config)?;
+            let counts: Counts = Arc::default();
+            let counting = counts.clone();
+            let stats = counts.clone();
+            let router = app(state.clone())
+                .route(
+                    "/_test/stats",
+                    get(move || {
+                        let snapshot = stats.lock().map(|c| c.clone()).unwrap_or_default();
+                        async move { cors(axum::Json(snapshot).into_response()) }
+                    }),
+                )
+                .route(
+                    "/_test/malformed/token",
+                    post(|| async {
+                        cors(
+                            (
+                                StatusCode::OK,
+                                [(header::CONTENT_TYPE, "application/json")],
+                                "{\"access_token\": 12",
+                            )
+                                .into_response(),
+                        )
+                    })
+                    .options(|| async { cors(StatusCode::NO_CONTENT.into_response()) }),
+                )
+                .layer(axum::middleware::from_fn(
+                    move |req: Request, next: Next| {
+                        let counts = counting.clone();
+                        async move {
+                            if req.method() == Method::POST {
+                                if let Ok(mut c) = counts.lock() {
+                                    *c.entry(req.uri().path().to_owned()).or_default() += 1;
+                                }
+                            }
+                            next.run(req).await
+                        }
+                    },
+                ));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let task = tokio::spawn(async move {
+                let _ = axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await;
+            });
+            // A read-only token for the CORS suite, straight from the emulator.
             let body = serde_json::json!({
-                "grant_type": "client_credentials",
-                "client_id": "demo-reader",
-                "client_secret": "demo-reader-secret",
-                "audience": grafx_emulator::AUDIENCE,
+                "grant_type": "client_credentials", "client_id": "demo-reader",
+                "client_secret": "demo-reader-secret", "audience": grafx_emulator::AUDIENCE,
             });
             let reply = reqwest::Client::new()
-                .post(running.emulator().token_url())
+                .post(emulator.emulator().token_url())
                 .json(&body)
                 .send()
                 .await?
                 .error_for_status()?
                 .bytes()
                 .await?;
-            let grant = grafx_core::TokenGrant::from_json(&reply)?;
-            anyhow::Ok((running, grant.access_token().secret().to_owned()))
+            let token = grafx_core::TokenGrant::from_json(&reply)?
+                .access_token()
+                .secret()
+                .to_owned();
+            anyhow::Ok((emulator, state, format!("http://{addr}"), task, token))
         })?;
-        let api_url = running.emulator().environment_api_url();
         println!(
-            "xtask: emulator for browser tests at {}",
-            running.base_url()
+            "xtask: emulator at {}, signer at {signer_url}, test page at {page_origin}",
+            emulator.base_url()
         );
+        let env = vec![
+            (
+                "GRAFX_EMULATOR_API_URL".into(),
+                emulator.emulator().environment_api_url(),
+            ),
+            ("GRAFX_EMULATOR_TOKEN".into(), token),
+            (
+                "GRAFX_TEST_EMULATOR_URL".into(),
+                emulator.base_url().to_owned(),
+            ),
+            ("GRAFX_TEST_SIGNER_URL".into(), signer_url),
+            (
+                "WASM_BINDGEN_TEST_ADDRESS".into(),
+                format!("127.0.0.1:{page_port}"),
+            ),
+        ];
         Ok(Self {
             runtime: Some(runtime),
-            running: Some(running),
-            api_url,
-            token,
+            emulator: Some(emulator),
+            signer_task: Some(task),
+            state: Some(state),
+            env,
         })
     }
 
-    /// The Environment API base URL.
-    pub(crate) fn api_url(&self) -> &str {
-        &self.api_url
-    }
-
-    /// A read-only bearer token.
-    pub(crate) fn token(&self) -> &str {
-        &self.token
-    }
-
-    /// Stops the server and its runtime.
+    /// Stops the servers and their runtime.
     pub(crate) fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        if let (Some(rt), Some(running)) = (self.runtime.take(), self.running.take()) {
-            rt.block_on(running.stop());
+        if let Some(state) = self.state.take() {
+            state.stop_refreshers();
+        }
+        if let Some(task) = self.signer_task.take() {
+            task.abort();
+        }
+        if let (Some(rt), Some(em)) = (self.runtime.take(), self.emulator.take()) {
+            rt.block_on(em.stop());
             rt.shutdown_background();
         }
     }
 }
 
-impl Drop for BrowserEmulator {
+impl Drop for BrowserStack {
     fn drop(&mut self) {
         self.shutdown();
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
-use crate::browser::BrowserEmulator;
+use crate::browser::{free_port, BrowserStack};
 use crate::tally::Tally;
 
 struct StepResult {
@@ -172,7 +172,14 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
         ],
     );
     report.run("clippy -D warnings (host)", c, true);
-    let wasm_crates = ["-p", "grafx-core", "-p", "grafx-browser-tests"];
+    let wasm_crates = [
+        "-p",
+        "grafx-core",
+        "-p",
+        "grafx-browser-tests",
+        "-p",
+        "grafx-wasm",
+    ];
     let mut args = vec!["clippy"];
     args.extend_from_slice(&wasm_crates);
     args.extend_from_slice(&[
@@ -191,18 +198,29 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
     if browser {
         let c = wasm_test(&report, "crates/grafx-core", &["--lib"]);
         report.run("grafx-core on wasm32 in Chromium", c, false);
-        match BrowserEmulator::start() {
-            Ok(emulator) => {
-                let mut c = wasm_test(&report, "crates/grafx-browser-tests", &[]);
-                c.env("GRAFX_EMULATOR_API_URL", emulator.api_url())
-                    .env("GRAFX_EMULATOR_TOKEN", emulator.token());
-                report.run("emulator across origins in Chromium", c, false);
-                emulator.stop();
+        let stack = free_port().and_then(BrowserStack::start);
+        match stack {
+            Ok(stack) => {
+                for (name, dir) in [
+                    (
+                        "emulator across origins in Chromium",
+                        "crates/grafx-browser-tests",
+                    ),
+                    (
+                        "grafx-wasm in Chromium (signer + emulator)",
+                        "crates/grafx-wasm",
+                    ),
+                ] {
+                    let mut c = wasm_test(&report, dir, &[]);
+                    c.envs(stack.env.iter().map(|(k, v)| (k, v)));
+                    report.run(name, c, false);
+                }
+                stack.stop();
             }
             Err(e) => {
-                println!("xtask: cannot start the emulator for browser tests: {e:#}");
+                println!("xtask: cannot start the emulator and signer for browser tests: {e:#}");
                 report.results.push(StepResult {
-                    name: "emulator across origins in Chromium".into(),
+                    name: "browser suites (emulator + signer)".into(),
                     ok: false,
                     tally: Tally {
                         passed: 0,

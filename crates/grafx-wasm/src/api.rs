@@ -1,0 +1,169 @@
+//! Environment API calls with the bearer token.
+//!
+//! A relative path resolves against the token's `environment_api_url`; an absolute URL must be on
+//! that same origin, so the token is never sent to a third party. A 401 triggers one forced
+//! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`.
+
+use std::rc::Rc;
+
+use grafx_core::ErrorCode;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, Response};
+
+use crate::client::Inner;
+use crate::error::GraFxError;
+use crate::glue::{build_request, get, linked_signal};
+use crate::token::Token;
+
+/// API calls time out after this unless `init.timeoutMs` says otherwise.
+const DEFAULT_API_TIMEOUT_MS: f64 = 30_000.0;
+
+/// The absolute URL for `path_or_url`, refusing any origin but the Environment API's.
+pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxError> {
+    let looks_absolute = path_or_url.contains("://") || path_or_url.starts_with("//");
+    if !looks_absolute {
+        return token
+            .api
+            .join(path_or_url)
+            .map_err(|e| GraFxError::options(e.to_string()));
+    }
+    let url = web_sys::Url::new(path_or_url)
+        .map_err(|_| GraFxError::options(format!("`{path_or_url}` is not a valid URL")))?;
+    let allowed = web_sys::Url::new(token.api.origin())
+        .map(|u| u.origin())
+        .unwrap_or_default();
+    if url.origin() != allowed {
+        return Err(GraFxError::options(format!(
+            "refusing to send the GraFx token to {}: only {allowed} (the Environment API) may receive it",
+            url.origin()
+        )));
+    }
+    Ok(url.href())
+}
+
+async fn send(request: &Request, signal: &web_sys::AbortSignal) -> Result<Response, JsValue> {
+    let window =
+        web_sys::window().ok_or_else(|| GraFxError::new(ErrorCode::ApiError, "no window"))?;
+    match JsFuture::from(window.fetch_with_request(request)).await {
+        Ok(r) => Ok(r.unchecked_into()),
+        Err(e) => Err(if signal.aborted() {
+            if signal.reason().as_string().as_deref() == Some("timeout") {
+                GraFxError::new(
+                    ErrorCode::Timeout,
+                    "the Environment API did not answer in time",
+                )
+                .into()
+            } else {
+                GraFxError::new(ErrorCode::Aborted, "the request was aborted").into()
+            }
+        } else {
+            let msg = js_sys::Reflect::get(&e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_default();
+            GraFxError::new(
+                ErrorCode::ApiError,
+                format!("network error calling the Environment API: {msg}"),
+            )
+            .status(0)
+            .into()
+        }),
+    }
+}
+
+/// `fetch` with the bearer token, retrying once after a 401 with a freshly forced token.
+pub(crate) async fn fetch(
+    inner: &Rc<Inner>,
+    path_or_url: &str,
+    init: &JsValue,
+) -> Result<Response, JsValue> {
+    let timeout = get(init, "timeoutMs")
+        .as_f64()
+        .unwrap_or(DEFAULT_API_TIMEOUT_MS);
+    let linked = linked_signal(&get(init, "signal"), timeout);
+    let signal: web_sys::AbortSignal = get(&linked, "signal").unchecked_into();
+    if signal.aborted() {
+        return Err(GraFxError::new(ErrorCode::Aborted, "the request was aborted").into());
+    }
+    let token = inner.current(false).await?;
+    let url = resolve(&token, path_or_url)?;
+    let request = build_request(&url, init, &signal)
+        .map_err(|e| GraFxError::options(format!("invalid request init: {e:?}")))?;
+    let retry = request
+        .clone()
+        .map_err(|_| GraFxError::options("the request body cannot be sent twice"))?;
+    request
+        .headers()
+        .set("authorization", &format!("Bearer {}", token.access_token))?;
+    let res = send(&request, &signal).await?;
+    if res.status() != 401 {
+        return Ok(res);
+    }
+    // The token was refused although we believed it valid: force one refresh, retry once.
+    let fresh = inner.current(true).await?;
+    retry
+        .headers()
+        .set("authorization", &format!("Bearer {}", fresh.access_token))?;
+    send(&retry, &signal).await
+}
+
+/// The error for a non-2xx API reply, with problem-details title and detail and the raw body.
+pub(crate) async fn error_from(res: &Response, what: &str) -> JsValue {
+    let status = res.status();
+    let body = match res.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let problem = js_sys::JSON::parse(&body).unwrap_or(JsValue::UNDEFINED);
+    let title = get(&problem, "title").as_string();
+    let detail = get(&problem, "detail").as_string();
+    let code = if status == 401 {
+        ErrorCode::Unauthorized
+    } else {
+        ErrorCode::ApiError
+    };
+    let text = match (&title, &detail) {
+        (Some(t), Some(d)) => format!("{t}: {d}"),
+        (Some(t), None) => t.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => res.status_text(),
+    };
+    let mut err = GraFxError::new(code, format!("{what} failed with HTTP {status}: {text}"))
+        .status(status)
+        .body(body);
+    if let Some(d) = detail.or(title) {
+        err = err.detail(d);
+    }
+    err.into()
+}
+
+/// `fetch`, then the parsed JSON body (null for 204), or a GraFxError for a non-2xx reply.
+pub(crate) async fn json(
+    inner: &Rc<Inner>,
+    path: &str,
+    init: &JsValue,
+) -> Result<JsValue, JsValue> {
+    let res = fetch(inner, path, init).await?;
+    if !res.ok() {
+        let method = get(init, "method")
+            .as_string()
+            .unwrap_or_else(|| "GET".into());
+        return Err(error_from(&res, &format!("{method} {path}")).await);
+    }
+    if res.status() == 204 {
+        return Ok(JsValue::NULL);
+    }
+    let parsed = JsFuture::from(res.json()?).await;
+    parsed.map_err(|_| {
+        GraFxError::new(
+            ErrorCode::InvalidResponse,
+            format!("{path} did not return JSON"),
+        )
+        .into()
+    })
+}

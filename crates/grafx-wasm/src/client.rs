@@ -1,0 +1,363 @@
+//! The token lifecycle in the page: cache, single-flight, cross-tab sharing, auto-refresh.
+//!
+//! Expiry is judged when the token is read, with the local clock (`received + expires_in`), so a
+//! tab that slept or was throttled never uses an expired token; timers only make refreshes early.
+//!
+//! Cross-tab: instances (in any tab of the origin) with the same signer and integration share one
+//! Web Lock and one BroadcastChannel named by that pair. The lock elects one refresher; the channel
+//! publishes its token to the others. Tokens live in memory only, never in storage or cookies.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use grafx_core::{Freshness, RefreshPolicy, Timestamp};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use crate::glue::{date_now, has_locks, on_wake, sleep, with_lock};
+use crate::options::Options;
+use crate::signer::fetch_token;
+use crate::token::Token;
+
+type MessageHandler = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+/// Counters for a token panel.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Stats {
+    pub(crate) signer_requests: u32,
+    pub(crate) refreshes: u32,
+    pub(crate) last_signer_call: Option<f64>,
+}
+
+/// The shared state of one `GraFxClient`.
+pub(crate) struct Inner {
+    pub(crate) opts: Options,
+    policy: RefreshPolicy,
+    key: String,
+    token: RefCell<Option<Token>>,
+    inflight: RefCell<Option<Promise>>,
+    channel: Option<web_sys::BroadcastChannel>,
+    token_listeners: RefCell<Vec<(u32, Function)>>,
+    error_listeners: RefCell<Vec<(u32, Function)>>,
+    next_id: Cell<u32>,
+    pub(crate) stats: Cell<Stats>,
+    timer: Cell<Option<i32>>,
+    // Kept alive while the client lives.
+    on_message: RefCell<Option<MessageHandler>>,
+    on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
+    stop_wake: RefCell<Option<Function>>,
+    disposed: Cell<bool>,
+}
+
+impl Inner {
+    pub(crate) fn new(opts: Options) -> Rc<Self> {
+        let channel = if opts.cross_tab {
+            web_sys::BroadcastChannel::new(&opts.dedup_key()).ok()
+        } else {
+            None
+        };
+        let inner = Rc::new(Self {
+            policy: RefreshPolicy::new(opts.leeway),
+            key: opts.dedup_key(),
+            opts,
+            token: RefCell::new(None),
+            inflight: RefCell::new(None),
+            channel,
+            token_listeners: RefCell::new(Vec::new()),
+            error_listeners: RefCell::new(Vec::new()),
+            next_id: Cell::new(1),
+            stats: Cell::new(Stats::default()),
+            timer: Cell::new(None),
+            on_message: RefCell::new(None),
+            on_timer: RefCell::new(None),
+            stop_wake: RefCell::new(None),
+            disposed: Cell::new(false),
+        });
+        inner.listen_to_peers();
+        if inner.opts.auto_refresh {
+            inner.watch_wakeups();
+        }
+        inner
+    }
+
+    /// The local clock (or the injected one, for tests).
+    pub(crate) fn now(&self) -> Timestamp {
+        let ms = match &self.opts.now {
+            Some(f) => f
+                .call0(&JsValue::NULL)
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or_else(date_now),
+            None => date_now(),
+        };
+        Timestamp::from_js_millis(ms)
+    }
+
+    pub(crate) fn token(&self) -> Option<Token> {
+        self.token.borrow().clone()
+    }
+
+    /// A usable token: cached unless inside the leeway (or `force`), else from the signer.
+    /// With `force`, a token equal to the current one is not accepted from a peer tab.
+    pub(crate) async fn current(self: &Rc<Self>, force: bool) -> Result<Token, JsValue> {
+        let cached = self.token();
+        if !force {
+            if let Some(t) = &cached {
+                match t.expiry.freshness(self.now(), &self.policy) {
+                    Freshness::Fresh => return Ok(t.clone()),
+                    Freshness::RefreshDue => {
+                        return match self.refresh(None).await {
+                            Ok(new) => Ok(new),
+                            // Still valid: serve it while the signer is unhappy.
+                            Err(_)
+                                if t.expiry.freshness(self.now(), &self.policy)
+                                    != Freshness::Expired =>
+                            {
+                                Ok(t.clone())
+                            }
+                            Err(e) => Err(e),
+                        };
+                    }
+                    Freshness::Expired => {}
+                }
+            }
+        }
+        let reject = if force {
+            cached.map(|t| t.access_token)
+        } else {
+            None
+        };
+        self.refresh(reject).await
+    }
+
+    /// Single-flight: one signer request however many callers ask at once.
+    async fn refresh(self: &Rc<Self>, reject: Option<String>) -> Result<Token, JsValue> {
+        let existing = self.inflight.borrow().clone();
+        let promise = match existing {
+            Some(p) => p,
+            None => {
+                let this = Rc::clone(self);
+                let p = future_to_promise(async move {
+                    let result = this.refresh_coordinated(reject).await;
+                    this.inflight.replace(None);
+                    if let Err(e) = &result {
+                        this.emit_error(e);
+                    }
+                    result.map(|_| JsValue::UNDEFINED)
+                });
+                self.inflight.replace(Some(p.clone()));
+                p
+            }
+        };
+        JsFuture::from(promise).await?;
+        self.token()
+            .ok_or_else(|| JsValue::from_str("no token after refresh"))
+    }
+
+    /// Whether a token published by a peer satisfies this refresh.
+    fn peer_token_satisfies(&self, reject: &Option<String>) -> bool {
+        self.token().is_some_and(|t| {
+            t.expiry.freshness(self.now(), &self.policy) == Freshness::Fresh
+                && Some(&t.access_token) != reject.as_ref()
+        })
+    }
+
+    /// Cross-tab aware refresh: become the refresher if nobody else is; otherwise wait for the
+    /// peer's result and use it, fetching only if it does not come.
+    async fn refresh_coordinated(self: &Rc<Self>, reject: Option<String>) -> Result<(), JsValue> {
+        if !(self.opts.cross_tab && has_locks()) {
+            return self.fetch_and_publish().await;
+        }
+        let this = Rc::clone(self);
+        let task = Closure::once_into_js(move || -> Promise {
+            future_to_promise(async move { this.fetch_and_publish().await.map(|()| JsValue::TRUE) })
+        });
+        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref())).await?;
+        if first.is_truthy() {
+            return Ok(());
+        }
+        // Another tab or instance holds the lock, i.e. is refreshing right now.
+        let this = Rc::clone(self);
+        let task = Closure::once_into_js(move || -> Promise {
+            future_to_promise(async move {
+                // Its broadcast may land just after the lock is released: give it a moment.
+                for _ in 0..10 {
+                    if this.peer_token_satisfies(&reject) {
+                        return Ok(JsValue::TRUE);
+                    }
+                    sleep(20.0).await;
+                }
+                this.fetch_and_publish().await.map(|()| JsValue::TRUE)
+            })
+        });
+        JsFuture::from(with_lock(&self.key, false, task.unchecked_ref())).await?;
+        Ok(())
+    }
+
+    async fn fetch_and_publish(self: &Rc<Self>) -> Result<(), JsValue> {
+        let mut stats = self.stats.get();
+        stats.signer_requests += 1;
+        stats.last_signer_call = Some(date_now());
+        self.stats.set(stats);
+        let this = Rc::clone(self);
+        let token = fetch_token(&self.opts, move || this.now()).await?;
+        if let Some(ch) = &self.channel {
+            let _ = ch.post_message(&token.to_message());
+        }
+        self.set_token(token);
+        Ok(())
+    }
+
+    /// Stores a token, notifies subscribers and re-arms the auto-refresh timer.
+    fn set_token(self: &Rc<Self>, token: Token) {
+        let changed = self.token().as_ref() != Some(&token);
+        self.token.replace(Some(token.clone()));
+        if changed {
+            let mut stats = self.stats.get();
+            stats.refreshes += 1;
+            self.stats.set(stats);
+            let js = token.to_js();
+            let listeners: Vec<Function> = self
+                .token_listeners
+                .borrow()
+                .iter()
+                .map(|(_, f)| f.clone())
+                .collect();
+            for f in listeners {
+                let _ = f.call1(&JsValue::NULL, &js);
+            }
+        }
+        if self.opts.auto_refresh {
+            self.schedule(&token);
+        }
+    }
+
+    pub(crate) fn emit_error(&self, e: &JsValue) {
+        let listeners: Vec<Function> = self
+            .error_listeners
+            .borrow()
+            .iter()
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in listeners {
+            let _ = f.call1(&JsValue::NULL, e);
+        }
+    }
+
+    /// Adopts tokens that peers publish, when they last longer than ours.
+    fn listen_to_peers(self: &Rc<Self>) {
+        let Some(channel) = &self.channel else { return };
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let cb =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(this) = weak.upgrade() else { return };
+                let Some(token) = Token::from_message(&ev.data()) else {
+                    return;
+                };
+                let newer = this
+                    .token()
+                    .is_none_or(|t| token.expiry.expires_at() > t.expiry.expires_at());
+                if newer && token.expiry.freshness(this.now(), &this.policy) != Freshness::Expired {
+                    this.set_token(token);
+                }
+            });
+        channel.set_onmessage(Some(cb.as_ref().unchecked_ref()));
+        self.on_message.replace(Some(cb));
+    }
+
+    /// Auto-refresh: a timer at the refresh point; re-checked on `visibilitychange` and `focus`
+    /// because timers in background tabs are throttled and do not run while a laptop sleeps.
+    fn schedule(self: &Rc<Self>, token: &Token) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if let Some(id) = self.timer.take() {
+            window.clear_timeout_with_handle(id);
+        }
+        let at = token.expiry.refresh_at(&self.policy);
+        let delay = at.since(self.now()).as_millis().min(2_000_000_000) as i32;
+        let weak = Rc::downgrade(self);
+        let cb = Closure::<dyn FnMut()>::new(move || {
+            if let Some(this) = weak.upgrade() {
+                this.refresh_if_due();
+            }
+        });
+        if let Ok(id) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.as_ref().unchecked_ref(),
+            delay,
+        ) {
+            self.timer.set(Some(id));
+        }
+        self.on_timer.replace(Some(cb));
+    }
+
+    fn watch_wakeups(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let cb = Closure::<dyn FnMut()>::new(move || {
+            if let Some(this) = weak.upgrade() {
+                this.refresh_if_due();
+            }
+        })
+        .into_js_value();
+        let stop = on_wake(cb.unchecked_ref());
+        self.stop_wake.replace(Some(stop));
+    }
+
+    /// Refreshes in the background if the token is due (errors go to `onError`).
+    pub(crate) fn refresh_if_due(self: &Rc<Self>) {
+        if self.disposed.get() {
+            return;
+        }
+        let due = self
+            .token()
+            .is_none_or(|t| t.expiry.freshness(self.now(), &self.policy) != Freshness::Fresh);
+        if due {
+            let this = Rc::clone(self);
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = this.current(false).await;
+            });
+        }
+    }
+
+    pub(crate) fn subscribe(&self, errors: bool, cb: Function) -> u32 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let list = if errors {
+            &self.error_listeners
+        } else {
+            &self.token_listeners
+        };
+        list.borrow_mut().push((id, cb));
+        id
+    }
+
+    pub(crate) fn unsubscribe(&self, errors: bool, id: u32) {
+        let list = if errors {
+            &self.error_listeners
+        } else {
+            &self.token_listeners
+        };
+        list.borrow_mut().retain(|(i, _)| *i != id);
+    }
+
+    /// Stops timers and listeners; the token is dropped from memory.
+    pub(crate) fn dispose(&self) {
+        if self.disposed.replace(true) {
+            return;
+        }
+        if let (Some(window), Some(id)) = (web_sys::window(), self.timer.take()) {
+            window.clear_timeout_with_handle(id);
+        }
+        if let Some(stop) = self.stop_wake.take() {
+            let _ = stop.call0(&JsValue::NULL);
+        }
+        if let Some(ch) = &self.channel {
+            ch.set_onmessage(None);
+            ch.close();
+        }
+        self.token.replace(None);
+        self.token_listeners.borrow_mut().clear();
+        self.error_listeners.borrow_mut().clear();
+    }
+}

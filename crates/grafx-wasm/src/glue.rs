@@ -1,0 +1,55 @@
+//! Bindings to `js/glue.js` and small helpers for JS values.
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(module = "/js/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_promise(ms: f64) -> Promise;
+    #[wasm_bindgen(js_name = hasLocks)]
+    pub(crate) fn has_locks() -> bool;
+    #[wasm_bindgen(js_name = withLock)]
+    pub(crate) fn with_lock(name: &str, if_available: bool, task: &js_sys::Function) -> Promise;
+    #[wasm_bindgen(js_name = pagesIterable)]
+    pub(crate) fn pages_iterable(fetch_page: &js_sys::Function) -> JsValue;
+    /// `{signal, done}`.
+    #[wasm_bindgen(js_name = linkedSignal)]
+    pub(crate) fn linked_signal(outer: &JsValue, timeout_ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = buildRequest, catch)]
+    pub(crate) fn build_request(
+        url: &str,
+        init: &JsValue,
+        signal: &JsValue,
+    ) -> Result<web_sys::Request, JsValue>;
+    #[wasm_bindgen(js_name = onWake)]
+    pub(crate) fn on_wake(cb: &js_sys::Function) -> js_sys::Function;
+}
+
+/// Waits `ms` milliseconds.
+pub(crate) async fn sleep(ms: f64) {
+    let _ = JsFuture::from(sleep_promise(ms)).await;
+}
+
+/// `obj[key]`, or undefined.
+pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A plain object from key/value pairs.
+pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
+}
+
+/// `Date.now()`.
+pub(crate) fn date_now() -> f64 {
+    js_sys::Date::now()
+}

@@ -1,0 +1,362 @@
+//! grafx-wasm: the browser side of grafx-signer, as an npm package.
+//!
+//! It fetches CHILI GraFx tokens from the signer (never holding a client secret), tracks expiry
+//! with the local clock, refreshes early and once (single-flight, and across tabs through Web
+//! Locks and a BroadcastChannel), makes bearer-authenticated Environment API calls, and plugs into
+//! the Studio SDK's auth-expired hook.
+//!
+//! ```js
+//! import init, { GraFxClient } from "grafx-wasm";
+//! await init();
+//! const grafx = new GraFxClient({ signerUrl: "https://signer.example.com" });
+//! const { items } = await grafx.templates.list({ search: "flyer", limit: 10 });
+//! const { blob } = await grafx.output.render("pdf", { templateId: items[0].id }, { onProgress: console.log });
+//! ```
+
+mod api;
+mod client;
+mod error;
+mod glue;
+mod options;
+mod resources;
+mod signer;
+mod studio;
+mod token;
+
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+pub use error::is_grafx_error;
+
+use crate::client::Inner;
+use crate::glue::{get, object};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Every `code` a GraFxError can have. */
+export type GraFxErrorCode =
+  | "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "unauthorized" | "api_error"
+  | "timeout" | "aborted" | "invalid_response" | "invalid_options";
+
+/** The error every failure rejects with: a real `Error` with a code to branch on. */
+export interface GraFxError extends Error {
+  name: "GraFxError";
+  code: GraFxErrorCode;
+  /** HTTP status, when a server answered. */
+  status?: number;
+  /** The server's own explanation (problem-details `detail`, signer `error_description`). */
+  detail?: string;
+  /** For `signer_rejected`: the signer's code, e.g. `origin_not_allowed` or `caller_unauthenticated`. */
+  signerCode?: string;
+  /** The raw response body, for `api_error` and `invalid_response`. */
+  body?: string;
+}
+
+/** Options of `new GraFxClient(options)`. */
+export interface GraFxClientOptions {
+  /** Where grafx-signer is served; relative URLs resolve against the page (e.g. "/" when same-origin). */
+  signerUrl: string;
+  /** A named integration (`POST /token/{integration}`); the signer's default when omitted. */
+  integration?: string;
+  /** Refresh this many seconds before expiry (default 60; keep it below the signer's). */
+  leewaySeconds?: number;
+  /** fetch credentials mode for the signer call (default "same-origin"; "include" for cookie sessions). */
+  credentials?: RequestCredentials;
+  /** Extra headers for the signer call, e.g. your app's own session. */
+  signerHeaders?: Record<string, string>;
+  /** Returns your app's session token, sent to the signer as `Authorization: Bearer …`. */
+  getSessionToken?: () => string | Promise<string>;
+  /** Timeout of the signer call in milliseconds (default 10000). */
+  timeoutMs?: number;
+  /** Share tokens with other tabs of this origin (default true). */
+  crossTab?: boolean;
+  /** Refresh in the background before expiry, re-checking when the tab wakes (default false). */
+  autoRefresh?: boolean;
+  /** The clock, in milliseconds since the epoch (default `Date.now`); for tests. */
+  now?: () => number;
+}
+
+/** Options of `accessToken()`. */
+export interface AccessTokenOptions {
+  /** Ignore the cached token and ask the signer for a new one. */
+  forceRefresh?: boolean;
+}
+
+/** The current token. `expiresAt` is on this machine's clock (milliseconds since the epoch). */
+export interface GraFxToken {
+  accessToken: string;
+  expiresAt: number;
+  environment: string;
+  environmentApiUrl: string;
+  scope: string;
+}
+
+/** `fetch` init, plus a timeout. */
+export interface GraFxRequestInit extends RequestInit {
+  /** Abort after this many milliseconds (default 30000). */
+  timeoutMs?: number;
+}
+
+/** List parameters of CHILI's list endpoints. */
+export interface ListOptions {
+  search?: string;
+  limit?: number;
+  sortBy?: string;
+  sortOrder?: "asc" | "desc";
+  pageToken?: string;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string | null;
+  total: number;
+  pageSize: number;
+}
+
+export interface Template { id: string; name: string; description?: string; tags?: string[]; createdDate?: string; lastModifiedDate?: string; width?: number; height?: number; [key: string]: unknown; }
+export interface Media { id: string; name: string; type?: string; width?: number; height?: number; createdDate?: string; [key: string]: unknown; }
+export interface Project { id: string; name: string; templateId?: string; [key: string]: unknown; }
+export interface OutputSetting { id: string; name: string; type: string; [key: string]: unknown; }
+export type OutputFormat = "pdf" | "png" | "jpg" | (string & {});
+
+export interface PollOptions { timeoutMs?: number; }
+
+export interface TemplatesApi {
+  list(options?: ListOptions): Promise<Page<Template>>;
+  /** Every template, walking all pages: `for await (const t of grafx.templates.all())`. */
+  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Template>;
+  get(id: string): Promise<Template>;
+  /** The template's document JSON. */
+  download(id: string): Promise<unknown>;
+  /** A preview image, waiting through "still rendering" (202) replies. */
+  preview(id: string, type?: "thumbnail" | "medium" | "highest", options?: PollOptions): Promise<Blob>;
+}
+
+export interface ProjectsApi {
+  create(body: { templateId: string; name?: string }): Promise<Project>;
+  get(id: string): Promise<Project>;
+  document(id: string): Promise<unknown>;
+  saveDocument(id: string, document: unknown): Promise<void>;
+}
+
+export interface MediaApi {
+  list(options?: ListOptions): Promise<Page<Media>>;
+  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Media>;
+  get(id: string): Promise<Media>;
+  preview(id: string, size?: "thumbnail" | "medium" | "highest", options?: PollOptions): Promise<Blob>;
+}
+
+export interface OutputProgress { taskId: string; attempt: number; elapsedMs: number; }
+export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: OutputProgress) => void; }
+export interface RenderResult { taskId: string; downloadUrl: string; blob: Blob; }
+
+export interface OutputApi {
+  settings(): Promise<OutputSetting[]>;
+  /** Starts an output task; resolves to its taskId. */
+  create(format: OutputFormat, body: { templateId?: string; projectId?: string; outputSettingsId?: string; [key: string]: unknown }): Promise<string>;
+  /** Polls the task until it finishes; resolves to the download URL. */
+  wait(taskId: string, options?: WaitOptions): Promise<string>;
+  download(taskId: string): Promise<Blob>;
+  /** create + wait + download. */
+  render(format: OutputFormat, body: { templateId?: string; projectId?: string; [key: string]: unknown }, options?: WaitOptions): Promise<RenderResult>;
+}
+
+/** What the Studio SDK's `onAuthExpired` resolves to for a GraFx token request. */
+export interface GraFxTokenCredentials { type: "grafxToken"; token: string; }
+
+/** Ready-made handlers for `@chili-publish/studio-sdk` and studio-ui (bound functions). */
+export interface StudioAdapters {
+  /**
+   * The SDK's `onAuthExpired`: for `{type: "grafxToken"}` it force-refreshes and resolves to
+   * `{type: "grafxToken", token}`; for any other request, to null. The type parameter lets it be
+   * assigned to the SDK's handler type, whose `type` field is a TypeScript enum.
+   */
+  onAuthExpired<Credentials = GraFxTokenCredentials>(request: { type: string }): Promise<Credentials | null>;
+  /** studio-ui's `refreshTokenAction`: resolves to a fresh token, or to an Error (never rejects). */
+  refreshTokenAction(): Promise<string | Error>;
+  /** `{ENVIRONMENT_API, GRAFX_AUTH_TOKEN}` for `sdk.configuration.setValue`. */
+  configuration(): Promise<{ ENVIRONMENT_API: string; GRAFX_AUTH_TOKEN: string }>;
+}
+
+/** Counters for a token panel. */
+export interface GraFxStats { signerRequests: number; refreshes: number; lastSignerCall: number | null; }
+"#;
+
+/// A GraFx client for one signer and integration. Create one per page (or share one).
+#[wasm_bindgen]
+pub struct GraFxClient {
+    inner: Rc<Inner>,
+    templates: JsValue,
+    projects: JsValue,
+    media: JsValue,
+    output: JsValue,
+    studio: JsValue,
+}
+
+#[wasm_bindgen]
+impl GraFxClient {
+    /// Validates the options (throws a GraFxError `invalid_options` naming the bad one).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "GraFxClientOptions")] options: JsValue,
+    ) -> Result<GraFxClient, JsValue> {
+        let opts = options::parse(&options)?;
+        let inner = Inner::new(opts);
+        let weak = Rc::downgrade(&inner);
+        Ok(Self {
+            templates: resources::templates(&weak),
+            projects: resources::projects(&weak),
+            media: resources::media(&weak),
+            output: resources::output(&weak),
+            studio: studio::adapters(&weak),
+            inner,
+        })
+    }
+
+    /// The access token: cached unless inside the leeway, otherwise from the signer.
+    #[wasm_bindgen(js_name = accessToken, unchecked_return_type = "Promise<string>")]
+    pub fn access_token(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "AccessTokenOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let force = options
+            .map(|o| get(&o, "forceRefresh").is_truthy())
+            .unwrap_or(false);
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            inner
+                .current(force)
+                .await
+                .map(|t| JsValue::from_str(&t.access_token))
+        })
+    }
+
+    /// The current token, or undefined before the first one.
+    #[wasm_bindgen(getter, unchecked_return_type = "GraFxToken | undefined")]
+    pub fn token(&self) -> JsValue {
+        self.inner.token().map_or(JsValue::UNDEFINED, |t| t.to_js())
+    }
+
+    /// Calls `callback(token)` whenever the token changes; returns a function that unsubscribes.
+    #[wasm_bindgen(js_name = onTokenChange, unchecked_return_type = "() => void")]
+    pub fn on_token_change(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(token: GraFxToken) => void")] callback: Function,
+    ) -> JsValue {
+        self.subscribe(false, callback)
+    }
+
+    /// Calls `callback(error)` whenever a refresh fails; returns a function that unsubscribes.
+    #[wasm_bindgen(js_name = onError, unchecked_return_type = "() => void")]
+    pub fn on_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(error: GraFxError) => void")] callback: Function,
+    ) -> JsValue {
+        self.subscribe(true, callback)
+    }
+
+    fn subscribe(&self, errors: bool, callback: Function) -> JsValue {
+        let id = self.inner.subscribe(errors, callback);
+        let weak = Rc::downgrade(&self.inner);
+        Closure::once_into_js(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.unsubscribe(errors, id);
+            }
+        })
+    }
+
+    /// `fetch` against the Environment API with the bearer token. A relative path resolves against
+    /// the token's `environmentApiUrl`; an absolute URL must be on that origin. On a 401 it
+    /// force-refreshes once and retries once.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        #[wasm_bindgen(js_name = pathOrUrl)] path_or_url: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
+    ) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            api::fetch(&inner, &path_or_url, &init.unwrap_or(JsValue::UNDEFINED))
+                .await
+                .map(Into::into)
+        })
+    }
+
+    /// Like `fetch`, then the parsed JSON body; a non-2xx reply rejects with a GraFxError
+    /// (`api_error`, or `unauthorized` after the retry) carrying status, detail and body.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn json(
+        &self,
+        path: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
+    ) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            api::json(&inner, &path, &init.unwrap_or(JsValue::UNDEFINED)).await
+        })
+    }
+
+    /// Templates: list, all, get, download, preview.
+    #[wasm_bindgen(getter, unchecked_return_type = "TemplatesApi")]
+    pub fn templates(&self) -> JsValue {
+        self.templates.clone()
+    }
+
+    /// Projects: create, get, document, saveDocument.
+    #[wasm_bindgen(getter, unchecked_return_type = "ProjectsApi")]
+    pub fn projects(&self) -> JsValue {
+        self.projects.clone()
+    }
+
+    /// Media: list, all, get, preview.
+    #[wasm_bindgen(getter, unchecked_return_type = "MediaApi")]
+    pub fn media(&self) -> JsValue {
+        self.media.clone()
+    }
+
+    /// Output: settings, create, wait, download, render.
+    #[wasm_bindgen(getter, unchecked_return_type = "OutputApi")]
+    pub fn output(&self) -> JsValue {
+        self.output.clone()
+    }
+
+    /// Handlers for the Studio SDK and studio-ui.
+    #[wasm_bindgen(getter, unchecked_return_type = "StudioAdapters")]
+    pub fn studio(&self) -> JsValue {
+        self.studio.clone()
+    }
+
+    /// Signer requests made, token changes seen, and the time of the last signer call.
+    #[wasm_bindgen(getter, unchecked_return_type = "GraFxStats")]
+    pub fn stats(&self) -> JsValue {
+        let s = self.inner.stats.get();
+        object(&[
+            (
+                "signerRequests",
+                JsValue::from_f64(f64::from(s.signer_requests)),
+            ),
+            ("refreshes", JsValue::from_f64(f64::from(s.refreshes))),
+            (
+                "lastSignerCall",
+                s.last_signer_call.map_or(JsValue::NULL, JsValue::from_f64),
+            ),
+        ])
+    }
+
+    /// Stops background work and forgets the token. The client cannot be used afterwards.
+    pub fn dispose(&self) {
+        self.inner.dispose();
+    }
+}
+
+impl Drop for GraFxClient {
+    fn drop(&mut self) {
+        self.inner.dispose();
+    }
+}

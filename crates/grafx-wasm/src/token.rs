@@ -1,0 +1,84 @@
+//! A token held by the browser, stamped with the local clock on receipt.
+
+use grafx_core::{EnvironmentApiUrl, Expiry, SignerToken, Timestamp};
+use wasm_bindgen::JsValue;
+
+use crate::glue::{get, object};
+
+/// A token and where it may be used.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Token {
+    pub(crate) access_token: String,
+    pub(crate) expiry: Expiry,
+    pub(crate) environment: String,
+    pub(crate) api: EnvironmentApiUrl,
+    pub(crate) scope: String,
+}
+
+impl Token {
+    /// Stamps a signer reply received at `now` (local clock): `now + expires_in`.
+    pub(crate) fn from_signer(t: SignerToken, now: Timestamp) -> Self {
+        Self {
+            access_token: t.access_token.secret().to_owned(),
+            expiry: Expiry::stamp(now, t.expires_in.duration()),
+            environment: t.environment.as_str().to_owned(),
+            api: t.environment_api_url,
+            scope: t.scope.to_string(),
+        }
+    }
+
+    /// The public shape: `{accessToken, expiresAt, environment, environmentApiUrl, scope}`.
+    pub(crate) fn to_js(&self) -> JsValue {
+        object(&[
+            ("accessToken", JsValue::from_str(&self.access_token)),
+            (
+                "expiresAt",
+                JsValue::from_f64(self.expiry.expires_at().as_millis() as f64),
+            ),
+            ("environment", JsValue::from_str(&self.environment)),
+            ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
+            ("scope", JsValue::from_str(&self.scope)),
+        ])
+    }
+
+    /// What is broadcast to other tabs of this origin (same machine, so the same clock).
+    pub(crate) fn to_message(&self) -> JsValue {
+        object(&[
+            ("v", JsValue::from_f64(1.0)),
+            ("type", JsValue::from_str("token")),
+            ("accessToken", JsValue::from_str(&self.access_token)),
+            (
+                "receivedAt",
+                JsValue::from_f64(self.expiry.received_at().as_millis() as f64),
+            ),
+            (
+                "expiresAt",
+                JsValue::from_f64(self.expiry.expires_at().as_millis() as f64),
+            ),
+            ("environment", JsValue::from_str(&self.environment)),
+            ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
+            ("scope", JsValue::from_str(&self.scope)),
+        ])
+    }
+
+    /// Reads a broadcast message; None for anything malformed.
+    pub(crate) fn from_message(m: &JsValue) -> Option<Self> {
+        if get(m, "v").as_f64() != Some(1.0)
+            || get(m, "type").as_string().as_deref() != Some("token")
+        {
+            return None;
+        }
+        let received = Timestamp::from_js_millis(get(m, "receivedAt").as_f64()?);
+        let expires = Timestamp::from_js_millis(get(m, "expiresAt").as_f64()?);
+        let access_token = get(m, "accessToken")
+            .as_string()
+            .filter(|t| !t.is_empty())?;
+        Some(Self {
+            access_token,
+            expiry: Expiry::stamp(received, expires.since(received)),
+            environment: get(m, "environment").as_string()?,
+            api: EnvironmentApiUrl::parse(&get(m, "environmentApiUrl").as_string()?).ok()?,
+            scope: get(m, "scope").as_string().unwrap_or_default(),
+        })
+    }
+}

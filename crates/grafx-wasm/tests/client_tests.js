@@ -1,0 +1,392 @@
+// The grafx-wasm test bodies, written against the package's public API.
+// Each receives env = {signerUrl, emulatorUrl}, make(options) -> GraFxClient, isGraFxError(e).
+
+const fail = (msg) => { throw new Error(msg); };
+const assert = (cond, msg) => cond || fail(`assertion failed: ${msg}`);
+const eq = (actual, expected, msg) =>
+  actual === expected || fail(`${msg}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+
+async function signerCalls(env, path) {
+  const stats = await (await fetch(`${env.signerUrl}/_test/stats`)).json();
+  return stats[path] ?? 0;
+}
+
+async function control(env, path, body, method = "POST") {
+  const res = await fetch(`${env.emulatorUrl}/_emulator/${path}`, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert(res.ok, `control ${path}: ${res.status}`);
+}
+
+const armApi = (env, fault) => control(env, "faults", { target: "api", ...fault });
+const armToken = (env, fault) => control(env, "faults", { target: "token", ...fault });
+const clearFaults = (env) => control(env, "faults", undefined, "DELETE");
+
+async function rejects(promise, code, isGraFxError) {
+  try {
+    await promise;
+  } catch (e) {
+    assert(e instanceof Error, "a real Error");
+    assert(isGraFxError(e), `a GraFxError, got ${e}`);
+    eq(e.code, code, `error code (${e.message})`);
+    return e;
+  }
+  fail(`expected a rejection with ${code}`);
+}
+
+function throws(fn, code, mention, isGraFxError) {
+  try {
+    fn();
+  } catch (e) {
+    assert(isGraFxError(e), `a GraFxError, got ${e}`);
+    eq(e.code, code, "error code");
+    assert(e.message.includes(mention), `message mentions ${mention}: ${e.message}`);
+    return;
+  }
+  fail("expected a throw");
+}
+
+const tests = {
+  async invalid_options_name_the_option(env, make, isErr) {
+    throws(() => make({}), "invalid_options", "signerUrl", isErr);
+    throws(() => make({ signerUrl: "ftp://x.example" }), "invalid_options", "signerUrl", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, leewaySeconds: -1 }), "invalid_options", "leewaySeconds", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, credentials: "always" }), "invalid_options", "credentials", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, timeoutMs: 0 }), "invalid_options", "timeoutMs", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, integration: "a/b" }), "invalid_options", "integration", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, signerHeaders: { x: 1 } }), "invalid_options", "signerHeaders.x", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, signerURL: "typo" }), "invalid_options", "signerURL", isErr);
+    throws(() => make({ signerUrl: env.signerUrl, crossTab: "yes" }), "invalid_options", "crossTab", isErr);
+    // A relative signerUrl resolves against the page (same-origin deployments).
+    make({ signerUrl: "/" }).dispose();
+  },
+
+  async caching_and_the_leeway(env, make) {
+    let now = Date.now();
+    const c = make({ signerUrl: env.signerUrl, crossTab: false, now: () => now });
+    const before = await signerCalls(env, "/token");
+    const t1 = await c.accessToken();
+    const t2 = await c.accessToken();
+    eq(t2, t1, "second read is cached");
+    eq((await signerCalls(env, "/token")) - before, 1, "one signer request");
+    const token = c.token;
+    eq(token.accessToken, t1, "token getter");
+    eq(token.environment, "demo", "environment");
+    assert(token.environmentApiUrl.startsWith(env.emulatorUrl), "environmentApiUrl");
+    assert(token.scope.includes("template:read"), "scope");
+    assert(token.expiresAt > now + 86_000_000, "expiresAt on the local clock");
+    // 30 s before expiry is inside the 60 s leeway: the next read asks the signer.
+    now = token.expiresAt - 30_000;
+    await c.accessToken();
+    eq((await signerCalls(env, "/token")) - before, 2, "refreshed inside the leeway");
+    eq(c.stats.signerRequests, 2, "stats");
+    c.dispose();
+  },
+
+  async expiry_after_a_simulated_sleep(env, make) {
+    let now = Date.now();
+    const c = make({ signerUrl: env.signerUrl, crossTab: false, now: () => now });
+    await c.accessToken();
+    const before = await signerCalls(env, "/token");
+    // The laptop slept for two days: no timer fired, but the read sees the expiry.
+    now += 2 * 86_400_000;
+    await c.accessToken();
+    eq((await signerCalls(env, "/token")) - before, 1, "expired token replaced on read");
+    assert(c.token.expiresAt > now, "new expiry is after the new now");
+    c.dispose();
+  },
+
+  async single_flight(env, make) {
+    const c = make({ signerUrl: env.signerUrl, integration: "solo", crossTab: false });
+    const before = await signerCalls(env, "/token/solo");
+    const tokens = await Promise.all(Array.from({ length: 25 }, () => c.accessToken()));
+    eq(new Set(tokens).size, 1, "one token");
+    eq((await signerCalls(env, "/token/solo")) - before, 1, "25 parallel calls, 1 signer request");
+    c.dispose();
+  },
+
+  async cross_tab_two_instances_make_one_request(env, make) {
+    // Two instances with the same signer and integration coordinate exactly as two tabs do:
+    // through a Web Lock and a BroadcastChannel named by that pair.
+    const a = make({ signerUrl: env.signerUrl, integration: "cross" });
+    const b = make({ signerUrl: env.signerUrl, integration: "cross" });
+    let seenByB = 0;
+    const unsubscribe = b.onTokenChange(() => seenByB++);
+    const before = await signerCalls(env, "/token/cross");
+    const [ta, tb] = await Promise.all([a.accessToken(), b.accessToken()]);
+    eq(ta, tb, "same token");
+    eq((await signerCalls(env, "/token/cross")) - before, 1, "one signer request for two instances");
+    // A later refresh by A reaches B without B asking.
+    await a.accessToken({ forceRefresh: true });
+    await new Promise((r) => setTimeout(r, 100));
+    eq((await signerCalls(env, "/token/cross")) - before, 2, "the forced refresh");
+    assert(seenByB >= 1, "B heard about the token");
+    eq(b.stats.signerRequests + a.stats.signerRequests, 2, "per-instance counters add up");
+    unsubscribe();
+    a.dispose();
+    b.dispose();
+  },
+
+  async without_cross_tab_each_instance_asks(env, make) {
+    const a = make({ signerUrl: env.signerUrl, integration: "solo", crossTab: false });
+    const b = make({ signerUrl: env.signerUrl, integration: "solo", crossTab: false });
+    const before = await signerCalls(env, "/token/solo");
+    await Promise.all([a.accessToken(), b.accessToken()]);
+    eq((await signerCalls(env, "/token/solo")) - before, 2, "independent caches");
+    a.dispose();
+    b.dispose();
+  },
+
+  async retry_once_after_a_401(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await c.accessToken();
+    const before = await signerCalls(env, "/token");
+    await armApi(env, { kind: "status", status: 401, times: 1 });
+    const page = await c.json("templates?limit=2");
+    eq(page.data.length, 2, "the retried call succeeded");
+    eq((await signerCalls(env, "/token")) - before, 1, "one forced refresh");
+    c.dispose();
+  },
+
+  async unauthorized_after_the_retry(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await armApi(env, { kind: "status", status: 401, times: 2, body: '{"title":"Unauthorized","detail":"nope","status":401}' });
+    const e = await rejects(c.json("templates"), "unauthorized", isErr);
+    eq(e.status, 401, "status");
+    eq(e.detail, "nope", "detail");
+    const res = await c.fetch("templates");
+    eq(res.status, 200, "and afterwards it works");
+    await clearFaults(env);
+    c.dispose();
+  },
+
+  async no_bearer_to_a_foreign_origin(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const origin = new URL(env.emulatorUrl);
+    for (const url of [
+      "https://evil.example/steal",
+      `http://${origin.hostname}:${Number(origin.port) + 1}/x`,
+      `http://localhost:${origin.port}/x`,
+      "//evil.example/x",
+      "../../../oauth/token",
+      "/oauth/token",
+    ]) {
+      await rejects(c.fetch(url), "invalid_options", isErr);
+    }
+    // An absolute URL on the API's own origin is fine.
+    const res = await c.fetch(`${c.token.environmentApiUrl}media?limit=1`);
+    eq(res.status, 200, "same-origin absolute URL");
+    c.dispose();
+  },
+
+  async abort_and_timeout(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await c.accessToken();
+    const ctrl = new AbortController();
+    ctrl.abort();
+    await rejects(c.fetch("templates", { signal: ctrl.signal }), "aborted", isErr);
+    const ctrl2 = new AbortController();
+    await armApi(env, { kind: "delay", ms: 1500, times: 1 });
+    const pending = c.fetch("templates", { signal: ctrl2.signal });
+    setTimeout(() => ctrl2.abort(), 100);
+    await rejects(pending, "aborted", isErr);
+    await armApi(env, { kind: "delay", ms: 1500, times: 1 });
+    await rejects(c.fetch("templates", { timeoutMs: 150 }), "timeout", isErr);
+    await clearFaults(env);
+    c.dispose();
+  },
+
+  async signer_down(env, make, isErr) {
+    const c = make({ signerUrl: "http://127.0.0.1:9", crossTab: false });
+    const errors = [];
+    c.onError((e) => errors.push(e));
+    const e = await rejects(c.accessToken(), "signer_unreachable", isErr);
+    assert(e.message.includes("127.0.0.1:9"), e.message);
+    eq(errors.length, 1, "onError");
+    eq(errors[0].code, "signer_unreachable", "onError code");
+    c.dispose();
+  },
+
+  async forbidden_origin(env, make, isErr) {
+    // The signer answers no preflight for an origin it does not allow, so the browser hides its
+    // reply; the error must say what to check.
+    const c = make({ signerUrl: env.signerUrl, integration: "locked", crossTab: false });
+    const e = await rejects(c.accessToken(), "signer_unreachable", isErr);
+    assert(e.message.includes(location.origin) && e.message.includes("SIGNER_ALLOWED_ORIGINS"), e.message);
+    c.dispose();
+  },
+
+  async over_scoped_integration(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, integration: "writer", crossTab: false });
+    const e = await rejects(c.accessToken(), "signer_rejected", isErr);
+    eq(e.signerCode, "scope_not_allowed", "signer code");
+    c.dispose();
+  },
+
+  async upstream_unavailable(env, make, isErr) {
+    await armToken(env, { kind: "status", status: 503, times: 3 });
+    const c = make({ signerUrl: env.signerUrl, integration: "cold", crossTab: false });
+    const e = await rejects(c.accessToken(), "upstream_unavailable", isErr);
+    eq(e.status, 503, "status");
+    await clearFaults(env);
+    // Recovery once CHILI is back.
+    assert((await c.accessToken()).length > 20, "a token after recovery");
+    c.dispose();
+  },
+
+  async malformed_signer_reply(env, make, isErr) {
+    const c = make({ signerUrl: `${env.signerUrl}/_test/malformed`, crossTab: false });
+    const e = await rejects(c.accessToken(), "invalid_response", isErr);
+    assert(e.body.includes("access_token"), "raw body kept");
+    c.dispose();
+  },
+
+  async api_errors_carry_problem_details(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const e = await rejects(c.json("templates/does-not-exist"), "api_error", isErr);
+    eq(e.status, 404, "status");
+    assert(e.detail.includes("does-not-exist"), e.detail);
+    assert(JSON.parse(e.body).title === "Not Found", "raw problem body");
+    const w = await rejects(c.projects.create({ templateId: "x" }), "api_error", isErr);
+    eq(w.status, 403, "a read-only token cannot create projects");
+    await rejects(c.projects.create({}), "invalid_options", isErr);
+    c.dispose();
+  },
+
+  async pagination_and_async_iteration(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const first = await c.templates.list({ limit: 4, sortBy: "name" });
+    eq(first.items.length, 4, "page size");
+    eq(first.total, 9, "total");
+    assert(typeof first.nextPageToken === "string", "next page token");
+    const second = await c.templates.list({ limit: 4, sortBy: "name", pageToken: first.nextPageToken });
+    assert(second.items[0].id !== first.items[0].id, "second page differs");
+    const names = [];
+    for await (const t of c.templates.all({ limit: 2 })) names.push(t.name);
+    eq(names.length, 9, "iterated every template");
+    eq(new Set(names).size, 9, "no duplicates");
+    const flyers = await c.templates.list({ search: "flyer" });
+    eq(flyers.items.length, 2, "search");
+    eq(flyers.nextPageToken, null, "last page");
+    const { list } = c.media; // bound: destructuring works
+    eq((await list({ limit: 5 })).total, 6, "media");
+    const settings = await c.output.settings();
+    eq(settings.length, 3, "output settings");
+    c.dispose();
+  },
+
+  async template_preview_waits_through_202(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const { items } = await c.templates.list({ limit: 1, sortBy: "lastModifiedDate", sortOrder: "desc" });
+    const blob = await c.templates.preview(items[0].id, "medium");
+    eq(blob.type, "image/png", "blob type");
+    const head = new Uint8Array(await blob.slice(0, 4).arrayBuffer());
+    eq(head[1], 0x50, "PNG magic");
+    const media = await c.media.list({ limit: 1 });
+    eq((await c.media.preview(media.items[0].id)).type, "image/png", "media preview");
+    c.dispose();
+  },
+
+  async output_render_with_progress(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const progress = [];
+    const result = await c.output.render(
+      "pdf",
+      { templateId: "7a1c0e4d-0000-4000-8000-000000000001" },
+      { intervalMs: 100, onProgress: (p) => progress.push(p) },
+    );
+    assert(progress.length >= 2, `progress reported ${progress.length} times`);
+    eq(progress[0].taskId, result.taskId, "progress names the task");
+    assert(progress[progress.length - 1].elapsedMs > progress[0].elapsedMs, "elapsed grows");
+    assert(result.downloadUrl.includes(result.taskId), "download URL");
+    eq(result.blob.type, "application/pdf", "a PDF");
+    const text = await result.blob.slice(0, 5).text();
+    eq(text, "%PDF-", "PDF magic");
+    // The steps on their own.
+    const task = await c.output.create("png", { templateId: "7a1c0e4d-0000-4000-8000-000000000002" });
+    await c.output.wait(task, { intervalMs: 100 });
+    eq((await c.output.download(task)).type, "image/png", "png download");
+    c.dispose();
+  },
+
+  async failed_output_is_an_api_error(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const e = await rejects(c.output.render("pdf", { templateId: "7a1c0e4d-0000-4000-8000-000000000009" }, { intervalMs: 100 }), "api_error", isErr);
+    eq(e.status, 500, "status");
+    assert(e.detail.includes("failed"), e.detail);
+    const ctrl = new AbortController();
+    const task = await c.output.create("pdf", { templateId: "7a1c0e4d-0000-4000-8000-000000000001" });
+    setTimeout(() => ctrl.abort(), 150);
+    await rejects(c.output.wait(task, { intervalMs: 100, signal: ctrl.signal }), "aborted", isErr);
+    await rejects(c.output.wait(task, { intervalMs: 100, timeoutMs: 150 }), "timeout", isErr);
+    c.dispose();
+  },
+
+  async studio_adapters(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, integration: "studio", crossTab: false });
+    const { onAuthExpired, refreshTokenAction, configuration } = c.studio; // unbound, as the SDK calls them
+    const before = await signerCalls(env, "/token/studio");
+    const creds = await onAuthExpired({ type: "grafxToken" });
+    eq(creds.type, "grafxToken", "credential type");
+    eq(creds.token, c.token.accessToken, "the refreshed token");
+    eq((await signerCalls(env, "/token/studio")) - before, 1, "a forced refresh");
+    eq(await onAuthExpired({ type: "any", connectorId: "x", remoteConnectorId: "y", headerValue: null }), null, "other requests");
+    // Exactly how the SDK's SubscriberController calls it: a JSON string in, a JSON string out.
+    const subscriber = async (t) => { const n = await onAuthExpired(JSON.parse(t)); return n != null ? JSON.stringify(n) : null; };
+    const out = JSON.parse(await subscriber(JSON.stringify({ type: "grafxToken" })));
+    eq(out.type, "grafxToken", "round trip type");
+    eq(out.token, c.token.accessToken, "round trip token");
+    eq(await subscriber(JSON.stringify({ type: "any" })), null, "round trip null");
+    eq(typeof (await refreshTokenAction()), "string", "refreshTokenAction resolves to the token");
+    const cfg = await configuration();
+    eq(cfg.ENVIRONMENT_API, c.token.environmentApiUrl, "ENVIRONMENT_API");
+    eq(cfg.GRAFX_AUTH_TOKEN, c.token.accessToken, "GRAFX_AUTH_TOKEN");
+    c.dispose();
+    // When the signer is down, refreshTokenAction resolves to an Error (it never rejects).
+    const down = make({ signerUrl: "http://127.0.0.1:9", crossTab: false });
+    const err = await down.studio.refreshTokenAction();
+    assert(err instanceof Error && isErr(err), "an Error value");
+    eq(err.code, "signer_unreachable", "its code");
+    eq(await down.studio.onAuthExpired({ type: "grafxToken" }), null, "onAuthExpired resolves null on failure");
+    down.dispose();
+  },
+
+  async subscriptions(env, make) {
+    let now = Date.now();
+    const c = make({ signerUrl: env.signerUrl, crossTab: false, now: () => now });
+    const seen = [];
+    const off = c.onTokenChange((t) => seen.push(t));
+    eq(c.token, undefined, "no token before the first call");
+    await c.accessToken();
+    await c.accessToken();
+    eq(seen.length, 1, "one change");
+    eq(seen[0].accessToken, c.token.accessToken, "the new token");
+    off();
+    now += 2 * 86_400_000;
+    await c.accessToken();
+    eq(seen.length, 1, "unsubscribed");
+    c.dispose();
+  },
+
+  async auto_refresh_on_wake(env, make) {
+    let now = Date.now();
+    const c = make({ signerUrl: env.signerUrl, integration: "auto", crossTab: false, autoRefresh: true, now: () => now });
+    await c.accessToken();
+    const before = await signerCalls(env, "/token/auto");
+    // The tab wakes (focus) after a long sleep: it refreshes without anyone asking for a token.
+    now = c.token.expiresAt - 10_000;
+    window.dispatchEvent(new Event("focus"));
+    for (let i = 0; i < 50 && (await signerCalls(env, "/token/auto")) === before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    eq((await signerCalls(env, "/token/auto")) - before, 1, "refreshed on wake");
+    c.dispose();
+  },
+};
+
+export async function run_test(name, env, make, isGraFxError) {
+  const test = tests[name] ?? fail(`no test named ${name}`);
+  await test(env, make, isGraFxError);
+}
