@@ -146,20 +146,24 @@ impl TokenGrant {
 
 /// Checks a lifetime in seconds: finite, whole, positive and at most [`MAX_EXPIRES_IN`].
 pub(crate) fn validate_expires_in(secs: f64) -> Result<Duration, Error> {
+    // No float formatting in these messages: it would add ~20 KB to the browser module.
     if !secs.is_finite() {
         return Err(Error::InvalidExpiresIn("must be a finite number".into()));
     }
     if secs.fract() != 0.0 {
-        return Err(Error::InvalidExpiresIn(format!(
-            "{secs} is not a whole number of seconds"
-        )));
+        return Err(Error::InvalidExpiresIn(
+            "must be a whole number of seconds".into(),
+        ));
     }
     if secs <= 0.0 {
-        return Err(Error::InvalidExpiresIn(format!("{secs} is not positive")));
+        return Err(Error::InvalidExpiresIn(format!(
+            "{} is not positive",
+            secs as i64
+        )));
     }
     if secs > MAX_EXPIRES_IN.as_secs() as f64 {
         return Err(Error::InvalidExpiresIn(format!(
-            "{secs} exceeds the maximum of {} seconds",
+            "exceeds the maximum of {} seconds",
             MAX_EXPIRES_IN.as_secs()
         )));
     }

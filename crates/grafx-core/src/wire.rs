@@ -46,14 +46,20 @@ impl Serialize for TokenType {
     }
 }
 
-impl<'de> Deserialize<'de> for TokenType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+impl TokenType {
+    /// Parses a token type (`Bearer`, in any case).
+    pub fn parse(s: &str) -> Result<Self, Error> {
         if s.eq_ignore_ascii_case("bearer") {
             Ok(TokenType::Bearer)
         } else {
-            Err(serde::de::Error::custom(Error::UnsupportedTokenType(s)))
+            Err(Error::UnsupportedTokenType(s.to_owned()))
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        TokenType::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -65,6 +71,11 @@ impl ExpiresIn {
     /// Validates a lifetime, rounding sub-second parts down; less than one second is refused.
     pub fn new(d: Duration) -> Result<Self, Error> {
         validate_expires_in(d.as_secs() as f64).map(Self)
+    }
+
+    /// Validates a lifetime given as a JSON number of seconds (whole, positive, bounded).
+    pub fn from_secs_f64(secs: f64) -> Result<Self, Error> {
+        validate_expires_in(secs).map(Self)
     }
 
     /// The lifetime.

@@ -89,7 +89,7 @@ pub(crate) async fn fetch(
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
     let request = build_request(&url, init, &signal)
-        .map_err(|e| GraFxError::options(format!("invalid request init: {e:?}")))?;
+        .map_err(|_| GraFxError::options("invalid request init"))?;
     let retry = request
         .clone()
         .map_err(|_| GraFxError::options("the request body cannot be sent twice"))?;

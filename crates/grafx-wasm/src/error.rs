@@ -62,29 +62,19 @@ impl GraFxError {
     }
 }
 
-fn set(target: &JsValue, key: &str, value: &JsValue) {
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
-
 impl From<GraFxError> for JsValue {
     fn from(e: GraFxError) -> JsValue {
         let e = *e.0;
-        let err = js_sys::Error::new(&e.message);
-        err.set_name("GraFxError");
-        let v: JsValue = err.into();
-        set(&v, "code", &JsValue::from_str(e.code.as_str()));
-        let opt_str = |s: Option<String>| s.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s));
-        set(
-            &v,
-            "status",
-            &e.status
+        let text = |s: Option<String>| s.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s));
+        crate::glue::grafx_error(
+            e.code.as_str(),
+            &e.message,
+            e.status
                 .map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(f64::from(s))),
-        );
-        set(&v, "detail", &opt_str(e.detail));
-        set(&v, "signerCode", &opt_str(e.signer_code));
-        set(&v, "body", &opt_str(e.body));
-        v
+            text(e.detail),
+            text(e.signer_code),
+            text(e.body),
+        )
     }
 }
 

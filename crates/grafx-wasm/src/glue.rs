@@ -12,8 +12,6 @@ extern "C" {
     pub(crate) fn has_locks() -> bool;
     #[wasm_bindgen(js_name = withLock)]
     pub(crate) fn with_lock(name: &str, if_available: bool, task: &js_sys::Function) -> Promise;
-    #[wasm_bindgen(js_name = pagesIterable)]
-    pub(crate) fn pages_iterable(fetch_page: &js_sys::Function) -> JsValue;
     /// `{signal, done}`.
     #[wasm_bindgen(js_name = linkedSignal)]
     pub(crate) fn linked_signal(outer: &JsValue, timeout_ms: f64) -> JsValue;
@@ -23,6 +21,18 @@ extern "C" {
         init: &JsValue,
         signal: &JsValue,
     ) -> Result<web_sys::Request, JsValue>;
+    /// Builds a GraFxError (the single JS definition of its shape).
+    #[wasm_bindgen(js_name = grafxError)]
+    pub(crate) fn grafx_error(
+        code: &str,
+        message: &str,
+        status: JsValue,
+        detail: JsValue,
+        signer_code: JsValue,
+        body: JsValue,
+    ) -> JsValue;
+    /// The typed helpers over `fetch`, `json` and `errorFrom`.
+    pub(crate) fn resources(fetch: &JsValue, json: &JsValue, error_from: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = onWake)]
     pub(crate) fn on_wake(cb: &js_sys::Function) -> js_sys::Function;
 }

@@ -207,11 +207,12 @@ impl GraFxClient {
         let opts = options::parse(&options)?;
         let inner = Inner::new(opts);
         let weak = Rc::downgrade(&inner);
+        let helpers = resources::build(&weak);
         Ok(Self {
-            templates: resources::templates(&weak),
-            projects: resources::projects(&weak),
-            media: resources::media(&weak),
-            output: resources::output(&weak),
+            templates: get(&helpers, "templates"),
+            projects: get(&helpers, "projects"),
+            media: get(&helpers, "media"),
+            output: get(&helpers, "output"),
             studio: studio::adapters(&weak),
             inner,
         })

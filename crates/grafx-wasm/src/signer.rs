@@ -1,12 +1,14 @@
 //! The request to grafx-signer: `POST {signerUrl}/token[/{integration}]` with `X-CSRF: 1`.
 
-use gloo_net::http::Request;
-use grafx_core::{ErrorBody, ErrorCode, SignerToken, Timestamp, CSRF_HEADER, CSRF_HEADER_VALUE};
+use grafx_core::{
+    AccessToken, EnvironmentApiUrl, EnvironmentName, ErrorBody, ErrorCode, ExpiresIn, Expiry,
+    Timestamp, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::GraFxError;
-use crate::glue::{get, linked_signal};
+use crate::glue::{build_request, get, linked_signal};
 use crate::options::Options;
 use crate::token::Token;
 
@@ -18,12 +20,12 @@ pub(crate) async fn fetch_token(
     let url = opts.token_url();
     let linked = linked_signal(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
     let signal: web_sys::AbortSignal = get(&linked, "signal").unchecked_into();
-    let mut req = Request::post(&url)
-        .credentials(opts.credentials)
-        .abort_signal(Some(&signal))
-        .header(CSRF_HEADER, CSRF_HEADER_VALUE);
+    let headers = web_sys::Headers::new()?;
+    headers.set(CSRF_HEADER, CSRF_HEADER_VALUE)?;
     for (name, value) in &opts.signer_headers {
-        req = req.header(name, value);
+        headers.set(name, value).map_err(|_| {
+            GraFxError::options(format!("signerHeaders: `{name}` is not a valid header"))
+        })?;
     }
     if let Some(get_session) = &opts.get_session_token {
         let session = get_session.call0(&JsValue::NULL)?;
@@ -32,42 +34,48 @@ pub(crate) async fn fetch_token(
             None => session,
         };
         if let Some(t) = session.as_string().filter(|t| !t.is_empty()) {
-            req = req.header("authorization", &format!("Bearer {t}"));
+            headers.set("authorization", &format!("Bearer {t}"))?;
         }
     }
-    let res = req.send().await.map_err(|e| {
-        if signal.aborted() {
-            GraFxError::new(
-                ErrorCode::Timeout,
-                format!("the signer did not answer within {} ms", opts.timeout_ms),
-            )
-        } else {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_credentials(opts.credentials);
+    let request = build_request(&url, &init, &signal)?;
+    let window = web_sys::window()
+        .ok_or_else(|| GraFxError::new(ErrorCode::SignerUnreachable, "no window"))?;
+    let res: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|e| {
+            if signal.aborted() {
+                return GraFxError::new(ErrorCode::Timeout, format!("the signer did not answer within {} ms", opts.timeout_ms));
+            }
+            let reason = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
             // A browser hides why a cross-origin request failed: the signer may be down, or it
             // refused this page's origin (it answers no preflight for origins it does not allow).
-            let page = web_sys::window()
-                .and_then(|w| w.location().origin().ok())
-                .unwrap_or_default();
+            let page = window.location().origin().unwrap_or_default();
             GraFxError::new(
                 ErrorCode::SignerUnreachable,
                 format!(
-                    "cannot reach the signer at {url} ({e}): it is down, or it does not allow this \
+                    "cannot reach the signer at {url} ({reason}): it is down, or it does not allow this \
                      page's origin {page} (check SIGNER_ALLOWED_ORIGINS)"
                 ),
             )
             .detail("network error or CORS refusal")
-        }
-    })?;
+        })?
+        .unchecked_into();
     let status = res.status();
-    let body = res
-        .text()
+    let body = JsFuture::from(res.text()?)
         .await
-        .map_err(|_| timeout_or(opts, &signal, "the signer's reply was cut off"))?;
+        .map_err(|_| timeout_or(opts, &signal, "the signer's reply was cut off"))?
+        .as_string()
+        .unwrap_or_default();
     if let Some(done) = get(&linked, "done").dyn_ref::<js_sys::Function>() {
         let _ = done.call0(&JsValue::NULL);
     }
     let json = js_sys::JSON::parse(&body).ok();
     if !res.ok() {
-        let error: Option<ErrorBody> = json.and_then(|j| serde_wasm_bindgen::from_value(j).ok());
+        let error = json.as_ref().and_then(error_body);
         return Err(match error {
             Some(e) => signer_error(e, status),
             // A proxy's HTML page in front of a dead signer.
@@ -85,14 +93,52 @@ pub(crate) async fn fetch_token(
         }
         .into());
     }
-    let token: SignerToken = json
-        .and_then(|j| {
-            serde_wasm_bindgen::from_value(j)
-                .map_err(|e| e.to_string())
-                .ok()
-        })
-        .ok_or_else(|| invalid("the signer's reply is not a valid token").body(body))?;
-    Ok(Token::from_signer(token, now()))
+    let token = json.as_ref().map(|j| parse_token(j, now()));
+    match token {
+        Some(Ok(t)) => Ok(t),
+        Some(Err(why)) => Err(
+            invalid(&format!("the signer's reply is not a valid token: {why}"))
+                .body(body)
+                .into(),
+        ),
+        None => Err(invalid("the signer's reply is not JSON").body(body).into()),
+    }
+}
+
+fn string(v: &JsValue, key: &str) -> Result<String, String> {
+    get(v, key)
+        .as_string()
+        .ok_or_else(|| format!("`{key}` is missing or not a string"))
+}
+
+/// Validates the signer's token reply with grafx-core's rules, field by field. (Not through serde:
+/// its deserializer machinery, float formatting included, would double the size of this module.)
+fn parse_token(v: &JsValue, received_at: Timestamp) -> Result<Token, String> {
+    let access_token = AccessToken::new(string(v, "access_token")?).map_err(|e| e.to_string())?;
+    TokenType::parse(&string(v, "token_type")?).map_err(|e| e.to_string())?;
+    let expires_in = get(v, "expires_in")
+        .as_f64()
+        .ok_or("`expires_in` is missing or not a number")?;
+    let expires_in = ExpiresIn::from_secs_f64(expires_in).map_err(|e| e.to_string())?;
+    let environment = EnvironmentName::new(string(v, "environment")?).map_err(|e| e.to_string())?;
+    let api =
+        EnvironmentApiUrl::parse(&string(v, "environment_api_url")?).map_err(|e| e.to_string())?;
+    Ok(Token {
+        access_token: access_token.secret().to_owned(),
+        expiry: Expiry::stamp(received_at, expires_in.duration()),
+        environment: environment.as_str().to_owned(),
+        api,
+        scope: get(v, "scope").as_string().unwrap_or_default(),
+    })
+}
+
+fn error_body(v: &JsValue) -> Option<ErrorBody> {
+    let code = get(v, "error").as_string()?;
+    let description = get(v, "error_description").as_string().unwrap_or_default();
+    let code: ErrorCode = code
+        .parse()
+        .unwrap_or_else(|e: std::convert::Infallible| match e {});
+    Some(ErrorBody::new(code, description))
 }
 
 fn invalid(msg: &str) -> GraFxError {

@@ -33,7 +33,7 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     object(&[
         (
             "onAuthExpired",
-            method(weak, |inner, request, _, _| {
+            method(weak, |inner, request, _| {
                 Box::pin(async move {
                     if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
                         return Ok(JsValue::NULL);
@@ -53,7 +53,7 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
         ("refreshTokenAction", refresh),
         (
             "configuration",
-            method(weak, |inner, _, _, _| {
+            method(weak, |inner, _, _| {
                 Box::pin(async move {
                     let t = inner.current(false).await?;
                     Ok(object(&[

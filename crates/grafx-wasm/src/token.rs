@@ -1,6 +1,6 @@
 //! A token held by the browser, stamped with the local clock on receipt.
 
-use grafx_core::{EnvironmentApiUrl, Expiry, SignerToken, Timestamp};
+use grafx_core::{EnvironmentApiUrl, Expiry, Timestamp};
 use wasm_bindgen::JsValue;
 
 use crate::glue::{get, object};
@@ -16,17 +16,6 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    /// Stamps a signer reply received at `now` (local clock): `now + expires_in`.
-    pub(crate) fn from_signer(t: SignerToken, now: Timestamp) -> Self {
-        Self {
-            access_token: t.access_token.secret().to_owned(),
-            expiry: Expiry::stamp(now, t.expires_in.duration()),
-            environment: t.environment.as_str().to_owned(),
-            api: t.environment_api_url,
-            scope: t.scope.to_string(),
-        }
-    }
-
     /// The public shape: `{accessToken, expiresAt, environment, environmentApiUrl, scope}`.
     pub(crate) fn to_js(&self) -> JsValue {
         object(&[

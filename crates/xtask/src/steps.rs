@@ -231,5 +231,60 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
             }
         }
     }
+    let (ok, size) = package(&report);
+    report.results.push(StepResult {
+        name: "grafx-wasm package (web + bundler)".into(),
+        ok,
+        tally: Tally {
+            passed: u64::from(ok),
+            failed: u64::from(!ok),
+        },
+        took: Duration::ZERO,
+    });
+    if let Some(size) = size {
+        println!(
+            "xtask: grafx-wasm size: gzip -9 of .wasm + JS glue (generated and snippets) = {size} bytes ({:.1} KB)",
+            size as f64 / 1024.0
+        );
+    }
+    if ok {
+        let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
+        report.run("tsc --noEmit (grafx-wasm types + Studio SDK)", c, true);
+    }
     Ok(report.print())
+}
+
+/// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) in
+/// release mode, and measures gzip -9 of the web build's .wasm plus its JS glue.
+fn package(report: &Report) -> (bool, Option<u64>) {
+    let mut ok = true;
+    for (target, out) in [("web", "pkg"), ("bundler", "pkg-bundler")] {
+        println!("\nxtask: ==> wasm-pack build --target {target}");
+        let status = report
+            .command(
+                "wasm-pack",
+                &[
+                    "build",
+                    "--release",
+                    "--target",
+                    target,
+                    "--mode",
+                    "no-install",
+                    "--out-dir",
+                    out,
+                    "crates/grafx-wasm",
+                ],
+            )
+            .status();
+        ok &= status.is_ok_and(|s| s.success());
+    }
+    let pkg = report.root.join("crates/grafx-wasm/pkg");
+    let size = Command::new("sh")
+        .arg("-c")
+        .arg("cat grafx_wasm_bg.wasm grafx_wasm.js snippets/*/js/*.js | gzip -9 | wc -c")
+        .current_dir(pkg)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok());
+    (ok, size)
 }

@@ -1,0 +1,85 @@
+// Compiled with `tsc --noEmit` by `cargo xtask test`: the generated grafx-wasm types, used the way
+// an app does, together with the real @chili-publish/studio-sdk types. A type error here fails CI.
+import init, {
+  GraFxClient,
+  isGraFxError,
+  type GraFxClientOptions,
+  type GraFxError,
+  type GraFxToken,
+  type Page,
+  type Template,
+  type RenderResult,
+  type OutputProgress,
+} from "grafx-wasm";
+import SDK, { type ConfigType, WellKnownConfigurationKeys } from "@chili-publish/studio-sdk";
+
+export async function usage(): Promise<void> {
+  await init();
+  const options: GraFxClientOptions = {
+    signerUrl: "https://signer.example.com",
+    integration: "reader",
+    leewaySeconds: 30,
+    credentials: "include",
+    signerHeaders: { "x-app-session": "abc" },
+    getSessionToken: async () => "session-jwt",
+    timeoutMs: 5000,
+    crossTab: true,
+    autoRefresh: true,
+  };
+  const grafx = new GraFxClient(options);
+
+  const token: string = await grafx.accessToken();
+  const forced: string = await grafx.accessToken({ forceRefresh: true });
+  const current: GraFxToken | undefined = grafx.token;
+  const expiresAt: number | undefined = current?.expiresAt;
+  const unsubscribe: () => void = grafx.onTokenChange((t: GraFxToken) => console.log(t.scope));
+  grafx.onError((e: GraFxError) => console.warn(e.code, e.signerCode, e.status));
+  unsubscribe();
+
+  const res: Response = await grafx.fetch("templates?limit=5", { timeoutMs: 2000, signal: new AbortController().signal });
+  const body: unknown = await grafx.json("templates");
+  const page: Page<Template> = await grafx.templates.list({ search: "flyer", limit: 10, sortOrder: "desc" });
+  const next: string | null = page.nextPageToken;
+  for await (const template of grafx.templates.all({ limit: 50 })) {
+    const name: string = template.name;
+    void name;
+  }
+  const preview: Blob = await grafx.templates.preview(page.items[0].id, "medium");
+  const project = await grafx.projects.create({ templateId: page.items[0].id, name: "Mine" });
+  await grafx.projects.saveDocument(project.id, { edited: true });
+  const render: RenderResult = await grafx.output.render("pdf", { templateId: page.items[0].id }, {
+    intervalMs: 500,
+    onProgress: (p: OutputProgress) => console.log(p.attempt, p.elapsedMs),
+  });
+  const blob: Blob = render.blob;
+
+  try {
+    await grafx.accessToken();
+  } catch (e: unknown) {
+    if (isGraFxError(e)) {
+      // Narrowed by the type guard.
+      const code: "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "unauthorized" | "api_error" | "timeout" | "aborted" | "invalid_response" | "invalid_options" = e.code;
+      void code;
+    }
+  }
+
+  // The Studio SDK, wired as CHILI's docs do it: the handler is assignable without a cast.
+  const config: ConfigType = { editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired };
+  const sdk = new SDK(config);
+  const { ENVIRONMENT_API, GRAFX_AUTH_TOKEN } = await grafx.studio.configuration();
+  await sdk.configuration.setValue(WellKnownConfigurationKeys.GraFxStudioEnvironmentApiUrl, ENVIRONMENT_API);
+  await sdk.configuration.setValue(WellKnownConfigurationKeys.GraFxStudioAuthToken, GRAFX_AUTH_TOKEN);
+  // studio-ui's refreshTokenAction: () => Promise<string | Error>.
+  const refreshTokenAction: () => Promise<string | Error> = grafx.studio.refreshTokenAction;
+
+  void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction];
+  grafx.dispose();
+}
+
+// Mistakes the types must catch.
+// @ts-expect-error signerUrl is required
+new GraFxClient({});
+// @ts-expect-error credentials is a RequestCredentials value
+new GraFxClient({ signerUrl: "/", credentials: "always" });
+// @ts-expect-error accessToken resolves to a string, not a number
+export const wrong: Promise<number> = new GraFxClient({ signerUrl: "/" }).accessToken();
