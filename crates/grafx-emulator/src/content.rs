@@ -293,7 +293,7 @@ impl Content {
             ),
             t(
                 9,
-                "Broken Flyer",
+                "Unrenderable Flyer (error demo)",
                 "A template whose output always fails: use it to see error handling.",
                 vec!["test"],
                 "2026-10-31T23:59:00Z",

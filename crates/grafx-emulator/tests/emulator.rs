@@ -394,7 +394,10 @@ async fn templates_are_searchable_sortable_and_paginated() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(found, ["Summer Sale Flyer", "Broken Flyer"]);
+    assert_eq!(
+        found,
+        ["Unrenderable Flyer (error demo)", "Summer Sale Flyer"]
+    );
     assert_eq!(page["links"]["nextPage"], Value::Null);
 
     for bad in [

@@ -173,6 +173,18 @@ impl Inner {
         let task = Closure::once_into_js(move || -> Promise {
             future_to_promise(async move { this.fetch_and_publish().await.map(|()| JsValue::TRUE) })
         });
+        // A cold tab first asks its peers: a tab that already holds a fresh token answers at once.
+        if self.token().is_none() {
+            if let Some(ch) = &self.channel {
+                let _ = ch.post_message(&Token::query_message());
+                for _ in 0..3 {
+                    sleep(20.0).await;
+                    if self.peer_token_satisfies(&reject) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref())).await?;
         if first.is_truthy() {
             return Ok(());
@@ -252,7 +264,19 @@ impl Inner {
         let cb =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 let Some(this) = weak.upgrade() else { return };
-                let Some(token) = Token::from_message(&ev.data()) else {
+                let data = ev.data();
+                if Token::is_query(&data) {
+                    // A peer is cold: share our token if it is still fresh.
+                    let now = this.now();
+                    let fresh = this
+                        .token()
+                        .filter(|t| t.expiry.freshness(now, &this.policy) == Freshness::Fresh);
+                    if let (Some(t), Some(ch)) = (fresh, &this.channel) {
+                        let _ = ch.post_message(&t.to_message());
+                    }
+                    return;
+                }
+                let Some(token) = Token::from_message(&data) else {
                     return;
                 };
                 let newer = this

@@ -50,6 +50,19 @@ impl Token {
         ])
     }
 
+    /// The question a cold tab asks its peers: "does anyone hold a fresh token?".
+    pub(crate) fn query_message() -> JsValue {
+        object(&[
+            ("v", JsValue::from_f64(1.0)),
+            ("type", JsValue::from_str("query")),
+        ])
+    }
+
+    /// Whether a message is that question.
+    pub(crate) fn is_query(m: &JsValue) -> bool {
+        get(m, "v").as_f64() == Some(1.0) && get(m, "type").as_string().as_deref() == Some("query")
+    }
+
     /// Reads a broadcast message; None for anything malformed.
     pub(crate) fn from_message(m: &JsValue) -> Option<Self> {
         if get(m, "v").as_f64() != Some(1.0)

@@ -2,10 +2,12 @@
 //!
 //! - `cargo xtask test`: install whatever is missing on this machine (idempotent), then run every
 //!   check and test suite, and finish with one line `N passed, N failed` over all of them.
+//! - `cargo xtask demo`: the demo on the built-in emulator (or real CHILI with `--chili`).
 //! - `cargo xtask bootstrap`: only the installation part.
 
 mod bootstrap;
 mod browser;
+mod demo;
 mod steps;
 mod tally;
 
@@ -33,6 +35,19 @@ enum Command {
         #[arg(long)]
         no_browser: bool,
     },
+    /// Build grafx-wasm, start the emulator and the signer serving www/, print one URL, run until
+    /// Ctrl-C.
+    Demo {
+        /// Where the signer (and the page) listens.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Use real CHILI GraFx instead of the emulator, with credentials from the GRAFX_* variables.
+        #[arg(long)]
+        chili: bool,
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -53,6 +68,11 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match cli.command {
         Command::Bootstrap => bootstrap::ensure(&root, true).map(|_| true),
+        Command::Demo {
+            listen,
+            chili,
+            no_install,
+        } => demo::run(&root, !no_install, listen, chili),
         Command::Test {
             no_install,
             no_browser,

@@ -251,7 +251,45 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
         let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
         report.run("tsc --noEmit (grafx-wasm types + Studio SDK)", c, true);
     }
+    if ok && browser {
+        end_to_end(&mut report);
+    }
     Ok(report.print())
+}
+
+/// The demo's end-to-end suites (`tests/e2e/`, node's test runner driving Chromium through
+/// playwright-core) against the demo stack: emulator, signer and the page it serves.
+fn end_to_end(report: &mut Report) {
+    let started = Instant::now();
+    let demo = crate::demo::assemble_site(&report.root)
+        .and_then(|site| crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false));
+    match demo {
+        Ok(demo) => {
+            println!("xtask: demo for end-to-end tests at {}", demo.url);
+            let mut c = report.command("node", &["--test", "--test-concurrency=1", "tests/e2e/"]);
+            c.env("DEMO_URL", &demo.url)
+                .env(
+                    "EMULATOR_URL",
+                    demo.emulator_url.clone().unwrap_or_default(),
+                )
+                .env("CHROMIUM", bootstrap::CHROMIUM)
+                .env("E2E_ARTIFACTS", report.root.join("target/e2e-artifacts"));
+            report.run("end-to-end: demo in Chromium (node --test)", c, false);
+            demo.stop();
+        }
+        Err(e) => {
+            println!("xtask: cannot start the demo for end-to-end tests: {e:#}");
+            report.results.push(StepResult {
+                name: "end-to-end: demo in Chromium (node --test)".into(),
+                ok: false,
+                tally: Tally {
+                    passed: 0,
+                    failed: 1,
+                },
+                took: started.elapsed(),
+            });
+        }
+    }
 }
 
 /// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) in

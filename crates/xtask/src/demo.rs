@@ -1,0 +1,208 @@
+//! `cargo xtask demo`: the emulator (or real CHILI with `--chili`) and grafx-signer, the signer
+//! serving `www/` and the grafx-wasm package from its own origin. Also what the end-to-end suites
+//! run against.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use grafx_core::{EnvironmentApiUrl, Scopes};
+use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
+use grafx_signer::{
+    app, AppState, ClientSecret, ConfigArgs, Integration, OriginPolicy, SignerConfig,
+};
+use tokio::runtime::Runtime;
+
+use crate::bootstrap::Toolchain;
+
+/// Builds the web package and assembles `target/demo/` = `www/` + `pkg/`.
+pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
+    let status = std::process::Command::new("wasm-pack")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "web",
+            "--mode",
+            "no-install",
+            "--out-dir",
+            "pkg",
+            "crates/grafx-wasm",
+        ])
+        .current_dir(root)
+        .env("PATH", &toolchain.path)
+        .status()
+        .context("running wasm-pack")?;
+    if !status.success() {
+        bail!("wasm-pack build failed");
+    }
+    assemble_site(root)
+}
+
+/// Assembles `target/demo/` from `www/` and the already built `crates/grafx-wasm/pkg/`.
+pub(crate) fn assemble_site(root: &Path) -> Result<PathBuf> {
+    let site = root.join("target/demo");
+    if site.exists() {
+        std::fs::remove_dir_all(&site).context("clearing target/demo")?;
+    }
+    copy_dir(&root.join("www"), &site)?;
+    copy_dir(&root.join("crates/grafx-wasm/pkg"), &site.join("pkg"))?;
+    Ok(site)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A running demo.
+pub(crate) struct DemoStack {
+    runtime: Option<Runtime>,
+    emulator: Option<RunningEmulator>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    state: Option<AppState>,
+    /// The page URL.
+    pub(crate) url: String,
+    /// The emulator's base URL (none with `--chili`).
+    pub(crate) emulator_url: Option<String>,
+}
+
+/// Reads the signer's environment variables (GRAFX_*, SIGNER_*) as the signer binary would.
+#[derive(Parser)]
+struct FromEnv {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+impl DemoStack {
+    /// Starts the demo on `listen` (port 0: any free port).
+    pub(crate) fn start(site: PathBuf, listen: SocketAddr, chili: bool) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (emulator, state, server, url) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| {
+                    format!("cannot listen on {listen}; pick another address with --listen")
+                })?;
+            let addr = listener.local_addr()?;
+            let origins = format!("http://127.0.0.1:{p},http://localhost:{p}", p = addr.port());
+            let (emulator, config) = if chili {
+                let mut args = FromEnv::parse_from(["demo"]).config;
+                args.allowed_origins = Some(origins);
+                args.static_dir = Some(site);
+                (
+                    None,
+                    args.load()
+                        .context("the signer's configuration (GRAFX_* environment variables)")?,
+                )
+            } else {
+                let emulator = start(EmulatorConfig::default(), "127.0.0.1:0".parse()?).await?;
+                let e = emulator.emulator();
+                let reader = Integration {
+                    name: "default".into(),
+                    client_id: "demo-reader".into(),
+                    client_secret: ClientSecret::new("demo-reader-secret".into()),
+                    environment: e.environment().clone(),
+                    environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url())?,
+                    auth_url: e.token_url().parse()?,
+                    audience: grafx_signer::DEFAULT_AUDIENCE.into(),
+                    allowed_origins: Some(OriginPolicy::parse_list(&origins)?),
+                    browser_scopes: Some(Scopes::parse(
+                        "template:read media:read project:read output:create",
+                    )),
+                };
+                let mut config = SignerConfig::single(reader);
+                config.static_dir = Some(site);
+                config.rate_limit_per_minute = 600;
+                (Some(emulator), config)
+            };
+            let state = AppState::new(config)?;
+            state.start_refreshers();
+            let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            });
+            anyhow::Ok((
+                emulator,
+                state,
+                server,
+                format!("http://127.0.0.1:{}/", addr.port()),
+            ))
+        })?;
+        let emulator_url = emulator.as_ref().map(|e| e.base_url().to_owned());
+        Ok(Self {
+            runtime: Some(runtime),
+            emulator,
+            server: Some(server),
+            state: Some(state),
+            url,
+            emulator_url,
+        })
+    }
+
+    /// Runs until Ctrl-C.
+    pub(crate) fn wait_for_ctrl_c(&self) {
+        if let Some(rt) = &self.runtime {
+            rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+        }
+    }
+
+    /// Stops everything.
+    pub(crate) fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.stop_refreshers();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(rt) = self.runtime.take() {
+            if let Some(em) = self.emulator.take() {
+                rt.block_on(em.stop());
+            }
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for DemoStack {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// `cargo xtask demo`.
+pub(crate) fn run(root: &Path, install: bool, listen: SocketAddr, chili: bool) -> Result<bool> {
+    let toolchain = crate::bootstrap::ensure(root, install)?;
+    let site = build_site(root, &toolchain)?;
+    let demo = DemoStack::start(site, listen, chili)?;
+    match &demo.emulator_url {
+        Some(e) => println!("\nxtask: demo on the built-in GraFx emulator ({e}); Ctrl-C stops it"),
+        None => {
+            println!("\nxtask: demo on CHILI GraFx (credentials from GRAFX_*); Ctrl-C stops it")
+        }
+    }
+    println!("\n    Open {}\n", demo.url);
+    demo.wait_for_ctrl_c();
+    println!("xtask: shutting down");
+    demo.stop();
+    Ok(true)
+}

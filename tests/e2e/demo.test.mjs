@@ -1,0 +1,90 @@
+// The demo's flows through the real signer and emulator, in headless Chromium.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { DEMO_URL, EMULATOR_URL, armFault, clearFaults, launch, signerTokenRequests, withPage } from "./helpers.mjs";
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await clearFaults(); await browser?.close(); });
+
+const text = (page, sel) => page.locator(sel).textContent();
+
+test("the token panel shows the environment, scope and a live countdown", () =>
+  withPage(browser, "token panel", async (page) => {
+    await page.goto(DEMO_URL);
+    await page.locator("#t-environment", { hasText: "demo" }).waitFor();
+    assert.match(await text(page, "#t-scope"), /template:read/);
+    assert.match(await text(page, "#t-countdown"), /^2[34]h \d\dm \d\ds$/);
+    assert.equal(await text(page, "#t-requests"), "1");
+    assert.match(await text(page, "#api-url"), new RegExp(`^${EMULATOR_URL}/grafx/api/v1/environment/demo/$`));
+    const before = await signerTokenRequests();
+    await page.click("#force-refresh");
+    await page.locator("#t-requests", { hasText: "2" }).waitFor();
+    assert.equal((await signerTokenRequests()) - before, 1, "force refresh asked the signer once");
+    await page.locator("#banner", { hasText: "Token refreshed" }).waitFor();
+  }));
+
+test("the template browser searches, pages and shows thumbnails", () =>
+  withPage(browser, "template browser", async (page) => {
+    await page.goto(DEMO_URL);
+    const cards = page.locator("#templates li");
+    await cards.nth(5).waitFor();
+    assert.equal(await cards.count(), 6);
+    assert.equal(await text(page, "#page-info"), "1–6 of 9");
+    // Thumbnails arrive after the emulator's 202 "rendering" replies.
+    await page.waitForFunction(() => [...document.querySelectorAll("#templates img")].every((i) => i.src.startsWith("blob:") && i.complete && i.naturalWidth > 0));
+    await page.click("#next");
+    await page.locator("#page-info", { hasText: "7–9 of 9" }).waitFor();
+    assert.equal(await cards.count(), 3);
+    assert.ok(await page.locator("#next").isDisabled());
+    await page.click("#prev");
+    await page.locator("#page-info", { hasText: "1–6 of 9" }).waitFor();
+    await page.fill("#search", "flyer");
+    await page.click("#search-form button");
+    await page.locator("#page-info", { hasText: "1–2 of 2" }).waitFor();
+    const names = await page.locator("#templates .name").allTextContents();
+    assert.deepEqual(names, ["Summer Sale Flyer", "Unrenderable Flyer (error demo)"]);
+  }));
+
+test("rendering a PDF shows progress, then a download link to a real PDF", () =>
+  withPage(browser, "render pdf", async (page) => {
+    await page.goto(DEMO_URL);
+    await page.locator("#templates li", { hasText: "Business Card" }).click();
+    await page.click("#render-pdf");
+    await page.locator("#render-progress").waitFor({ state: "visible" });
+    const link = page.locator("#render-download");
+    await link.waitFor({ state: "visible", timeout: 15000 });
+    assert.match(await link.textContent(), /business-card\.pdf/);
+    assert.equal(await page.locator("#render-progress").evaluate((p) => p.value), 100);
+    const head = await link.evaluate(async (a) => (await (await fetch(a.href)).text()).slice(0, 5));
+    assert.equal(head, "%PDF-");
+  }));
+
+test("a failing render shows a typed error where people see it", () =>
+  withPage(browser, "failing render", async (page) => {
+    await page.goto(DEMO_URL);
+    await page.fill("#search", "unrenderable");
+    await page.click("#search-form button");
+    await page.locator("#templates li", { hasText: "Unrenderable" }).click();
+    await page.click("#render-png");
+    const banner = page.locator("#banner.error");
+    await banner.waitFor({ timeout: 15000 });
+    assert.match(await banner.textContent(), /\[api_error\].*could not be rendered/);
+    assert.equal(await text(page, "#render-status"), "Render failed.");
+  }));
+
+test("when GraFx goes away the page says so, then recovers by itself", () =>
+  withPage(browser, "outage and recovery", async (page) => {
+    await page.goto(DEMO_URL);
+    await page.locator("#templates li").first().waitFor();
+    // The Environment API is down behind its proxy for a while. (A dropped connection would not
+    // do: Chromium silently retries a GET whose reused connection is reset.)
+    await armFault({ target: "api", kind: "html", status: 503, times: 3 });
+    await page.click("#search-form button");
+    const banner = page.locator("#banner");
+    await page.locator("#banner.error").waitFor();
+    assert.match(await banner.textContent(), /\[api_error\]/);
+    // The page probes every 3 s; once the faults are spent it recovers on its own.
+    await page.locator("#banner.ok", { hasText: "Connection restored" }).waitFor({ timeout: 20000 });
+    await page.locator("#templates li").first().waitFor();
+  }));
