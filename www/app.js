@@ -41,10 +41,14 @@ let selected = null;
 let objectUrls = [];
 let healthy = true;
 
+let loadSeq = 0; // responses of superseded loads (e.g. a search typed while loading) are dropped
+
 async function loadTemplates() {
   const list = $("templates");
+  const seq = ++loadSeq;
   try {
     const page = await grafx.templates.list({ search, limit: PAGE, sortBy: "name", pageToken: tokens[pageIndex] });
+    if (seq !== loadSeq) return;
     tokens[pageIndex + 1] = page.nextPageToken ?? undefined;
     objectUrls.forEach((u) => URL.revokeObjectURL(u));
     objectUrls = [];
@@ -55,7 +59,7 @@ async function loadTemplates() {
     $("next").disabled = !page.nextPageToken;
     recovered();
   } catch (e) {
-    failed(e);
+    if (seq === loadSeq) failed(e);
   }
 }
 

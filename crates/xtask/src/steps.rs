@@ -268,6 +268,7 @@ fn end_to_end(report: &mut Report) {
             println!("xtask: demo for end-to-end tests at {}", demo.url);
             let mut c = report.command("node", &["--test", "--test-concurrency=1", "tests/e2e/"]);
             c.env("DEMO_URL", &demo.url)
+                .env("DEMO_SITE", report.root.join("target/demo"))
                 .env(
                     "EMULATOR_URL",
                     demo.emulator_url.clone().unwrap_or_default(),
@@ -290,6 +291,21 @@ fn end_to_end(report: &mut Report) {
             });
         }
     }
+}
+
+/// Adds what wasm-pack leaves out of the package manifest: `exports` (import and types), and the
+/// wasm file as an export so bundlers and import maps can address it.
+fn finish_package_json(pkg: &std::path::Path) -> anyhow::Result<()> {
+    let path = pkg.join("package.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    manifest["exports"] = serde_json::json!({
+        ".": { "types": "./grafx_wasm.d.ts", "import": "./grafx_wasm.js" },
+        "./grafx_wasm_bg.wasm": "./grafx_wasm_bg.wasm",
+        "./package.json": "./package.json",
+    });
+    manifest["sideEffects"] = serde_json::json!(["./snippets/*"]);
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(())
 }
 
 /// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) in
@@ -317,6 +333,10 @@ fn package(report: &Report) -> (bool, Option<u64>) {
         ok &= status.is_ok_and(|s| s.success());
     }
     let pkg = report.root.join("crates/grafx-wasm/pkg");
+    if let Err(e) = finish_package_json(&pkg) {
+        println!("xtask: cannot complete pkg/package.json: {e:#}");
+        ok = false;
+    }
     let size = Command::new("sh")
         .arg("-c")
         .arg("cat grafx_wasm_bg.wasm grafx_wasm.js snippets/*/js/*.js | gzip -9 | wc -c")
