@@ -87,6 +87,10 @@ pub struct TokenCache {
     state: Mutex<FlightState>,
     wake: Notify,
     refresher_running: AtomicBool,
+    /// The last reply body rendered, per token and remaining second (see `rendered`).
+    rendered: Mutex<Option<(Arc<CachedToken>, u64, axum::body::Bytes)>>,
+    /// `token_cache{result=hit|stale|miss}` for this integration, looked up once.
+    lookups: [prometheus_client::metrics::counter::Counter; 3],
 }
 
 impl TokenCache {
@@ -98,6 +102,14 @@ impl TokenCache {
         settings: CacheSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let integration_name = integration.name.clone();
+        let lookups = [Lookup::Hit, Lookup::Stale, Lookup::Miss].map(|l| {
+            let labels = CacheLabels {
+                integration: integration_name.clone(),
+                result: l.label(),
+            };
+            metrics.cache.get_or_create(&labels).clone()
+        });
         Self {
             integration,
             source,
@@ -109,6 +121,8 @@ impl TokenCache {
             state: Mutex::new(FlightState::default()),
             wake: Notify::new(),
             refresher_running: AtomicBool::new(false),
+            lookups,
+            rendered: Mutex::new(None),
         }
     }
 
@@ -125,13 +139,33 @@ impl TokenCache {
         &self.integration
     }
 
+    /// The reply body for `token` with `remaining_secs` left: rendered by `render` at most once per
+    /// token and second, since nothing else in it changes. Holding the `Arc` keeps the comparison
+    /// by identity sound.
+    pub(crate) fn rendered<E>(
+        &self,
+        token: &Arc<CachedToken>,
+        remaining_secs: u64,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<axum::body::Bytes, E> {
+        let mut slot = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, secs, body)) = slot.as_ref() {
+            if Arc::ptr_eq(t, token) && *secs == remaining_secs {
+                return Ok(body.clone());
+            }
+        }
+        let body = axum::body::Bytes::from(render()?);
+        *slot = Some((Arc::clone(token), remaining_secs, body.clone()));
+        Ok(body)
+    }
+
     /// The cached token, if any, without touching upstream.
-    pub async fn peek(&self) -> Option<CachedToken> {
+    pub async fn peek(&self) -> Option<Arc<CachedToken>> {
         self.store.load(self.name()).await
     }
 
     /// A usable token: from cache when possible, otherwise from upstream (single-flight).
-    pub async fn get(&self) -> Result<(CachedToken, Lookup), UpstreamError> {
+    pub async fn get(&self) -> Result<(Arc<CachedToken>, Lookup), UpstreamError> {
         let now = self.clock.now();
         let result = match self.store.load(self.name()).await {
             Some(t) => match t.expiry.freshness(now, &self.settings.policy) {
@@ -151,18 +185,14 @@ impl TokenCache {
             None => self.refresh().await.map(|t| (t, Lookup::Miss)),
         };
         if let Ok((_, lookup)) = &result {
-            let labels = CacheLabels {
-                integration: self.name().to_owned(),
-                result: lookup.label(),
-            };
-            self.metrics.cache.get_or_create(&labels).inc();
+            self.lookups[*lookup as usize].inc();
         }
         result
     }
 
     /// Refreshes now (single-flight), honouring the minimum interval and upstream's
     /// `Retry-After`. Returns the token to serve: the new one, or the old one while it is valid.
-    pub async fn refresh(&self) -> Result<CachedToken, UpstreamError> {
+    pub async fn refresh(&self) -> Result<Arc<CachedToken>, UpstreamError> {
         let seen = self.state().attempts;
         let _flight = self.refresh_lock.lock().await;
         let now = self.clock.now();
@@ -185,14 +215,14 @@ impl TokenCache {
             }
             if let Some(t) = &usable {
                 if t.expiry.freshness(now, &policy) == Freshness::Fresh {
-                    return Ok(t.clone());
+                    return Ok(Arc::clone(t));
                 }
                 let recently = st
                     .last_attempt
                     .is_some_and(|at| now.since(at) < self.settings.min_refresh_interval);
                 let same_token = st.same_token_until.is_some_and(|until| now < until);
                 if recently || same_token {
-                    return Ok(t.clone());
+                    return Ok(Arc::clone(t));
                 }
             }
             if let Some(until) = st.blocked_until.filter(|u| now < *u) {
@@ -258,7 +288,8 @@ impl TokenCache {
                 } else {
                     tracing::info!(integration = self.name(), expires_in = grant.expires_in().as_secs(), scope = %grant.scope(), "obtained a token");
                 }
-                self.store.save(self.name(), token.clone()).await;
+                let token = Arc::new(token);
+                self.store.save(self.name(), Arc::clone(&token)).await;
                 Ok(token)
             }
             Err(e) => match usable {

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestLabels {
-    pub(crate) route: String,
+    pub(crate) route: &'static str,
     pub(crate) status: u16,
 }
 

@@ -57,10 +57,13 @@ impl OriginPolicy {
 
     /// Whether a request's `Origin` header value is allowed. `null` and malformed values never are.
     pub fn allows(&self, origin: &str) -> bool {
-        match (self, normalize(origin)) {
-            (_, None) => false,
-            (Self::AnyForDevelopment, Some(_)) => true,
-            (Self::List(set), Some(o)) => set.contains(&o),
+        match self {
+            // Browsers send canonical origins, which the set holds verbatim: the common case needs
+            // no parsing. Anything else is normalised first.
+            Self::List(set) => {
+                set.contains(origin) || normalize(origin).is_some_and(|o| set.contains(&o))
+            }
+            Self::AnyForDevelopment => normalize(origin).is_some(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! replace the in-memory one.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -22,10 +22,10 @@ pub struct CachedToken {
 /// Storage for one token per integration.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// The cached token for an integration, if any.
-    async fn load(&self, integration: &str) -> Option<CachedToken>;
+    /// The cached token for an integration, if any (shared, so serving it copies nothing).
+    async fn load(&self, integration: &str) -> Option<Arc<CachedToken>>;
     /// Replaces the cached token for an integration.
-    async fn save(&self, integration: &str, token: CachedToken);
+    async fn save(&self, integration: &str, token: Arc<CachedToken>);
     /// Forgets an integration's token (its credentials changed).
     async fn remove(&self, integration: &str);
 }
@@ -33,12 +33,12 @@ pub trait TokenStore: Send + Sync + 'static {
 /// The default store: a map in this process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    tokens: RwLock<HashMap<String, CachedToken>>,
+    tokens: RwLock<HashMap<String, Arc<CachedToken>>>,
 }
 
 #[async_trait]
 impl TokenStore for MemoryStore {
-    async fn load(&self, integration: &str) -> Option<CachedToken> {
+    async fn load(&self, integration: &str) -> Option<Arc<CachedToken>> {
         self.tokens
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -46,7 +46,7 @@ impl TokenStore for MemoryStore {
             .cloned()
     }
 
-    async fn save(&self, integration: &str, token: CachedToken) {
+    async fn save(&self, integration: &str, token: Arc<CachedToken>) {
         self.tokens
             .write()
             .unwrap_or_else(|p| p.into_inner())

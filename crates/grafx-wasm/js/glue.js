@@ -183,3 +183,22 @@ export function resources(fetch, json, errorFrom) {
     },
   };
 }
+
+/**
+ * Holds the shared lock `name` until `release()` is called: "this tab holds a token". Other tabs
+ * see it through `peersPresent`, so a cold tab knows whether to wait for a peer's answer.
+ */
+export function holdPresence(name) {
+  if (!hasLocks()) return () => {};
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  navigator.locks.request(name, { mode: "shared" }, () => held).catch(() => {});
+  return () => release();
+}
+
+/** Whether any context of this origin holds the presence lock `name`. */
+export async function peersPresent(name) {
+  if (!hasLocks() || !navigator.locks.query) return false;
+  const { held } = await navigator.locks.query();
+  return held.some((lock) => lock.name === name);
+}

@@ -90,9 +90,6 @@ pub(crate) async fn fetch(
     let url = resolve(&token, path_or_url)?;
     let request = build_request(&url, init, &signal)
         .map_err(|_| GraFxError::options("invalid request init"))?;
-    let retry = request
-        .clone()
-        .map_err(|_| GraFxError::options("the request body cannot be sent twice"))?;
     request
         .headers()
         .set("authorization", &format!("Bearer {}", token.access_token))?;
@@ -100,8 +97,12 @@ pub(crate) async fn fetch(
     if res.status() != 401 {
         return Ok(res);
     }
-    // The token was refused although we believed it valid: force one refresh, retry once.
+    // The token was refused although we believed it valid: force one refresh, retry once. The
+    // retry is rebuilt from the caller's init rather than cloned up front: cloning every request
+    // just in case cost more than the rare retry (strings and blobs replay; a stream body cannot).
     let fresh = inner.current(true).await?;
+    let retry = build_request(&url, init, &signal)
+        .map_err(|_| GraFxError::options("invalid request init"))?;
     retry
         .headers()
         .set("authorization", &format!("Bearer {}", fresh.access_token))?;

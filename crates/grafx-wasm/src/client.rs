@@ -15,7 +15,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::glue::{date_now, has_locks, on_wake, sleep, with_lock};
+use crate::glue::{date_now, has_locks, hold_presence, on_wake, peers_present, sleep, with_lock};
 use crate::options::Options;
 use crate::signer::fetch_token;
 use crate::token::Token;
@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     on_message: RefCell<Option<MessageHandler>>,
     on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
     stop_wake: RefCell<Option<Function>>,
+    /// Releases this instance's presence lock (held while it has a token).
+    release_presence: RefCell<Option<Function>>,
     disposed: Cell<bool>,
 }
 
@@ -72,6 +74,7 @@ impl Inner {
             on_message: RefCell::new(None),
             on_timer: RefCell::new(None),
             stop_wake: RefCell::new(None),
+            release_presence: RefCell::new(None),
             disposed: Cell::new(false),
         });
         inner.listen_to_peers();
@@ -173,14 +176,20 @@ impl Inner {
         let task = Closure::once_into_js(move || -> Promise {
             future_to_promise(async move { this.fetch_and_publish().await.map(|()| JsValue::TRUE) })
         });
-        // A cold tab first asks its peers: a tab that already holds a fresh token answers at once.
+        // A cold tab first asks its peers. Tabs that hold a token also hold a shared "presence"
+        // lock, so a tab that is alone does not wait, and one with peers waits for their answer.
         if self.token().is_none() {
             if let Some(ch) = &self.channel {
-                let _ = ch.post_message(&Token::query_message());
-                for _ in 0..3 {
-                    sleep(20.0).await;
-                    if self.peer_token_satisfies(&reject) {
-                        return Ok(());
+                let present = JsFuture::from(peers_present(&self.presence_key()))
+                    .await
+                    .is_ok_and(|v| v.is_truthy());
+                if present {
+                    let _ = ch.post_message(&Token::query_message());
+                    for _ in 0..50 {
+                        if self.peer_token_satisfies(&reject) {
+                            return Ok(());
+                        }
+                        sleep(20.0).await;
                     }
                 }
             }
@@ -221,8 +230,16 @@ impl Inner {
         Ok(())
     }
 
+    fn presence_key(&self) -> String {
+        format!("{} presence", self.key)
+    }
+
     /// Stores a token, notifies subscribers and re-arms the auto-refresh timer.
     fn set_token(self: &Rc<Self>, token: Token) {
+        if self.opts.cross_tab && self.release_presence.borrow().is_none() {
+            self.release_presence
+                .replace(Some(hold_presence(&self.presence_key())));
+        }
         let changed = self.token().as_ref() != Some(&token);
         self.token.replace(Some(token.clone()));
         if changed {
@@ -375,6 +392,9 @@ impl Inner {
         }
         if let Some(stop) = self.stop_wake.take() {
             let _ = stop.call0(&JsValue::NULL);
+        }
+        if let Some(release) = self.release_presence.take() {
+            let _ = release.call0(&JsValue::NULL);
         }
         if let Some(ch) = &self.channel {
             ch.set_onmessage(None);

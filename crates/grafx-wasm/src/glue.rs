@@ -33,6 +33,12 @@ extern "C" {
     ) -> JsValue;
     /// The typed helpers over `fetch`, `json` and `errorFrom`.
     pub(crate) fn resources(fetch: &JsValue, json: &JsValue, error_from: &JsValue) -> JsValue;
+    /// Holds the shared presence lock; returns the function that releases it.
+    #[wasm_bindgen(js_name = holdPresence)]
+    pub(crate) fn hold_presence(name: &str) -> js_sys::Function;
+    /// Resolves to whether any context holds the presence lock.
+    #[wasm_bindgen(js_name = peersPresent)]
+    pub(crate) fn peers_present(name: &str) -> Promise;
     #[wasm_bindgen(js_name = onWake)]
     pub(crate) fn on_wake(cb: &js_sys::Function) -> js_sys::Function;
 }

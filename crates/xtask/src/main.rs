@@ -5,6 +5,7 @@
 //! - `cargo xtask demo`: the demo on the built-in emulator (or real CHILI with `--chili`).
 //! - `cargo xtask bootstrap`: only the installation part.
 
+mod bench;
 mod bootstrap;
 mod browser;
 mod demo;
@@ -48,6 +49,15 @@ enum Command {
         #[arg(long)]
         no_install: bool,
     },
+    /// Benchmarks, side by side in one run; writes target/bench/results.{md,json}.
+    Bench {
+        /// One short run of each part (a smoke test of the harness, not figures to quote).
+        #[arg(long)]
+        quick: bool,
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -73,6 +83,7 @@ fn main() -> ExitCode {
             chili,
             no_install,
         } => demo::run(&root, !no_install, listen, chili),
+        Command::Bench { quick, no_install } => bench::run(&root, !no_install, quick),
         Command::Test {
             no_install,
             no_browser,

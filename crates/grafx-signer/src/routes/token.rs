@@ -46,12 +46,12 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Adds the CORS and no-store headers.
-fn decorate(mut res: Response, cors_origin: Option<&str>) -> Response {
+fn decorate(mut res: Response, cors_origin: Option<HeaderValue>) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(value) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+    if let Some(value) = cors_origin {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -117,13 +117,18 @@ pub(crate) async fn issue(
     let name = integration_name(&state, path.map(|p| p.0));
     let headers = &parts.headers;
     // The origin gets CORS headers on every reply (errors included) once it is known to be allowed.
-    let allowed_origin = admit(&state, &name, headers).ok().map(|(_, o)| o);
-    let result = issue_inner(&state, &name, headers, peer, body).await;
+    let admitted = admit(&state, &name, headers);
+    // The request's own header value, echoed back (a reference-count bump, no copy).
+    let allowed_origin = admitted
+        .as_ref()
+        .ok()
+        .and_then(|_| headers.get(header::ORIGIN).cloned());
+    let result = issue_inner(&state, &name, headers, peer, body, admitted).await;
     let res = match result {
         Ok(res) => res,
         Err(e) => refuse(&state, e).into_response(),
     };
-    decorate(res, allowed_origin.as_deref())
+    decorate(res, allowed_origin)
 }
 
 async fn issue_inner(
@@ -132,6 +137,7 @@ async fn issue_inner(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     body: axum::body::Body,
+    admitted: Result<(std::sync::Arc<crate::TokenCache>, String), AppError>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, headers, peer);
     state.check_rate(ip).map_err(|wait| {
@@ -143,7 +149,7 @@ async fn issue_inner(
     })?;
     // The body is ignored, but bounded: nothing legitimate sends more than a few bytes.
     let body_within_limit = axum::body::to_bytes(body, 4096).await.is_ok();
-    let (cache, origin) = admit(state, name, headers)?;
+    let (cache, origin) = admitted?;
     if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(CSRF_HEADER_VALUE) {
         return Err(AppError::new(
             ErrorCode::CsrfHeaderMissing,
@@ -178,30 +184,31 @@ async fn issue_inner(
     // A token in its last second still reports 1: `expires_in` is whole seconds, and the
     // cache only returns tokens that have not expired.
     let remaining = token.expiry.remaining(now).max(Duration::from_secs(1));
-    let expires_in =
-        ExpiresIn::new(remaining).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-    let wall_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let body = SignerToken {
-        access_token: token.access_token.clone(),
-        token_type: TokenType::Bearer,
-        expires_in,
-        expires_at: wall_now + expires_in.as_secs(),
-        scope: token.scope.clone(),
-        environment: integration.environment.clone(),
-        environment_api_url: integration.environment_api_url.clone(),
-    };
+    let json = cache.rendered(&token, remaining.as_secs(), || {
+        let expires_in = ExpiresIn::new(remaining)
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let wall_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let body = SignerToken {
+            access_token: token.access_token.clone(),
+            token_type: TokenType::Bearer,
+            expires_in,
+            expires_at: wall_now + expires_in.as_secs(),
+            scope: token.scope.clone(),
+            environment: integration.environment.clone(),
+            environment_api_url: integration.environment_api_url.clone(),
+        };
+        serde_json::to_string(&body).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
+    })?;
     tracing::debug!(
         integration = name,
         origin,
         ?lookup,
-        expires_in = expires_in.as_secs(),
+        expires_in = remaining.as_secs(),
         "token handed out"
     );
-    let json = serde_json::to_string(&body)
-        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -217,10 +224,9 @@ pub(crate) async fn preflight(
     headers: HeaderMap,
 ) -> Response {
     let name = integration_name(&state, path.map(|p| p.0));
-    let (_, origin) = match admit(&state, &name, &headers) {
-        Ok(ok) => ok,
-        Err(e) => return decorate(refuse(&state, e).into_response(), None),
-    };
+    if let Err(e) = admit(&state, &name, &headers) {
+        return decorate(refuse(&state, e).into_response(), None);
+    }
     let method_ok = headers
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
         .and_then(|v| v.to_str().ok())
@@ -253,7 +259,7 @@ pub(crate) async fn preflight(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
     );
-    let mut res = decorate(res, Some(&origin));
+    let mut res = decorate(res, headers.get(header::ORIGIN).cloned());
     res.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static(

@@ -1,0 +1,713 @@
+//! `cargo xtask bench`: measured side by side in one run, on loopback, servers pinned to core 0
+//! and the load generator (wrk) to core 1. Writes `target/bench/results.{md,json}`.
+//!
+//! 1. Cached `POST /token` throughput and latency at 1, 16, 64 and 256 connections: the signer
+//!    against a bare axum handler returning the same JSON (the limit of this stack) and against a
+//!    Node.js Express broker written the way CHILI's workshop does it.
+//! 2. Upstream economy: upstream token calls for 1000 concurrent cold requests, and over 48
+//!    simulated hours of 24-hour tokens with CHILI's one-hour re-issue window.
+//! 3. The browser: package size against auth0-spa-js, `grafx.fetch` against raw `fetch`, wasm init
+//!    time, and ten tabs opened at once.
+//! 4. Signer memory: RSS idle and under the 64-connection load.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::bootstrap::{self, Toolchain};
+
+const ORIGIN: &str = "http://app.bench";
+
+/// A child process killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `cmd` pinned to core 0 and reads its URL from the first stdout line.
+    fn start(program: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
+        let mut cmd = Command::new("taskset");
+        cmd.arg("-c")
+            .arg("0")
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let url = line.trim().trim_end_matches('/').to_owned();
+        if !url.starts_with("http://") {
+            bail!("{} did not print its URL (got {line:?})", program.display());
+        }
+        Ok(Self { child, url })
+    }
+
+    fn rss_kb(&self) -> u64 {
+        rss_kb(self.child.id())
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn post_token(url: &str) -> Result<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let res = reqwest::Client::new()
+            .post(format!("{url}/token"))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+            .send()
+            .await?;
+        anyhow::Ok(res.error_for_status()?.json::<Value>().await?)
+    })
+}
+
+/// One wrk run: (requests/s, p50 µs, p99 µs).
+fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64)> {
+    let out = Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(format!("{url}/token"))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let us = |v: &str| -> f64 {
+        let (n, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = n.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n,
+            "ms" => n * 1e3,
+            "s" => n * 1e6,
+            _ => f64::NAN,
+        }
+    };
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context("wrk printed no Requests/sec")?;
+    let p50 = field("50%").map(|v| us(&v)).unwrap_or(f64::NAN);
+    let p99 = field("99%").map(|v| us(&v)).unwrap_or(f64::NAN);
+    if text.contains("Non-2xx or 3xx responses") {
+        bail!("wrk saw error responses from {url}:\n{text}");
+    }
+    Ok((rps, p50, p99))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn stat(v: &[f64]) -> Value {
+    let mut s = v.to_vec();
+    let med = median(&mut s);
+    json!({ "median": med, "min": s.first(), "max": s.last(), "runs": v })
+}
+
+fn signer_env(emulator: &str, listen: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GRAFX_CLIENT_ID", "demo-reader".into()),
+        ("GRAFX_CLIENT_SECRET", "demo-reader-secret".into()),
+        ("GRAFX_ENVIRONMENT", "demo".into()),
+        (
+            "GRAFX_ENVIRONMENT_API_URL",
+            format!("{emulator}/grafx/api/v1/environment/demo/"),
+        ),
+        ("GRAFX_AUTH_URL", format!("{emulator}/oauth/token")),
+        ("SIGNER_ALLOWED_ORIGINS", ORIGIN.into()),
+        ("SIGNER_LISTEN", listen.into()),
+        ("SIGNER_RATE_LIMIT_PER_MINUTE", "0".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+fn node_env(emulator: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AUTH_URL", format!("{emulator}/oauth/token")),
+        ("CLIENT_ID", "demo-reader".into()),
+        ("CLIENT_SECRET", "demo-reader-secret".into()),
+        ("ENVIRONMENT", "demo".into()),
+        (
+            "API_URL",
+            format!("{emulator}/grafx/api/v1/environment/demo/"),
+        ),
+        ("PORT", "0".into()),
+    ]
+}
+
+fn emulator_stats(emulator: &str) -> Result<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        anyhow::Ok(
+            reqwest::get(format!("{emulator}/_emulator/stats"))
+                .await?
+                .json::<Value>()
+                .await?,
+        )
+    })
+}
+
+fn emulator_post(emulator: &str, path: &str, body: Value) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{emulator}/_emulator/{path}"))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+        anyhow::Ok(())
+    })
+}
+
+/// Fires `n` concurrent token requests at `url`; returns how many succeeded.
+fn burst(url: &str, n: usize) -> Result<usize> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let reqs = (0..n).map(|_| {
+            let c = client.clone();
+            let u = format!("{url}/token");
+            tokio::spawn(async move {
+                c.post(u)
+                    .header("origin", ORIGIN)
+                    .header("x-csrf", "1")
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+            })
+        });
+        let mut ok = 0;
+        for r in futures_join(reqs).await {
+            if matches!(r, Ok(Ok(true))) {
+                ok += 1;
+            }
+        }
+        anyhow::Ok(ok)
+    })
+}
+
+async fn futures_join<T>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await);
+    }
+    out
+}
+
+/// The signer's clock for the 48-hour simulation: real time plus an offset moved in step with the
+/// emulator's clock.
+#[derive(Default)]
+struct SimClock(AtomicI64);
+
+impl grafx_signer::Clock for SimClock {
+    fn now(&self) -> grafx_core::Timestamp {
+        let real = grafx_signer::Clock::now(&grafx_signer::SystemClock).as_millis() as i64;
+        grafx_core::Timestamp::from_millis((real + self.0.load(Ordering::Relaxed)).max(0) as u64)
+    }
+}
+
+/// 48 simulated hours, a request every simulated minute: upstream calls made by the signer.
+fn simulate_signer_48h() -> Result<(u64, u64)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let settings = grafx_emulator::Settings {
+            token_rate_limit: 0,
+            ..Default::default()
+        };
+        let em = grafx_emulator::start(
+            grafx_emulator::EmulatorConfig::default().with_settings(settings),
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
+        let e = em.emulator();
+        let integration = grafx_signer::Integration {
+            name: "default".into(),
+            client_id: "demo-reader".into(),
+            client_secret: grafx_signer::ClientSecret::new("demo-reader-secret".into()),
+            environment: e.environment().clone(),
+            environment_api_url: grafx_core::EnvironmentApiUrl::parse(&e.environment_api_url())?,
+            auth_url: e.token_url().parse()?,
+            audience: grafx_signer::DEFAULT_AUDIENCE.into(),
+            allowed_origins: None,
+            browser_scopes: None,
+        };
+        let clock = Arc::new(SimClock::default());
+        let state = grafx_signer::AppState::with_parts(
+            grafx_signer::SignerConfig::single(integration),
+            Arc::new(grafx_signer::ChiliAuthClient::new(Duration::from_secs(5))?),
+            Arc::new(grafx_signer::MemoryStore::default()),
+            clock.clone(),
+        );
+        let cache = state.cache("default").context("cache")?;
+        let mut served = 0;
+        for _ in 0..(48 * 60) {
+            let (token, _) = cache.get().await?;
+            let now = grafx_signer::Clock::now(clock.as_ref());
+            if token.expiry.remaining(now).is_zero() {
+                bail!("served an expired token");
+            }
+            served += 1;
+            e.advance_clock(60_000);
+            clock.0.fetch_add(60_000, Ordering::Relaxed);
+        }
+        anyhow::Ok((e.stats().token_requests, served))
+    })
+}
+
+fn simulate_node_48h(node: &str, emulator: &str) -> Result<(u64, u64)> {
+    emulator_post(emulator, "reset", json!({}))?;
+    emulator_post(emulator, "settings", json!({ "token_rate_limit": 0 }))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let served = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut served = 0u64;
+        for _ in 0..(48 * 60) {
+            let res = c
+                .post(format!("{node}/token"))
+                .header("origin", ORIGIN)
+                .send()
+                .await?;
+            if res.status().is_success() {
+                served += 1;
+            }
+            c.post(format!("{emulator}/_emulator/clock"))
+                .json(&json!({ "advance_ms": 60_000 }))
+                .send()
+                .await?;
+            c.post(format!("{node}/__clock"))
+                .json(&json!({ "advance_ms": 60_000 }))
+                .send()
+                .await?;
+        }
+        anyhow::Ok(served)
+    })?;
+    let calls = emulator_stats(emulator)?["token_requests"]
+        .as_u64()
+        .unwrap_or(0);
+    Ok((calls, served))
+}
+
+fn gzip_size(bytes: &[u8]) -> Result<u64> {
+    let mut child = Command::new("gzip")
+        .arg("-9c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(&mut child.stdin.take().context("stdin")?, bytes)?;
+    Ok(child.wait_with_output()?.stdout.len() as u64)
+}
+
+fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Value> {
+    let pkg = root.join("crates/grafx-wasm/pkg");
+    let mut ours = std::fs::read(pkg.join("grafx_wasm_bg.wasm"))?;
+    ours.extend(std::fs::read(pkg.join("grafx_wasm.js"))?);
+    for entry in std::fs::read_dir(pkg.join("snippets"))? {
+        for js in std::fs::read_dir(entry?.path().join("js"))? {
+            ours.extend(std::fs::read(js?.path())?);
+        }
+    }
+    let dir = root.join("target/bench/auth0");
+    std::fs::create_dir_all(&dir)?;
+    let out = Command::new("npm")
+        .args([
+            "pack",
+            "@auth0/auth0-spa-js@2.27.0",
+            "--silent",
+            "--pack-destination",
+        ])
+        .arg(&dir)
+        .env("PATH", &toolchain.path)
+        .output()?;
+    let tgz = dir.join(String::from_utf8_lossy(&out.stdout).trim());
+    let bundle = Command::new("tar")
+        .arg("-xzOf")
+        .arg(&tgz)
+        .arg("package/dist/auth0-spa-js.production.js")
+        .output()?
+        .stdout;
+    let auth0 = if bundle.is_empty() {
+        Value::Null
+    } else {
+        json!(gzip_size(&bundle)?)
+    };
+    Ok(
+        json!({ "grafx_wasm_gzip": gzip_size(&ours)?, "auth0_spa_js_2_27_gzip": auth0, "target": 40 * 1024 }),
+    )
+}
+
+/// `cargo xtask bench`.
+pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
+    let toolchain = bootstrap::ensure(root, install)?;
+    if which("wrk").is_none() {
+        if !install {
+            bail!("wrk is missing (run without --no-install)");
+        }
+        let status = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "wrk"])
+            .status()?;
+        if !status.success() {
+            bail!("cannot install wrk");
+        }
+    }
+    let status = Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "grafx-signer",
+            "-p",
+            "grafx-emulator",
+            "-p",
+            "bench-baseline",
+        ])
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let bin = |name: &str| root.join("target/release").join(name);
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let (secs, repeats, conns): (u32, usize, &[u32]) = if quick {
+        (1, 1, &[16])
+    } else {
+        (5, 3, &[1, 16, 64, 256])
+    };
+    let script = out_dir.join("post.lua");
+    std::fs::write(
+        &script,
+        format!("wrk.method = \"POST\"\nwrk.headers[\"Origin\"] = \"{ORIGIN}\"\nwrk.headers[\"X-CSRF\"] = \"1\"\n"),
+    )?;
+
+    // --- Throughput and latency ---------------------------------------------------------------
+    let emulator = Server::start(
+        &bin("grafx-emulator"),
+        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
+        &[],
+    )?;
+    let signer = Server::start(
+        &bin("grafx-signer"),
+        &[],
+        &signer_env(&emulator.url, "127.0.0.1:0"),
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_rss = signer.rss_kb();
+    let token = post_token(&signer.url)?;
+    std::fs::write(out_dir.join("token.json"), token.to_string())?;
+    let token_path = out_dir.join("token.json").display().to_string();
+    let baseline = Server::start(&bin("bench-baseline"), &["127.0.0.1:0", &token_path], &[])?;
+    let node = Server::start(
+        Path::new("node"),
+        &[&root
+            .join("tests/bench/node-broker.mjs")
+            .display()
+            .to_string()],
+        &node_env(&emulator.url),
+    )?;
+    post_token(&node.url)?;
+    let servers = [
+        ("bare axum", &baseline),
+        ("grafx-signer", &signer),
+        ("node express broker", &node),
+    ];
+    let mut throughput = serde_json::Map::new();
+    let mut load_rss = serde_json::Map::new();
+    for &c in conns {
+        let mut runs: Vec<[Vec<f64>; 3]> =
+            vec![Default::default(), Default::default(), Default::default()];
+        for _ in 0..repeats {
+            for (i, (name, server)) in servers.iter().enumerate() {
+                let sampling = Arc::new(AtomicBool::new(true));
+                let peak = Arc::new(AtomicU64::new(0));
+                let sampler = (*name == "grafx-signer").then(|| {
+                    let (s, p, pid) = (sampling.clone(), peak.clone(), server.child.id());
+                    std::thread::spawn(move || {
+                        while s.load(Ordering::Relaxed) {
+                            p.fetch_max(rss_kb(pid), Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    })
+                });
+                let (rps, p50, p99) = wrk(&server.url, c, secs, &script)?;
+                sampling.store(false, Ordering::Relaxed);
+                if let Some(t) = sampler {
+                    let _ = t.join();
+                    let seen = load_rss
+                        .get(&c.to_string())
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    load_rss.insert(c.to_string(), json!(seen.max(peak.load(Ordering::Relaxed))));
+                }
+                println!("xtask: bench {name:<20} c={c:<3} {rps:>10.0} req/s  p50 {p50:>8.0} µs  p99 {p99:>8.0} µs");
+                runs[i][0].push(rps);
+                runs[i][1].push(p50);
+                runs[i][2].push(p99);
+            }
+        }
+        let row: serde_json::Map<String, Value> = servers
+            .iter()
+            .zip(&runs)
+            .map(|((name, _), r)| {
+                (
+                    (*name).to_owned(),
+                    json!({ "rps": stat(&r[0]), "p50_us": stat(&r[1]), "p99_us": stat(&r[2]) }),
+                )
+            })
+            .collect();
+        throughput.insert(c.to_string(), Value::Object(row));
+    }
+    drop((baseline, signer, node));
+
+    // --- Upstream economy -----------------------------------------------------------------------
+    let cold = |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| -> Result<Value> {
+        emulator_post(&emulator.url, "reset", json!({}))?;
+        emulator_post(&emulator.url, "settings", json!({ "token_rate_limit": 0 }))?;
+        let server = Server::start(program, args, &env)?;
+        let ok = burst(&server.url, 1000)?;
+        std::thread::sleep(Duration::from_millis(200));
+        let calls = emulator_stats(&emulator.url)?["token_requests"]
+            .as_u64()
+            .unwrap_or(0);
+        Ok(json!({ "upstream_calls": calls, "succeeded": ok }))
+    };
+    let mut signer_cold_env = signer_env(&emulator.url, "127.0.0.1:0");
+    signer_cold_env.push(("SIGNER_UPSTREAM_RETRIES", "0".into()));
+    let signer_cold = cold(&bin("grafx-signer"), &[], signer_cold_env)?;
+    let node_script = root
+        .join("tests/bench/node-broker.mjs")
+        .display()
+        .to_string();
+    let node_cold = cold(Path::new("node"), &[&node_script], node_env(&emulator.url))?;
+    let (signer_48h, signer_served) = simulate_signer_48h()?;
+    let node_server = Server::start(Path::new("node"), &[&node_script], &node_env(&emulator.url))?;
+    let (node_48h, node_served) = simulate_node_48h(&node_server.url, &emulator.url)?;
+    drop(node_server);
+    drop(emulator);
+
+    // --- Browser --------------------------------------------------------------------------------
+    let sizes =
+        package_sizes(root, &toolchain).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    let browser = browser_bench(root, &toolchain, quick)
+        .unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
+
+    let results = json!({
+        "machine": machine(),
+        "settings": { "seconds_per_run": secs, "repeats": repeats },
+        "throughput": throughput,
+        "upstream": {
+            "cold_1000": { "grafx-signer": signer_cold, "node express broker": node_cold },
+            "simulated_48h": {
+                "grafx-signer": { "upstream_calls": signer_48h, "requests": signer_served },
+                "node express broker": { "upstream_calls": node_48h, "requests": node_served },
+            },
+        },
+        "browser": { "sizes": sizes, "chromium": browser },
+        "signer_rss_kb": { "idle": idle_rss, "peak_under_load_by_connections": load_rss },
+    });
+    std::fs::write(
+        out_dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    let md = markdown(&results);
+    std::fs::write(out_dir.join("results.md"), &md)?;
+    println!("\n{md}\nxtask: wrote target/bench/results.md and results.json");
+    Ok(true)
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.exists())
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_owned))
+        .unwrap_or_default();
+    json!({ "cpu": cpu, "cores": cores, "memory": mem })
+}
+
+/// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
+fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Value> {
+    let site = crate::demo::build_site(root, toolchain)?;
+    let demo = crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false)?;
+    let out = Command::new("node")
+        .arg(root.join("tests/bench/browser.mjs"))
+        .env("DEMO_URL", &demo.url)
+        .env("CALLS", if quick { "100" } else { "1000" })
+        .env("PATH", &toolchain.path)
+        .current_dir(root)
+        .output()?;
+    demo.stop();
+    if !out.status.success() {
+        bail!(
+            "browser bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn f(v: &Value) -> String {
+    match v.as_f64() {
+        Some(n) if n >= 100.0 => format!("{n:.0}"),
+        Some(n) => format!("{n:.2}"),
+        None => "–".into(),
+    }
+}
+
+fn markdown(r: &Value) -> String {
+    let mut md = String::from("# Benchmarks\n\n");
+    let m = &r["machine"];
+    md += &format!(
+        "Machine: {} ({} cores), {}. Loopback; servers pinned to core 0, wrk (1 thread) to core 1. {} s per run, {} repeats: medians, with min–max.\n\n",
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["memory"].as_str().unwrap_or("?").split_whitespace().skip(1).collect::<Vec<_>>().join(" "),
+        r["settings"]["seconds_per_run"],
+        r["settings"]["repeats"]
+    );
+    md += "## Cached `POST /token`\n\n| connections | server | req/s median (min–max) | p50 µs | p99 µs | signer ÷ server |\n|---|---|---|---|---|---|\n";
+    if let Some(t) = r["throughput"].as_object() {
+        let mut keys: Vec<_> = t.keys().cloned().collect();
+        keys.sort_by_key(|k| k.parse::<u32>().unwrap_or(0));
+        for c in keys {
+            let row = &t[&c];
+            let signer = row["grafx-signer"]["rps"]["median"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            for name in ["bare axum", "grafx-signer", "node express broker"] {
+                let s = &row[name];
+                let ratio = if name == "grafx-signer" {
+                    "–".into()
+                } else {
+                    format!(
+                        "{:.2}×",
+                        signer / s["rps"]["median"].as_f64().unwrap_or(f64::NAN)
+                    )
+                };
+                md += &format!(
+                    "| {c} | {name} | {} ({}–{}) | {} | {} | {ratio} |\n",
+                    f(&s["rps"]["median"]),
+                    f(&s["rps"]["min"]),
+                    f(&s["rps"]["max"]),
+                    f(&s["p50_us"]["median"]),
+                    f(&s["p99_us"]["median"])
+                );
+            }
+        }
+    }
+    md += "\nTargets: the signer at least 0.90× the bare axum handler and at least 5× the Node broker.\n\n";
+    let u = &r["upstream"];
+    md += "## Upstream economy\n\n| scenario | grafx-signer | node express broker | target |\n|---|---|---|---|\n";
+    md += &format!(
+        "| 1000 concurrent cold requests: upstream token calls | {} | {} | exactly 1 |\n",
+        u["cold_1000"]["grafx-signer"]["upstream_calls"],
+        u["cold_1000"]["node express broker"]["upstream_calls"]
+    );
+    md += &format!(
+        "| 48 simulated hours (24 h tokens, 1 h re-issue window, a request a minute): upstream calls | {} | {} | at most 3 |\n\n",
+        u["simulated_48h"]["grafx-signer"]["upstream_calls"], u["simulated_48h"]["node express broker"]["upstream_calls"]
+    );
+    let b = &r["browser"];
+    md += "## Browser\n\n| measure | value | target |\n|---|---|---|\n";
+    md += &format!(
+        "| gzip -9 of grafx-wasm (.wasm + JS glue) | {} bytes | at most 40 KB (40960) |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
+        b["sizes"]["grafx_wasm_gzip"], b["sizes"]["auth0_spa_js_2_27_gzip"]
+    );
+    let c = &b["chromium"];
+    md += &format!(
+        "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls (median of {} rounds) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
+        c["calls"], c["rounds"], f(&c["fetch_ratio"]), f(&c["init_ms"]), c["ten_tabs_signer_requests"]
+    );
+    md += &format!(
+        "## Signer memory\n\n| state | RSS |\n|---|---|\n| idle | {} KB |\n",
+        r["signer_rss_kb"]["idle"]
+    );
+    if let Some(m) = r["signer_rss_kb"]["peak_under_load_by_connections"].as_object() {
+        let mut keys: Vec<_> = m.keys().cloned().collect();
+        keys.sort_by_key(|k| k.parse::<u32>().unwrap_or(0));
+        for k in keys {
+            md += &format!("| peak under the {k}-connection load | {} KB |\n", m[&k]);
+        }
+    }
+    md += "\nTarget: at most 25 MB under the 64-connection load.\n";
+    md
+}

@@ -1,0 +1,54 @@
+// Chromium figures for `cargo xtask bench`, against the demo stack (DEMO_URL): grafx.fetch against
+// raw fetch with a fixed bearer, wasm init time, and ten tabs opened at once. Prints JSON.
+import { chromium } from "playwright-core";
+
+const DEMO_URL = process.env.DEMO_URL;
+const CALLS = Number(process.env.CALLS || 1000);
+const ROUNDS = 3;
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+
+async function signerRequests() {
+  const text = await (await fetch(new URL("metrics", DEMO_URL))).text();
+  const line = text.split("\n").find((l) => l.startsWith('grafx_signer_http_requests_total{route="/token",status="200"}'));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
+const page = await browser.newPage();
+await page.goto(new URL("style.css", DEMO_URL).href); // any document on the demo's origin
+const measured = await page.evaluate(async ({ calls, rounds }) => {
+  const inits = [];
+  let mod;
+  for (let i = 0; i < 5; i++) {
+    mod = await import(`/pkg/grafx_wasm.js?i=${i}`); // a fresh module instance each time
+    const t0 = performance.now();
+    await mod.default();
+    inits.push(performance.now() - t0);
+  }
+  const grafx = new mod.GraFxClient({ signerUrl: "/", crossTab: false });
+  const token = await grafx.accessToken();
+  const url = `${grafx.token.environmentApiUrl}templates?limit=1`;
+  const ratios = [];
+  for (let r = 0; r < rounds; r++) {
+    let t0 = performance.now();
+    for (let i = 0; i < calls; i++) await (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
+    const raw = performance.now() - t0;
+    t0 = performance.now();
+    for (let i = 0; i < calls; i++) await (await grafx.fetch("templates?limit=1")).arrayBuffer();
+    const ours = performance.now() - t0;
+    ratios.push(ours / raw);
+  }
+  const med = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return { init_ms: med(inits), init_runs_ms: inits, fetch_ratio: med(ratios), fetch_ratio_runs: ratios };
+}, { calls: CALLS, rounds: ROUNDS });
+
+const context = await browser.newContext();
+const before = await signerRequests();
+const tabs = await Promise.all(Array.from({ length: 10 }, () => context.newPage()));
+await Promise.all(tabs.map((t) => t.goto(DEMO_URL)));
+await Promise.all(tabs.map((t) => t.locator("#t-environment", { hasText: "demo" }).waitFor()));
+const tenTabs = (await signerRequests()) - before;
+await browser.close();
+console.log(JSON.stringify({ ...measured, calls: CALLS, rounds: ROUNDS, ten_tabs_signer_requests: tenTabs }));
