@@ -16,9 +16,6 @@ use crate::error::GraFxError;
 use crate::glue::{build_request, get, linked_signal};
 use crate::token::Token;
 
-/// API calls time out after this unless `init.timeoutMs` says otherwise.
-const DEFAULT_API_TIMEOUT_MS: f64 = 30_000.0;
-
 /// The absolute URL for `path_or_url`, refusing any origin but the Environment API's.
 pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxError> {
     let looks_absolute = path_or_url.contains("://") || path_or_url.starts_with("//");
@@ -42,12 +39,15 @@ pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxE
     Ok(url.href())
 }
 
-async fn send(request: &Request, signal: &web_sys::AbortSignal) -> Result<Response, JsValue> {
+async fn send(
+    request: &Request,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<Response, JsValue> {
     let window =
         web_sys::window().ok_or_else(|| GraFxError::new(ErrorCode::ApiError, "no window"))?;
     match JsFuture::from(window.fetch_with_request(request)).await {
         Ok(r) => Ok(r.unchecked_into()),
-        Err(e) => Err(if signal.aborted() {
+        Err(e) => Err(if let Some(signal) = signal.filter(|s| s.aborted()) {
             if signal.reason().as_string().as_deref() == Some("timeout") {
                 GraFxError::new(
                     ErrorCode::Timeout,
@@ -78,35 +78,61 @@ pub(crate) async fn fetch(
     path_or_url: &str,
     init: &JsValue,
 ) -> Result<Response, JsValue> {
-    let timeout = get(init, "timeoutMs")
-        .as_f64()
-        .unwrap_or(DEFAULT_API_TIMEOUT_MS);
-    let linked = linked_signal(&get(init, "signal"), timeout);
-    let signal: web_sys::AbortSignal = get(&linked, "signal").unchecked_into();
-    if signal.aborted() {
+    // A linked signal (and its timer) only when the caller asked for a signal or a timeout: on
+    // the common path a call costs no more than a plain fetch.
+    let user_signal = get(init, "signal");
+    let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
+    let linked = (!user_signal.is_undefined() || timeout.is_some())
+        .then(|| linked_signal(&user_signal, timeout.unwrap_or(0.0)));
+    let signal: Option<web_sys::AbortSignal> =
+        linked.as_ref().map(|l| get(l, "signal").unchecked_into());
+    let signal_js = signal
+        .as_ref()
+        .map_or(JsValue::UNDEFINED, |s| s.clone().into());
+    if signal.as_ref().is_some_and(|s| s.aborted()) {
         return Err(GraFxError::new(ErrorCode::Aborted, "the request was aborted").into());
     }
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
-    let request = build_request(&url, init, &signal)
+    let request = build_request(&url, init, &signal_js)
         .map_err(|_| GraFxError::options("invalid request init"))?;
     request
         .headers()
         .set("authorization", &format!("Bearer {}", token.access_token))?;
-    let res = send(&request, &signal).await?;
-    if res.status() != 401 {
-        return Ok(res);
-    }
+    let res = send(&request, signal.as_ref()).await;
+    let done = || {
+        if let Some(f) = linked
+            .as_ref()
+            .map(|l| get(l, "done"))
+            .and_then(|d| d.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = f.call0(&JsValue::NULL);
+        }
+    };
+    let res = match res {
+        Ok(r) if r.status() != 401 => {
+            done();
+            return Ok(r);
+        }
+        Ok(r) => r,
+        Err(e) => {
+            done();
+            return Err(e);
+        }
+    };
+    drop(res);
     // The token was refused although we believed it valid: force one refresh, retry once. The
     // retry is rebuilt from the caller's init rather than cloned up front: cloning every request
     // just in case cost more than the rare retry (strings and blobs replay; a stream body cannot).
     let fresh = inner.current(true).await?;
-    let retry = build_request(&url, init, &signal)
+    let retry = build_request(&url, init, &signal_js)
         .map_err(|_| GraFxError::options("invalid request init"))?;
     retry
         .headers()
         .set("authorization", &format!("Bearer {}", fresh.access_token))?;
-    send(&retry, &signal).await
+    let res = send(&retry, signal.as_ref()).await;
+    done();
+    res
 }
 
 /// The error for a non-2xx API reply, with problem-details title and detail and the raw body.

@@ -96,7 +96,7 @@ export interface GraFxToken {
 
 /** `fetch` init, plus a timeout. */
 export interface GraFxRequestInit extends RequestInit {
-  /** Abort after this many milliseconds (default 30000). */
+  /** Abort after this many milliseconds (none by default, like fetch). */
   timeoutMs?: number;
 }
 
