@@ -336,3 +336,56 @@ async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     assert!(logs.contains("configuration reloaded"), "{logs}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero() {
+    let em = emulator().await;
+    // A slow upstream keeps requests in flight: the cold token takes 1.5 s to arrive.
+    em.emulator()
+        .arm_fault(grafx_emulator::FaultSpec {
+            target: grafx_emulator::FaultTarget::Token,
+            times: 1,
+            fault: grafx_emulator::Fault::Delay { ms: 1500 },
+        })
+        .unwrap();
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env("SIGNER_RATE_LIMIT_PER_MINUTE", "0"); // 20 requests from one client at once
+    let (mut child, url, _out) = serve(cmd);
+    let client = reqwest::Client::new();
+    let in_flight: Vec<_> = (0..20)
+        .map(|_| {
+            let req = client
+                .post(format!("{url}/token"))
+                .header("origin", ORIGIN)
+                .header("x-csrf", "1");
+            tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sigterm(&child);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The listener is closed: a new connection is refused while the old requests finish.
+    let fresh = reqwest::Client::new()
+        .post(format!("{url}/token"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        fresh.is_err(),
+        "a new request after SIGTERM must not be served: {fresh:?}"
+    );
+    for r in in_flight {
+        assert_eq!(
+            r.await.unwrap().unwrap(),
+            200,
+            "every in-flight request completes"
+        );
+    }
+    let status = wait_exit(&mut child, 10);
+    assert!(
+        status.success(),
+        "exit 0 after a graceful shutdown, got {status}"
+    );
+}
