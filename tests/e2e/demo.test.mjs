@@ -76,7 +76,9 @@ test("a failing render shows a typed error where people see it", () =>
 test("when GraFx goes away the page says so, then recovers by itself", () =>
   withPage(browser, "outage and recovery", async (page) => {
     await page.goto(DEMO_URL);
-    await page.locator("#templates li").first().waitFor();
+    await page.locator("#templates li").nth(5).waitFor();
+    // Let the thumbnails finish their 202 polling first, or they would consume the faults below.
+    await page.waitForFunction(() => [...document.querySelectorAll("#templates img")].every((i) => i.src.startsWith("blob:") && i.complete));
     // The Environment API is down behind its proxy for a while. (A dropped connection would not
     // do: Chromium silently retries a GET whose reused connection is reset.)
     await armFault({ target: "api", kind: "html", status: 503, times: 3 });
