@@ -36,6 +36,22 @@ fn http() -> Client {
         .unwrap()
 }
 
+async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn post_json(client: &Client, url: impl reqwest::IntoUrl, body: &Value) -> Value {
+    client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn creds(id: &str) -> Value {
     json!({
         "grant_type": "client_credentials",
@@ -229,17 +245,7 @@ async fn chili_token_caching_and_reissue_window() {
     })
     .await;
     let url = em.emulator().token_url();
-    let get = || async {
-        http()
-            .post(&url)
-            .json(&creds("demo-reader"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let get = || async { post_json(&http(), &url, &creds("demo-reader")).await };
     let first = get().await;
     assert_eq!(first["expires_in"], 7200);
     em.emulator().advance_clock(1000 * 1000);
@@ -792,14 +798,7 @@ async fn control_plane_over_http() {
     let em = emulator().await;
     let base = em.base_url().to_owned();
     let c = http();
-    let stats: Value = c
-        .get(format!("{base}/_emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&c, format!("{base}/_emulator/stats")).await;
     assert_eq!(stats["token_requests"], 0);
     assert_eq!(stats["api_requests"], 0);
 
@@ -810,14 +809,7 @@ async fn control_plane_over_http() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let armed: Value = c
-        .get(format!("{base}/_emulator/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let armed: Value = get_json(&c, format!("{base}/_emulator/faults")).await;
     assert_eq!(armed.as_array().unwrap().len(), 1);
     let res = c
         .post(format!("{base}/_emulator/faults"))
@@ -836,15 +828,12 @@ async fn control_plane_over_http() {
     );
 
     let before = em.emulator().now().as_millis();
-    let clock: Value = c
-        .post(format!("{base}/_emulator/clock"))
-        .json(&json!({"advance_secs": 3600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock: Value = post_json(
+        &c,
+        format!("{base}/_emulator/clock"),
+        &json!({"advance_secs": 3600}),
+    )
+    .await;
     assert!(clock["now_ms"].as_u64().unwrap() >= before + 3_600_000);
 
     let s: Value = c
@@ -926,14 +915,7 @@ async fn control_plane_over_http() {
             .status(),
         204
     );
-    let stats: Value = c
-        .get(format!("{base}/_emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&c, format!("{base}/_emulator/stats")).await;
     assert_eq!(stats["token_requests"], 0);
     assert_eq!(stats["tokens_issued"], 0);
     let body: Value = c

@@ -21,6 +21,20 @@ fn status_fault(status: u16, times: u32, retry_after: Option<u64>) -> FaultSpec 
     }
 }
 
+/// A single token reply with this status and body (e.g. a 200 with a malformed token).
+fn reply_fault(status: u16, body: Option<&str>) -> FaultSpec {
+    FaultSpec {
+        target: FaultTarget::Token,
+        times: 1,
+        fault: Fault::Status {
+            status,
+            body: body.map(str::to_owned),
+            content_type: None,
+            retry_after: None,
+        },
+    }
+}
+
 #[tokio::test]
 async fn two_hundred_concurrent_cold_requests_make_one_upstream_call() {
     // A slow upstream widens the window in which requests pile up.
@@ -253,17 +267,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
     .await;
     assert!(d.contains("invalid token reply"), "{d}");
     let body = r#"{"access_token":"x","token_type":"mac","expires_in":60}"#;
-    e.arm_fault(FaultSpec {
-        target: FaultTarget::Token,
-        times: 1,
-        fault: Fault::Status {
-            status: 200,
-            body: Some(body.into()),
-            content_type: None,
-            retry_after: None,
-        },
-    })
-    .unwrap();
+    e.arm_fault(reply_fault(200, Some(body))).unwrap();
     let (_, d) = error(
         h.post("/token").send().await.unwrap(),
         503,
@@ -276,17 +280,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
         r#"{"access_token":"x","token_type":"Bearer","expires_in":-5}"#,
         r#"{"access_token":"x","token_type":"Bearer","expires_in":1e12}"#,
     ] {
-        e.arm_fault(FaultSpec {
-            target: FaultTarget::Token,
-            times: 1,
-            fault: Fault::Status {
-                status: 200,
-                body: Some(bad.into()),
-                content_type: None,
-                retry_after: None,
-            },
-        })
-        .unwrap();
+        e.arm_fault(reply_fault(200, Some(bad))).unwrap();
         let (_, d) = error(
             h.post("/token").send().await.unwrap(),
             503,
@@ -296,17 +290,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
         assert!(d.contains("expires_in"), "{d}");
     }
     // A redirect is never followed (it could carry the secret to a host nobody configured).
-    e.arm_fault(FaultSpec {
-        target: FaultTarget::Token,
-        times: 1,
-        fault: Fault::Status {
-            status: 307,
-            body: None,
-            content_type: None,
-            retry_after: None,
-        },
-    })
-    .unwrap();
+    e.arm_fault(reply_fault(307, None)).unwrap();
     let (_, d) = error(
         h.post("/token").send().await.unwrap(),
         503,
@@ -315,17 +299,8 @@ async fn malformed_or_html_replies_are_clear_errors() {
     .await;
     assert!(d.contains("redirect"), "{d}");
     // An oversized reply is cut off, not buffered.
-    e.arm_fault(FaultSpec {
-        target: FaultTarget::Token,
-        times: 1,
-        fault: Fault::Status {
-            status: 200,
-            body: Some("x".repeat(200_000)),
-            content_type: None,
-            retry_after: None,
-        },
-    })
-    .unwrap();
+    e.arm_fault(reply_fault(200, Some(&"x".repeat(200_000))))
+        .unwrap();
     let (_, d) = error(
         h.post("/token").send().await.unwrap(),
         503,

@@ -283,17 +283,8 @@ fn simulate_signer_48h() -> Result<(u64, u64)> {
         )
         .await?;
         let e = em.emulator();
-        let integration = grafx_signer::Integration {
-            name: "default".into(),
-            client_id: "demo-reader".into(),
-            client_secret: grafx_signer::ClientSecret::new("demo-reader-secret".into()),
-            environment: e.environment().clone(),
-            environment_api_url: grafx_core::EnvironmentApiUrl::parse(&e.environment_api_url())?,
-            auth_url: e.token_url().parse()?,
-            audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-            allowed_origins: None,
-            browser_scopes: None,
-        };
+        let integration =
+            crate::browser::emulator_integration(e, "default", "demo-reader", ORIGIN)?;
         let clock = Arc::new(SimClock::default());
         let state = grafx_signer::AppState::with_parts(
             grafx_signer::SignerConfig::single(integration),

@@ -16,7 +16,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use grafx_core::{EnvironmentApiUrl, Scopes};
+use grafx_core::EnvironmentApiUrl;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
 use grafx_signer::{app, AppState, ClientSecret, Integration, OriginPolicy, SignerConfig};
 use tokio::runtime::Runtime;
@@ -37,13 +37,14 @@ pub(crate) struct BrowserStack {
     pub(crate) env: Vec<(String, String)>,
 }
 
-fn integration(
-    em: &RunningEmulator,
+/// An integration for one of the emulator's clients (secret `{client}-secret`), limited to the
+/// emulator's read scopes in browsers. Shared by the browser suites, the demo and the benchmarks.
+pub(crate) fn emulator_integration(
+    e: &grafx_emulator::Emulator,
     name: &str,
     client: &str,
     origins: &str,
 ) -> Result<Integration> {
-    let e = em.emulator();
     Ok(Integration {
         name: name.into(),
         client_id: client.into(),
@@ -53,9 +54,7 @@ fn integration(
         auth_url: e.token_url().parse()?,
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: Some(OriginPolicy::parse_list(origins)?),
-        browser_scopes: Some(Scopes::parse(
-            "template:read media:read project:read output:create",
-        )),
+        browser_scopes: Some(grafx_emulator::ClientSpec::read_scopes()),
     })
 }
 
@@ -98,8 +97,8 @@ impl BrowserStack {
                 "127.0.0.1:0".parse()?,
             )
             .await?;
-            let mut config = SignerConfig::single(integration(
-                &emulator,
+            let mut config = SignerConfig::single(emulator_integration(
+                emulator.emulator(),
                 "default",
                 "demo-reader",
                 &page_origin,
@@ -107,13 +106,13 @@ impl BrowserStack {
             for name in ["cold", "cross", "solo", "studio", "auto"] {
                 config.integrations.insert(
                     name.into(),
-                    integration(&emulator, name, "demo-reader", &page_origin)?,
+                    emulator_integration(emulator.emulator(), name, "demo-reader", &page_origin)?,
                 );
             }
             config.integrations.insert(
                 "locked".into(),
-                integration(
-                    &emulator,
+                emulator_integration(
+                    emulator.emulator(),
                     "locked",
                     "demo-reader",
                     "https://elsewhere.example",
@@ -121,7 +120,7 @@ impl BrowserStack {
             );
             config.integrations.insert(
                 "writer".into(),
-                integration(&emulator, "writer", "demo-writer", &page_origin)?,
+                emulator_integration(emulator.emulator(), "writer", "demo-writer", &page_origin)?,
             );
             config.upstream_retries = 0;
             config.min_refresh_interval = std::time::Duration::ZERO;

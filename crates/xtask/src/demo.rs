@@ -7,11 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use grafx_core::{EnvironmentApiUrl, Scopes};
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
-use grafx_signer::{
-    app, AppState, ClientSecret, ConfigArgs, Integration, OriginPolicy, SignerConfig,
-};
+use grafx_signer::{app, AppState, ConfigArgs, SignerConfig};
 use tokio::runtime::Runtime;
 
 use crate::bootstrap::Toolchain;
@@ -110,20 +107,12 @@ impl DemoStack {
                 )
             } else {
                 let emulator = start(EmulatorConfig::default(), "127.0.0.1:0".parse()?).await?;
-                let e = emulator.emulator();
-                let reader = Integration {
-                    name: "default".into(),
-                    client_id: "demo-reader".into(),
-                    client_secret: ClientSecret::new("demo-reader-secret".into()),
-                    environment: e.environment().clone(),
-                    environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url())?,
-                    auth_url: e.token_url().parse()?,
-                    audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-                    allowed_origins: Some(OriginPolicy::parse_list(&origins)?),
-                    browser_scopes: Some(Scopes::parse(
-                        "template:read media:read project:read output:create",
-                    )),
-                };
+                let reader = crate::browser::emulator_integration(
+                    emulator.emulator(),
+                    "default",
+                    "demo-reader",
+                    &origins,
+                )?;
                 let mut config = SignerConfig::single(reader);
                 config.static_dir = Some(site);
                 config.rate_limit_per_minute = 600;

@@ -72,6 +72,20 @@ impl Report {
         });
     }
 
+    /// Records a step that is not a child process's test run (a build, or a failure to start).
+    fn record(&mut self, name: &str, ok: bool, took: Duration) {
+        let tally = Tally {
+            passed: u64::from(ok),
+            failed: u64::from(!ok),
+        };
+        self.results.push(StepResult {
+            name: name.to_owned(),
+            ok,
+            tally,
+            took,
+        });
+    }
+
     fn print(&self) -> bool {
         println!("\nxtask: summary");
         let mut total = Tally::default();
@@ -219,28 +233,13 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
             }
             Err(e) => {
                 println!("xtask: cannot start the emulator and signer for browser tests: {e:#}");
-                report.results.push(StepResult {
-                    name: "browser suites (emulator + signer)".into(),
-                    ok: false,
-                    tally: Tally {
-                        passed: 0,
-                        failed: 1,
-                    },
-                    took: Duration::ZERO,
-                });
+                report.record("browser suites (emulator + signer)", false, Duration::ZERO);
             }
         }
     }
+    let started = Instant::now();
     let (ok, size) = package(&report);
-    report.results.push(StepResult {
-        name: "grafx-wasm package (web + bundler)".into(),
-        ok,
-        tally: Tally {
-            passed: u64::from(ok),
-            failed: u64::from(!ok),
-        },
-        took: Duration::ZERO,
-    });
+    report.record("grafx-wasm package (web + bundler)", ok, started.elapsed());
     if let Some(size) = size {
         println!(
             "xtask: grafx-wasm size: gzip -9 of .wasm + JS glue (generated and snippets) = {size} bytes ({:.1} KB)",
@@ -280,15 +279,11 @@ fn end_to_end(report: &mut Report) {
         }
         Err(e) => {
             println!("xtask: cannot start the demo for end-to-end tests: {e:#}");
-            report.results.push(StepResult {
-                name: "end-to-end: demo in Chromium (node --test)".into(),
-                ok: false,
-                tally: Tally {
-                    passed: 0,
-                    failed: 1,
-                },
-                took: started.elapsed(),
-            });
+            report.record(
+                "end-to-end: demo in Chromium (node --test)",
+                false,
+                started.elapsed(),
+            );
         }
     }
 }
