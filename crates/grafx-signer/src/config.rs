@@ -95,6 +95,10 @@ pub struct SignerConfig {
     pub static_dir: Option<PathBuf>,
     /// Timeout of a whole request to the signer.
     pub request_timeout: Duration,
+    /// Time allowed for a request's headers to arrive, and for a keep-alive connection to idle.
+    pub header_read_timeout: Duration,
+    /// Open client connections at most.
+    pub max_connections: usize,
     /// Where the config came from, for reloads.
     pub source: ConfigSource,
 }
@@ -157,6 +161,13 @@ pub struct ConfigArgs {
     /// Serve static files (a front-end) from this directory.
     #[arg(long, env = "SIGNER_STATIC_DIR", global = true)]
     pub static_dir: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers, and a keep-alive connection may idle
+    /// (slowloris protection) [default: 10].
+    #[arg(long, env = "SIGNER_HEADER_READ_TIMEOUT_SECS", global = true)]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Open client connections at most; more wait to be accepted [default: 4096].
+    #[arg(long, env = "SIGNER_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
 }
 
 /// Where a configuration was read from, so SIGHUP can read it again.
@@ -183,6 +194,8 @@ struct FileConfig {
     rate_limit_per_minute: Option<u32>,
     trust_proxy: Option<bool>,
     static_dir: Option<PathBuf>,
+    header_read_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     integrations: BTreeMap<String, FileIntegration>,
 }
@@ -486,6 +499,12 @@ impl ConfigSource {
             trust_proxy: a.trust_proxy || file.trust_proxy.unwrap_or(false),
             static_dir: a.static_dir.clone().or(file.static_dir),
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: secs(
+                a.header_read_timeout_secs,
+                file.header_read_timeout_secs,
+                10,
+            ),
+            max_connections: a.max_connections.or(file.max_connections).unwrap_or(4096),
             source: self.clone(),
         };
         config.validate()?;
@@ -518,6 +537,16 @@ impl SignerConfig {
                 "must be between 1 and 120",
             ));
         }
+        if self.header_read_timeout.is_zero() || self.header_read_timeout > Duration::from_secs(300)
+        {
+            return Err(Error::config(
+                "header_read_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::config("max_connections", "must be at least 1"));
+        }
         if self.upstream_retries > 10 {
             return Err(Error::config("upstream_retries", "must be at most 10"));
         }
@@ -530,6 +559,15 @@ impl SignerConfig {
             }
         }
         Ok(())
+    }
+
+    /// The connection limits for [`crate::serve`].
+    pub fn serve_options(&self) -> crate::ServeOptions {
+        crate::ServeOptions {
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self.max_connections,
+            grace: crate::ServeOptions::default().grace,
+        }
     }
 
     /// The configuration for tests and embedding: one integration named `default`.
@@ -547,6 +585,8 @@ impl SignerConfig {
             trust_proxy: false,
             static_dir: None,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             source: ConfigSource::new(ConfigArgs::default(), BTreeMap::new()),
         }
     }

@@ -17,10 +17,13 @@
 //! }
 //! let config = Args::parse().config.load()?;
 //! let listen = config.listen;
+//! let config_serve_options = config.serve_options();
 //! let state = AppState::new(config)?;
 //! state.start_refreshers();
+//! let options = config_serve_options;
 //! let listener = tokio::net::TcpListener::bind(listen).await?;
-//! axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! grafx_signer::serve(listener, app(state), options, shutdown).await?;
 //! # Ok(()) }
 //! ```
 
@@ -31,6 +34,7 @@ mod metrics;
 mod origin;
 mod routes;
 mod secret;
+mod serve;
 mod server;
 mod state;
 mod store;
@@ -44,7 +48,8 @@ pub use config::{
 pub use error::{AppError, Error};
 pub use origin::OriginPolicy;
 pub use secret::ClientSecret;
-pub use server::{app, SHUTDOWN_GRACE};
+pub use serve::{serve, ServeOptions};
+pub use server::app;
 pub use state::AppState;
 pub use store::{CachedToken, Clock, MemoryStore, SystemClock, TokenStore};
 pub use upstream::{ChiliAuthClient, TokenSource, UpstreamError};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use grafx_signer::{app, AppState, ConfigArgs, Error, SignerConfig, SHUTDOWN_GRACE};
+use grafx_signer::{app, AppState, ConfigArgs, Error, SignerConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Keeps a CHILI GraFx client secret server-side and hands short-lived tokens to trusted browsers.
@@ -114,23 +114,12 @@ async fn serve(args: &ConfigArgs) -> Result<(), Error> {
     let state = AppState::new(config)?;
     state.start_refreshers();
     tokio::spawn(reload_on_sighup(state.clone()));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let options = state.config().serve_options();
+    grafx_signer::serve(listener, app(state.clone()), options, async {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
-        let _ = tx.send(());
-    });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
-        r = &mut server => r?,
-        () = async { let _ = rx.await; tokio::time::sleep(SHUTDOWN_GRACE).await; } => {
-            tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; exiting");
-        }
-    }
+    })
+    .await?;
     state.stop_refreshers();
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! The router.
 
-use std::time::Duration;
-
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
@@ -125,6 +123,3 @@ impl MakeRequestId for SequentialRequestId {
             .map(RequestId::new)
     }
 }
-
-/// How long graceful shutdown waits for in-flight requests.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

@@ -7,7 +7,6 @@
 //! CORS) and serves a deliberately malformed token endpoint (`/_test/malformed/token`).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -165,12 +164,10 @@ impl BrowserStack {
                 ));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
+            let options = state.config().serve_options();
             let task = tokio::spawn(async move {
-                let _ = axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await;
+                let _ =
+                    grafx_signer::serve(listener, router, options, std::future::pending()).await;
             });
             // A read-only token for the CORS suite, straight from the emulator.
             let body = serde_json::json!({

@@ -120,9 +120,11 @@ impl DemoStack {
             };
             let state = AppState::new(config)?;
             state.start_refreshers();
-            let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let options = state.config().serve_options();
+            let router = app(state.clone());
             let server = tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
+                let _ =
+                    grafx_signer::serve(listener, router, options, std::future::pending()).await;
             });
             anyhow::Ok((
                 emulator,

@@ -1,19 +1,36 @@
 //! A signer wired to an in-process emulator, both on real loopback sockets.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use grafx_core::EnvironmentApiUrl;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
-use grafx_signer::{app, AppState, ClientSecret, Integration, OriginPolicy, SignerConfig};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use grafx_signer::{
+    app, AppState, ChiliAuthClient, ClientSecret, Clock, Integration, MemoryStore, OriginPolicy,
+    SignerConfig, SystemClock,
+};
 use tokio::task::JoinHandle;
 
 pub const ORIGIN: &str = "http://app.test:3000";
 
+/// The signer's clock: real time plus an offset that tests move together with the emulator's.
+#[derive(Default)]
+pub struct SimClock(AtomicI64);
+
+impl Clock for SimClock {
+    fn now(&self) -> grafx_core::Timestamp {
+        let real = SystemClock.now().as_millis() as i64;
+        grafx_core::Timestamp::from_millis((real + self.0.load(Ordering::Relaxed)).max(0) as u64)
+    }
+}
+
 pub struct Harness {
     pub emulator: RunningEmulator,
     pub state: AppState,
+    pub clock: Arc<SimClock>,
     pub url: String,
     server: JoinHandle<()>,
 }
@@ -66,19 +83,30 @@ pub async fn harness(
     let mut config = SignerConfig::single(integration(&emulator, "default", "demo-reader"));
     config.upstream_timeout = Duration::from_secs(3);
     tweak(&mut config);
-    let state = AppState::new(config).unwrap();
+    let clock = Arc::new(SimClock::default());
+    let source = ChiliAuthClient::new(config.upstream_timeout).unwrap();
+    let state = AppState::with_parts(
+        config,
+        Arc::new(source),
+        Arc::new(MemoryStore::default()),
+        clock.clone(),
+    );
     if refreshers {
         state.start_refreshers();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let options = state.config().serve_options();
+    let router = app(state.clone());
     let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+        grafx_signer::serve(listener, router, options, std::future::pending())
+            .await
+            .unwrap();
     });
     Harness {
         emulator,
         state,
+        clock,
         url: format!("http://{addr}"),
         server,
     }
@@ -92,6 +120,13 @@ pub fn http() -> reqwest::Client {
 }
 
 impl Harness {
+    /// Moves the emulator's clock and the signer's clock forward together.
+    pub fn advance(&self, by: Duration) {
+        let ms = by.as_millis() as i64;
+        self.emulator.emulator().advance_clock(ms);
+        self.clock.0.fetch_add(ms, Ordering::Relaxed);
+    }
+
     pub fn token_requests(&self) -> u64 {
         self.emulator.emulator().stats().token_requests
     }
