@@ -327,20 +327,30 @@ impl ConfigSource {
     /// Reads the configuration again (for SIGHUP): files are re-read, so a rotated secret file
     /// takes effect.
     pub fn load(&self) -> Result<SignerConfig, Error> {
-        let a = &self.args;
-        let file: FileConfig = match &a.config {
-            None => FileConfig::default(),
+        match &self.args.config {
+            None => self.build(FileConfig::default()),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| Error::ConfigFile {
                     path: path.display().to_string(),
                     message: e.to_string(),
                 })?;
-                toml::from_str(&text).map_err(|e| Error::ConfigFile {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?
+                self.load_toml(&path.display().to_string(), &text)
             }
-        };
+        }
+    }
+
+    /// The configuration from `text`, as if it were the `--config` file named `path` (which is
+    /// used in error messages only). Public for embedding and fuzzing.
+    pub fn load_toml(&self, path: &str, text: &str) -> Result<SignerConfig, Error> {
+        let file = toml::from_str(text).map_err(|e| Error::ConfigFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        self.build(file)
+    }
+
+    fn build(&self, file: FileConfig) -> Result<SignerConfig, Error> {
+        let a = &self.args;
         let global_origins = match &a.allowed_origins {
             Some(list) => origins("SIGNER_ALLOWED_ORIGINS", &split_list(list))?,
             None => origins(

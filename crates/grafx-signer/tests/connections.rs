@@ -27,9 +27,9 @@ async fn slowloris(url: &str) -> Duration {
             break;
         }
         let mut buf = [0u8; 256];
-        match tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => break,
-            _ => {}
+        let read = tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            break;
         }
     }
     started.elapsed()

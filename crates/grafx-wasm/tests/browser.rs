@@ -92,6 +92,7 @@ js_tests!(
     forbidden_origin,
     over_scoped_integration,
     upstream_unavailable,
+    fault_matrix_in_the_browser,
     malformed_signer_reply,
     api_errors_carry_problem_details,
     pagination_and_async_iteration,

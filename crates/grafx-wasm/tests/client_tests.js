@@ -236,6 +236,53 @@ const tests = {
     c.dispose();
   },
 
+  // The browser half of RELIABILITY.md's fault matrix: each upstream fault, on a cold signer
+  // integration, reaches the page as a typed GraFxError, and the same client recovers once the
+  // fault clears. (The signer half, with the cached-token checks, is tests/fault_matrix.rs.)
+  async fault_matrix_in_the_browser(env, make, isErr) {
+    const status = (status, retry_after) => ({ kind: "status", status, body: '{"error":"server_error"}', ...(retry_after ? { retry_after } : {}) });
+    const reply = (body) => ({ kind: "status", status: 200, body });
+    const unavailable = { code: "upstream_unavailable", status: 503 };
+    const cases = [
+      ["upstream_500", status(500), unavailable],
+      ["upstream_502", status(502), unavailable],
+      ["upstream_503", status(503), unavailable],
+      ["upstream_429_retry_after", status(429, 1), unavailable],
+      ["upstream_timeout", { kind: "delay", ms: 3000 }, unavailable],
+      ["connection_reset", { kind: "drop" }, unavailable],
+      ["malformed_json", { kind: "malformed_json" }, unavailable],
+      ["html_error_page", { kind: "html", status: 502 }, unavailable],
+      ["wrong_token_type", reply('{"access_token":"eyJ.a.b","token_type":"mac","expires_in":86400}'), unavailable],
+      ["missing_expires_in", reply('{"access_token":"eyJ.a.b","token_type":"Bearer"}'), unavailable],
+      ["negative_expires_in", reply('{"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":-60}'), unavailable],
+      ["huge_expires_in", reply('{"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":1e300}'), unavailable],
+      ["credentials_revoked", "revoke", { code: "signer_rejected", status: 502, signerCode: "upstream_rejected" }],
+    ];
+    let i = 0;
+    for (const [name, fault, expected] of cases) {
+      const c = make({ signerUrl: env.signerUrl, integration: `matrix-${i++}`, crossTab: false });
+      const errors = [];
+      c.onError((e) => errors.push(e.code));
+      if (fault === "revoke") await control(env, "clients/matrix-reader", undefined, "DELETE");
+      else await armToken(env, { times: 50, ...fault });
+      try {
+        const e = await rejects(c.accessToken(), expected.code, isErr);
+        eq(e.status, expected.status, `${name}: status`);
+        if (expected.signerCode) eq(e.signerCode, expected.signerCode, `${name}: signerCode`);
+        assert(!e.message.includes("matrix-reader-secret"), `${name}: no secret in ${e.message}`);
+        eq(errors.join(), expected.code, `${name}: onError saw it once`);
+      } finally {
+        await clearFaults(env);
+        if (fault === "revoke") {
+          await control(env, "clients/matrix-reader", { secret: "matrix-reader-secret" }, "PUT");
+        }
+      }
+      if (name === "upstream_429_retry_after") await new Promise((r) => setTimeout(r, 1100));
+      assert((await c.accessToken()).length > 20, `${name}: recovered`);
+      c.dispose();
+    }
+  },
+
   async malformed_signer_reply(env, make, isErr) {
     const c = make({ signerUrl: `${env.signerUrl}/_test/malformed`, crossTab: false });
     const e = await rejects(c.accessToken(), "invalid_response", isErr);

@@ -22,12 +22,12 @@ use serde_json::{json, Value};
 
 use crate::bootstrap::{self, Toolchain};
 
-const ORIGIN: &str = "http://app.bench";
+pub(crate) const ORIGIN: &str = "http://app.bench";
 
 /// A child process killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -39,7 +39,7 @@ impl Drop for Server {
 
 impl Server {
     /// Starts `cmd` pinned to core 0 and reads its URL from the first stdout line.
-    fn start(program: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
+    pub(crate) fn start(program: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
         let mut cmd = Command::new("taskset");
         cmd.arg("-c")
             .arg("0")
@@ -65,9 +65,14 @@ impl Server {
     fn rss_kb(&self) -> u64 {
         rss_kb(self.child.id())
     }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub(crate) fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -79,7 +84,7 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn post_token(url: &str) -> Result<Value> {
+pub(crate) fn post_token(url: &str) -> Result<Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -92,6 +97,18 @@ fn post_token(url: &str) -> Result<Value> {
             .await?;
         anyhow::Ok(res.error_for_status()?.json::<Value>().await?)
     })
+}
+
+/// A wrk duration (`812.00us`, `1.20ms`, `2.00s`) in microseconds.
+pub(crate) fn micros(v: &str) -> f64 {
+    let (n, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = n.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n,
+        "ms" => n * 1e3,
+        "s" => n * 1e6,
+        _ => f64::NAN,
+    }
 }
 
 /// One wrk run: (requests/s, p50 µs, p99 µs).
@@ -112,16 +129,7 @@ fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let us = |v: &str| -> f64 {
-        let (n, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
-        let n: f64 = n.parse().unwrap_or(f64::NAN);
-        match unit {
-            "us" => n,
-            "ms" => n * 1e3,
-            "s" => n * 1e6,
-            _ => f64::NAN,
-        }
-    };
+    let us = micros;
     let field = |prefix: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
@@ -137,7 +145,7 @@ fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64
     Ok((rps, p50, p99))
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() {
         f64::NAN
@@ -152,7 +160,7 @@ fn stat(v: &[f64]) -> Value {
     json!({ "median": med, "min": s.first(), "max": s.last(), "runs": v })
 }
 
-fn signer_env(emulator: &str, listen: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn signer_env(emulator: &str, listen: &str) -> Vec<(&'static str, String)> {
     vec![
         ("GRAFX_CLIENT_ID", "demo-reader".into()),
         ("GRAFX_CLIENT_SECRET", "demo-reader-secret".into()),
@@ -183,7 +191,7 @@ fn node_env(emulator: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn emulator_stats(emulator: &str) -> Result<Value> {
+pub(crate) fn emulator_stats(emulator: &str) -> Result<Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -197,7 +205,7 @@ fn emulator_stats(emulator: &str) -> Result<Value> {
     })
 }
 
-fn emulator_post(emulator: &str, path: &str, body: Value) -> Result<()> {
+pub(crate) fn emulator_post(emulator: &str, path: &str, body: Value) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -391,8 +399,8 @@ fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Value> {
     )
 }
 
-/// `cargo xtask bench`.
-pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
+/// The bootstrap, plus wrk.
+pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
     let toolchain = bootstrap::ensure(root, install)?;
     if which("wrk").is_none() {
         if !install {
@@ -405,6 +413,11 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
             bail!("cannot install wrk");
         }
     }
+    Ok(toolchain)
+}
+
+/// Release builds of the signer, the emulator and the bare baseline.
+pub(crate) fn build_release(root: &Path) -> Result<()> {
     let status = Command::new("cargo")
         .args([
             "build",
@@ -421,6 +434,23 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     if !status.success() {
         bail!("release build failed");
     }
+    Ok(())
+}
+
+/// The wrk script for a well-formed `POST /token` from the allowed origin.
+pub(crate) fn post_script(out_dir: &Path) -> Result<PathBuf> {
+    let script = out_dir.join("post.lua");
+    std::fs::write(
+        &script,
+        format!("wrk.method = \"POST\"\nwrk.headers[\"Origin\"] = \"{ORIGIN}\"\nwrk.headers[\"X-CSRF\"] = \"1\"\n"),
+    )?;
+    Ok(script)
+}
+
+/// `cargo xtask bench`.
+pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
+    let toolchain = ensure_tools(root, install)?;
+    build_release(root)?;
     let bin = |name: &str| root.join("target/release").join(name);
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -429,11 +459,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     } else {
         (5, 3, &[1, 16, 64, 256])
     };
-    let script = out_dir.join("post.lua");
-    std::fs::write(
-        &script,
-        format!("wrk.method = \"POST\"\nwrk.headers[\"Origin\"] = \"{ORIGIN}\"\nwrk.headers[\"X-CSRF\"] = \"1\"\n"),
-    )?;
+    let script = post_script(&out_dir)?;
 
     // --- Throughput and latency ---------------------------------------------------------------
     let emulator = Server::start(
@@ -576,7 +602,7 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

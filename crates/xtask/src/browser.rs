@@ -57,6 +57,9 @@ pub(crate) fn emulator_integration(
     })
 }
 
+/// Cold integrations `matrix-0…` for the browser half of the fault matrix.
+const FAULT_MATRIX_INTEGRATIONS: usize = 16;
+
 type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
 
 fn cors(mut res: Response) -> Response {
@@ -121,6 +124,28 @@ impl BrowserStack {
                 "writer".into(),
                 emulator_integration(emulator.emulator(), "writer", "demo-writer", &page_origin)?,
             );
+            // The fault matrix: one cold integration per fault, on a client of its own so that
+            // revoking its credentials touches no other suite.
+            emulator
+                .emulator()
+                .upsert_client(grafx_emulator::ClientSpec::new(
+                    "matrix-reader",
+                    "matrix-reader-secret",
+                    grafx_emulator::ClientSpec::read_scopes(),
+                ));
+            for i in 0..FAULT_MATRIX_INTEGRATIONS {
+                let name = format!("matrix-{i}");
+                config.integrations.insert(
+                    name.clone(),
+                    emulator_integration(
+                        emulator.emulator(),
+                        &name,
+                        "matrix-reader",
+                        &page_origin,
+                    )?,
+                );
+            }
+            config.upstream_timeout = std::time::Duration::from_secs(2);
             config.upstream_retries = 0;
             config.min_refresh_interval = std::time::Duration::ZERO;
             let state = AppState::new(config)?;

@@ -3,12 +3,16 @@
 //! - `cargo xtask test`: install whatever is missing on this machine (idempotent), then run every
 //!   check and test suite, and finish with one line `N passed, N failed` over all of them.
 //! - `cargo xtask demo`: the demo on the built-in emulator (or real CHILI with `--chili`).
+//! - `cargo xtask bench`: benchmarks; `cargo xtask soak`: load and soak; `cargo xtask fuzz`: the
+//!   fuzz targets for a bounded time.
 //! - `cargo xtask bootstrap`: only the installation part.
 
 mod bench;
 mod bootstrap;
 mod browser;
 mod demo;
+mod fuzz;
+mod soak;
 mod steps;
 mod tally;
 
@@ -58,6 +62,30 @@ enum Command {
         #[arg(long)]
         no_install: bool,
     },
+    /// Load (wrk, 64 connections) and soak (3-second tokens, hundreds of refreshes) against the
+    /// release binaries; writes target/bench/soak.{md,json}.
+    Soak {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 60)]
+        load_secs: u64,
+        /// Seconds of soak.
+        #[arg(long, default_value_t = 600)]
+        soak_secs: u64,
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
+    /// Run the cargo-fuzz targets for a bounded time each.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -84,6 +112,16 @@ fn main() -> ExitCode {
             no_install,
         } => demo::run(&root, !no_install, listen, chili),
         Command::Bench { quick, no_install } => bench::run(&root, !no_install, quick),
+        Command::Soak {
+            load_secs,
+            soak_secs,
+            no_install,
+        } => soak::run(&root, !no_install, load_secs, soak_secs),
+        Command::Fuzz {
+            secs,
+            targets,
+            no_install,
+        } => fuzz::run(&root, !no_install, secs, &targets),
         Command::Test {
             no_install,
             no_browser,

@@ -1,0 +1,108 @@
+//! The signer's configuration: a TOML file, and the environment variables clap reads.
+//!
+//! ```
+//! grafx_fuzz::config_toml(b"[integrations.a]\nclient_id = 'x'\nclient_secret = 'y'\nenvironment = 'acme'\nallowed_origins = ['https://a.example']");
+//! grafx_fuzz::config_env(b"GRAFX_CLIENT_ID=x\nGRAFX_CLIENT_SECRET=y\nGRAFX_ENVIRONMENT=acme");
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use clap::Parser;
+use grafx_signer::{ConfigArgs, ConfigSource, Error};
+
+/// A secret in the inputs that must never come back in an error.
+const CANARY: &str = "canary-secret-value";
+
+fn check(result: Result<grafx_signer::SignerConfig, Error>) {
+    match result {
+        Ok(config) => {
+            assert!(config
+                .integrations
+                .contains_key(&config.default_integration));
+            assert!(!format!("{config:?}").contains(CANARY), "a secret in Debug");
+        }
+        Err(e) => {
+            let text = e.to_string();
+            assert!(!text.contains(CANARY), "a secret in an error: {text}");
+            if let Error::Config { field, .. } = &e {
+                assert!(!field.is_empty(), "an error that names no field: {text}");
+            }
+        }
+    }
+}
+
+/// Parses `data` as the `--config` TOML file.
+pub fn config_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let text = text.replace("SECRET", CANARY);
+    let source = ConfigSource::new(ConfigArgs::default(), BTreeMap::new());
+    check(source.load_toml("fuzz.toml", &text));
+}
+
+/// The variables the signer reads, which the input may set.
+const VARIABLES: &[&str] = &[
+    "SIGNER_LISTEN",
+    "SIGNER_ALLOWED_ORIGINS",
+    "GRAFX_CLIENT_ID",
+    "GRAFX_ENVIRONMENT",
+    "GRAFX_ENVIRONMENT_API_URL",
+    "GRAFX_AUTH_URL",
+    "GRAFX_AUDIENCE",
+    "SIGNER_BROWSER_SCOPES",
+    "SIGNER_LEEWAY_SECS",
+    "SIGNER_MIN_REFRESH_INTERVAL_SECS",
+    "SIGNER_UPSTREAM_TIMEOUT_SECS",
+    "SIGNER_UPSTREAM_RETRIES",
+    "SIGNER_RATE_LIMIT_PER_MINUTE",
+    "SIGNER_TRUST_PROXY",
+    "SIGNER_HEADER_READ_TIMEOUT_SECS",
+    "SIGNER_MAX_CONNECTIONS",
+];
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Parses `data` as `NAME=value` lines: the signer's variables are set in the process
+/// environment (one input at a time) and read the way the binary reads them.
+pub fn config_env(data: &[u8]) {
+    static ENV: Mutex<()> = Mutex::new(());
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut secret = BTreeMap::new();
+    let mut set = Vec::new();
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        if value.contains('\0') {
+            continue;
+        }
+        if name == "GRAFX_CLIENT_SECRET" {
+            secret.insert(name.to_owned(), value.replace("SECRET", CANARY));
+        } else if VARIABLES.contains(&name) {
+            set.push((name, value));
+        }
+    }
+    let _guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    for name in VARIABLES {
+        std::env::remove_var(name);
+    }
+    for (name, value) in &set {
+        std::env::set_var(name, value);
+    }
+    let parsed = Cli::try_parse_from(["grafx-signer"]);
+    for (name, _) in &set {
+        std::env::remove_var(name);
+    }
+    // clap refuses unparsable values with its own message; those never reach the loader.
+    if let Ok(cli) = parsed {
+        check(ConfigSource::new(cli.config, secret).load());
+    }
+}

@@ -1,0 +1,180 @@
+//! The signer's wire: its JSON reply types, and whole HTTP requests through the real router
+//! (method, path, `Origin`, `X-CSRF`, `X-Forwarded-For`, `Content-Type`, body), with an upstream
+//! stand-in so no network is involved.
+//!
+//! ```
+//! grafx_fuzz::signer_wire(b"\x01\xffPOST\xfftoken\xffhttps://app.example\xff1");
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, Uri};
+use grafx_core::{ErrorBody, SignerToken, TokenGrant};
+use grafx_signer::{
+    app, AppState, ClientSecret, Integration, MemoryStore, OriginPolicy, SignerConfig, SystemClock,
+    TokenSource, UpstreamError,
+};
+use tower::ServiceExt;
+
+/// The only origin the fuzzed signer allows.
+const ORIGIN: &str = "https://app.example";
+
+struct FixedSource;
+
+#[async_trait]
+impl TokenSource for FixedSource {
+    async fn fetch(&self, integration: &Integration) -> Result<TokenGrant, UpstreamError> {
+        let scope = if integration.name == "writer" {
+            "template:read template:write"
+        } else {
+            "template:read"
+        };
+        TokenGrant::from_parts("eyJ.fuzz.token", "Bearer", 3600.0, scope)
+            .map_err(|e| UpstreamError::InvalidReply(e.to_string()))
+    }
+}
+
+fn integration(name: &str, origins: Option<&str>) -> Integration {
+    let environment = grafx_core::EnvironmentName::new("acme").unwrap_or_else(|_| unreachable!());
+    Integration {
+        name: name.into(),
+        client_id: format!("{name}-id"),
+        client_secret: ClientSecret::new(format!("{name}-secret")),
+        environment_api_url: grafx_core::EnvironmentApiUrl::from_environment(&environment),
+        environment,
+        auth_url: grafx_signer::DEFAULT_AUTH_URL
+            .parse()
+            .unwrap_or_else(|_| unreachable!()),
+        audience: grafx_signer::DEFAULT_AUDIENCE.into(),
+        allowed_origins: origins
+            .map(|o| OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())),
+        browser_scopes: Some(grafx_core::Scopes::parse("template:read")),
+    }
+}
+
+struct World {
+    runtime: tokio::runtime::Runtime,
+    plain: AppState,
+    proxied: AppState,
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let state = |trust_proxy: bool| {
+            let mut config = SignerConfig::single(integration("default", Some(ORIGIN)));
+            for (name, origins) in [("writer", Some(ORIGIN)), ("server", None)] {
+                config
+                    .integrations
+                    .insert(name.into(), integration(name, origins));
+            }
+            config.trust_proxy = trust_proxy;
+            config.rate_limit_per_minute = 0;
+            AppState::with_parts(
+                config,
+                Arc::new(FixedSource),
+                Arc::new(MemoryStore::default()),
+                Arc::new(SystemClock),
+            )
+        };
+        World {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("a runtime: {e}")),
+            plain: state(false),
+            proxied: state(true),
+        }
+    })
+}
+
+/// Splits the input at `0xFF` bytes into the request's parts.
+pub fn signer_wire(data: &[u8]) {
+    let mut parts = data.split(|b| *b == 0xFF);
+    let selector = parts.next().and_then(|p| p.first().copied()).unwrap_or(0);
+    if selector & 1 == 0 {
+        json_replies(data.get(1..).unwrap_or_default());
+        return;
+    }
+    let method = parts
+        .next()
+        .and_then(|m| Method::from_bytes(m).ok())
+        .unwrap_or(Method::POST);
+    let Some(path) = parts.next() else { return };
+    let Ok(uri) = Uri::try_from([b"/".as_slice(), path].concat()) else {
+        return;
+    };
+    let mut req = Request::builder().method(method.clone()).uri(uri.clone());
+    for name in ["origin", "x-csrf", "x-forwarded-for", "content-type"] {
+        if let Some(value) = parts.next().and_then(|v| HeaderValue::from_bytes(v).ok()) {
+            req = req.header(name, value);
+        }
+    }
+    let body = parts.next().unwrap_or_default().to_vec();
+    let Ok(req) = req.body(Body::from(body)) else {
+        return;
+    };
+    let origin = req.headers().get("origin").cloned();
+    let csrf = req.headers().get("x-csrf").cloned();
+    let w = world();
+    let state = if selector & 2 == 0 {
+        &w.plain
+    } else {
+        &w.proxied
+    };
+    let res = w
+        .runtime
+        .block_on(app(state.clone()).oneshot(req))
+        .unwrap_or_else(|e| match e {});
+    let status = res.status();
+    let bytes = w
+        .runtime
+        .block_on(axum::body::to_bytes(res.into_body(), 1 << 20))
+        .unwrap_or_default();
+    assert!(
+        !status.is_server_error(),
+        "{status} for {method} {uri}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    if status.is_client_error() {
+        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "{status} for {method} {uri} is not an error body ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        assert!(!e.error_description.contains("-secret"), "{e:?}");
+    }
+    if status.is_success() && method == Method::POST {
+        // A token is handed out only to the allowed origin, with the CSRF header, and only one
+        // the integration's browser scopes allow.
+        assert_eq!(
+            origin.as_ref().map(HeaderValue::as_bytes),
+            Some(ORIGIN.as_bytes())
+        );
+        assert!(csrf.is_some());
+        let t: SignerToken = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("a 200 that is not a token ({e})"));
+        assert_eq!(t.scope.to_string(), "template:read");
+    }
+}
+
+/// The reply types round-trip: whatever parses, serializes and parses back to the same value.
+fn json_replies(data: &[u8]) {
+    if let Ok(t) = serde_json::from_slice::<SignerToken>(data) {
+        let again: SignerToken = serde_json::from_str(
+            &serde_json::to_string(&t).unwrap_or_else(|e| panic!("serialize: {e}")),
+        )
+        .unwrap_or_else(|e| panic!("round trip: {e}"));
+        assert_eq!(t, again);
+    }
+    if let Ok(e) = serde_json::from_slice::<ErrorBody>(data) {
+        let again: ErrorBody = serde_json::from_str(
+            &serde_json::to_string(&e).unwrap_or_else(|e| panic!("serialize: {e}")),
+        )
+        .unwrap_or_else(|e| panic!("round trip: {e}"));
+        assert_eq!(e, again);
+    }
+}

@@ -1,0 +1,92 @@
+//! `cargo xtask fuzz`: each cargo-fuzz target (fuzz/) for a bounded time.
+//!
+//! Installs cargo-fuzz when missing. Uses the nightly toolchain when rustup has one, otherwise
+//! stable with `RUSTC_BOOTSTRAP=1` (cargo-fuzz needs `-Z` flags for the sanitizer). New corpus
+//! entries go to target/fuzz-corpus/<target> so the committed seeds in fuzz/corpus stay small;
+//! crashes land in fuzz/artifacts/<target>/.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// The targets, as in fuzz/Cargo.toml.
+const TARGETS: &[&str] = &["token_reply", "signer_wire", "config_toml", "config_env"];
+
+fn has_nightly() -> bool {
+    Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with("nightly"))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs `targets` (all when empty) for `secs` seconds each; false when one found a crash.
+pub(crate) fn run(root: &Path, install: bool, secs: u64, targets: &[String]) -> Result<bool> {
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        if !install {
+            bail!("cargo-fuzz is missing (run without --no-install)");
+        }
+        let status = Command::new("cargo")
+            .args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked"])
+            .status()
+            .context("cargo install cargo-fuzz")?;
+        if !status.success() {
+            bail!("cannot install cargo-fuzz");
+        }
+    }
+    for t in targets {
+        if !TARGETS.contains(&t.as_str()) {
+            bail!(
+                "no fuzz target `{t}`; the targets are {}",
+                TARGETS.join(", ")
+            );
+        }
+    }
+    let chosen: Vec<&str> = if targets.is_empty() {
+        TARGETS.to_vec()
+    } else {
+        targets.iter().map(String::as_str).collect()
+    };
+    let nightly = has_nightly();
+    let mut crashed = Vec::new();
+    for target in chosen {
+        let scratch = root.join("target/fuzz-corpus").join(target);
+        std::fs::create_dir_all(&scratch)?;
+        let mut cmd = Command::new("cargo");
+        if nightly {
+            cmd.arg("+nightly");
+        } else {
+            cmd.env("RUSTC_BOOTSTRAP", "1");
+        }
+        cmd.args(["fuzz", "run", target])
+            .arg(&scratch)
+            .arg(root.join("fuzz/corpus").join(target))
+            .args([
+                "--",
+                &format!("-max_total_time={secs}"),
+                "-print_final_stats=1",
+            ])
+            .current_dir(root);
+        println!("xtask: fuzzing {target} for {secs} s");
+        let status = cmd.status().context("cargo fuzz run")?;
+        if !status.success() {
+            println!(
+                "xtask: {target} found a crash: see fuzz/artifacts/{target}/; after the fix copy it to fuzz/regressions/{target}/"
+            );
+            crashed.push(target);
+        }
+    }
+    if crashed.is_empty() {
+        println!("xtask: no crash in {secs} s per target");
+    }
+    Ok(crashed.is_empty())
+}

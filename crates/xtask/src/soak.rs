@@ -1,0 +1,284 @@
+//! `cargo xtask soak`: the release signer and emulator binaries under sustained load.
+//!
+//! - **Load**: wrk with 64 connections on `POST /token` for `--load-secs` (60): errors (non-2xx
+//!   and socket errors) must be 0; p99 is reported; the signer's RSS is sampled every second and
+//!   the median of the last quarter must stay within ±10% of the median of the first quarter.
+//! - **Soak**: the emulator issues 3-second tokens (re-issuing in the last 2 s) and the signer
+//!   refreshes 1 s before expiry, so it refreshes about every 2 s; 64 clients hammer it for
+//!   `--soak-secs` (600, ≈300 refreshes). Every reply must be a well-formed token with time left
+//!   that the Environment API accepts, and the emulator must have seen exactly one token request
+//!   per distinct token (one upstream call per refresh, no storm, no duplicate).
+//!
+//! Writes target/bench/soak.{md,json}; exits non-zero when an expectation fails.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::bench::{self, Server, ORIGIN};
+
+/// wrk's summary of one run.
+struct WrkRun {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    requests: u64,
+    non_2xx: u64,
+    socket_errors: u64,
+}
+
+fn wrk_run(url: &str, conns: u32, secs: u64, script: &Path) -> Result<WrkRun> {
+    let out = Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+        ])
+        .args(["--latency", "--timeout", "5s", "-s"])
+        .arg(script)
+        .arg(format!("{url}/token"))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
+    };
+    let socket_errors = field("Socket errors:").map_or(0, |v| {
+        v.split(',')
+            .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    });
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .context("wrk printed no request count")?;
+    Ok(WrkRun {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .context("wrk printed no Requests/sec")?,
+        p50_us: field("50%").map_or(f64::NAN, |v| bench::micros(&v)),
+        p99_us: field("99%").map_or(f64::NAN, |v| bench::micros(&v)),
+        requests,
+        non_2xx: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        socket_errors,
+    })
+}
+
+/// Samples `pid`'s RSS every second until `stop` is set.
+fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
+    std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            samples.push(bench::rss_kb(pid));
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        samples
+    })
+}
+
+fn median_u64(v: &[u64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().map(|x| *x as f64).collect();
+    bench::median(&mut s)
+}
+
+fn load(bin: &dyn Fn(&str) -> std::path::PathBuf, script: &Path, secs: u64) -> Result<Value> {
+    let emulator = Server::start(
+        &bin("grafx-emulator"),
+        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
+        &[],
+    )?;
+    let signer = Server::start(
+        &bin("grafx-signer"),
+        &[],
+        &bench::signer_env(&emulator.url, "127.0.0.1:0"),
+    )?;
+    bench::post_token(&signer.url)?;
+    // Warm the connection pool and allocator before the first sample.
+    wrk_run(&signer.url, 64, 3, script)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_rss(signer.pid(), Arc::clone(&stop));
+    let run = wrk_run(&signer.url, 64, secs, script)?;
+    stop.store(true, Ordering::Relaxed);
+    let rss = sampler.join().unwrap_or_default();
+    let quarter = (rss.len() / 4).max(1);
+    let first = median_u64(&rss[..quarter.min(rss.len())]);
+    let last = median_u64(&rss[rss.len().saturating_sub(quarter)..]);
+    let drift = (last - first) / first;
+    let upstream = bench::emulator_stats(&emulator.url)?["token_requests"].clone();
+    Ok(json!({
+        "seconds": secs, "connections": 64, "requests": run.requests, "rps": run.rps,
+        "p50_us": run.p50_us, "p99_us": run.p99_us,
+        "errors": run.non_2xx + run.socket_errors, "non_2xx": run.non_2xx,
+        "socket_errors": run.socket_errors,
+        "rss_kb_first_quarter": first, "rss_kb_last_quarter": last, "rss_drift": drift,
+        "rss_samples": rss, "upstream_calls": upstream,
+        "ok": run.non_2xx + run.socket_errors == 0 && drift.abs() <= 0.10,
+    }))
+}
+
+#[derive(Default)]
+struct SoakTally {
+    replies: u64,
+    invalid: Vec<String>,
+    /// token → when first seen.
+    tokens: HashMap<String, Instant>,
+}
+
+fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<Value> {
+    let emulator = Server::start(
+        &bin("grafx-emulator"),
+        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
+        &[],
+    )?;
+    bench::emulator_post(
+        &emulator.url,
+        "settings",
+        json!({ "token_lifetime_secs": 3, "reissue_window_secs": 2 }),
+    )?;
+    let mut env = bench::signer_env(&emulator.url, "127.0.0.1:0");
+    env.push(("SIGNER_LEEWAY_SECS", "1".into()));
+    env.push(("SIGNER_MIN_REFRESH_INTERVAL_SECS", "1".into()));
+    let signer = Server::start(&bin("grafx-signer"), &[], &env)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let tally = Arc::new(Mutex::new(SoakTally::default()));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let clients = (0..64).map(|_| {
+            let http = http.clone();
+            let tally = Arc::clone(&tally);
+            let url = format!("{}/token", signer.url);
+            let api = format!("{}/grafx/api/v1/environment/demo/templates", emulator.url);
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let res = http
+                        .post(&url)
+                        .header("origin", ORIGIN)
+                        .header("x-csrf", "1")
+                        .send()
+                        .await;
+                    let verdict = match res {
+                        Err(e) => Err(format!("request failed: {e}")),
+                        Ok(r) if r.status() != 200 => Err(format!("HTTP {}", r.status())),
+                        Ok(r) => match r.json::<grafx_core::SignerToken>().await {
+                            Err(e) => Err(format!("not a token: {e}")),
+                            Ok(t) if t.expires_in.as_secs() == 0 => {
+                                Err("a token with no time left".to_owned())
+                            }
+                            Ok(t) => Ok(t.access_token.secret().to_owned()),
+                        },
+                    };
+                    let new_token = {
+                        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                        t.replies += 1;
+                        match verdict {
+                            Err(e) => {
+                                t.invalid.push(e);
+                                None
+                            }
+                            Ok(token) => {
+                                let fresh = !t.tokens.contains_key(&token);
+                                t.tokens.entry(token.clone()).or_insert_with(Instant::now);
+                                fresh.then_some(token)
+                            }
+                        }
+                    };
+                    // Each new token once: the Environment API must accept it.
+                    if let Some(token) = new_token {
+                        let ok = http
+                            .get(&api)
+                            .bearer_auth(&token)
+                            .send()
+                            .await
+                            .map(|r| r.status().is_success())
+                            .unwrap_or(false);
+                        if !ok {
+                            let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                            t.invalid
+                                .push("the Environment API refused a served token".into());
+                        }
+                    }
+                }
+            })
+        });
+        for c in clients.collect::<Vec<_>>() {
+            c.await?;
+        }
+        anyhow::Ok(())
+    })?;
+    let upstream = bench::emulator_stats(&emulator.url)?["token_requests"]
+        .as_u64()
+        .unwrap_or(0);
+    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    let distinct = t.tokens.len() as u64;
+    let refreshes = distinct.saturating_sub(1);
+    Ok(json!({
+        "seconds": secs, "clients": 64, "token_lifetime_secs": 3, "leeway_secs": 1,
+        "replies": t.replies, "invalid": t.invalid.len(),
+        "first_invalid": t.invalid.iter().take(5).collect::<Vec<_>>(),
+        "distinct_tokens": distinct, "refreshes": refreshes, "upstream_calls": upstream,
+        "ok": t.invalid.is_empty() && upstream == distinct && refreshes >= secs / 4,
+    }))
+}
+
+/// `cargo xtask soak`.
+pub(crate) fn run(root: &Path, install: bool, load_secs: u64, soak_secs: u64) -> Result<bool> {
+    bench::ensure_tools(root, install)?;
+    bench::build_release(root)?;
+    let bin = |name: &str| root.join("target/release").join(name);
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let script = bench::post_script(&out_dir)?;
+    println!("xtask: load: 64 connections for {load_secs} s");
+    let load = load(&bin, &script, load_secs)?;
+    println!("xtask: soak: 3 s tokens, 64 clients for {soak_secs} s");
+    let soak = soak(&bin, soak_secs)?;
+    let result = json!({ "machine": bench::machine(), "load": load, "soak": soak });
+    std::fs::write(
+        out_dir.join("soak.json"),
+        serde_json::to_string_pretty(&result)?,
+    )?;
+    let md = format!(
+        "## Load: 64 connections, {} s\n\n| requests | req/s | p50 | p99 | errors | RSS first quarter | RSS last quarter | drift |\n|---|---|---|---|---|---|---|---|\n| {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.1} MB | {:.1} MB | {:+.1}% |\n\n## Soak: 3 s tokens, 64 clients, {} s\n\n| replies | invalid | distinct tokens (refreshes + 1) | upstream calls |\n|---|---|---|---|\n| {} | {} | {} | {} |\n",
+        load["seconds"],
+        load["requests"],
+        load["rps"].as_f64().unwrap_or(f64::NAN),
+        load["p50_us"].as_f64().unwrap_or(f64::NAN) / 1e3,
+        load["p99_us"].as_f64().unwrap_or(f64::NAN) / 1e3,
+        load["errors"],
+        load["rss_kb_first_quarter"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        load["rss_kb_last_quarter"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        load["rss_drift"].as_f64().unwrap_or(f64::NAN) * 100.0,
+        soak["seconds"],
+        soak["replies"],
+        soak["invalid"],
+        soak["distinct_tokens"],
+        soak["upstream_calls"],
+    );
+    std::fs::write(out_dir.join("soak.md"), &md)?;
+    println!("{md}");
+    let ok = load["ok"] == true && soak["ok"] == true;
+    if !ok {
+        bail!("an expectation failed; see target/bench/soak.json");
+    }
+    Ok(ok)
+}
