@@ -11,6 +11,10 @@
 //!   Failures are never cached as answers; only upstream's own `Retry-After` is honoured.
 //! - **Retries** with exponential backoff and jitter for network errors, 5xx and 429; none for
 //!   credential errors.
+//! - **One refresher across replicas**: requests are served from this process's copy; around a
+//!   refresh the cache reads the shared store first (another replica may have refreshed), then
+//!   takes the store's refresh lock; replicas that find it held wait for the new token instead
+//!   of asking upstream. When the store fails, the cache carries on alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,6 +77,8 @@ pub struct CacheSettings {
     pub min_refresh_interval: Duration,
     /// Retries per refresh for retryable errors.
     pub retries: u32,
+    /// Timeout of one upstream request (bounds how long a replica holds the refresh lock).
+    pub upstream_timeout: Duration,
 }
 
 /// One integration's cached token and the machinery that keeps it fresh.
@@ -83,6 +89,10 @@ pub struct TokenCache {
     clock: Arc<dyn Clock>,
     settings: CacheSettings,
     metrics: Arc<Metrics>,
+    /// The store key: the integration's name and client id.
+    key: String,
+    /// This process's copy of the token: the hot path reads only this.
+    current: std::sync::RwLock<Option<Arc<CachedToken>>>,
     refresh_lock: tokio::sync::Mutex<()>,
     state: Mutex<FlightState>,
     wake: Notify,
@@ -111,6 +121,8 @@ impl TokenCache {
             metrics.cache.get_or_create(&labels).clone()
         });
         Self {
+            key: format!("{}:{}", integration.name, integration.client_id),
+            current: std::sync::RwLock::new(None),
             integration,
             source,
             store,
@@ -159,15 +171,81 @@ impl TokenCache {
         Ok(body)
     }
 
-    /// The cached token, if any, without touching upstream.
+    /// The cached token, if any, without touching upstream or the store.
     pub async fn peek(&self) -> Option<Arc<CachedToken>> {
-        self.store.load(self.name()).await
+        self.current()
+    }
+
+    fn current(&self) -> Option<Arc<CachedToken>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_current(&self, token: &Arc<CachedToken>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(token));
+    }
+
+    /// The store key of this cache's token.
+    pub fn store_key(&self) -> &str {
+        &self.key
+    }
+
+    /// The shared store's token when it is better than `ours` (valid, and expiring later):
+    /// another replica refreshed. Store failures count as "nothing there".
+    async fn shared_better_than(
+        &self,
+        ours: Option<&Arc<CachedToken>>,
+        now: Timestamp,
+    ) -> Option<Arc<CachedToken>> {
+        let shared = match self.store.load(&self.key).await {
+            Ok(t) => t?,
+            Err(e) => {
+                tracing::debug!(integration = self.name(), error = %e, "token store unavailable; using this replica's copy");
+                return None;
+            }
+        };
+        if shared.expiry.freshness(now, &self.settings.policy) == Freshness::Expired {
+            return None;
+        }
+        match ours {
+            Some(o) if o.expiry.expires_at() >= shared.expiry.expires_at() => None,
+            _ => Some(shared),
+        }
+    }
+
+    /// Waits for the replica holding the refresh lock to store a better token; `None` when the
+    /// lock was released (or expired) without one, so this replica must refresh itself.
+    async fn wait_for_other_replica(
+        &self,
+        ours: Option<&Arc<CachedToken>>,
+        limit: Duration,
+    ) -> Option<Arc<CachedToken>> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            if let Some(t) = self.shared_better_than(ours, self.clock.now()).await {
+                return Some(t);
+            }
+            if !self.store.is_locked(&self.key).await.unwrap_or(false) {
+                // Released: one last look, as the token is saved before the lock is released.
+                return self.shared_better_than(ours, self.clock.now()).await;
+            }
+        }
+        None
+    }
+
+    /// How long a replica may hold the refresh lock: one refresh with all its retries.
+    fn lock_ttl(&self) -> Duration {
+        let attempts = self.settings.retries.saturating_add(1);
+        (self.settings.upstream_timeout + MAX_INLINE_BACKOFF).saturating_mul(attempts)
     }
 
     /// A usable token: from cache when possible, otherwise from upstream (single-flight).
     pub async fn get(&self) -> Result<(Arc<CachedToken>, Lookup), UpstreamError> {
         let now = self.clock.now();
-        let result = match self.store.load(self.name()).await {
+        let result = match self.current() {
             Some(t) => match t.expiry.freshness(now, &self.settings.policy) {
                 Freshness::Fresh => Ok((t, Lookup::Hit)),
                 Freshness::RefreshDue => {
@@ -197,11 +275,19 @@ impl TokenCache {
         let _flight = self.refresh_lock.lock().await;
         let now = self.clock.now();
         let policy = self.settings.policy;
-        let usable = self
-            .store
-            .load(self.name())
-            .await
+        let mut usable = self
+            .current()
             .filter(|t| t.expiry.freshness(now, &policy) != Freshness::Expired);
+        // Another replica may have refreshed already: adopt its token without asking upstream.
+        if self.store.is_shared() {
+            if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+                self.set_current(&t);
+                if t.expiry.freshness(now, &policy) == Freshness::Fresh {
+                    return Ok(t);
+                }
+                usable = Some(t);
+            }
+        }
         {
             let st = self.state();
             if st.attempts != seen {
@@ -235,6 +321,38 @@ impl TokenCache {
             }
         }
 
+        // Become the one refresher across replicas, or wait for the one that is.
+        let lock = match self.store.try_lock(&self.key, self.lock_ttl()).await {
+            Ok(Some(lock)) => {
+                // The lock may have been released just now by a replica that stored a token.
+                if self.store.is_shared() {
+                    if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+                        self.store.unlock(lock).await;
+                        self.set_current(&t);
+                        return Ok(t);
+                    }
+                }
+                Some(lock)
+            }
+            Ok(None) => {
+                if let Some(t) = self
+                    .wait_for_other_replica(usable.as_ref(), self.lock_ttl())
+                    .await
+                {
+                    tracing::debug!(
+                        integration = self.name(),
+                        "adopted the token another replica obtained"
+                    );
+                    self.set_current(&t);
+                    return Ok(t);
+                }
+                None
+            }
+            Err(e) => {
+                tracing::debug!(integration = self.name(), error = %e, "token store unavailable; refreshing alone");
+                None
+            }
+        };
         let result = self.fetch_with_retries().await;
         let now = self.clock.now();
         // Record the outcome; the guard's scope ends before any await.
@@ -289,19 +407,30 @@ impl TokenCache {
                     tracing::info!(integration = self.name(), expires_in = grant.expires_in().as_secs(), scope = %grant.scope(), "obtained a token");
                 }
                 let token = Arc::new(token);
-                self.store.save(self.name(), Arc::clone(&token)).await;
+                self.set_current(&token);
+                if let Err(e) = self.store.save(&self.key, Arc::clone(&token)).await {
+                    tracing::debug!(integration = self.name(), error = %e, "cannot share the new token");
+                }
+                if let Some(lock) = lock {
+                    self.store.unlock(lock).await;
+                }
                 Ok(token)
             }
-            Err(e) => match usable {
-                Some(t) => {
-                    tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
-                    Ok(t)
+            Err(e) => {
+                if let Some(lock) = lock {
+                    self.store.unlock(lock).await;
                 }
-                None => {
-                    tracing::warn!(integration = self.name(), error = %e, "cannot obtain a token");
-                    Err(e)
+                match usable {
+                    Some(t) => {
+                        tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
+                        Ok(t)
+                    }
+                    None => {
+                        tracing::warn!(integration = self.name(), error = %e, "cannot obtain a token");
+                        Err(e)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -354,7 +483,7 @@ impl TokenCache {
                 () = self.wake.notified() => {}
             }
             let now = self.clock.now();
-            let due = match self.store.load(self.name()).await {
+            let due = match self.current() {
                 None => true,
                 Some(t) => t.expiry.freshness(now, &self.settings.policy) != Freshness::Fresh,
             };
@@ -369,7 +498,7 @@ impl TokenCache {
     /// minimum interval after the last attempt, upstream's `Retry-After`, or the failure backoff.
     async fn next_wake(&self) -> Duration {
         let now = self.clock.now();
-        let cached = self.store.load(self.name()).await;
+        let cached = self.current();
         let st = self.state();
         let mut wait = match &cached {
             Some(t) => t.expiry.refresh_at(&self.settings.policy).since(now),

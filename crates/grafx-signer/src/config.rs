@@ -27,7 +27,7 @@ use std::time::Duration;
 use grafx_core::{EnvironmentApiUrl, EnvironmentName, Scopes, SIGNER_DEFAULT_LEEWAY};
 use serde::Deserialize;
 
-use crate::{ClientSecret, Error, OriginPolicy};
+use crate::{ClientSecret, Error, OriginPolicy, StoreKey};
 
 /// CHILI's token endpoint.
 pub const DEFAULT_AUTH_URL: &str = "https://integration-login.chiligrafx.com/oauth/token";
@@ -99,6 +99,8 @@ pub struct SignerConfig {
     pub header_read_timeout: Duration,
     /// Open client connections at most.
     pub max_connections: usize,
+    /// The shared token store for several replicas; `None`: each process keeps its own.
+    pub redis: Option<RedisSettings>,
     /// Where the config came from, for reloads.
     pub source: ConfigSource,
 }
@@ -168,6 +170,57 @@ pub struct ConfigArgs {
     /// Open client connections at most; more wait to be accepted [default: 4096].
     #[arg(long, env = "SIGNER_MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+    /// Share tokens between replicas through this Redis (`redis://[:password@]host:6379/0`;
+    /// prefer the environment variable when it holds a password).
+    #[arg(long, env = "SIGNER_REDIS_URL", global = true)]
+    pub redis_url: Option<RedisUrl>,
+    /// A file holding the 256-bit key that encrypts tokens in Redis (64 hex digits or base64;
+    /// `openssl rand -hex 32`). Required with --redis-url; the same on every replica.
+    #[arg(long, env = "SIGNER_REDIS_KEY_FILE", global = true)]
+    pub redis_key_file: Option<PathBuf>,
+}
+
+/// A Redis URL as given; Debug hides its password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RedisUrl(pub String);
+
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::redis_store::redact(&self.0))
+    }
+}
+
+/// The Redis token store's settings. Debug hides the URL's password and the key.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// The Redis URL (may carry a password).
+    pub url: ClientSecret,
+    /// The encryption key.
+    pub key: StoreKey,
+}
+
+impl RedisSettings {
+    /// The URL without its password, for logs.
+    pub fn url_redacted(&self) -> String {
+        crate::redis_store::redact(self.url.expose())
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &crate::redis_store::redact(self.url.expose()))
+            .field("key", &self.key)
+            .finish()
+    }
 }
 
 /// Where a configuration was read from, so SIGHUP can read it again.
@@ -196,6 +249,8 @@ struct FileConfig {
     static_dir: Option<PathBuf>,
     header_read_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    redis_url: Option<RedisUrl>,
+    redis_key_file: Option<PathBuf>,
     #[serde(default)]
     integrations: BTreeMap<String, FileIntegration>,
 }
@@ -480,6 +535,34 @@ impl ConfigSource {
                 format!("no integration is named `{default_integration}`"),
             ));
         }
+        let redis = match a.redis_url.clone().or(file.redis_url.clone()) {
+            None => None,
+            Some(RedisUrl(url)) => {
+                let path = a
+                    .redis_key_file
+                    .clone()
+                    .or(file.redis_key_file.clone())
+                    .ok_or_else(|| {
+                        Error::config(
+                            "SIGNER_REDIS_KEY_FILE",
+                            "is required with SIGNER_REDIS_URL: tokens are encrypted in Redis (create one with `openssl rand -hex 32`, the same file on every replica)",
+                        )
+                    })?;
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::config(
+                        "SIGNER_REDIS_KEY_FILE",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                let key = StoreKey::from_text(&text)?;
+                // Checks the URL now, so a typo fails at start rather than at the first refresh.
+                crate::RedisStore::new(&url, key.clone())?;
+                Some(RedisSettings {
+                    url: ClientSecret::new(url),
+                    key,
+                })
+            }
+        };
         let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
             Duration::from_secs(flag.or(file).unwrap_or(default))
         };
@@ -515,6 +598,7 @@ impl ConfigSource {
                 10,
             ),
             max_connections: a.max_connections.or(file.max_connections).unwrap_or(4096),
+            redis,
             source: self.clone(),
         };
         config.validate()?;
@@ -597,6 +681,7 @@ impl SignerConfig {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            redis: None,
             source: ConfigSource::new(ConfigArgs::default(), BTreeMap::new()),
         }
     }

@@ -32,6 +32,7 @@ mod config;
 mod error;
 mod metrics;
 mod origin;
+mod redis_store;
 mod routes;
 mod secret;
 mod serve;
@@ -42,14 +43,17 @@ mod upstream;
 
 pub use cache::{CacheSettings, Lookup, TokenCache};
 pub use config::{
-    ConfigArgs, ConfigSource, Integration, SignerConfig, DEFAULT_AUDIENCE, DEFAULT_AUTH_URL,
-    DEFAULT_LISTEN,
+    ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
+    DEFAULT_AUTH_URL, DEFAULT_LISTEN,
 };
 pub use error::{AppError, Error};
 pub use origin::OriginPolicy;
+pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;
 pub use serve::{serve, ServeOptions};
 pub use server::app;
 pub use state::AppState;
-pub use store::{CachedToken, Clock, MemoryStore, SystemClock, TokenStore};
+pub use store::{
+    CachedToken, Clock, MemoryStore, RefreshLock, StoreError, SystemClock, TokenStore,
+};
 pub use upstream::{ChiliAuthClient, TokenSource, UpstreamError};

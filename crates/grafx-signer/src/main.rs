@@ -99,6 +99,13 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
     {
         tracing::warn!("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!");
     }
+    match &config.redis {
+        Some(r) => tracing::info!(
+            "token store: Redis at {} (shared by every replica with the same URL and key)",
+            r.url_redacted()
+        ),
+        None => tracing::info!("token store: this process's memory (one replica)"),
+    }
     if let Some(dir) = &config.static_dir {
         tracing::info!("serving static files from {}", dir.display());
     }

@@ -49,6 +49,8 @@ pub(crate) struct Metrics {
     pub(crate) upstream_seconds: Family<IntegrationLabel, Histogram, fn() -> Histogram>,
     pub(crate) token_expires_in: Family<IntegrationLabel, Gauge<f64, AtomicU64>>,
     pub(crate) refusals: Family<ReasonLabel, Counter>,
+    pub(crate) store_degraded: Gauge,
+    pub(crate) store_errors: Counter,
 }
 
 impl Metrics {
@@ -93,8 +95,22 @@ impl Metrics {
             "Token requests refused, by error code",
             refusals.clone(),
         );
+        let store_degraded = Gauge::default();
+        registry.register(
+            "store_degraded",
+            "1 while the shared token store (Redis) is unreachable and replicas work alone",
+            store_degraded.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Failed operations on the shared token store",
+            store_errors.clone(),
+        );
         Self {
             registry,
+            store_degraded,
+            store_errors,
             requests,
             cache,
             upstream,

@@ -14,7 +14,7 @@ use crate::cache::{CacheSettings, TokenCache};
 use crate::metrics::Metrics;
 use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
-use crate::{Error, Integration, SignerConfig};
+use crate::{Error, Integration, RedisStore, SignerConfig};
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -43,14 +43,19 @@ fn limiter(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
 }
 
 impl AppState {
-    /// State with CHILI's real auth server, an in-memory store and the system clock.
+    /// State with CHILI's real auth server, the system clock, and the store the configuration
+    /// names: Redis with `redis_url`, otherwise memory.
     pub fn new(config: SignerConfig) -> Result<Self, Error> {
         let source = ChiliAuthClient::new(config.upstream_timeout)
             .map_err(|e| Error::config("upstream", format!("cannot build the HTTP client: {e}")))?;
+        let store: Arc<dyn TokenStore> = match &config.redis {
+            Some(r) => Arc::new(RedisStore::new(r.url.expose(), r.key.clone())?),
+            None => Arc::new(MemoryStore::default()),
+        };
         Ok(Self::with_parts(
             config,
             Arc::new(source),
-            Arc::new(MemoryStore::default()),
+            store,
             Arc::new(SystemClock),
         ))
     }
@@ -94,6 +99,7 @@ impl AppState {
             policy: RefreshPolicy::new(config.leeway),
             min_refresh_interval: config.min_refresh_interval,
             retries: config.upstream_retries,
+            upstream_timeout: config.upstream_timeout,
         };
         Arc::new(TokenCache::new(
             Arc::new(integration),
@@ -151,7 +157,10 @@ impl AppState {
                     Arc::clone(c)
                 }
                 _ => {
-                    self.inner.store.remove(name).await;
+                    if let Some(old) = old.get(name) {
+                        // Its credentials changed: the shared token belongs to the old ones.
+                        let _ = self.inner.store.remove(old.store_key()).await;
+                    }
                     self.new_cache(integration.clone(), &config)
                 }
             };
@@ -197,6 +206,10 @@ impl AppState {
     /// The cache of an integration (its configuration is `cache.integration()`).
     pub fn cache(&self, name: &str) -> Option<Arc<TokenCache>> {
         self.caches().get(name).cloned()
+    }
+
+    pub(crate) fn store(&self) -> &dyn TokenStore {
+        self.inner.store.as_ref()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

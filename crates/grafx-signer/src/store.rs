@@ -1,9 +1,9 @@
-//! Where cached tokens live. Behind a trait so a shared store (Redis, for several replicas) can
-//! replace the in-memory one.
+//! Where cached tokens live. Behind a trait so a shared store ([`crate::RedisStore`], for several
+//! replicas) can replace the in-memory one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use grafx_core::{AccessToken, Expiry, Scopes, Timestamp};
@@ -19,18 +19,57 @@ pub struct CachedToken {
     pub expiry: Expiry,
 }
 
-/// Storage for one token per integration.
-#[async_trait]
-pub trait TokenStore: Send + Sync + 'static {
-    /// The cached token for an integration, if any (shared, so serving it copies nothing).
-    async fn load(&self, integration: &str) -> Option<Arc<CachedToken>>;
-    /// Replaces the cached token for an integration.
-    async fn save(&self, integration: &str, token: Arc<CachedToken>);
-    /// Forgets an integration's token (its credentials changed).
-    async fn remove(&self, integration: &str);
+/// Why a shared store could not be used. The cache then works from its own copy (never an
+/// outage) and reports the store as degraded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token store: {0}")]
+pub struct StoreError(pub String);
+
+/// Proof of holding an integration's refresh lock across replicas; give it back with
+/// [`TokenStore::unlock`].
+#[derive(Debug)]
+pub struct RefreshLock {
+    /// The store key it locks.
+    pub key: String,
+    /// The random value that proves ownership (releasing checks it, so a lock that expired and
+    /// was taken by another replica is never released by mistake).
+    pub owner: String,
 }
 
-/// The default store: a map in this process.
+/// Storage for one token per integration, shared by every replica that uses the same store.
+///
+/// `key` identifies an integration's credentials (its name and client id); the cache keeps its
+/// own copy of the token for the hot path and goes to the store only around refreshes.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    /// The stored token, if any.
+    async fn load(&self, key: &str) -> Result<Option<Arc<CachedToken>>, StoreError>;
+    /// Replaces the stored token.
+    async fn save(&self, key: &str, token: Arc<CachedToken>) -> Result<(), StoreError>;
+    /// Forgets a token (its credentials changed).
+    async fn remove(&self, key: &str) -> Result<(), StoreError>;
+    /// Tries to become the only refresher of `key` for at most `ttl`: `Ok(None)` when another
+    /// replica holds the lock.
+    async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<RefreshLock>, StoreError>;
+    /// Whether someone holds the refresh lock of `key`.
+    async fn is_locked(&self, key: &str) -> Result<bool, StoreError>;
+    /// Releases a lock taken with `try_lock` (only if it is still this owner's).
+    async fn unlock(&self, lock: RefreshLock);
+    /// Whether the store is shared between processes (so a wait for another replica can pay).
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// True while the store is unreachable and replicas work from their own copies.
+    fn is_degraded(&self) -> bool {
+        false
+    }
+    /// Failed store operations since start.
+    fn errors(&self) -> u64 {
+        0
+    }
+}
+
+/// The default store: a map in this process (one replica).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     tokens: RwLock<HashMap<String, Arc<CachedToken>>>,
@@ -38,27 +77,44 @@ pub struct MemoryStore {
 
 #[async_trait]
 impl TokenStore for MemoryStore {
-    async fn load(&self, integration: &str) -> Option<Arc<CachedToken>> {
-        self.tokens
+    async fn load(&self, key: &str) -> Result<Option<Arc<CachedToken>>, StoreError> {
+        Ok(self
+            .tokens
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(integration)
-            .cloned()
+            .get(key)
+            .cloned())
     }
 
-    async fn save(&self, integration: &str, token: Arc<CachedToken>) {
+    async fn save(&self, key: &str, token: Arc<CachedToken>) -> Result<(), StoreError> {
         self.tokens
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(integration.to_owned(), token);
+            .insert(key.to_owned(), token);
+        Ok(())
     }
 
-    async fn remove(&self, integration: &str) {
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
         self.tokens
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(integration);
+            .remove(key);
+        Ok(())
     }
+
+    async fn try_lock(&self, key: &str, _ttl: Duration) -> Result<Option<RefreshLock>, StoreError> {
+        // One process: the cache's own single-flight already makes it the only refresher.
+        Ok(Some(RefreshLock {
+            key: key.to_owned(),
+            owner: String::new(),
+        }))
+    }
+
+    async fn is_locked(&self, _key: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn unlock(&self, _lock: RefreshLock) {}
 }
 
 /// The source of "now" for expiry decisions.

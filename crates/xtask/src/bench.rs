@@ -399,6 +399,49 @@ fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Value> {
     )
 }
 
+/// A redis-server on a free loopback port, killed on drop.
+struct RedisChild {
+    child: Child,
+    url: String,
+}
+
+impl RedisChild {
+    fn start() -> Result<Self> {
+        let port = crate::browser::free_port()?;
+        let child = Command::new(bootstrap::REDIS_SERVER)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting redis-server")?;
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        })
+    }
+}
+
+impl Drop for RedisChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The bootstrap, plus wrk.
 pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
     let toolchain = bootstrap::ensure(root, install)?;
@@ -487,16 +530,26 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
         &node_env(&emulator.url),
     )?;
     post_token(&node.url)?;
+    // The same signer with its token store in Redis (issue 8): the hot path reads the replica's
+    // own copy, so the shared store should cost nothing per request.
+    let redis = RedisChild::start()?;
+    let key_file = out_dir.join("redis.key");
+    std::fs::write(&key_file, format!("{:064x}", 0xfeed_u128))?;
+    let mut redis_env = signer_env(&emulator.url, "127.0.0.1:0");
+    redis_env.push(("SIGNER_REDIS_URL", redis.url.clone()));
+    redis_env.push(("SIGNER_REDIS_KEY_FILE", key_file.display().to_string()));
+    let signer_redis = Server::start(&bin("grafx-signer"), &[], &redis_env)?;
+    post_token(&signer_redis.url)?;
     let servers = [
         ("bare axum", &baseline),
         ("grafx-signer", &signer),
+        ("grafx-signer (redis store)", &signer_redis),
         ("node express broker", &node),
     ];
     let mut throughput = serde_json::Map::new();
     let mut load_rss = serde_json::Map::new();
     for &c in conns {
-        let mut runs: Vec<[Vec<f64>; 3]> =
-            vec![Default::default(), Default::default(), Default::default()];
+        let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); servers.len()];
         for _ in 0..repeats {
             for (i, (name, server)) in servers.iter().enumerate() {
                 let sampling = Arc::new(AtomicBool::new(true));
@@ -538,7 +591,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
             .collect();
         throughput.insert(c.to_string(), Value::Object(row));
     }
-    drop((baseline, signer, node));
+    drop((baseline, signer, signer_redis, node, redis));
 
     // --- Upstream economy -----------------------------------------------------------------------
     let cold = |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| -> Result<Value> {
@@ -670,7 +723,12 @@ fn markdown(r: &Value) -> String {
             let signer = row["grafx-signer"]["rps"]["median"]
                 .as_f64()
                 .unwrap_or(f64::NAN);
-            for name in ["bare axum", "grafx-signer", "node express broker"] {
+            for name in [
+                "bare axum",
+                "grafx-signer",
+                "grafx-signer (redis store)",
+                "node express broker",
+            ] {
                 let s = &row[name];
                 let ratio = if name == "grafx-signer" {
                     "–".into()
@@ -691,7 +749,7 @@ fn markdown(r: &Value) -> String {
             }
         }
     }
-    md += "\nTargets: the signer at least 0.90× the bare axum handler and at least 5× the Node broker.\n\n";
+    md += "\nTargets: the signer at least 0.90× the bare axum handler and at least 5× the Node broker. `grafx-signer (redis store)` is the same binary with `SIGNER_REDIS_URL`: its ratio is the cost of the shared store.\n\n";
     let u = &r["upstream"];
     md += "## Upstream economy\n\n| scenario | grafx-signer | node express broker | target |\n|---|---|---|---|\n";
     md += &format!(

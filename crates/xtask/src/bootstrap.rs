@@ -7,6 +7,7 @@
 //!   `--locked` (its own lockfile pins a crate the registry here lacks);
 //! - Chromium and ChromeDriver from Debian (`chromium`, `chromium-driver`); browsers cannot be
 //!   downloaded any other way here;
+//! - redis-server from Debian, started by the shared-store tests themselves on free ports;
 //! - npm dev tools through `npm ci`, which puts `binaryen@132.0.0`'s `wasm-opt` first on PATH
 //!   (Debian's binaryen 108 produces wasm that Chromium refuses to instantiate).
 
@@ -22,6 +23,9 @@ const WASM_PACK_VERSION: &str = "0.15.1";
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's ChromeDriver.
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Debian's Redis server, which the shared-store tests start on a free port.
+pub(crate) const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 /// What the test steps need from the bootstrap: the PATH to give child processes.
 #[derive(Debug, Clone)]
@@ -185,6 +189,12 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
         need(
             "Chromium and ChromeDriver (Debian packages)".into(),
             &|| apt_install(&["chromium", "chromium-driver"], root, &path),
+        )?;
+    }
+    if !Path::new(REDIS_SERVER).exists() {
+        need(
+            "redis-server (Debian package, for the shared-store tests)".into(),
+            &|| apt_install(&["redis-server"], root, &path),
         )?;
     }
     if output("node", &["--version"]).is_none() || output("npm", &["--version"]).is_none() {

@@ -61,12 +61,25 @@ pub(crate) fn run(root: &Path, install: bool, secs: u64, targets: &[String]) -> 
     for target in chosen {
         let scratch = root.join("target/fuzz-corpus").join(target);
         std::fs::create_dir_all(&scratch)?;
-        let mut cmd = Command::new("cargo");
-        if nightly {
-            cmd.arg("+nightly");
-        } else {
-            cmd.env("RUSTC_BOOTSTRAP", "1");
+        let cargo = || {
+            let mut cmd = Command::new("cargo");
+            if nightly {
+                cmd.arg("+nightly");
+            } else {
+                cmd.env("RUSTC_BOOTSTRAP", "1");
+            }
+            cmd.current_dir(root);
+            cmd
+        };
+        // Build first, so a compile error is not mistaken for a crash.
+        let built = cargo()
+            .args(["fuzz", "build", target])
+            .status()
+            .context("cargo fuzz build")?;
+        if !built.success() {
+            bail!("cannot build the fuzz target {target}");
         }
+        let mut cmd = cargo();
         cmd.args(["fuzz", "run", target])
             .arg(&scratch)
             .arg(root.join("fuzz/corpus").join(target))

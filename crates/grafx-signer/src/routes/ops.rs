@@ -36,8 +36,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body =
-        json!({ "status": if ready { "ready" } else { "not_ready" }, "integrations": report });
+    // A degraded shared store is reported, but never makes the signer unready: each replica
+    // keeps serving on its own.
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "integrations": report,
+        "store": if !state.store().is_shared() { "memory" } else if state.store().is_degraded() { "degraded" } else { "shared" },
+    });
     (status, Json(body)).into_response()
 }
 
@@ -57,6 +62,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             })
             .set(secs);
     }
+    let store = state.store();
+    let m = state.metrics();
+    m.store_degraded.set(i64::from(store.is_degraded()));
+    let errors = store.errors();
+    m.store_errors
+        .inc_by(errors.saturating_sub(m.store_errors.get()));
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,386 @@
+//! Several signer replicas sharing one token per integration through a real redis-server (the
+//! Debian package), started on a free loopback port and stopped when the test ends.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use grafx_emulator::{Fault, FaultSpec, FaultTarget, RunningEmulator, Settings};
+use grafx_signer::{
+    app, AppState, ChiliAuthClient, RedisStore, SignerConfig, StoreKey, SystemClock,
+};
+
+/// A redis-server child process, killed on drop.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Self {
+        let binary = ["/usr/bin/redis-server", "redis-server"]
+            .into_iter()
+            .find(|b| Command::new(b).arg("--version").output().is_ok())
+            .expect("redis-server is not installed: `cargo xtask test` installs it (Debian package redis-server)");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts connections.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child: Some(child),
+            port,
+        }
+    }
+
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A replica: its own state, Redis connection and port, sharing the emulator.
+struct Replica {
+    state: AppState,
+    url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.state.stop_refreshers();
+        self.server.abort();
+    }
+}
+
+async fn replica(
+    em: &RunningEmulator,
+    redis_url: &str,
+    refreshers: bool,
+    tweak: impl Fn(&mut SignerConfig),
+) -> Replica {
+    let mut config = SignerConfig::single(integration(em, "default", "demo-reader"));
+    config.upstream_timeout = Duration::from_secs(3);
+    tweak(&mut config);
+    let store = RedisStore::new(redis_url, StoreKey::from_text(KEY).unwrap()).unwrap();
+    let state = AppState::with_parts(
+        config.clone(),
+        Arc::new(ChiliAuthClient::new(config.upstream_timeout).unwrap()),
+        Arc::new(store),
+        Arc::new(SystemClock),
+    );
+    if refreshers {
+        state.start_refreshers();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = grafx_signer::serve(
+            listener,
+            router,
+            config.serve_options(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    Replica { state, url, server }
+}
+
+async fn three(
+    em: &RunningEmulator,
+    redis: &Redis,
+    refreshers: bool,
+    tweak: impl Fn(&mut SignerConfig),
+) -> Vec<Replica> {
+    let mut v = Vec::new();
+    for _ in 0..3 {
+        v.push(replica(em, &redis.url(), refreshers, &tweak).await);
+    }
+    v
+}
+
+async fn token_from(url: &str) -> Result<grafx_core::SignerToken, String> {
+    let res = http()
+        .post(format!("{url}/token"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if res.status() != 200 {
+        return Err(format!("HTTP {}: {:?}", res.status(), res.text().await));
+    }
+    res.json().await.map_err(|e| e.to_string())
+}
+
+async fn metric(url: &str, name: &str) -> f64 {
+    let text = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_cold_requests_across_three_replicas_make_one_upstream_call() {
+    let redis = Redis::start();
+    let em = emulator(fast_settings()).await;
+    let replicas = three(&em, &redis, false, |_| {}).await;
+    // A slow upstream widens the window in which the replicas race.
+    em.emulator()
+        .arm_fault(FaultSpec {
+            target: FaultTarget::Token,
+            times: 1,
+            fault: Fault::Delay { ms: 300 },
+        })
+        .unwrap();
+    let requests = (0..300).map(|i| token_from(&replicas[i % 3].url));
+    let replies = futures_util::future::join_all(requests).await;
+    let tokens: HashSet<String> = replies
+        .into_iter()
+        .map(|r| r.unwrap().access_token.secret().to_owned())
+        .collect();
+    assert_eq!(tokens.len(), 1, "one token everywhere");
+    assert_eq!(em.emulator().stats().token_requests, 1, "one upstream call");
+    // And it is stored encrypted: the token is nowhere in Redis's memory dump of the key.
+    let raw = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "--no-raw", "GET"])
+        .arg("grafx-signer:token:default:demo-reader")
+        .output();
+    if let Ok(out) = raw {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.len() > 20, "a value is stored: {text}");
+        let token = tokens.iter().next().unwrap();
+        assert!(
+            !text.contains(token.as_str()),
+            "the token is stored in clear"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upstream_call_per_refresh_across_replicas() {
+    let redis = Redis::start();
+    // 3-second tokens, re-issued in their last 2 s; the signer refreshes 1 s before expiry.
+    let em = emulator(Settings {
+        token_lifetime_secs: 3,
+        reissue_window_secs: 2,
+        ..fast_settings()
+    })
+    .await;
+    let replicas = three(&em, &redis, true, |c| {
+        c.leeway = Duration::from_secs(1);
+        c.min_refresh_interval = Duration::from_secs(1);
+    })
+    .await;
+    let mut seen = HashSet::new();
+    let mut failures = Vec::new();
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(14) {
+        let batch = (0..6).map(|k| token_from(&replicas[(i + k) % 3].url));
+        for r in futures_util::future::join_all(batch).await {
+            match r {
+                Ok(t) => {
+                    assert!(t.expires_in.as_secs() >= 1 || t.expires_in.as_secs() == 0);
+                    seen.insert(t.access_token.secret().to_owned());
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    let upstream = em.emulator().stats().token_requests;
+    assert!(
+        seen.len() >= 5,
+        "several refreshes happened: {}",
+        seen.len()
+    );
+    assert_eq!(
+        upstream,
+        seen.len() as u64,
+        "exactly one upstream call per token across the three replicas"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_never_an_outage_and_replicas_converge_after_it() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let em = emulator(Settings {
+        token_lifetime_secs: 4,
+        reissue_window_secs: 2,
+        ..fast_settings()
+    })
+    .await;
+    let replicas = three(&em, &redis, true, |c| {
+        c.leeway = Duration::from_secs(1);
+        c.min_refresh_interval = Duration::from_secs(1);
+    })
+    .await;
+    let ask_all = || async {
+        let mut tokens = Vec::new();
+        for r in &replicas {
+            tokens.push(token_from(&r.url).await);
+        }
+        tokens
+    };
+    for t in ask_all().await {
+        t.unwrap();
+    }
+    assert_eq!(
+        metric(&replicas[0].url, "grafx_signer_store_degraded").await,
+        0.0
+    );
+
+    // Redis dies. For 7 s (more than one token lifetime) every request still succeeds.
+    redis.kill();
+    let outage = std::time::Instant::now();
+    while outage.elapsed() < Duration::from_secs(7) {
+        for t in ask_all().await {
+            t.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        metric(&replicas[0].url, "grafx_signer_store_degraded").await,
+        1.0,
+        "degraded is visible"
+    );
+    assert!(metric(&replicas[0].url, "grafx_signer_store_errors_total").await >= 1.0);
+
+    // Redis is back (same port, empty): the replicas reconnect by themselves and converge on
+    // one shared token again.
+    let _redis = Redis::start_on(port);
+    let mut converged = false;
+    let back = std::time::Instant::now();
+    while back.elapsed() < Duration::from_secs(15) {
+        let tokens: Vec<String> = ask_all()
+            .await
+            .into_iter()
+            .map(|t| t.unwrap().access_token.secret().to_owned())
+            .collect();
+        if tokens.iter().all(|t| *t == tokens[0])
+            && metric(&replicas[0].url, "grafx_signer_store_degraded").await == 0.0
+        {
+            converged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(converged, "the replicas share one token again");
+    // Converged for good: over the next refreshes, one upstream call per token again.
+    let before = em.emulator().stats().token_requests;
+    let mut seen = HashSet::new();
+    let settle = std::time::Instant::now();
+    while settle.elapsed() < Duration::from_secs(8) {
+        for t in ask_all().await {
+            seen.insert(t.unwrap().access_token.secret().to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = em.emulator().stats().token_requests - before;
+    assert!(seen.len() >= 2, "refreshes happened: {}", seen.len());
+    assert!(
+        calls <= seen.len() as u64,
+        "one upstream call per new token: {calls} calls for {} tokens",
+        seen.len()
+    );
+}
+
+#[test]
+fn a_redis_url_needs_an_encryption_key() {
+    let dir = std::env::temp_dir().join(format!("grafx-redis-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = grafx_signer::ConfigArgs {
+        client_id: Some("id".into()),
+        environment: Some("acme".into()),
+        allowed_origins: Some("https://app.example".into()),
+        redis_url: Some(grafx_signer::RedisUrl(
+            "redis://:hunter2@127.0.0.1:6379/".into(),
+        )),
+        ..Default::default()
+    };
+    let env =
+        std::collections::BTreeMap::from([("GRAFX_CLIENT_SECRET".to_owned(), "s3cr3t".to_owned())]);
+    let load =
+        |args: grafx_signer::ConfigArgs| grafx_signer::ConfigSource::new(args, env.clone()).load();
+    let e = load(base.clone()).unwrap_err().to_string();
+    assert!(e.contains("SIGNER_REDIS_KEY_FILE"), "{e}");
+    let bad = dir.join("bad.key");
+    std::fs::write(&bad, "not a key").unwrap();
+    let e = load(grafx_signer::ConfigArgs {
+        redis_key_file: Some(bad),
+        ..base.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("64 hex digits"), "{e}");
+    let good = dir.join("good.key");
+    std::fs::write(&good, format!("{KEY}\n")).unwrap();
+    let config = load(grafx_signer::ConfigArgs {
+        redis_key_file: Some(good),
+        ..base
+    })
+    .unwrap();
+    let debug = format!("{config:?}");
+    assert!(config.redis.is_some());
+    assert!(
+        !debug.contains("hunter2") && !debug.contains(KEY),
+        "{debug}"
+    );
+}
