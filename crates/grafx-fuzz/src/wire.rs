@@ -51,6 +51,7 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
         allowed_origins: origins
             .map(|o| OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())),
         browser_scopes: Some(grafx_core::Scopes::parse("template:read")),
+        caller: None,
     }
 }
 

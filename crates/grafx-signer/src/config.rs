@@ -27,7 +27,7 @@ use std::time::Duration;
 use grafx_core::{EnvironmentApiUrl, EnvironmentName, Scopes, SIGNER_DEFAULT_LEEWAY};
 use serde::Deserialize;
 
-use crate::{ClientSecret, Error, OriginPolicy, StoreKey};
+use crate::{CallerConfig, CallerMethod, ClientSecret, Error, OriginPolicy, StoreKey};
 
 /// CHILI's token endpoint.
 pub const DEFAULT_AUTH_URL: &str = "https://integration-login.chiligrafx.com/oauth/token";
@@ -57,6 +57,8 @@ pub struct Integration {
     pub allowed_origins: Option<OriginPolicy>,
     /// When set, a token whose scopes are not all in this list is never handed to a browser.
     pub browser_scopes: Option<Scopes>,
+    /// When set, only callers with a valid app session get tokens.
+    pub caller: Option<CallerConfig>,
 }
 
 impl Integration {
@@ -178,6 +180,146 @@ pub struct ConfigArgs {
     /// `openssl rand -hex 32`). Required with --redis-url; the same on every replica.
     #[arg(long, env = "SIGNER_REDIS_KEY_FILE", global = true)]
     pub redis_key_file: Option<PathBuf>,
+    /// Caller authentication: a cookie holding the app's session JWT (besides
+    /// `Authorization: Bearer`).
+    #[arg(long, env = "SIGNER_CALLER_COOKIE", global = true)]
+    pub caller_cookie: Option<String>,
+    /// Caller authentication: verify session JWTs with HS256 and the secret in this file.
+    #[arg(long, env = "SIGNER_CALLER_JWT_SECRET_FILE", global = true)]
+    pub caller_jwt_secret_file: Option<PathBuf>,
+    /// Caller authentication: verify session JWTs (RS256/ES256) with the keys at this JWKS URL.
+    #[arg(long, env = "SIGNER_CALLER_JWKS_URL", global = true)]
+    pub caller_jwks_url: Option<String>,
+    /// Caller authentication: the required `iss` of session JWTs.
+    #[arg(long, env = "SIGNER_CALLER_ISSUER", global = true)]
+    pub caller_issuer: Option<String>,
+    /// Caller authentication: the required `aud` of session JWTs.
+    #[arg(long, env = "SIGNER_CALLER_AUDIENCE", global = true)]
+    pub caller_audience: Option<String>,
+    /// Caller authentication: ask this URL of the app (with the caller's Cookie and
+    /// Authorization), as nginx auth_request does; 2xx allows, 401/403 refuses.
+    #[arg(long, env = "SIGNER_CALLER_FORWARD_AUTH_URL", global = true)]
+    pub caller_forward_auth: Option<String>,
+    /// Forward auth: a reply header naming the user [default: X-Auth-Request-User].
+    #[arg(long, env = "SIGNER_CALLER_FORWARD_AUTH_USER_HEADER", global = true)]
+    pub caller_forward_auth_user_header: Option<String>,
+    /// Forward auth: seconds a decision is reused for the same credentials [default: 30].
+    #[arg(long, env = "SIGNER_CALLER_CACHE_SECS", global = true)]
+    pub caller_cache_secs: Option<u64>,
+}
+
+/// Caller authentication as written in flags, the environment or TOML (`[caller]`, or
+/// `[integrations.NAME.caller]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallerInput {
+    cookie: Option<String>,
+    jwt_secret_file: Option<PathBuf>,
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    forward_auth_url: Option<String>,
+    forward_auth_user_header: Option<String>,
+    cache_secs: Option<u64>,
+}
+
+impl CallerInput {
+    fn is_empty(&self) -> bool {
+        self.jwt_secret_file.is_none()
+            && self.jwks_url.is_none()
+            && self.forward_auth_url.is_none()
+            && self.cookie.is_none()
+            && self.issuer.is_none()
+            && self.audience.is_none()
+    }
+
+    /// `prefix` names the fields in errors (`SIGNER_CALLER_` or `integrations.x.caller.`).
+    fn build(&self, env_style: bool, prefix: &str) -> Result<Option<CallerConfig>, Error> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let name = |field: &str| {
+            if env_style {
+                format!("{prefix}{}", field.to_ascii_uppercase())
+            } else {
+                format!("{prefix}{field}")
+            }
+        };
+        let methods = [
+            self.jwt_secret_file.is_some(),
+            self.jwks_url.is_some(),
+            self.forward_auth_url.is_some(),
+        ]
+        .iter()
+        .filter(|m| **m)
+        .count();
+        if methods != 1 {
+            return Err(Error::config(
+                name("jwt_secret_file"),
+                format!(
+                    "caller authentication needs exactly one of {}, {} or {}",
+                    name("jwt_secret_file"),
+                    name("jwks_url"),
+                    name("forward_auth_url")
+                ),
+            ));
+        }
+        let url_of = |field: &str, raw: &str| -> Result<url::Url, Error> {
+            let u = url::Url::parse(raw)
+                .map_err(|e| Error::config(name(field), format!("`{raw}` is not a URL: {e}")))?;
+            let loopback = matches!(u.host_str(), Some("localhost" | "[::1]"))
+                || u.host_str().is_some_and(|h| h.starts_with("127."));
+            match u.scheme() {
+                "https" => Ok(u),
+                "http" if loopback || field == "forward_auth_url" => Ok(u),
+                _ => Err(Error::config(
+                    name(field),
+                    format!("`{raw}` must be https (http only on loopback)"),
+                )),
+            }
+        };
+        let method = if let Some(path) = &self.jwt_secret_file {
+            let raw = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(
+                    name("jwt_secret_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let secret = raw.trim();
+            if secret.len() < 32 {
+                return Err(Error::config(
+                    name("jwt_secret_file"),
+                    "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+            CallerMethod::JwtSecret(ClientSecret::new(secret.to_owned()))
+        } else if let Some(u) = &self.jwks_url {
+            CallerMethod::Jwks(url_of("jwks_url", u)?)
+        } else {
+            let u = self.forward_auth_url.as_deref().unwrap_or_default();
+            if self.cookie.is_some() || self.issuer.is_some() || self.audience.is_some() {
+                return Err(Error::config(
+                    name("forward_auth_url"),
+                    "forward auth does not read cookies or claims itself; drop the cookie, issuer and audience settings",
+                ));
+            }
+            CallerMethod::ForwardAuth {
+                url: url_of("forward_auth_url", u)?,
+                user_header: Some(
+                    self.forward_auth_user_header
+                        .clone()
+                        .unwrap_or_else(|| "x-auth-request-user".into()),
+                ),
+                cache_for: Duration::from_secs(self.cache_secs.unwrap_or(30)),
+            }
+        };
+        Ok(Some(CallerConfig {
+            method,
+            cookie: self.cookie.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+        }))
+    }
 }
 
 /// A Redis URL as given; Debug hides its password.
@@ -251,6 +393,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     redis_url: Option<RedisUrl>,
     redis_key_file: Option<PathBuf>,
+    caller: Option<CallerInput>,
     #[serde(default)]
     integrations: BTreeMap<String, FileIntegration>,
 }
@@ -267,6 +410,7 @@ struct FileIntegration {
     audience: Option<String>,
     allowed_origins: Option<Vec<String>>,
     browser_scopes: Option<Vec<String>>,
+    caller: Option<CallerInput>,
 }
 
 fn read_secret_file(field: &str, path: &Path) -> Result<ClientSecret, Error> {
@@ -357,6 +501,7 @@ fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<Integration,
         audience: i.audience.unwrap_or(DEFAULT_AUDIENCE).to_owned(),
         allowed_origins: i.allowed_origins,
         browser_scopes: i.browser_scopes,
+        caller: None,
     })
 }
 
@@ -419,6 +564,24 @@ impl ConfigSource {
             .map(|s| s.replace(',', " "))
             .map(|s| Scopes::parse(&s));
 
+        let cli_caller = CallerInput {
+            cookie: a.caller_cookie.clone(),
+            jwt_secret_file: a.caller_jwt_secret_file.clone(),
+            jwks_url: a.caller_jwks_url.clone(),
+            issuer: a.caller_issuer.clone(),
+            audience: a.caller_audience.clone(),
+            forward_auth_url: a.caller_forward_auth.clone(),
+            forward_auth_user_header: a.caller_forward_auth_user_header.clone(),
+            cache_secs: a.caller_cache_secs,
+        };
+        let global_caller = if !cli_caller.is_empty() {
+            cli_caller.build(true, "SIGNER_CALLER_")?
+        } else {
+            file.caller
+                .clone()
+                .unwrap_or_default()
+                .build(false, "caller.")?
+        };
         let mut integrations = BTreeMap::new();
         if file.integrations.is_empty() {
             let secret = match (&a.client_secret_file, &self.env_secret) {
@@ -495,8 +658,13 @@ impl ConfigSource {
                         browser_scopes: scopes,
                     },
                 )?;
+                let caller = match &fi.caller {
+                    Some(c) => c.build(false, &format!("{p}caller."))?,
+                    None => global_caller.clone(),
+                };
                 // An explicit empty list means "server-side only"; absent means "the global list".
                 let integration = Integration {
+                    caller,
                     allowed_origins: if fi.allowed_origins.is_some() {
                         integration.allowed_origins
                     } else {
@@ -510,6 +678,7 @@ impl ConfigSource {
         if file.integrations.is_empty() {
             if let Some(i) = integrations.get_mut("default") {
                 i.allowed_origins = global_origins.clone();
+                i.caller = global_caller.clone();
             }
         }
         if a.dev_allow_any_origin {

@@ -56,6 +56,8 @@ pub struct AppError {
     pub retry_after: Option<Duration>,
     /// Extra headers (e.g. `Allow` on 405).
     pub allow: Option<&'static str>,
+    /// A `WWW-Authenticate` challenge (401 `caller_unauthenticated`).
+    pub www_authenticate: Option<String>,
 }
 
 impl AppError {
@@ -66,6 +68,7 @@ impl AppError {
             description: description.into(),
             retry_after: None,
             allow: None,
+            www_authenticate: None,
         }
     }
 
@@ -110,6 +113,12 @@ impl IntoResponse for AppError {
         }
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(challenge) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         res
     }

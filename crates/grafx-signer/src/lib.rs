@@ -28,6 +28,7 @@
 //! ```
 
 mod cache;
+mod caller;
 mod config;
 mod error;
 mod metrics;
@@ -42,6 +43,9 @@ mod store;
 mod upstream;
 
 pub use cache::{CacheSettings, Lookup, TokenCache};
+pub use caller::{
+    Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MIN_REFETCH,
+};
 pub use config::{
     ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
     DEFAULT_AUTH_URL, DEFAULT_LISTEN,

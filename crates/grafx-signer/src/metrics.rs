@@ -50,6 +50,7 @@ pub(crate) struct Metrics {
     pub(crate) token_expires_in: Family<IntegrationLabel, Gauge<f64, AtomicU64>>,
     pub(crate) refusals: Family<ReasonLabel, Counter>,
     pub(crate) store_degraded: Gauge,
+    pub(crate) caller_refusals: Family<ReasonLabel, Counter>,
     pub(crate) store_errors: Counter,
 }
 
@@ -95,6 +96,12 @@ impl Metrics {
             "Token requests refused, by error code",
             refusals.clone(),
         );
+        let caller_refusals = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "caller_refusals",
+            "Callers refused by caller authentication, by reason (missing, expired, wrong_issuer, forward_auth_refused…)",
+            caller_refusals.clone(),
+        );
         let store_degraded = Gauge::default();
         registry.register(
             "store_degraded",
@@ -111,6 +118,7 @@ impl Metrics {
             registry,
             store_degraded,
             store_errors,
+            caller_refusals,
             requests,
             cache,
             upstream,
@@ -118,6 +126,14 @@ impl Metrics {
             token_expires_in,
             refusals,
         }
+    }
+
+    pub(crate) fn count_caller_refusal(&self, reason: &str) {
+        self.caller_refusals
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition format.

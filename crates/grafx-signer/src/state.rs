@@ -11,6 +11,7 @@ use grafx_core::RefreshPolicy;
 use tokio::task::JoinHandle;
 
 use crate::cache::{CacheSettings, TokenCache};
+use crate::caller::CallerAuth;
 use crate::metrics::Metrics;
 use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
@@ -30,10 +31,32 @@ struct Inner {
     source: Arc<dyn TokenSource>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    limiter: RwLock<Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>>,
+    limiter: RwLock<Option<Arc<DefaultKeyedRateLimiter<RateKey>>>>,
+    callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
 }
 
-fn limiter(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<IpAddr>>> {
+/// Who a rate limit applies to: the signed-in user when caller authentication names one,
+/// otherwise the client IP.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum RateKey {
+    Ip(IpAddr),
+    User(Arc<str>),
+}
+
+fn callers(config: &SignerConfig) -> Result<BTreeMap<String, Arc<CallerAuth>>, Error> {
+    let mut map = BTreeMap::new();
+    for (name, i) in &config.integrations {
+        if let Some(c) = &i.caller {
+            map.insert(
+                name.clone(),
+                Arc::new(CallerAuth::new(c.clone(), config.upstream_timeout)?),
+            );
+        }
+    }
+    Ok(map)
+}
+
+fn limiter(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<RateKey>>> {
     let n = NonZeroU32::new(per_minute)?;
     // A burst of a tenth of the minute's allowance (at least 5), refilled evenly.
     let burst = NonZeroU32::new((per_minute / 10).max(5)).unwrap_or(n);
@@ -70,6 +93,13 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let inner = Inner {
             limiter: RwLock::new(limiter(config.rate_limit_per_minute)),
+            // Building a caller check cannot fail for a loaded configuration (only the HTTP
+            // client could); a failure leaves the integration without one, so it is logged loudly
+            // and every request to it is refused below.
+            callers: RwLock::new(Arc::new(callers(&config).unwrap_or_else(|e| {
+                tracing::error!("caller authentication is unusable: {e}");
+                BTreeMap::new()
+            }))),
             config: RwLock::new(Arc::new(config.clone())),
             caches: RwLock::new(Arc::new(BTreeMap::new())),
             refreshers: Mutex::new(BTreeMap::new()),
@@ -185,6 +215,18 @@ impl AppState {
             .limiter
             .write()
             .unwrap_or_else(|p| p.into_inner()) = limiter(config.rate_limit_per_minute);
+        match callers(&config) {
+            Ok(c) => {
+                *self
+                    .inner
+                    .callers
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(c)
+            }
+            Err(e) => {
+                tracing::error!("caller authentication is unusable, keeping the previous one: {e}")
+            }
+        }
         *self.inner.caches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         let had_refreshers = !old.is_empty();
@@ -220,8 +262,18 @@ impl AppState {
         self.inner.clock.as_ref()
     }
 
-    /// `Err(wait)` when `ip` exceeded its rate limit.
-    pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), std::time::Duration> {
+    /// The caller check of an integration, when it has one.
+    pub(crate) fn caller_auth(&self, integration: &str) -> Option<Arc<CallerAuth>> {
+        self.inner
+            .callers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(integration)
+            .cloned()
+    }
+
+    /// `Err(wait)` when `key` exceeded its rate limit.
+    pub(crate) fn check_rate(&self, key: &RateKey) -> Result<(), std::time::Duration> {
         let limiter = self
             .inner
             .limiter
@@ -235,7 +287,7 @@ impl AppState {
                 if l.len() > 10_000 {
                     l.retain_recent();
                 }
-                l.check_key(&ip).map_err(|nu| {
+                l.check_key(key).map_err(|nu| {
                     nu.wait_time_from(governor::clock::Clock::now(
                         &governor::clock::DefaultClock::default(),
                     ))

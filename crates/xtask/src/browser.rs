@@ -54,6 +54,7 @@ pub(crate) fn emulator_integration(
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: Some(OriginPolicy::parse_list(origins)?),
         browser_scopes: Some(grafx_emulator::ClientSpec::read_scopes()),
+        caller: None,
     })
 }
 

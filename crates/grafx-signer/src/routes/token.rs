@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use grafx_core::{ErrorCode, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 
 use crate::metrics::ReasonLabel;
-use crate::{AppError, AppState};
+use crate::state::RateKey;
+use crate::{AppError, AppState, CallerRefusal};
 
 /// Headers a page may send on the token request.
 const ALLOWED_REQUEST_HEADERS: &str = "x-csrf, content-type, authorization";
@@ -45,17 +46,33 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 
+/// The CORS grant for an admitted request: its own `Origin` (echoed exactly, never `*`), and
+/// whether it may send credentials (cookies for caller authentication) — never with
+/// `--dev-allow-any-origin`, which would let any site use a visitor's session.
+fn cors_for(cache: &crate::TokenCache, headers: &HeaderMap) -> Option<(HeaderValue, bool)> {
+    let origin = headers.get(header::ORIGIN)?.clone();
+    let credentials =
+        cache.integration().allowed_origins != Some(crate::OriginPolicy::AnyForDevelopment);
+    Some((origin, credentials))
+}
+
 /// Adds the CORS and no-store headers.
-fn decorate(mut res: Response, cors_origin: Option<HeaderValue>) -> Response {
+fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(value) = cors_origin {
+    if let Some((value, credentials)) = cors {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        if credentials {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after"),
+            HeaderValue::from_static("retry-after, www-authenticate"),
         );
     }
     res
@@ -122,7 +139,7 @@ pub(crate) async fn issue(
     let allowed_origin = admitted
         .as_ref()
         .ok()
-        .and_then(|_| headers.get(header::ORIGIN).cloned());
+        .and_then(|(c, _)| cors_for(c, headers));
     let result = issue_inner(&state, &name, headers, peer, body, admitted).await;
     let res = match result {
         Ok(res) => res,
@@ -139,14 +156,23 @@ async fn issue_inner(
     body: axum::body::Body,
     admitted: Result<(std::sync::Arc<crate::TokenCache>, String), AppError>,
 ) -> Result<Response, AppError> {
-    let ip = client_ip(state, headers, peer);
-    state.check_rate(ip).map_err(|wait| {
+    let ip = RateKey::Ip(client_ip(state, headers, peer));
+    let rate_limited = |wait| {
         AppError::new(
             ErrorCode::RateLimited,
             "too many token requests from this client; retry later",
         )
         .retry_after(wait)
-    })?;
+    };
+    let caller_check = admitted
+        .as_ref()
+        .ok()
+        .filter(|(c, _)| c.integration().caller.is_some())
+        .map(|_| state.caller_auth(name));
+    if caller_check.is_none() {
+        // Without caller authentication, clients are known by IP only.
+        state.check_rate(&ip).map_err(rate_limited)?;
+    }
     // The body is ignored, but bounded: nothing legitimate sends more than a few bytes.
     let body_within_limit = axum::body::to_bytes(body, 4096).await.is_ok();
     let (cache, origin) = admitted?;
@@ -161,6 +187,31 @@ async fn issue_inner(
             ErrorCode::PayloadTooLarge,
             "the token request body must be empty (at most 4 KiB)",
         ));
+    }
+    let caller = match caller_check {
+        None => None,
+        Some(None) => {
+            return Err(AppError::new(
+                ErrorCode::CallerCheckUnavailable,
+                "caller authentication is configured but unusable (see the signer's log)",
+            ))
+        }
+        Some(Some(auth)) => match auth.check(headers).await {
+            Ok(caller) => Some(caller),
+            Err(refusal) => {
+                state.metrics().count_caller_refusal(refusal.reason());
+                // Refused callers are throttled by IP, so guessing sessions is slow.
+                state.check_rate(&ip).map_err(rate_limited)?;
+                return Err(caller_error(refusal));
+            }
+        },
+    };
+    if caller.is_some() {
+        let key = match caller.as_ref().and_then(|c| c.subject.as_deref()) {
+            Some(user) => RateKey::User(user.into()),
+            None => ip,
+        };
+        state.check_rate(&key).map_err(rate_limited)?;
     }
     let (token, lookup) = cache.get().await?;
     let integration = cache.integration();
@@ -202,12 +253,15 @@ async fn issue_inner(
         };
         serde_json::to_string(&body).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
     })?;
-    tracing::debug!(
-        integration = name,
+    // The audit trail: who got a token, for what, until when. Never the token itself.
+    tracing::info!(
+        target: "grafx_signer::audit",
+        user = caller.as_ref().and_then(|c| c.subject.as_deref()).unwrap_or("-"),
         origin,
+        integration = name,
+        expires_at = token.expiry.expires_at().as_millis() / 1000,
         ?lookup,
-        expires_in = remaining.as_secs(),
-        "token handed out"
+        "token issued"
     );
     Ok((
         StatusCode::OK,
@@ -217,6 +271,30 @@ async fn issue_inner(
         .into_response())
 }
 
+/// A caller refusal as the reply: 401 with `WWW-Authenticate`, or 503 when the check failed.
+fn caller_error(refusal: CallerRefusal) -> AppError {
+    match refusal {
+        CallerRefusal::Unauthenticated { reason, message } => {
+            let challenge = if reason == "missing" {
+                r#"Bearer realm="grafx-signer""#.to_owned()
+            } else {
+                format!(
+                    r#"Bearer realm="grafx-signer", error="invalid_token", error_description="{}""#,
+                    message.replace('"', "'")
+                )
+            };
+            AppError {
+                www_authenticate: Some(challenge),
+                ..AppError::new(ErrorCode::CallerUnauthenticated, message)
+            }
+        }
+        CallerRefusal::Unavailable { message, .. } => {
+            AppError::new(ErrorCode::CallerCheckUnavailable, message)
+                .retry_after(Duration::from_secs(5))
+        }
+    }
+}
+
 /// `OPTIONS /token[/{integration}]`: CORS preflight, answered for allowed origins only.
 pub(crate) async fn preflight(
     State(state): State<AppState>,
@@ -224,9 +302,10 @@ pub(crate) async fn preflight(
     headers: HeaderMap,
 ) -> Response {
     let name = integration_name(&state, path.map(|p| p.0));
-    if let Err(e) = admit(&state, &name, &headers) {
-        return decorate(refuse(&state, e).into_response(), None);
-    }
+    let cors = match admit(&state, &name, &headers) {
+        Err(e) => return decorate(refuse(&state, e).into_response(), None),
+        Ok((cache, _)) => cors_for(&cache, &headers),
+    };
     let method_ok = headers
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
         .and_then(|v| v.to_str().ok())
@@ -259,7 +338,7 @@ pub(crate) async fn preflight(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
     );
-    let mut res = decorate(res, headers.get(header::ORIGIN).cloned());
+    let mut res = decorate(res, cors);
     res.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static(

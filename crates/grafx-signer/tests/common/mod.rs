@@ -54,6 +54,7 @@ pub fn integration(em: &RunningEmulator, name: &str, client: &str) -> Integratio
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: Some(OriginPolicy::parse_list(ORIGIN).unwrap()),
         browser_scopes: None,
+        caller: None,
     }
 }
 

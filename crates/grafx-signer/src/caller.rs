@@ -1,0 +1,551 @@
+//! Caller authentication: only the app's signed-in users get tokens.
+//!
+//! The origin check and `X-CSRF` stop other websites; they do not stop an anonymous visitor of an
+//! allowed origin, nor a script that forges `Origin` outside a browser. With caller
+//! authentication configured, `POST /token` also needs the app's own session, checked in one of
+//! two ways:
+//!
+//! - **JWT**: the session token comes from `Authorization: Bearer …` or a named cookie and is
+//!   verified with an HS256 secret, or with RS256/ES256 keys from a JWKS URL (cached; fetched
+//!   again when an unknown `kid` appears, at most once per [`JWKS_MIN_REFETCH`]). `exp` and `nbf`
+//!   are checked with a small leeway, `iss` and `aud` when configured; an algorithm that is not
+//!   configured, and `none`, are refused.
+//! - **Forward auth**: the caller's `Cookie` and `Authorization` go to the app's URL, as nginx
+//!   `auth_request` does: 2xx allows (a reply header may name the user), 401/403 refuses, anything
+//!   else refuses with 503 — never lets the caller in. Decisions are cached briefly per credential
+//!   hash.
+//!
+//! ```
+//! use grafx_signer::{CallerConfig, CallerMethod, ClientSecret};
+//!
+//! let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new("app-session-secret".into())))
+//!     .with_cookie("session")
+//!     .with_issuer("https://login.example.com/");
+//! assert!(format!("{config:?}").contains("[redacted]"));
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderMap};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::ClientSecret;
+
+/// JWKS are fetched again for an unknown `kid` at most this often.
+pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
+/// Clock skew allowed on `exp` and `nbf`.
+pub const CALLER_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest JWKS or forward-auth reply read.
+const MAX_REPLY_BYTES: usize = 256 * 1024;
+/// Forward-auth decisions kept at most (expired ones are dropped first).
+const MAX_CACHED_DECISIONS: usize = 10_000;
+
+/// How a caller's session is checked.
+#[derive(Clone, Debug)]
+pub enum CallerMethod {
+    /// A JWT signed with HS256 and this shared secret.
+    JwtSecret(ClientSecret),
+    /// A JWT signed with RS256 or ES256 by a key published at this JWKS URL.
+    Jwks(url::Url),
+    /// Ask the app: 2xx allows, 401/403 refuses.
+    ForwardAuth {
+        /// The app's check URL.
+        url: url::Url,
+        /// A reply header naming the user (for logs and per-user rate limits).
+        user_header: Option<String>,
+        /// How long a decision is reused for the same credentials.
+        cache_for: Duration,
+    },
+}
+
+/// Caller authentication for one integration (or all of them).
+#[derive(Clone, Debug)]
+pub struct CallerConfig {
+    /// How the session is checked.
+    pub method: CallerMethod,
+    /// A cookie holding the session JWT (besides `Authorization: Bearer`).
+    pub cookie: Option<String>,
+    /// The required `iss`, when set.
+    pub issuer: Option<String>,
+    /// The required `aud`, when set.
+    pub audience: Option<String>,
+}
+
+impl CallerConfig {
+    /// A configuration with this method and nothing else.
+    pub fn new(method: CallerMethod) -> Self {
+        Self {
+            method,
+            cookie: None,
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    /// Also reads the session from this cookie.
+    pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// Requires this `iss`.
+    pub fn with_issuer(mut self, iss: impl Into<String>) -> Self {
+        self.issuer = Some(iss.into());
+        self
+    }
+
+    /// Requires this `aud`.
+    pub fn with_audience(mut self, aud: impl Into<String>) -> Self {
+        self.audience = Some(aud.into());
+        self
+    }
+}
+
+/// Who is asking, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user (`sub`, or the forward-auth user header), when known.
+    pub subject: Option<String>,
+}
+
+/// Why a caller was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerRefusal {
+    /// No valid session: 401 `caller_unauthenticated`. `reason` labels the metric.
+    Unauthenticated {
+        /// A short metric label (`missing`, `expired`, `wrong_issuer`…).
+        reason: &'static str,
+        /// What is wrong, for the reply.
+        message: String,
+    },
+    /// The check itself failed (JWKS or forward-auth endpoint down): 503
+    /// `caller_check_unavailable`. The caller is refused, never let in.
+    Unavailable {
+        /// A short metric label.
+        reason: &'static str,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl CallerRefusal {
+    fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn unavailable(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated { reason, .. } | Self::Unavailable { reason, .. } => reason,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: Option<String>,
+}
+
+#[derive(Default)]
+struct JwksCache {
+    keys: Option<JwkSet>,
+    fetched_at: Option<Instant>,
+}
+
+/// The runtime side of a [`CallerConfig`]: key and decision caches, an HTTP client.
+pub(crate) struct CallerAuth {
+    config: CallerConfig,
+    http: reqwest::Client,
+    jwks: tokio::sync::Mutex<JwksCache>,
+    decisions: Mutex<HashMap<[u8; 32], (Instant, Result<Option<String>, String>)>>,
+}
+
+impl std::fmt::Debug for CallerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerAuth")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+impl CallerAuth {
+    pub(crate) fn new(config: CallerConfig, timeout: Duration) -> Result<Self, crate::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .build()
+            .map_err(|e| {
+                crate::Error::config("caller", format!("cannot build the HTTP client: {e}"))
+            })?;
+        Ok(Self {
+            config,
+            http,
+            jwks: tokio::sync::Mutex::new(JwksCache::default()),
+            decisions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks the request's session.
+    pub(crate) async fn check(&self, headers: &HeaderMap) -> Result<Caller, CallerRefusal> {
+        match &self.config.method {
+            CallerMethod::ForwardAuth {
+                url,
+                user_header,
+                cache_for,
+            } => {
+                self.forward_auth(headers, url, user_header.as_deref(), *cache_for)
+                    .await
+            }
+            method => {
+                let token = bearer(headers)
+                    .or_else(|| {
+                        self.config
+                            .cookie
+                            .as_deref()
+                            .and_then(|name| cookie(headers, name))
+                    })
+                    .ok_or_else(|| {
+                        let wherefrom = match &self.config.cookie {
+                            Some(c) => format!("an `Authorization: Bearer` header or the `{c}` cookie"),
+                            None => "an `Authorization: Bearer` header".to_owned(),
+                        };
+                        CallerRefusal::unauthenticated(
+                            "missing",
+                            format!("sign in first: this signer hands tokens only to signed-in users, and the request has no session ({wherefrom})"),
+                        )
+                    })?;
+                let subject = match method {
+                    CallerMethod::JwtSecret(secret) => self.verify_hs256(token, secret)?,
+                    _ => self.verify_jwks(token).await?,
+                };
+                Ok(Caller { subject })
+            }
+        }
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut v = Validation::new(alg);
+        v.leeway = CALLER_LEEWAY.as_secs();
+        v.validate_nbf = true;
+        v.validate_exp = true;
+        v.required_spec_claims = ["exp".to_owned()].into_iter().collect();
+        match &self.config.issuer {
+            Some(iss) => v.set_issuer(&[iss]),
+            None => v.iss = None,
+        }
+        match &self.config.audience {
+            Some(aud) => v.set_audience(&[aud]),
+            None => v.validate_aud = false,
+        }
+        v
+    }
+
+    fn decode_with(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<Option<String>, CallerRefusal> {
+        use jsonwebtoken::errors::ErrorKind;
+        match decode::<Claims>(token, key, &self.validation(alg)) {
+            Ok(data) => Ok(data.claims.sub),
+            Err(e) => {
+                let (reason, what) = match e.kind() {
+                    ErrorKind::ExpiredSignature => ("expired", "the session has expired"),
+                    ErrorKind::ImmatureSignature => {
+                        ("not_yet_valid", "the session is not valid yet (nbf)")
+                    }
+                    ErrorKind::InvalidIssuer => (
+                        "wrong_issuer",
+                        "the session was issued by another issuer (iss)",
+                    ),
+                    ErrorKind::InvalidAudience => (
+                        "wrong_audience",
+                        "the session is for another audience (aud)",
+                    ),
+                    ErrorKind::InvalidSignature => (
+                        "invalid_signature",
+                        "the session's signature does not verify",
+                    ),
+                    ErrorKind::MissingRequiredClaim(_) => ("malformed", "the session has no `exp`"),
+                    ErrorKind::InvalidAlgorithm => (
+                        "algorithm_not_allowed",
+                        "the session's algorithm is not the configured one",
+                    ),
+                    _ => ("malformed", "the session is not a valid JWT"),
+                };
+                Err(CallerRefusal::unauthenticated(
+                    reason,
+                    format!("{what}; sign in again"),
+                ))
+            }
+        }
+    }
+
+    fn header_alg(token: &str) -> Result<jsonwebtoken::Header, CallerRefusal> {
+        // `alg: none` (and any algorithm this crate does not know) fails here.
+        decode_header(token).map_err(|_| {
+            CallerRefusal::unauthenticated(
+                "malformed",
+                "the session is not a valid JWT (or uses `alg: none`); sign in again",
+            )
+        })
+    }
+
+    fn verify_hs256(
+        &self,
+        token: &str,
+        secret: &ClientSecret,
+    ) -> Result<Option<String>, CallerRefusal> {
+        let header = Self::header_alg(token)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(CallerRefusal::unauthenticated(
+                "algorithm_not_allowed",
+                format!("sessions must be signed with HS256, not {:?}", header.alg),
+            ));
+        }
+        let key = DecodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| {
+            CallerRefusal::unavailable("jwt_secret_invalid", "the session secret is not usable")
+        })?;
+        self.decode_with(token, &key, Algorithm::HS256)
+    }
+
+    async fn verify_jwks(&self, token: &str) -> Result<Option<String>, CallerRefusal> {
+        let header = Self::header_alg(token)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(CallerRefusal::unauthenticated(
+                "algorithm_not_allowed",
+                format!(
+                    "sessions must be signed with RS256 or ES256, not {:?}",
+                    header.alg
+                ),
+            ));
+        }
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = self.jwk(&kid).await?;
+        let decoding = DecodingKey::from_jwk(&key).map_err(|_| {
+            CallerRefusal::unavailable(
+                "jwks_invalid",
+                format!("the JWKS key `{kid}` is not usable"),
+            )
+        })?;
+        // The key's own algorithm, when it declares one, must match the token's.
+        if let Some(key_alg) = key.common.key_algorithm {
+            if format!("{key_alg:?}") != format!("{:?}", header.alg) {
+                return Err(CallerRefusal::unauthenticated(
+                    "algorithm_not_allowed",
+                    "the session's algorithm does not match its key",
+                ));
+            }
+        }
+        self.decode_with(token, &decoding, header.alg)
+    }
+
+    /// The key `kid` from the cached JWKS, fetching it again (rate-limited) when unknown.
+    async fn jwk(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, CallerRefusal> {
+        let CallerMethod::Jwks(url) = &self.config.method else {
+            return Err(CallerRefusal::unavailable(
+                "jwks_invalid",
+                "no JWKS configured",
+            ));
+        };
+        let mut cache = self.jwks.lock().await;
+        let find = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
+            if kid.is_empty() && set.keys.len() == 1 {
+                return set.keys.first().cloned();
+            }
+            set.find(kid).cloned()
+        };
+        if let Some(k) = cache.keys.as_ref().and_then(find) {
+            return Ok(k);
+        }
+        let may_fetch = cache
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
+        if !may_fetch {
+            return Err(CallerRefusal::unauthenticated(
+                "unknown_key",
+                format!("the session is signed with an unknown key (`{kid}`); sign in again"),
+            ));
+        }
+        cache.fetched_at = Some(Instant::now());
+        let fetched = async {
+            let res = self
+                .http
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !res.status().is_success() {
+                return Err(format!("HTTP {}", res.status()));
+            }
+            let bytes = res.bytes().await.map_err(|e| e.to_string())?;
+            if bytes.len() > MAX_REPLY_BYTES {
+                return Err("the JWKS is too large".to_owned());
+            }
+            serde_json::from_slice::<JwkSet>(&bytes).map_err(|e| format!("not a JWKS: {e}"))
+        }
+        .await;
+        match fetched {
+            Ok(set) => {
+                tracing::info!(jwks = %url, keys = set.keys.len(), "fetched the caller JWKS");
+                let found = find(&set);
+                cache.keys = Some(set);
+                found.ok_or_else(|| {
+                    CallerRefusal::unauthenticated(
+                        "unknown_key",
+                        format!(
+                            "the session is signed with an unknown key (`{kid}`); sign in again"
+                        ),
+                    )
+                })
+            }
+            Err(e) => {
+                tracing::warn!(jwks = %url, error = %e, "cannot fetch the caller JWKS");
+                Err(CallerRefusal::unavailable(
+                    "jwks_unavailable",
+                    format!("the session keys could not be fetched from {url}; try again shortly"),
+                ))
+            }
+        }
+    }
+
+    async fn forward_auth(
+        &self,
+        headers: &HeaderMap,
+        url: &url::Url,
+        user_header: Option<&str>,
+        cache_for: Duration,
+    ) -> Result<Caller, CallerRefusal> {
+        let cookie = headers.get(header::COOKIE);
+        let authorization = headers.get(header::AUTHORIZATION);
+        if cookie.is_none() && authorization.is_none() {
+            return Err(CallerRefusal::unauthenticated(
+                "missing",
+                "sign in first: this signer hands tokens only to signed-in users, and the request carries no cookie or Authorization header",
+            ));
+        }
+        let mut hash = Sha256::new();
+        for v in [cookie, authorization] {
+            hash.update(v.map_or(&b""[..], |v| v.as_bytes()));
+            hash.update([0]);
+        }
+        let digest: [u8; 32] = hash.finalize().into();
+        let cached = {
+            let decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+            decisions
+                .get(&digest)
+                .filter(|(at, _)| at.elapsed() < cache_for)
+                .map(|(_, d)| d.clone())
+        };
+        let decision = match cached {
+            Some(d) => d,
+            None => {
+                let mut req = self.http.get(url.clone());
+                if let Some(c) = cookie {
+                    req = req.header(header::COOKIE, c);
+                }
+                if let Some(a) = authorization {
+                    req = req.header(header::AUTHORIZATION, a);
+                }
+                let res = req.send().await.map_err(|e| {
+                    tracing::warn!(url = %url, error = %e, "the forward-auth endpoint is unreachable; refusing callers");
+                    CallerRefusal::unavailable(
+                        "forward_auth_unavailable",
+                        "the app's session check could not be reached; try again shortly",
+                    )
+                })?;
+                let status = res.status();
+                let decision = if status.is_success() {
+                    Ok(user_header
+                        .and_then(|h| res.headers().get(h))
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                        .filter(|u| !u.is_empty()))
+                } else if status == 401 || status == 403 {
+                    Err(format!(
+                        "the app refused the session (HTTP {status}); sign in again"
+                    ))
+                } else {
+                    tracing::warn!(url = %url, %status, "the forward-auth endpoint failed; refusing callers");
+                    return Err(CallerRefusal::unavailable(
+                        "forward_auth_unavailable",
+                        format!(
+                            "the app's session check failed (HTTP {status}); try again shortly"
+                        ),
+                    ));
+                };
+                let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+                if decisions.len() >= MAX_CACHED_DECISIONS {
+                    decisions.retain(|_, (at, _)| at.elapsed() < cache_for);
+                    if decisions.len() >= MAX_CACHED_DECISIONS {
+                        decisions.clear();
+                    }
+                }
+                decisions.insert(digest, (Instant::now(), decision.clone()));
+                decision
+            }
+        };
+        match decision {
+            Ok(subject) => Ok(Caller { subject }),
+            Err(message) => Err(CallerRefusal::unauthenticated(
+                "forward_auth_refused",
+                message,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_cookie_extraction() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        h.append(header::COOKIE, "a=1; session=xyz; b=2".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        assert_eq!(cookie(&h, "session"), Some("xyz"));
+        assert_eq!(cookie(&h, "sess"), None);
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

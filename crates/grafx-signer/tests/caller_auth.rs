@@ -1,0 +1,559 @@
+//! Caller authentication against real parts on loopback: a locally served JWKS (RS256 and ES256
+//! keys, rotated mid-test), HS256 cookie sessions, and a small forward-auth app.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use common::*;
+use grafx_signer::{CallerConfig, CallerMethod, ClientSecret};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const ISSUER: &str = "https://login.app.test/";
+const AUDIENCE: &str = "grafx-signer";
+const HS_SECRET: &str = "an-app-session-secret-of-at-least-32-bytes";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn rsa(name: &str) -> EncodingKey {
+    EncodingKey::from_rsa_pem(&fixture(name)).unwrap()
+}
+
+fn ec() -> EncodingKey {
+    EncodingKey::from_ec_pem(&fixture("caller-es256.pem")).unwrap()
+}
+
+fn public_jwk(key: &EncodingKey, alg: Algorithm, kid: &str) -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(key, alg).unwrap();
+    jwk.common.key_id = Some(kid.into());
+    jwk
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn claims(sub: &str) -> Value {
+    json!({ "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600, "iat": now() })
+}
+
+fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    encode(&header, claims, key).unwrap()
+}
+
+/// A JWKS endpoint whose key set can be replaced, counting fetches.
+struct Jwks {
+    url: String,
+    keys: Arc<Mutex<JwkSet>>,
+    fetches: Arc<AtomicU64>,
+}
+
+async fn jwks(keys: Vec<Jwk>) -> Jwks {
+    let set = Arc::new(Mutex::new(JwkSet { keys }));
+    let fetches = Arc::new(AtomicU64::new(0));
+    let (s, f) = (set.clone(), fetches.clone());
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        get(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+            let body = serde_json::to_string(&*s.lock().unwrap()).unwrap();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Jwks {
+        url,
+        keys: set,
+        fetches,
+    }
+}
+
+fn with_caller(config: CallerConfig) -> impl FnOnce(&mut grafx_signer::SignerConfig) {
+    move |c| {
+        for i in c.integrations.values_mut() {
+            i.caller = Some(config.clone());
+        }
+    }
+}
+
+async fn ask(h: &Harness, auth: Option<&str>, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = h.post("/token");
+    if let Some(a) = auth {
+        req = req.bearer_auth(a);
+    }
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+async fn refused(res: reqwest::Response, reason_hint: &str) -> HeaderMap {
+    let (headers, description) = error(res, 401, "caller_unauthenticated").await;
+    let challenge = headers
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate challenge")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with(r#"Bearer realm="grafx-signer""#),
+        "{challenge}"
+    );
+    assert!(
+        description.contains(reason_hint),
+        "`{description}` should mention `{reason_hint}`"
+    );
+    let mut h = HeaderMap::new();
+    for (k, v) in headers.iter() {
+        h.insert(k.clone(), v.clone());
+    }
+    h
+}
+
+async fn metrics(h: &Harness) -> String {
+    http()
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn jwks_sessions_rs256_and_es256_pass_and_every_bad_one_is_refused() {
+    let rsa1 = rsa("caller-rs256.pem");
+    let rsa2 = rsa("caller-rs256-rotated.pem");
+    let ec1 = ec();
+    let keys = jwks(vec![
+        public_jwk(&rsa1, Algorithm::RS256, "rsa-1"),
+        public_jwk(&ec1, Algorithm::ES256, "ec-1"),
+    ])
+    .await;
+    let config = CallerConfig::new(CallerMethod::Jwks(keys.url.parse().unwrap()))
+        .with_issuer(ISSUER)
+        .with_audience(AUDIENCE);
+    let h = harness(fast_settings(), false, with_caller(config)).await;
+
+    // Valid sessions.
+    let good_rs = sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &claims("alice"));
+    assert_eq!(ask(&h, Some(&good_rs), None).await.status(), 200);
+    let good_es = sign(Algorithm::ES256, Some("ec-1"), &ec1, &claims("bob"));
+    assert_eq!(ask(&h, Some(&good_es), None).await.status(), 200);
+    assert_eq!(keys.fetches.load(Ordering::SeqCst), 1, "the JWKS is cached");
+
+    // No session at all: a bare challenge, no error attribute.
+    let headers = refused(ask(&h, None, None).await, "sign in").await;
+    assert_eq!(
+        headers["www-authenticate"],
+        r#"Bearer realm="grafx-signer""#
+    );
+
+    let mut c = claims("alice");
+    c["exp"] = json!(now() - 120);
+    let h1 = refused(
+        ask(
+            &h,
+            Some(&sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &c)),
+            None,
+        )
+        .await,
+        "expired",
+    )
+    .await;
+    assert!(h1["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains(r#"error="invalid_token""#));
+
+    let mut c = claims("alice");
+    c["nbf"] = json!(now() + 600);
+    refused(
+        ask(
+            &h,
+            Some(&sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &c)),
+            None,
+        )
+        .await,
+        "not valid yet",
+    )
+    .await;
+
+    let mut c = claims("alice");
+    c["iss"] = json!("https://evil.test/");
+    refused(
+        ask(
+            &h,
+            Some(&sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &c)),
+            None,
+        )
+        .await,
+        "issuer",
+    )
+    .await;
+
+    let mut c = claims("alice");
+    c["aud"] = json!("another-api");
+    refused(
+        ask(
+            &h,
+            Some(&sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &c)),
+            None,
+        )
+        .await,
+        "audience",
+    )
+    .await;
+
+    // Signed by another key under rsa-1's kid.
+    refused(
+        ask(
+            &h,
+            Some(&sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &rsa2,
+                &claims("mallory"),
+            )),
+            None,
+        )
+        .await,
+        "signature",
+    )
+    .await;
+
+    // `alg: none`, hand-made (no library signs it).
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims("mallory"))
+    );
+    refused(ask(&h, Some(&none), None).await, "alg").await;
+
+    // HS256 where RS256/ES256 are configured (the classic key-confusion attack).
+    let hs = sign(
+        Algorithm::HS256,
+        Some("rsa-1"),
+        &EncodingKey::from_secret(b"whatever").unwrap(),
+        &claims("mallory"),
+    );
+    refused(ask(&h, Some(&hs), None).await, "RS256 or ES256").await;
+
+    // Key rotation: the app now signs with rsa-2 and publishes only it. A session with the new
+    // kid triggers one JWKS fetch and passes; the old kid is now unknown and refused.
+    *keys.keys.lock().unwrap() = JwkSet {
+        keys: vec![public_jwk(&rsa2, Algorithm::RS256, "rsa-2")],
+    };
+    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    let rotated = sign(Algorithm::RS256, Some("rsa-2"), &rsa2, &claims("alice"));
+    assert_eq!(ask(&h, Some(&rotated), None).await.status(), 200);
+    assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
+    // rsa-1 is still in the cached set? No: the set was replaced by the fetch.
+    refused(ask(&h, Some(&good_rs), None).await, "unknown key").await;
+    // Unknown kids do not hammer the JWKS endpoint: at most one fetch per interval.
+    for i in 0..5 {
+        let t = sign(
+            Algorithm::RS256,
+            Some(&format!("nope-{i}")),
+            &rsa2,
+            &claims("x"),
+        );
+        refused(ask(&h, Some(&t), None).await, "unknown key").await;
+    }
+    assert!(
+        keys.fetches.load(Ordering::SeqCst) <= 3,
+        "JWKS refetches are rate limited: {}",
+        keys.fetches.load(Ordering::SeqCst)
+    );
+
+    let m = metrics(&h).await;
+    for reason in [
+        "missing",
+        "expired",
+        "not_yet_valid",
+        "wrong_issuer",
+        "wrong_audience",
+        "invalid_signature",
+        "unknown_key",
+        "algorithm_not_allowed",
+    ] {
+        assert!(
+            m.contains(&format!(
+                "grafx_signer_caller_refusals_total{{reason=\"{reason}\"}}"
+            )),
+            "refusals counted by reason ({reason}):\n{m}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_is_down_refuses_with_503() {
+    let config = CallerConfig::new(CallerMethod::Jwks(
+        "http://127.0.0.1:9/jwks.json".parse().unwrap(),
+    ));
+    let h = harness(fast_settings(), false, with_caller(config)).await;
+    let t = sign(
+        Algorithm::RS256,
+        Some("rsa-1"),
+        &rsa("caller-rs256.pem"),
+        &claims("alice"),
+    );
+    let (headers, _) = error(
+        ask(&h, Some(&t), None).await,
+        503,
+        "caller_check_unavailable",
+    )
+    .await;
+    assert!(headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn hs256_sessions_from_a_cookie_or_a_bearer() {
+    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+        .with_cookie("app_session");
+    let h = harness(fast_settings(), false, with_caller(config)).await;
+    let key = EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap();
+    let t = sign(Algorithm::HS256, None, &key, &claims("alice"));
+    assert_eq!(
+        ask(&h, None, Some(&format!("theme=dark; app_session={t}")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(ask(&h, Some(&t), None).await.status(), 200);
+    refused(
+        ask(&h, None, Some("app_session=not-a-jwt")).await,
+        "not a valid JWT",
+    )
+    .await;
+    // The wrong secret, and an RS256 session where HS256 is configured.
+    let forged = sign(
+        Algorithm::HS256,
+        None,
+        &EncodingKey::from_secret(b"guessed").unwrap(),
+        &claims("mallory"),
+    );
+    refused(ask(&h, Some(&forged), None).await, "signature").await;
+    let rs = sign(
+        Algorithm::RS256,
+        None,
+        &rsa("caller-rs256.pem"),
+        &claims("mallory"),
+    );
+    refused(ask(&h, Some(&rs), None).await, "HS256").await;
+    // Preflights invite credentials for the allowed origin, so cookie sessions work cross-origin.
+    let pre = http()
+        .request(reqwest::Method::OPTIONS, format!("{}/token", h.url))
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-csrf, authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(pre.headers()["access-control-allow-origin"], ORIGIN);
+}
+
+#[tokio::test]
+async fn rate_limits_are_per_user_when_the_user_is_known() {
+    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())));
+    let h = harness(fast_settings(), false, |c| {
+        c.rate_limit_per_minute = 5; // a burst of 5
+        with_caller(config)(c);
+    })
+    .await;
+    let key = EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap();
+    let alice = sign(Algorithm::HS256, None, &key, &claims("alice"));
+    let bob = sign(Algorithm::HS256, None, &key, &claims("bob"));
+    for _ in 0..5 {
+        assert_eq!(ask(&h, Some(&alice), None).await.status(), 200);
+    }
+    error(ask(&h, Some(&alice), None).await, 429, "rate_limited").await;
+    // Same IP, another user: their own allowance.
+    assert_eq!(ask(&h, Some(&bob), None).await.status(), 200);
+}
+
+/// The app's session check: `session=good-{user}` is allowed and named, `session=bad` refused,
+/// `session=boom` a 500.
+async fn forward_auth_app() -> (String, Arc<AtomicU64>) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/auth",
+        get(move |headers: HeaderMap| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let cookie = headers
+                    .get("cookie")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let session = cookie
+                    .split(';')
+                    .find_map(|kv| kv.trim().strip_prefix("session="))
+                    .unwrap_or("");
+                if let Some(user) = session.strip_prefix("good-") {
+                    (StatusCode::OK, [("x-auth-request-user", user.to_owned())]).into_response()
+                } else if session == "boom" {
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/auth", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+use axum::response::IntoResponse;
+
+#[tokio::test]
+async fn forward_auth_allows_refuses_caches_and_fails_closed() {
+    let (url, calls) = forward_auth_app().await;
+    let config = CallerConfig::new(CallerMethod::ForwardAuth {
+        url: url.parse().unwrap(),
+        user_header: Some("x-auth-request-user".into()),
+        cache_for: Duration::from_secs(1),
+    });
+    let h = harness(fast_settings(), false, with_caller(config)).await;
+
+    assert_eq!(
+        ask(&h, None, Some("session=good-alice")).await.status(),
+        200
+    );
+    assert_eq!(
+        ask(&h, None, Some("session=good-alice")).await.status(),
+        200
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the decision is cached");
+    refused(ask(&h, None, Some("session=bad")).await, "refused").await;
+    refused(ask(&h, None, Some("session=bad")).await, "refused").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "refusals are cached too");
+    refused(ask(&h, None, None).await, "sign in").await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "no credentials: not even asked"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        ask(&h, None, Some("session=good-alice")).await.status(),
+        200
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "asked again after the cache time"
+    );
+    // The app's check fails: refused with 503, never let in.
+    error(
+        ask(&h, None, Some("session=boom")).await,
+        503,
+        "caller_check_unavailable",
+    )
+    .await;
+
+    // The check endpoint is down.
+    let down = CallerConfig::new(CallerMethod::ForwardAuth {
+        url: "http://127.0.0.1:9/auth".parse().unwrap(),
+        user_header: None,
+        cache_for: Duration::from_secs(30),
+    });
+    let h2 = harness(fast_settings(), false, with_caller(down)).await;
+    error(
+        ask(&h2, None, Some("session=good-alice")).await,
+        503,
+        "caller_check_unavailable",
+    )
+    .await;
+}
+
+#[test]
+fn caller_configuration_is_checked_and_named() {
+    let dir = std::env::temp_dir().join(format!("grafx-caller-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let short = dir.join("short.secret");
+    std::fs::write(&short, "tooshort").unwrap();
+    let base = grafx_signer::ConfigArgs {
+        client_id: Some("id".into()),
+        environment: Some("acme".into()),
+        allowed_origins: Some("https://app.example".into()),
+        ..Default::default()
+    };
+    let env =
+        std::collections::BTreeMap::from([("GRAFX_CLIENT_SECRET".to_owned(), "s3cr3t".to_owned())]);
+    let load =
+        |args: grafx_signer::ConfigArgs| grafx_signer::ConfigSource::new(args, env.clone()).load();
+    let e = load(grafx_signer::ConfigArgs {
+        caller_jwt_secret_file: Some(short),
+        ..base.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("SIGNER_CALLER_JWT_SECRET_FILE") && e.contains("32 bytes"),
+        "{e}"
+    );
+    let e = load(grafx_signer::ConfigArgs {
+        caller_jwks_url: Some("http://keys.example/jwks.json".into()),
+        ..base.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("SIGNER_CALLER_JWKS_URL") && e.contains("https"),
+        "{e}"
+    );
+    let e = load(grafx_signer::ConfigArgs {
+        caller_jwks_url: Some("https://keys.example/jwks.json".into()),
+        caller_forward_auth: Some("http://app.internal/auth".into()),
+        ..base.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("exactly one"), "{e}");
+    let e = load(grafx_signer::ConfigArgs {
+        caller_issuer: Some("https://login.example/".into()),
+        ..base.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("exactly one"), "{e}");
+    let ok = load(grafx_signer::ConfigArgs {
+        caller_jwks_url: Some("https://keys.example/jwks.json".into()),
+        caller_cookie: Some("session".into()),
+        caller_issuer: Some("https://login.example/".into()),
+        ..base
+    })
+    .unwrap();
+    assert!(ok.integrations["default"].caller.is_some());
+}
