@@ -58,8 +58,10 @@ export async function usage(): Promise<void> {
   } catch (e: unknown) {
     if (isGraFxError(e)) {
       // Narrowed by the type guard.
-      const code: "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "unauthorized" | "api_error" | "timeout" | "aborted" | "invalid_response" | "invalid_options" = e.code;
+      const code: "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "caller_unauthenticated" | "caller_check_unavailable" | "unauthorized" | "api_error" | "timeout" | "aborted" | "invalid_response" | "invalid_options" = e.code;
       void code;
+      // The app's login expired: send the user to sign in.
+      if (e.code === "caller_unauthenticated") location.assign("/login");
     }
   }
 

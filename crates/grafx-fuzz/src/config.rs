@@ -32,14 +32,46 @@ fn check(result: Result<grafx_signer::SignerConfig, Error>) {
     }
 }
 
-/// Parses `data` as the `--config` TOML file.
+/// The values written on `client_secret` lines (at least 8 characters, so that short values
+/// that also occur elsewhere in the file do not count).
+fn secret_values(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains("client_secret") && !l.contains("client_secret_file"))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(_, v)| v.trim().trim_matches(['"', '\'']))
+        })
+        .filter(|v| v.len() >= 8)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses `data` as the `--config` TOML file: a secret written in it never comes back in an
+/// error or in `Debug`.
 pub fn config_toml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let text = text.replace("SECRET", CANARY);
+    let secrets = secret_values(&text);
     let source = ConfigSource::new(ConfigArgs::default(), BTreeMap::new());
-    check(source.load_toml("fuzz.toml", &text));
+    let result = source.load_toml("fuzz.toml", &text);
+    let shown = match &result {
+        Ok(config) => format!("{config:?}"),
+        Err(e) => e.to_string(),
+    };
+    for s in &secrets {
+        // A value that also appears on another line (as a name, an origin…) may be shown there.
+        let elsewhere = text
+            .lines()
+            .any(|l| !l.contains("client_secret") && l.contains(s.as_str()));
+        if !elsewhere {
+            assert!(!shown.contains(s.as_str()), "a secret is shown: {shown}");
+        }
+    }
+    if let Err(Error::Config { field, .. }) = &result {
+        assert!(!field.is_empty(), "an error that names no field");
+    }
 }
 
 /// The variables the signer reads, which the input may set.

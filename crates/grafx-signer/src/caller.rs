@@ -172,8 +172,11 @@ pub(crate) struct CallerAuth {
     config: CallerConfig,
     http: reqwest::Client,
     jwks: tokio::sync::Mutex<JwksCache>,
-    decisions: Mutex<HashMap<[u8; 32], (Instant, Result<Option<String>, String>)>>,
+    decisions: Mutex<HashMap<[u8; 32], (Instant, Decision)>>,
 }
+
+/// A forward-auth answer: the user (when named), or why the app refused.
+type Decision = Result<Option<String>, String>;
 
 impl std::fmt::Debug for CallerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

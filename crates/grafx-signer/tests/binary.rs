@@ -93,7 +93,13 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
     };
     let ok = post(ORIGIN, true).await.unwrap();
     assert_eq!(ok.status(), 200);
-    seen += &ok.text().await.unwrap();
+    let issued = ok.text().await.unwrap();
+    let access_token = serde_json::from_str::<grafx_core::SignerToken>(&issued)
+        .unwrap()
+        .access_token
+        .secret()
+        .to_owned();
+    seen += &issued;
     seen += &post("https://evil.example", true)
         .await
         .unwrap()
@@ -126,6 +132,19 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
     assert!(logs.contains("TRACE"), "trace logging was really on");
     assert!(logs.contains("obtained a token"));
     assert!(!logs.contains(SECRET), "secret leaked into logs");
+    // The audit trail names who got a token for what, and never the token itself.
+    let audit = logs
+        .lines()
+        .find(|l| l.contains("grafx_signer::audit") && l.contains("token issued"))
+        .expect("an audit line for the token handed out");
+    assert!(
+        audit.contains("integration") && audit.contains(ORIGIN),
+        "{audit}"
+    );
+    assert!(
+        !logs.contains(&access_token),
+        "a token leaked into the logs"
+    );
     assert!(
         !seen.contains(SECRET),
         "secret leaked into a response or metrics"

@@ -38,8 +38,9 @@ use crate::glue::{get, object};
 const TS_TYPES: &'static str = r#"
 /** Every `code` a GraFxError can have. */
 export type GraFxErrorCode =
-  | "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "unauthorized" | "api_error"
-  | "timeout" | "aborted" | "invalid_response" | "invalid_options";
+  | "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "caller_unauthenticated"
+  | "caller_check_unavailable" | "unauthorized" | "api_error" | "timeout" | "aborted"
+  | "invalid_response" | "invalid_options";
 
 /** The error every failure rejects with: a real `Error` with a code to branch on. */
 export interface GraFxError extends Error {

@@ -28,9 +28,21 @@ pub(crate) async fn fetch_token(
         })?;
     }
     if let Some(get_session) = &opts.get_session_token {
-        let session = get_session.call0(&JsValue::NULL)?;
+        // The app could not produce a session (signed out): the same answer the signer would give.
+        let no_session = |e: JsValue| -> JsValue {
+            let why = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_default();
+            GraFxError::new(
+                ErrorCode::CallerUnauthenticated,
+                format!("getSessionToken failed, so the signer cannot be asked: {why}"),
+            )
+            .into()
+        };
+        let session = get_session.call0(&JsValue::NULL).map_err(no_session)?;
         let session = match session.dyn_ref::<js_sys::Promise>() {
-            Some(p) => JsFuture::from(p.clone()).await?,
+            Some(p) => JsFuture::from(p.clone()).await.map_err(no_session)?,
             None => session,
         };
         if let Some(t) = session.as_string().filter(|t| !t.is_empty()) {
@@ -156,13 +168,18 @@ fn timeout_or(opts: &Options, signal: &web_sys::AbortSignal, msg: &str) -> GraFx
     }
 }
 
-/// A signer error body as a GraFxError: `upstream_unavailable` keeps its code (CHILI is down);
-/// everything else is `signer_rejected` carrying the signer's code.
+/// A signer error body as a GraFxError. Codes an app acts on keep their code:
+/// `upstream_unavailable` (CHILI is down: retry later), `caller_unauthenticated` (send the user
+/// to the app's login) and `caller_check_unavailable`; everything else is `signer_rejected`
+/// carrying the signer's code.
 fn signer_error(e: ErrorBody, status: u16) -> GraFxError {
     match e.error {
-        ErrorCode::UpstreamUnavailable => {
-            GraFxError::new(ErrorCode::UpstreamUnavailable, e.error_description.clone())
+        code @ (ErrorCode::UpstreamUnavailable
+        | ErrorCode::CallerUnauthenticated
+        | ErrorCode::CallerCheckUnavailable) => {
+            GraFxError::new(code.clone(), e.error_description.clone())
                 .status(status)
+                .signer_code(code.as_str())
                 .detail(e.error_description)
         }
         code => GraFxError::new(

@@ -93,6 +93,8 @@ js_tests!(
     over_scoped_integration,
     upstream_unavailable,
     fault_matrix_in_the_browser,
+    caller_cookie_session,
+    caller_bearer_session,
     malformed_signer_reply,
     api_errors_carry_problem_details,
     pagination_and_async_iteration,

@@ -283,6 +283,60 @@ const tests = {
     }
   },
 
+  // Caller authentication, cookie session: the app's login sets an HttpOnly cookie on the
+  // signer's site; `credentials: "include"` sends it. Signed out, the page gets
+  // `caller_unauthenticated` once (no retry loop); signed in, the same client gets a token.
+  async caller_cookie_session(env, make, isErr) {
+    const signOut = () => fetch(`${env.signerUrl}/_test/login`, { credentials: "include" });
+    await signOut();
+    const path = "/token/session-cookie";
+    const c = make({ signerUrl: env.signerUrl, integration: "session-cookie", credentials: "include", crossTab: false });
+    const errors = [];
+    c.onError((e) => errors.push(e.code));
+    const before = await signerCalls(env, path);
+    const e = await rejects(c.accessToken(), "caller_unauthenticated", isErr);
+    eq(e.status, 401, "status");
+    eq(e.signerCode, "caller_unauthenticated", "signerCode");
+    assert(e.message.includes("sign in"), e.message);
+    await new Promise((r) => setTimeout(r, 300));
+    eq((await signerCalls(env, path)) - before, 1, "asked once, never in a loop");
+    eq(errors.join(), "caller_unauthenticated", "onError once");
+    const login = await fetch(`${env.signerUrl}/_test/login?sub=alice`, { credentials: "include" });
+    assert(login.ok, "login");
+    const token = await c.accessToken();
+    assert(token.length > 20, "a token once signed in");
+    // The token works against the Environment API.
+    const page = await c.json("templates?limit=1");
+    eq(page.data.length, 1, "an API call with it");
+    // A client that does not send credentials is refused even while signed in.
+    const anon = make({ signerUrl: env.signerUrl, integration: "session-cookie", crossTab: false });
+    await rejects(anon.accessToken(), "caller_unauthenticated", isErr);
+    await signOut();
+    c.dispose();
+    anon.dispose();
+  },
+
+  // Caller authentication, bearer session: `getSessionToken` supplies the app's JWT.
+  async caller_bearer_session(env, make, isErr) {
+    const jwt = await (await fetch(`${env.signerUrl}/_test/login?sub=bob`)).text();
+    assert(jwt.split(".").length === 3, "a JWT from the login");
+    const path = "/token/session-bearer";
+    let session = "not-a-session";
+    const c = make({ signerUrl: env.signerUrl, integration: "session-bearer", crossTab: false, getSessionToken: async () => session });
+    const e = await rejects(c.accessToken(), "caller_unauthenticated", isErr);
+    eq(e.status, 401, "status");
+    session = jwt;
+    assert((await c.accessToken()).length > 20, "a token with the session");
+    c.dispose();
+    // A session getter that throws (signed out) fails the same way without asking the signer.
+    const before = await signerCalls(env, path);
+    const d = make({ signerUrl: env.signerUrl, integration: "session-bearer", crossTab: false, getSessionToken: async () => { throw new Error("signed out"); } });
+    const e2 = await rejects(d.accessToken(), "caller_unauthenticated", isErr);
+    assert(e2.message.includes("signed out"), e2.message);
+    eq((await signerCalls(env, path)) - before, 0, "the signer was not asked");
+    d.dispose();
+  },
+
   async malformed_signer_reply(env, make, isErr) {
     const c = make({ signerUrl: `${env.signerUrl}/_test/malformed`, crossTab: false });
     const e = await rejects(c.accessToken(), "invalid_response", isErr);

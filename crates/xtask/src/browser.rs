@@ -61,6 +61,53 @@ pub(crate) fn emulator_integration(
 /// Cold integrations `matrix-0…` for the browser half of the fault matrix.
 const FAULT_MATRIX_INTEGRATIONS: usize = 16;
 
+/// The test app's session secret, cookie and issuer (see `/_test/login`).
+const SESSION_SECRET: &str = "the-browser-suite-session-secret-0123456789";
+const SESSION_COOKIE: &str = "grafx_test_session";
+const SESSION_ISSUER: &str = "https://login.test/";
+
+/// `GET /_test/login?sub=alice`: what an app's login does. Sets the session cookie (for
+/// `credentials: "include"`) and returns the session JWT (for `getSessionToken`); without `sub`,
+/// signs out.
+fn login(page_origin: &str, sub: Option<&str>) -> Response {
+    let (cookie, body) = match sub {
+        None => (
+            format!("{SESSION_COOKIE}=; Path=/; Max-Age=0"),
+            String::new(),
+        ),
+        Some(sub) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let claims = serde_json::json!({
+                "sub": sub, "iss": SESSION_ISSUER, "iat": now, "exp": now + 3600,
+            });
+            let jwt = jsonwebtoken::EncodingKey::from_secret(SESSION_SECRET.as_bytes())
+                .and_then(|k| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &k))
+                .unwrap_or_default();
+            (
+                format!("{SESSION_COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax"),
+                jwt,
+            )
+        }
+    };
+    let mut res = (StatusCode::OK, body).into_response();
+    let h = res.headers_mut();
+    if let (Ok(c), Ok(o)) = (
+        HeaderValue::from_str(&cookie),
+        HeaderValue::from_str(page_origin),
+    ) {
+        h.insert(header::SET_COOKIE, c);
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    res
+}
+
 type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
 
 fn cors(mut res: Response) -> Response {
@@ -146,6 +193,24 @@ impl BrowserStack {
                     )?,
                 );
             }
+            // Caller authentication end to end: a cookie session and a bearer session, both HS256
+            // JWTs minted by `/_test/login` (the app's login, in a real deployment).
+            let session =
+                grafx_signer::CallerMethod::JwtSecret(ClientSecret::new(SESSION_SECRET.into()));
+            for (name, cookie) in [
+                ("session-cookie", Some(SESSION_COOKIE)),
+                ("session-bearer", None),
+            ] {
+                let mut i =
+                    emulator_integration(emulator.emulator(), name, "demo-reader", &page_origin)?;
+                let mut caller =
+                    grafx_signer::CallerConfig::new(session.clone()).with_issuer(SESSION_ISSUER);
+                if let Some(c) = cookie {
+                    caller = caller.with_cookie(c);
+                }
+                i.caller = Some(caller);
+                config.integrations.insert(name.into(), i);
+            }
             config.upstream_timeout = std::time::Duration::from_secs(2);
             config.upstream_retries = 0;
             config.min_refresh_interval = std::time::Duration::ZERO;
@@ -159,6 +224,16 @@ impl BrowserStack {
                     get(move || {
                         let snapshot = stats.lock().map(|c| c.clone()).unwrap_or_default();
                         async move { cors(axum::Json(snapshot).into_response()) }
+                    }),
+                )
+                .route(
+                    "/_test/login",
+                    get({
+                        let origin = page_origin.clone();
+                        move |q: axum::extract::Query<BTreeMap<String, String>>| {
+                            let origin = origin.clone();
+                            async move { login(&origin, q.get("sub").map(String::as_str)) }
+                        }
                     }),
                 )
                 .route(
