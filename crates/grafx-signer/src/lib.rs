@@ -4,6 +4,9 @@
 //! It answers from a per-integration cache (single-flight, refresh-ahead, stale-if-error), never
 //! hammers CHILI's Auth0-based auth server, checks every request's `Origin` and `X-CSRF` header
 //! server-side, and refuses to hand a browser a token with scopes outside `browser_scopes`.
+//! Optionally it hands tokens only to the app's signed-in users ([`CallerConfig`]: JWT sessions
+//! or forward auth), and shares one token per integration between replicas through Redis
+//! ([`RedisStore`]). It serves with a header read timeout and a connection cap ([`serve`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), grafx_signer::Error> {
