@@ -224,14 +224,7 @@ async fn run(case: &Case) {
     assert!(renewed.expires_in.as_secs() > 86_000, "{name}: fresh");
 
     // Metrics saw the failures by outcome, and nothing in the signer panicked.
-    let metrics = http()
-        .get(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("grafx_signer_upstream_requests_total"),
         "{name}: upstream metrics"

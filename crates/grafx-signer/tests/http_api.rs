@@ -135,14 +135,7 @@ async fn refuses_bad_origins_missing_csrf_unknown_integrations_and_wrong_methods
     .await;
     // None of the refusals reached CHILI.
     assert_eq!(h.token_requests(), 0);
-    let metrics = http()
-        .get(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains(r#"grafx_signer_refusals_total{reason="origin_not_allowed"} 5"#),
         "{metrics}"

@@ -159,14 +159,7 @@ async fn token_from(url: &str) -> Result<grafx_core::SignerToken, String> {
 }
 
 async fn metric(url: &str, name: &str) -> f64 {
-    let text = http()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&format!("{url}/metrics")).await;
     text.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.split_whitespace().last()?.parse().ok())

@@ -111,8 +111,17 @@ pub(crate) fn micros(v: &str) -> f64 {
     }
 }
 
-/// One wrk run: (requests/s, p50 µs, p99 µs).
-fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64)> {
+/// wrk's summary of one run.
+pub(crate) struct WrkRun {
+    pub(crate) rps: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) requests: u64,
+    pub(crate) non_2xx: u64,
+    pub(crate) socket_errors: u64,
+}
+
+pub(crate) fn wrk_run(url: &str, conns: u32, secs: u64, script: &Path) -> Result<WrkRun> {
     let out = Command::new("taskset")
         .args([
             "-c",
@@ -121,28 +130,52 @@ fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64
             "-t1",
             &format!("-c{conns}"),
             &format!("-d{secs}s"),
-            "--latency",
-            "-s",
         ])
+        .args(["--latency", "--timeout", "5s", "-s"])
         .arg(script)
         .arg(format!("{url}/token"))
         .output()
         .context("running wrk")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let us = micros;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let field = |prefix: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
     };
-    let rps = field("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .context("wrk printed no Requests/sec")?;
-    let p50 = field("50%").map(|v| us(&v)).unwrap_or(f64::NAN);
-    let p99 = field("99%").map(|v| us(&v)).unwrap_or(f64::NAN);
-    if text.contains("Non-2xx or 3xx responses") {
-        bail!("wrk saw error responses from {url}:\n{text}");
+    let socket_errors = field("Socket errors:").map_or(0, |v| {
+        v.split(',')
+            .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    });
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .context("wrk printed no request count")?;
+    Ok(WrkRun {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .context("wrk printed no Requests/sec")?,
+        p50_us: field("50%").map_or(f64::NAN, |v| micros(&v)),
+        p99_us: field("99%").map_or(f64::NAN, |v| micros(&v)),
+        requests,
+        non_2xx: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        socket_errors,
+    })
+}
+
+/// One wrk run that must see no error: (requests/s, p50 µs, p99 µs).
+fn wrk(url: &str, conns: u32, secs: u32, script: &Path) -> Result<(f64, f64, f64)> {
+    let run = wrk_run(url, conns, u64::from(secs), script)?;
+    if run.non_2xx + run.socket_errors > 0 {
+        bail!(
+            "wrk saw {} error responses and {} socket errors from {url}",
+            run.non_2xx,
+            run.socket_errors
+        );
     }
-    Ok((rps, p50, p99))
+    Ok((run.rps, run.p50_us, run.p99_us))
 }
 
 pub(crate) fn median(v: &mut [f64]) -> f64 {
@@ -442,6 +475,26 @@ impl Drop for RedisChild {
     }
 }
 
+/// The release emulator without its token rate limit.
+pub(crate) fn start_emulator(bin: &dyn Fn(&str) -> PathBuf) -> Result<Server> {
+    Server::start(
+        &bin("grafx-emulator"),
+        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
+        &[],
+    )
+}
+
+/// The release signer for the emulator's `demo-reader`, with `extra` environment variables.
+pub(crate) fn start_signer(
+    bin: &dyn Fn(&str) -> PathBuf,
+    emulator: &str,
+    extra: &[(&'static str, String)],
+) -> Result<Server> {
+    let mut env = signer_env(emulator, "127.0.0.1:0");
+    env.extend_from_slice(extra);
+    Server::start(&bin("grafx-signer"), &[], &env)
+}
+
 /// The bootstrap, plus wrk.
 pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
     let toolchain = bootstrap::ensure(root, install)?;
@@ -505,16 +558,8 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     let script = post_script(&out_dir)?;
 
     // --- Throughput and latency ---------------------------------------------------------------
-    let emulator = Server::start(
-        &bin("grafx-emulator"),
-        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
-        &[],
-    )?;
-    let signer = Server::start(
-        &bin("grafx-signer"),
-        &[],
-        &signer_env(&emulator.url, "127.0.0.1:0"),
-    )?;
+    let emulator = start_emulator(&bin)?;
+    let signer = start_signer(&bin, &emulator.url, &[])?;
     std::thread::sleep(Duration::from_millis(300));
     let idle_rss = signer.rss_kb();
     let token = post_token(&signer.url)?;
@@ -535,10 +580,14 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     let redis = RedisChild::start()?;
     let key_file = out_dir.join("redis.key");
     std::fs::write(&key_file, format!("{:064x}", 0xfeed_u128))?;
-    let mut redis_env = signer_env(&emulator.url, "127.0.0.1:0");
-    redis_env.push(("SIGNER_REDIS_URL", redis.url.clone()));
-    redis_env.push(("SIGNER_REDIS_KEY_FILE", key_file.display().to_string()));
-    let signer_redis = Server::start(&bin("grafx-signer"), &[], &redis_env)?;
+    let signer_redis = start_signer(
+        &bin,
+        &emulator.url,
+        &[
+            ("SIGNER_REDIS_URL", redis.url.clone()),
+            ("SIGNER_REDIS_KEY_FILE", key_file.display().to_string()),
+        ],
+    )?;
     post_token(&signer_redis.url)?;
     let servers = [
         ("bare axum", &baseline),

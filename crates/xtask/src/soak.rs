@@ -13,69 +13,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
-use crate::bench::{self, Server, ORIGIN};
-
-/// wrk's summary of one run.
-struct WrkRun {
-    rps: f64,
-    p50_us: f64,
-    p99_us: f64,
-    requests: u64,
-    non_2xx: u64,
-    socket_errors: u64,
-}
-
-fn wrk_run(url: &str, conns: u32, secs: u64, script: &Path) -> Result<WrkRun> {
-    let out = Command::new("taskset")
-        .args([
-            "-c",
-            "1",
-            "wrk",
-            "-t1",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-        ])
-        .args(["--latency", "--timeout", "5s", "-s"])
-        .arg(script)
-        .arg(format!("{url}/token"))
-        .output()
-        .context("running wrk")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
-    };
-    let socket_errors = field("Socket errors:").map_or(0, |v| {
-        v.split(',')
-            .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum()
-    });
-    let requests = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        .context("wrk printed no request count")?;
-    Ok(WrkRun {
-        rps: field("Requests/sec:")
-            .and_then(|v| v.parse().ok())
-            .context("wrk printed no Requests/sec")?,
-        p50_us: field("50%").map_or(f64::NAN, |v| bench::micros(&v)),
-        p99_us: field("99%").map_or(f64::NAN, |v| bench::micros(&v)),
-        requests,
-        non_2xx: field("Non-2xx or 3xx responses:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-        socket_errors,
-    })
-}
+use crate::bench::{self, wrk_run, ORIGIN};
 
 /// Samples `pid`'s RSS every second until `stop` is set.
 fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
@@ -95,16 +40,8 @@ fn median_u64(v: &[u64]) -> f64 {
 }
 
 fn load(bin: &dyn Fn(&str) -> std::path::PathBuf, script: &Path, secs: u64) -> Result<Value> {
-    let emulator = Server::start(
-        &bin("grafx-emulator"),
-        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
-        &[],
-    )?;
-    let signer = Server::start(
-        &bin("grafx-signer"),
-        &[],
-        &bench::signer_env(&emulator.url, "127.0.0.1:0"),
-    )?;
+    let emulator = bench::start_emulator(bin)?;
+    let signer = bench::start_signer(bin, &emulator.url, &[])?;
     bench::post_token(&signer.url)?;
     // Warm the connection pool and allocator before the first sample.
     wrk_run(&signer.url, 64, 3, script)?;
@@ -138,20 +75,20 @@ struct SoakTally {
 }
 
 fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<Value> {
-    let emulator = Server::start(
-        &bin("grafx-emulator"),
-        &["--listen", "127.0.0.1:0", "--token-rate-limit", "0"],
-        &[],
-    )?;
+    let emulator = bench::start_emulator(bin)?;
     bench::emulator_post(
         &emulator.url,
         "settings",
         json!({ "token_lifetime_secs": 3, "reissue_window_secs": 2 }),
     )?;
-    let mut env = bench::signer_env(&emulator.url, "127.0.0.1:0");
-    env.push(("SIGNER_LEEWAY_SECS", "1".into()));
-    env.push(("SIGNER_MIN_REFRESH_INTERVAL_SECS", "1".into()));
-    let signer = Server::start(&bin("grafx-signer"), &[], &env)?;
+    let signer = bench::start_signer(
+        bin,
+        &emulator.url,
+        &[
+            ("SIGNER_LEEWAY_SECS", "1".into()),
+            ("SIGNER_MIN_REFRESH_INTERVAL_SECS", "1".into()),
+        ],
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

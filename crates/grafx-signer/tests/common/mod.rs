@@ -120,7 +120,17 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET url` as text (metrics, health).
+pub async fn get_text(url: &str) -> String {
+    http().get(url).send().await.unwrap().text().await.unwrap()
+}
+
 impl Harness {
+    /// The signer's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        get_text(&format!("{}/metrics", self.url)).await
+    }
+
     /// Moves the emulator's clock and the signer's clock forward together.
     pub fn advance(&self, by: Duration) {
         let ms = by.as_millis() as i64;
