@@ -322,3 +322,60 @@ fn toml_mistakes_are_named() {
         "GRAFX_CLIENT_ID"
     );
 }
+
+#[test]
+fn caller_authentication_globally_and_per_integration_in_toml() {
+    let text = r#"
+allowed_origins = ["https://app.example.com"]
+
+[caller]
+jwks_url = "https://login.example.com/.well-known/jwks.json"
+issuer = "https://login.example.com/"
+cookie = "session"
+
+[integrations.reader]
+client_id = "r"
+client_secret_file = "SECRET_FILE"
+environment = "acme"
+
+[integrations.partner]
+client_id = "p"
+client_secret_file = "SECRET_FILE"
+environment = "acme"
+
+[integrations.partner.caller]
+forward_auth_url = "http://auth.internal:4180/oauth2/auth"
+cache_secs = 5
+"#;
+    let args = ConfigArgs {
+        config: Some(toml_file(text)),
+        ..ConfigArgs::default()
+    };
+    let c = ConfigSource::new(args, BTreeMap::new()).load().unwrap();
+    let reader = c.integrations["reader"].caller.as_ref().unwrap();
+    assert!(matches!(reader.method, grafx_signer::CallerMethod::Jwks(_)));
+    assert_eq!(reader.cookie.as_deref(), Some("session"));
+    assert_eq!(reader.issuer.as_deref(), Some("https://login.example.com/"));
+    let partner = c.integrations["partner"].caller.as_ref().unwrap();
+    match &partner.method {
+        grafx_signer::CallerMethod::ForwardAuth {
+            cache_for,
+            user_header,
+            ..
+        } => {
+            assert_eq!(cache_for.as_secs(), 5);
+            assert_eq!(user_header.as_deref(), Some("x-auth-request-user"));
+        }
+        other => panic!("forward auth expected, got {other:?}"),
+    }
+    // A typo in the caller table is named.
+    let args = ConfigArgs {
+        config: Some(toml_file(&text.replace("cache_secs", "cache_sec"))),
+        ..ConfigArgs::default()
+    };
+    let e = ConfigSource::new(args, BTreeMap::new())
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cache_sec"), "{e}");
+}
