@@ -163,10 +163,14 @@ pub fn signer_wire(data: &[u8]) {
     if status.is_success() && method == Method::POST {
         // A token is handed out only to the allowed origin, with the CSRF header, and only one
         // the integration's browser scopes allow.
-        assert_eq!(
-            origin.as_ref().map(HeaderValue::as_bytes),
-            Some(ORIGIN.as_bytes())
-        );
+        // Scheme and host are case-insensitive, and `:443` is https's default port: those
+        // spellings are the same origin (browsers send the canonical one).
+        let canonical = origin
+            .as_ref()
+            .and_then(|o| o.to_str().ok())
+            .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
+            .map(|o| o.trim_end_matches('/').to_owned());
+        assert_eq!(canonical.as_deref(), Some(ORIGIN), "{origin:?}");
         assert!(csrf.is_some());
         let t: SignerToken = serde_json::from_slice(&bytes)
             .unwrap_or_else(|e| panic!("a 200 that is not a token ({e})"));
