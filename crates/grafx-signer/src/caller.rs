@@ -38,6 +38,9 @@ use crate::ClientSecret;
 
 /// JWKS are fetched again for an unknown `kid` at most this often.
 pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
+/// Cached JWKS are fetched again after this long, so a key the identity provider withdrew stops
+/// being trusted (if that fetch fails, the cached keys stay in use).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 /// Clock skew allowed on `exp` and `nbf`.
 pub const CALLER_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest JWKS or forward-auth reply read.
@@ -396,12 +399,12 @@ impl CallerAuth {
             }
             set.find(kid).cloned()
         };
-        if let Some(k) = cache.keys.as_ref().and_then(find) {
+        let age = cache.fetched_at.map(|at| at.elapsed());
+        let current = age.is_some_and(|a| a < JWKS_MAX_AGE);
+        if let Some(k) = cache.keys.as_ref().filter(|_| current).and_then(find) {
             return Ok(k);
         }
-        let may_fetch = cache
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
+        let may_fetch = age.is_none_or(|a| a >= JWKS_MIN_REFETCH);
         if !may_fetch {
             return Err(CallerRefusal::unauthenticated(
                 "unknown_key",
@@ -442,6 +445,10 @@ impl CallerAuth {
             }
             Err(e) => {
                 tracing::warn!(jwks = %url, error = %e, "cannot fetch the caller JWKS");
+                // An expired cache still beats refusing everyone while the provider is down.
+                if let Some(k) = cache.keys.as_ref().and_then(find) {
+                    return Ok(k);
+                }
                 Err(CallerRefusal::unavailable(
                     "jwks_unavailable",
                     format!("the session keys could not be fetched from {url}; try again shortly"),

@@ -47,7 +47,8 @@ mod upstream;
 
 pub use cache::{CacheSettings, Lookup, TokenCache};
 pub use caller::{
-    Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MIN_REFETCH,
+    Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MAX_AGE,
+    JWKS_MIN_REFETCH,
 };
 pub use config::{
     ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
