@@ -144,6 +144,23 @@ async fn three(
     v
 }
 
+/// Three replicas with refreshers on tokens of `lifetime` seconds, re-issued by the emulator in
+/// their last 2 s; the signers refresh 1 s before expiry.
+async fn short_lived(redis: &Redis, lifetime: u64) -> (RunningEmulator, Vec<Replica>) {
+    let em = emulator(Settings {
+        token_lifetime_secs: lifetime,
+        reissue_window_secs: 2,
+        ..fast_settings()
+    })
+    .await;
+    let replicas = three(&em, redis, true, |c| {
+        c.leeway = Duration::from_secs(1);
+        c.min_refresh_interval = Duration::from_secs(1);
+    })
+    .await;
+    (em, replicas)
+}
+
 async fn token_from(url: &str) -> Result<grafx_core::SignerToken, String> {
     let res = http()
         .post(format!("{url}/token"))
@@ -206,18 +223,7 @@ async fn three_hundred_cold_requests_across_three_replicas_make_one_upstream_cal
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_upstream_call_per_refresh_across_replicas() {
     let redis = Redis::start();
-    // 3-second tokens, re-issued in their last 2 s; the signer refreshes 1 s before expiry.
-    let em = emulator(Settings {
-        token_lifetime_secs: 3,
-        reissue_window_secs: 2,
-        ..fast_settings()
-    })
-    .await;
-    let replicas = three(&em, &redis, true, |c| {
-        c.leeway = Duration::from_secs(1);
-        c.min_refresh_interval = Duration::from_secs(1);
-    })
-    .await;
+    let (em, replicas) = short_lived(&redis, 3).await;
     let mut seen = HashSet::new();
     let mut failures = Vec::new();
     let started = std::time::Instant::now();
@@ -254,17 +260,7 @@ async fn one_upstream_call_per_refresh_across_replicas() {
 async fn a_redis_outage_is_never_an_outage_and_replicas_converge_after_it() {
     let mut redis = Redis::start();
     let port = redis.port;
-    let em = emulator(Settings {
-        token_lifetime_secs: 4,
-        reissue_window_secs: 2,
-        ..fast_settings()
-    })
-    .await;
-    let replicas = three(&em, &redis, true, |c| {
-        c.leeway = Duration::from_secs(1);
-        c.min_refresh_interval = Duration::from_secs(1);
-    })
-    .await;
+    let (em, replicas) = short_lived(&redis, 4).await;
     let ask_all = || async {
         let mut tokens = Vec::new();
         for r in &replicas {
