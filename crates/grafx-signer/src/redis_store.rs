@@ -41,7 +41,9 @@ use crate::Error;
 /// Every key this store writes starts with this.
 const PREFIX: &str = "grafx-signer";
 /// A command slower than this counts as a failure (the caller carries on without the store).
-const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+/// Redis is only on the refresh path, never on a request's, so this can be generous: a shorter
+/// one made a busy 2-core machine fall back to refreshing alone (extra upstream calls).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// After a failed connection attempt, the next one waits at least this long.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
 

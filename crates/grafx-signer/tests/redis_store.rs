@@ -81,6 +81,10 @@ impl Drop for Redis {
     }
 }
 
+/// These tests measure upstream calls exactly; run one at a time so that three replica sets,
+/// three Redis servers and 300-request bursts do not starve each other on a 2-core machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// A replica: its own state, Redis connection and port, sharing the emulator.
@@ -185,6 +189,7 @@ async fn metric(url: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_cold_requests_across_three_replicas_make_one_upstream_call() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let redis = Redis::start();
     let em = emulator(fast_settings()).await;
     let replicas = three(&em, &redis, false, |_| {}).await;
@@ -222,6 +227,7 @@ async fn three_hundred_cold_requests_across_three_replicas_make_one_upstream_cal
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_upstream_call_per_refresh_across_replicas() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let redis = Redis::start();
     let (em, replicas) = short_lived(&redis, 3).await;
     let mut seen = HashSet::new();
@@ -258,6 +264,7 @@ async fn one_upstream_call_per_refresh_across_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_is_never_an_outage_and_replicas_converge_after_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut redis = Redis::start();
     let port = redis.port;
     let (em, replicas) = short_lived(&redis, 4).await;
