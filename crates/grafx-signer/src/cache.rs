@@ -279,14 +279,12 @@ impl TokenCache {
             .current()
             .filter(|t| t.expiry.freshness(now, &policy) != Freshness::Expired);
         // Another replica may have refreshed already: adopt its token without asking upstream.
-        if self.store.is_shared() {
-            if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
-                self.set_current(&t);
-                if t.expiry.freshness(now, &policy) == Freshness::Fresh {
-                    return Ok(t);
-                }
-                usable = Some(t);
+        if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+            self.set_current(&t);
+            if t.expiry.freshness(now, &policy) == Freshness::Fresh {
+                return Ok(t);
             }
+            usable = Some(t);
         }
         {
             let st = self.state();
@@ -325,12 +323,10 @@ impl TokenCache {
         let lock = match self.store.try_lock(&self.key, self.lock_ttl()).await {
             Ok(Some(lock)) => {
                 // The lock may have been released just now by a replica that stored a token.
-                if self.store.is_shared() {
-                    if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
-                        self.store.unlock(lock).await;
-                        self.set_current(&t);
-                        return Ok(t);
-                    }
+                if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+                    self.store.unlock(lock).await;
+                    self.set_current(&t);
+                    return Ok(t);
                 }
                 Some(lock)
             }
@@ -375,7 +371,7 @@ impl TokenCache {
                 }
             }
         }
-        match result {
+        let outcome = match result {
             Ok(grant) => {
                 let mut token = CachedToken {
                     access_token: grant.access_token().clone(),
@@ -408,30 +404,27 @@ impl TokenCache {
                 }
                 let token = Arc::new(token);
                 self.set_current(&token);
+                // Saved before the lock is released: waiting replicas look for it then.
                 if let Err(e) = self.store.save(&self.key, Arc::clone(&token)).await {
                     tracing::debug!(integration = self.name(), error = %e, "cannot share the new token");
                 }
-                if let Some(lock) = lock {
-                    self.store.unlock(lock).await;
-                }
                 Ok(token)
             }
-            Err(e) => {
-                if let Some(lock) = lock {
-                    self.store.unlock(lock).await;
+            Err(e) => match usable {
+                Some(t) => {
+                    tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
+                    Ok(t)
                 }
-                match usable {
-                    Some(t) => {
-                        tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
-                        Ok(t)
-                    }
-                    None => {
-                        tracing::warn!(integration = self.name(), error = %e, "cannot obtain a token");
-                        Err(e)
-                    }
+                None => {
+                    tracing::warn!(integration = self.name(), error = %e, "cannot obtain a token");
+                    Err(e)
                 }
-            }
+            },
+        };
+        if let Some(lock) = lock {
+            self.store.unlock(lock).await;
         }
+        outcome
     }
 
     async fn fetch_with_retries(&self) -> Result<grafx_core::TokenGrant, UpstreamError> {

@@ -264,37 +264,17 @@ impl CallerInput {
                 ),
             ));
         }
-        let url_of = |field: &str, raw: &str| -> Result<url::Url, Error> {
-            let u = url::Url::parse(raw)
-                .map_err(|e| Error::config(name(field), format!("`{raw}` is not a URL: {e}")))?;
-            let loopback = matches!(u.host_str(), Some("localhost" | "[::1]"))
-                || u.host_str().is_some_and(|h| h.starts_with("127."));
-            match u.scheme() {
-                "https" => Ok(u),
-                "http" if loopback || field == "forward_auth_url" => Ok(u),
-                _ => Err(Error::config(
-                    name(field),
-                    format!("`{raw}` must be https (http only on loopback)"),
-                )),
-            }
-        };
         let method = if let Some(path) = &self.jwt_secret_file {
-            let raw = std::fs::read_to_string(path).map_err(|e| {
-                Error::config(
-                    name("jwt_secret_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let secret = raw.trim();
-            if secret.len() < 32 {
+            let secret = read_secret_file(&name("jwt_secret_file"), path)?;
+            if secret.expose().len() < 32 {
                 return Err(Error::config(
                     name("jwt_secret_file"),
                     "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
                 ));
             }
-            CallerMethod::JwtSecret(ClientSecret::new(secret.to_owned()))
+            CallerMethod::JwtSecret(secret)
         } else if let Some(u) = &self.jwks_url {
-            CallerMethod::Jwks(url_of("jwks_url", u)?)
+            CallerMethod::Jwks(https_url(&name("jwks_url"), u)?)
         } else {
             let u = self.forward_auth_url.as_deref().unwrap_or_default();
             if self.cookie.is_some() || self.issuer.is_some() || self.audience.is_some() {
@@ -304,7 +284,16 @@ impl CallerInput {
                 ));
             }
             CallerMethod::ForwardAuth {
-                url: url_of("forward_auth_url", u)?,
+                // Plain http is fine here: the check usually runs beside the signer, in-cluster.
+                url: url::Url::parse(u)
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        Error::config(
+                            name("forward_auth_url"),
+                            format!("`{u}` is not an http(s) URL"),
+                        )
+                    })?,
                 user_header: Some(
                     self.forward_auth_user_header
                         .clone()
@@ -423,8 +412,8 @@ fn read_secret_file(field: &str, path: &Path) -> Result<ClientSecret, Error> {
     Ok(ClientSecret::new(secret.to_owned()))
 }
 
-fn auth_url(field: &str, raw: Option<&str>) -> Result<url::Url, Error> {
-    let raw = raw.unwrap_or(DEFAULT_AUTH_URL);
+/// A URL that must be https, or http on loopback (an emulator, a local test server).
+fn https_url(field: &str, raw: &str) -> Result<url::Url, Error> {
     let url = url::Url::parse(raw)
         .map_err(|e| Error::config(field, format!("`{raw}` is not a URL: {e}")))?;
     let loopback = matches!(url.host_str(), Some("localhost" | "[::1]"))
@@ -434,9 +423,13 @@ fn auth_url(field: &str, raw: Option<&str>) -> Result<url::Url, Error> {
         "http" if loopback => Ok(url),
         _ => Err(Error::config(
             field,
-            format!("`{raw}` must be https (http only for a loopback emulator)"),
+            format!("`{raw}` must be https (http only on loopback)"),
         )),
     }
+}
+
+fn auth_url(field: &str, raw: Option<&str>) -> Result<url::Url, Error> {
+    https_url(field, raw.unwrap_or(DEFAULT_AUTH_URL))
 }
 
 fn origins(field: &str, list: &[String]) -> Result<Option<OriginPolicy>, Error> {

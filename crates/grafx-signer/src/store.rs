@@ -55,7 +55,7 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn is_locked(&self, key: &str) -> Result<bool, StoreError>;
     /// Releases a lock taken with `try_lock` (only if it is still this owner's).
     async fn unlock(&self, lock: RefreshLock);
-    /// Whether the store is shared between processes (so a wait for another replica can pay).
+    /// Whether the store is shared between processes (reported by `/readyz`).
     fn is_shared(&self) -> bool {
         false
     }

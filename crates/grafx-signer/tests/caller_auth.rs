@@ -465,41 +465,42 @@ fn caller_configuration_is_checked_and_named() {
         std::collections::BTreeMap::from([("GRAFX_CLIENT_SECRET".to_owned(), "s3cr3t".to_owned())]);
     let load =
         |args: grafx_signer::ConfigArgs| grafx_signer::ConfigSource::new(args, env.clone()).load();
-    let e = load(grafx_signer::ConfigArgs {
-        caller_jwt_secret_file: Some(short),
-        ..base.clone()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("SIGNER_CALLER_JWT_SECRET_FILE") && e.contains("32 bytes"),
-        "{e}"
-    );
-    let e = load(grafx_signer::ConfigArgs {
-        caller_jwks_url: Some("http://keys.example/jwks.json".into()),
-        ..base.clone()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("SIGNER_CALLER_JWKS_URL") && e.contains("https"),
-        "{e}"
-    );
-    let e = load(grafx_signer::ConfigArgs {
-        caller_jwks_url: Some("https://keys.example/jwks.json".into()),
-        caller_forward_auth: Some("http://app.internal/auth".into()),
-        ..base.clone()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("exactly one"), "{e}");
-    let e = load(grafx_signer::ConfigArgs {
-        caller_issuer: Some("https://login.example/".into()),
-        ..base.clone()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("exactly one"), "{e}");
+    // Each mistake, and what its error must say.
+    let mistakes = [
+        (
+            grafx_signer::ConfigArgs {
+                caller_jwt_secret_file: Some(short),
+                ..base.clone()
+            },
+            ["SIGNER_CALLER_JWT_SECRET_FILE", "32 bytes"],
+        ),
+        (
+            grafx_signer::ConfigArgs {
+                caller_jwks_url: Some("http://keys.example/jwks.json".into()),
+                ..base.clone()
+            },
+            ["SIGNER_CALLER_JWKS_URL", "https"],
+        ),
+        (
+            grafx_signer::ConfigArgs {
+                caller_jwks_url: Some("https://keys.example/jwks.json".into()),
+                caller_forward_auth: Some("http://app.internal/auth".into()),
+                ..base.clone()
+            },
+            ["SIGNER_CALLER_", "exactly one"],
+        ),
+        (
+            grafx_signer::ConfigArgs {
+                caller_issuer: Some("https://login.example/".into()),
+                ..base.clone()
+            },
+            ["SIGNER_CALLER_", "exactly one"],
+        ),
+    ];
+    for (args, needles) in mistakes {
+        let e = load(args).unwrap_err().to_string();
+        assert!(needles.iter().all(|n| e.contains(n)), "{e}");
+    }
     let ok = load(grafx_signer::ConfigArgs {
         caller_jwks_url: Some("https://keys.example/jwks.json".into()),
         caller_cookie: Some("session".into()),

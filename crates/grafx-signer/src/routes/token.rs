@@ -51,8 +51,10 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
 /// `--dev-allow-any-origin`, which would let any site use a visitor's session.
 fn cors_for(cache: &crate::TokenCache, headers: &HeaderMap) -> Option<(HeaderValue, bool)> {
     let origin = headers.get(header::ORIGIN)?.clone();
-    let credentials =
-        cache.integration().allowed_origins != Some(crate::OriginPolicy::AnyForDevelopment);
+    let credentials = !matches!(
+        cache.integration().allowed_origins,
+        Some(crate::OriginPolicy::AnyForDevelopment)
+    );
     Some((origin, credentials))
 }
 
