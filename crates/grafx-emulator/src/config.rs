@@ -18,16 +18,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// The scopes a read-only integration gets: enough to browse, preview and render, nothing that
-/// changes content. CHILI advises giving browsers only such an integration.
+/// The scopes of a read-only integration, in CHILI's vocabulary: every `:list` and `:read` scope
+/// and no `:write`. It keeps the output scopes: rendering changes no content, the demo renders
+/// with it, and a deployment that wants renders server-side narrows `browser_scopes` (or uses the
+/// signer's proxy) instead. CHILI does not publish a read-only integration's exact scopes.
 pub const READ_SCOPES: &[&str] = &[
-    "template:read",
+    "font:list",
+    "font:read",
+    "media:list",
     "media:read",
-    "project:read",
-    "output:create",
+    "myproject:list",
+    "myproject:read",
+    "output:animated",
+    "output:static",
+    "template:list",
+    "template:read",
+    "template_collection:list",
+    "template_collection:read",
 ];
-/// The scopes a read-write integration adds on top of [`READ_SCOPES`].
-pub const WRITE_SCOPES: &[&str] = &["template:write", "media:write", "project:write"];
+/// The scopes an all-permissions integration adds on top of [`READ_SCOPES`] (CHILI's token
+/// documentation lists this full set).
+pub const WRITE_SCOPES: &[&str] = &[
+    "font:write",
+    "media:write",
+    "myproject:write",
+    "template:write",
+    "template_collection:write",
+];
 
 /// CHILI's audience for GraFx tokens; any other value is refused as Auth0 does.
 pub const AUDIENCE: &str = "https://chiligrafx.com";
@@ -111,6 +128,16 @@ pub struct Settings {
     pub output_render_ms: u64,
     /// How long a template preview "renders" (202 replies) before it is served, in milliseconds.
     pub preview_render_ms: u64,
+    /// How long a finished output can be downloaded, in seconds (CHILI: about 4 hours).
+    #[serde(default = "default_download_ttl")]
+    pub output_download_ttl_secs: u64,
+    /// Answer a running output task with 202, as older CHILI versions did, instead of 204.
+    #[serde(default)]
+    pub legacy_task_status: bool,
+}
+
+fn default_download_ttl() -> u64 {
+    4 * 3600
 }
 
 impl Default for Settings {
@@ -121,6 +148,8 @@ impl Default for Settings {
             token_rate_limit: 50,
             output_render_ms: 1_500,
             preview_render_ms: 400,
+            output_download_ttl_secs: default_download_ttl(),
+            legacy_task_status: false,
         }
     }
 }

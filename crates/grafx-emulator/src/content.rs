@@ -38,6 +38,32 @@ impl Template {
         })
     }
 
+    /// A stand-in for a document sent inline (`documentContent`): its name and first layout's size.
+    pub(crate) fn from_document(doc: &Value) -> Self {
+        let layout = &doc["layouts"][0];
+        let px = |v: &Value, default| {
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (16..=20_000).contains(n))
+                .unwrap_or(default)
+        };
+        Self {
+            id: "documentContent".into(),
+            name: doc["properties"]["name"]
+                .as_str()
+                .unwrap_or("Document")
+                .to_owned(),
+            description: String::new(),
+            tags: Vec::new(),
+            created: "",
+            modified: "",
+            width: px(&layout["width"], 1000),
+            height: px(&layout["height"], 1000),
+            rgb: [90, 120, 200],
+            broken: false,
+        }
+    }
+
     /// The Studio document JSON (what `download` returns and projects start from).
     pub(crate) fn document(&self) -> Value {
         json!({
@@ -93,32 +119,44 @@ pub(crate) struct Project {
 
 impl Project {
     pub(crate) fn json(&self) -> Value {
-        json!({ "id": self.id, "name": self.name, "templateId": self.template_id, "createdAt": self.created })
+        // CHILI's shape (studio-ui `Project`): the template it came from is `template.id`.
+        json!({ "id": self.id, "name": self.name, "template": { "id": self.template_id }, "createdAt": self.created })
     }
 }
 
-/// An output format.
+/// An output format: CHILI's `POST output/{pdf|png|jpg|gif|mp4|html}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Pdf,
     Png,
     Jpg,
+    Gif,
+    Mp4,
+    Html,
 }
 
 impl Format {
+    /// Every format, in CHILI's order.
+    pub(crate) const ALL: [Format; 6] = [
+        Self::Pdf,
+        Self::Png,
+        Self::Jpg,
+        Self::Gif,
+        Self::Mp4,
+        Self::Html,
+    ];
+
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pdf" => Some(Self::Pdf),
-            "png" => Some(Self::Png),
-            "jpg" | "jpeg" => Some(Self::Jpg),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.extension() == s)
     }
     pub(crate) fn content_type(self) -> &'static str {
         match self {
             Self::Pdf => "application/pdf",
             Self::Png => "image/png",
             Self::Jpg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Mp4 => "video/mp4",
+            Self::Html => "text/html; charset=utf-8",
         }
     }
     pub(crate) fn extension(self) -> &'static str {
@@ -126,7 +164,43 @@ impl Format {
             Self::Pdf => "pdf",
             Self::Png => "png",
             Self::Jpg => "jpg",
+            Self::Gif => "gif",
+            Self::Mp4 => "mp4",
+            Self::Html => "html",
         }
+    }
+    /// The token scope CHILI's output permissions split formats into.
+    pub(crate) fn scope(self) -> &'static str {
+        match self {
+            Self::Pdf | Self::Png | Self::Jpg => "output:static",
+            Self::Gif | Self::Mp4 | Self::Html => "output:animated",
+        }
+    }
+}
+
+/// An output setting (`GET output/settings`); one per format in the seeded environment.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputSetting {
+    pub(crate) id: String,
+    pub(crate) name: &'static str,
+    pub(crate) format: Format,
+    pub(crate) description: &'static str,
+    /// The environment's default setting for its format.
+    pub(crate) default: bool,
+}
+
+impl OutputSetting {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "type": self.format.extension(),
+            "description": self.description,
+            "default": self.default,
+            "watermark": false,
+            "watermarkText": "",
+            "dataSourceEnabled": self.format == Format::Pdf,
+        })
     }
 }
 
@@ -137,23 +211,52 @@ pub(crate) struct OutputTask {
     pub(crate) template: Template,
     pub(crate) started: Timestamp,
     pub(crate) fails: bool,
+    /// Layouts asked for (`layoutsToExport`), for the rendered file's text.
+    pub(crate) layouts: Vec<String>,
+    /// Data rows for batch (variable data) output; 0 for a single document.
+    pub(crate) rows: usize,
 }
 
 impl OutputTask {
     pub(crate) fn render(&self) -> Vec<u8> {
         let t = &self.template;
+        let (w, h) = (t.width / 4, t.height / 4);
         match self.format {
-            Format::Pdf => images::pdf(
-                &t.name,
-                &[
+            Format::Pdf => {
+                let mut lines = vec![
                     format!("Rendered by grafx-emulator from template {}", t.id),
                     format!("Size: {} x {} px", t.width, t.height),
-                ],
-            ),
-            Format::Png => images::png(t.width / 4, t.height / 4, t.rgb),
-            Format::Jpg => images::jpeg(t.width / 4, t.height / 4, t.rgb),
+                    format!("Layouts: {}", self.layouts.join(", ")),
+                ];
+                if self.rows > 0 {
+                    lines.push(format!("Batch of {} data rows", self.rows));
+                }
+                images::pdf(&t.name, &lines)
+            }
+            Format::Png => images::png(w, h, t.rgb),
+            Format::Jpg => images::jpeg(w, h, t.rgb),
+            Format::Gif => images::gif(w.min(320), h.min(320), t.rgb),
+            Format::Mp4 => images::MP4.to_vec(),
+            Format::Html => images::html(&t.name, t.width, t.height, t.rgb),
         }
     }
+}
+
+/// Which kind of resource a preview task renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PreviewOf {
+    Template,
+    Project,
+}
+
+/// A preview being "rendered": CHILI answers 202 with a task id, then serves the image.
+#[derive(Debug, Clone)]
+pub(crate) struct PreviewTask {
+    pub(crate) of: PreviewOf,
+    /// The template the preview shows (a project's own template).
+    pub(crate) template: Template,
+    pub(crate) size: u32,
+    pub(crate) started: Timestamp,
 }
 
 /// Preview sizes (templates: `thumbnail|medium|highest`; media the same).
@@ -173,8 +276,13 @@ pub(crate) struct Content {
     pub(crate) media: Vec<Media>,
     pub(crate) projects: HashMap<String, Project>,
     pub(crate) tasks: HashMap<String, OutputTask>,
-    /// When each (template, preview type) was first asked for: it "renders" for a while.
-    pub(crate) preview_requested: HashMap<(String, String), Timestamp>,
+    /// The output settings, one per format.
+    pub(crate) output_settings: Vec<OutputSetting>,
+    /// The preview task of each (resource id, preview type) first asked for: it "renders" for a
+    /// while, then the preview is served directly.
+    pub(crate) preview_requested: HashMap<(String, String), String>,
+    /// Preview tasks by id.
+    pub(crate) preview_tasks: HashMap<String, PreviewTask>,
     /// Generated images, so each is encoded once.
     pub(crate) image_cache: HashMap<(String, u32), Vec<u8>>,
 }
@@ -367,9 +475,16 @@ impl Content {
             media,
             projects: HashMap::new(),
             tasks: HashMap::new(),
+            output_settings: seeded_output_settings(),
             preview_requested: HashMap::new(),
+            preview_tasks: HashMap::new(),
             image_cache: HashMap::new(),
         }
+    }
+
+    /// The output setting `id`.
+    pub(crate) fn output_setting(&self, id: &str) -> Option<&OutputSetting> {
+        self.output_settings.iter().find(|s| s.id == id)
     }
 
     pub(crate) fn template(&self, id: &str) -> Option<&Template> {
@@ -392,4 +507,26 @@ impl Content {
             })
             .clone()
     }
+}
+
+fn seeded_output_settings() -> Vec<OutputSetting> {
+    let describe = [
+        (Format::Pdf, "Print PDF", "High quality print PDF"),
+        (Format::Png, "Web PNG", "PNG for the web"),
+        (Format::Jpg, "Social JPG", "JPG for social media"),
+        (Format::Gif, "Animated GIF", "Animated GIF banner"),
+        (Format::Mp4, "Video MP4", "MP4 video, H.264"),
+        (Format::Html, "HTML5 banner", "Animated HTML banner"),
+    ];
+    describe
+        .into_iter()
+        .enumerate()
+        .map(|(i, (format, name, description))| OutputSetting {
+            id: format!("5d1c8a0e-0000-4000-8000-0000000002{:02}", i + 1),
+            name,
+            format,
+            description,
+            default: true,
+        })
+        .collect()
 }

@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<Emulator> {
             get(settings).put(update_settings).post(update_settings),
         )
         .route("/clients/{id}", put(upsert_client).delete(remove_client))
+        .route("/requests", get(requests).delete(clear_requests))
         .route("/reset", post(reset))
 }
 
@@ -45,6 +46,15 @@ fn bad_request(msg: impl std::fmt::Display) -> BadRequest {
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, BadRequest> {
     b.map(|Json(v)| v).map_err(|e| bad_request(e.body_text()))
+}
+
+async fn requests(State(em): State<Emulator>) -> Json<Vec<crate::RecordedRequest>> {
+    Json(em.requests())
+}
+
+async fn clear_requests(State(em): State<Emulator>) -> StatusCode {
+    em.clear_requests();
+    StatusCode::NO_CONTENT
 }
 
 async fn stats(State(em): State<Emulator>) -> Json<crate::Stats> {

@@ -1,5 +1,6 @@
-//! Real, small files for previews and outputs: PNG, JPEG and PDF, generated so that a browser can
-//! display them and a test can check their magic bytes.
+//! Real, small files for previews and outputs: PNG, JPEG, GIF, PDF, HTML and MP4, generated (or,
+//! for the video, shipped) so that a browser can display them and a test can check their magic
+//! bytes.
 
 /// Draws a simple "template" picture: a two-colour gradient, a header bar and a content block.
 fn pixels(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
@@ -61,6 +62,58 @@ pub(crate) fn jpeg(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
     out
 }
 
+/// A two-frame animated GIF (the picture, then the picture with its colours inverted).
+pub(crate) fn gif(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
+        return out;
+    };
+    let first = pixels(width, height, rgb);
+    let second: Vec<u8> = first.iter().map(|c| 255 - c).collect();
+    let written = gif::Encoder::new(&mut out, w, h, &[]).and_then(|mut enc| {
+        enc.set_repeat(gif::Repeat::Infinite)?;
+        for frame in [first, second] {
+            let mut frame = gif::Frame::from_rgb_speed(w, h, &frame, 30);
+            frame.delay = 50;
+            enc.write_frame(&frame)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = written {
+        tracing::error!(%e, "gif encoding failed");
+    }
+    out
+}
+
+/// A one-second 64×64 H.264 MP4, made once with ffmpeg (`testsrc`); the emulator ships it rather
+/// than encoding video.
+pub(crate) const MP4: &[u8] = include_bytes!("../assets/output.mp4");
+
+/// A self-contained HTML5 banner: CHILI's `html` output is an animated banner for the web.
+pub(crate) fn html(title: &str, width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let title: String = title
+        .chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let [r, g, b] = rgb;
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n\
+         <style>@keyframes in{{from{{opacity:0}}to{{opacity:1}}}}\
+         .banner{{width:{w}px;height:{h}px;background:rgb({r},{g},{b});color:#fff;font:bold 24px sans-serif;\
+         display:flex;align-items:center;justify-content:center;animation:in 1s}}</style></head>\n\
+         <body><div class=\"banner\">{title}</div></body></html>\n",
+        w = width / 4,
+        h = height / 4,
+    )
+    .into_bytes()
+}
+
 /// A one-page PDF (A4) with a title and a few lines of text, with a correct cross-reference table.
 pub(crate) fn pdf(title: &str, lines: &[String]) -> Vec<u8> {
     let escape = |s: &str| -> String {
@@ -117,6 +170,11 @@ mod tests {
     fn files_have_their_magic_bytes() {
         assert!(png(8, 6, [10, 20, 30]).starts_with(b"\x89PNG\r\n\x1a\n"));
         assert!(jpeg(8, 6, [10, 20, 30]).starts_with(&[0xFF, 0xD8, 0xFF]));
+        let gif = gif(8, 6, [10, 20, 30]);
+        assert!(gif.starts_with(b"GIF89a") && gif.ends_with(b";"), "{gif:?}");
+        assert_eq!(&MP4[4..8], b"ftyp");
+        let html = String::from_utf8(html("A <b> & C", 400, 400, [1, 2, 3])).unwrap();
+        assert!(html.starts_with("<!doctype html>") && html.contains("A &lt;b&gt; &amp; C"));
         let pdf = pdf("Flyer (v2)", &["line".into()]);
         assert!(pdf.starts_with(b"%PDF-1.4"));
         assert!(pdf.ends_with(b"%%EOF\n"));

@@ -26,6 +26,7 @@ mod control;
 mod error;
 mod faults;
 mod images;
+mod journal;
 mod oauth;
 mod problem;
 mod server;
@@ -35,6 +36,7 @@ mod tokens;
 pub use config::{ClientSpec, EmulatorConfig, Settings, AUDIENCE, READ_SCOPES, WRITE_SCOPES};
 pub use error::Error;
 pub use faults::{Fault, FaultSpec, FaultTarget};
+pub use journal::RecordedRequest;
 pub use server::{app, start, RunningEmulator};
 pub use state::{Emulator, Stats};
 

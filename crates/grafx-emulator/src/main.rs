@@ -37,6 +37,12 @@ struct Args {
     /// How long a template preview renders (202 replies), in milliseconds.
     #[arg(long, default_value_t = Settings::default().preview_render_ms)]
     preview_render_ms: u64,
+    /// How long a finished output can be downloaded, in seconds (CHILI: about 4 hours).
+    #[arg(long, default_value_t = Settings::default().output_download_ttl_secs)]
+    output_download_ttl: u64,
+    /// Answer running output tasks with 202, as older CHILI versions did, instead of 204.
+    #[arg(long)]
+    legacy_task_status: bool,
 }
 
 #[tokio::main]
@@ -67,6 +73,8 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
             token_rate_limit: args.token_rate_limit,
             output_render_ms: args.output_render_ms,
             preview_render_ms: args.preview_render_ms,
+            output_download_ttl_secs: args.output_download_ttl,
+            legacy_task_status: args.legacy_task_status,
         },
         ..EmulatorConfig::default()
     };

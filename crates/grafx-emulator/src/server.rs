@@ -16,7 +16,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::problem::{auth0_error, Problem};
-use crate::{api, control, faults, oauth, Emulator, EmulatorConfig, Error};
+use crate::{api, control, faults, journal, oauth, Emulator, EmulatorConfig, Error};
 
 /// The emulator's routes: `/oauth/token`, the Environment API and `/_emulator/`.
 pub fn app(em: Emulator) -> Router {
@@ -43,9 +43,10 @@ pub fn app(em: Emulator) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_API_BODY))
         .layer(from_fn_with_state(em.clone(), faults::api_faults))
+        .layer(from_fn_with_state(em.clone(), journal::record))
         // Outermost, so preflights are answered before they are counted or faulted, and every
         // reply (faults included) carries CORS headers a browser can read.
-        .layer(cors);
+        .layer(cors.clone());
     let token = Router::new()
         .route(
             "/oauth/token",
@@ -53,8 +54,12 @@ pub fn app(em: Emulator) -> Router {
         )
         .layer(DefaultBodyLimit::max(oauth::MAX_TOKEN_BODY))
         .layer(from_fn_with_state(em.clone(), faults::token_faults));
+    let platform = api::platform_routes()
+        .layer(from_fn_with_state(em.clone(), journal::record))
+        .layer(cors.clone());
     Router::new()
         .merge(token)
+        .merge(platform)
         .nest(&api_root, api)
         // Browser tests arm faults and read counters too; it is a test control plane, so any origin.
         .nest(

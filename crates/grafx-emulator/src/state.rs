@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::clock::EmulatorClock;
 use crate::content::Content;
 use crate::faults::{Fault, FaultSpec, FaultTarget, Faults};
+use crate::journal::{Journal, RecordedRequest};
 use crate::tokens::TokenIssuer;
 use crate::{ClientSpec, EmulatorConfig, Error, Settings};
 
@@ -30,6 +31,7 @@ struct Inner {
     api_requests: AtomicU64,
     world: Mutex<World>,
     faults: Mutex<Faults>,
+    journal: Mutex<Journal>,
     limiter: Mutex<Option<Arc<DefaultDirectRateLimiter>>>,
 }
 
@@ -80,6 +82,7 @@ impl Emulator {
                 limiter: Mutex::new(limiter_for(config.settings.token_rate_limit)),
                 world: Mutex::new(world),
                 faults: Mutex::new(Faults::default()),
+                journal: Mutex::new(Journal::default()),
                 initial: config,
             }),
         })
@@ -106,6 +109,26 @@ impl Emulator {
             "{}/grafx/api/v1/environment/{}/",
             self.inner.base_url, self.inner.initial.environment
         )
+    }
+
+    /// The Platform API base URL this emulator serves (its root), ending with `/`.
+    pub fn platform_api_url(&self) -> String {
+        format!("{}/", self.inner.base_url)
+    }
+
+    /// The API requests received since the start or the last [`Emulator::clear_requests`],
+    /// oldest first (at most the last 500).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.inner.journal).list()
+    }
+
+    /// Empties the request journal.
+    pub fn clear_requests(&self) {
+        lock(&self.inner.journal).clear();
+    }
+
+    pub(crate) fn record_request(&self, entry: RecordedRequest) {
+        lock(&self.inner.journal).push(entry);
     }
 
     /// The Environment API base URL as grafx-core's validated type.
@@ -182,6 +205,7 @@ impl Emulator {
         *self.world() = World::from_config(&self.inner.initial);
         *lock(&self.inner.limiter) = limiter_for(self.inner.initial.settings.token_rate_limit);
         self.clear_faults();
+        self.clear_requests();
         self.inner.clock.reset();
         self.inner.token_requests.store(0, Ordering::Relaxed);
         self.inner.api_requests.store(0, Ordering::Relaxed);

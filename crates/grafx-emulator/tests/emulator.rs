@@ -114,7 +114,8 @@ async fn token_endpoint_accepts_json_form_and_basic_auth() {
     assert_eq!(body["expires_in"], 86_400);
     assert_eq!(
         body["scope"],
-        "media:read output:create project:read template:read"
+        grafx_emulator::READ_SCOPES.join(" "),
+        "CHILI's vocabulary, every :list and :read scope, no :write"
     );
     let form = "grant_type=client_credentials&client_id=demo-writer&client_secret=demo-writer-secret&audience=https%3A%2F%2Fchiligrafx.com";
     let res = http()
@@ -338,12 +339,12 @@ async fn api_requires_a_valid_bearer_with_the_right_scope() {
     let res = http()
         .post(format!("{}projects", em.emulator().environment_api_url()))
         .bearer_auth(&reader)
-        .json(&json!({"templateId": "x"}))
+        .json(&json!({"template": {"id": "x"}}))
         .send()
         .await
         .unwrap();
     let body = problem(res, 403).await;
-    assert!(body["detail"].as_str().unwrap().contains("project:write"));
+    assert!(body["detail"].as_str().unwrap().contains("myproject:write"));
 }
 
 #[tokio::test]
@@ -437,7 +438,11 @@ async fn template_details_download_and_preview() {
         .json()
         .await
         .unwrap();
-    assert_eq!(t["id"], id.as_str());
+    assert_eq!(
+        t["data"]["id"],
+        id.as_str(),
+        "CHILI wraps a template in data"
+    );
     let doc: Value = api(&em, &token, &format!("templates/{id}/download"))
         .await
         .json()
@@ -452,7 +457,8 @@ async fn template_details_download_and_preview() {
         202,
         "the first preview request starts rendering"
     );
-    assert_eq!(first.headers()["retry-after"], "1");
+    let task: Value = first.json().await.unwrap();
+    assert!(task["data"]["taskId"].is_string(), "{task}");
     tokio::time::sleep(Duration::from_millis(350)).await;
     let done = api(&em, &token, &format!("templates/{id}/preview/thumbnail")).await;
     assert_eq!(done.status(), 200);
@@ -473,7 +479,9 @@ async fn projects_round_trip_their_document() {
     let res = http()
         .post(format!("{base}projects"))
         .bearer_auth(&token)
-        .json(&json!({"templateId": "7a1c0e4d-0000-4000-8000-000000000002", "name": "My card"}))
+        .json(
+            &json!({"template": {"id": "7a1c0e4d-0000-4000-8000-000000000002"}, "name": "My card"}),
+        )
         .send()
         .await
         .unwrap();
@@ -490,7 +498,10 @@ async fn projects_round_trip_their_document() {
         .json()
         .await
         .unwrap();
-    assert_eq!(got["templateId"], "7a1c0e4d-0000-4000-8000-000000000002");
+    assert_eq!(
+        got["template"]["id"],
+        "7a1c0e4d-0000-4000-8000-000000000002"
+    );
     let res = http()
         .put(format!("{base}projects/{id}/document"))
         .bearer_auth(&token)
@@ -558,7 +569,7 @@ async fn output_render_polls_then_downloads_real_files() {
         .json()
         .await
         .unwrap();
-    assert_eq!(settings["total"], 3);
+    assert_eq!(settings["total"], 6);
     for (format, magic) in [
         ("pdf", &b"%PDF"[..]),
         ("png", &b"\x89PNG"[..]),
@@ -618,13 +629,13 @@ async fn output_render_polls_then_downloads_real_files() {
     let id = created["data"]["taskId"].as_str().unwrap();
     problem(api(&em, &token, &format!("output/tasks/{id}")).await, 500).await;
     let bad = http()
-        .post(format!("{base}output/gif"))
+        .post(format!("{base}output/bmp"))
         .bearer_auth(&token)
         .json(&json!({"templateId": "x"}))
         .send()
         .await
         .unwrap();
-    problem(bad, 400).await;
+    problem(bad, 404).await;
     let missing = http()
         .post(format!("{base}output/pdf"))
         .bearer_auth(&token)
@@ -984,7 +995,7 @@ async fn the_binary_prints_its_base_url_and_serves() {
             "--environment",
             "acme",
             "--client",
-            "shop:pw:template:read,media:read",
+            "shop:pw:template:read,media:list,media:read",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -1004,7 +1015,10 @@ async fn the_binary_prints_its_base_url_and_serves() {
         .await
         .unwrap();
     let grant = TokenGrant::from_json(&res.bytes().await.unwrap()).unwrap();
-    assert_eq!(grant.scope().to_string(), "media:read template:read");
+    assert_eq!(
+        grant.scope().to_string(),
+        "media:list media:read template:read"
+    );
     let res = http()
         .get(format!("{base}/grafx/api/v1/environment/acme/media"))
         .bearer_auth(grant.access_token().secret())
@@ -1027,7 +1041,7 @@ async fn a_client_spec_with_custom_scopes_gets_exactly_those() {
     let config = EmulatorConfig::default().with_clients(vec![ClientSpec::new(
         "only-media",
         "only-media-secret",
-        grafx_core::Scopes::parse("media:read"),
+        grafx_core::Scopes::parse("media:list media:read"),
     )]);
     let em = start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let token = token_for(&em, "only-media").await;

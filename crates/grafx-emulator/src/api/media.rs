@@ -11,14 +11,15 @@ use crate::content::preview_size;
 use crate::problem::Problem;
 use crate::Emulator;
 
-const SCOPE: &str = "media:read";
+const LIST: &str = "media:list";
+const READ: &str = "media:read";
 
 pub(crate) async fn list(
     State(em): State<Emulator>,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(LIST)?;
     let items = em.world().content.media.iter().map(|m| m.json()).collect();
     paginate(&em, "media", q.as_deref(), items, &["name", "createdDate"])
 }
@@ -28,7 +29,7 @@ pub(crate) async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(READ)?;
     let world = em.world();
     let media = world.content.media.iter().find(|m| m.id == id);
     media
@@ -41,7 +42,7 @@ pub(crate) async fn preview(
     caller: Caller,
     Path((id, size)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(READ)?;
     let px = preview_size(&size).ok_or_else(|| {
         Problem::bad_request(format!(
             "Preview size must be thumbnail, medium or highest, not '{size}'."

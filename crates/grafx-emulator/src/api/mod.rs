@@ -3,8 +3,13 @@
 
 mod media;
 mod output;
+mod platform;
+mod previews;
 mod projects;
+mod studio;
 mod templates;
+
+pub(crate) use platform::routes as platform_routes;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
@@ -32,19 +37,38 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/templates/{id}", get(templates::get))
         .route("/templates/{id}/download", get(templates::download))
         .route("/templates/{id}/preview/{kind}", get(templates::preview))
+        .route("/templates/preview/tasks/{task}", get(previews::poll))
+        .route(
+            "/templates/preview/tasks/{task}/download",
+            get(previews::download),
+        )
         .route("/projects", post(projects::create))
-        .route("/projects/{id}", get(projects::get))
+        .route(
+            "/projects/{id}",
+            get(projects::get).delete(projects::delete),
+        )
         .route(
             "/projects/{id}/document",
             get(projects::document).put(projects::save_document),
+        )
+        .route("/projects/{id}/preview/{kind}", get(projects::preview))
+        .route("/projects/preview/tasks/{task}", get(previews::poll))
+        .route(
+            "/projects/preview/tasks/{task}/download",
+            get(previews::download),
         )
         .route("/media", get(media::list))
         .route("/media/{id}", get(media::get))
         .route("/media/{id}/preview/{size}", get(media::preview))
         .route("/output/settings", get(output::settings))
+        .route("/output/settings/{id}", get(output::setting))
         .route("/output/{format}", post(output::create))
         .route("/output/tasks/{id}", get(output::task))
         .route("/output/tasks/{id}/download", get(output::download))
+        .route("/connectors", get(studio::connector_list))
+        .route("/connectors/{id}", get(studio::connector))
+        .route("/user-interfaces", get(studio::user_interface_list))
+        .route("/user-interfaces/{id}", get(studio::user_interface))
 }
 
 /// The authenticated caller of an API route.
@@ -55,13 +79,19 @@ pub(crate) struct Caller {
 impl Caller {
     /// 403 unless the token carries `scope`.
     pub(crate) fn require(&self, scope: &str) -> Result<(), Problem> {
-        if self.scope.contains(scope) {
+        self.require_any(&[scope])
+    }
+
+    /// 403 unless the token carries at least one of `scopes`.
+    pub(crate) fn require_any(&self, scopes: &[&str]) -> Result<(), Problem> {
+        if scopes.iter().any(|s| self.scope.contains(s)) {
             Ok(())
         } else {
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "The access token lacks the permission '{scope}' (it has: '{}').",
+                    "The access token lacks the permission '{}' (it has: '{}').",
+                    scopes.join("' or '"),
                     self.scope
                 ),
             ))

@@ -1,5 +1,6 @@
-//! `output`: settings, start a render (`POST output/{pdf|png|jpg}`), poll the task (204 while
-//! running, 200 with `links.download`, 500 when it failed) and download the file.
+//! `output`: settings, start a render (`POST output/{pdf|png|jpg|gif|mp4|html}`), poll the task
+//! (204 while running, or 202 as older versions answered; 200 with `links.download`; 500 when it
+//! failed) and download the file, which expires after a while (CHILI: about 4 hours).
 
 use std::time::Duration;
 
@@ -11,23 +12,152 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{api_url, json_body, paginate, Caller};
-use crate::content::{Format, OutputTask};
+use crate::content::{Format, OutputTask, Template};
 use crate::problem::Problem;
 use crate::{new_id, Emulator};
 
-const SCOPE: &str = "output:create";
+/// Reading output settings needs either output permission.
+const ANY_OUTPUT: &[&str] = &["output:static", "output:animated"];
 
 pub(crate) async fn settings(
     State(em): State<Emulator>,
     caller: Caller,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
-    let items = vec![
-        json!({"id": "5d1c8a0e-0000-4000-8000-000000000201", "name": "Print PDF", "type": "pdf", "description": "High quality print PDF"}),
-        json!({"id": "5d1c8a0e-0000-4000-8000-000000000202", "name": "Web PNG", "type": "png", "description": "PNG for the web"}),
-        json!({"id": "5d1c8a0e-0000-4000-8000-000000000203", "name": "Social JPG", "type": "jpg", "description": "JPG for social media"}),
-    ];
+    caller.require_any(ANY_OUTPUT)?;
+    let items = em
+        .world()
+        .content
+        .output_settings
+        .iter()
+        .map(|s| s.json())
+        .collect();
     paginate(&em, "output/settings", Some("limit=100"), items, &["name"])
+}
+
+pub(crate) async fn setting(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require_any(ANY_OUTPUT)?;
+    let world = em.world();
+    world
+        .content
+        .output_setting(&id)
+        // Bare, as studio-ui reads it (`setting.dataSourceEnabled`).
+        .map(|s| Json(s.json()))
+        .ok_or_else(|| Problem::not_found(format!("Output setting '{id}' was not found.")))
+}
+
+/// A list of strings (or numbers, as some samples write layout ids) in the body, or a 400.
+fn string_list(body: &Value, field: &str) -> Result<Option<Vec<String>>, Problem> {
+    let bad = || Problem::bad_request(format!("'{field}' must be an array of layout ids."));
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// The number of data rows for batch output. CHILI's variable-data guide: rows are objects of
+/// variable name to string (or null), batch output is PDF only, at most 10,000 rows.
+fn variable_rows(body: &Value, format: Format) -> Result<usize, Problem> {
+    let rows = match body.get("variables") {
+        None | Some(Value::Null) => return Ok(0),
+        Some(Value::Array(rows)) => rows,
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "'variables' must be an array of data rows.",
+            ))
+        }
+    };
+    if format != Format::Pdf {
+        return Err(Problem::bad_request(
+            "Batch output ('variables' rows) is only available for pdf.",
+        ));
+    }
+    if rows.len() > 10_000 {
+        return Err(Problem::bad_request(
+            "At most 10000 data rows may be sent at once.",
+        ));
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let ok = row
+            .as_object()
+            .is_some_and(|r| r.values().all(|v| v.is_string() || v.is_null()));
+        if !ok {
+            return Err(Problem::bad_request(format!(
+                "'variables' row {i} must be an object of variable names to strings or null."
+            )));
+        }
+    }
+    Ok(rows.len())
+}
+
+/// What to render: a template, a project, or a whole document sent inline.
+fn source(em: &Emulator, body: &Value) -> Result<Template, Problem> {
+    let world = em.world();
+    let given = ["templateId", "projectId", "documentContent"]
+        .into_iter()
+        .filter(|f| !body[*f].is_null())
+        .collect::<Vec<_>>();
+    match given.as_slice() {
+        ["templateId"] => {
+            let id = body["templateId"]
+                .as_str()
+                .ok_or_else(|| Problem::bad_request("'templateId' must be a string."))?;
+            world
+                .content
+                .template(id)
+                .cloned()
+                .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")))
+        }
+        ["projectId"] => {
+            let id = body["projectId"]
+                .as_str()
+                .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
+            let project = world
+                .content
+                .projects
+                .get(id)
+                .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
+            world
+                .content
+                .template(&project.template_id)
+                .cloned()
+                .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))
+        }
+        ["documentContent"] => {
+            // studio-ui sends the document as a JSON string; API samples send the object.
+            let doc = match &body["documentContent"] {
+                Value::String(s) => serde_json::from_str(s).map_err(|e| {
+                    Problem::bad_request(format!("'documentContent' is not a JSON document: {e}"))
+                })?,
+                v @ Value::Object(_) => v.clone(),
+                _ => {
+                    return Err(Problem::bad_request(
+                        "'documentContent' must be the document JSON (an object or a string).",
+                    ))
+                }
+            };
+            Ok(Template::from_document(&doc))
+        }
+        [] => Err(Problem::bad_request(
+            "Body must have one of 'templateId', 'projectId' or 'documentContent'.",
+        )),
+        _ => Err(Problem::bad_request(format!(
+            "Body must have only one of 'templateId', 'projectId' or 'documentContent', not {}.",
+            given.join(" and ")
+        ))),
+    }
 }
 
 pub(crate) async fn create(
@@ -36,47 +166,60 @@ pub(crate) async fn create(
     Path(format): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
     let format = Format::parse(&format).ok_or_else(|| {
-        Problem::bad_request(format!(
-            "Unsupported output format '{format}'; use pdf, png or jpg."
+        Problem::not_found(format!(
+            "Unsupported output format '{format}'; use pdf, png, jpg, gif, mp4 or html."
         ))
     })?;
+    caller.require(format.scope())?;
     let body = json_body(body)?;
+    if !body.is_object() {
+        return Err(Problem::bad_request("The body must be a JSON object."));
+    }
+    // studio-ui may leave `outputSettingsId` out; CHILI's docs do not say whether it is required,
+    // so a missing id means the environment's default setting for the format.
+    {
+        let world = em.world();
+        let setting = match &body["outputSettingsId"] {
+            Value::Null => world
+                .content
+                .output_settings
+                .iter()
+                .find(|s| s.format == format && s.default)
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "No 'outputSettingsId' and no default {} output setting.",
+                        format.extension()
+                    ))
+                })?,
+            Value::String(id) => world.content.output_setting(id).ok_or_else(|| {
+                Problem::bad_request(format!("Output setting '{id}' does not exist."))
+            })?,
+            _ => return Err(Problem::bad_request("'outputSettingsId' must be a string.")),
+        };
+        if setting.format != format {
+            return Err(Problem::bad_request(format!(
+                "Output setting '{}' is for {}, not {}.",
+                setting.id,
+                setting.format.extension(),
+                format.extension()
+            )));
+        }
+    }
+    let layouts = string_list(&body, "layoutsToExport")?.unwrap_or_else(|| vec!["0".into()]);
+    let rows = variable_rows(&body, format)?;
+    let template = source(&em, &body)?;
     let now = em.now();
-    let mut world = em.world();
-    let template = if let Some(id) = body["templateId"].as_str() {
-        world
-            .content
-            .template(id)
-            .cloned()
-            .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")))?
-    } else if let Some(id) = body["projectId"].as_str() {
-        let project = world
-            .content
-            .projects
-            .get(id)
-            .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
-        let template_id = project.template_id.clone();
-        world
-            .content
-            .template(&template_id)
-            .cloned()
-            .ok_or_else(|| Problem::not_found(format!("Template '{template_id}' was not found.")))?
-    } else {
-        return Err(Problem::bad_request(
-            "Body must have a 'templateId' or a 'projectId'.",
-        ));
-    };
     let id = new_id();
-    let fails = template.broken;
-    world.content.tasks.insert(
+    em.world().content.tasks.insert(
         id.clone(),
         OutputTask {
             format,
+            fails: template.broken,
             template,
             started: now,
-            fails,
+            layouts,
+            rows,
         },
     );
     let info = api_url(&em, &format!("output/tasks/{id}"));
@@ -89,6 +232,7 @@ enum TaskState {
     Running,
     Failed,
     Done(OutputTask),
+    Expired,
 }
 
 fn task_state(em: &Emulator, id: &str) -> Result<TaskState, Problem> {
@@ -99,13 +243,18 @@ fn task_state(em: &Emulator, id: &str) -> Result<TaskState, Problem> {
         .tasks
         .get(id)
         .ok_or_else(|| Problem::not_found(format!("Output task '{id}' was not found.")))?;
-    if now.since(task.started) < Duration::from_millis(world.settings.output_render_ms) {
-        Ok(TaskState::Running)
+    let render = Duration::from_millis(world.settings.output_render_ms);
+    let kept = Duration::from_secs(world.settings.output_download_ttl_secs);
+    let age = now.since(task.started);
+    Ok(if age < render {
+        TaskState::Running
     } else if task.fails {
-        Ok(TaskState::Failed)
+        TaskState::Failed
+    } else if age >= render + kept {
+        TaskState::Expired
     } else {
-        Ok(TaskState::Done(task.clone()))
-    }
+        TaskState::Done(task.clone())
+    })
 }
 
 fn failed(id: &str) -> Problem {
@@ -115,15 +264,32 @@ fn failed(id: &str) -> Problem {
     )
 }
 
+fn expired(id: &str) -> Problem {
+    Problem::not_found(format!(
+        "The output of task '{id}' has expired: outputs can be downloaded for a limited time after they are rendered. Render it again."
+    ))
+}
+
+fn task_scope(em: &Emulator, id: &str) -> Option<&'static str> {
+    em.world().content.tasks.get(id).map(|t| t.format.scope())
+}
+
 pub(crate) async fn task(
     State(em): State<Emulator>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    caller.require(SCOPE)?;
+    match task_scope(&em, &id) {
+        Some(scope) => caller.require(scope)?,
+        None => caller.require_any(ANY_OUTPUT)?,
+    }
     match task_state(&em, &id)? {
+        TaskState::Running if em.settings().legacy_task_status => {
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
         TaskState::Running => Ok(StatusCode::NO_CONTENT.into_response()),
         TaskState::Failed => Err(failed(&id)),
+        TaskState::Expired => Err(expired(&id)),
         TaskState::Done(_) => {
             let download = api_url(&em, &format!("output/tasks/{id}/download"));
             Ok(Json(json!({ "data": { "taskId": id, "status": "Succeeded" }, "links": { "download": download } }))
@@ -137,13 +303,17 @@ pub(crate) async fn download(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    caller.require(SCOPE)?;
+    match task_scope(&em, &id) {
+        Some(scope) => caller.require(scope)?,
+        None => caller.require_any(ANY_OUTPUT)?,
+    }
     match task_state(&em, &id)? {
         TaskState::Running => Err(Problem::new(
             StatusCode::CONFLICT,
             format!("Output task '{id}' has not finished yet."),
         )),
         TaskState::Failed => Err(failed(&id)),
+        TaskState::Expired => Err(expired(&id)),
         TaskState::Done(task) => {
             let name = format!(
                 "{}.{}",

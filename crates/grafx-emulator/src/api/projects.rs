@@ -1,4 +1,5 @@
-//! `projects`: create from a template, get, and read or save the document.
+//! `projects`: create from a template (`{template:{id}, name?}`), get, read or save the document,
+//! delete, and preview.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -7,25 +8,40 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
-use super::{api_url, json_body, Caller};
-use crate::content::Project;
+use super::{api_url, json_body, previews, Caller};
+use crate::content::{PreviewOf, Project};
 use crate::problem::Problem;
 use crate::{new_id, Emulator};
+
+/// The scope to read a project, its document or its preview.
+pub(crate) const READ: &str = "myproject:read";
+/// The scope to create, save or delete a project.
+pub(crate) const WRITE: &str = "myproject:write";
 
 fn not_found(id: &str) -> Problem {
     Problem::not_found(format!("Project '{id}' was not found."))
 }
 
+/// `POST projects` with CHILI's body `{"template": {"id": …}, "name"?: …}` (the template-store
+/// workshop's request; `name` is this emulator's optional extra, CHILI's samples send none). The
+/// reply is the bare project (the workshop reads `id` and `name`), `201 Created` with a `Location`.
 pub(crate) async fn create(
     State(em): State<Emulator>,
     caller: Caller,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, Problem> {
-    caller.require("project:write")?;
+    caller.require(WRITE)?;
     let body = json_body(body)?;
-    let template_id = body["templateId"]
-        .as_str()
-        .ok_or_else(|| Problem::bad_request("Body must have a string field 'templateId'."))?;
+    let template_id = body["template"]["id"].as_str().ok_or_else(|| {
+        let hint = if body.get("templateId").is_some() {
+            " ('templateId' is not CHILI's field)"
+        } else {
+            ""
+        };
+        Problem::bad_request(format!(
+            "Body must be {{\"template\": {{\"id\": \"…\"}}, \"name\": \"…\"}}: 'template.id' is missing{hint}."
+        ))
+    })?;
     let now = em.now();
     let mut world = em.world();
     let template = world
@@ -33,11 +49,15 @@ pub(crate) async fn create(
         .template(template_id)
         .cloned()
         .ok_or_else(|| Problem::bad_request(format!("Template '{template_id}' does not exist.")))?;
-    let name = body["name"]
-        .as_str()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(&template.name)
-        .to_owned();
+    let name = match body.get("name") {
+        None | Some(Value::Null) => template.name.clone(),
+        Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_owned(),
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "'name' must be a non-empty string when given.",
+            ))
+        }
+    };
     let project = Project {
         id: new_id(),
         name,
@@ -56,12 +76,14 @@ pub(crate) async fn create(
         .into_response())
 }
 
+/// `GET projects/{id}`: the bare project (CHILI's templates-vs-projects guide and studio-ui read
+/// `id`, `name` and `template.id` at the top level, unlike `GET templates/{id}`).
 pub(crate) async fn get(
     State(em): State<Emulator>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require("project:read")?;
+    caller.require(READ)?;
     let world = em.world();
     world
         .content
@@ -71,12 +93,27 @@ pub(crate) async fn get(
         .ok_or_else(|| not_found(&id))
 }
 
+/// `DELETE projects/{id}`.
+pub(crate) async fn delete(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    caller.require(WRITE)?;
+    em.world()
+        .content
+        .projects
+        .remove(&id)
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or_else(|| not_found(&id))
+}
+
 pub(crate) async fn document(
     State(em): State<Emulator>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require("project:read")?;
+    caller.require(READ)?;
     let world = em.world();
     world
         .content
@@ -92,7 +129,7 @@ pub(crate) async fn save_document(
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<StatusCode, Problem> {
-    caller.require("project:write")?;
+    caller.require(WRITE)?;
     let doc = json_body(body)?;
     if !doc.is_object() {
         return Err(Problem::bad_request("The document must be a JSON object."));
@@ -105,4 +142,26 @@ pub(crate) async fn save_document(
         .ok_or_else(|| not_found(&id))?;
     project.document = doc;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn preview(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    caller.require(READ)?;
+    let template = {
+        let world = em.world();
+        let project = world
+            .content
+            .projects
+            .get(&id)
+            .ok_or_else(|| not_found(&id))?;
+        world
+            .content
+            .template(&project.template_id)
+            .cloned()
+            .ok_or_else(|| not_found(&id))?
+    };
+    previews::preview(&em, PreviewOf::Project, &id, &kind, template)
 }

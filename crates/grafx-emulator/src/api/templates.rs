@@ -1,24 +1,27 @@
-//! `templates`: list, get, download (the document JSON) and preview (202 while rendering).
+//! `templates`: list (`template:list`), get wrapped in `data`, download (the document JSON) and
+//! preview (`template:read`).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::{paginate, Caller};
-use crate::content::preview_size;
+use super::{paginate, previews, Caller};
+use crate::content::PreviewOf;
 use crate::problem::Problem;
 use crate::Emulator;
 
-const SCOPE: &str = "template:read";
+/// The scope to list templates.
+pub(crate) const LIST: &str = "template:list";
+/// The scope to read one template, its document or its preview.
+pub(crate) const READ: &str = "template:read";
 
 pub(crate) async fn list(
     State(em): State<Emulator>,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(LIST)?;
     let items = em
         .world()
         .content
@@ -39,17 +42,18 @@ fn not_found(id: &str) -> Problem {
     Problem::not_found(format!("Template '{id}' was not found."))
 }
 
+/// `GET templates/{id}`: `{data: template}`, as CHILI answers (the workshop reads `data.name`).
 pub(crate) async fn get(
     State(em): State<Emulator>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(READ)?;
     let world = em.world();
     world
         .content
         .template(&id)
-        .map(|t| Json(t.json()))
+        .map(|t| Json(json!({ "data": t.json() })))
         .ok_or_else(|| not_found(&id))
 }
 
@@ -58,7 +62,7 @@ pub(crate) async fn download(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require(SCOPE)?;
+    caller.require(READ)?;
     let world = em.world();
     world
         .content
@@ -72,37 +76,12 @@ pub(crate) async fn preview(
     caller: Caller,
     Path((id, kind)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    caller.require(SCOPE)?;
-    let size = preview_size(&kind).ok_or_else(|| {
-        Problem::bad_request(format!(
-            "Preview type must be thumbnail, medium or highest, not '{kind}'."
-        ))
-    })?;
-    let now = em.now();
-    let mut world = em.world();
-    let render = std::time::Duration::from_millis(world.settings.preview_render_ms);
-    let template = world
+    caller.require(READ)?;
+    let template = em
+        .world()
         .content
         .template(&id)
         .cloned()
         .ok_or_else(|| not_found(&id))?;
-    let first = *world
-        .content
-        .preview_requested
-        .entry((id.clone(), kind))
-        .or_insert(now);
-    if now.since(first) < render {
-        return Ok((StatusCode::ACCEPTED, [(header::RETRY_AFTER, "1")]).into_response());
-    }
-    let png = world
-        .content
-        .preview_png(&id, size, template.rgb, (template.width, template.height));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
-        ],
-        png,
-    )
-        .into_response())
+    previews::preview(&em, PreviewOf::Template, &id, &kind, template)
 }

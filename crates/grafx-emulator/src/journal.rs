@@ -1,0 +1,104 @@
+//! The request journal: the last API requests the emulator received (method, path, query, body),
+//! so that tests can check what a client put on the wire, not only what it got back.
+//! `GET /_emulator/requests` lists them, `DELETE /_emulator/requests` clears them.
+
+use std::collections::VecDeque;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::MAX_API_BODY;
+use crate::problem::Problem;
+use crate::Emulator;
+
+/// How many requests the journal keeps (oldest dropped first).
+const CAPACITY: usize = 500;
+
+/// One request as the emulator received it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path relative to the Environment API root (`templates/…`), or from the server root
+    /// (`/api/v1/…`) for Platform API routes.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// Whether an `Authorization: Bearer …` header was sent (the token itself is not kept).
+    pub bearer: bool,
+    /// The request's content type, if any.
+    pub content_type: Option<String>,
+    /// The body: parsed JSON, else the text; null when empty.
+    pub body: Value,
+}
+
+/// The bounded journal.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    entries: VecDeque<RecordedRequest>,
+}
+
+impl Journal {
+    pub(crate) fn push(&mut self, entry: RecordedRequest) {
+        if self.entries.len() == CAPACITY {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    pub(crate) fn list(&self) -> Vec<RecordedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// Middleware that records each request (preflights are answered before it).
+pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_API_BODY).await else {
+        return Problem::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {MAX_API_BODY} bytes."),
+        )
+        .into_response();
+    };
+    // Nested routers see their own part of the path; the original URI has all of it.
+    let full = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(parts.uri.path(), |o| o.0.path());
+    let api_root = format!("/grafx/api/v1/environment/{}/", em.environment());
+    let path = full.strip_prefix(&api_root).unwrap_or(full).to_owned();
+    let body_value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    let header_str = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    em.record_request(RecordedRequest {
+        method: parts.method.to_string(),
+        path,
+        query: parts.uri.query().map(str::to_owned),
+        bearer: header_str(header::AUTHORIZATION)
+            .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer ")),
+        content_type: header_str(header::CONTENT_TYPE),
+        body: body_value,
+    });
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}

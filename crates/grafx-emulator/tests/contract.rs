@@ -1,0 +1,578 @@
+//! CHILI's documented requests, replayed against the emulator: each test sends what a CHILI
+//! sample sends and reads the reply fields that sample reads. Sources (CHILI's public
+//! repositories): the template-store workshop (`grafx-documentation`, integration project
+//! sections 09, 10, 13 and workshop step 15), the variable-data-printing guide, the output-tasks
+//! concept page, and studio-ui (`EnvironmentApiService.ts`, `types.ts`, `documentExportHelper.ts`).
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
+use reqwest::{Client, Method, Response};
+use serde_json::{json, Value};
+
+const FLYER: &str = "7a1c0e4d-0000-4000-8000-000000000001";
+
+struct Env {
+    em: RunningEmulator,
+    http: Client,
+}
+
+impl Env {
+    async fn new(settings: Settings) -> Self {
+        let em = start(
+            EmulatorConfig::default().with_settings(settings),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let http = Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Self { em, http }
+    }
+
+    async fn token(&self, client: &str) -> String {
+        // TOK: form-encoded, as CHILI's token page shows it.
+        let form = format!(
+            "grant_type=client_credentials&client_id={client}&client_secret={client}-secret&audience=https%3A%2F%2Fchiligrafx.com"
+        );
+        let reply: Value = self
+            .http
+            .post(self.em.emulator().token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.em.emulator().environment_api_url())
+    }
+
+    async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Response {
+        self.call(token, Method::GET, path, None).await
+    }
+}
+
+fn fast() -> Settings {
+    Settings {
+        preview_render_ms: 200,
+        output_render_ms: 200,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn workshop_creates_a_project_from_a_template_and_reads_it_back() {
+    let env = Env::new(fast()).await;
+    let writer = env.token("demo-writer").await;
+    // Integration project section 09: `const { id, name } = jsonResponse.data`.
+    let template: Value = env
+        .get(&writer, &format!("templates/{FLYER}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(template["data"]["id"], FLYER);
+    assert_eq!(template["data"]["name"], "Summer Sale Flyer");
+    // Section 10: POST projects with `{ template: { id } }`, reads `id` and `name` bare.
+    let res = env
+        .call(
+            &writer,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let project: Value = res.json().await.unwrap();
+    let id = project["id"].as_str().unwrap().to_owned();
+    assert_eq!(project["name"], "Summer Sale Flyer");
+    // templates-vs-projects: `{"id", "name", "template": {"id"}}`.
+    let got: Value = env
+        .get(&writer, &format!("projects/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["template"]["id"], FLYER);
+    assert_eq!(got["name"], "Summer Sale Flyer");
+    // Section 13: PUT the document, 204 means saved; GET returns the document bare.
+    let res = env
+        .call(
+            &writer,
+            Method::PUT,
+            &format!("projects/{id}/document"),
+            Some(json!({ "properties": { "name": "edited" } })),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let doc: Value = env
+        .get(&writer, &format!("projects/{id}/document"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["properties"]["name"], "edited");
+    // The old, invented body is refused, naming CHILI's field.
+    let res = env
+        .call(
+            &writer,
+            Method::POST,
+            "projects",
+            Some(json!({ "templateId": FLYER })),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let problem: Value = res.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("template.id"));
+    // Delete, then it is gone.
+    let res = env
+        .call(&writer, Method::DELETE, &format!("projects/{id}"), None)
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        env.get(&writer, &format!("projects/{id}")).await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_write_projects() {
+    let env = Env::new(fast()).await;
+    let reader = env.token("demo-reader").await;
+    let res = env
+        .call(
+            &reader,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/problem+json",
+        "errors are RFC 7807"
+    );
+}
+
+/// Workshop step 15: request the thumbnail; 200 is the image, 202 gives `data.taskId`; poll
+/// `…/preview/tasks/{taskId}` (202 running, 200 `links.download`), download with the bearer.
+async fn preview_flow(env: &Env, token: &str, preview: &str, poll_prefix: &str) {
+    let res = env.get(token, preview).await;
+    assert_eq!(res.status(), 202, "{preview} starts rendering");
+    let started: Value = res.json().await.unwrap();
+    let task = started["data"]["taskId"].as_str().unwrap().to_owned();
+    let poll = format!("{poll_prefix}/preview/tasks/{task}");
+    assert_eq!(env.get(token, &poll).await.status(), 202);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let done = env.get(token, &poll).await;
+    assert_eq!(done.status(), 200);
+    let info: Value = done.json().await.unwrap();
+    let download = info["links"]["download"].as_str().unwrap();
+    let image = env
+        .http
+        .get(download)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert!(image.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    let anonymous = env.http.get(download).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401, "the download needs the bearer");
+    // Once rendered, the preview URL itself answers 200 with the image.
+    let again = env.get(token, preview).await;
+    assert_eq!(again.status(), 200);
+    assert!(again.bytes().await.unwrap().starts_with(b"\x89PNG"));
+}
+
+#[tokio::test]
+async fn previews_follow_the_202_task_flow_for_templates_and_projects() {
+    let env = Env::new(fast()).await;
+    let writer = env.token("demo-writer").await;
+    // The CALLS table names templates/preview/tasks; the workshop polls projects/preview/tasks
+    // for both kinds. Both work.
+    preview_flow(
+        &env,
+        &writer,
+        &format!("templates/{FLYER}/preview/thumbnail"),
+        "templates",
+    )
+    .await;
+    preview_flow(
+        &env,
+        &writer,
+        "templates/7a1c0e4d-0000-4000-8000-000000000002/preview/thumbnail",
+        "projects",
+    )
+    .await;
+    let project: Value = env
+        .call(
+            &writer,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = project["id"].as_str().unwrap();
+    preview_flow(
+        &env,
+        &writer,
+        &format!("projects/{id}/preview/thumbnail"),
+        "projects",
+    )
+    .await;
+}
+
+async fn start_output(env: &Env, token: &str, format: &str, body: Value) -> String {
+    let res = env
+        .call(token, Method::POST, &format!("output/{format}"), Some(body))
+        .await;
+    assert_eq!(res.status(), 200, "output/{format}");
+    // studio-ui GenerateOutputResponse: `{data:{taskId}, links:{taskInfo}}`.
+    let reply: Value = res.json().await.unwrap();
+    let task = reply["data"]["taskId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply["links"]["taskInfo"],
+        env.url(&format!("output/tasks/{task}"))
+    );
+    task
+}
+
+#[tokio::test]
+async fn vdp_style_batch_output_with_document_content() {
+    let env = Env::new(fast()).await;
+    let reader = env.token("demo-reader").await;
+    // studio-ui reads `data` of output/settings and the `type` of each setting.
+    let settings: Value = env
+        .get(&reader, "output/settings")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pdf = settings["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "pdf")
+        .unwrap();
+    let setting_id = pdf["id"].as_str().unwrap();
+    let one: Value = env
+        .get(&reader, &format!("output/settings/{setting_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one["dataSourceEnabled"], true,
+        "read bare, as studio-ui does"
+    );
+    let document: Value = env
+        .get(&reader, &format!("templates/{FLYER}/download"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The VDP guide's body: outputSettingsId, layoutsToExport, variables rows, documentContent.
+    let task = start_output(
+        &env,
+        &reader,
+        "pdf",
+        json!({
+            "outputSettingsId": setting_id,
+            "layoutsToExport": ["0"],
+            "variables": [
+                { "Headline": "Red Drink", "Hero image": "red-bottle" },
+                { "Headline": "Blue Drink", "Hero image": null }
+            ],
+            "documentContent": document,
+        }),
+    )
+    .await;
+    // Output tasks page: 204 while running.
+    assert_eq!(
+        env.get(&reader, &format!("output/tasks/{task}"))
+            .await
+            .status(),
+        204
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let done: Value = env
+        .get(&reader, &format!("output/tasks/{task}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let file = env
+        .http
+        .get(done["links"]["download"].as_str().unwrap())
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    let text = String::from_utf8_lossy(&file.bytes().await.unwrap()).into_owned();
+    assert!(text.starts_with("%PDF") && text.contains("Batch of 2 data rows"));
+
+    // studio-ui sends documentContent as a string, with engineVersion and dataConnectorConfig.
+    start_output(
+        &env,
+        &reader,
+        "pdf",
+        json!({
+            "outputSettingsId": setting_id,
+            "layoutsToExport": ["0"],
+            "engineVersion": null,
+            "documentContent": document.to_string(),
+            "dataConnectorConfig": { "dataConnectorId": "x", "dataConnectorParameters": { "context": {} } },
+        }),
+    )
+    .await;
+    // Bad rows, batch for a non-PDF format, two sources at once: 400 problems that say why.
+    for (format, body, says) in [
+        (
+            "pdf",
+            json!({ "templateId": FLYER, "variables": [{ "Headline": 3 }] }),
+            "row 0",
+        ),
+        (
+            "png",
+            json!({ "templateId": FLYER, "variables": [] }),
+            "only available for pdf",
+        ),
+        (
+            "pdf",
+            json!({ "templateId": FLYER, "projectId": "p" }),
+            "only one of",
+        ),
+        (
+            "pdf",
+            json!({ "templateId": FLYER, "outputSettingsId": "nope" }),
+            "does not exist",
+        ),
+        (
+            "png",
+            json!({ "templateId": FLYER, "outputSettingsId": setting_id }),
+            "is for pdf",
+        ),
+    ] {
+        let res = env
+            .call(
+                &reader,
+                Method::POST,
+                &format!("output/{format}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{says}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_output_format_renders_a_real_file() {
+    let env = Env::new(Settings {
+        output_render_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let reader = env.token("demo-reader").await;
+    for (format, content_type, magic) in [
+        ("pdf", "application/pdf", &b"%PDF"[..]),
+        ("png", "image/png", &b"\x89PNG"[..]),
+        ("jpg", "image/jpeg", &[0xFF, 0xD8][..]),
+        ("gif", "image/gif", &b"GIF89a"[..]),
+        ("mp4", "video/mp4", &b"\0\0\0"[..]),
+        ("html", "text/html; charset=utf-8", &b"<!doctype html>"[..]),
+    ] {
+        let task = start_output(&env, &reader, format, json!({ "templateId": FLYER })).await;
+        let file = env
+            .get(&reader, &format!("output/tasks/{task}/download"))
+            .await;
+        assert_eq!(file.headers()["content-type"], content_type, "{format}");
+        assert!(file.bytes().await.unwrap().starts_with(magic), "{format}");
+    }
+}
+
+#[tokio::test]
+async fn older_versions_answer_202_while_running_and_downloads_expire() {
+    let env = Env::new(Settings {
+        output_render_ms: 1_000,
+        legacy_task_status: true,
+        output_download_ttl_secs: 60,
+        ..Settings::default()
+    })
+    .await;
+    let reader = env.token("demo-reader").await;
+    let task = start_output(&env, &reader, "png", json!({ "templateId": FLYER })).await;
+    let poll = format!("output/tasks/{task}");
+    assert_eq!(env.get(&reader, &poll).await.status(), 202);
+    env.em.emulator().advance_clock(1_500);
+    assert_eq!(env.get(&reader, &poll).await.status(), 200);
+    let download = format!("output/tasks/{task}/download");
+    assert_eq!(env.get(&reader, &download).await.status(), 200);
+    env.em.emulator().advance_clock(60_000);
+    let gone = env.get(&reader, &download).await;
+    assert_eq!(gone.status(), 404);
+    assert_eq!(gone.headers()["content-type"], "application/problem+json");
+    let problem: Value = gone.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn studio_ui_reads_connectors_and_user_interfaces() {
+    let env = Env::new(fast()).await;
+    let reader = env.token("demo-reader").await;
+    for list in ["connectors", "user-interfaces"] {
+        let page: Value = env.get(&reader, list).await.json().await.unwrap();
+        let first = &page["data"][0];
+        let id = first["id"].as_str().unwrap();
+        let one: Value = env
+            .get(&reader, &format!("{list}/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(&one, first, "{list}/{{id}} is bare");
+    }
+    let ui: Value = env
+        .get(&reader, "user-interfaces")
+        .await
+        .json()
+        .await
+        .unwrap();
+    // studio-ui JSON.parses formBuilder.
+    let form: Value = serde_json::from_str(ui["data"][0]["formBuilder"].as_str().unwrap()).unwrap();
+    assert!(form.is_array());
+    assert_eq!(
+        env.http
+            .get(env.url("connectors"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn the_platform_api_route_takes_the_same_token() {
+    let env = Env::new(fast()).await;
+    let reader = env.token("demo-reader").await;
+    let url = format!(
+        "{}api/v1/environments/demo",
+        env.em.emulator().platform_api_url()
+    );
+    let res = env
+        .http
+        .get(&url)
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["name"], "demo");
+    assert_eq!(env.http.get(&url).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn the_journal_records_what_went_on_the_wire() {
+    let env = Env::new(fast()).await;
+    let writer = env.token("demo-writer").await;
+    env.call(
+        &writer,
+        Method::POST,
+        "projects?x=1",
+        Some(json!({ "template": { "id": FLYER } })),
+    )
+    .await;
+    let journal: Value = env
+        .http
+        .get(format!("{}/_emulator/requests", env.em.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = journal.as_array().unwrap().last().unwrap();
+    assert_eq!(last["method"], "POST");
+    assert_eq!(last["path"], "projects");
+    assert_eq!(last["query"], "x=1");
+    assert_eq!(last["bearer"], true);
+    assert_eq!(last["body"], json!({ "template": { "id": FLYER } }));
+    assert!(
+        !journal.to_string().contains(&writer),
+        "tokens are not kept"
+    );
+    env.em.emulator().clear_requests();
+    assert!(env.em.emulator().requests().is_empty());
+}
+
+#[tokio::test]
+async fn each_endpoint_wants_chilis_scope_for_it() {
+    use grafx_emulator::ClientSpec;
+    let env = Env::new(fast()).await;
+    for (path, scope) in [
+        ("templates", "template:list"),
+        (
+            "templates/7a1c0e4d-0000-4000-8000-000000000001",
+            "template:read",
+        ),
+        ("media", "media:list"),
+        ("output/settings", "output:static"),
+    ] {
+        let em = env.em.emulator();
+        // CHILI re-serves a client's cached token: reset between scope sets.
+        em.reset();
+        em.upsert_client(ClientSpec::new(
+            "narrow",
+            "narrow-secret",
+            grafx_core::Scopes::parse(scope),
+        ));
+        let token = env.token("narrow").await;
+        assert_eq!(
+            env.get(&token, path).await.status(),
+            200,
+            "{path} with {scope}"
+        );
+        em.reset();
+        em.upsert_client(ClientSpec::new(
+            "narrow",
+            "narrow-secret",
+            grafx_core::Scopes::parse("font:read"),
+        ));
+        let token = env.token("narrow").await;
+        assert_eq!(
+            env.get(&token, path).await.status(),
+            403,
+            "{path} without {scope}"
+        );
+    }
+}
