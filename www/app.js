@@ -1,4 +1,4 @@
-import { grafx, showError, showOk } from "./grafx.js";
+import { grafx, writer, showError, showOk } from "./grafx.js";
 
 const $ = (id) => document.getElementById(id);
 $("signer-url").textContent = location.origin;
@@ -92,6 +92,7 @@ function select(t, li) {
   li.setAttribute("aria-selected", "true");
   $("render-selected").textContent = `Selected: ${t.name}`;
   $("render-pdf").disabled = $("render-png").disabled = false;
+  $("new-project").disabled = false;
 }
 
 $("search-form").addEventListener("submit", (ev) => {
@@ -134,6 +135,29 @@ async function render(format) {
 }
 $("render-pdf").addEventListener("click", () => render("pdf"));
 $("render-png").addEventListener("click", () => render("png"));
+
+// --- Projects ----------------------------------------------------------------------------------
+$("new-project").addEventListener("click", async () => {
+  if (!selected) return;
+  const status = $("project-status");
+  $("new-project").disabled = true;
+  $("project-figure").hidden = true;
+  status.textContent = `Creating a project from ${selected.name}…`;
+  try {
+    // POST projects with CHILI's body {template: {id}}; then its preview through the task flow.
+    const project = await writer().projects.create({ templateId: selected.id, name: `${selected.name} (demo copy)` });
+    status.textContent = `Created project “${project.name}” (${project.id}) from template ${project.template?.id}.`;
+    const blob = await writer().projects.preview(project.id, "thumbnail");
+    $("project-preview").src = URL.createObjectURL(blob);
+    $("project-open").href = `studio-ui.html?projectId=${encodeURIComponent(project.id)}&projectName=${encodeURIComponent(project.name)}`;
+    $("project-figure").hidden = false;
+  } catch (e) {
+    status.textContent = "Could not create the project.";
+    showError(e);
+  } finally {
+    $("new-project").disabled = false;
+  }
+});
 
 // --- Errors and recovery -----------------------------------------------------------------------
 // When GraFx or the signer is unreachable, say so, then check every few seconds and recover.

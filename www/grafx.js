@@ -6,6 +6,11 @@ await init();
 // The signer serves this page, so it is on the same origin: "/" is enough.
 export const grafx = new GraFxClient({ signerUrl: "/", autoRefresh: true });
 
+// Writing (creating projects) needs `myproject:write`, which the read-only token above does not
+// carry: the demo's signer has a separate `writer` integration for it, created on first use.
+let writerClient;
+export const writer = () => (writerClient ??= new GraFxClient({ signerUrl: "/", integration: "writer" }));
+
 const banner = document.getElementById("banner");
 
 /** What a person should read for an error. */

@@ -9,9 +9,28 @@ import init, {
   type Page,
   type Template,
   type RenderResult,
-  type OutputProgress,
+  type TaskProgress,
+  type OutputSetting,
+  type Project,
+  type StudioUILoaderConfig,
 } from "grafx-wasm";
 import SDK, { type ConfigType, WellKnownConfigurationKeys } from "@chili-publish/studio-sdk";
+
+// studio-ui is not on npm: this is the part of its `IStudioUILoaderConfig` (chili-publish/studio-ui,
+// src/types/types.ts) that grafx.studio.uiLoaderConfig fills in, copied as the README documents it.
+declare const StudioUI: {
+  studioUILoaderConfig(config: {
+    selector: string;
+    graFxStudioEnvironmentApiBaseUrl: string;
+    authToken: string;
+    projectName?: string;
+    projectId?: string;
+    refreshTokenAction?: () => Promise<string | Error>;
+    userInterfaceID?: string;
+    projectDownloadUrl?: string;
+    projectUploadUrl?: string;
+  }): void;
+};
 
 export async function usage(): Promise<void> {
   await init();
@@ -44,13 +63,30 @@ export async function usage(): Promise<void> {
     const name: string = template.name;
     void name;
   }
-  const preview: Blob = await grafx.templates.preview(page.items[0].id, "medium");
-  const project = await grafx.projects.create({ templateId: page.items[0].id, name: "Mine" });
+  const preview: Blob = await grafx.templates.preview(page.items[0].id, "medium", {
+    signal: new AbortController().signal,
+    timeoutMs: 10000,
+    onProgress: (p: TaskProgress) => console.log(p.taskId),
+  });
+  const project: Project = await grafx.projects.create({ templateId: page.items[0].id, name: "Mine" });
+  const templateOfProject: string | undefined = project.template?.id;
   await grafx.projects.saveDocument(project.id, { edited: true });
+  const projectPreview: Blob = await grafx.projects.preview(project.id);
+  await grafx.projects.delete(project.id);
+  const settings: OutputSetting[] = await grafx.output.settings();
   const render: RenderResult = await grafx.output.render("pdf", { templateId: page.items[0].id }, {
     intervalMs: 500,
-    onProgress: (p: OutputProgress) => console.log(p.attempt, p.elapsedMs),
+    onProgress: (p: TaskProgress) => console.log(p.attempt, p.elapsedMs),
   });
+  // Batch (variable data) output, with CHILI's body fields.
+  await grafx.output.render("pdf", {
+    documentContent: await grafx.templates.download(page.items[0].id),
+    outputSettingsId: settings[0].id,
+    layoutsToExport: ["0"],
+    variables: [{ Headline: "Red" }, { Headline: null }],
+  });
+  await grafx.output.render("mp4", { projectId: project.id });
+  const platform: string | null | undefined = grafx.token?.platformApiUrl;
   const blob: Blob = render.blob;
 
   try {
@@ -73,8 +109,15 @@ export async function usage(): Promise<void> {
   await sdk.configuration.setValue(WellKnownConfigurationKeys.GraFxStudioAuthToken, GRAFX_AUTH_TOKEN);
   // studio-ui's refreshTokenAction: () => Promise<string | Error>.
   const refreshTokenAction: () => Promise<string | Error> = grafx.studio.refreshTokenAction;
+  // studio-ui: the loader config is built for it, base URL without the trailing slash.
+  const uiConfig: StudioUILoaderConfig = await grafx.studio.uiLoaderConfig({
+    selector: "studio-ui-container",
+    projectId: project.id,
+    projectName: project.name,
+  });
+  StudioUI.studioUILoaderConfig(uiConfig);
 
-  void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction];
+  void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction, templateOfProject, projectPreview, platform];
   grafx.dispose();
 }
 
@@ -83,5 +126,12 @@ export async function usage(): Promise<void> {
 new GraFxClient({});
 // @ts-expect-error credentials is a RequestCredentials value
 new GraFxClient({ signerUrl: "/", credentials: "always" });
+// @ts-expect-error an output has exactly one source
+grafx_mistakes().output.render("pdf", { templateId: "a", projectId: "b" });
+// @ts-expect-error CHILI has no bmp output
+grafx_mistakes().output.render("bmp", { templateId: "a" });
+// @ts-expect-error uiLoaderConfig needs a selector
+grafx_mistakes().studio.uiLoaderConfig({ projectId: "p" });
+function grafx_mistakes(): GraFxClient { return new GraFxClient({ signerUrl: "/" }); }
 // @ts-expect-error accessToken resolves to a string, not a number
 export const wrong: Promise<number> = new GraFxClient({ signerUrl: "/" }).accessToken();

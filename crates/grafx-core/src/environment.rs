@@ -12,6 +12,10 @@
 //! assert_eq!(url.as_str(), "https://acme.chili-publish.online/grafx/api/v1/environment/acme/");
 //! assert_eq!(url.join("templates?limit=5")?, format!("{url}templates?limit=5"));
 //!
+//! let sandbox = EnvironmentApiUrl::sandbox(&env);
+//! assert_eq!(sandbox.as_str(), "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/");
+//! assert_eq!(sandbox.without_trailing_slash(), "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme");
+//!
 //! let local = EnvironmentApiUrl::parse("http://127.0.0.1:8080/grafx/api/v1/environment/demo")?;
 //! assert_eq!(local.as_str(), "http://127.0.0.1:8080/grafx/api/v1/environment/demo/");
 //! assert_eq!(local.origin(), "http://127.0.0.1:8080");
@@ -87,14 +91,29 @@ pub struct EnvironmentApiUrl {
     origin_len: usize,
 }
 
+/// CHILI's Platform API (user management, environments), which the same integration token
+/// calls. Its Swagger page is `https://api.chiligrafx.com/swagger/index.html`.
+pub const PLATFORM_API_URL: &str = "https://api.chiligrafx.com/";
+
+/// The Platform API base URL: validated like [`EnvironmentApiUrl`] (https, or http on loopback;
+/// ends with `/`).
+pub type PlatformApiUrl = EnvironmentApiUrl;
+
 impl EnvironmentApiUrl {
     /// CHILI's production URL for an environment:
     /// `https://{env}.chili-publish.online/grafx/api/v1/environment/{env}/`.
     pub fn from_environment(env: &EnvironmentName) -> Self {
-        let origin = format!(
-            "https://{}.chili-publish.online",
-            env.as_str().to_ascii_lowercase()
-        );
+        Self::on_domain(env, "chili-publish.online")
+    }
+
+    /// A sandbox environment's URL:
+    /// `https://{env}.chili-publish-sandbox.online/grafx/api/v1/environment/{env}/`.
+    pub fn sandbox(env: &EnvironmentName) -> Self {
+        Self::on_domain(env, "chili-publish-sandbox.online")
+    }
+
+    fn on_domain(env: &EnvironmentName, domain: &str) -> Self {
+        let origin = format!("https://{}.{domain}", env.as_str().to_ascii_lowercase());
         let origin_len = origin.len();
         Self {
             url: format!("{origin}/grafx/api/v1/environment/{}/", env.as_str()),
@@ -164,6 +183,12 @@ impl EnvironmentApiUrl {
     /// The URL, ending with `/`.
     pub fn as_str(&self) -> &str {
         &self.url
+    }
+
+    /// The URL without its trailing `/`: what studio-ui's `graFxStudioEnvironmentApiBaseUrl`
+    /// takes (it splits the URL on `/environment/` and takes the last part as the name).
+    pub fn without_trailing_slash(&self) -> &str {
+        self.url.strip_suffix('/').unwrap_or(&self.url)
     }
 
     /// `scheme://host[:port]`: the only origin the bearer token may be sent to.

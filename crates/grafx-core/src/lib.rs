@@ -26,12 +26,12 @@ mod grant;
 mod scope;
 mod wire;
 
-pub use environment::{EnvironmentApiUrl, EnvironmentName};
+pub use environment::{EnvironmentApiUrl, EnvironmentName, PlatformApiUrl, PLATFORM_API_URL};
 pub use error::Error;
 pub use error_code::ErrorCode;
 pub use expiry::{Expiry, Freshness, RefreshPolicy, Timestamp};
 pub use grant::{AccessToken, TokenGrant, MAX_EXPIRES_IN};
-pub use scope::Scopes;
+pub use scope::{BrowserScopes, Scopes};
 pub use wire::{ErrorBody, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 
 /// The refresh leeway the signer uses by default: well below CHILI's one-hour re-issue window, so

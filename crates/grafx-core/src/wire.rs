@@ -24,7 +24,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::grant::validate_expires_in;
-use crate::{AccessToken, EnvironmentApiUrl, EnvironmentName, Error, ErrorCode, Scopes};
+use crate::{
+    AccessToken, EnvironmentApiUrl, EnvironmentName, Error, ErrorCode, PlatformApiUrl, Scopes,
+};
 
 /// The request header every token request must carry. A custom header forces a CORS preflight,
 /// so another site cannot make a "simple" cross-origin POST to the signer (Duende BFF's convention).
@@ -124,6 +126,9 @@ pub struct SignerToken {
     pub environment: EnvironmentName,
     /// The Environment API base URL, ending with `/`.
     pub environment_api_url: EnvironmentApiUrl,
+    /// The Platform API base URL the same token calls (absent from older signers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_api_url: Option<PlatformApiUrl>,
 }
 
 /// The signer's error reply: `{"error": code, "error_description": text}` (OAuth2's shape).

@@ -47,6 +47,8 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
         client_id: format!("{name}-id"),
         client_secret: ClientSecret::new(format!("{name}{SECRET_SUFFIX}")),
         environment_api_url: grafx_core::EnvironmentApiUrl::from_environment(&environment),
+        platform_api_url: grafx_core::EnvironmentApiUrl::parse(grafx_core::PLATFORM_API_URL)
+            .expect("a valid constant"),
         environment,
         auth_url: grafx_signer::DEFAULT_AUTH_URL
             .parse()
@@ -54,7 +56,9 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: origins
             .map(|o| OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())),
-        browser_scopes: Some(grafx_core::Scopes::parse("template:read")),
+        browser_scopes: Some(grafx_core::BrowserScopes::Only(grafx_core::Scopes::parse(
+            "template:read",
+        ))),
         caller: None,
     }
 }

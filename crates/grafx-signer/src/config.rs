@@ -10,7 +10,7 @@
 //! client_id = "…"
 //! client_secret_file = "/run/secrets/grafx-reader"
 //! environment = "acme"
-//! browser_scopes = ["template:read", "media:read", "project:read", "output:create"]
+//! browser_scopes = "read-only"   # or a list: ["template:list", "template:read", …]
 //!
 //! [integrations.writer]            # kept server-side: no browser origin may have it
 //! client_id = "…"
@@ -24,7 +24,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use grafx_core::{EnvironmentApiUrl, EnvironmentName, Scopes, SIGNER_DEFAULT_LEEWAY};
+use grafx_core::{
+    BrowserScopes, EnvironmentApiUrl, EnvironmentName, PlatformApiUrl, PLATFORM_API_URL,
+    SIGNER_DEFAULT_LEEWAY,
+};
 use serde::Deserialize;
 
 use crate::{CallerConfig, CallerMethod, ClientSecret, Error, OriginPolicy, StoreKey};
@@ -49,14 +52,16 @@ pub struct Integration {
     pub environment: EnvironmentName,
     /// The Environment API base URL.
     pub environment_api_url: EnvironmentApiUrl,
+    /// The Platform API base URL, named in the token reply (the same token calls it).
+    pub platform_api_url: PlatformApiUrl,
     /// The token endpoint.
     pub auth_url: url::Url,
     /// The audience to ask for.
     pub audience: String,
     /// Origins that may obtain this integration's tokens (an empty list: none; server-side only).
     pub allowed_origins: Option<OriginPolicy>,
-    /// When set, a token whose scopes are not all in this list is never handed to a browser.
-    pub browser_scopes: Option<Scopes>,
+    /// When set, a token with a scope this policy refuses is never handed to a browser.
+    pub browser_scopes: Option<BrowserScopes>,
     /// When set, only callers with a valid app session get tokens.
     pub caller: Option<CallerConfig>,
 }
@@ -135,13 +140,21 @@ pub struct ConfigArgs {
     /// The Environment API base URL, when it is not `https://{env}.chili-publish.online/…`.
     #[arg(long, env = "GRAFX_ENVIRONMENT_API_URL", global = true)]
     pub environment_api_url: Option<String>,
+    /// A sandbox environment: the default Environment API URL is
+    /// `https://{env}.chili-publish-sandbox.online/…`.
+    #[arg(long, env = "GRAFX_SANDBOX", global = true)]
+    pub sandbox: bool,
+    /// The Platform API base URL named in token replies [default: https://api.chiligrafx.com/].
+    #[arg(long, env = "GRAFX_PLATFORM_API_URL", global = true)]
+    pub platform_api_url: Option<String>,
     /// CHILI's token endpoint [default: https://integration-login.chiligrafx.com/oauth/token].
     #[arg(long, env = "GRAFX_AUTH_URL", global = true)]
     pub auth_url: Option<String>,
     /// The audience [default: https://chiligrafx.com].
     #[arg(long, env = "GRAFX_AUDIENCE", global = true)]
     pub audience: Option<String>,
-    /// Space- or comma-separated scopes a browser token may carry; others are refused.
+    /// `read-only` (no `:write` scope), or the space- or comma-separated scopes a browser token
+    /// may carry; a token with any other scope is refused to browsers.
     #[arg(long, env = "SIGNER_BROWSER_SCOPES", global = true)]
     pub browser_scopes: Option<String>,
     /// Refresh leeway in seconds [default: 300].
@@ -395,11 +408,31 @@ struct FileIntegration {
     client_secret_file: Option<PathBuf>,
     environment: Option<String>,
     environment_api_url: Option<String>,
+    sandbox: Option<bool>,
+    platform_api_url: Option<String>,
     auth_url: Option<String>,
     audience: Option<String>,
     allowed_origins: Option<Vec<String>>,
-    browser_scopes: Option<Vec<String>>,
+    browser_scopes: Option<ScopesInput>,
     caller: Option<CallerInput>,
+}
+
+/// `browser_scopes` in TOML: `"read-only"` or a list of scopes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ScopesInput {
+    Policy(String),
+    List(Vec<String>),
+}
+
+impl ScopesInput {
+    fn policy(&self, field: &str) -> Result<BrowserScopes, Error> {
+        match self {
+            ScopesInput::Policy(s) => s.parse(),
+            ScopesInput::List(v) => BrowserScopes::only(v.iter().map(String::as_str)),
+        }
+        .map_err(|e| Error::config(field, e.to_string()))
+    }
 }
 
 fn read_secret_file(field: &str, path: &Path) -> Result<ClientSecret, Error> {
@@ -458,10 +491,12 @@ struct IntegrationInput<'a> {
     secret: Result<ClientSecret, Error>,
     environment: Option<&'a str>,
     environment_api_url: Option<&'a str>,
+    sandbox: bool,
+    platform_api_url: Option<&'a str>,
     auth_url: Option<&'a str>,
     audience: Option<&'a str>,
     allowed_origins: Option<OriginPolicy>,
-    browser_scopes: Option<Scopes>,
+    browser_scopes: Option<BrowserScopes>,
 }
 
 fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<Integration, Error> {
@@ -482,14 +517,18 @@ fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<Integration,
     let environment_api_url = match i.environment_api_url {
         Some(u) => EnvironmentApiUrl::parse(u)
             .map_err(|e| Error::config(format!("{p}environment_api_url"), e.to_string()))?,
+        None if i.sandbox => EnvironmentApiUrl::sandbox(&environment),
         None => EnvironmentApiUrl::from_environment(&environment),
     };
+    let platform_api_url = PlatformApiUrl::parse(i.platform_api_url.unwrap_or(PLATFORM_API_URL))
+        .map_err(|e| Error::config(format!("{p}platform_api_url"), e.to_string()))?;
     Ok(Integration {
         name: name.to_owned(),
         client_id: client_id.trim().to_owned(),
         client_secret,
         environment,
         environment_api_url,
+        platform_api_url,
         auth_url: auth_url(&format!("{p}auth_url"), i.auth_url)?,
         audience: i.audience.unwrap_or(DEFAULT_AUDIENCE).to_owned(),
         allowed_origins: i.allowed_origins,
@@ -554,8 +593,11 @@ impl ConfigSource {
         let cli_scopes = a
             .browser_scopes
             .as_deref()
-            .map(|s| s.replace(',', " "))
-            .map(|s| Scopes::parse(&s));
+            .map(|s| {
+                s.parse::<BrowserScopes>()
+                    .map_err(|e| Error::config("SIGNER_BROWSER_SCOPES", e.to_string()))
+            })
+            .transpose()?;
 
         let cli_caller = CallerInput {
             cookie: a.caller_cookie.clone(),
@@ -593,6 +635,8 @@ impl ConfigSource {
                     secret,
                     environment: a.environment.as_deref(),
                     environment_api_url: a.environment_api_url.as_deref(),
+                    sandbox: a.sandbox,
+                    platform_api_url: a.platform_api_url.as_deref(),
                     auth_url: a.auth_url.as_deref(),
                     audience: a.audience.as_deref(),
                     allowed_origins: None,
@@ -632,11 +676,10 @@ impl ConfigSource {
                     Some(list) => origins(&format!("{p}allowed_origins"), list)?,
                     None => None,
                 };
-                let scopes = fi
-                    .browser_scopes
-                    .as_ref()
-                    .map(|v| v.iter().map(String::as_str).collect())
-                    .or(cli_scopes.clone());
+                let scopes = match &fi.browser_scopes {
+                    Some(input) => Some(input.policy(&format!("{p}browser_scopes"))?),
+                    None => cli_scopes.clone(),
+                };
                 let integration = build_integration(
                     name,
                     IntegrationInput {
@@ -645,6 +688,11 @@ impl ConfigSource {
                         secret,
                         environment: fi.environment.as_deref(),
                         environment_api_url: fi.environment_api_url.as_deref(),
+                        sandbox: fi.sandbox.unwrap_or(a.sandbox),
+                        platform_api_url: fi
+                            .platform_api_url
+                            .as_deref()
+                            .or(a.platform_api_url.as_deref()),
                         auth_url: fi.auth_url.as_deref().or(a.auth_url.as_deref()),
                         audience: fi.audience.as_deref().or(a.audience.as_deref()),
                         allowed_origins: allowed,
@@ -796,6 +844,7 @@ fn env_name_of(field: &str) -> String {
         "client_id" => "GRAFX_CLIENT_ID",
         "environment" => "GRAFX_ENVIRONMENT",
         "environment_api_url" => "GRAFX_ENVIRONMENT_API_URL",
+        "platform_api_url" => "GRAFX_PLATFORM_API_URL",
         "auth_url" => "GRAFX_AUTH_URL",
         other => other,
     }

@@ -186,6 +186,37 @@ async fn token(args: &ConfigArgs, integration: Option<String>) -> Result<(), Err
     Ok(())
 }
 
+/// What `check` warns about a token's scopes: a browser-facing integration that can write, and
+/// scopes its `browser_scopes` refuses.
+fn scope_warnings(
+    integration: &grafx_signer::Integration,
+    scope: &grafx_core::Scopes,
+) -> Vec<String> {
+    let browser_facing = integration.allowed_origins.is_some();
+    let mut warnings = Vec::new();
+    match &integration.browser_scopes {
+        Some(policy) => {
+            let refused = policy.refused(scope);
+            if browser_facing && !refused.is_empty() {
+                warnings.push(format!(
+                    "browser_scopes ({policy}) refuses {}: browsers will get scope_not_allowed",
+                    refused.join(" ")
+                ));
+            }
+        }
+        None => {
+            let writes: Vec<&str> = scope.writes().collect();
+            if browser_facing && !writes.is_empty() {
+                warnings.push(format!(
+                    "browsers can obtain this token and it can write ({}); CHILI advises a read-only integration for browsers: set browser_scopes = \"read-only\" (SIGNER_BROWSER_SCOPES=read-only) or allowed_origins = [] for server-side use",
+                    writes.join(" ")
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 async fn check(args: &ConfigArgs) -> Result<(), Error> {
     let config = args.load()?;
     println!(
@@ -201,18 +232,14 @@ async fn check(args: &ConfigArgs) -> Result<(), Error> {
         };
         match cache.get().await {
             Ok((token, _)) => {
-                let browser = match &integration.browser_scopes {
-                    Some(allowed) if !token.scope.is_subset_of(allowed) => format!(
-                        "; WARNING: scopes outside browser_scopes ({}), browsers will be refused",
-                        token.scope.difference(allowed).join(" ")
-                    ),
-                    _ => String::new(),
-                };
                 println!(
-                    "  {name}: OK, token valid for {}s, scope `{}`{browser}",
+                    "  {name}: OK, token valid for {}s, scope `{}`",
                     token.expiry.lifetime().as_secs(),
                     token.scope
                 );
+                for warning in scope_warnings(integration, &token.scope) {
+                    println!("    WARNING: {warning}");
+                }
             }
             Err(e) => {
                 println!("  {name}: FAILED: {e}");

@@ -231,6 +231,37 @@ async fn token_and_check_subcommands() {
         text.contains("default: OK") && text.contains("template:read"),
         "{text}"
     );
+    assert!(!text.contains("WARNING"), "a read-only token: {text}");
+
+    // A browser-facing integration that can write gets a warning; with read-only, a refusal note.
+    em.emulator().upsert_client(ClientSpec::new(
+        "hygiene-writer",
+        SECRET,
+        ClientSpec::read_write_scopes(),
+    ));
+    let out = signer(&em, SECRET, &["check"])
+        .env("GRAFX_CLIENT_ID", "hygiene-writer")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("WARNING: browsers can obtain this token and it can write")
+            && text.contains("myproject:write")
+            && text.contains("read-only"),
+        "{text}"
+    );
+    let out = signer(&em, SECRET, &["check"])
+        .env("GRAFX_CLIENT_ID", "hygiene-writer")
+        .env("SIGNER_BROWSER_SCOPES", "read-only")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("WARNING: browser_scopes (read-only) refuses")
+            && text.contains("scope_not_allowed"),
+        "{text}"
+    );
 
     let out = signer(&em, "wrong", &["check"]).output().unwrap();
     assert!(!out.status.success());

@@ -57,7 +57,21 @@ fn single_integration_from_flags_and_environment() {
         "https://integration-login.chiligrafx.com/oauth/token"
     );
     assert_eq!(i.audience, "https://chiligrafx.com");
+    assert_eq!(i.browser_scopes, None);
     assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+    // GRAFX_SANDBOX=true builds the sandbox host; SIGNER_BROWSER_SCOPES=read-only the policy.
+    let sandbox = ConfigArgs {
+        sandbox: true,
+        browser_scopes: Some("read-only".into()),
+        ..single()
+    };
+    let c = ConfigSource::new(sandbox, env_secret()).load().unwrap();
+    let i = &c.integrations["default"];
+    assert_eq!(
+        i.environment_api_url.as_str(),
+        "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"
+    );
+    assert_eq!(i.browser_scopes, Some(grafx_core::BrowserScopes::ReadOnly));
     assert_eq!(c.leeway.as_secs(), 300);
     assert!(i
         .allowed_origins
@@ -113,6 +127,22 @@ fn every_missing_or_bad_field_is_named() {
             },
             env_secret(),
             "GRAFX_AUTH_URL",
+        ),
+        (
+            ConfigArgs {
+                platform_api_url: Some("http://api.example.com".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_PLATFORM_API_URL",
+        ),
+        (
+            ConfigArgs {
+                browser_scopes: Some("readonly".into()),
+                ..single()
+            },
+            env_secret(),
+            "SIGNER_BROWSER_SCOPES",
         ),
         (
             ConfigArgs {
@@ -229,6 +259,14 @@ client_secret = "inline-secret"
 environment = "acme"
 environment_api_url = "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme"
 allowed_origins = []
+
+[integrations.sandboxed]
+client_id = "s"
+client_secret = "sandbox-secret"
+environment = "trial"
+sandbox = true
+browser_scopes = "read-only"
+platform_api_url = "https://platform.example.com"
 "#;
 
 fn toml_file(text: &str) -> PathBuf {
@@ -271,6 +309,23 @@ fn several_integrations_from_toml() {
         writer.environment_api_url.as_str(),
         "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"
     );
+    assert_eq!(
+        writer.platform_api_url.as_str(),
+        "https://api.chiligrafx.com/"
+    );
+    let sandboxed = &c.integrations["sandboxed"];
+    assert_eq!(
+        sandboxed.environment_api_url.as_str(),
+        "https://trial.chili-publish-sandbox.online/grafx/api/v1/environment/trial/"
+    );
+    assert_eq!(
+        sandboxed.browser_scopes,
+        Some(grafx_core::BrowserScopes::ReadOnly)
+    );
+    assert_eq!(
+        sandboxed.platform_api_url.as_str(),
+        "https://platform.example.com/"
+    );
     // Flags override the file.
     let args = ConfigArgs {
         config: Some(toml_file(TOML)),
@@ -296,6 +351,10 @@ fn toml_mistakes_are_named() {
         };
         ConfigSource::new(args, BTreeMap::new()).load().unwrap_err()
     };
+    let e = load(&TOML.replace("\"read-only\"", "\"readonly\""));
+    assert_eq!(field_of(e), "integrations.sandboxed.browser_scopes");
+    let e = load(&TOML.replace("https://platform.example.com", "ftp://x"));
+    assert_eq!(field_of(e), "integrations.sandboxed.platform_api_url");
     let e = load(&TOML.replace("leeway_secs", "leeway_seconds")).to_string();
     assert!(e.contains("leeway_seconds"), "{e}");
     let e = load(&TOML.replace("client_secret = \"inline-secret\"\n", ""));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use grafx_core::Scopes;
+use grafx_core::{BrowserScopes, Scopes};
 
 #[tokio::test]
 async fn hands_a_token_with_the_wire_shape_and_headers() {
@@ -175,8 +175,8 @@ async fn an_over_scoped_token_is_never_handed_to_a_browser() {
         let i = c.integrations.get_mut("default").unwrap();
         i.client_id = "demo-writer".into();
         i.client_secret = grafx_signer::ClientSecret::new("demo-writer-secret".into());
-        i.browser_scopes = Some(Scopes::parse(
-            "template:read media:read project:read output:create",
+        i.browser_scopes = Some(BrowserScopes::Only(
+            grafx_emulator::READ_SCOPES.iter().copied().collect(),
         ));
     })
     .await;
@@ -184,6 +184,49 @@ async fn an_over_scoped_token_is_never_handed_to_a_browser() {
     let (_, d) = error(res, 403, "scope_not_allowed").await;
     assert!(d.contains("template:write"), "{d}");
     assert!(d.contains("read-only integration"), "{d}");
+}
+
+#[tokio::test]
+async fn read_only_policy_refuses_write_tokens_and_passes_read_tokens() {
+    for (client, allowed) in [("demo-writer", false), ("demo-reader", true)] {
+        let h = harness(fast_settings(), false, |c| {
+            let i = c.integrations.get_mut("default").unwrap();
+            i.client_id = client.into();
+            i.client_secret = grafx_signer::ClientSecret::new(format!("{client}-secret"));
+            i.browser_scopes = Some(BrowserScopes::ReadOnly);
+        })
+        .await;
+        // A scope CHILI might add later does not break the policy.
+        h.emulator
+            .emulator()
+            .upsert_client(grafx_emulator::ClientSpec::new(
+                client,
+                format!("{client}-secret"),
+                if allowed {
+                    Scopes::parse("template:read template:list brand_new:read")
+                } else {
+                    grafx_emulator::ClientSpec::read_write_scopes()
+                },
+            ));
+        let res = h.post("/token").send().await.unwrap();
+        if allowed {
+            assert_eq!(res.status(), 200);
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["scope"], "brand_new:read template:list template:read");
+            assert_eq!(
+                body["platform_api_url"],
+                h.emulator.emulator().platform_api_url(),
+                "the reply names the Platform API"
+            );
+        } else {
+            let (_, d) = error(res, 403, "scope_not_allowed").await;
+            assert!(
+                d.contains("myproject:write") && d.contains("template:write"),
+                "{d}"
+            );
+            assert!(!d.contains("template:read"), "{d}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -83,11 +83,23 @@ const ID = (v, what) => {
   return encodeURIComponent(v);
 };
 const postJson = (method, body) => ({ method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+// CHILI wraps some single resources in `data` (`GET templates/{id}`) and not others
+// (`GET projects/{id}`): the helpers hand back the resource itself either way.
+const unwrap = (v) => (v && typeof v === "object" && !("id" in v) && v.data && typeof v.data === "object" && !Array.isArray(v.data) ? v.data : v);
+// Resolves after `ms`, or rejects with `aborted` when `signal` aborts; no listener outlives it.
+const pause = (ms, signal) => new Promise((resolve, reject) => {
+  if (signal && signal.aborted) return reject(grafxError("aborted", "the operation was aborted"));
+  const onAbort = () => { clearTimeout(timer); reject(grafxError("aborted", "the operation was aborted")); };
+  const timer = setTimeout(() => { if (signal) signal.removeEventListener("abort", onAbort); resolve(); }, ms);
+  if (signal) signal.addEventListener("abort", onAbort, { once: true });
+});
+const FORMATS = ["pdf", "png", "jpg", "gif", "mp4", "html"];
 
 /**
  * The typed Environment API helpers, built on the client's `fetch` (bearer, origin guard, 401
  * retry, abort, timeout) and `json` (problem-details errors). Plain HTTP plumbing, so it lives
- * here rather than in the wasm, where it would cost several times its size.
+ * here rather than in the wasm, where it would cost several times its size. They follow CHILI's
+ * documented contract (see the README's helper table for each endpoint and its source).
  */
 export function resources(fetch, json, errorFrom) {
   const list = async (path, o = {}) => {
@@ -103,82 +115,144 @@ export function resources(fetch, json, errorFrom) {
     return { items: page.data, nextPageToken, total: page.total, pageSize: page.pageSize };
   };
   const all = (path) => (o = {}) => pagesIterable((pageToken) => list(path, { ...o, pageToken }));
-  const sleepFor = (res) => Math.min(5000, (Number(res.headers.get("retry-after")) || 0.5) * 1000);
-  // Waits through 202 ("still rendering") replies, then returns the image.
-  const pollBlob = async (path, o = {}) => {
-    const deadline = Date.now() + (o.timeoutMs || 30000);
-    for (;;) {
-      const res = await fetch(path);
-      if (res.status === 200) return res.blob();
-      if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
-      if (Date.now() > deadline) throw grafxError("timeout", `${path} was still rendering after ${o.timeoutMs || 30000} ms`);
-      await sleep(sleepFor(res));
+  const one = async (path) => unwrap(await json(path));
+  // Polls `path` until it answers 200 (202, 204, or a 200 without a body: still running), with
+  // progress, abort and an overall timeout. Resolves to the finished reply's JSON.
+  const poll = async (path, what, o, started) => {
+    const interval = o.intervalMs || 1000, timeout = o.timeoutMs || 300000;
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(path, { signal: o.signal });
+      if (res.status === 200) {
+        const text = await res.text();
+        if (text.trim() !== "" && text.trim() !== "null") {
+          try { return JSON.parse(text); } catch { throw grafxError("invalid_response", `${what}: the finished task is not JSON`, 200, undefined, undefined, text); }
+        }
+      } else if (res.status !== 202 && res.status !== 204) {
+        throw await errorFrom(res, what);
+      }
+      const elapsedMs = Date.now() - started;
+      if (o.onProgress) o.onProgress({ taskId: o.taskId, attempt, elapsedMs });
+      if (elapsedMs > timeout) throw grafxError("timeout", `${what} did not finish within ${timeout} ms`);
+      await pause(interval, o.signal);
     }
   };
+  const downloadLink = (reply, what) => {
+    const url = reply && reply.links && reply.links.download;
+    if (typeof url !== "string") throw grafxError("invalid_response", `${what}: the finished task has no links.download`);
+    return url;
+  };
+  // CHILI's preview flow: 200 is the image; 202 `{data:{taskId}}` means poll
+  // `{kind}/preview/tasks/{taskId}` until 200 `links.download`, then download it with the bearer.
+  const preview = async (kind, id, type = "thumbnail", o = {}) => {
+    const what = `${kind} preview of ${id}`;
+    const started = Date.now();
+    const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}`;
+    const res = await fetch(path, { signal: o.signal, headers: { accept: "image/png, application/json" } });
+    if (res.status === 200) return res.blob();
+    if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
+    const body = await res.json().catch(() => null);
+    const taskId = body && body.data && body.data.taskId;
+    if (typeof taskId !== "string") throw grafxError("invalid_response", `${what}: a 202 without data.taskId`, 202);
+    const tasks = (k) => `${k}/preview/tasks/${encodeURIComponent(taskId)}`;
+    let done;
+    try {
+      done = await poll(tasks(kind), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId }, started);
+    } catch (e) {
+      // CHILI's docs name the poll under templates/ (API table) and projects/ (the workshop's
+      // code, for both kinds): try the other one if this environment does not know the first.
+      if (kind !== "templates" || e.status !== 404) throw e;
+      done = await poll(tasks("projects"), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId }, started);
+    }
+    const image = await fetch(downloadLink(done, what), { signal: o.signal });
+    if (!image.ok) throw await errorFrom(image, `${what} download`);
+    return image.blob();
+  };
+  const settings = async () => (await list("output/settings", { limit: 100 })).items;
+  const sourceOf = (body) => {
+    const given = ["templateId", "projectId", "documentContent"].filter((k) => body[k] !== undefined && body[k] !== null);
+    if (given.length !== 1) throw options(`output needs exactly one of templateId, projectId or documentContent, not ${given.length ? given.join(" and ") : "none"}`);
+  };
+  // `POST output/{format}`: CHILI's body, with the environment's default setting for the format
+  // when no `outputSettingsId` is given.
   const create = async (format, body) => {
-    const reply = await json(`output/${ID(format, "format")}`, postJson("POST", body));
+    if (!FORMATS.includes(format)) throw options(`format must be one of ${FORMATS.join(", ")}, not ${JSON.stringify(format)}`);
+    if (!body || typeof body !== "object") throw options("output needs a body {templateId | projectId | documentContent, outputSettingsId?, layoutsToExport?, variables?}");
+    sourceOf(body);
+    let outputSettingsId = body.outputSettingsId;
+    if (outputSettingsId === undefined || outputSettingsId === null) {
+      const candidates = (await settings()).filter((s) => String(s.type).toLowerCase() === format);
+      const chosen = candidates.find((s) => s.default) || candidates[0];
+      if (!chosen) throw options(`this environment has no ${format} output setting: create one in GraFx, or pass outputSettingsId`);
+      outputSettingsId = chosen.id;
+    }
+    const reply = await json(`output/${format}`, postJson("POST", { ...body, outputSettingsId }));
     const taskId = reply && reply.data && reply.data.taskId;
     if (typeof taskId !== "string") throw grafxError("invalid_response", "output reply has no data.taskId");
     return taskId;
   };
-  // Polls the task: 204 while running (reported through onProgress), 200 when done.
+  // Polls the task (204 while running, or 202 from older versions); resolves to the download URL.
   const wait = async (taskId, o = {}) => {
     const id = ID(taskId, "taskId");
-    const interval = o.intervalMs || 1000, timeout = o.timeoutMs || 300000, started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      const res = await fetch(`output/tasks/${id}`, { signal: o.signal });
-      if (res.status === 200) {
-        const body = await res.json();
-        const url = body && body.links && body.links.download;
-        if (typeof url !== "string") throw grafxError("invalid_response", "finished task has no links.download");
-        return url;
-      }
-      if (res.status !== 204) throw await errorFrom(res, `output task ${id}`);
-      const elapsedMs = Date.now() - started;
-      if (o.onProgress) o.onProgress({ taskId, attempt, elapsedMs });
-      if (elapsedMs > timeout) throw grafxError("timeout", `output task ${id} did not finish within ${timeout} ms`);
-      await sleep(interval);
-      if (o.signal && o.signal.aborted) throw grafxError("aborted", "waiting for the output was aborted");
-    }
+    const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, taskId }, Date.now());
+    return downloadLink(done, `output task ${taskId}`);
   };
-  const download = async (taskId) => {
-    const path = `output/tasks/${ID(taskId, "taskId")}/download`;
-    const res = await fetch(path);
-    if (!res.ok) throw await errorFrom(res, `GET ${path}`);
+  // Downloads a finished output by task id or by its `links.download` URL. CHILI keeps outputs
+  // about 4 hours: a 404 or 410 then says the download expired.
+  const download = async (taskIdOrUrl, o = {}) => {
+    const target = typeof taskIdOrUrl === "string" && taskIdOrUrl.includes("://") ? taskIdOrUrl : `output/tasks/${ID(taskIdOrUrl, "taskId")}/download`;
+    const res = await fetch(target, { signal: o.signal });
+    if (res.status === 404 || res.status === 410) {
+      const e = await errorFrom(res, "output download");
+      e.message = `the output is no longer available (CHILI keeps rendered outputs for about 4 hours): render it again. ${e.message}`;
+      throw e;
+    }
+    if (!res.ok) throw await errorFrom(res, "output download");
     return res.blob();
   };
   return {
     templates: {
       list: (o) => list("templates", o),
       all: all("templates"),
-      get: async (id) => json(`templates/${ID(id, "id")}`),
+      get: async (id) => one(`templates/${ID(id, "id")}`),
       download: async (id) => json(`templates/${ID(id, "id")}/download`),
-      preview: async (id, type = "thumbnail", o) => pollBlob(`templates/${ID(id, "id")}/preview/${ID(type, "type")}`, o),
+      preview: async (id, type, o) => preview("templates", id, type, o),
     },
     projects: {
       create: async (body) => {
-        if (!body || typeof body.templateId !== "string") throw options("projects.create needs {templateId, name?}");
-        return json("projects", postJson("POST", body));
+        if (!body || typeof body.templateId !== "string" || body.templateId === "") throw options("projects.create needs {templateId, name?}");
+        if (body.name !== undefined && (typeof body.name !== "string" || body.name.trim() === "")) throw options("projects.create: name must be a non-empty string");
+        // CHILI's body: {"template": {"id": …}} (the template-store workshop).
+        const payload = { template: { id: body.templateId } };
+        if (body.name !== undefined) payload.name = body.name;
+        return unwrap(await json("projects", postJson("POST", payload)));
       },
-      get: async (id) => json(`projects/${ID(id, "id")}`),
+      get: async (id) => one(`projects/${ID(id, "id")}`),
       document: async (id) => json(`projects/${ID(id, "id")}/document`),
       saveDocument: async (id, doc) => { await json(`projects/${ID(id, "id")}/document`, postJson("PUT", doc)); },
+      delete: async (id) => { await json(`projects/${ID(id, "id")}`, { method: "DELETE" }); },
+      preview: async (id, type, o) => preview("projects", id, type, o),
     },
     media: {
       list: (o) => list("media", o),
       all: all("media"),
-      get: async (id) => json(`media/${ID(id, "id")}`),
-      preview: async (id, size = "thumbnail", o) => pollBlob(`media/${ID(id, "id")}/preview/${ID(size, "size")}`, o),
+      get: async (id) => one(`media/${ID(id, "id")}`),
+      preview: async (id, size = "thumbnail", o = {}) => {
+        const path = `media/${ID(id, "id")}/preview/${ID(size, "size")}`;
+        const res = await fetch(path, { signal: o.signal });
+        if (!res.ok) throw await errorFrom(res, `GET ${path}`);
+        return res.blob();
+      },
     },
     output: {
-      settings: async () => (await list("output/settings")).items,
+      settings,
+      setting: async (id) => one(`output/settings/${ID(id, "id")}`),
       create,
       wait,
       download,
-      render: async (format, body, o) => {
+      render: async (format, body, o = {}) => {
         const taskId = await create(format, body);
         const downloadUrl = await wait(taskId, o);
-        return { taskId, downloadUrl, blob: await download(taskId) };
+        return { taskId, downloadUrl, blob: await download(downloadUrl, o) };
       },
     },
   };

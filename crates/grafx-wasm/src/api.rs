@@ -1,7 +1,7 @@
 //! Environment API calls with the bearer token.
 //!
 //! A relative path resolves against the token's `environment_api_url`; an absolute URL must be on
-//! that same origin, so the token is never sent to a third party. A 401 triggers one forced
+//! that origin or the Platform API's, so the token is never sent to a third party. A 401 triggers one forced
 //! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`.
 
 use std::rc::Rc;
@@ -16,7 +16,8 @@ use crate::error::GraFxError;
 use crate::glue::{build_request, get, linked_signal};
 use crate::token::Token;
 
-/// The absolute URL for `path_or_url`, refusing any origin but the Environment API's.
+/// The absolute URL for `path_or_url`, refusing any origin but the Environment API's and the
+/// Platform API's (the two GraFx APIs the token is for).
 pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxError> {
     let looks_absolute = path_or_url.contains("://") || path_or_url.starts_with("//");
     if !looks_absolute {
@@ -27,13 +28,18 @@ pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxE
     }
     let url = web_sys::Url::new(path_or_url)
         .map_err(|_| GraFxError::options(format!("`{path_or_url}` is not a valid URL")))?;
-    let allowed = web_sys::Url::new(token.api.origin())
-        .map(|u| u.origin())
-        .unwrap_or_default();
-    if url.origin() != allowed {
+    let origin_of = |base: &grafx_core::EnvironmentApiUrl| {
+        web_sys::Url::new(base.origin())
+            .map(|u| u.origin())
+            .unwrap_or_default()
+    };
+    let mut allowed = vec![origin_of(&token.api)];
+    allowed.extend(token.platform.as_ref().map(origin_of));
+    if !allowed.contains(&url.origin()) {
         return Err(GraFxError::options(format!(
-            "refusing to send the GraFx token to {}: only {allowed} (the Environment API) may receive it",
-            url.origin()
+            "refusing to send the GraFx token to {}: only {} (the Environment API and the Platform API) may receive it",
+            url.origin(),
+            allowed.join(" and ")
         )));
     }
     Ok(url.href())

@@ -11,6 +11,7 @@
 //! const grafx = new GraFxClient({ signerUrl: "https://signer.example.com" });
 //! const { items } = await grafx.templates.list({ search: "flyer", limit: 10 });
 //! const { blob } = await grafx.output.render("pdf", { templateId: items[0].id }, { onProgress: console.log });
+//! const project = await grafx.projects.create({ templateId: items[0].id, name: "Mine" });
 //! ```
 
 mod api;
@@ -92,6 +93,8 @@ export interface GraFxToken {
   expiresAt: number;
   environment: string;
   environmentApiUrl: string;
+  /** The Platform API the same token calls (null from signers that do not name it). */
+  platformApiUrl: string | null;
   scope: string;
 }
 
@@ -114,56 +117,107 @@ export interface ListOptions {
 export interface Page<T> {
   items: T[];
   nextPageToken: string | null;
-  total: number;
+  /** Not every CHILI list reports it. */
+  total?: number;
   pageSize: number;
 }
 
 export interface Template { id: string; name: string; description?: string; tags?: string[]; createdDate?: string; lastModifiedDate?: string; width?: number; height?: number; [key: string]: unknown; }
 export interface Media { id: string; name: string; type?: string; width?: number; height?: number; createdDate?: string; [key: string]: unknown; }
-export interface Project { id: string; name: string; templateId?: string; [key: string]: unknown; }
-export interface OutputSetting { id: string; name: string; type: string; [key: string]: unknown; }
-export type OutputFormat = "pdf" | "png" | "jpg" | (string & {});
+/** A project as CHILI returns it: the template it came from is `template.id`. */
+export interface Project { id: string; name: string; template?: { id: string }; [key: string]: unknown; }
+/** An output setting (`GET output/settings`). */
+export interface OutputSetting { id: string; name: string; type: OutputFormat; description?: string; default?: boolean; watermark?: boolean; watermarkText?: string; dataSourceEnabled?: boolean; [key: string]: unknown; }
+/** CHILI's output formats: `POST output/{format}`. */
+export type OutputFormat = "pdf" | "png" | "jpg" | "gif" | "mp4" | "html";
 
-export interface PollOptions { timeoutMs?: number; }
+/** Progress of a task being polled (previews and outputs). */
+export interface TaskProgress { taskId: string; attempt: number; elapsedMs: number; }
+/** Waiting for a task: poll interval, overall timeout, abort and progress. */
+export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: TaskProgress) => void; }
+/** Previews wait like outputs (default timeout 30 s, interval 500 ms). */
+export type PreviewOptions = WaitOptions;
+export type PreviewType = "thumbnail" | "medium" | "highest";
 
 export interface TemplatesApi {
   list(options?: ListOptions): Promise<Page<Template>>;
   /** Every template, walking all pages: `for await (const t of grafx.templates.all())`. */
   all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Template>;
+  /** `GET templates/{id}`, unwrapped from CHILI's `{data}`. */
   get(id: string): Promise<Template>;
   /** The template's document JSON. */
   download(id: string): Promise<unknown>;
-  /** A preview image, waiting through "still rendering" (202) replies. */
-  preview(id: string, type?: "thumbnail" | "medium" | "highest", options?: PollOptions): Promise<Blob>;
+  /** A preview image: 200 at once, or CHILI's 202 task flow (poll, then download). */
+  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
 }
 
 export interface ProjectsApi {
+  /** `POST projects` with CHILI's body `{template: {id: templateId}, name?}`. */
   create(body: { templateId: string; name?: string }): Promise<Project>;
   get(id: string): Promise<Project>;
   document(id: string): Promise<unknown>;
   saveDocument(id: string, document: unknown): Promise<void>;
+  /** `DELETE projects/{id}`. */
+  delete(id: string): Promise<void>;
+  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
 }
 
 export interface MediaApi {
   list(options?: ListOptions): Promise<Page<Media>>;
   all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Media>;
   get(id: string): Promise<Media>;
-  preview(id: string, size?: "thumbnail" | "medium" | "highest", options?: PollOptions): Promise<Blob>;
+  preview(id: string, size?: PreviewType, options?: { signal?: AbortSignal }): Promise<Blob>;
 }
 
-export interface OutputProgress { taskId: string; attempt: number; elapsedMs: number; }
-export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: OutputProgress) => void; }
+/** One data row of batch (variable data) output: variable name to value. PDF only. */
+export type VariableRow = Record<string, string | null>;
+/** What to render (exactly one of templateId, projectId, documentContent) and how. */
+export type OutputBody = ({ templateId: string; projectId?: never; documentContent?: never }
+  | { projectId: string; templateId?: never; documentContent?: never }
+  | { documentContent: unknown; templateId?: never; projectId?: never }) & {
+  /** The output setting; the environment's default for the format when omitted. */
+  outputSettingsId?: string;
+  /** Layout ids to export, e.g. ["0"]. */
+  layoutsToExport?: string[];
+  /** Data rows for batch output (PDF). */
+  variables?: VariableRow[];
+  [key: string]: unknown;
+};
 export interface RenderResult { taskId: string; downloadUrl: string; blob: Blob; }
 
 export interface OutputApi {
+  /** `GET output/settings`. */
   settings(): Promise<OutputSetting[]>;
+  /** `GET output/settings/{id}`. */
+  setting(id: string): Promise<OutputSetting>;
   /** Starts an output task; resolves to its taskId. */
-  create(format: OutputFormat, body: { templateId?: string; projectId?: string; outputSettingsId?: string; [key: string]: unknown }): Promise<string>;
-  /** Polls the task until it finishes; resolves to the download URL. */
+  create(format: OutputFormat, body: OutputBody): Promise<string>;
+  /** Polls the task (204, or 202 on older versions, while running); resolves to the download URL. */
   wait(taskId: string, options?: WaitOptions): Promise<string>;
-  download(taskId: string): Promise<Blob>;
+  /** Downloads by task id or download URL; an expired output (about 4 hours) rejects saying so. */
+  download(taskIdOrUrl: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   /** create + wait + download. */
-  render(format: OutputFormat, body: { templateId?: string; projectId?: string; [key: string]: unknown }, options?: WaitOptions): Promise<RenderResult>;
+  render(format: OutputFormat, body: OutputBody, options?: WaitOptions): Promise<RenderResult>;
+}
+
+/** Options of `grafx.studio.uiLoaderConfig`; anything else is passed through to studio-ui. */
+export interface StudioUIOptions {
+  /** The id of the element studio-ui renders into. */
+  selector: string;
+  projectId?: string;
+  projectName?: string;
+  userInterfaceID?: string;
+  projectDownloadUrl?: string;
+  projectUploadUrl?: string;
+  [key: string]: unknown;
+}
+
+/** What `StudioUI.studioUILoaderConfig` takes. */
+export interface StudioUILoaderConfig extends StudioUIOptions {
+  /** The Environment API base URL *without* its trailing slash. */
+  graFxStudioEnvironmentApiBaseUrl: string;
+  authToken: string;
+  refreshTokenAction: () => Promise<string | Error>;
 }
 
 /** What the Studio SDK's `onAuthExpired` resolves to for a GraFx token request. */
@@ -181,6 +235,8 @@ export interface StudioAdapters {
   refreshTokenAction(): Promise<string | Error>;
   /** `{ENVIRONMENT_API, GRAFX_AUTH_TOKEN}` for `sdk.configuration.setValue`. */
   configuration(): Promise<{ ENVIRONMENT_API: string; GRAFX_AUTH_TOKEN: string }>;
+  /** The argument of studio-ui's `StudioUI.studioUILoaderConfig`. */
+  uiLoaderConfig(options: StudioUIOptions): Promise<StudioUILoaderConfig>;
 }
 
 /** Counters for a token panel. */
@@ -274,8 +330,8 @@ impl GraFxClient {
     }
 
     /// `fetch` against the Environment API with the bearer token. A relative path resolves against
-    /// the token's `environmentApiUrl`; an absolute URL must be on that origin. On a 401 it
-    /// force-refreshes once and retries once.
+    /// the token's `environmentApiUrl`; an absolute URL must be on that origin or the Platform
+    /// API's (`platformApiUrl`). On a 401 it force-refreshes once and retries once.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
@@ -310,7 +366,7 @@ impl GraFxClient {
         self.templates.clone()
     }
 
-    /// Projects: create, get, document, saveDocument.
+    /// Projects: create, get, document, saveDocument, delete, preview.
     #[wasm_bindgen(getter, unchecked_return_type = "ProjectsApi")]
     pub fn projects(&self) -> JsValue {
         self.projects.clone()
@@ -322,7 +378,7 @@ impl GraFxClient {
         self.media.clone()
     }
 
-    /// Output: settings, create, wait, download, render.
+    /// Output: settings, setting, create, wait, download, render.
     #[wasm_bindgen(getter, unchecked_return_type = "OutputApi")]
     pub fn output(&self) -> JsValue {
         self.output.clone()

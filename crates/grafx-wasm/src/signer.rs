@@ -135,11 +135,16 @@ fn parse_token(v: &JsValue, received_at: Timestamp) -> Result<Token, String> {
     let environment = EnvironmentName::new(string(v, "environment")?).map_err(|e| e.to_string())?;
     let api =
         EnvironmentApiUrl::parse(&string(v, "environment_api_url")?).map_err(|e| e.to_string())?;
+    let platform = match get(v, "platform_api_url").as_string() {
+        Some(u) => Some(EnvironmentApiUrl::parse(&u).map_err(|e| e.to_string())?),
+        None => None,
+    };
     Ok(Token {
         access_token: access_token.secret().to_owned(),
         expiry: Expiry::stamp(received_at, expires_in.duration()),
         environment: environment.as_str().to_owned(),
         api,
+        platform,
         scope: get(v, "scope").as_string().unwrap_or_default(),
     })
 }

@@ -3,17 +3,76 @@
 //! ```js
 //! const sdk = new StudioSDK({ editorId: "editor", onAuthExpired: grafx.studio.onAuthExpired });
 //! await sdk.configuration.setValue(...Object.entries(await grafx.studio.configuration())[0]);
+//! // studio-ui (CHILI's ready-made editor UI):
+//! StudioUI.studioUILoaderConfig(await grafx.studio.uiLoaderConfig({ selector: "studio-ui", projectId }));
 //! ```
 
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::client::Inner;
+use crate::error::GraFxError;
 use crate::glue::{get, object};
 use crate::resources::method;
+
+/// `grafx.studio.uiLoaderConfig(options)`: what `StudioUI.studioUILoaderConfig` takes. Every
+/// option is passed through; added are the Environment API base URL *without* its trailing slash
+/// (studio-ui splits it on `/environment/`), the token, `refreshTokenAction`, and for a project
+/// id studio-ui's README's `projectDownloadUrl` / `projectUploadUrl` unless given.
+async fn ui_loader_config(
+    inner: &Rc<Inner>,
+    opts: JsValue,
+    refresh: JsValue,
+) -> Result<JsValue, JsValue> {
+    let needs = "uiLoaderConfig needs {selector, projectId?, projectName?, userInterfaceID?, …}";
+    if !opts.is_object() {
+        return Err(GraFxError::options(needs).into());
+    }
+    if get(&opts, "selector")
+        .as_string()
+        .is_none_or(|s| s.is_empty())
+    {
+        return Err(GraFxError::options(format!(
+            "{needs}: selector (the id of the element studio-ui renders into) is missing"
+        ))
+        .into());
+    }
+    let project = match get(&opts, "projectId") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(v.as_string().filter(|s| !s.is_empty()).ok_or_else(|| {
+            GraFxError::options("uiLoaderConfig: projectId must be a non-empty string")
+        })?),
+    };
+    let token = inner.current(false).await?;
+    let config = js_sys::Object::assign(&js_sys::Object::new(), opts.unchecked_ref());
+    let base = token.api.without_trailing_slash();
+    let mut add = vec![
+        ("graFxStudioEnvironmentApiBaseUrl", JsValue::from_str(base)),
+        ("authToken", JsValue::from_str(&token.access_token)),
+        ("refreshTokenAction", refresh),
+    ];
+    if let Some(id) = project {
+        let id = String::from(js_sys::encode_uri_component(&id));
+        for (key, url) in [
+            (
+                "projectDownloadUrl",
+                format!("{base}/projects/{id}/document"),
+            ),
+            ("projectUploadUrl", format!("{base}/projects/{id}")),
+        ] {
+            if get(&opts, key).is_undefined() {
+                add.push((key, JsValue::from_str(&url)));
+            }
+        }
+    }
+    for (key, value) in add {
+        js_sys::Reflect::set(&config, &JsValue::from_str(key), &value)?;
+    }
+    Ok(config.into())
+}
 
 pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     // `refreshTokenAction` must resolve to the token or to an Error, never reject.
@@ -50,7 +109,20 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
                 })
             }),
         ),
-        ("refreshTokenAction", refresh),
+        ("refreshTokenAction", refresh.clone()),
+        ("uiLoaderConfig", {
+            let weak = weak.clone();
+            Closure::<dyn Fn(JsValue) -> Promise>::new(move |opts| match weak.upgrade() {
+                Some(inner) => {
+                    let refresh = refresh.clone();
+                    future_to_promise(async move { ui_loader_config(&inner, opts, refresh).await })
+                }
+                None => {
+                    Promise::reject(&GraFxError::options("this GraFxClient was disposed").into())
+                }
+            })
+            .into_js_value()
+        }),
         (
             "configuration",
             method(weak, |inner, _, _| {

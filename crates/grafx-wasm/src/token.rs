@@ -12,11 +12,14 @@ pub(crate) struct Token {
     pub(crate) expiry: Expiry,
     pub(crate) environment: String,
     pub(crate) api: EnvironmentApiUrl,
+    /// The Platform API the same token calls (None from signers that do not name it).
+    pub(crate) platform: Option<EnvironmentApiUrl>,
     pub(crate) scope: String,
 }
 
 impl Token {
-    /// The public shape: `{accessToken, expiresAt, environment, environmentApiUrl, scope}`.
+    /// The public shape: `{accessToken, expiresAt, environment, environmentApiUrl,
+    /// platformApiUrl, scope}`.
     pub(crate) fn to_js(&self) -> JsValue {
         object(&[
             ("accessToken", JsValue::from_str(&self.access_token)),
@@ -26,8 +29,15 @@ impl Token {
             ),
             ("environment", JsValue::from_str(&self.environment)),
             ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
+            ("platformApiUrl", self.platform_js()),
             ("scope", JsValue::from_str(&self.scope)),
         ])
+    }
+
+    fn platform_js(&self) -> JsValue {
+        self.platform
+            .as_ref()
+            .map_or(JsValue::NULL, |p| JsValue::from_str(p.as_str()))
     }
 
     /// What is broadcast to other tabs of this origin (same machine, so the same clock).
@@ -46,6 +56,7 @@ impl Token {
             ),
             ("environment", JsValue::from_str(&self.environment)),
             ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
+            ("platformApiUrl", self.platform_js()),
             ("scope", JsValue::from_str(&self.scope)),
         ])
     }
@@ -80,6 +91,9 @@ impl Token {
             expiry: Expiry::stamp(received, expires.since(received)),
             environment: get(m, "environment").as_string()?,
             api: EnvironmentApiUrl::parse(&get(m, "environmentApiUrl").as_string()?).ok()?,
+            platform: get(m, "platformApiUrl")
+                .as_string()
+                .and_then(|u| EnvironmentApiUrl::parse(&u).ok()),
             scope: get(m, "scope").as_string().unwrap_or_default(),
         })
     }

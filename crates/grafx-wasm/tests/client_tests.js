@@ -20,6 +20,18 @@ async function control(env, path, body, method = "POST") {
   assert(res.ok, `control ${path}: ${res.status}`);
 }
 
+// The emulator's request journal: what the helpers actually put on the wire.
+async function journal(env) {
+  const res = await fetch(`${env.emulatorUrl}/_emulator/requests`);
+  assert(res.ok, `journal: ${res.status}`);
+  return res.json();
+}
+const clearJournal = (env) => control(env, "requests", undefined, "DELETE");
+const sent = async (env, method, pathPrefix) =>
+  (await journal(env)).filter((r) => r.method === method && r.path.startsWith(pathPrefix));
+const settings = (env, patch) => control(env, "settings", patch, "PUT");
+const FLYER = "7a1c0e4d-0000-4000-8000-000000000001";
+
 const armApi = (env, fault) => control(env, "faults", { target: "api", ...fault });
 const armToken = (env, fault) => control(env, "faults", { target: "token", ...fault });
 const clearFaults = (env) => control(env, "faults", undefined, "DELETE");
@@ -179,6 +191,19 @@ const tests = {
     const res = await c.fetch(`${c.token.environmentApiUrl}media?limit=1`);
     eq(res.status, 200, "same-origin absolute URL");
     c.dispose();
+    // The Platform API's origin (named by the signer) also gets the bearer, and nothing else does.
+    const p = make({ signerUrl: env.signerUrl, integration: "platform", crossTab: false });
+    await p.accessToken();
+    const platform = p.token.platformApiUrl;
+    eq(new URL(platform).hostname, "localhost", "the signer named the Platform API");
+    await clearJournal(env);
+    const reply = await p.json(`${platform}api/v1/environments/demo`);
+    eq(reply.data.name, "demo", "Platform API call");
+    const [call] = await sent(env, "GET", "/api/v1/environments/demo");
+    eq(call.bearer, true, "with the bearer");
+    await rejects(p.fetch(`http://localhost:${Number(origin.port) + 1}/x`), "invalid_options", isErr);
+    await rejects(p.fetch("https://api.chiligrafx.com.evil.example/x"), "invalid_options", isErr);
+    p.dispose();
   },
 
   async abort_and_timeout(env, make, isErr) {
@@ -373,29 +398,79 @@ const tests = {
     eq(flyers.nextPageToken, null, "last page");
     const { list } = c.media; // bound: destructuring works
     eq((await list({ limit: 5 })).total, 6, "media");
-    const settings = await c.output.settings();
-    eq(settings.length, 3, "output settings");
+    const outputSettings = await c.output.settings();
+    eq(outputSettings.length, 6, "output settings: one per format");
+    eq((await c.output.setting(outputSettings[0].id)).id, outputSettings[0].id, "one output setting");
     c.dispose();
   },
 
-  async template_preview_waits_through_202(env, make) {
+  async previews_follow_the_task_flow_on_the_wire(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
     const { items } = await c.templates.list({ limit: 1, sortBy: "lastModifiedDate", sortOrder: "desc" });
-    const blob = await c.templates.preview(items[0].id, "medium");
+    const id = items[0].id;
+    await clearJournal(env);
+    const progress = [];
+    const blob = await c.templates.preview(id, "medium", { intervalMs: 100, onProgress: (p) => progress.push(p) });
     eq(blob.type, "image/png", "blob type");
     const head = new Uint8Array(await blob.slice(0, 4).arrayBuffer());
     eq(head[1], 0x50, "PNG magic");
+    // On the wire: the preview (202 with a task), polls of the task, then its links.download.
+    const gets = (await journal(env)).filter((r) => r.method === "GET").map((r) => r.path);
+    eq(gets[0], `templates/${id}/preview/medium`, "first the preview");
+    const polls = gets.filter((p) => /^templates\/preview\/tasks\/[^/]+$/.test(p));
+    assert(polls.length >= 1, `polled the task: ${gets.join(", ")}`);
+    eq(gets[gets.length - 1], `${polls[0]}/download`, "then downloaded links.download");
+    assert((await journal(env)).every((r) => r.bearer), "every request carried the bearer");
+    assert(progress.length >= 1 && typeof progress[0].taskId === "string", "progress names the task");
+    eq(gets.filter((p) => p === `templates/${id}/preview/medium`).length, 1, "the preview URL is not re-requested");
+    // Rendered now: the next request answers 200 at once, no task.
+    await clearJournal(env);
+    await c.templates.preview(id, "medium");
+    eq((await journal(env)).length, 1, "one request once rendered");
+    // Abort and timeout while a preview renders.
+    const ctrl = new AbortController();
+    const pending = c.templates.preview(id, "highest", { intervalMs: 50, signal: ctrl.signal });
+    setTimeout(() => ctrl.abort(), 30);
+    await rejects(pending, "aborted", isErr);
+    await rejects(c.templates.preview("7a1c0e4d-0000-4000-8000-000000000003", "thumbnail", { intervalMs: 50, timeoutMs: 60 }), "timeout", isErr);
     const media = await c.media.list({ limit: 1 });
     eq((await c.media.preview(media.items[0].id)).type, "image/png", "media preview");
     c.dispose();
   },
 
+  async projects_on_the_wire(env, make) {
+    const c = make({ signerUrl: env.signerUrl, integration: "rw", crossTab: false });
+    const template = await c.templates.get(FLYER);
+    eq(template.name, "Summer Sale Flyer", "templates.get unwraps CHILI's {data}");
+    await clearJournal(env);
+    const project = await c.projects.create({ templateId: FLYER, name: "Mine" });
+    const [post] = await sent(env, "POST", "projects");
+    eq(JSON.stringify(post.body), JSON.stringify({ template: { id: FLYER }, name: "Mine" }), "CHILI's create body");
+    eq(post.content_type, "application/json", "JSON");
+    eq(project.name, "Mine", "created project");
+    eq(project.template.id, FLYER, "project.template.id");
+    const got = await c.projects.get(project.id);
+    eq(got.id, project.id, "projects.get");
+    await c.projects.saveDocument(project.id, { edited: true });
+    const [put] = await sent(env, "PUT", `projects/${project.id}/document`);
+    eq(JSON.stringify(put.body), JSON.stringify({ edited: true }), "document body");
+    eq(JSON.stringify(await c.projects.document(project.id)), JSON.stringify({ edited: true }), "document read back");
+    eq((await c.projects.preview(project.id, "thumbnail", { intervalMs: 100 })).type, "image/png", "project preview");
+    const projectPolls = (await journal(env)).filter((r) => /^projects\/preview\/tasks\/[^/]+$/.test(r.path));
+    assert(projectPolls.length >= 1, "project previews poll projects/preview/tasks");
+    await c.projects.delete(project.id);
+    eq((await sent(env, "DELETE", `projects/${project.id}`)).length, 1, "DELETE projects/{id}");
+    c.dispose();
+  },
+
   async output_render_with_progress(env, make) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const pdfSetting = (await c.output.settings()).find((s) => s.type === "pdf" && s.default);
+    await clearJournal(env);
     const progress = [];
     const result = await c.output.render(
       "pdf",
-      { templateId: "7a1c0e4d-0000-4000-8000-000000000001" },
+      { templateId: FLYER },
       { intervalMs: 100, onProgress: (p) => progress.push(p) },
     );
     assert(progress.length >= 2, `progress reported ${progress.length} times`);
@@ -403,12 +478,55 @@ const tests = {
     assert(progress[progress.length - 1].elapsedMs > progress[0].elapsedMs, "elapsed grows");
     assert(result.downloadUrl.includes(result.taskId), "download URL");
     eq(result.blob.type, "application/pdf", "a PDF");
-    const text = await result.blob.slice(0, 5).text();
-    eq(text, "%PDF-", "PDF magic");
-    // The steps on their own.
-    const task = await c.output.create("png", { templateId: "7a1c0e4d-0000-4000-8000-000000000002" });
-    await c.output.wait(task, { intervalMs: 100 });
-    eq((await c.output.download(task)).type, "image/png", "png download");
+    eq(await result.blob.slice(0, 5).text(), "%PDF-", "PDF magic");
+    // On the wire: the environment's default setting filled in, then polls, then links.download.
+    const [post] = await sent(env, "POST", "output/pdf");
+    eq(JSON.stringify(post.body), JSON.stringify({ templateId: FLYER, outputSettingsId: pdfSetting.id }), "output body");
+    assert((await sent(env, "GET", `output/tasks/${result.taskId}`)).length >= 3, "polled, then downloaded");
+    // Every format, and CHILI's batch body (documentContent, layoutsToExport, variables rows).
+    for (const [format, type] of [["png", "image/png"], ["jpg", "image/jpeg"], ["gif", "image/gif"], ["mp4", "video/mp4"], ["html", "text/html"]]) {
+      const { blob } = await c.output.render(format, { templateId: FLYER }, { intervalMs: 100 });
+      assert(blob.type.startsWith(type), `${format}: ${blob.type}`);
+    }
+    const documentContent = await c.templates.download(FLYER);
+    await clearJournal(env);
+    const batch = { documentContent, outputSettingsId: pdfSetting.id, layoutsToExport: ["0"], variables: [{ Headline: "Red" }, { Headline: null }] };
+    const { blob } = await c.output.render("pdf", batch, { intervalMs: 100 });
+    assert((await blob.text()).includes("Batch of 2 data rows"), "batch rendered");
+    const [batchPost] = await sent(env, "POST", "output/pdf");
+    eq(JSON.stringify(batchPost.body), JSON.stringify(batch), "batch body sent as given");
+    // The steps on their own, and older versions' 202 while running.
+    await settings(env, { legacy_task_status: true });
+    try {
+      const task = await c.output.create("png", { templateId: "7a1c0e4d-0000-4000-8000-000000000002" });
+      const url = await c.output.wait(task, { intervalMs: 100 });
+      eq((await c.output.download(url)).type, "image/png", "png download by URL");
+      eq((await c.output.download(task)).type, "image/png", "png download by task id");
+    } finally {
+      await settings(env, { legacy_task_status: false });
+    }
+    c.dispose();
+  },
+
+  async output_mistakes_and_expired_downloads(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await clearJournal(env);
+    await rejects(c.output.render("bmp", { templateId: FLYER }), "invalid_options", isErr);
+    await rejects(c.output.render("pdf", { templateId: FLYER, projectId: "p" }), "invalid_options", isErr);
+    await rejects(c.output.render("pdf", {}), "invalid_options", isErr);
+    eq((await sent(env, "POST", "output")).length, 0, "nothing sent for a bad call");
+    const task = await c.output.create("png", { templateId: FLYER });
+    const url = await c.output.wait(task, { intervalMs: 100 });
+    // Five hours later the output is gone: CHILI keeps downloads about four.
+    await control(env, "clock", { advance_ms: 5 * 3600 * 1000 });
+    try {
+      const e = await rejects(c.output.download(url), "api_error", isErr);
+      eq(e.status, 404, "status");
+      assert(e.message.includes("no longer available") && e.message.includes("4 hours"), e.message);
+      assert(e.detail.includes("expired"), e.detail);
+    } finally {
+      await control(env, "clock", { advance_ms: -5 * 3600 * 1000 });
+    }
     c.dispose();
   },
 
@@ -444,6 +562,25 @@ const tests = {
     const cfg = await configuration();
     eq(cfg.ENVIRONMENT_API, c.token.environmentApiUrl, "ENVIRONMENT_API");
     eq(cfg.GRAFX_AUTH_TOKEN, c.token.accessToken, "GRAFX_AUTH_TOKEN");
+    // studio-ui's loader config: the base URL without its trailing slash, README's project URLs.
+    const { uiLoaderConfig } = c.studio;
+    const ui = await uiLoaderConfig({ selector: "studio-ui", projectId: "p 1", projectName: "Mine", uiOptions: { widgets: {} } });
+    const base = c.token.environmentApiUrl.replace(/\/$/, "");
+    eq(ui.graFxStudioEnvironmentApiBaseUrl, base, "no trailing slash");
+    assert(ui.graFxStudioEnvironmentApiBaseUrl.split("/environment/")[1] === "demo", "studio-ui finds the environment name");
+    eq(ui.authToken, c.token.accessToken, "authToken");
+    eq(ui.selector, "studio-ui", "selector passed through");
+    eq(ui.projectName, "Mine", "projectName passed through");
+    eq(typeof ui.uiOptions, "object", "other options passed through");
+    eq(ui.projectDownloadUrl, `${base}/projects/p%201/document`, "projectDownloadUrl");
+    eq(ui.projectUploadUrl, `${base}/projects/p%201`, "projectUploadUrl");
+    eq(typeof (await ui.refreshTokenAction()), "string", "refreshTokenAction");
+    const plain = await uiLoaderConfig({ selector: "x" });
+    eq(plain.projectDownloadUrl, undefined, "no project, no project URLs");
+    const own = await uiLoaderConfig({ selector: "x", projectId: "p", projectUploadUrl: "https://mine.example/save" });
+    eq(own.projectUploadUrl, "https://mine.example/save", "given URLs are kept");
+    await rejects(uiLoaderConfig({ projectId: "p" }), "invalid_options", isErr);
+    await rejects(uiLoaderConfig(), "invalid_options", isErr);
     c.dispose();
     // When the signer is down, refreshTokenAction resolves to an Error (it never rejects).
     const down = make({ signerUrl: "http://127.0.0.1:9", crossTab: false });

@@ -50,10 +50,11 @@ pub(crate) fn emulator_integration(
         client_secret: ClientSecret::new(format!("{client}-secret")),
         environment: e.environment().clone(),
         environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url())?,
+        platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url())?,
         auth_url: e.token_url().parse()?,
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: Some(OriginPolicy::parse_list(origins)?),
-        browser_scopes: Some(grafx_emulator::ClientSpec::read_scopes()),
+        browser_scopes: Some(grafx_core::BrowserScopes::ReadOnly),
         caller: None,
     })
 }
@@ -171,6 +172,25 @@ impl BrowserStack {
             config.integrations.insert(
                 "writer".into(),
                 emulator_integration(emulator.emulator(), "writer", "demo-writer", &page_origin)?,
+            );
+            // A browser-facing integration that may write (no scope policy), for the project
+            // helpers' wire tests.
+            config.integrations.insert(
+                "rw".into(),
+                Integration {
+                    browser_scopes: None,
+                    ..emulator_integration(emulator.emulator(), "rw", "demo-writer", &page_origin)?
+                },
+            );
+            // The Platform API on another origin than the Environment API (localhost vs
+            // 127.0.0.1): the bearer may go to both, and only to them.
+            let platform = emulator.emulator().base_url().replace("127.0.0.1", "localhost");
+            config.integrations.insert(
+                "platform".into(),
+                Integration {
+                    platform_api_url: EnvironmentApiUrl::parse(&platform)?,
+                    ..emulator_integration(emulator.emulator(), "platform", "demo-reader", &page_origin)?
+                },
             );
             // The fault matrix: one cold integration per fault, on a client of its own so that
             // revoking its credentials touches no other suite.

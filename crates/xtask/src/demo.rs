@@ -114,6 +114,21 @@ impl DemoStack {
                     &origins,
                 )?;
                 let mut config = SignerConfig::single(reader);
+                // "New project from this template" writes, which the read-only token cannot: a
+                // separate write integration, asked for only by that button.
+                let writer = crate::browser::emulator_integration(
+                    emulator.emulator(),
+                    "writer",
+                    "demo-writer",
+                    &origins,
+                )?;
+                config.integrations.insert(
+                    "writer".into(),
+                    grafx_signer::Integration {
+                        browser_scopes: None,
+                        ..writer
+                    },
+                );
                 config.static_dir = Some(site);
                 config.rate_limit_per_minute = 600;
                 (Some(emulator), config)

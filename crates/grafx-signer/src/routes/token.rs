@@ -217,13 +217,15 @@ async fn issue_inner(
     }
     let (token, lookup) = cache.get().await?;
     let integration = cache.integration();
-    if let Some(allowed) = &integration.browser_scopes {
-        if !token.scope.is_subset_of(allowed) {
-            let extra = token.scope.difference(allowed).join(" ");
+    if let Some(policy) = &integration.browser_scopes {
+        let refused = policy.refused(&token.scope);
+        if !refused.is_empty() {
+            let extra = refused.join(" ");
             tracing::warn!(
                 integration = name,
                 extra_scopes = %extra,
-                "refusing to hand a token to a browser: it carries scopes outside browser_scopes (write tokens belong on servers)"
+                browser_scopes = %policy,
+                "refusing to hand a token to a browser: it carries scopes browser_scopes does not allow (write tokens belong on servers)"
             );
             return Err(AppError::new(
                 ErrorCode::ScopeNotAllowed,
@@ -252,6 +254,7 @@ async fn issue_inner(
             scope: token.scope.clone(),
             environment: integration.environment.clone(),
             environment_api_url: integration.environment_api_url.clone(),
+            platform_api_url: Some(integration.platform_api_url.clone()),
         };
         serde_json::to_string(&body).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
     })?;

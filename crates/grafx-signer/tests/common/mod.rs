@@ -50,6 +50,7 @@ pub fn integration(em: &RunningEmulator, name: &str, client: &str) -> Integratio
         client_secret: ClientSecret::new(format!("{client}-secret")),
         environment: e.environment().clone(),
         environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url()).unwrap(),
+        platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url()).unwrap(),
         auth_url: e.token_url().parse().unwrap(),
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
         allowed_origins: Some(OriginPolicy::parse_list(ORIGIN).unwrap()),
