@@ -1,4 +1,4 @@
-import { grafx, showError, describe } from "./grafx.js";
+import { grafx, showError, describe, isGraFxError } from "./grafx.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -36,25 +36,35 @@ $("ui-refresh").addEventListener("click", async () => {
   }
   refreshes++;
   $("ui-refreshes").textContent = String(refreshes);
-  show(await grafx.studio.uiLoaderConfig({ selector: "studio-ui-container", projectId, projectName }));
 });
 
 try {
+  await grafx.accessToken();
+  $("ui-base").textContent = grafx.token.environmentApiUrl.replace(/\/$/, "");
+  if (projectId) $("ui-project").textContent = `${projectName ?? ""} (${projectId})`;
   const config = await grafx.studio.uiLoaderConfig({ selector: "studio-ui-container", projectId, projectName });
   show(config);
-  if (projectId) $("ui-project").textContent = `${projectName ?? ""} (${projectId})`;
   try {
     await loadScript(STUDIO_UI);
-    window.StudioUI.studioUILoaderConfig(config);
-    $("ui-status").textContent = "loaded";
+    // studio-ui answers null (after an alert) when it refuses the config.
+    const loaded = window.StudioUI.studioUILoaderConfig(config);
+    $("ui-status").textContent = loaded === null ? "refused the config (see its alert)" : "loaded";
   } catch (e) {
     $("ui-status").textContent = "unavailable (offline?)";
     $("ui-editor").textContent =
       "studio-ui could not be loaded from CHILI's CDN (no internet here?). The configuration above is " +
-      "what it would receive. studio-ui also checks that the base URL is https on a host named after " +
-      "the environment, so it runs against CHILI GraFx (cargo xtask demo --chili), not the emulator.";
+      "what it would receive.";
     console.info(`studio-ui not loaded: ${describe(e)}`);
   }
 } catch (e) {
-  showError(e);
+  if (isGraFxError(e) && e.code === "invalid_options") {
+    // The emulator's URL: studio-ui would refuse it, and grafx says why before it does.
+    $("ui-status").textContent = "not for this environment";
+    $("ui-config").textContent = e.message;
+    $("ui-editor").textContent =
+      "studio-ui runs against CHILI GraFx: start the demo with `cargo xtask demo --chili` and your " +
+      "GRAFX_* credentials to see it load here.";
+  } else {
+    showError(e);
+  }
 }

@@ -3,13 +3,19 @@ import { grafx, showError, describe } from "./grafx.js";
 const $ = (id) => document.getElementById(id);
 const log = (line) => { $("log").textContent += `${new Date().toLocaleTimeString()}  ${line}\n`; };
 
-// The SDK's engine comes from CHILI's CDN, as in CHILI's integration guide.
-const SDK_URL = "https://cdn.jsdelivr.net/npm/@chili-publish/studio-sdk@1.45.0/+esm";
+// The SDK's own code is served from the npm package (@chili-publish/studio-sdk, its UMD bundle),
+// so it runs offline; only the editor engine it loads into an iframe comes from CHILI's CDN.
+const SDK_URL = "vendor/studio-sdk.js";
 let authRefreshes = 0;
 
-async function loadSdk() {
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), 5000));
-  return (await Promise.race([import(SDK_URL), timeout])).default;
+function loadSdk() {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = SDK_URL;
+    s.onload = () => (window.StudioSDK?.default ? resolve(window.StudioSDK.default) : reject(new Error("no StudioSDK global")));
+    s.onerror = () => reject(new Error(`could not load ${SDK_URL}`));
+    document.head.append(s);
+  });
 }
 
 async function configure() {
@@ -46,17 +52,19 @@ try {
   try {
     const StudioSDK = await loadSdk();
     const sdk = new StudioSDK({ editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired });
+    $("sdk-status").textContent = "loaded (from the npm package)";
+    log("Studio SDK loaded from the npm package");
     sdk.loadEditor();
+    $("engine-status").textContent = "requested from CHILI's CDN (needs the internet)";
+    $("editor").textContent =
+      "The editor engine loads from CHILI's CDN into this frame; without the internet it stays empty. " +
+      "The token wiring works either way: use the button to run the editor's auth-expired path.";
     await sdk.configuration.setValue("ENVIRONMENT_API", config.ENVIRONMENT_API);
     await sdk.configuration.setValue("GRAFX_AUTH_TOKEN", config.GRAFX_AUTH_TOKEN);
-    $("engine-status").textContent = "loaded";
-    log("Studio SDK loaded and configured");
+    log("Studio SDK configured");
   } catch (e) {
-    $("engine-status").textContent = "unavailable (offline?)";
-    $("editor").textContent =
-      "The Studio editor engine could not be loaded from CHILI's CDN (no internet here?). " +
-      "The token wiring still works: use the button to run the editor's auth-expired path.";
-    log(`editor engine not loaded: ${e.message}`);
+    $("sdk-status").textContent = `failed: ${e.message}`;
+    log(`Studio SDK not loaded: ${e.message}`);
   }
 } catch (e) {
   showError(e);

@@ -1,7 +1,7 @@
 // The demo's flows through the real signer and emulator, in headless Chromium.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { DEMO_URL, EMULATOR_URL, armFault, clearFaults, launch, signerTokenRequests, withPage } from "./helpers.mjs";
+import { DEMO_URL, EMULATOR_URL, armFault, clearFaults, clearRequests, launch, requests, signerTokenRequests, withPage } from "./helpers.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -89,4 +89,40 @@ test("when GraFx goes away the page says so, then recovers by itself", () =>
     // The page probes every 3 s; once the faults are spent it recovers on its own.
     await page.locator("#banner.ok", { hasText: "Connection restored" }).waitFor({ timeout: 20000 });
     await page.locator("#templates li").first().waitFor();
+  }));
+
+test("a new project from a template: CHILI's body on the wire, its preview, a link to studio-ui", () =>
+  withPage(browser, "new project", async (page) => {
+    await page.goto(DEMO_URL);
+    await clearRequests();
+    await page.locator("#templates li", { hasText: "Business Card" }).click();
+    await page.click("#new-project");
+    await page.locator("#project-status", { hasText: "Created project" }).waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => {
+      const img = document.getElementById("project-preview");
+      return img.src.startsWith("blob:") && img.complete && img.naturalWidth > 0;
+    });
+    const created = (await requests()).filter((r) => r.method === "POST" && r.path === "projects");
+    assert.equal(created.length, 1);
+    assert.deepEqual(created[0].body, { template: { id: "7a1c0e4d-0000-4000-8000-000000000002" }, name: "Business Card (demo copy)" });
+    const href = await page.locator("#project-open").getAttribute("href");
+    assert.match(href, /^studio-ui\.html\?projectId=[0-9a-f-]{36}&projectName=/);
+    // The page's own token stayed read-only: the write went through the writer integration.
+    assert.doesNotMatch(await text(page, "#t-scope"), /:write/);
+  }));
+
+test("the studio-ui page explains that studio-ui needs CHILI's URL, and refreshes through grafx", () =>
+  withPage(browser, "studio-ui", async (page) => {
+    await page.goto(new URL("studio-ui.html?projectId=p-1&projectName=Mine", DEMO_URL).href);
+    const base = `${EMULATOR_URL}/grafx/api/v1/environment/demo`;
+    await page.locator("#ui-base", { hasText: base }).waitFor();
+    assert.equal(await text(page, "#ui-project"), "Mine (p-1)");
+    // The emulator is on http://127.0.0.1: studio-ui would refuse it, and the page says why.
+    await page.locator("#ui-status", { hasText: "not for this environment" }).waitFor({ timeout: 15000 });
+    assert.match(await text(page, "#ui-config"), /studio-ui only accepts an Environment API at https:/);
+    assert.match(await text(page, "#ui-editor"), /cargo xtask demo --chili/);
+    const before = await signerTokenRequests();
+    await page.click("#ui-refresh");
+    await page.locator("#ui-refreshes", { hasText: "1" }).waitFor();
+    assert.equal((await signerTokenRequests()) - before, 1, "refreshTokenAction asked the signer");
   }));

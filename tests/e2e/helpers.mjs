@@ -58,3 +58,14 @@ export async function armFault(fault) {
 export async function clearFaults() {
   await fetch(`${EMULATOR_URL}/_emulator/faults`, { method: "DELETE" });
 }
+
+/** The emulator's journal of API requests: what the page put on the wire. */
+export async function requests() {
+  const res = await fetch(`${EMULATOR_URL}/_emulator/requests`);
+  if (!res.ok) throw new Error(`reading the request journal failed: ${res.status}`);
+  return res.json();
+}
+
+export async function clearRequests() {
+  await fetch(`${EMULATOR_URL}/_emulator/requests`, { method: "DELETE" });
+}

@@ -16,9 +16,14 @@
 //! assert_eq!(sandbox.as_str(), "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/");
 //! assert_eq!(sandbox.without_trailing_slash(), "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme");
 //!
+//! assert!(url.studio_ui_accepts() && sandbox.studio_ui_accepts());
+//! let other = EnvironmentApiUrl::parse("https://sandbox1.chili-publish-sandbox.online/grafx/api/v1/environment/cp-exp-321")?;
+//! assert!(!other.studio_ui_accepts(), "studio-ui wants the host named after the environment");
+//!
 //! let local = EnvironmentApiUrl::parse("http://127.0.0.1:8080/grafx/api/v1/environment/demo")?;
 //! assert_eq!(local.as_str(), "http://127.0.0.1:8080/grafx/api/v1/environment/demo/");
 //! assert_eq!(local.origin(), "http://127.0.0.1:8080");
+//! assert!(!local.studio_ui_accepts());
 //! # Ok::<(), grafx_core::Error>(())
 //! ```
 
@@ -189,6 +194,24 @@ impl EnvironmentApiUrl {
     /// takes (it splits the URL on `/environment/` and takes the last part as the name).
     pub fn without_trailing_slash(&self) -> &str {
         self.url.strip_suffix('/').unwrap_or(&self.url)
+    }
+
+    /// Whether studio-ui accepts this URL: its `validateConfig` wants
+    /// `https://{env}.{domain}/grafx/api/v1/environment/{env}` with the host's first label equal to
+    /// the environment name (so not a loopback emulator, nor a sandbox host named otherwise).
+    pub fn studio_ui_accepts(&self) -> bool {
+        let Some(rest) = self.url.strip_prefix("https://") else {
+            return false;
+        };
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let Some((label, domain)) = host.split_once('.') else {
+            return false;
+        };
+        let expected = format!("/grafx/api/v1/environment/{label}");
+        !label.is_empty()
+            && !domain.is_empty()
+            && path.len() >= expected.len()
+            && path[..expected.len()].eq_ignore_ascii_case(&expected)
     }
 
     /// `scheme://host[:port]`: the only origin the bearer token may be sent to.

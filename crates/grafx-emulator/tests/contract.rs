@@ -335,7 +335,20 @@ async fn vdp_style_batch_output_with_document_content() {
     let text = String::from_utf8_lossy(&file.bytes().await.unwrap()).into_owned();
     assert!(text.starts_with("%PDF") && text.contains("Batch of 2 data rows"));
 
-    // studio-ui sends documentContent as a string, with engineVersion and dataConnectorConfig.
+    // studio-ui's documentExportHelper: the document with the project it came from, plus
+    // engineVersion and dataConnectorConfig.
+    let writer = env.token("demo-writer").await;
+    let project: Value = env
+        .call(
+            &writer,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     start_output(
         &env,
         &reader,
@@ -344,9 +357,18 @@ async fn vdp_style_batch_output_with_document_content() {
             "outputSettingsId": setting_id,
             "layoutsToExport": ["0"],
             "engineVersion": null,
-            "documentContent": document.to_string(),
+            "documentContent": document,
+            "projectId": project["id"],
             "dataConnectorConfig": { "dataConnectorId": "x", "dataConnectorParameters": { "context": {} } },
         }),
+    )
+    .await;
+    // The document may also come as a JSON string.
+    start_output(
+        &env,
+        &reader,
+        "pdf",
+        json!({ "documentContent": document.to_string() }),
     )
     .await;
     // Bad rows, batch for a non-PDF format, two sources at once: 400 problems that say why.
@@ -364,7 +386,7 @@ async fn vdp_style_batch_output_with_document_content() {
         (
             "pdf",
             json!({ "templateId": FLYER, "projectId": "p" }),
-            "only one of",
+            "not both",
         ),
         (
             "pdf",
@@ -437,6 +459,11 @@ async fn older_versions_answer_202_while_running_and_downloads_expire() {
     let download = format!("output/tasks/{task}/download");
     assert_eq!(env.get(&reader, &download).await.status(), 200);
     env.em.emulator().advance_clock(60_000);
+    assert_eq!(
+        env.get(&reader, &poll).await.status(),
+        200,
+        "tasks outlive their downloads (7 days)"
+    );
     let gone = env.get(&reader, &download).await;
     assert_eq!(gone.status(), 404);
     assert_eq!(gone.headers()["content-type"], "application/problem+json");
@@ -575,4 +602,100 @@ async fn each_endpoint_wants_chilis_scope_for_it() {
             "{path} without {scope}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_older_query_string_output_endpoints_still_answer() {
+    let env = Env::new(Settings {
+        output_render_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let writer = env.token("demo-writer").await;
+    let project: Value = env
+        .call(
+            &writer,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = project["id"].as_str().unwrap();
+    // Integration project section 13: no body, 200, `data.taskId`.
+    let res = env
+        .http
+        .post(env.url(&format!(
+            "output/image?projectId={id}&outputType=png&layoutToExport=0&pixelRatio=1"
+        )))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let task: Value = res.json().await.unwrap();
+    let task = task["data"]["taskId"].as_str().unwrap();
+    let file = env
+        .get(&writer, &format!("output/tasks/{task}/download"))
+        .await;
+    assert_eq!(file.headers()["content-type"], "image/png");
+    let res = env
+        .http
+        .post(env.url(&format!("output/animation?projectId={id}&outputType=png")))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn projects_delete_one_or_many() {
+    let env = Env::new(fast()).await;
+    let writer = env.token("demo-writer").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let p: Value = env
+            .call(
+                &writer,
+                Method::POST,
+                "projects",
+                Some(json!({ "template": { "id": FLYER } })),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(p["id"].as_str().unwrap().to_owned());
+    }
+    let res = env
+        .call(
+            &writer,
+            Method::DELETE,
+            &format!("projects/{}", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let res = env
+        .call(
+            &writer,
+            Method::DELETE,
+            "projects",
+            Some(json!({ "ids": [ids[1], ids[2]] })),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    for id in &ids {
+        assert_eq!(
+            env.get(&writer, &format!("projects/{id}")).await.status(),
+            404
+        );
+    }
+    let res = env
+        .call(&writer, Method::DELETE, "projects", Some(json!(["nope"])))
+        .await;
+    assert_eq!(res.status(), 404);
 }

@@ -978,7 +978,7 @@ async fn unknown_routes_wrong_methods_and_environments_are_clear_4xx() {
     let res = c
         .post(format!("{}projects", em.emulator().environment_api_url()))
         .bearer_auth(&writer)
-        .json(&json!({"big": "x".repeat(2 * 1024 * 1024)}))
+        .json(&json!({"big": "x".repeat(11 * 1024 * 1024)}))
         .send()
         .await
         .unwrap();

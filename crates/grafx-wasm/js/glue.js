@@ -40,12 +40,18 @@ export function linkedSignal(outer, timeoutMs) {
   const controller = new AbortController();
   let timer;
   if (timeoutMs > 0) timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
+  const follow = () => controller.abort(outer.reason ?? "aborted");
   if (outer) {
-    if (outer.aborted) controller.abort(outer.reason ?? "aborted");
-    else outer.addEventListener("abort", () => controller.abort(outer.reason ?? "aborted"), { once: true });
+    if (outer.aborted) follow();
+    else outer.addEventListener("abort", follow, { once: true });
   }
+  // Nothing outlives the call: the timer is cleared and the caller's signal loses our listener.
+  const done = () => {
+    clearTimeout(timer);
+    if (outer) outer.removeEventListener("abort", follow);
+  };
   controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-  return { signal: controller.signal, done: () => clearTimeout(timer) };
+  return { signal: controller.signal, done };
 }
 
 /** Builds a Request from a URL and a user's RequestInit, overriding the signal. */
@@ -117,17 +123,25 @@ export function resources(fetch, json, errorFrom) {
   const all = (path) => (o = {}) => pagesIterable((pageToken) => list(path, { ...o, pageToken }));
   const one = async (path) => unwrap(await json(path));
   // Polls `path` until it answers 200 (202, 204, or a 200 without a body: still running), with
-  // progress, abort and an overall timeout. Resolves to the finished reply's JSON.
+  // progress, abort and an overall timeout that also bounds each request. Resolves to the
+  // finished reply's JSON. `o.fallbackPath`: where to poll instead if the first poll fails.
   const poll = async (path, what, o, started) => {
     const interval = o.intervalMs || 1000, timeout = o.timeoutMs || 300000;
     for (let attempt = 1; ; attempt++) {
-      const res = await fetch(path, { signal: o.signal });
+      const left = Math.max(1, timeout - (Date.now() - started));
+      const res = await fetch(path, { signal: o.signal, timeoutMs: left }).catch((e) => {
+        throw e && e.code === "timeout" ? grafxError("timeout", `${what} did not finish within ${timeout} ms`) : e;
+      });
       if (res.status === 200) {
         const text = await res.text();
         if (text.trim() !== "" && text.trim() !== "null") {
           try { return JSON.parse(text); } catch { throw grafxError("invalid_response", `${what}: the finished task is not JSON`, 200, undefined, undefined, text); }
         }
       } else if (res.status !== 202 && res.status !== 204) {
+        if (attempt === 1 && o.fallbackPath) {
+          path = o.fallbackPath;
+          continue;
+        }
         throw await errorFrom(res, what);
       }
       const elapsedMs = Date.now() - started;
@@ -135,6 +149,24 @@ export function resources(fetch, json, errorFrom) {
       if (elapsedMs > timeout) throw grafxError("timeout", `${what} did not finish within ${timeout} ms`);
       await pause(interval, o.signal);
     }
+  };
+  // A finished task's file. `links.download` is on the Environment API, and gets the bearer; if
+  // CHILI ever points it at another origin (a storage URL), it is fetched without the token.
+  const getFile = async (url, what, signal) => {
+    let res;
+    try {
+      res = await fetch(url, { signal });
+    } catch (e) {
+      if (!e || e.code !== "invalid_options" || !url.includes("://")) throw e;
+      res = await globalThis.fetch(url, { signal });
+    }
+    if (res.status === 404 || res.status === 410) {
+      const e = await errorFrom(res, what);
+      e.message = `the output is no longer available (CHILI keeps rendered outputs for about 4 hours): render it again. ${e.message}`;
+      throw e;
+    }
+    if (!res.ok) throw await errorFrom(res, what);
+    return res.blob();
   };
   const downloadLink = (reply, what) => {
     const url = reply && reply.links && reply.links.download;
@@ -153,24 +185,20 @@ export function resources(fetch, json, errorFrom) {
     const body = await res.json().catch(() => null);
     const taskId = body && body.data && body.data.taskId;
     if (typeof taskId !== "string") throw grafxError("invalid_response", `${what}: a 202 without data.taskId`, 202);
+    // CHILI's docs name the poll under projects/ (the workshop's code, for both kinds) and
+    // templates/ (the API table): projects/ first, the other if this environment refuses it.
     const tasks = (k) => `${k}/preview/tasks/${encodeURIComponent(taskId)}`;
-    let done;
-    try {
-      done = await poll(tasks(kind), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId }, started);
-    } catch (e) {
-      // CHILI's docs name the poll under templates/ (API table) and projects/ (the workshop's
-      // code, for both kinds): try the other one if this environment does not know the first.
-      if (kind !== "templates" || e.status !== 404) throw e;
-      done = await poll(tasks("projects"), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId }, started);
-    }
+    const done = await poll(tasks("projects"), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId, fallbackPath: tasks("templates") }, started);
     const image = await fetch(downloadLink(done, what), { signal: o.signal });
     if (!image.ok) throw await errorFrom(image, `${what} download`);
     return image.blob();
   };
   const settings = async () => (await list("output/settings", { limit: 100 })).items;
+  // studio-ui sends documentContent together with the project (or template) it came from.
   const sourceOf = (body) => {
-    const given = ["templateId", "projectId", "documentContent"].filter((k) => body[k] !== undefined && body[k] !== null);
-    if (given.length !== 1) throw options(`output needs exactly one of templateId, projectId or documentContent, not ${given.length ? given.join(" and ") : "none"}`);
+    const has = (k) => body[k] !== undefined && body[k] !== null;
+    if (has("templateId") && has("projectId")) throw options("output takes templateId or projectId, not both");
+    if (!has("templateId") && !has("projectId") && !has("documentContent")) throw options("output needs templateId, projectId or documentContent");
   };
   // `POST output/{format}`: CHILI's body, with the environment's default setting for the format
   // when no `outputSettingsId` is given.
@@ -200,14 +228,12 @@ export function resources(fetch, json, errorFrom) {
   // about 4 hours: a 404 or 410 then says the download expired.
   const download = async (taskIdOrUrl, o = {}) => {
     const target = typeof taskIdOrUrl === "string" && taskIdOrUrl.includes("://") ? taskIdOrUrl : `output/tasks/${ID(taskIdOrUrl, "taskId")}/download`;
-    const res = await fetch(target, { signal: o.signal });
-    if (res.status === 404 || res.status === 410) {
-      const e = await errorFrom(res, "output download");
-      e.message = `the output is no longer available (CHILI keeps rendered outputs for about 4 hours): render it again. ${e.message}`;
-      throw e;
-    }
-    if (!res.ok) throw await errorFrom(res, "output download");
-    return res.blob();
+    return getFile(target, "output download", o.signal);
+  };
+  // A request whose reply body does not matter (204, or 200 with or without a body).
+  const send = async (path, init, what) => {
+    const res = await fetch(path, init);
+    if (!res.ok) throw await errorFrom(res, what);
   };
   return {
     templates: {
@@ -228,8 +254,21 @@ export function resources(fetch, json, errorFrom) {
       },
       get: async (id) => one(`projects/${ID(id, "id")}`),
       document: async (id) => json(`projects/${ID(id, "id")}/document`),
-      saveDocument: async (id, doc) => { await json(`projects/${ID(id, "id")}/document`, postJson("PUT", doc)); },
-      delete: async (id) => { await json(`projects/${ID(id, "id")}`, { method: "DELETE" }); },
+      // The document as an object, or as the JSON string the SDK's getCurrentState() gives (sent
+      // as is: CHILI wants the document, not a JSON string literal of it).
+      saveDocument: async (id, doc) => {
+        const path = `projects/${ID(id, "id")}/document`;
+        let body = doc;
+        if (typeof doc === "string") {
+          try { JSON.parse(doc); } catch { throw options("projects.saveDocument: the document string is not JSON"); }
+        } else {
+          body = JSON.stringify(doc);
+        }
+        await send(path, { method: "PUT", headers: { "content-type": "application/json" }, body }, `PUT ${path}`);
+      },
+      // CHILI's API table lists `DELETE projects` without showing its form: this per-id path is
+      // the REST reading of it, unverified against CHILI.
+      delete: async (id) => send(`projects/${ID(id, "id")}`, { method: "DELETE" }, `DELETE projects/${id}`),
       preview: async (id, type, o) => preview("projects", id, type, o),
     },
     media: {

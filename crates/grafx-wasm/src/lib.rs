@@ -171,9 +171,9 @@ export interface MediaApi {
 
 /** One data row of batch (variable data) output: variable name to value. PDF only. */
 export type VariableRow = Record<string, string | null>;
-/** What to render (exactly one of templateId, projectId, documentContent) and how. */
-export type OutputBody = ({ templateId: string; projectId?: never; documentContent?: never }
-  | { projectId: string; templateId?: never; documentContent?: never }
+/** What to render (templateId or projectId, or documentContent, optionally with the id it came from) and how. */
+export type OutputBody = ({ templateId: string; projectId?: never; documentContent?: unknown }
+  | { projectId: string; templateId?: never; documentContent?: unknown }
   | { documentContent: unknown; templateId?: never; projectId?: never }) & {
   /** The output setting; the environment's default for the format when omitted. */
   outputSettingsId?: string;
@@ -235,7 +235,10 @@ export interface StudioAdapters {
   refreshTokenAction(): Promise<string | Error>;
   /** `{ENVIRONMENT_API, GRAFX_AUTH_TOKEN}` for `sdk.configuration.setValue`. */
   configuration(): Promise<{ ENVIRONMENT_API: string; GRAFX_AUTH_TOKEN: string }>;
-  /** The argument of studio-ui's `StudioUI.studioUILoaderConfig`. */
+  /**
+   * The argument of studio-ui's `StudioUI.studioUILoaderConfig`. Rejects with `invalid_options`
+   * when studio-ui would refuse the environment's URL (it wants `https://{env}.…/environment/{env}`).
+   */
   uiLoaderConfig(options: StudioUIOptions): Promise<StudioUILoaderConfig>;
 }
 

@@ -47,6 +47,14 @@ async fn ui_loader_config(
         })?),
     };
     let token = inner.current(false).await?;
+    if !token.api.studio_ui_accepts() {
+        // studio-ui would show an alert and load nothing; say why here instead.
+        return Err(GraFxError::options(format!(
+            "studio-ui only accepts an Environment API at https://{{environment}}.{{domain}}/grafx/api/v1/environment/{{environment}}, not {}: it runs against CHILI GraFx, not a local emulator or a host named otherwise",
+            token.api.without_trailing_slash()
+        ))
+        .into());
+    }
     let config = js_sys::Object::assign(&js_sys::Object::new(), opts.unchecked_ref());
     let base = token.api.without_trailing_slash();
     let mut add = vec![
@@ -84,7 +92,16 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
         future_to_promise(async move {
             Ok(match inner.current(true).await {
                 Ok(t) => JsValue::from_str(&t.access_token),
-                Err(e) => e,
+                // studio-ui treats anything but an Error as the token: never hand it a string.
+                Err(e) if e.is_instance_of::<js_sys::Error>() => e,
+                Err(e) => GraFxError::new(
+                    grafx_core::ErrorCode::InvalidResponse,
+                    format!(
+                        "the token refresh failed: {}",
+                        e.as_string().unwrap_or_default()
+                    ),
+                )
+                .into(),
             })
         })
     })

@@ -182,14 +182,38 @@ impl BrowserStack {
                     ..emulator_integration(emulator.emulator(), "rw", "demo-writer", &page_origin)?
                 },
             );
+            // An Environment API named like CHILI's, as studio-ui demands: for the loader-config
+            // test, which needs only the token.
+            config.integrations.insert(
+                "studioui".into(),
+                Integration {
+                    environment_api_url: EnvironmentApiUrl::parse(
+                        "https://demo.chili-publish.online/grafx/api/v1/environment/demo/",
+                    )?,
+                    ..emulator_integration(
+                        emulator.emulator(),
+                        "studioui",
+                        "demo-reader",
+                        &page_origin,
+                    )?
+                },
+            );
             // The Platform API on another origin than the Environment API (localhost vs
             // 127.0.0.1): the bearer may go to both, and only to them.
-            let platform = emulator.emulator().base_url().replace("127.0.0.1", "localhost");
+            let platform = emulator
+                .emulator()
+                .base_url()
+                .replace("127.0.0.1", "localhost");
             config.integrations.insert(
                 "platform".into(),
                 Integration {
                     platform_api_url: EnvironmentApiUrl::parse(&platform)?,
-                    ..emulator_integration(emulator.emulator(), "platform", "demo-reader", &page_origin)?
+                    ..emulator_integration(
+                        emulator.emulator(),
+                        "platform",
+                        "demo-reader",
+                        &page_origin,
+                    )?
                 },
             );
             // The fault matrix: one cold integration per fault, on a client of its own so that

@@ -45,6 +45,16 @@ pub(crate) fn assemble_site(root: &Path) -> Result<PathBuf> {
     }
     copy_dir(&root.join("www"), &site)?;
     copy_dir(&root.join("crates/grafx-wasm/pkg"), &site.join("pkg"))?;
+    // The Studio SDK's own code, from the npm package the test command installs (`npm ci`), so
+    // the Studio page runs it offline.
+    let sdk = root.join("node_modules/@chili-publish/studio-sdk/_bundles/main.js");
+    std::fs::create_dir_all(site.join("vendor"))?;
+    std::fs::copy(&sdk, site.join("vendor/studio-sdk.js")).with_context(|| {
+        format!(
+            "copying the Studio SDK bundle from {} (npm ci installs it)",
+            sdk.display()
+        )
+    })?;
     Ok(site)
 }
 

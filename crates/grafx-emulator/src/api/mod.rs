@@ -27,8 +27,9 @@ use crate::problem::Problem;
 use crate::tokens::TokenRejection;
 use crate::Emulator;
 
-/// The largest API request body accepted (a project document).
-pub(crate) const MAX_API_BODY: usize = 1024 * 1024;
+/// The largest API request body accepted: CHILI's variable-data guide allows 10 MB (a document
+/// and up to 10,000 data rows).
+pub(crate) const MAX_API_BODY: usize = 10 * 1024 * 1024;
 
 /// The API routes, relative to the environment root.
 pub(crate) fn routes() -> Router<Emulator> {
@@ -42,7 +43,10 @@ pub(crate) fn routes() -> Router<Emulator> {
             "/templates/preview/tasks/{task}/download",
             get(previews::download),
         )
-        .route("/projects", post(projects::create))
+        .route(
+            "/projects",
+            post(projects::create).delete(projects::delete_many),
+        )
         .route(
             "/projects/{id}",
             get(projects::get).delete(projects::delete),
@@ -62,7 +66,7 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/media/{id}/preview/{size}", get(media::preview))
         .route("/output/settings", get(output::settings))
         .route("/output/settings/{id}", get(output::setting))
-        .route("/output/{format}", post(output::create))
+        .route("/output/{format}", post(output::start))
         .route("/output/tasks/{id}", get(output::task))
         .route("/output/tasks/{id}/download", get(output::download))
         .route("/connectors", get(studio::connector_list))

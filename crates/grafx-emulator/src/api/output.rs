@@ -1,4 +1,5 @@
-//! `output`: settings, start a render (`POST output/{pdf|png|jpg|gif|mp4|html}`), poll the task
+//! `output`: settings, start a render (`POST output/{pdf|png|jpg|gif|mp4|html}`, and the older
+//! query-string form `POST output/image|animation?projectId=…&outputType=…`), poll the task
 //! (204 while running, or 202 as older versions answered; 200 with `links.download`; 500 when it
 //! failed) and download the file, which expires after a while (CHILI: about 4 hours).
 
@@ -102,65 +103,78 @@ fn variable_rows(body: &Value, format: Format) -> Result<usize, Problem> {
     Ok(rows.len())
 }
 
-/// What to render: a template, a project, or a whole document sent inline.
+/// What to render: a template, a project, or a whole document sent inline. studio-ui sends the
+/// document together with the project (or, in sandbox mode, template) it came from, so
+/// `documentContent` may come with one of the ids and then wins; `templateId` and `projectId`
+/// together are refused.
 fn source(em: &Emulator, body: &Value) -> Result<Template, Problem> {
     let world = em.world();
-    let given = ["templateId", "projectId", "documentContent"]
-        .into_iter()
-        .filter(|f| !body[*f].is_null())
-        .collect::<Vec<_>>();
-    match given.as_slice() {
-        ["templateId"] => {
-            let id = body["templateId"]
-                .as_str()
-                .ok_or_else(|| Problem::bad_request("'templateId' must be a string."))?;
-            world
-                .content
-                .template(id)
-                .cloned()
-                .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")))
-        }
-        ["projectId"] => {
-            let id = body["projectId"]
-                .as_str()
-                .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
-            let project = world
-                .content
-                .projects
-                .get(id)
-                .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
-            world
-                .content
-                .template(&project.template_id)
-                .cloned()
-                .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))
-        }
-        ["documentContent"] => {
-            // studio-ui sends the document as a JSON string; API samples send the object.
-            let doc = match &body["documentContent"] {
-                Value::String(s) => serde_json::from_str(s).map_err(|e| {
-                    Problem::bad_request(format!("'documentContent' is not a JSON document: {e}"))
-                })?,
-                v @ Value::Object(_) => v.clone(),
-                _ => {
-                    return Err(Problem::bad_request(
-                        "'documentContent' must be the document JSON (an object or a string).",
-                    ))
-                }
-            };
-            Ok(Template::from_document(&doc))
-        }
-        [] => Err(Problem::bad_request(
-            "Body must have one of 'templateId', 'projectId' or 'documentContent'.",
-        )),
-        _ => Err(Problem::bad_request(format!(
-            "Body must have only one of 'templateId', 'projectId' or 'documentContent', not {}.",
-            given.join(" and ")
-        ))),
+    let has = |f: &str| !body[f].is_null();
+    if has("templateId") && has("projectId") {
+        return Err(Problem::bad_request(
+            "Body must have 'templateId' or 'projectId', not both.",
+        ));
+    }
+    if has("documentContent") {
+        // API samples send the document object; a JSON string is accepted too.
+        let doc = match &body["documentContent"] {
+            Value::String(s) => serde_json::from_str(s).map_err(|e| {
+                Problem::bad_request(format!("'documentContent' is not a JSON document: {e}"))
+            })?,
+            v @ Value::Object(_) => v.clone(),
+            _ => {
+                return Err(Problem::bad_request(
+                    "'documentContent' must be the document JSON.",
+                ))
+            }
+        };
+        return Ok(Template::from_document(&doc));
+    }
+    if has("templateId") {
+        let id = body["templateId"]
+            .as_str()
+            .ok_or_else(|| Problem::bad_request("'templateId' must be a string."))?;
+        return world
+            .content
+            .template(id)
+            .cloned()
+            .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")));
+    }
+    if has("projectId") {
+        let id = body["projectId"]
+            .as_str()
+            .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
+        let project = world
+            .content
+            .projects
+            .get(id)
+            .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
+        return world
+            .content
+            .template(&project.template_id)
+            .cloned()
+            .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")));
+    }
+    Err(Problem::bad_request(
+        "Body must have 'templateId', 'projectId' or 'documentContent'.",
+    ))
+}
+
+/// `POST output/{format}`, or the older `output/image|animation` with a query string.
+pub(crate) async fn start(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(format): Path<String>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, Problem> {
+    match format.as_str() {
+        "image" | "animation" => create_legacy(em, caller, &format, q).await,
+        _ => create(State(em), caller, Path(format), body).await,
     }
 }
 
-pub(crate) async fn create(
+async fn create(
     State(em): State<Emulator>,
     caller: Caller,
     Path(format): Path<String>,
@@ -228,6 +242,49 @@ pub(crate) async fn create(
     ))
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyQuery {
+    project_id: Option<String>,
+    template_id: Option<String>,
+    output_type: Option<String>,
+    layout_to_export: Option<String>,
+}
+
+/// The older endpoints CHILI's API table and the template-store project (section 13) use:
+/// `POST output/image?projectId=…&outputType=png&layoutToExport=0&pixelRatio=1` (no body) and
+/// `POST output/animation?…`.
+async fn create_legacy(
+    em: Emulator,
+    caller: Caller,
+    kind: &str,
+    q: Option<String>,
+) -> Result<Json<Value>, Problem> {
+    let q: LegacyQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
+        .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
+    let default = if kind == "image" { "png" } else { "gif" };
+    let format = q.output_type.as_deref().unwrap_or(default);
+    let allowed: &[&str] = if kind == "image" {
+        &["png", "jpg"]
+    } else {
+        &["gif", "mp4"]
+    };
+    if !allowed.contains(&format) {
+        return Err(Problem::bad_request(format!(
+            "outputType must be one of {} for output/{kind}, not '{format}'.",
+            allowed.join(", ")
+        )));
+    }
+    let mut body = json!({ "layoutsToExport": [q.layout_to_export.unwrap_or_else(|| "0".into())] });
+    if let Some(id) = q.project_id {
+        body["projectId"] = json!(id);
+    }
+    if let Some(id) = q.template_id {
+        body["templateId"] = json!(id);
+    }
+    create(State(em), caller, Path(format.to_owned()), Ok(Json(body))).await
+}
+
 enum TaskState {
     Running,
     Failed,
@@ -289,8 +346,9 @@ pub(crate) async fn task(
         }
         TaskState::Running => Ok(StatusCode::NO_CONTENT.into_response()),
         TaskState::Failed => Err(failed(&id)),
-        TaskState::Expired => Err(expired(&id)),
-        TaskState::Done(_) => {
+        // CHILI keeps tasks for 7 days and their downloads for about 4 hours: the task still
+        // answers, its download does not.
+        TaskState::Done(_) | TaskState::Expired => {
             let download = api_url(&em, &format!("output/tasks/{id}/download"));
             Ok(Json(json!({ "data": { "taskId": id, "status": "Succeeded" }, "links": { "download": download } }))
                 .into_response())

@@ -108,6 +108,41 @@ pub(crate) async fn delete(
         .ok_or_else(|| not_found(&id))
 }
 
+/// `DELETE projects`: CHILI's API table lists this form without showing its body; the emulator
+/// takes the ids as a JSON array or `{"ids": […]}` (the helper uses `DELETE projects/{id}`).
+pub(crate) async fn delete_many(
+    State(em): State<Emulator>,
+    caller: Caller,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    caller.require(WRITE)?;
+    let body = json_body(body)?;
+    let ids = match &body {
+        Value::Array(ids) => ids,
+        other => other["ids"].as_array().ok_or_else(|| {
+            Problem::bad_request("Body must be the project ids: [\"…\"] or {\"ids\": [\"…\"]}.")
+        })?,
+    };
+    let ids: Vec<&str> = ids
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| Problem::bad_request("Project ids must be strings."))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut world = em.world();
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !world.content.projects.contains_key(**id))
+    {
+        return Err(not_found(missing));
+    }
+    for id in ids {
+        world.content.projects.remove(id);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(crate) async fn document(
     State(em): State<Emulator>,
     caller: Caller,
