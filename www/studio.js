@@ -59,9 +59,15 @@ try {
     $("editor").textContent =
       "The editor engine loads from CHILI's CDN into this frame; without the internet it stays empty. " +
       "The token wiring works either way: use the button to run the editor's auth-expired path.";
-    await sdk.configuration.setValue("ENVIRONMENT_API", config.ENVIRONMENT_API);
-    await sdk.configuration.setValue("GRAFX_AUTH_TOKEN", config.GRAFX_AUTH_TOKEN);
-    log("Studio SDK configured");
+    // setValue resolves once the engine has connected: offline, never. Do not wait for it.
+    Promise.all([
+      sdk.configuration.setValue("ENVIRONMENT_API", config.ENVIRONMENT_API),
+      sdk.configuration.setValue("GRAFX_AUTH_TOKEN", config.GRAFX_AUTH_TOKEN),
+    ]).then(() => {
+      $("engine-status").textContent = "loaded";
+      log("the editor engine took the configuration");
+    });
+    log("configuration handed to the SDK (applied once the engine connects)");
   } catch (e) {
     $("sdk-status").textContent = `failed: ${e.message}`;
     log(`Studio SDK not loaded: ${e.message}`);

@@ -68,6 +68,20 @@ impl Env {
     async fn get(&self, token: &str, path: &str) -> Response {
         self.call(token, Method::GET, path, None).await
     }
+
+    /// A project from the flyer template, created with CHILI's body; its reply.
+    async fn create_project(&self, token: &str) -> Value {
+        self.call(
+            token,
+            Method::POST,
+            "projects",
+            Some(json!({ "template": { "id": FLYER } })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
+    }
 }
 
 fn fast() -> Settings {
@@ -224,17 +238,7 @@ async fn previews_follow_the_202_task_flow_for_templates_and_projects() {
         "projects",
     )
     .await;
-    let project: Value = env
-        .call(
-            &writer,
-            Method::POST,
-            "projects",
-            Some(json!({ "template": { "id": FLYER } })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let project = env.create_project(&writer).await;
     let id = project["id"].as_str().unwrap();
     preview_flow(
         &env,
@@ -338,17 +342,7 @@ async fn vdp_style_batch_output_with_document_content() {
     // studio-ui's documentExportHelper: the document with the project it came from, plus
     // engineVersion and dataConnectorConfig.
     let writer = env.token("demo-writer").await;
-    let project: Value = env
-        .call(
-            &writer,
-            Method::POST,
-            "projects",
-            Some(json!({ "template": { "id": FLYER } })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let project = env.create_project(&writer).await;
     start_output(
         &env,
         &reader,
@@ -612,17 +606,7 @@ async fn the_older_query_string_output_endpoints_still_answer() {
     })
     .await;
     let writer = env.token("demo-writer").await;
-    let project: Value = env
-        .call(
-            &writer,
-            Method::POST,
-            "projects",
-            Some(json!({ "template": { "id": FLYER } })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let project = env.create_project(&writer).await;
     let id = project["id"].as_str().unwrap();
     // Integration project section 13: no body, 200, `data.taskId`.
     let res = env
@@ -657,17 +641,7 @@ async fn projects_delete_one_or_many() {
     let writer = env.token("demo-writer").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let p: Value = env
-            .call(
-                &writer,
-                Method::POST,
-                "projects",
-                Some(json!({ "template": { "id": FLYER } })),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let p = env.create_project(&writer).await;
         ids.push(p["id"].as_str().unwrap().to_owned());
     }
     let res = env

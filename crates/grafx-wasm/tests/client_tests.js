@@ -550,6 +550,12 @@ const tests = {
     await rejects(c.output.render("pdf", { templateId: FLYER, projectId: "p" }), "invalid_options", isErr);
     await rejects(c.output.render("pdf", {}), "invalid_options", isErr);
     eq((await sent(env, "POST", "output")).length, 0, "nothing sent for a bad call");
+    // An environment without a setting for the format: a clear error, and no render started.
+    await c.accessToken();
+    await armApi(env, { kind: "status", status: 200, body: JSON.stringify({ data: [], pageSize: 100, links: {} }), times: 1 });
+    const none = await rejects(c.output.render("gif", { templateId: FLYER }), "invalid_options", isErr);
+    assert(none.message.includes("no gif output setting"), none.message);
+    eq((await sent(env, "POST", "output")).length, 0, "no render without a setting");
     const task = await c.output.create("png", { templateId: FLYER });
     const url = await c.output.wait(task, { intervalMs: 100 });
     // Five hours later the output is gone: CHILI keeps downloads about four.

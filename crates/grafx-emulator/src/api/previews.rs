@@ -80,6 +80,17 @@ pub(crate) fn preview(
     Ok(image(png))
 }
 
+/// The task and whether it finished, once the caller may read what it previews.
+fn readable_task(
+    em: &Emulator,
+    caller: &Caller,
+    task_id: &str,
+) -> Result<(PreviewTask, bool), Problem> {
+    let (task, done) = task(em, task_id)?;
+    caller.require(read_scope(task.of))?;
+    Ok((task, done))
+}
+
 fn task(em: &Emulator, task_id: &str) -> Result<(PreviewTask, bool), Problem> {
     let now = em.now();
     let world = em.world();
@@ -100,8 +111,7 @@ pub(crate) async fn poll(
     caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (task, done) = task(&em, &task_id)?;
-    caller.require(read_scope(task.of))?;
+    let (_, done) = readable_task(&em, &caller, &task_id)?;
     if !done {
         return Ok((
             StatusCode::ACCEPTED,
@@ -123,8 +133,7 @@ pub(crate) async fn download(
     caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (task, done) = task(&em, &task_id)?;
-    caller.require(read_scope(task.of))?;
+    let (task, done) = readable_task(&em, &caller, &task_id)?;
     if !done {
         return Err(Problem::new(
             StatusCode::CONFLICT,
