@@ -19,6 +19,11 @@
 //! assert!(url.studio_ui_accepts() && sandbox.studio_ui_accepts());
 //! let other = EnvironmentApiUrl::parse("https://sandbox1.chili-publish-sandbox.online/grafx/api/v1/environment/cp-exp-321")?;
 //! assert!(!other.studio_ui_accepts(), "studio-ui wants the host named after the environment");
+//! let longer = EnvironmentApiUrl::parse("https://acme.chili-publish.online/grafx/api/v1/environment/acmex/")?;
+//! assert!(!longer.studio_ui_accepts());
+//! if let Ok(unicode) = EnvironmentApiUrl::parse("https://acme.chili-publish.online/grafx/api/v1/environment/ac\u{e9}/") {
+//!     assert!(!unicode.studio_ui_accepts(), "no panic on a multi-byte character");
+//! }
 //!
 //! let local = EnvironmentApiUrl::parse("http://127.0.0.1:8080/grafx/api/v1/environment/demo")?;
 //! assert_eq!(local.as_str(), "http://127.0.0.1:8080/grafx/api/v1/environment/demo/");
@@ -208,10 +213,15 @@ impl EnvironmentApiUrl {
             return false;
         };
         let expected = format!("/grafx/api/v1/environment/{label}");
+        let Some(prefix) = path.as_bytes().get(..expected.len()) else {
+            return false;
+        };
+        // The environment segment ends there: `acme` does not vouch for `acmex`.
+        let ends = matches!(path.as_bytes().get(expected.len()), None | Some(b'/'));
         !label.is_empty()
             && !domain.is_empty()
-            && path.len() >= expected.len()
-            && path[..expected.len()].eq_ignore_ascii_case(&expected)
+            && prefix.eq_ignore_ascii_case(expected.as_bytes())
+            && ends
     }
 
     /// `scheme://host[:port]`: the only origin the bearer token may be sent to.

@@ -60,16 +60,27 @@ impl Scopes {
         self.0.iter().map(String::as_str)
     }
 
-    /// The scopes that grant writing (`…:write`), sorted.
+    /// The scopes that may grant writing, sorted: any `write` action (in any case, in any position
+    /// after the resource), and anything not shaped `resource:action` (`*`, `admin`), which a
+    /// read-only policy cannot vouch for.
     pub fn writes(&self) -> impl Iterator<Item = &str> {
-        self.iter().filter(|s| s.ends_with(":write"))
+        self.iter().filter(|s| match s.split_once(':') {
+            Some((resource, actions)) => {
+                resource.is_empty()
+                    || actions
+                        .split(':')
+                        .any(|a| a.is_empty() || a.eq_ignore_ascii_case("write"))
+            }
+            None => true,
+        })
     }
 }
 
 /// Which scopes a token handed to a browser may carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrowserScopes {
-    /// No `:write` scope; every other scope, including ones CHILI adds later, passes.
+    /// No scope that can write (see [`Scopes::writes`]); every other `resource:action` scope,
+    /// including ones CHILI adds later, passes.
     ReadOnly,
     /// Only the scopes listed.
     Only(Scopes),
@@ -89,6 +100,9 @@ impl BrowserScopes {
     /// A list of scopes; each must look like `resource:action`.
     pub fn only<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Result<Self, Error> {
         let scopes: Scopes = scopes.into_iter().map(str::trim).collect();
+        if scopes.is_empty() {
+            return Err(Error::InvalidBrowserScopes(String::new()));
+        }
         if let Some(bad) = scopes.iter().find(|s| !looks_like_a_scope(s)) {
             return Err(Error::InvalidBrowserScopes(bad.to_owned()));
         }
@@ -194,10 +208,22 @@ mod tests {
         assert!(policy.refused(&reader).is_empty());
         let writer = Scopes::parse("font:write template:read media:write");
         assert_eq!(policy.refused(&writer), ["font:write", "media:write"]);
+        let sneaky = Scopes::parse("template:WRITE x:write:all * admin :read y: template:list");
+        assert_eq!(
+            policy.refused(&sneaky),
+            ["*", ":read", "admin", "template:WRITE", "x:write:all", "y:"]
+        );
         let list: BrowserScopes = "template:read, template:list".parse().unwrap();
         assert_eq!(list.to_string(), "template:list template:read");
         assert_eq!(list.refused(&reader), ["brand_new:read", "output:static"]);
-        for typo in ["readonly", "template", "template:read, :x", "a:b c"] {
+        for typo in [
+            "readonly",
+            "template",
+            "template:read, :x",
+            "a:b c",
+            "",
+            " , ",
+        ] {
             assert!(typo.parse::<BrowserScopes>().is_err(), "{typo}");
         }
     }

@@ -142,7 +142,7 @@ pub struct ConfigArgs {
     pub environment_api_url: Option<String>,
     /// A sandbox environment: the default Environment API URL is
     /// `https://{env}.chili-publish-sandbox.online/…`.
-    #[arg(long, env = "GRAFX_SANDBOX", global = true)]
+    #[arg(long, env = "GRAFX_SANDBOX", global = true, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub sandbox: bool,
     /// The Platform API base URL named in token replies [default: https://api.chiligrafx.com/].
     #[arg(long, env = "GRAFX_PLATFORM_API_URL", global = true)]
@@ -514,6 +514,12 @@ fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<Integration,
     })?;
     let environment = EnvironmentName::new(env_name)
         .map_err(|e| Error::config(format!("{p}environment"), e.to_string()))?;
+    if i.sandbox && i.environment_api_url.is_some() {
+        return Err(Error::config(
+            format!("{p}sandbox"),
+            "is set together with environment_api_url; use one (a whole URL needs no sandbox flag)",
+        ));
+    }
     let environment_api_url = match i.environment_api_url {
         Some(u) => EnvironmentApiUrl::parse(u)
             .map_err(|e| Error::config(format!("{p}environment_api_url"), e.to_string()))?,
@@ -688,7 +694,10 @@ impl ConfigSource {
                         secret,
                         environment: fi.environment.as_deref(),
                         environment_api_url: fi.environment_api_url.as_deref(),
-                        sandbox: fi.sandbox.unwrap_or(a.sandbox),
+                        // The global flag applies where no whole URL is given.
+                        sandbox: fi
+                            .sandbox
+                            .unwrap_or(a.sandbox && fi.environment_api_url.is_none()),
                         platform_api_url: fi
                             .platform_api_url
                             .as_deref()
@@ -845,6 +854,7 @@ fn env_name_of(field: &str) -> String {
         "environment" => "GRAFX_ENVIRONMENT",
         "environment_api_url" => "GRAFX_ENVIRONMENT_API_URL",
         "platform_api_url" => "GRAFX_PLATFORM_API_URL",
+        "sandbox" => "GRAFX_SANDBOX",
         "auth_url" => "GRAFX_AUTH_URL",
         other => other,
     }

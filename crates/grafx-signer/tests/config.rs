@@ -146,6 +146,23 @@ fn every_missing_or_bad_field_is_named() {
         ),
         (
             ConfigArgs {
+                browser_scopes: Some(String::new()),
+                ..single()
+            },
+            env_secret(),
+            "SIGNER_BROWSER_SCOPES",
+        ),
+        (
+            ConfigArgs {
+                sandbox: true,
+                environment_api_url: Some("https://x.example/grafx/api/v1/environment/x".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_SANDBOX",
+        ),
+        (
+            ConfigArgs {
                 allowed_origins: None,
                 ..single()
             },

@@ -138,9 +138,13 @@ export function resources(fetch, json, errorFrom) {
           try { return JSON.parse(text); } catch { throw grafxError("invalid_response", `${what}: the finished task is not JSON`, 200, undefined, undefined, text); }
         }
       } else if (res.status !== 202 && res.status !== 204) {
-        if (attempt === 1 && o.fallbackPath) {
-          path = o.fallbackPath;
-          continue;
+        // Only "no such route here" moves to the other documented path; on its failure the
+        // first error is the one reported.
+        if (attempt === 1 && o.fallbackPath && (res.status === 404 || res.status === 405)) {
+          const first = await errorFrom(res, what);
+          return poll(o.fallbackPath, what, { ...o, fallbackPath: undefined }, started).catch((e) => {
+            throw e && e.status === res.status ? first : e;
+          });
         }
         throw await errorFrom(res, what);
       }
@@ -152,7 +156,7 @@ export function resources(fetch, json, errorFrom) {
   };
   // A finished task's file. `links.download` is on the Environment API, and gets the bearer; if
   // CHILI ever points it at another origin (a storage URL), it is fetched without the token.
-  const getFile = async (url, what, signal) => {
+  const getFile = async (url, what, signal, expires = true) => {
     let res;
     try {
       res = await fetch(url, { signal });
@@ -160,7 +164,7 @@ export function resources(fetch, json, errorFrom) {
       if (!e || e.code !== "invalid_options" || !url.includes("://")) throw e;
       res = await globalThis.fetch(url, { signal });
     }
-    if (res.status === 404 || res.status === 410) {
+    if (expires && (res.status === 404 || res.status === 410)) {
       const e = await errorFrom(res, what);
       e.message = `the output is no longer available (CHILI keeps rendered outputs for about 4 hours): render it again. ${e.message}`;
       throw e;
@@ -179,7 +183,8 @@ export function resources(fetch, json, errorFrom) {
     const what = `${kind} preview of ${id}`;
     const started = Date.now();
     const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}`;
-    const res = await fetch(path, { signal: o.signal, headers: { accept: "image/png, application/json" } });
+    const timeoutMs = o.timeoutMs ?? 30000;
+    const res = await fetch(path, { signal: o.signal, timeoutMs, headers: { accept: "image/png, application/json" } });
     if (res.status === 200) return res.blob();
     if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
     const body = await res.json().catch(() => null);
@@ -188,10 +193,8 @@ export function resources(fetch, json, errorFrom) {
     // CHILI's docs name the poll under projects/ (the workshop's code, for both kinds) and
     // templates/ (the API table): projects/ first, the other if this environment refuses it.
     const tasks = (k) => `${k}/preview/tasks/${encodeURIComponent(taskId)}`;
-    const done = await poll(tasks("projects"), what, { timeoutMs: 30000, intervalMs: 500, ...o, taskId, fallbackPath: tasks("templates") }, started);
-    const image = await fetch(downloadLink(done, what), { signal: o.signal });
-    if (!image.ok) throw await errorFrom(image, `${what} download`);
-    return image.blob();
+    const done = await poll(tasks("projects"), what, { intervalMs: 500, ...o, timeoutMs, taskId, fallbackPath: tasks("templates") }, started);
+    return getFile(downloadLink(done, what), `${what} download`, o.signal, false);
   };
   const settings = async () => (await list("output/settings", { limit: 100 })).items;
   // studio-ui sends documentContent together with the project (or template) it came from.
@@ -258,12 +261,9 @@ export function resources(fetch, json, errorFrom) {
       // as is: CHILI wants the document, not a JSON string literal of it).
       saveDocument: async (id, doc) => {
         const path = `projects/${ID(id, "id")}/document`;
-        let body = doc;
-        if (typeof doc === "string") {
-          try { JSON.parse(doc); } catch { throw options("projects.saveDocument: the document string is not JSON"); }
-        } else {
-          body = JSON.stringify(doc);
-        }
+        const parsed = typeof doc === "string" ? (() => { try { return JSON.parse(doc); } catch { return undefined; } })() : doc;
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw options("projects.saveDocument needs the document: an object, or its JSON string");
+        const body = typeof doc === "string" ? doc : JSON.stringify(doc);
         await send(path, { method: "PUT", headers: { "content-type": "application/json" }, body }, `PUT ${path}`);
       },
       // CHILI's API table lists `DELETE projects` without showing its form: this per-id path is
@@ -275,9 +275,9 @@ export function resources(fetch, json, errorFrom) {
       list: (o) => list("media", o),
       all: all("media"),
       get: async (id) => one(`media/${ID(id, "id")}`),
-      preview: async (id, size = "thumbnail", o = {}) => {
+      preview: async (id, size = "thumbnail", o) => {
         const path = `media/${ID(id, "id")}/preview/${ID(size, "size")}`;
-        const res = await fetch(path, { signal: o.signal });
+        const res = await fetch(path, { signal: o ? o.signal : undefined });
         if (!res.ok) throw await errorFrom(res, `GET ${path}`);
         return res.blob();
       },

@@ -84,14 +84,16 @@ pub(crate) async fn fetch(
     path_or_url: &str,
     init: &JsValue,
 ) -> Result<Response, JsValue> {
-    // A linked signal (and its timer) only when the caller asked for a signal or a timeout: on
-    // the common path a call costs no more than a plain fetch.
+    // A linked signal (and its timer) only for a timeout; a caller's own signal is used as it is,
+    // so aborting it also stops reading the body. On the common path a call costs no more than a
+    // plain fetch.
     let user_signal = get(init, "signal");
     let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
-    let linked = (!user_signal.is_undefined() || timeout.is_some())
-        .then(|| linked_signal(&user_signal, timeout.unwrap_or(0.0)));
-    let signal: Option<web_sys::AbortSignal> =
-        linked.as_ref().map(|l| get(l, "signal").unchecked_into());
+    let linked = timeout.map(|t| linked_signal(&user_signal, t));
+    let signal: Option<web_sys::AbortSignal> = match &linked {
+        Some(l) => Some(get(l, "signal").unchecked_into()),
+        None => user_signal.dyn_into::<web_sys::AbortSignal>().ok(),
+    };
     let signal_js = signal
         .as_ref()
         .map_or(JsValue::UNDEFINED, |s| s.clone().into());
