@@ -66,6 +66,46 @@ struct FlightState {
     consecutive_failures: u32,
     /// Upstream last answered with the token already cached: do not ask again before this.
     same_token_until: Option<Timestamp>,
+    /// After a failure (a credential refusal included), callers without a usable token get that
+    /// failure again until this time instead of a new upstream call: exponential, with jitter.
+    failing_until: Option<Timestamp>,
+    /// When the recent attempts started, for the per-minute bound.
+    recent_attempts: std::collections::VecDeque<Timestamp>,
+}
+
+impl FlightState {
+    /// How long until another attempt fits in the per-minute bound (None: it fits now).
+    fn budget_exhausted(&mut self, now: Timestamp) -> Option<Duration> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        while self
+            .recent_attempts
+            .front()
+            .is_some_and(|t| now.since(*t) >= MINUTE)
+        {
+            self.recent_attempts.pop_front();
+        }
+        (self.recent_attempts.len() >= MAX_UPSTREAM_ATTEMPTS_PER_MINUTE).then(|| {
+            let oldest = self.recent_attempts.front().copied().unwrap_or(now);
+            MINUTE.saturating_sub(now.since(oldest))
+        })
+    }
+}
+
+/// Upstream attempts per integration and minute, whatever the traffic (each attempt may retry
+/// network errors and 5xx `retries` times). A refresh-ahead signer needs one per token lifetime.
+pub const MAX_UPSTREAM_ATTEMPTS_PER_MINUTE: usize = 20;
+/// The first backoff after a failure on the request path; it doubles with each failure in a row.
+const FAILURE_BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+/// What `/readyz` reports for one integration, from the cache's own state (never asking upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheHealth {
+    /// A valid token is cached, with this much lifetime left.
+    Ready(Duration),
+    /// No valid token; the last attempt failed with this code.
+    Failing(grafx_core::ErrorCode),
+    /// No valid token and no attempt finished yet.
+    Pending,
 }
 
 /// Tuning for a cache.
@@ -83,7 +123,10 @@ pub struct CacheSettings {
 
 /// One integration's cached token and the machinery that keeps it fresh.
 pub struct TokenCache {
-    integration: Arc<Integration>,
+    /// The integration's name (fixed for the cache's life).
+    name: String,
+    /// Its settings: swapped by a reload that keeps the token (origins, scopes, caller policy).
+    integration: std::sync::RwLock<Arc<Integration>>,
     source: Arc<dyn TokenSource>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
@@ -113,6 +156,7 @@ impl TokenCache {
         metrics: Arc<Metrics>,
     ) -> Self {
         let integration_name = integration.name.clone();
+        let key = format!("{}:{}", integration.name, integration.client_id);
         let lookups = [Lookup::Hit, Lookup::Stale, Lookup::Miss].map(|l| {
             let labels = CacheLabels {
                 integration: integration_name.clone(),
@@ -121,9 +165,10 @@ impl TokenCache {
             metrics.cache.get_or_create(&labels).clone()
         });
         Self {
-            key: format!("{}:{}", integration.name, integration.client_id),
+            key,
             current: std::sync::RwLock::new(None),
-            integration,
+            name: integration_name,
+            integration: std::sync::RwLock::new(integration),
             source,
             store,
             clock,
@@ -143,12 +188,35 @@ impl TokenCache {
     }
 
     fn name(&self) -> &str {
-        &self.integration.name
+        &self.name
     }
 
-    /// The integration this cache serves.
-    pub fn integration(&self) -> &Integration {
-        &self.integration
+    /// The integration this cache serves, as configured now.
+    pub fn integration(&self) -> Arc<Integration> {
+        Arc::clone(&self.integration.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The cache's state for `/readyz`, without asking upstream.
+    pub fn health(&self) -> CacheHealth {
+        let now = self.clock.now();
+        if let Some(t) = self
+            .current()
+            .filter(|t| t.expiry.freshness(now, &self.settings.policy) != Freshness::Expired)
+        {
+            return CacheHealth::Ready(t.expiry.remaining(now));
+        }
+        match &self.state().last_error {
+            Some(e) => CacheHealth::Failing(e.code()),
+            None => CacheHealth::Pending,
+        }
+    }
+
+    /// Applies a reloaded configuration with the same upstream and credentials: every policy
+    /// (origins, browser scopes, caller, Platform API URL) takes effect at once, the token stays.
+    pub(crate) fn set_integration(&self, integration: Arc<Integration>) {
+        *self.integration.write().unwrap_or_else(|p| p.into_inner()) = integration;
+        // The rendered reply names the integration's URLs: render it again.
+        *self.rendered.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The reply body for `token` with `remaining_secs` left: rendered by `render` at most once per
@@ -287,7 +355,7 @@ impl TokenCache {
             usable = Some(t);
         }
         {
-            let st = self.state();
+            let mut st = self.state();
             if st.attempts != seen {
                 // Another caller attempted while this one waited: share its outcome.
                 if let Some(t) = usable {
@@ -314,6 +382,19 @@ impl TokenCache {
                     Some(t) => Ok(t),
                     None => Err(UpstreamError::RateLimited {
                         retry_after: Some(until.since(now)),
+                    }),
+                };
+            }
+            if usable.is_none() && st.failing_until.is_some_and(|u| now < u) {
+                if let Some(e) = &st.last_error {
+                    return Err(e.clone());
+                }
+            }
+            if let Some(wait) = st.budget_exhausted(now) {
+                return match usable {
+                    Some(t) => Ok(t),
+                    None => Err(UpstreamError::RateLimited {
+                        retry_after: Some(wait),
                     }),
                 };
             }
@@ -356,10 +437,12 @@ impl TokenCache {
             let mut st = self.state();
             st.attempts += 1;
             st.last_attempt = Some(now);
+            st.recent_attempts.push_back(now);
             match &result {
                 Ok(_) => {
                     st.last_error = None;
                     st.blocked_until = None;
+                    st.failing_until = None;
                     st.consecutive_failures = 0;
                 }
                 Err(e) => {
@@ -368,6 +451,9 @@ impl TokenCache {
                     }
                     st.last_error = Some(e.clone());
                     st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+                    let wait = backoff(st.consecutive_failures - 1, FAILURE_BACKOFF_BASE)
+                        .min(MAX_BACKGROUND_BACKOFF);
+                    st.failing_until = Some(now.saturating_add(wait));
                 }
             }
         }
@@ -431,7 +517,8 @@ impl TokenCache {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
-            let result = self.source.fetch(&self.integration).await;
+            let integration = self.integration();
+            let result = self.source.fetch(&integration).await;
             let outcome = match &result {
                 Ok(_) => "ok",
                 Err(e) => e.label(),
@@ -527,6 +614,27 @@ fn backoff(attempt: u32, base: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_attempts_are_bounded_per_minute() {
+        let mut st = FlightState::default();
+        let start = Timestamp::from_millis(1_000_000);
+        for i in 0..MAX_UPSTREAM_ATTEMPTS_PER_MINUTE as u64 {
+            let at = start.saturating_add(Duration::from_secs(i));
+            assert_eq!(st.budget_exhausted(at), None, "attempt {i} fits");
+            st.recent_attempts.push_back(at);
+        }
+        let now = start.saturating_add(Duration::from_secs(30));
+        assert_eq!(st.budget_exhausted(now), Some(Duration::from_secs(30)));
+        // A minute after the first attempt, one more fits; the window slides, nothing is scanned
+        // twice.
+        let later = start.saturating_add(Duration::from_secs(60));
+        assert_eq!(st.budget_exhausted(later), None);
+        assert_eq!(
+            st.recent_attempts.len(),
+            MAX_UPSTREAM_ATTEMPTS_PER_MINUTE - 1
+        );
+    }
 
     #[test]
     fn backoff_grows_with_bounded_jitter() {

@@ -271,15 +271,24 @@ impl CallerAuth {
         v.leeway = CALLER_LEEWAY.as_secs();
         v.validate_nbf = true;
         v.validate_exp = true;
-        v.required_spec_claims = ["exp".to_owned()].into_iter().collect();
+        // A configured issuer or audience is a required claim: a session without one (or an OIDC
+        // token minted for another app of the same tenant) is refused, not waved through.
+        let mut required = vec!["exp"];
         match &self.config.issuer {
-            Some(iss) => v.set_issuer(&[iss]),
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => v.iss = None,
         }
         match &self.config.audience {
-            Some(aud) => v.set_audience(&[aud]),
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => v.validate_aud = false,
         }
+        v.set_required_spec_claims(&required);
         v
     }
 
@@ -310,7 +319,14 @@ impl CallerAuth {
                         "invalid_signature",
                         "the session's signature does not verify",
                     ),
-                    ErrorKind::MissingRequiredClaim(_) => ("malformed", "the session has no `exp`"),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        let what = match claim.as_str() {
+                            "iss" => "the session has no issuer (iss), and one is required",
+                            "aud" => "the session has no audience (aud), and one is required",
+                            _ => "the session has no expiry (exp)",
+                        };
+                        ("missing_claim", what)
+                    }
                     ErrorKind::InvalidAlgorithm => (
                         "algorithm_not_allowed",
                         "the session's algorithm is not the configured one",

@@ -81,6 +81,9 @@ impl Integration {
 pub struct SignerConfig {
     /// The listen address.
     pub listen: SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served instead, when set (then the public
+    /// listener does not serve them).
+    pub ops_listen: Option<SocketAddr>,
     /// The integrations, by name.
     pub integrations: BTreeMap<String, Integration>,
     /// The integration `POST /token` uses.
@@ -121,6 +124,10 @@ pub struct ConfigArgs {
     /// Listen address [default: 127.0.0.1:8787].
     #[arg(long, env = "SIGNER_LISTEN", global = true)]
     pub listen: Option<SocketAddr>,
+    /// Serve /healthz, /readyz and /metrics on this address only (e.g. 127.0.0.1:9090), not on
+    /// the public listener.
+    #[arg(long, env = "SIGNER_OPS_LISTEN", global = true)]
+    pub ops_listen: Option<SocketAddr>,
     /// Comma-separated browser origins allowed to obtain tokens.
     #[arg(long, env = "SIGNER_ALLOWED_ORIGINS", global = true)]
     pub allowed_origins: Option<String>,
@@ -285,8 +292,25 @@ impl CallerInput {
                     "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
                 ));
             }
+            if self.audience.is_none() {
+                tracing::warn!(
+                    "caller authentication: HS256 sessions are accepted without an audience check; set {} so that a token signed with the same secret for another purpose is refused",
+                    name("audience")
+                );
+            }
             CallerMethod::JwtSecret(secret)
         } else if let Some(u) = &self.jwks_url {
+            // An identity provider's keys sign tokens for every app of the tenant: without an
+            // audience, any of them would be accepted here.
+            if self.audience.as_deref().is_none_or(|a| a.trim().is_empty()) {
+                return Err(Error::config(
+                    name("audience"),
+                    format!(
+                        "is required with {}: the `aud` your app's access tokens carry (e.g. https://api.example.com), so tokens minted for other apps of the same identity provider are refused",
+                        name("jwks_url")
+                    ),
+                ));
+            }
             CallerMethod::Jwks(https_url(&name("jwks_url"), u)?)
         } else {
             let u = self.forward_auth_url.as_deref().unwrap_or_default();
@@ -382,6 +406,7 @@ const SECRET_VAR: &str = "GRAFX_CLIENT_SECRET";
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    ops_listen: Option<SocketAddr>,
     default_integration: Option<String>,
     allowed_origins: Option<Vec<String>>,
     leeway_secs: Option<u64>,
@@ -790,6 +815,7 @@ impl ConfigSource {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!())),
+            ops_listen: a.ops_listen.or(file.ops_listen),
             integrations,
             default_integration,
             leeway: secs(
@@ -913,6 +939,7 @@ impl SignerConfig {
         let name = integration.name.clone();
         Self {
             listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
+            ops_listen: None,
             integrations: BTreeMap::from([(name.clone(), integration)]),
             default_integration: name,
             leeway: SIGNER_DEFAULT_LEEWAY,

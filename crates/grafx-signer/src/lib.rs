@@ -45,7 +45,7 @@ mod state;
 mod store;
 mod upstream;
 
-pub use cache::{CacheSettings, Lookup, TokenCache};
+pub use cache::{CacheHealth, CacheSettings, Lookup, TokenCache, MAX_UPSTREAM_ATTEMPTS_PER_MINUTE};
 pub use caller::{
     Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MAX_AGE,
     JWKS_MIN_REFETCH,
@@ -59,7 +59,7 @@ pub use origin::OriginPolicy;
 pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;
 pub use serve::{serve, ServeOptions};
-pub use server::app;
+pub use server::{app, ops_app};
 pub use state::AppState;
 pub use store::{
     CachedToken, Clock, MemoryStore, RefreshLock, StoreError, SystemClock, TokenStore,

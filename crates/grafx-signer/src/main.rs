@@ -122,11 +122,31 @@ async fn serve(args: &ConfigArgs) -> Result<(), Error> {
     state.start_refreshers();
     tokio::spawn(reload_on_sighup(state.clone()));
     let options = state.config().serve_options();
+    let ops = match state.config().ops_listen {
+        Some(ops_addr) => {
+            let ops_listener = tokio::net::TcpListener::bind(ops_addr).await?;
+            tracing::info!(
+                "operational endpoints (/healthz, /readyz, /metrics) on http://{}",
+                ops_listener.local_addr()?
+            );
+            let router = grafx_signer::ops_app(state.clone());
+            Some(tokio::spawn(grafx_signer::serve(
+                ops_listener,
+                router,
+                options,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     grafx_signer::serve(listener, app(state.clone()), options, async {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
     })
     .await?;
+    if let Some(ops) = ops {
+        ops.abort();
+    }
     state.stop_refreshers();
     Ok(())
 }

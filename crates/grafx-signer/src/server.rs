@@ -20,8 +20,25 @@ use crate::{AppError, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The signer's routes: `/token`, `/token/{integration}`, `/healthz`, `/readyz`, `/metrics`, and
-/// the static front-end when `static_dir` is set.
+/// The operational routes: `/healthz`, `/readyz`, `/metrics`.
+fn ops_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+}
+
+/// The operational endpoints alone, for their own listener (`ops_listen`): monitoring need not
+/// reach the public origin, and the public origin does not show them.
+pub fn ops_app(state: AppState) -> Router {
+    ops_routes()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The signer's routes: `/token`, `/token/{integration}`, the operational routes unless they have
+/// their own listener, and the static front-end when `static_dir` is set.
 pub fn app(state: AppState) -> Router {
     let config = state.config();
     let token_route = || {
@@ -29,13 +46,13 @@ pub fn app(state: AppState) -> Router {
             .options(token::preflight)
             .fallback(token::wrong_method)
     };
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/token", token_route())
-        .route("/token/{integration}", token_route())
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .method_not_allowed_fallback(method_not_allowed);
+        .route("/token/{integration}", token_route());
+    if config.ops_listen.is_none() {
+        router = router.merge(ops_routes());
+    }
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     let router = match &config.static_dir {
         // ServeDir refuses `..` and absolute-path tricks, so nothing outside the directory is served.
         Some(dir) => {

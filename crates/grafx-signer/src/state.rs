@@ -172,6 +172,19 @@ impl AppState {
     /// Applies a new configuration. Integrations whose credentials and upstream are unchanged keep
     /// their cache (and cached token); the others start cold. Returns the names that were kept.
     pub async fn reload(&self, config: SignerConfig) -> Vec<String> {
+        // Caller checks first: a kept cache switches to its new caller policy right below.
+        match callers(&config) {
+            Ok(c) => {
+                *self
+                    .inner
+                    .callers
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(c)
+            }
+            Err(e) => {
+                tracing::error!("caller authentication is unusable, keeping the previous one: {e}")
+            }
+        }
         let old = self.caches();
         let mut kept = Vec::new();
         let mut caches = BTreeMap::new();
@@ -180,10 +193,10 @@ impl AppState {
                 .get(name)
                 .filter(|c| c.integration().same_upstream(integration));
             let cache = match keep {
-                Some(c)
-                    if c.integration().environment_api_url == integration.environment_api_url =>
-                {
+                Some(c) => {
+                    // Same credentials: keep the token, apply every policy change now.
                     kept.push(name.clone());
+                    c.set_integration(Arc::new(integration.clone()));
                     Arc::clone(c)
                 }
                 _ => {
@@ -215,18 +228,6 @@ impl AppState {
             .limiter
             .write()
             .unwrap_or_else(|p| p.into_inner()) = limiter(config.rate_limit_per_minute);
-        match callers(&config) {
-            Ok(c) => {
-                *self
-                    .inner
-                    .callers
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(c)
-            }
-            Err(e) => {
-                tracing::error!("caller authentication is unusable, keeping the previous one: {e}")
-            }
-        }
         *self.inner.caches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         let had_refreshers = !old.is_empty();

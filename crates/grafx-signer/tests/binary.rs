@@ -387,6 +387,156 @@ async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `SIGNER_OPS_LISTEN`: health, readiness and metrics on their own listener, and not on the public
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_endpoints_can_live_on_their_own_listener() {
+    let em = emulator().await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ops = free.local_addr().unwrap();
+    drop(free);
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env("SIGNER_OPS_LISTEN", ops.to_string());
+    let (mut child, url, _out) = serve(cmd);
+    let client = reqwest::Client::new();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let public = client.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(public.status(), 404, "{path} is not on the public listener");
+        let mut status = 0;
+        for _ in 0..50 {
+            match client.get(format!("http://{ops}{path}")).send().await {
+                Ok(r) => {
+                    status = r.status().as_u16();
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        assert!(
+            status == 200 || (path == "/readyz" && status == 503),
+            "{path}: {status}"
+        );
+    }
+    let token = client
+        .post(format!("http://{ops}/token"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 404, "no tokens on the ops listener");
+    sigterm(&child);
+    assert!(wait_exit(&mut child, 10).success());
+}
+
+/// SIGHUP on a TOML config: every policy change of an integration whose credentials stay the
+/// same applies at once (removed origin, caller auth added and removed, tightened scopes), and the
+/// cached token is kept throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_every_policy_change_and_keeps_the_token() {
+    const OTHER: &str = "http://other.test:3000";
+    let em = emulator().await;
+    // A client that can write, so that tightening the scopes has something to refuse.
+    em.emulator().upsert_client(ClientSpec::new(
+        "policy",
+        SECRET,
+        ClientSpec::read_write_scopes(),
+    ));
+    let dir = std::env::temp_dir().join(format!("grafx-signer-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    std::fs::write(
+        dir.join("session-key"),
+        "a-session-key-of-at-least-32-bytes!!",
+    )
+    .unwrap();
+    let file = dir.join("signer.toml");
+    let write = |origins: &str, extra: &str| {
+        let text = format!(
+            r#"
+allowed_origins = [{origins}]
+[integrations.reader]
+client_id = "policy"
+client_secret_file = "{secret}"
+environment = "demo"
+environment_api_url = "{api}"
+auth_url = "{auth}"
+{extra}
+"#,
+            secret = dir.join("secret").display(),
+            api = em.emulator().environment_api_url(),
+            auth = em.emulator().token_url(),
+        );
+        std::fs::write(&file, text).unwrap();
+    };
+    let caller = format!(
+        "[integrations.reader.caller]
+jwt_secret_file = \"{}\"",
+        dir.join("session-key").display()
+    );
+    write(&format!("\"{ORIGIN}\", \"{OTHER}\""), "");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_grafx-signer"));
+    cmd.args(["--config", &file.display().to_string(), "serve"])
+        .env_clear()
+        .env("SIGNER_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (mut child, url, _out) = serve(cmd);
+    let post = |origin: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{url}/token"))
+            .header("origin", origin)
+            .header("x-csrf", "1")
+            .send()
+    };
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(post(ORIGIN).await.unwrap()), 200);
+    assert_eq!(status(post(OTHER).await.unwrap()), 200);
+    let calls = em.emulator().stats().token_requests;
+
+    // The other origin is removed (compromised), and caller authentication is added.
+    write(&format!("\"{ORIGIN}\""), &caller);
+    hup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status(post(OTHER).await.unwrap()), 403, "removed origin");
+    assert_eq!(
+        status(post(ORIGIN).await.unwrap()),
+        401,
+        "caller auth added"
+    );
+
+    // Caller authentication is removed again: tokens flow, not 503s.
+    write(&format!("\"{ORIGIN}\""), "");
+    hup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        status(post(ORIGIN).await.unwrap()),
+        200,
+        "caller auth removed"
+    );
+
+    // Scopes are tightened: the cached write token is no longer handed out.
+    write(&format!("\"{ORIGIN}\""), "browser_scopes = \"read-only\"");
+    hup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = post(ORIGIN).await.unwrap();
+    assert_eq!(status(res), 403, "tightened scopes");
+    assert_eq!(
+        em.emulator().stats().token_requests,
+        calls,
+        "every reload kept the cached token"
+    );
+    sigterm(&child);
+    assert!(wait_exit(&mut child, 10).success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero() {
     let em = emulator().await;

@@ -169,6 +169,18 @@ async fn jwks_sessions_rs256_and_es256_pass_and_every_bad_one_is_refused() {
         ("iss", json!("https://evil.test/"), "issuer"),
         ("aud", json!("another-api"), "audience"),
     ];
+    // A configured issuer or audience is required: a session without the claim is refused (an
+    // OIDC token minted for another app of the tenant often has no `aud` for this one).
+    for (claim, hint) in [
+        ("iss", "no issuer"),
+        ("aud", "no audience"),
+        ("exp", "no expiry"),
+    ] {
+        let mut c = claims("alice");
+        c.as_object_mut().unwrap().remove(claim);
+        let t = sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &c);
+        refused(ask(&h, Some(&t), None).await, hint).await;
+    }
     for (claim, value, hint) in bad_claims {
         let mut c = claims("alice");
         c[claim] = value;
@@ -288,9 +300,18 @@ async fn a_jwks_endpoint_that_is_down_refuses_with_503() {
 #[tokio::test]
 async fn hs256_sessions_from_a_cookie_or_a_bearer() {
     let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
-        .with_cookie("app_session");
+        .with_cookie("app_session")
+        .with_audience(AUDIENCE);
     let h = harness(fast_settings(), false, with_caller(config)).await;
     let key = EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap();
+    // With an audience configured, an HS256 session without `aud` is refused.
+    let mut no_aud = claims("mallory");
+    no_aud.as_object_mut().unwrap().remove("aud");
+    refused(
+        ask(&h, Some(&sign(Algorithm::HS256, None, &key, &no_aud)), None).await,
+        "no audience",
+    )
+    .await;
     let t = sign(Algorithm::HS256, None, &key, &claims("alice"));
     assert_eq!(
         ask(&h, None, Some(&format!("theme=dark; app_session={t}")))
@@ -496,6 +517,15 @@ fn caller_configuration_is_checked_and_named() {
             },
             ["SIGNER_CALLER_", "exactly one"],
         ),
+        // JWKS without an audience would accept tokens for any app of the identity provider.
+        (
+            grafx_signer::ConfigArgs {
+                caller_jwks_url: Some("https://keys.example/jwks.json".into()),
+                caller_issuer: Some("https://login.example/".into()),
+                ..base.clone()
+            },
+            ["SIGNER_CALLER_AUDIENCE", "required"],
+        ),
     ];
     for (args, needles) in mistakes {
         let e = load(args).unwrap_err().to_string();
@@ -505,6 +535,7 @@ fn caller_configuration_is_checked_and_named() {
         caller_jwks_url: Some("https://keys.example/jwks.json".into()),
         caller_cookie: Some("session".into()),
         caller_issuer: Some("https://login.example/".into()),
+        caller_audience: Some("https://api.example/".into()),
         ..base
     })
     .unwrap();

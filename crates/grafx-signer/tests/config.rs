@@ -407,6 +407,7 @@ allowed_origins = ["https://app.example.com"]
 [caller]
 jwks_url = "https://login.example.com/.well-known/jwks.json"
 issuer = "https://login.example.com/"
+audience = "https://api.example.com"
 cookie = "session"
 
 [integrations.reader]

@@ -184,8 +184,9 @@ async fn stale_if_error_then_recovery() {
     let (headers, d) = error(res, 503, "upstream_unavailable").await;
     assert!(headers.contains_key("retry-after"));
     assert!(d.contains("503"), "{d}");
-    // Once upstream recovers, so does the signer.
+    // Once upstream recovers, so does the signer (after the failure backoff).
     h.emulator.emulator().clear_faults();
+    h.advance(Duration::from_secs(61));
     let fresh = h.token().await;
     assert_ne!(fresh.access_token, cached.access_token);
 }
@@ -266,6 +267,8 @@ async fn malformed_or_html_replies_are_clear_errors() {
     )
     .await;
     assert!(d.contains("invalid token reply"), "{d}");
+    // Past the failure backoff (during it, the same failure is answered without asking again).
+    h.advance(Duration::from_secs(61));
     let body = r#"{"access_token":"x","token_type":"mac","expires_in":60}"#;
     e.arm_fault(reply_fault(200, Some(body))).unwrap();
     let (_, d) = error(
@@ -280,6 +283,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
         r#"{"access_token":"x","token_type":"Bearer","expires_in":-5}"#,
         r#"{"access_token":"x","token_type":"Bearer","expires_in":1e12}"#,
     ] {
+        h.advance(Duration::from_secs(61));
         e.arm_fault(reply_fault(200, Some(bad))).unwrap();
         let (_, d) = error(
             h.post("/token").send().await.unwrap(),
@@ -290,6 +294,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
         assert!(d.contains("expires_in"), "{d}");
     }
     // A redirect is never followed (it could carry the secret to a host nobody configured).
+    h.advance(Duration::from_secs(61));
     e.arm_fault(reply_fault(307, None)).unwrap();
     let (_, d) = error(
         h.post("/token").send().await.unwrap(),
@@ -299,6 +304,7 @@ async fn malformed_or_html_replies_are_clear_errors() {
     .await;
     assert!(d.contains("redirect"), "{d}");
     // An oversized reply is cut off, not buffered.
+    h.advance(Duration::from_secs(61));
     e.arm_fault(reply_fault(200, Some(&"x".repeat(200_000))))
         .unwrap();
     let (_, d) = error(
@@ -308,7 +314,22 @@ async fn malformed_or_html_replies_are_clear_errors() {
     )
     .await;
     assert!(d.contains("larger than"), "{d}");
+    // During the backoff the same failure is answered without asking upstream again.
+    let calls = h.token_requests();
+    let (_, d) = error(
+        h.post("/token").send().await.unwrap(),
+        503,
+        "upstream_unavailable",
+    )
+    .await;
+    assert!(d.contains("larger than"), "{d}");
+    assert_eq!(
+        h.token_requests(),
+        calls,
+        "no upstream call during the backoff"
+    );
     // And then it works.
+    h.advance(Duration::from_secs(61));
     h.token().await;
 }
 

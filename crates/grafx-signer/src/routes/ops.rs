@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use crate::cache::CacheHealth;
 use crate::metrics::IntegrationLabel;
 use crate::AppState;
 
@@ -14,19 +15,22 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: every integration has a valid token cached, or can obtain one now.
+/// `GET /readyz`: every integration has a valid token cached. It reports what the background
+/// refresher achieved and never calls upstream itself (anonymous callers must not be able to make
+/// the signer hammer CHILI's auth server), nor shows upstream error text.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let mut ready = true;
     let mut report = Map::new();
-    let now = state.clock().now();
     for (name, cache) in state.caches().iter() {
-        let entry = match cache.get().await {
-            Ok((token, _)) => {
-                json!({ "ready": true, "expires_in": token.expiry.remaining(now).as_secs() })
-            }
-            Err(e) => {
+        let entry = match cache.health() {
+            CacheHealth::Ready(left) => json!({ "ready": true, "expires_in": left.as_secs() }),
+            CacheHealth::Failing(code) => {
                 ready = false;
-                json!({ "ready": false, "error": e.code().as_str(), "error_description": e.to_string() })
+                json!({ "ready": false, "error": code.as_str() })
+            }
+            CacheHealth::Pending => {
+                ready = false;
+                json!({ "ready": false, "error": "pending" })
             }
         };
         report.insert(name.clone(), entry);
