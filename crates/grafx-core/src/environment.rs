@@ -240,7 +240,12 @@ impl EnvironmentApiUrl {
             return Err(fail("must be a path relative to the Environment API base"));
         }
         let path = relative.split(['?', '#']).next().unwrap_or("");
-        if path.split('/').any(|seg| seg == ".." || seg == ".") {
+        // Percent-encoded dots are dot segments too: `%2e%2e` climbs like `..` once resolved.
+        let is_dot_segment = |seg: &str| {
+            let decoded = seg.to_ascii_lowercase().replace("%2e", ".");
+            decoded == ".." || decoded == "."
+        };
+        if path.split('/').any(is_dot_segment) {
             return Err(fail("must not contain `.` or `..` path segments"));
         }
         Ok(format!("{}{relative}", self.url))
@@ -290,10 +295,13 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+/// Decided on the parsed address: `127.evil.example` is a name, not a loopback address.
 fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host == "[::1]"
-        || host.starts_with("127.") && host.split('.').count() == 4
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for EnvironmentApiUrl {
@@ -434,8 +442,35 @@ mod tests {
             "../x",
             "a/./b",
             "a\\b",
+            "%2e%2e/%2E%2e/oauth/token",
+            "templates/%2e%2E/x",
+            ".%2e/x",
+            "%2e/x",
         ] {
             assert!(u.join(bad).is_err(), "{bad}");
+        }
+        assert!(
+            u.join("templates/a%2eb").is_ok(),
+            "a dot inside a name is fine"
+        );
+    }
+
+    #[test]
+    fn loopback_is_an_address_not_a_name_prefix() {
+        for ok in [
+            "http://127.0.0.1:9/",
+            "http://127.1.2.3/",
+            "http://localhost:8/",
+            "http://[::1]:7/",
+        ] {
+            assert!(EnvironmentApiUrl::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.evil.example/",
+            "http://127.0.0.1.evil.example/",
+            "http://127.0.0.999/",
+        ] {
+            assert!(EnvironmentApiUrl::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -52,6 +52,13 @@ pub enum Fault {
         #[serde(default)]
         retry_after: Option<u64>,
     },
+    /// Redirect elsewhere (a misconfigured proxy, or a hostile one): `Location` and a 3xx status.
+    Redirect {
+        /// HTTP status (300–399).
+        status: u16,
+        /// Where to.
+        location: String,
+    },
     /// Wait this long, then handle the request normally (a slow upstream, or a timeout).
     Delay {
         /// Milliseconds to wait (at most 600000).
@@ -104,6 +111,9 @@ impl FaultSpec {
                 bad("status must be between 100 and 599")
             }
             Fault::Delay { ms } if *ms > 600_000 => bad("delay ms must be at most 600000"),
+            Fault::Redirect { status, .. } if !(300..=399).contains(status) => {
+                bad("a redirect's status must be between 300 and 399")
+            }
             _ => Ok(()),
         }
     }
@@ -181,6 +191,13 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
                 res.headers_mut().insert(header::RETRY_AFTER, secs.into());
             }
             res
+        }
+        Fault::Redirect { status, location } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+            match header::HeaderValue::from_str(&location) {
+                Ok(to) => (status, [(header::LOCATION, to)]).into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            }
         }
         Fault::MalformedJson => (
             StatusCode::OK,

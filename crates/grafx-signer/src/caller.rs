@@ -174,7 +174,11 @@ struct JwksCache {
 pub(crate) struct CallerAuth {
     config: CallerConfig,
     http: reqwest::Client,
-    jwks: tokio::sync::Mutex<JwksCache>,
+    /// The cached keys: locked only to read or replace them, never across a fetch, so a slow
+    /// JWKS endpoint cannot hold up sessions whose key is known.
+    jwks: Mutex<JwksCache>,
+    /// One JWKS fetch at a time.
+    jwks_fetch: tokio::sync::Mutex<()>,
     decisions: Mutex<HashMap<[u8; 32], (Instant, Decision)>>,
 }
 
@@ -223,7 +227,8 @@ impl CallerAuth {
         Ok(Self {
             config,
             http,
-            jwks: tokio::sync::Mutex::new(JwksCache::default()),
+            jwks: Mutex::new(JwksCache::default()),
+            jwks_fetch: tokio::sync::Mutex::new(()),
             decisions: Mutex::new(HashMap::new()),
         })
     }
@@ -408,43 +413,41 @@ impl CallerAuth {
                 "no JWKS configured",
             ));
         };
-        let mut cache = self.jwks.lock().await;
         let find = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
             if kid.is_empty() && set.keys.len() == 1 {
                 return set.keys.first().cloned();
             }
             set.find(kid).cloned()
         };
-        let age = cache.fetched_at.map(|at| at.elapsed());
-        let current = age.is_some_and(|a| a < JWKS_MAX_AGE);
-        if let Some(k) = cache.keys.as_ref().filter(|_| current).and_then(find) {
+        let cached = |cache: &JwksCache| {
+            let current = cache
+                .fetched_at
+                .is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
+            cache.keys.as_ref().filter(|_| current).and_then(find)
+        };
+        if let Some(k) = cached(&self.jwks_cache()) {
             return Ok(k);
         }
-        let may_fetch = age.is_none_or(|a| a >= JWKS_MIN_REFETCH);
-        if !may_fetch {
-            return Err(CallerRefusal::unauthenticated(
-                "unknown_key",
-                format!("the session is signed with an unknown key (`{kid}`); sign in again"),
-            ));
-        }
-        cache.fetched_at = Some(Instant::now());
-        let fetched = async {
-            let res = self
-                .http
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !res.status().is_success() {
-                return Err(format!("HTTP {}", res.status()));
+        let _one_fetch = self.jwks_fetch.lock().await;
+        {
+            // Another caller may have fetched while this one waited.
+            let mut cache = self.jwks_cache();
+            if let Some(k) = cached(&cache) {
+                return Ok(k);
             }
-            let bytes = res.bytes().await.map_err(|e| e.to_string())?;
-            if bytes.len() > MAX_REPLY_BYTES {
-                return Err("the JWKS is too large".to_owned());
+            let may_fetch = cache
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
+            if !may_fetch {
+                return Err(CallerRefusal::unauthenticated(
+                    "unknown_key",
+                    format!("the session is signed with an unknown key (`{kid}`); sign in again"),
+                ));
             }
-            serde_json::from_slice::<JwkSet>(&bytes).map_err(|e| format!("not a JWKS: {e}"))
+            cache.fetched_at = Some(Instant::now());
         }
-        .await;
+        let fetched = self.fetch_jwks(url).await;
+        let mut cache = self.jwks_cache();
         match fetched {
             Ok(set) => {
                 tracing::info!(jwks = %url, keys = set.keys.len(), "fetched the caller JWKS");
@@ -471,6 +474,31 @@ impl CallerAuth {
                 ))
             }
         }
+    }
+
+    fn jwks_cache(&self) -> std::sync::MutexGuard<'_, JwksCache> {
+        self.jwks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fetches the JWKS, refusing a body larger than [`MAX_REPLY_BYTES`] while reading it.
+    async fn fetch_jwks(&self, url: &url::Url) -> Result<JwkSet, String> {
+        let mut res = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !res.status().is_success() {
+            return Err(format!("HTTP {}", res.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(format!("the JWKS is larger than {MAX_REPLY_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice::<JwkSet>(&body).map_err(|e| format!("not a JWKS: {e}"))
     }
 
     async fn forward_auth(

@@ -474,8 +474,13 @@ fn read_secret_file(field: &str, path: &Path) -> Result<ClientSecret, Error> {
 fn https_url(field: &str, raw: &str) -> Result<url::Url, Error> {
     let url = url::Url::parse(raw)
         .map_err(|e| Error::config(field, format!("`{raw}` is not a URL: {e}")))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "[::1]"))
-        || url.host_str().is_some_and(|h| h.starts_with("127."));
+    // Decided on the parsed host: `127.evil.example` is a domain, not a loopback address.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
@@ -649,6 +654,13 @@ impl ConfigSource {
                 .build(false, "caller.")?
         };
         let mut integrations = BTreeMap::new();
+        // Integrations whose file says `allowed_origins = []`: server-side only, whatever the flags.
+        let server_side: Vec<String> = file
+            .integrations
+            .iter()
+            .filter(|(_, fi)| fi.allowed_origins.as_ref().is_some_and(Vec::is_empty))
+            .map(|(name, _)| name.clone())
+            .collect();
         if file.integrations.is_empty() {
             let secret = match (&a.client_secret_file, &self.env_secret) {
                 (Some(path), _) => read_secret_file("GRAFX_CLIENT_SECRET_FILE", path),
@@ -757,8 +769,12 @@ impl ConfigSource {
             }
         }
         if a.dev_allow_any_origin {
-            for i in integrations.values_mut() {
-                i.allowed_origins = Some(OriginPolicy::AnyForDevelopment);
+            // Integrations declared server-side (`allowed_origins = []`) stay closed: the flag is
+            // for browser-facing ones whose origins are not known in development.
+            for (name, i) in integrations.iter_mut() {
+                if !server_side.contains(name) {
+                    i.allowed_origins = Some(OriginPolicy::AnyForDevelopment);
+                }
             }
         } else if integrations.values().all(|i| i.allowed_origins.is_none()) {
             return Err(Error::config(

@@ -1,5 +1,8 @@
 //! The router.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
@@ -54,9 +57,18 @@ pub fn app(state: AppState) -> Router {
     }
     let router = router.method_not_allowed_fallback(method_not_allowed);
     let router = match &config.static_dir {
-        // ServeDir refuses `..` and absolute-path tricks, so nothing outside the directory is served.
+        // ServeDir refuses `..` and absolute-path tricks; the guard in front of it refuses
+        // dotfiles and symlinks that lead out of the directory.
         Some(dir) => {
-            router.fallback_service(ServeDir::new(dir).append_index_html_on_directories(true))
+            let root = Arc::new(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()));
+            let files = ServeDir::new(dir).append_index_html_on_directories(true);
+            router.fallback_service(tower::Layer::layer(
+                &middleware::from_fn(move |req: Request, next: Next| {
+                    let root = Arc::clone(&root);
+                    async move { static_guard(&root, req, next).await }
+                }),
+                files,
+            ))
         }
         None => router.fallback(not_found),
     };
@@ -69,7 +81,67 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
+        // Outermost: a client's own request id is logged and echoed only if it is a plain token;
+        // anything else is dropped, and the signer numbers the request itself.
+        .layer(middleware::map_request(drop_odd_request_id))
         .with_state(state)
+}
+
+/// Removes an `X-Request-Id` that is not 1–64 letters, digits, `-`, `_` or `.` (log injection,
+/// oversized ids).
+async fn drop_odd_request_id(mut req: Request) -> Request {
+    let plain = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len())
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    });
+    if !plain {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// 404 for a dotfile or dot-directory (`.env`, `.git/…`, in any percent-encoding), and for a
+/// path whose real location (after symlinks) is outside the static directory.
+async fn static_guard(root: &Path, req: Request, next: Next) -> Response {
+    let decoded = percent_decode(req.uri().path());
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    let hidden = segments.iter().any(|s| s.starts_with('.'));
+    let escapes = !hidden && {
+        let on_disk = segments.iter().fold(root.to_path_buf(), |p, s| p.join(s));
+        // Only what exists can be served; its real path must stay under the root.
+        std::fs::canonicalize(&on_disk).is_ok_and(|real| !real.starts_with(root))
+    };
+    if hidden || escapes {
+        return not_found(req).await;
+    }
+    next.run(req).await
+}
+
+/// `%XX` decoded (invalid escapes kept as they are); enough to see dots and slashes.
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -64,18 +64,34 @@ struct Jwks {
     url: String,
     keys: Arc<Mutex<JwkSet>>,
     fetches: Arc<AtomicU64>,
+    /// Milliseconds each fetch waits before answering.
+    delay_ms: Arc<AtomicU64>,
+    /// Bytes of padding appended to the key set (an oversized reply).
+    padding: Arc<AtomicU64>,
 }
 
 async fn jwks(keys: Vec<Jwk>) -> Jwks {
     let set = Arc::new(Mutex::new(JwkSet { keys }));
     let fetches = Arc::new(AtomicU64::new(0));
-    let (s, f) = (set.clone(), fetches.clone());
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let padding = Arc::new(AtomicU64::new(0));
+    let (s, f, d, p) = (
+        set.clone(),
+        fetches.clone(),
+        delay_ms.clone(),
+        padding.clone(),
+    );
     let app = axum::Router::new().route(
         "/.well-known/jwks.json",
         get(move || {
             f.fetch_add(1, Ordering::SeqCst);
-            let body = serde_json::to_string(&*s.lock().unwrap()).unwrap();
-            async move { ([("content-type", "application/json")], body) }
+            let mut body = serde_json::to_string(&*s.lock().unwrap()).unwrap();
+            body.push_str(&" ".repeat(p.load(Ordering::SeqCst) as usize));
+            let delay = Duration::from_millis(d.load(Ordering::SeqCst));
+            async move {
+                tokio::time::sleep(delay).await;
+                ([("content-type", "application/json")], body)
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,7 +104,51 @@ async fn jwks(keys: Vec<Jwk>) -> Jwks {
         url,
         keys: set,
         fetches,
+        delay_ms,
+        padding,
     }
+}
+
+/// A JWKS refetch for an unknown key that takes seconds must not hold up sessions whose key is
+/// cached; an oversized JWKS is refused.
+#[tokio::test]
+async fn a_slow_jwks_refetch_does_not_block_known_keys() {
+    let rsa1 = rsa("caller-rs256.pem");
+    let keys = jwks(vec![public_jwk(&rsa1, Algorithm::RS256, "rsa-1")]).await;
+    let config = CallerConfig::new(CallerMethod::Jwks(keys.url.parse().unwrap()))
+        .with_issuer(ISSUER)
+        .with_audience(AUDIENCE);
+    let h = Arc::new(harness(fast_settings(), false, with_caller(config)).await);
+    let good = sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &claims("alice"));
+    assert_eq!(ask(&h, Some(&good), None).await.status(), 200);
+    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    // Under the 3 s client timeout of the test harness, so the fetch completes.
+    keys.delay_ms.store(2_500, Ordering::SeqCst);
+    let unknown = sign(Algorithm::RS256, Some("rotated"), &rsa1, &claims("bob"));
+    let slow = {
+        let h = Arc::clone(&h);
+        tokio::spawn(async move { ask(&h, Some(&unknown), None).await.status() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(ask(&h, Some(&good), None).await.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "a known key waited {:?} behind the JWKS fetch",
+        started.elapsed()
+    );
+    assert_eq!(
+        slow.await.unwrap(),
+        401,
+        "the unknown key is refused after the fetch"
+    );
+    // A JWKS larger than the signer reads is refused while reading (a 503, never a hang).
+    keys.delay_ms.store(0, Ordering::SeqCst);
+    keys.padding.store(4 * 1024 * 1024, Ordering::SeqCst);
+    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    let other = sign(Algorithm::RS256, Some("other"), &rsa1, &claims("carol"));
+    let res = ask(&h, Some(&other), None).await;
+    assert_eq!(res.status(), 503, "an oversized JWKS is not read");
 }
 
 fn with_caller(config: CallerConfig) -> impl FnOnce(&mut grafx_signer::SignerConfig) {

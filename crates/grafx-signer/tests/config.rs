@@ -128,6 +128,15 @@ fn every_missing_or_bad_field_is_named() {
             env_secret(),
             "GRAFX_AUTH_URL",
         ),
+        // Plain http only for loopback addresses, decided on the address: this is a domain.
+        (
+            ConfigArgs {
+                auth_url: Some("http://127.evil.example/oauth/token".into()),
+                ..single()
+            },
+            env_secret(),
+            "GRAFX_AUTH_URL",
+        ),
         (
             ConfigArgs {
                 platform_api_url: Some("http://api.example.com".into()),
@@ -236,6 +245,18 @@ fn wildcard_only_with_the_development_flag() {
     let c = ConfigSource::new(args, env_secret()).load().unwrap();
     assert_eq!(
         c.integrations["default"].allowed_origins,
+        Some(OriginPolicy::AnyForDevelopment)
+    );
+    // A server-side integration (`allowed_origins = []`) stays closed under the flag.
+    let args = ConfigArgs {
+        config: Some(toml_file(TOML)),
+        dev_allow_any_origin: true,
+        ..ConfigArgs::default()
+    };
+    let c = ConfigSource::new(args, BTreeMap::new()).load().unwrap();
+    assert_eq!(c.integrations["writer"].allowed_origins, None);
+    assert_eq!(
+        c.integrations["reader"].allowed_origins,
         Some(OriginPolicy::AnyForDevelopment)
     );
 }

@@ -377,3 +377,63 @@ async fn health_readiness_and_metrics() {
         "80 anonymous calls made {calls} upstream requests (the refresher's and the backoff's only)"
     );
 }
+
+#[tokio::test]
+async fn static_files_are_served_without_path_traversal_dotfiles_or_symlinks() {
+    let root = std::env::temp_dir().join(format!("grafx-static-{}", std::process::id()));
+    let site = root.join("site");
+    std::fs::create_dir_all(site.join("sub/.git")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(site.join("sub/page.html"), "page").unwrap();
+    std::fs::write(site.join(".env"), "GRAFX_CLIENT_SECRET=leak").unwrap();
+    std::fs::write(site.join("sub/.git/config"), "leak").unwrap();
+    std::fs::write(root.join("outside.txt"), "leak").unwrap();
+    std::os::unix::fs::symlink(root.join("outside.txt"), site.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(&root, site.join("up")).unwrap();
+    let dir = site.clone();
+    let h = harness(fast_settings(), false, move |c| c.static_dir = Some(dir)).await;
+    let get = |path: &str| http().get(format!("{}{path}", h.url)).send();
+    for (path, status) in [
+        ("/", 200),
+        ("/sub/page.html", 200),
+        ("/.env", 404),
+        ("/%2eenv", 404),
+        ("/sub/.git/config", 404),
+        ("/sub/%2Egit/config", 404),
+        ("/link.txt", 404),
+        ("/up/outside.txt", 404),
+        ("/../outside.txt", 404),
+        ("/%2e%2e/outside.txt", 404),
+        ("/sub/..%2f..%2foutside.txt", 404),
+    ] {
+        let res = get(path).await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+        assert!(!res.text().await.unwrap().contains("leak"), "{path}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_echoed_only_when_plain() {
+    let h = harness(fast_settings(), false, |_| {}).await;
+    let id = |v: &'static str| {
+        let req = http()
+            .get(format!("{}/healthz", h.url))
+            .header("x-request-id", v);
+        async move {
+            let res = req.send().await.unwrap();
+            res.headers()["x-request-id"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(id("abc-123_x.y").await, "abc-123_x.y");
+    for odd in ["a b", "<script>", "x\"y", "ééé", &*"a".repeat(65).leak()] {
+        let echoed = id(odd).await;
+        assert_ne!(echoed, odd, "{odd} was replaced");
+        assert!(
+            echoed
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+            "{echoed}"
+        );
+    }
+}

@@ -54,9 +54,13 @@ export function linkedSignal(outer, timeoutMs) {
   return { signal: controller.signal, done };
 }
 
-/** Builds a Request from a URL and a user's RequestInit, overriding the signal. */
+/**
+ * Builds a Request from a URL and a user's RequestInit, overriding the signal. Redirects are not
+ * followed: these requests carry a bearer (or the app's session), which must never ride a redirect
+ * to another origin.
+ */
 export function buildRequest(url, init, signal) {
-  return new Request(url, { ...(init || {}), signal });
+  return new Request(url, { ...(init || {}), signal, redirect: "manual" });
 }
 
 /** Calls `cb` on `visibilitychange` (when visible) and `focus`; returns a function that stops it. */

@@ -52,6 +52,17 @@ async fn send(
     let window =
         web_sys::window().ok_or_else(|| GraFxError::new(ErrorCode::ApiError, "no window"))?;
     match JsFuture::from(window.fetch_with_request(request)).await {
+        // `redirect: "manual"`: a redirect is not followed with the token.
+        Ok(r) if get(&r, "type").as_string().as_deref() == Some("opaqueredirect") => {
+            Err(GraFxError::new(
+                ErrorCode::ApiError,
+                format!(
+                    "{} answered with a redirect, which is not followed: the token would go along",
+                    request.url()
+                ),
+            )
+            .into())
+        }
         Ok(r) => Ok(r.unchecked_into()),
         Err(e) => Err(if let Some(signal) = signal.filter(|s| s.aborted()) {
             if signal.reason().as_string().as_deref() == Some("timeout") {

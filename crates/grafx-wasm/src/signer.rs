@@ -76,6 +76,13 @@ pub(crate) async fn fetch_token(
             .detail("network error or CORS refusal")
         })?
         .unchecked_into();
+    if get(&res, "type").as_string().as_deref() == Some("opaqueredirect") {
+        return Err(GraFxError::new(
+            ErrorCode::SignerUnreachable,
+            format!("the signer at {url} answered with a redirect, which is not followed (the request may carry your app's session); point signerUrl at the signer itself"),
+        )
+        .into());
+    }
     let status = res.status();
     let body = JsFuture::from(res.text()?)
         .await
@@ -106,6 +113,8 @@ pub(crate) async fn fetch_token(
         .into());
     }
     let token = json.as_ref().map(|j| parse_token(j, now()));
+    // A reply that is not a valid token may still hold one: errors never carry it.
+    let body = without_access_token(&body);
     match token {
         Some(Ok(t)) => Ok(t),
         Some(Err(why)) => Err(
@@ -115,6 +124,41 @@ pub(crate) async fn fetch_token(
         ),
         None => Err(invalid("the signer's reply is not JSON").body(body).into()),
     }
+}
+
+/// `body` with the value of every `"access_token": "…"` replaced by `[redacted]`, even in a reply
+/// that is cut off or not JSON at all.
+fn without_access_token(body: &str) -> String {
+    const KEY: &str = "\"access_token\"";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(head);
+        let after_colon = tail.trim_start().strip_prefix(':').map(str::trim_start);
+        match after_colon.and_then(|v| v.strip_prefix('"')) {
+            Some(value) => {
+                out.push_str(":\"[redacted]\"");
+                // The value ends at the next unescaped quote (or the body's end, if cut off).
+                let mut end = value.len();
+                let mut escaped = false;
+                for (i, c) in value.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = i + 1;
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                rest = &value[end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn string(v: &JsValue, key: &str) -> Result<String, String> {

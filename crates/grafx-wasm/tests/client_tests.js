@@ -215,6 +215,15 @@ const tests = {
     ]) {
       await rejects(c.fetch(url), "invalid_options", isErr);
     }
+    // Encoded dot segments are dot segments: they cannot climb out of the API either.
+    await rejects(c.fetch("%2e%2e/%2E%2e/%2e%2e/%2e%2e/%2e%2e/oauth/token"), "invalid_options", isErr);
+    // A redirect is never followed with the token: not even to the Platform API route.
+    await c.accessToken();
+    await clearJournal(env);
+    await armApi(env, { kind: "redirect", status: 302, location: `http://localhost:${origin.port}/api/v1/environments/demo`, times: 1 });
+    const redirected = await rejects(c.fetch("templates"), "api_error", isErr);
+    assert(redirected.message.includes("redirect"), redirected.message);
+    eq((await sent(env, "GET", "/api/v1/environments/demo")).length, 0, "the redirect target was never called");
     // An absolute URL on the API's own origin is fine.
     const res = await c.fetch(`${c.token.environmentApiUrl}media?limit=1`);
     eq(res.status, 200, "same-origin absolute URL");
@@ -400,6 +409,16 @@ const tests = {
     const e = await rejects(c.accessToken(), "invalid_response", isErr);
     assert(e.body.includes("access_token"), "raw body kept");
     c.dispose();
+    // A reply holding a token, but not a valid one: the error never carries the token.
+    for (const [path, token] of [["invalid", "leaked-token-value"], ["cut", "cut-token-val"]]) {
+      const d = make({ signerUrl: `${env.signerUrl}/_test/${path}`, crossTab: false });
+      const e2 = await rejects(d.accessToken(), "invalid_response", isErr);
+      assert(e2.body.includes("[redacted]"), `${path}: ${e2.body}`);
+      for (const field of ["message", "body", "detail", "stack"]) {
+        assert(!String(e2[field] ?? "").includes(token), `${path}: no token in ${field}`);
+      }
+      d.dispose();
+    }
   },
 
   async api_errors_carry_problem_details(env, make, isErr) {

@@ -294,6 +294,36 @@ impl BrowserStack {
                     })
                     .options(|| async { cors(StatusCode::NO_CONTENT.into_response()) }),
                 )
+                // A 200 that holds a token but is not a valid reply (token_type "mac"), and one
+                // cut off inside the token: the browser's error must carry neither token.
+                .route(
+                    "/_test/invalid/token",
+                    post(|| async {
+                        cors(
+                            (
+                                StatusCode::OK,
+                                [(header::CONTENT_TYPE, "application/json")],
+                                r#"{"access_token": "eyJ.leaked-token-value.sig", "token_type": "mac", "expires_in": 60}"#,
+                            )
+                                .into_response(),
+                        )
+                    })
+                    .options(|| async { cors(StatusCode::NO_CONTENT.into_response()) }),
+                )
+                .route(
+                    "/_test/cut/token",
+                    post(|| async {
+                        cors(
+                            (
+                                StatusCode::OK,
+                                [(header::CONTENT_TYPE, "application/json")],
+                                r#"{"token_type":"Bearer","access_token":"eyJ.cut-token-val"#,
+                            )
+                                .into_response(),
+                        )
+                    })
+                    .options(|| async { cors(StatusCode::NO_CONTENT.into_response()) }),
+                )
                 .layer(axum::middleware::from_fn(
                     move |req: Request, next: Next| {
                         let counts = counting.clone();
