@@ -76,6 +76,8 @@ error_codes! {
     MethodNotAllowed = "method_not_allowed", Some(405);
     /// The request body is larger than the signer accepts.
     PayloadTooLarge = "payload_too_large", Some(413);
+    /// The request (its body) did not arrive in time.
+    RequestTimeout = "request_timeout", Some(408);
     /// The request is malformed in some other way.
     InvalidRequest = "invalid_request", Some(400);
     /// The caller sent too many requests; see `Retry-After`.

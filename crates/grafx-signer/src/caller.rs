@@ -45,8 +45,50 @@ pub const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 pub const CALLER_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest JWKS or forward-auth reply read.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
-/// Forward-auth decisions kept at most (expired ones are dropped first).
+/// Forward-auth decisions kept at most; the oldest goes first.
 const MAX_CACHED_DECISIONS: usize = 10_000;
+/// Forward-auth requests in flight at most; more callers wait for a slot (within the timeout).
+pub const MAX_FORWARD_AUTH_IN_FLIGHT: usize = 32;
+
+/// Forward-auth decisions by credential hash, in insertion order: at capacity the oldest entry is
+/// evicted (all live equally long, so the oldest is also the first to expire), never the lot.
+struct DecisionCache {
+    capacity: usize,
+    entries: HashMap<[u8; 32], (Instant, Decision)>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl DecisionCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn get(&self, key: &[u8; 32], max_age: Duration) -> Option<Decision> {
+        self.entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, d)| d.clone())
+    }
+
+    fn insert(&mut self, key: [u8; 32], decision: Decision) {
+        if self
+            .entries
+            .insert(key, (Instant::now(), decision))
+            .is_none()
+        {
+            self.order.push_back(key);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
+    }
+}
 
 /// How a caller's session is checked.
 #[derive(Clone, Debug)]
@@ -179,7 +221,11 @@ pub(crate) struct CallerAuth {
     jwks: Mutex<JwksCache>,
     /// One JWKS fetch at a time.
     jwks_fetch: tokio::sync::Mutex<()>,
-    decisions: Mutex<HashMap<[u8; 32], (Instant, Decision)>>,
+    decisions: Mutex<DecisionCache>,
+    /// How long a caller may wait for a forward-auth slot (the HTTP timeout).
+    timeout: Duration,
+    /// Bounds concurrent forward-auth requests, so a flood of new cookies cannot flood the app.
+    forward_auth_slots: tokio::sync::Semaphore,
 }
 
 /// A forward-auth answer: the user (when named), or why the app refused.
@@ -229,7 +275,9 @@ impl CallerAuth {
             http,
             jwks: Mutex::new(JwksCache::default()),
             jwks_fetch: tokio::sync::Mutex::new(()),
-            decisions: Mutex::new(HashMap::new()),
+            decisions: Mutex::new(DecisionCache::new(MAX_CACHED_DECISIONS)),
+            timeout,
+            forward_auth_slots: tokio::sync::Semaphore::new(MAX_FORWARD_AUTH_IN_FLIGHT),
         })
     }
 
@@ -522,16 +570,24 @@ impl CallerAuth {
             hash.update([0]);
         }
         let digest: [u8; 32] = hash.finalize().into();
-        let cached = {
-            let decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
-            decisions
-                .get(&digest)
-                .filter(|(at, _)| at.elapsed() < cache_for)
-                .map(|(_, d)| d.clone())
-        };
+        let cached = self
+            .decisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest, cache_for);
         let decision = match cached {
             Some(d) => d,
             None => {
+                let busy = || {
+                    CallerRefusal::unavailable(
+                        "forward_auth_busy",
+                        "too many session checks are in progress; try again shortly",
+                    )
+                };
+                let _slot = tokio::time::timeout(self.timeout, self.forward_auth_slots.acquire())
+                    .await
+                    .map_err(|_| busy())?
+                    .map_err(|_| busy())?;
                 let mut req = self.http.get(url.clone());
                 if let Some(c) = cookie {
                     req = req.header(header::COOKIE, c);
@@ -566,14 +622,10 @@ impl CallerAuth {
                         ),
                     ));
                 };
-                let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
-                if decisions.len() >= MAX_CACHED_DECISIONS {
-                    decisions.retain(|_, (at, _)| at.elapsed() < cache_for);
-                    if decisions.len() >= MAX_CACHED_DECISIONS {
-                        decisions.clear();
-                    }
-                }
-                decisions.insert(digest, (Instant::now(), decision.clone()));
+                self.decisions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(digest, decision.clone());
                 decision
             }
         };
@@ -590,6 +642,25 @@ impl CallerAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decision_cache_evicts_the_oldest_entries_not_everything() {
+        let mut cache = DecisionCache::new(3);
+        let key = |n: u8| [n; 32];
+        for n in 0..5 {
+            cache.insert(key(n), Ok(Some(format!("user-{n}"))));
+        }
+        let ttl = Duration::from_secs(60);
+        assert_eq!(cache.get(&key(0), ttl), None, "the oldest went first");
+        assert_eq!(cache.get(&key(1), ttl), None);
+        for n in 2..5 {
+            assert_eq!(cache.get(&key(n), ttl), Some(Ok(Some(format!("user-{n}")))));
+        }
+        // Refreshing a key does not grow the order.
+        cache.insert(key(4), Err("refused".into()));
+        assert_eq!(cache.order.len(), 3);
+        assert_eq!(cache.get(&key(4), Duration::ZERO), None, "expired by age");
+    }
 
     #[test]
     fn bearer_and_cookie_extraction() {

@@ -36,6 +36,29 @@ use crate::{CallerConfig, CallerMethod, ClientSecret, Error, OriginPolicy, Store
 pub const DEFAULT_AUTH_URL: &str = "https://integration-login.chiligrafx.com/oauth/token";
 /// CHILI's audience.
 pub const DEFAULT_AUDIENCE: &str = "https://chiligrafx.com";
+/// Requests per minute per client IP on `/token` by default: an office or school behind one NAT
+/// has a few hundred people, each of whom asks about once per page load (tabs share a token).
+pub const DEFAULT_IP_RATE_LIMIT: u32 = 600;
+/// Requests per minute per signed-in user by default: far above one person's page loads.
+pub const DEFAULT_USER_RATE_LIMIT: u32 = 60;
+
+/// CIDRs (`10.0.0.0/8`, or a single address) from a list, naming `field` on a mistake.
+fn cidrs(field: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, Error> {
+    list.iter()
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| {
+                    Error::config(
+                        field,
+                        format!("`{c}` is not a CIDR (like 10.0.0.0/8) or an IP address"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Where the signer listens by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -99,6 +122,11 @@ pub struct SignerConfig {
     pub upstream_retries: u32,
     /// Requests per minute per client IP on `/token` (0: unlimited).
     pub rate_limit_per_minute: u32,
+    /// Requests per minute per signed-in user on `/token`, after caller authentication named
+    /// them (0: unlimited).
+    pub user_rate_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed; empty with `trust_proxy`: the direct peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you control).
     pub trust_proxy: bool,
     /// Serve a front-end from this directory.
@@ -176,9 +204,18 @@ pub struct ConfigArgs {
     /// Upstream retries after network errors, 5xx and 429 [default: 2].
     #[arg(long, env = "SIGNER_UPSTREAM_RETRIES", global = true)]
     pub upstream_retries: Option<u32>,
-    /// Requests per minute per client IP on /token, 0 for unlimited [default: 120].
+    /// Requests per minute per client IP (IPv6: per /64) on /token, checked first, 0 for unlimited
+    /// [default: 600, enough for a few hundred people behind one NAT].
     #[arg(long, env = "SIGNER_RATE_LIMIT_PER_MINUTE", global = true)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests per minute per signed-in user on /token (with caller authentication), 0 for
+    /// unlimited [default: 60].
+    #[arg(long, env = "SIGNER_USER_RATE_LIMIT_PER_MINUTE", global = true)]
+    pub user_rate_limit_per_minute: Option<u32>,
+    /// Comma-separated CIDRs of your reverse proxies: only their `X-Forwarded-For` is believed,
+    /// and the client is the last address not in them (implies --trust-proxy).
+    #[arg(long, env = "SIGNER_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Trust X-Forwarded-For for the client IP (only behind your own reverse proxy).
     #[arg(long, env = "SIGNER_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
@@ -414,7 +451,9 @@ struct FileConfig {
     upstream_timeout_secs: Option<u64>,
     upstream_retries: Option<u32>,
     rate_limit_per_minute: Option<u32>,
+    user_rate_limit_per_minute: Option<u32>,
     trust_proxy: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     static_dir: Option<PathBuf>,
     header_read_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -823,6 +862,11 @@ impl ConfigSource {
                 })
             }
         };
+        let trusted_proxies = match (&a.trusted_proxies, &file.trusted_proxies) {
+            (Some(list), _) => cidrs("SIGNER_TRUSTED_PROXIES", &split_list(list))?,
+            (None, Some(list)) => cidrs("trusted_proxies", list)?,
+            (None, None) => Vec::new(),
+        };
         let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
             Duration::from_secs(flag.or(file).unwrap_or(default))
         };
@@ -849,8 +893,15 @@ impl ConfigSource {
             rate_limit_per_minute: a
                 .rate_limit_per_minute
                 .or(file.rate_limit_per_minute)
-                .unwrap_or(120),
-            trust_proxy: a.trust_proxy || file.trust_proxy.unwrap_or(false),
+                .unwrap_or(DEFAULT_IP_RATE_LIMIT),
+            user_rate_limit_per_minute: a
+                .user_rate_limit_per_minute
+                .or(file.user_rate_limit_per_minute)
+                .unwrap_or(DEFAULT_USER_RATE_LIMIT),
+            trust_proxy: a.trust_proxy
+                || file.trust_proxy.unwrap_or(false)
+                || !trusted_proxies.is_empty(),
+            trusted_proxies,
             static_dir: a.static_dir.clone().or(file.static_dir),
             request_timeout: Duration::from_secs(30),
             header_read_timeout: secs(
@@ -963,6 +1014,8 @@ impl SignerConfig {
             upstream_timeout: Duration::from_secs(10),
             upstream_retries: 2,
             rate_limit_per_minute: 0,
+            user_rate_limit_per_minute: 0,
+            trusted_proxies: Vec::new(),
             trust_proxy: false,
             static_dir: None,
             request_timeout: Duration::from_secs(30),

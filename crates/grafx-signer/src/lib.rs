@@ -32,10 +32,12 @@
 
 mod cache;
 mod caller;
+mod client_ip;
 mod config;
 mod error;
 mod metrics;
 mod origin;
+mod rate_limit;
 mod redis_store;
 mod routes;
 mod secret;
@@ -48,14 +50,16 @@ mod upstream;
 pub use cache::{CacheHealth, CacheSettings, Lookup, TokenCache, MAX_UPSTREAM_ATTEMPTS_PER_MINUTE};
 pub use caller::{
     Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MAX_AGE,
-    JWKS_MIN_REFETCH,
+    JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
+pub use client_ip::client_ip;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
     DEFAULT_AUTH_URL, DEFAULT_LISTEN,
 };
 pub use error::{AppError, Error};
 pub use origin::OriginPolicy;
+pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;
 pub use serve::{serve, ServeOptions};

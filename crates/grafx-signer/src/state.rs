@@ -2,17 +2,15 @@
 //! per-IP rate limiter. Reloadable (SIGHUP) without dropping the caches of unchanged integrations.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use grafx_core::RefreshPolicy;
 use tokio::task::JoinHandle;
 
 use crate::cache::{CacheSettings, TokenCache};
 use crate::caller::CallerAuth;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
 use crate::{Error, Integration, RedisStore, SignerConfig};
@@ -31,16 +29,8 @@ struct Inner {
     source: Arc<dyn TokenSource>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    limiter: RwLock<Option<Arc<DefaultKeyedRateLimiter<RateKey>>>>,
+    limits: RwLock<Arc<RateLimits>>,
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
-}
-
-/// Who a rate limit applies to: the signed-in user when caller authentication names one,
-/// otherwise the client IP.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum RateKey {
-    Ip(IpAddr),
-    User(Arc<str>),
 }
 
 fn callers(config: &SignerConfig) -> Result<BTreeMap<String, Arc<CallerAuth>>, Error> {
@@ -56,13 +46,11 @@ fn callers(config: &SignerConfig) -> Result<BTreeMap<String, Arc<CallerAuth>>, E
     Ok(map)
 }
 
-fn limiter(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<RateKey>>> {
-    let n = NonZeroU32::new(per_minute)?;
-    // A burst of a tenth of the minute's allowance (at least 5), refilled evenly.
-    let burst = NonZeroU32::new((per_minute / 10).max(5)).unwrap_or(n);
-    Some(Arc::new(RateLimiter::keyed(
-        Quota::per_minute(n).allow_burst(burst),
-    )))
+fn limits(config: &SignerConfig) -> Arc<RateLimits> {
+    Arc::new(RateLimits::new(
+        config.rate_limit_per_minute,
+        config.user_rate_limit_per_minute,
+    ))
 }
 
 impl AppState {
@@ -92,7 +80,7 @@ impl AppState {
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
         let inner = Inner {
-            limiter: RwLock::new(limiter(config.rate_limit_per_minute)),
+            limits: RwLock::new(limits(&config)),
             // Building a caller check cannot fail for a loaded configuration (only the HTTP
             // client could); a failure leaves the integration without one, so it is logged loudly
             // and every request to it is refused below.
@@ -223,11 +211,7 @@ impl AppState {
                 keep
             });
         }
-        *self
-            .inner
-            .limiter
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = limiter(config.rate_limit_per_minute);
+        *self.inner.limits.write().unwrap_or_else(|p| p.into_inner()) = limits(&config);
         *self.inner.caches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         let had_refreshers = !old.is_empty();
@@ -273,27 +257,8 @@ impl AppState {
             .cloned()
     }
 
-    /// `Err(wait)` when `key` exceeded its rate limit.
-    pub(crate) fn check_rate(&self, key: &RateKey) -> Result<(), std::time::Duration> {
-        let limiter = self
-            .inner
-            .limiter
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        match limiter {
-            None => Ok(()),
-            Some(l) => {
-                // Bound memory under many distinct IPs: forget keys whose quota fully refilled.
-                if l.len() > 10_000 {
-                    l.retain_recent();
-                }
-                l.check_key(key).map_err(|nu| {
-                    nu.wait_time_from(governor::clock::Clock::now(
-                        &governor::clock::DefaultClock::default(),
-                    ))
-                })
-            }
-        }
+    /// The rate limits in force.
+    pub(crate) fn limits(&self) -> Arc<RateLimits> {
+        Arc::clone(&self.inner.limits.read().unwrap_or_else(|p| p.into_inner()))
     }
 }

@@ -418,7 +418,8 @@ async fn hs256_sessions_from_a_cookie_or_a_bearer() {
 async fn rate_limits_are_per_user_when_the_user_is_known() {
     let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())));
     let h = harness(fast_settings(), false, |c| {
-        c.rate_limit_per_minute = 5; // a burst of 5
+        c.rate_limit_per_minute = 600; // the shared IP's allowance: plenty
+        c.user_rate_limit_per_minute = 5; // a burst of 5 per user
         with_caller(config)(c);
     })
     .await;
@@ -468,6 +469,82 @@ async fn forward_auth_app() -> (String, Arc<AtomicU64>) {
 }
 
 use axum::response::IntoResponse;
+
+/// Junk sessions are refused by the per-IP limit before they cost a session check, and session
+/// checks in flight are bounded however many new cookies arrive at once.
+#[tokio::test]
+async fn junk_sessions_hit_the_ip_limit_before_any_session_check() {
+    let (url, calls) = forward_auth_app().await;
+    let config = CallerConfig::new(CallerMethod::ForwardAuth {
+        url: url.parse().unwrap(),
+        user_header: Some("x-auth-request-user".into()),
+        cache_for: Duration::from_secs(30),
+    });
+    let h = harness(fast_settings(), false, |c| {
+        c.rate_limit_per_minute = 10; // a burst of 5
+        with_caller(config)(c);
+    })
+    .await;
+    let mut limited = 0;
+    for i in 0..40 {
+        let res = ask(&h, None, Some(&format!("session=junk-{i}"))).await;
+        limited += usize::from(res.status() == 429);
+    }
+    assert_eq!(limited, 35, "the IP's burst of 5, then 429s");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        5,
+        "only requests within the IP limit reached the app's session check"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_requests_in_flight_are_bounded() {
+    // A slow session check that records how many run at once.
+    let (now, peak) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (n, p) = (now.clone(), peak.clone());
+    let app = axum::Router::new().route(
+        "/auth",
+        get(move || {
+            let (n, p) = (n.clone(), p.clone());
+            async move {
+                let running = n.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                StatusCode::UNAUTHORIZED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/auth", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = CallerConfig::new(CallerMethod::ForwardAuth {
+        url: url.parse().unwrap(),
+        user_header: None,
+        cache_for: Duration::from_secs(30),
+    });
+    let h = Arc::new(harness(fast_settings(), false, with_caller(config)).await);
+    let asks: Vec<_> = (0..100)
+        .map(|i| {
+            let h = Arc::clone(&h);
+            tokio::spawn(async move {
+                ask(&h, None, Some(&format!("session=new-{i}")))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    for a in asks {
+        let status = a.await.unwrap();
+        assert!(status == 401 || status == 503, "{status}");
+    }
+    let peak = peak.load(Ordering::SeqCst) as usize;
+    assert!(
+        peak <= grafx_signer::MAX_FORWARD_AUTH_IN_FLIGHT,
+        "{peak} session checks ran at once"
+    );
+}
 
 #[tokio::test]
 async fn forward_auth_allows_refuses_caches_and_fails_closed() {

@@ -35,6 +35,37 @@ async fn slowloris(url: &str) -> Duration {
     started.elapsed()
 }
 
+/// Sends complete headers for a 100-byte body, then trickles it a byte every 200 ms. Returns how
+/// long the server kept the connection and the status line it answered with, if any.
+async fn slow_body(url: &str) -> (Duration, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: signer\r\nOrigin: {ORIGIN}\r\nX-CSRF: 1\r\nContent-Length: 100\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if s.write_all(b"x").await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let status = String::from_utf8_lossy(&reply)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    (started.elapsed(), status)
+}
+
 /// Connects and sends nothing; returns how long until the server closes.
 async fn silent(url: &str) -> Duration {
     let addr = url.trim_start_matches("http://");
@@ -106,5 +137,36 @@ async fn the_connection_cap_cannot_be_held_by_idle_clients() {
             .expect("the server closed the idle connection")
             .unwrap_or(0);
         assert_eq!(n, 0, "closed without a reply");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_get_408_and_cannot_fill_the_connection_cap() {
+    let h = harness(fast_settings(), false, |c| {
+        c.header_read_timeout = Duration::from_secs(1);
+        c.max_connections = 8;
+    })
+    .await;
+    let slow: Vec<_> = (0..20)
+        .map(|_| {
+            tokio::spawn({
+                let url = h.url.clone();
+                async move { slow_body(&url).await }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Real requests are served while the slow bodies come and go.
+    for _ in 0..10 {
+        h.token().await;
+    }
+    for task in slow {
+        let (held, status) = task.await.unwrap();
+        // The trickle alone would last 20 s; the body deadline is 1 s.
+        assert!(
+            held < Duration::from_secs(8),
+            "a slow body was held {held:?}"
+        );
+        assert!(status.is_empty() || status.contains("408"), "{status}");
     }
 }

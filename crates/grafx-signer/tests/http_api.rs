@@ -437,3 +437,59 @@ async fn a_client_request_id_is_echoed_only_when_plain() {
         );
     }
 }
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_trusted_proxies_and_garbage_is_the_peer() {
+    // Counts the refusals among `n` requests with this X-Forwarded-For.
+    async fn refused(h: &Harness, xff: &str, n: usize) -> usize {
+        let mut refused = 0;
+        for _ in 0..n {
+            let res = h
+                .post("/token")
+                .header("x-forwarded-for", xff)
+                .send()
+                .await
+                .unwrap();
+            refused += usize::from(res.status() == 429);
+        }
+        refused
+    }
+    // The loopback peer is a trusted proxy: the client is the last entry outside the ranges.
+    let h = harness(fast_settings(), false, |c| {
+        c.rate_limit_per_minute = 10; // a burst of 5
+        c.trust_proxy = true;
+        c.trusted_proxies = vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+    })
+    .await;
+    assert_eq!(refused(&h, "6.6.6.6, 203.0.113.9, 10.0.0.1", 7).await, 2);
+    assert_eq!(
+        refused(&h, "6.6.6.7, 203.0.113.9:4000", 1).await,
+        1,
+        "same client, other form"
+    );
+    assert_eq!(refused(&h, "203.0.113.10", 5).await, 0, "another client");
+    // IPv6 clients are one per /64, however they rotate.
+    assert_eq!(refused(&h, "2001:db8:1:2::1", 5).await, 0);
+    assert_eq!(refused(&h, "[2001:db8:1:2:ffff::9]:443", 1).await, 1);
+    // A forged entry followed by garbage counts as the proxy itself, not as the forgery.
+    for i in 0..5 {
+        let _ = refused(&h, &format!("198.51.100.{i}, unknown"), 1).await;
+    }
+    assert_eq!(refused(&h, "198.51.100.99, _hidden", 1).await, 1);
+
+    // A peer that is not a trusted proxy: its X-Forwarded-For is ignored entirely.
+    let h = harness(fast_settings(), false, |c| {
+        c.rate_limit_per_minute = 10;
+        c.trust_proxy = true;
+        c.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let mut total = 0;
+    for i in 0..7 {
+        total += refused(&h, &format!("203.0.113.{i}"), 1).await;
+    }
+    assert_eq!(total, 2, "every request counted against the untrusted peer");
+}

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use grafx_core::{ErrorCode, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 
 use crate::metrics::ReasonLabel;
-use crate::state::RateKey;
 use crate::{AppError, AppState, CallerRefusal};
 
 /// Headers a page may send on the token request.
@@ -29,17 +28,16 @@ fn integration_name(state: &AppState, path: Option<String>) -> String {
 /// entry (the one your own proxy appended; entries to its left are client-controlled).
 fn client_ip(state: &AppState, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
     let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
-    if !state.config().trust_proxy {
-        return peer_ip;
-    }
-    req_headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer_ip)
+    let config = state.config();
+    crate::client_ip(
+        peer_ip,
+        req_headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        config.trust_proxy,
+        &config.trusted_proxies,
+    )
 }
 
 fn origin_of(headers: &HeaderMap) -> Option<&str> {
@@ -158,7 +156,8 @@ async fn issue_inner(
     body: axum::body::Body,
     admitted: Result<(std::sync::Arc<crate::TokenCache>, String), AppError>,
 ) -> Result<Response, AppError> {
-    let ip = RateKey::Ip(client_ip(state, headers, peer));
+    let ip = client_ip(state, headers, peer);
+    let limits = state.limits();
     let rate_limited = |wait| {
         AppError::new(
             ErrorCode::RateLimited,
@@ -171,12 +170,25 @@ async fn issue_inner(
         .ok()
         .filter(|(c, _)| c.integration().caller.is_some())
         .map(|_| state.caller_auth(name));
-    if caller_check.is_none() {
-        // Without caller authentication, clients are known by IP only.
-        state.check_rate(&ip).map_err(rate_limited)?;
-    }
-    // The body is ignored, but bounded: nothing legitimate sends more than a few bytes.
-    let body_within_limit = axum::body::to_bytes(body, 4096).await.is_ok();
+    // The per-IP limit comes first, before any work for the caller: a flood of junk sessions is
+    // refused here rather than each one costing a session check.
+    limits.check_ip(ip).map_err(rate_limited)?;
+    // The body is ignored, but bounded in size and in time: a client trickling it is cut off
+    // instead of holding a connection slot until the request timeout.
+    let deadline = state.config().header_read_timeout;
+    let body_within_limit =
+        match tokio::time::timeout(deadline, axum::body::to_bytes(body, 4096)).await {
+            Ok(read) => read.is_ok(),
+            Err(_) => {
+                return Err(AppError::new(
+                    ErrorCode::RequestTimeout,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        deadline.as_secs_f32()
+                    ),
+                ))
+            }
+        };
     let (cache, origin) = admitted?;
     if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(CSRF_HEADER_VALUE) {
         return Err(AppError::new(
@@ -201,19 +213,15 @@ async fn issue_inner(
         Some(Some(auth)) => match auth.check(headers).await {
             Ok(caller) => Some(caller),
             Err(refusal) => {
+                // Refused callers were throttled by IP above, so guessing sessions is slow.
                 state.metrics().count_caller_refusal(refusal.reason());
-                // Refused callers are throttled by IP, so guessing sessions is slow.
-                state.check_rate(&ip).map_err(rate_limited)?;
                 return Err(caller_error(refusal));
             }
         },
     };
-    if caller.is_some() {
-        let key = match caller.as_ref().and_then(|c| c.subject.as_deref()) {
-            Some(user) => RateKey::User(user.into()),
-            None => ip,
-        };
-        state.check_rate(&key).map_err(rate_limited)?;
+    // A named user has an allowance of their own, on top of their IP's.
+    if let Some(user) = caller.as_ref().and_then(|c| c.subject.as_deref()) {
+        limits.check_user(user).map_err(rate_limited)?;
     }
     let (token, lookup) = cache.get().await?;
     let integration = cache.integration();

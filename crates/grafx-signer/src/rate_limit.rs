@@ -1,0 +1,184 @@
+//! Rate limits on `/token`: per client IP first (IPv6 per /64, since a client rotates freely
+//! inside its /64), then per signed-in user once caller authentication named one.
+//!
+//! Memory stays bounded without scanning the table on every request: keys whose quota has fully
+//! refilled are forgotten at most every few seconds, and past [`MAX_KEYS`] new clients share one
+//! overflow bucket instead of growing the table.
+//!
+//! ```
+//! # use std::net::IpAddr;
+//! use grafx_signer::RateLimits;
+//!
+//! let limits = RateLimits::new(600, 60);
+//! let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+//! let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+//! assert_eq!(RateLimits::ip_key(a), RateLimits::ip_key(b), "one /64, one client");
+//! assert!(limits.check_ip(a).is_ok());
+//! ```
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// Distinct keys kept per limiter at most; beyond it new clients share one bucket.
+pub const MAX_KEYS: usize = 100_000;
+/// How often, at most, refilled keys are forgotten (a scan of the table).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// What a limit is counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// An IPv4 address, or an IPv6 /64 (the address with its last 64 bits cleared).
+    Ip(IpAddr),
+    /// A signed-in user.
+    User(Arc<str>),
+    /// Every new client once the table is full.
+    Overflow,
+}
+
+/// One keyed limiter with a bounded table.
+struct Limiter {
+    inner: DefaultKeyedRateLimiter<Key>,
+    last_sweep_ms: AtomicU64,
+}
+
+impl Limiter {
+    fn new(per_minute: u32) -> Option<Self> {
+        let n = NonZeroU32::new(per_minute)?;
+        // A burst of half the minute's allowance (at least 5), refilled evenly: a morning rush
+        // behind one NAT is served at once, a sustained flood is not.
+        let burst = NonZeroU32::new((per_minute / 2).max(5)).unwrap_or(n);
+        Some(Self {
+            inner: RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst)),
+            last_sweep_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn check(&self, key: Key) -> Result<(), Duration> {
+        let now_ms = governor_now_ms();
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if self.inner.len() > MAX_KEYS / 2
+            && now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64
+            && self
+                .last_sweep_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // One caller every few seconds pays for the scan; the others go on.
+            self.inner.retain_recent();
+        }
+        let key = if self.inner.len() >= MAX_KEYS {
+            Key::Overflow
+        } else {
+            key
+        };
+        self.inner.check_key(&key).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
+}
+
+fn governor_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The per-IP and per-user limits of `/token`.
+pub struct RateLimits {
+    ip: Option<Limiter>,
+    user: Option<Limiter>,
+}
+
+impl RateLimits {
+    /// Limits of `ip_per_minute` per client IP and `user_per_minute` per signed-in user (0: none).
+    pub fn new(ip_per_minute: u32, user_per_minute: u32) -> Self {
+        Self {
+            ip: Limiter::new(ip_per_minute),
+            user: Limiter::new(user_per_minute),
+        }
+    }
+
+    /// The address a limit is counted against: IPv4 as is (IPv4-mapped IPv6 too), IPv6 per /64.
+    pub fn ip_key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            },
+            v4 => v4,
+        }
+    }
+
+    /// `Err(wait)` when the client IP is over its limit.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
+        match &self.ip {
+            Some(l) => l.check(Key::Ip(Self::ip_key(ip))),
+            None => Ok(()),
+        }
+    }
+
+    /// `Err(wait)` when the signed-in user is over their limit.
+    pub fn check_user(&self, user: &str) -> Result<(), Duration> {
+        match &self.user {
+            Some(l) => l.check(Key::User(user.into())),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_one_per_64_and_v4_mapped_is_v4() {
+        let key = |s: &str| RateLimits::ip_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:a:b:1:2:3:4"), "2001:db8:a:b::");
+        assert_eq!(key("2001:db8:a:c::1"), "2001:db8:a:c::");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+    }
+
+    #[test]
+    fn a_rotating_ipv6_client_is_limited_as_one() {
+        let limits = RateLimits::new(10, 0); // a burst of 5
+        let mut refused = 0;
+        for i in 0..20u16 {
+            let ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i));
+            refused += usize::from(limits.check_ip(ip).is_err());
+        }
+        assert_eq!(refused, 15, "20 addresses of one /64 share one burst of 5");
+        let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        assert!(limits.check_ip(other).is_ok(), "another /64 has its own");
+    }
+
+    #[test]
+    fn the_table_is_bounded_new_clients_share_an_overflow_bucket() {
+        let limiter = Limiter::new(600).unwrap();
+        for i in 0..(MAX_KEYS as u32 + 1_000) {
+            let _ = limiter.check(Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i))));
+        }
+        assert!(
+            limiter.inner.len() <= MAX_KEYS + 1,
+            "{}",
+            limiter.inner.len()
+        );
+    }
+
+    #[test]
+    fn users_have_their_own_allowance() {
+        let limits = RateLimits::new(0, 10);
+        for _ in 0..5 {
+            assert!(limits.check_user("alice").is_ok());
+        }
+        assert!(limits.check_user("alice").is_err());
+        assert!(limits.check_user("bob").is_ok());
+    }
+}
