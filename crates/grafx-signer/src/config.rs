@@ -237,6 +237,9 @@ pub struct ConfigArgs {
     /// `openssl rand -hex 32`). Required with --redis-url; the same on every replica.
     #[arg(long, env = "SIGNER_REDIS_KEY_FILE", global = true)]
     pub redis_key_file: Option<PathBuf>,
+    /// For `rediss://` with a private CA: a PEM file of the certificates to trust.
+    #[arg(long, env = "SIGNER_REDIS_CA_FILE", global = true)]
+    pub redis_ca_file: Option<PathBuf>,
     /// Caller authentication: a cookie holding the app's session JWT (besides
     /// `Authorization: Bearer`).
     #[arg(long, env = "SIGNER_CALLER_COOKIE", global = true)]
@@ -410,6 +413,8 @@ pub struct RedisSettings {
     pub url: ClientSecret,
     /// The encryption key.
     pub key: StoreKey,
+    /// PEM certificates to trust for `rediss://` (a private CA); the system's roots otherwise.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl RedisSettings {
@@ -459,6 +464,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     redis_url: Option<RedisUrl>,
     redis_key_file: Option<PathBuf>,
+    redis_ca_file: Option<PathBuf>,
     caller: Option<CallerInput>,
     #[serde(default)]
     integrations: BTreeMap<String, FileIntegration>,
@@ -854,11 +860,21 @@ impl ConfigSource {
                     )
                 })?;
                 let key = StoreKey::from_text(&text)?;
+                let ca_pem = match a.redis_ca_file.clone().or(file.redis_ca_file.clone()) {
+                    None => None,
+                    Some(ca) => Some(std::fs::read(&ca).map_err(|e| {
+                        Error::config(
+                            "SIGNER_REDIS_CA_FILE",
+                            format!("cannot read {}: {e}", ca.display()),
+                        )
+                    })?),
+                };
                 // Checks the URL now, so a typo fails at start rather than at the first refresh.
-                crate::RedisStore::new(&url, key.clone())?;
+                crate::RedisStore::with_tls_roots(&url, key.clone(), ca_pem.as_deref())?;
                 Some(RedisSettings {
                     url: ClientSecret::new(url),
                     key,
+                    ca_pem,
                 })
             }
         };

@@ -114,6 +114,22 @@ pub(crate) fn redact(url: &str) -> String {
             if u.password().is_some() {
                 let _ = u.set_password(Some("redacted"));
             }
+            // `redis+unix:///path?pass=…` and `redis://host/?password=…` carry it in the query.
+            if u.query().is_some() {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = matches!(k.to_ascii_lowercase().as_str(), "pass" | "password");
+                        let v = if secret {
+                            "redacted".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
         Err(_) => "[unparsable]".into(),
@@ -124,7 +140,23 @@ impl RedisStore {
     /// A store for `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` for TLS).
     /// Connects on first use, so a signer starts even while Redis is down.
     pub fn new(url: &str, key: StoreKey) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|e| {
+        Self::with_tls_roots(url, key, None)
+    }
+
+    /// Like [`RedisStore::new`]; for `rediss://`, `ca_pem` (PEM certificates) is what the server's
+    /// certificate must chain to, instead of the system's roots (a private CA).
+    pub fn with_tls_roots(url: &str, key: StoreKey, ca_pem: Option<&[u8]>) -> Result<Self, Error> {
+        let client = match ca_pem {
+            None => redis::Client::open(url),
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            ),
+        }
+        .map_err(|e| {
             Error::config(
                 "SIGNER_REDIS_URL",
                 format!("`{}` is not a Redis URL: {e}", redact(url)),
@@ -434,6 +466,17 @@ mod tests {
             "redis://user:redacted@cache:6379/0"
         );
         let key = StoreKey::from_text(&"0f".repeat(32)).unwrap();
+        for url in [
+            "redis://:S3cretPW@cache:6379/0",
+            "redis://user:S3cretPW@cache",
+            "rediss://cache/?password=S3cretPW&db=1",
+            "redis+unix:///run/redis.sock?pass=S3cretPW&db=1",
+            "unix:///run/redis.sock?PASS=S3cretPW",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("S3cretPW"), "{shown}");
+            assert!(shown.contains("redacted"), "{shown}");
+        }
         let e = RedisStore::new("http://x:pw@cache", key)
             .unwrap_err()
             .to_string();

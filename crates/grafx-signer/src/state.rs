@@ -60,7 +60,11 @@ impl AppState {
         let source = ChiliAuthClient::new(config.upstream_timeout)
             .map_err(|e| Error::config("upstream", format!("cannot build the HTTP client: {e}")))?;
         let store: Arc<dyn TokenStore> = match &config.redis {
-            Some(r) => Arc::new(RedisStore::new(r.url.expose(), r.key.clone())?),
+            Some(r) => Arc::new(RedisStore::with_tls_roots(
+                r.url.expose(),
+                r.key.clone(),
+                r.ca_pem.as_deref(),
+            )?),
             None => Arc::new(MemoryStore::default()),
         };
         Ok(Self::with_parts(

@@ -15,6 +15,8 @@ use grafx_signer::{
     app, AppState, ChiliAuthClient, RedisStore, SignerConfig, StoreKey, SystemClock,
 };
 
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
 /// A redis-server child process, killed on drop.
 struct Redis {
     child: Option<Child>,
@@ -23,11 +25,11 @@ struct Redis {
 
 impl Redis {
     fn start_on(port: u16) -> Self {
-        let binary = ["/usr/bin/redis-server", "redis-server"]
-            .into_iter()
-            .find(|b| Command::new(b).arg("--version").output().is_ok())
-            .expect("redis-server is not installed: `cargo xtask test` installs it (Debian package redis-server)");
-        let child = Command::new(binary)
+        assert!(
+            std::path::Path::new(REDIS_SERVER).exists(),
+            "redis-server is not installed: `cargo xtask test` installs it (Debian package redis-server)"
+        );
+        let child = Command::new(REDIS_SERVER)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -52,6 +54,114 @@ impl Redis {
             child: Some(child),
             port,
         }
+    }
+
+    /// A TLS-only redis-server (`--port 0`) with a certificate for 127.0.0.1 from a private CA
+    /// made with openssl in `dir`; returns it and the CA's PEM.
+    fn start_tls(dir: &std::path::Path) -> (Self, Vec<u8>) {
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=grafx-test-ca",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let file = |n: &str| dir.join(n).display().to_string();
+        let child = Command::new(REDIS_SERVER)
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--tls-cert-file",
+                &file("server.pem"),
+                "--tls-key-file",
+                &file("server.key"),
+            ])
+            .args([
+                "--tls-ca-cert-file",
+                &file("ca.pem"),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+        (
+            Self {
+                child: Some(child),
+                port,
+            },
+            ca,
+        )
     }
 
     fn start() -> Self {
@@ -379,4 +489,35 @@ fn a_redis_url_needs_an_encryption_key() {
         !debug.contains("hunter2") && !debug.contains(KEY),
         "{debug}"
     );
+}
+
+/// `rediss://` works: TLS to a server whose certificate comes from a private CA given as
+/// `SIGNER_REDIS_CA_FILE`; without that CA the server is not trusted and the store is degraded.
+#[tokio::test]
+async fn rediss_with_a_private_ca_and_refused_without_it() {
+    use grafx_signer::TokenStore;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = std::env::temp_dir().join(format!("grafx-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (redis, ca) = Redis::start_tls(&dir);
+    let url = format!("rediss://127.0.0.1:{}/", redis.port);
+    let key = StoreKey::from_text(KEY).unwrap();
+    let trusted = RedisStore::with_tls_roots(&url, key.clone(), Some(&ca)).unwrap();
+    let lock = trusted
+        .try_lock("tls-check", Duration::from_secs(5))
+        .await
+        .expect("a TLS connection with the private CA");
+    assert!(lock.is_some(), "took the lock over TLS");
+    assert!(!trusted.is_degraded());
+    let untrusted = RedisStore::new(&url, key).unwrap();
+    assert!(
+        untrusted
+            .try_lock("tls-check-2", Duration::from_secs(5))
+            .await
+            .is_err(),
+        "the system roots do not vouch for a private CA"
+    );
+    assert!(untrusted.is_degraded());
+    drop(redis);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

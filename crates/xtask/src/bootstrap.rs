@@ -191,10 +191,10 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
             &|| apt_install(&["chromium", "chromium-driver"], root, &path),
         )?;
     }
-    if !Path::new(REDIS_SERVER).exists() {
+    if !Path::new(REDIS_SERVER).exists() || !Path::new("/usr/bin/openssl").exists() {
         need(
-            "redis-server (Debian package, for the shared-store tests)".into(),
-            &|| apt_install(&["redis-server"], root, &path),
+            "redis-server and openssl (Debian packages, for the shared-store tests and their TLS certificates)".into(),
+            &|| apt_install(&["redis-server", "openssl"], root, &path),
         )?;
     }
     if output("node", &["--version"]).is_none() || output("npm", &["--version"]).is_none() {
