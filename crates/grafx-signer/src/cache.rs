@@ -126,7 +126,7 @@ pub struct TokenCache {
     /// The integration's name (fixed for the cache's life).
     name: String,
     /// Its settings: swapped by a reload that keeps the token (origins, scopes, caller policy).
-    integration: std::sync::RwLock<Arc<Integration>>,
+    integration: arc_swap::ArcSwap<Integration>,
     source: Arc<dyn TokenSource>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
@@ -168,7 +168,7 @@ impl TokenCache {
             key,
             current: std::sync::RwLock::new(None),
             name: integration_name,
-            integration: std::sync::RwLock::new(integration),
+            integration: arc_swap::ArcSwap::new(integration),
             source,
             store,
             clock,
@@ -191,9 +191,10 @@ impl TokenCache {
         &self.name
     }
 
-    /// The integration this cache serves, as configured now.
-    pub fn integration(&self) -> Arc<Integration> {
-        Arc::clone(&self.integration.read().unwrap_or_else(|p| p.into_inner()))
+    /// The integration this cache serves, as configured now (a lock-free read: the hot path
+    /// reads it on every request).
+    pub fn integration(&self) -> impl std::ops::Deref<Target = Arc<Integration>> {
+        self.integration.load()
     }
 
     /// The cache's state for `/readyz`, without asking upstream.
@@ -214,7 +215,7 @@ impl TokenCache {
     /// Applies a reloaded configuration with the same upstream and credentials: every policy
     /// (origins, browser scopes, caller, Platform API URL) takes effect at once, the token stays.
     pub(crate) fn set_integration(&self, integration: Arc<Integration>) {
-        *self.integration.write().unwrap_or_else(|p| p.into_inner()) = integration;
+        self.integration.store(integration);
         // The rendered reply names the integration's URLs: render it again.
         *self.rendered.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
@@ -517,7 +518,7 @@ impl TokenCache {
         let mut attempt = 0u32;
         loop {
             let started = Instant::now();
-            let integration = self.integration();
+            let integration = self.integration.load_full();
             let result = self.source.fetch(&integration).await;
             let outcome = match &result {
                 Ok(_) => "ok",

@@ -1,9 +1,15 @@
 //! `POST /token` and `POST /token/{integration}`: hand a token to a trusted browser origin.
 //!
-//! Checks, in order: the caller's rate limit, the integration, the `Origin` (server-side, not only
-//! through CORS), the `X-CSRF: 1` header, then the token's scopes against `browser_scopes`. Every
+//! A pipeline of small steps (see `issue_inner`): the client IP's rate limit, the bounded body,
+//! the integration and the `Origin` (server-side, not only through CORS), the `X-CSRF: 1` header,
+//! the caller's session and user limit, then the token's scopes against `browser_scopes`. Every
 //! reply carries `Cache-Control: no-store` and `Vary: Origin`; replies to an allowed origin carry
 //! CORS headers so the page can read them, errors included.
+//!
+//! CORS is written here rather than with tower-http's `CorsLayer`: the allowed origins depend on
+//! the integration named in the path, a refused preflight must be a typed 403 that is counted
+//! (`CorsLayer` answers every preflight and only leaves the headers out), and credentials are
+//! allowed per integration, never with the development wildcard.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -148,6 +154,9 @@ pub(crate) async fn issue(
     decorate(res, allowed_origin)
 }
 
+/// The token pipeline: each step is a small function that refuses with a typed error, in the
+/// order that keeps refusals cheap (IP limit, body, integration and origin, CSRF, caller, user
+/// limit, token, scopes), then the reply and its audit line.
 async fn issue_inner(
     state: &AppState,
     name: &str,
@@ -156,98 +165,155 @@ async fn issue_inner(
     body: axum::body::Body,
     admitted: Result<(std::sync::Arc<crate::TokenCache>, String), AppError>,
 ) -> Result<Response, AppError> {
-    let ip = client_ip(state, headers, peer);
     let limits = state.limits();
-    let rate_limited = |wait| {
-        AppError::new(
-            ErrorCode::RateLimited,
-            "too many token requests from this client; retry later",
-        )
-        .retry_after(wait)
-    };
-    let caller_check = admitted
-        .as_ref()
-        .ok()
-        .filter(|(c, _)| c.integration().caller.is_some())
-        .map(|_| state.caller_auth(name));
-    // The per-IP limit comes first, before any work for the caller: a flood of junk sessions is
-    // refused here rather than each one costing a session check.
-    limits.check_ip(ip).map_err(rate_limited)?;
-    // The body is ignored, but bounded in size and in time: a client trickling it is cut off
-    // instead of holding a connection slot until the request timeout.
-    let deadline = state.config().header_read_timeout;
-    let body_within_limit =
-        match tokio::time::timeout(deadline, axum::body::to_bytes(body, 4096)).await {
-            Ok(read) => read.is_ok(),
-            Err(_) => {
-                return Err(AppError::new(
-                    ErrorCode::RequestTimeout,
-                    format!(
-                        "the request body did not arrive within {} s",
-                        deadline.as_secs_f32()
-                    ),
-                ))
-            }
-        };
+    // Before any work for the caller: a flood of junk sessions is refused here.
+    limits
+        .check_ip(client_ip(state, headers, peer))
+        .map_err(rate_limited)?;
+    let body_fits = read_body(body, state.config().header_read_timeout).await?;
     let (cache, origin) = admitted?;
-    if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(CSRF_HEADER_VALUE) {
-        return Err(AppError::new(
-            ErrorCode::CsrfHeaderMissing,
-            "the request needs the header `X-CSRF: 1` (it forces a CORS preflight, so other sites cannot send it)",
-        ));
-    }
-    if !body_within_limit {
-        return Err(AppError::new(
-            ErrorCode::PayloadTooLarge,
-            "the token request body must be empty (at most 4 KiB)",
-        ));
-    }
-    let caller = match caller_check {
-        None => None,
-        Some(None) => {
-            return Err(AppError::new(
-                ErrorCode::CallerCheckUnavailable,
-                "caller authentication is configured but unusable (see the signer's log)",
-            ))
-        }
-        Some(Some(auth)) => match auth.check(headers).await {
-            Ok(caller) => Some(caller),
-            Err(refusal) => {
-                // Refused callers were throttled by IP above, so guessing sessions is slow.
-                state.metrics().count_caller_refusal(refusal.reason());
-                return Err(caller_error(refusal));
-            }
-        },
-    };
+    require_csrf(headers)?;
+    require_small_body(body_fits)?;
+    let integration = cache.integration();
+    let caller = authenticate(state, name, &integration, headers).await?;
     // A named user has an allowance of their own, on top of their IP's.
     if let Some(user) = caller.as_ref().and_then(|c| c.subject.as_deref()) {
         limits.check_user(user).map_err(rate_limited)?;
     }
     let (token, lookup) = cache.get().await?;
-    let integration = cache.integration();
-    if let Some(policy) = &integration.browser_scopes {
-        let refused = policy.refused(&token.scope);
-        if !refused.is_empty() {
-            let extra = refused.join(" ");
-            tracing::warn!(
-                integration = name,
-                extra_scopes = %extra,
-                browser_scopes = %policy,
-                "refusing to hand a token to a browser: it carries scopes browser_scopes does not allow (write tokens belong on servers)"
-            );
-            return Err(AppError::new(
-                ErrorCode::ScopeNotAllowed,
-                format!(
-                    "integration `{name}`'s token carries scopes not allowed in browsers ({extra}); give the browser a read-only integration"
-                ),
-            ));
+    check_scopes(name, &integration, &token)?;
+    let json = render(state, &cache, &integration, &token)?;
+    // The audit trail: who got a token, for what, until when. Never the token itself.
+    tracing::info!(
+        target: "grafx_signer::audit",
+        user = caller.as_ref().and_then(|c| c.subject.as_deref()).unwrap_or("-"),
+        origin,
+        integration = name,
+        expires_at = token.expiry.expires_at().as_millis() / 1000,
+        ?lookup,
+        "token issued"
+    );
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
+}
+
+fn rate_limited(wait: Duration) -> AppError {
+    AppError::new(
+        ErrorCode::RateLimited,
+        "too many token requests from this client; retry later",
+    )
+    .retry_after(wait)
+}
+
+/// Reads and discards the body, bounded in size and time: `Ok(false)` when it is over 4 KiB
+/// (refused after the origin checks), 408 when it trickles in longer than `deadline`.
+async fn read_body(body: axum::body::Body, deadline: Duration) -> Result<bool, AppError> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, 4096)).await {
+        Ok(read) => Ok(read.is_ok()),
+        Err(_) => Err(AppError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs_f32()
+            ),
+        )),
+    }
+}
+
+/// `X-CSRF: 1`: a custom header forces a CORS preflight, so other sites cannot send it.
+fn require_csrf(headers: &HeaderMap) -> Result<(), AppError> {
+    if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) == Some(CSRF_HEADER_VALUE) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorCode::CsrfHeaderMissing,
+            "the request needs the header `X-CSRF: 1` (it forces a CORS preflight, so other sites cannot send it)",
+        ))
+    }
+}
+
+fn require_small_body(fits: bool) -> Result<(), AppError> {
+    if fits {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorCode::PayloadTooLarge,
+            "the token request body must be empty (at most 4 KiB)",
+        ))
+    }
+}
+
+/// The caller, when the integration wants one: 401 without a valid session, 503 when the check
+/// itself is unusable.
+async fn authenticate(
+    state: &AppState,
+    name: &str,
+    integration: &crate::Integration,
+    headers: &HeaderMap,
+) -> Result<Option<crate::Caller>, AppError> {
+    if integration.caller.is_none() {
+        return Ok(None);
+    }
+    let Some(auth) = state.caller_auth(name) else {
+        return Err(AppError::new(
+            ErrorCode::CallerCheckUnavailable,
+            "caller authentication is configured but unusable (see the signer's log)",
+        ));
+    };
+    match auth.check(headers).await {
+        Ok(caller) => Ok(Some(caller)),
+        Err(refusal) => {
+            // Refused callers were throttled by IP first, so guessing sessions is slow.
+            state.metrics().count_caller_refusal(refusal.reason());
+            Err(caller_error(refusal))
         }
     }
+}
+
+/// Refuses a token with scopes the integration's `browser_scopes` does not allow.
+fn check_scopes(
+    name: &str,
+    integration: &crate::Integration,
+    token: &crate::CachedToken,
+) -> Result<(), AppError> {
+    let Some(policy) = &integration.browser_scopes else {
+        return Ok(());
+    };
+    let refused = policy.refused(&token.scope);
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let extra = refused.join(" ");
+    tracing::warn!(
+        integration = name,
+        extra_scopes = %extra,
+        browser_scopes = %policy,
+        "refusing to hand a token to a browser: it carries scopes browser_scopes does not allow (write tokens belong on servers)"
+    );
+    Err(AppError::new(
+        ErrorCode::ScopeNotAllowed,
+        format!(
+            "integration `{name}`'s token carries scopes not allowed in browsers ({extra}); give the browser a read-only integration"
+        ),
+    ))
+}
+
+/// The reply body, rendered at most once per token and remaining second.
+fn render(
+    state: &AppState,
+    cache: &crate::TokenCache,
+    integration: &crate::Integration,
+    token: &std::sync::Arc<crate::CachedToken>,
+) -> Result<axum::body::Bytes, AppError> {
     let now = state.clock().now();
     // A token in its last second still reports 1: `expires_in` is whole seconds, and the
     // cache only returns tokens that have not expired.
     let remaining = token.expiry.remaining(now).max(Duration::from_secs(1));
-    let json = cache.rendered(&token, remaining.as_secs(), || {
+    cache.rendered(token, remaining.as_secs(), || {
         let expires_in = ExpiresIn::new(remaining)
             .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
         let wall_now = std::time::SystemTime::now()
@@ -265,23 +331,7 @@ async fn issue_inner(
             platform_api_url: Some(integration.platform_api_url.clone()),
         };
         serde_json::to_string(&body).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
-    })?;
-    // The audit trail: who got a token, for what, until when. Never the token itself.
-    tracing::info!(
-        target: "grafx_signer::audit",
-        user = caller.as_ref().and_then(|c| c.subject.as_deref()).unwrap_or("-"),
-        origin,
-        integration = name,
-        expires_at = token.expiry.expires_at().as_millis() / 1000,
-        ?lookup,
-        "token issued"
-    );
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        json,
-    )
-        .into_response())
+    })
 }
 
 /// A caller refusal as the reply: 401 with `WWW-Authenticate`, or 503 when the check failed.
@@ -375,4 +425,42 @@ pub(crate) async fn wrong_method(method: Method) -> Response {
         .into_response(),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_needs_exactly_the_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            require_csrf(&h).unwrap_err().code,
+            ErrorCode::CsrfHeaderMissing
+        );
+        h.insert(CSRF_HEADER, HeaderValue::from_static("0"));
+        assert!(require_csrf(&h).is_err());
+        h.insert(CSRF_HEADER, HeaderValue::from_static(CSRF_HEADER_VALUE));
+        assert!(require_csrf(&h).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_body_is_bounded_in_size_and_time() {
+        let deadline = Duration::from_millis(100);
+        assert!(read_body(axum::body::Body::empty(), deadline)
+            .await
+            .unwrap());
+        let big = axum::body::Body::from(vec![b'x'; 5000]);
+        assert!(!read_body(big, deadline).await.unwrap());
+        assert_eq!(
+            require_small_body(false).unwrap_err().code,
+            ErrorCode::PayloadTooLarge
+        );
+        // A body that never ends.
+        let endless = axum::body::Body::from_stream(futures_util::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >());
+        let e = read_body(endless, deadline).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::RequestTimeout);
+    }
 }
