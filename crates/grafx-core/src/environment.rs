@@ -239,6 +239,12 @@ impl EnvironmentApiUrl {
         if relative.starts_with('/') || relative.contains("://") || relative.contains('\\') {
             return Err(fail("must be a path relative to the Environment API base"));
         }
+        // Browsers drop tabs and newlines from URLs, so `.\t./` would become `..` after this check.
+        if relative.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return Err(fail(
+                "must not contain spaces or control characters (encode them, e.g. %20)",
+            ));
+        }
         let path = relative.split(['?', '#']).next().unwrap_or("");
         // Percent-encoded dots are dot segments too: `%2e%2e` climbs like `..` once resolved.
         let is_dot_segment = |seg: &str| {
@@ -446,6 +452,10 @@ mod tests {
             "templates/%2e%2E/x",
             ".%2e/x",
             "%2e/x",
+            ".\t./x",
+            "%2\ne%2e/x",
+            ".\r./x",
+            "a b",
         ] {
             assert!(u.join(bad).is_err(), "{bad}");
         }

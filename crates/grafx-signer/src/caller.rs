@@ -221,7 +221,10 @@ pub(crate) struct CallerAuth {
     jwks: Mutex<JwksCache>,
     /// One JWKS fetch at a time.
     jwks_fetch: tokio::sync::Mutex<()>,
+    /// Approved sessions, and refusals in a smaller cache of their own: a flood of junk cookies
+    /// can only evict other refusals, never a signed-in user's approval.
     decisions: Mutex<DecisionCache>,
+    refusals: Mutex<DecisionCache>,
     /// How long a caller may wait for a forward-auth slot (the HTTP timeout).
     timeout: Duration,
     /// Bounds concurrent forward-auth requests, so a flood of new cookies cannot flood the app.
@@ -276,6 +279,7 @@ impl CallerAuth {
             jwks: Mutex::new(JwksCache::default()),
             jwks_fetch: tokio::sync::Mutex::new(()),
             decisions: Mutex::new(DecisionCache::new(MAX_CACHED_DECISIONS)),
+            refusals: Mutex::new(DecisionCache::new(MAX_CACHED_DECISIONS / 10)),
             timeout,
             forward_auth_slots: tokio::sync::Semaphore::new(MAX_FORWARD_AUTH_IN_FLIGHT),
         })
@@ -487,6 +491,15 @@ impl CallerAuth {
                 .fetched_at
                 .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
             if !may_fetch {
+                // No keys at all means the last fetch failed: not the caller's fault.
+                if cache.keys.is_none() {
+                    return Err(CallerRefusal::unavailable(
+                        "jwks_unavailable",
+                        format!(
+                            "the session keys could not be fetched from {url}; try again shortly"
+                        ),
+                    ));
+                }
                 return Err(CallerRefusal::unauthenticated(
                     "unknown_key",
                     format!("the session is signed with an unknown key (`{kid}`); sign in again"),
@@ -574,7 +587,13 @@ impl CallerAuth {
             .decisions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&digest, cache_for);
+            .get(&digest, cache_for)
+            .or_else(|| {
+                self.refusals
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&digest, cache_for)
+            });
         let decision = match cached {
             Some(d) => d,
             None => {
@@ -622,7 +641,12 @@ impl CallerAuth {
                         ),
                     ));
                 };
-                self.decisions
+                let cache = if decision.is_ok() {
+                    &self.decisions
+                } else {
+                    &self.refusals
+                };
+                cache
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(digest, decision.clone());

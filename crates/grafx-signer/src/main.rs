@@ -161,6 +161,18 @@ async fn reload_on_sighup(state: AppState) {
         while hup.recv().await.is_some() {
             match state.config().source.load() {
                 Ok(config) => {
+                    let old = state.config();
+                    let redis = |c: &SignerConfig| c.redis.as_ref().map(|r| r.url_redacted());
+                    for (changed, what) in [
+                        (old.listen != config.listen, "listen"),
+                        (old.ops_listen != config.ops_listen, "ops_listen"),
+                        (old.static_dir != config.static_dir, "static_dir"),
+                        (redis(&old) != redis(&config), "the Redis settings"),
+                    ] {
+                        if changed {
+                            tracing::warn!("{what} changed: this takes a restart; SIGHUP does not apply it");
+                        }
+                    }
                     let kept = state.reload(config).await;
                     tracing::info!(
                         ?kept,

@@ -2,8 +2,10 @@
 //! inside its /64), then per signed-in user once caller authentication named one.
 //!
 //! Memory stays bounded without scanning the table on every request: keys whose quota has fully
-//! refilled are forgotten at most every few seconds, and past [`MAX_KEYS`] new clients share one
-//! overflow bucket instead of growing the table.
+//! refilled are forgotten at most every few seconds, the table's size is sampled rather than
+//! counted per request, and past [`MAX_KEYS`] clients are counted in one of
+//! [`OVERFLOW_BUCKETS`] hashed buckets (each with a full allowance) until the table shrinks, so a
+//! flood of addresses can neither grow the table nor put every client in one bucket.
 //!
 //! ```
 //! # use std::net::IpAddr;
@@ -24,8 +26,12 @@ use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Distinct keys kept per limiter at most; beyond it new clients share one bucket.
+/// Distinct keys kept per limiter at most; beyond it clients share hashed buckets.
 pub const MAX_KEYS: usize = 100_000;
+/// Buckets clients are hashed into while the table is full.
+pub const OVERFLOW_BUCKETS: u16 = 1024;
+/// The table's size is read once every this many checks.
+const SAMPLE_EVERY: u64 = 256;
 /// How often, at most, refilled keys are forgotten (a scan of the table).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -36,14 +42,18 @@ enum Key {
     Ip(IpAddr),
     /// A signed-in user.
     User(Arc<str>),
-    /// Every new client once the table is full.
-    Overflow,
+    /// A hashed bucket, while the table is full.
+    Overflow(u16),
 }
 
 /// One keyed limiter with a bounded table.
 struct Limiter {
     inner: DefaultKeyedRateLimiter<Key>,
     last_sweep_ms: AtomicU64,
+    /// Checks so far, to sample the table's size.
+    checks: AtomicU64,
+    /// Whether the table was full when last sampled.
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl Limiter {
@@ -55,24 +65,17 @@ impl Limiter {
         Some(Self {
             inner: RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst)),
             last_sweep_ms: AtomicU64::new(0),
+            checks: AtomicU64::new(0),
+            full: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     fn check(&self, key: Key) -> Result<(), Duration> {
-        let now_ms = governor_now_ms();
-        let last = self.last_sweep_ms.load(Ordering::Relaxed);
-        if self.inner.len() > MAX_KEYS / 2
-            && now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64
-            && self
-                .last_sweep_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            // One caller every few seconds pays for the scan; the others go on.
-            self.inner.retain_recent();
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0 {
+            self.sample();
         }
-        let key = if self.inner.len() >= MAX_KEYS {
-            Key::Overflow
+        let key = if self.full.load(Ordering::Relaxed) {
+            Key::Overflow(bucket_of(&key))
         } else {
             key
         };
@@ -82,6 +85,38 @@ impl Limiter {
             ))
         })
     }
+
+    /// Reads the table's size; over half full, forgets refilled keys (at most every few seconds,
+    /// by one caller).
+    fn sample(&self) {
+        let len = self.inner.len();
+        let now_ms = governor_now_ms();
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        let len = if len > MAX_KEYS / 2
+            && now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64
+            && self
+                .last_sweep_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.inner.retain_recent();
+            self.inner.len()
+        } else {
+            len
+        };
+        self.full.store(len >= MAX_KEYS, Ordering::Relaxed);
+    }
+}
+
+/// The overflow bucket of a key: a hash, so clients spread over [`OVERFLOW_BUCKETS`].
+fn bucket_of(key: &Key) -> u16 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let hash = SEED
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .hash_one(key);
+    (hash % u64::from(OVERFLOW_BUCKETS)) as u16
 }
 
 fn governor_now_ms() -> u64 {
@@ -160,15 +195,24 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_bounded_new_clients_share_an_overflow_bucket() {
+    fn the_table_is_bounded_and_overflow_is_spread_over_buckets() {
         let limiter = Limiter::new(600).unwrap();
-        for i in 0..(MAX_KEYS as u32 + 1_000) {
-            let _ = limiter.check(Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i))));
+        let ip = |i: u32| Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i)));
+        for i in 0..(MAX_KEYS as u32 + 10_000) {
+            let _ = limiter.check(ip(i));
         }
+        // At most one sampling interval of keys past the bound, plus the buckets.
+        let bound = MAX_KEYS + SAMPLE_EVERY as usize + usize::from(OVERFLOW_BUCKETS);
+        assert!(limiter.inner.len() <= bound, "{}", limiter.inner.len());
+        // While full, a client is not thrown into one shared bucket: a fresh one gets its burst.
+        assert!(limiter.full.load(Ordering::Relaxed));
+        let fresh = ip(u32::MAX);
+        let allowed = (0..10)
+            .filter(|_| limiter.check(fresh.clone()).is_ok())
+            .count();
         assert!(
-            limiter.inner.len() <= MAX_KEYS + 1,
-            "{}",
-            limiter.inner.len()
+            allowed >= 5,
+            "a bucket of its own most of the time: {allowed}"
         );
     }
 

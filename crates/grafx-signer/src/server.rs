@@ -110,8 +110,16 @@ async fn static_guard(root: &Path, req: Request, next: Next) -> Response {
     let hidden = segments.iter().any(|s| s.starts_with('.'));
     let escapes = !hidden && {
         let on_disk = segments.iter().fold(root.to_path_buf(), |p, s| p.join(s));
-        // Only what exists can be served; its real path must stay under the root.
-        std::fs::canonicalize(&on_disk).is_ok_and(|real| !real.starts_with(root))
+        let root = root.to_path_buf();
+        // Only what exists can be served; its real path (and a directory's index.html, which
+        // ServeDir adds) must stay under the root. Off the async threads: it touches the disk.
+        tokio::task::spawn_blocking(move || {
+            let outside =
+                |p: &Path| std::fs::canonicalize(p).is_ok_and(|real| !real.starts_with(&root));
+            outside(&on_disk) || (on_disk.is_dir() && outside(&on_disk.join("index.html")))
+        })
+        .await
+        .unwrap_or(true)
     };
     if hidden || escapes {
         return not_found(req).await;

@@ -390,6 +390,9 @@ async fn static_files_are_served_without_path_traversal_dotfiles_or_symlinks() {
     std::fs::write(root.join("outside.txt"), "leak").unwrap();
     std::os::unix::fs::symlink(root.join("outside.txt"), site.join("link.txt")).unwrap();
     std::os::unix::fs::symlink(&root, site.join("up")).unwrap();
+    // A directory whose index.html leads out of the root.
+    std::fs::create_dir_all(site.join("docs")).unwrap();
+    std::os::unix::fs::symlink(root.join("outside.txt"), site.join("docs/index.html")).unwrap();
     let dir = site.clone();
     let h = harness(fast_settings(), false, move |c| c.static_dir = Some(dir)).await;
     let get = |path: &str| http().get(format!("{}{path}", h.url)).send();
@@ -402,6 +405,7 @@ async fn static_files_are_served_without_path_traversal_dotfiles_or_symlinks() {
         ("/sub/%2Egit/config", 404),
         ("/link.txt", 404),
         ("/up/outside.txt", 404),
+        ("/docs/", 404),
         ("/../outside.txt", 404),
         ("/%2e%2e/outside.txt", 404),
         ("/sub/..%2f..%2foutside.txt", 404),

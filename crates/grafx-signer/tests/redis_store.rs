@@ -358,6 +358,20 @@ async fn one_upstream_call_per_refresh_across_replicas() {
         i += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A background refresh may land between the last request and the count: stop the
+    // refreshers, then collect whatever token is current everywhere, so every token minted is seen.
+    for r in &replicas {
+        r.state.stop_refreshers();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for r in futures_util::future::join_all(replicas.iter().map(|r| token_from(&r.url))).await {
+        match r {
+            Ok(t) => {
+                seen.insert(t.access_token.secret().to_owned());
+            }
+            Err(e) => failures.push(e),
+        }
+    }
     assert!(failures.is_empty(), "{failures:?}");
     let upstream = em.emulator().stats().token_requests;
     assert!(

@@ -93,6 +93,8 @@ pub(crate) async fn fetch_token(
         let _ = done.call0(&JsValue::NULL);
     }
     let json = js_sys::JSON::parse(&body).ok();
+    // A reply may hold a token even when it is not a valid one: errors never carry it.
+    let body = without_access_token(&body);
     if !res.ok() {
         let error = json.as_ref().and_then(error_body);
         return Err(match error {
@@ -113,8 +115,6 @@ pub(crate) async fn fetch_token(
         .into());
     }
     let token = json.as_ref().map(|j| parse_token(j, now()));
-    // A reply that is not a valid token may still hold one: errors never carry it.
-    let body = without_access_token(&body);
     match token {
         Some(Ok(t)) => Ok(t),
         Some(Err(why)) => Err(

@@ -30,8 +30,7 @@ fn integration_name(state: &AppState, path: Option<String>) -> String {
     path.unwrap_or_else(|| state.config().default_integration.clone())
 }
 
-/// The client's IP: the socket peer, or with `--trust-proxy` the right-most `X-Forwarded-For`
-/// entry (the one your own proxy appended; entries to its left are client-controlled).
+/// The client's IP: the socket peer, or behind trusted proxies what they saw (see `client_ip`).
 fn client_ip(state: &AppState, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
     let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
     let config = state.config();
