@@ -170,7 +170,9 @@ async fn reload_on_sighup(state: AppState) {
                         (redis(&old) != redis(&config), "the Redis settings"),
                     ] {
                         if changed {
-                            tracing::warn!("{what} changed: this takes a restart; SIGHUP does not apply it");
+                            tracing::warn!(
+                                "{what} changed: this takes a restart; SIGHUP does not apply it"
+                            );
                         }
                     }
                     let kept = state.reload(config).await;
