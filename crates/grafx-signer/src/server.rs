@@ -83,13 +83,13 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
         // Outermost: a client's own request id is logged and echoed only if it is a plain token;
         // anything else is dropped, and the signer numbers the request itself.
-        .layer(middleware::map_request(drop_odd_request_id))
+        .layer(tower::util::MapRequestLayer::new(drop_odd_request_id))
         .with_state(state)
 }
 
 /// Removes an `X-Request-Id` that is not 1–64 letters, digits, `-`, `_` or `.` (log injection,
 /// oversized ids).
-async fn drop_odd_request_id(mut req: Request) -> Request {
+fn drop_odd_request_id(mut req: Request) -> Request {
     let plain = req.headers().get(&REQUEST_ID).is_none_or(|v| {
         let b = v.as_bytes();
         (1..=64).contains(&b.len())

@@ -22,14 +22,15 @@ pub struct AppState {
 }
 
 struct Inner {
-    config: RwLock<Arc<SignerConfig>>,
-    caches: RwLock<Arc<BTreeMap<String, Arc<TokenCache>>>>,
+    // Read on every request: swapped whole by a reload, read without a lock.
+    config: arc_swap::ArcSwap<SignerConfig>,
+    caches: arc_swap::ArcSwap<BTreeMap<String, Arc<TokenCache>>>,
     refreshers: Mutex<BTreeMap<String, JoinHandle<()>>>,
     metrics: Arc<Metrics>,
     source: Arc<dyn TokenSource>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    limits: RwLock<Arc<RateLimits>>,
+    limits: arc_swap::ArcSwap<RateLimits>,
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
 }
 
@@ -84,7 +85,7 @@ impl AppState {
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
         let inner = Inner {
-            limits: RwLock::new(limits(&config)),
+            limits: arc_swap::ArcSwap::new(limits(&config)),
             // Building a caller check cannot fail for a loaded configuration (only the HTTP
             // client could); a failure leaves the integration without one, so it is logged loudly
             // and every request to it is refused below.
@@ -92,8 +93,8 @@ impl AppState {
                 tracing::error!("caller authentication is unusable: {e}");
                 BTreeMap::new()
             }))),
-            config: RwLock::new(Arc::new(config.clone())),
-            caches: RwLock::new(Arc::new(BTreeMap::new())),
+            config: arc_swap::ArcSwap::from_pointee(config.clone()),
+            caches: arc_swap::ArcSwap::from_pointee(BTreeMap::new()),
             refreshers: Mutex::new(BTreeMap::new()),
             metrics,
             source,
@@ -108,11 +109,7 @@ impl AppState {
             .values()
             .map(|i| (i.name.clone(), state.new_cache(i.clone(), &config)))
             .collect();
-        *state
-            .inner
-            .caches
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
+        state.inner.caches.store(Arc::new(caches));
         state
     }
 
@@ -215,9 +212,9 @@ impl AppState {
                 keep
             });
         }
-        *self.inner.limits.write().unwrap_or_else(|p| p.into_inner()) = limits(&config);
-        *self.inner.caches.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(caches);
-        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.inner.limits.store(limits(&config));
+        self.inner.caches.store(Arc::new(caches));
+        self.inner.config.store(Arc::new(config));
         let had_refreshers = !old.is_empty();
         if had_refreshers && tokio::runtime::Handle::try_current().is_ok() {
             self.start_refreshers();
@@ -227,16 +224,16 @@ impl AppState {
 
     /// The current configuration.
     pub fn config(&self) -> Arc<SignerConfig> {
-        Arc::clone(&self.inner.config.read().unwrap_or_else(|p| p.into_inner()))
+        self.inner.config.load_full()
     }
 
     pub(crate) fn caches(&self) -> Arc<BTreeMap<String, Arc<TokenCache>>> {
-        Arc::clone(&self.inner.caches.read().unwrap_or_else(|p| p.into_inner()))
+        self.inner.caches.load_full()
     }
 
     /// The cache of an integration (its configuration is `cache.integration()`).
     pub fn cache(&self, name: &str) -> Option<Arc<TokenCache>> {
-        self.caches().get(name).cloned()
+        self.inner.caches.load().get(name).cloned()
     }
 
     pub(crate) fn store(&self) -> &dyn TokenStore {
@@ -261,8 +258,8 @@ impl AppState {
             .cloned()
     }
 
-    /// The rate limits in force.
-    pub(crate) fn limits(&self) -> Arc<RateLimits> {
-        Arc::clone(&self.inner.limits.read().unwrap_or_else(|p| p.into_inner()))
+    /// The rate limits in force (a lock-free read: the hot path reads them on every request).
+    pub(crate) fn limits(&self) -> impl std::ops::Deref<Target = Arc<RateLimits>> {
+        self.inner.limits.load()
     }
 }
