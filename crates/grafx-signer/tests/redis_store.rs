@@ -17,6 +17,16 @@ use grafx_signer::{
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
+/// Waits (at most 2 s) until something accepts connections on `port`: redis-server is ready.
+fn wait_until_listening(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A redis-server child process, killed on drop.
 struct Redis {
     child: Option<Child>,
@@ -43,13 +53,7 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Ready when it accepts connections.
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_listening(port);
         Self {
             child: Some(child),
             port,
@@ -148,12 +152,7 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_listening(port);
         let ca = std::fs::read(dir.join("ca.pem")).unwrap();
         (
             Self {
