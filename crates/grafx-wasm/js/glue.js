@@ -12,10 +12,38 @@ export function hasLocks() {
 
 /**
  * Runs `task()` while holding the exclusive lock `name`. With `ifAvailable`, resolves to
- * `undefined` at once (without running `task`) when another context holds the lock.
+ * `undefined` at once (without running `task`) when another context holds the lock. Otherwise it
+ * waits at most `waitMs` (when > 0) for the lock and then resolves to `"timeout"` without running
+ * `task`: a frozen tab holding the lock must not hang this one.
  */
-export function withLock(name, ifAvailable, task) {
-  return navigator.locks.request(name, { ifAvailable }, (lock) => (lock ? task() : undefined));
+export function withLock(name, ifAvailable, task, waitMs) {
+  if (ifAvailable || !(waitMs > 0)) {
+    return navigator.locks.request(name, { ifAvailable }, (lock) => (lock ? task() : undefined));
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), waitMs);
+  return navigator.locks
+    .request(name, { signal: controller.signal }, (lock) => {
+      clearTimeout(timer);
+      return task();
+    })
+    .catch((e) => {
+      clearTimeout(timer);
+      if (e && e.name === "AbortError" && controller.signal.aborted) return "timeout";
+      throw e;
+    });
+}
+
+/**
+ * `promise`, or a rejection with the GraFxError `timeout` after `ms` (the timer is cleared either
+ * way): for callbacks of the app (such as `getSessionToken`) that might never settle.
+ */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(grafxError("timeout", `${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([Promise.resolve(promise), late]).finally(() => clearTimeout(timer));
 }
 
 /** An async iterable over every item of every page; `fetchPage(pageToken)` resolves to a page. */

@@ -15,7 +15,13 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+use crate::error::GraFxError;
 use crate::glue::{date_now, has_locks, hold_presence, on_wake, peers_present, sleep, with_lock};
+
+/// The rejection of any call on a disposed client.
+pub(crate) fn disposed() -> JsValue {
+    GraFxError::options("this GraFxClient was disposed").into()
+}
 use crate::options::Options;
 use crate::signer::fetch_token;
 use crate::token::Token;
@@ -104,6 +110,9 @@ impl Inner {
     /// A usable token: cached unless inside the leeway (or `force`), else from the signer.
     /// With `force`, a token equal to the current one is not accepted from a peer tab.
     pub(crate) async fn current(self: &Rc<Self>, force: bool) -> Result<Token, JsValue> {
+        if self.disposed.get() {
+            return Err(disposed());
+        }
         let cached = self.token();
         if !force {
             if let Some(t) = &cached {
@@ -154,8 +163,17 @@ impl Inner {
             }
         };
         JsFuture::from(promise).await?;
-        self.token()
-            .ok_or_else(|| JsValue::from_str("no token after refresh"))
+        // Disposed meanwhile: the pending call rejects, and nothing was kept.
+        if self.disposed.get() {
+            return Err(disposed());
+        }
+        self.token().ok_or_else(|| {
+            GraFxError::new(
+                grafx_core::ErrorCode::InvalidResponse,
+                "the signer's reply left no token",
+            )
+            .into()
+        })
     }
 
     /// Whether a token published by a peer satisfies this refresh.
@@ -194,17 +212,18 @@ impl Inner {
                 }
             }
         }
-        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref())).await?;
+        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref(), 0.0)).await?;
         if first.is_truthy() {
             return Ok(());
         }
         // Another tab or instance holds the lock, i.e. is refreshing right now.
         let this = Rc::clone(self);
+        let rejected = reject.clone();
         let task = Closure::once_into_js(move || -> Promise {
             future_to_promise(async move {
                 // Its broadcast may land just after the lock is released: give it a moment.
                 for _ in 0..10 {
-                    if this.peer_token_satisfies(&reject) {
+                    if this.peer_token_satisfies(&rejected) {
                         return Ok(JsValue::TRUE);
                     }
                     sleep(20.0).await;
@@ -212,7 +231,18 @@ impl Inner {
                 this.fetch_and_publish().await.map(|()| JsValue::TRUE)
             })
         });
-        JsFuture::from(with_lock(&self.key, false, task.unchecked_ref())).await?;
+        // A peer that holds the lock may be frozen (mobile browsers freeze background tabs): wait
+        // at most the signer timeout for it, then fetch for ourselves.
+        let waited = JsFuture::from(with_lock(
+            &self.key,
+            false,
+            task.unchecked_ref(),
+            f64::from(self.opts.timeout_ms),
+        ))
+        .await?;
+        if waited.as_string().as_deref() == Some("timeout") && !self.peer_token_satisfies(&reject) {
+            return self.fetch_and_publish().await;
+        }
         Ok(())
     }
 
@@ -234,8 +264,12 @@ impl Inner {
         format!("{} presence", self.key)
     }
 
-    /// Stores a token, notifies subscribers and re-arms the auto-refresh timer.
+    /// Stores a token, notifies subscribers and re-arms the auto-refresh timer; after `dispose`
+    /// nothing is stored, armed or held (a refresh may finish after it).
     fn set_token(self: &Rc<Self>, token: Token) {
+        if self.disposed.get() {
+            return;
+        }
         if self.opts.cross_tab && self.release_presence.borrow().is_none() {
             self.release_presence
                 .replace(Some(hold_presence(&self.presence_key())));

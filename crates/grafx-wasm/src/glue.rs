@@ -10,8 +10,17 @@ extern "C" {
     fn sleep_promise(ms: f64) -> Promise;
     #[wasm_bindgen(js_name = hasLocks)]
     pub(crate) fn has_locks() -> bool;
+    /// Resolves to the task's result, `undefined` (`if_available` and busy) or `"timeout"`.
     #[wasm_bindgen(js_name = withLock)]
-    pub(crate) fn with_lock(name: &str, if_available: bool, task: &js_sys::Function) -> Promise;
+    pub(crate) fn with_lock(
+        name: &str,
+        if_available: bool,
+        task: &js_sys::Function,
+        wait_ms: f64,
+    ) -> Promise;
+    /// `promise`, or a GraFxError `timeout` rejection after `ms`.
+    #[wasm_bindgen(js_name = withTimeout)]
+    pub(crate) fn with_timeout(promise: &JsValue, ms: f64, what: &str) -> Promise;
     /// `{signal, done}`.
     #[wasm_bindgen(js_name = linkedSignal)]
     pub(crate) fn linked_signal(outer: &JsValue, timeout_ms: f64) -> JsValue;

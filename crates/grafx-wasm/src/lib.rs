@@ -325,11 +325,14 @@ impl GraFxClient {
     fn subscribe(&self, errors: bool, callback: Function) -> JsValue {
         let id = self.inner.subscribe(errors, callback);
         let weak = Rc::downgrade(&self.inner);
-        Closure::once_into_js(move || {
+        // Callable any number of times (React effects clean up twice in StrictMode); it holds the
+        // client only weakly.
+        Closure::<dyn Fn()>::new(move || {
             if let Some(inner) = weak.upgrade() {
                 inner.unsubscribe(errors, id);
             }
         })
+        .into_js_value()
     }
 
     /// `fetch` against the Environment API with the bearer token. A relative path resolves against

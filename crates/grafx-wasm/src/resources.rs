@@ -20,16 +20,12 @@ use crate::glue;
 type Fut = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 type Method = fn(Rc<Inner>, JsValue, JsValue) -> Fut;
 
-fn disposed() -> JsValue {
-    GraFxError::options("this GraFxClient was disposed").into()
-}
-
 /// A bound async function `(a?, b?) => Promise` over the client.
 pub(crate) fn method(weak: &Weak<Inner>, f: Method) -> JsValue {
     let weak = weak.clone();
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
         Some(inner) => future_to_promise(f(inner, a, b)),
-        None => Promise::reject(&disposed()),
+        None => Promise::reject(&crate::client::disposed()),
     })
     .into_js_value()
 }

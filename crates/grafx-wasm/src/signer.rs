@@ -41,10 +41,21 @@ pub(crate) async fn fetch_token(
             .into()
         };
         let session = get_session.call0(&JsValue::NULL).map_err(no_session)?;
-        let session = match session.dyn_ref::<js_sys::Promise>() {
-            Some(p) => JsFuture::from(p.clone()).await.map_err(no_session)?,
-            None => session,
-        };
+        // Bounded like the signer call itself: a callback that never settles must not hang every
+        // caller (a timeout keeps its own code).
+        let session = JsFuture::from(crate::glue::with_timeout(
+            &session,
+            f64::from(opts.timeout_ms),
+            "getSessionToken",
+        ))
+        .await
+        .map_err(|e| {
+            if get(&e, "code").as_string().as_deref() == Some("timeout") {
+                e
+            } else {
+                no_session(e)
+            }
+        })?;
         if let Some(t) = session.as_string().filter(|t| !t.is_empty()) {
             headers.set("authorization", &format!("Bearer {t}"))?;
         }

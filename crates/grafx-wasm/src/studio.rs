@@ -87,7 +87,8 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     let w = weak.clone();
     let refresh = Closure::<dyn Fn() -> Promise>::new(move || {
         let Some(inner) = w.upgrade() else {
-            return Promise::resolve(&JsValue::from(js_sys::Error::new("GraFxClient disposed")));
+            // studio-ui expects an Error value, never a rejection.
+            return Promise::resolve(&crate::client::disposed());
         };
         future_to_promise(async move {
             Ok(match inner.current(true).await {
@@ -107,10 +108,14 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     })
     .into_js_value();
     object(&[
-        (
-            "onAuthExpired",
-            method(weak, |inner, request, _| {
-                Box::pin(async move {
+        ("onAuthExpired", {
+            // The SDK expects credentials or null, never a rejection: also after dispose or free.
+            let weak = weak.clone();
+            Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
+                let Some(inner) = weak.upgrade() else {
+                    return Promise::resolve(&JsValue::NULL);
+                };
+                future_to_promise(async move {
                     if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
                         return Ok(JsValue::NULL);
                     }
@@ -124,8 +129,9 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
                         Err(_) => Ok(JsValue::NULL),
                     }
                 })
-            }),
-        ),
+            })
+            .into_js_value()
+        }),
         ("refreshTokenAction", refresh.clone()),
         ("uiLoaderConfig", {
             let weak = weak.clone();
@@ -134,9 +140,7 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
                     let refresh = refresh.clone();
                     future_to_promise(async move { ui_loader_config(&inner, opts, refresh).await })
                 }
-                None => {
-                    Promise::reject(&GraFxError::options("this GraFxClient was disposed").into())
-                }
+                None => Promise::reject(&crate::client::disposed()),
             })
             .into_js_value()
         }),

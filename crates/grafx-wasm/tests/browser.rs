@@ -104,6 +104,9 @@ js_tests!(
     output_mistakes_and_expired_downloads,
     failed_output_is_an_api_error,
     studio_adapters,
+    a_frozen_peer_does_not_hang_this_tab,
+    dispose_stops_work_already_in_flight,
+    a_reused_signal_gathers_no_listeners,
     subscriptions,
     auto_refresh_on_wake,
 );

@@ -98,6 +98,20 @@ async function studioUiConfig(c, isErr) {
   await rejects(uiLoaderConfig(), "invalid_options", isErr);
 }
 
+// The name of an integration's refresh lock, read off the presence lock a client holds.
+async function lockKey(env, make, integration) {
+  const probe = make({ signerUrl: env.signerUrl, integration, crossTab: true });
+  await probe.accessToken();
+  const { held } = await navigator.locks.query();
+  const presence = held.find((l) => l.name.endsWith(` ${integration} presence`));
+  assert(presence, `the presence lock of ${integration}`);
+  probe.dispose();
+  return presence.name.slice(0, -" presence".length);
+}
+
+const within = (promise, ms, what) =>
+  Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} hung for ${ms} ms`)), ms))]);
+
 const tests = {
   async invalid_options_name_the_option(env, make, isErr) {
     throws(() => make({}), "invalid_options", "signerUrl", isErr);
@@ -610,6 +624,71 @@ const tests = {
     setTimeout(() => ctrl.abort(), 150);
     await rejects(c.output.wait(task, { intervalMs: 100, signal: ctrl.signal }), "aborted", isErr);
     await rejects(c.output.wait(task, { intervalMs: 100, timeoutMs: 150 }), "timeout", isErr);
+    c.dispose();
+  },
+
+  // A frozen tab (mobile browsers freeze background tabs) holds the refresh lock forever: this
+  // tab waits at most its timeout, then asks the signer itself.
+  async a_frozen_peer_does_not_hang_this_tab(env, make, isErr) {
+    const key = await lockKey(env, make, "frozen");
+    let thaw;
+    const frozen = new Promise((resolve) => { thaw = resolve; });
+    const held = new Promise((taken) => navigator.locks.request(key, () => { taken(); return frozen; }));
+    await held;
+    const c = make({ signerUrl: env.signerUrl, integration: "frozen", crossTab: true, timeoutMs: 700 });
+    const before = await signerCalls(env, "/token/frozen");
+    const token = await within(c.accessToken(), 5000, "accessToken behind a frozen lock holder");
+    assert(token.length > 20, "a token without the frozen peer");
+    eq((await signerCalls(env, "/token/frozen")) - before, 1, "fetched for itself");
+    thaw();
+    c.dispose();
+    // A session callback that never settles is bounded by the same timeout.
+    const d = make({ signerUrl: env.signerUrl, crossTab: false, timeoutMs: 500, getSessionToken: () => new Promise(() => {}) });
+    const e = await within(rejects(d.accessToken(), "timeout", isErr), 5000, "getSessionToken");
+    assert(e.message.includes("getSessionToken"), e.message);
+    d.dispose();
+  },
+
+  // React StrictMode mounts, unmounts and mounts again: a refresh that finishes after dispose
+  // stores nothing, arms nothing, holds no lock; the pending call rejects; a new instance works.
+  async dispose_stops_work_already_in_flight(env, make, isErr) {
+    // The session callback keeps the signer call in flight for 200 ms: dispose lands inside it.
+    const slowSession = () => new Promise((resolve) => setTimeout(() => resolve("session"), 200));
+    const c = make({ signerUrl: env.signerUrl, integration: "disposal", crossTab: true, autoRefresh: true, getSessionToken: slowSession });
+    const pending = c.accessToken();
+    await new Promise((r) => setTimeout(r, 50));
+    c.dispose();
+    const e = await rejects(pending, "invalid_options", isErr);
+    assert(e.message.includes("disposed"), e.message);
+    await new Promise((r) => setTimeout(r, 300));
+    eq(c.token, undefined, "nothing stored after dispose");
+    const { held } = await navigator.locks.query();
+    assert(!held.some((l) => l.name.endsWith(" disposal presence")), "no presence lock left behind");
+    await rejects(c.accessToken(), "invalid_options", isErr);
+    const again = make({ signerUrl: env.signerUrl, integration: "disposal", crossTab: true });
+    assert((await within(again.accessToken(), 5000, "the remount")).length > 20, "the remount works at once");
+    // Unsubscribing twice (effects clean up twice) is harmless.
+    const off = again.onTokenChange(() => {});
+    off();
+    off();
+    again.dispose();
+  },
+
+  // One AbortSignal for the page's lifetime, reused by every call: no listener piles up on it.
+  async a_reused_signal_gathers_no_listeners(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const ctrl = new AbortController();
+    const signal = ctrl.signal;
+    let live = 0;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = (type, f, o) => { if (type === "abort") live++; add(type, f, o); };
+    signal.removeEventListener = (type, f, o) => { if (type === "abort") live--; remove(type, f, o); };
+    for (let i = 0; i < 1000; i++) {
+      const res = await c.fetch("media?limit=1", { signal, timeoutMs: i % 2 ? 5000 : undefined });
+      await res.arrayBuffer();
+    }
+    eq(live, 0, "abort listeners left on the caller's signal after 1000 calls");
     c.dispose();
   },
 

@@ -154,7 +154,7 @@ impl BrowserStack {
                 "demo-reader",
                 &page_origin,
             )?);
-            for name in ["cold", "cross", "solo", "studio", "auto"] {
+            for name in ["cold", "cross", "solo", "studio", "auto", "frozen", "disposal"] {
                 config.integrations.insert(
                     name.into(),
                     emulator_integration(emulator.emulator(), name, "demo-reader", &page_origin)?,
