@@ -115,6 +115,26 @@ error_codes! {
     InvalidOptions = "invalid_options", None;
 }
 
+impl ErrorCode {
+    /// Every `code` a browser `GraFxError` can carry: the browser module's own codes, and the
+    /// signer codes it passes through because an app acts on them (retry later, send the user to
+    /// the login). grafx-wasm's TypeScript `GraFxErrorCode` union must list exactly these; its
+    /// test fails when they differ.
+    pub const BROWSER: &'static [ErrorCode] = &[
+        ErrorCode::SignerUnreachable,
+        ErrorCode::SignerRejected,
+        ErrorCode::UpstreamUnavailable,
+        ErrorCode::CallerUnauthenticated,
+        ErrorCode::CallerCheckUnavailable,
+        ErrorCode::Unauthorized,
+        ErrorCode::ApiError,
+        ErrorCode::Timeout,
+        ErrorCode::Aborted,
+        ErrorCode::InvalidResponse,
+        ErrorCode::InvalidOptions,
+    ];
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

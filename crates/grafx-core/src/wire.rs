@@ -136,7 +136,9 @@ pub struct SignerToken {
 pub struct ErrorBody {
     /// The machine-readable code.
     pub error: ErrorCode,
-    /// A sentence for humans that says what to fix. Never contains a secret.
+    /// A sentence for humans that says what to fix. Never contains a secret. (Empty when a
+    /// server sends only the code, as OAuth2 allows.)
+    #[serde(default)]
     pub error_description: String,
 }
 

@@ -61,10 +61,19 @@ export function pagesIterable(fetchPage) {
 }
 
 /**
- * An AbortSignal that aborts when `outer` aborts or after `timeoutMs` (when > 0). The abort reason
- * tells them apart: "timeout", or the outer signal's reason.
+ * An AbortSignal that aborts when `outer` aborts or after `timeoutMs` (when > 0), and `done()`,
+ * which releases what it holds. With `AbortSignal.any` and `AbortSignal.timeout` (every current
+ * browser) it holds nothing: no listener on the caller's signal, no timer to clear, and the
+ * timeout also covers reading the body after `done()`. Otherwise a timer and a listener, released
+ * by `done()`.
  */
 export function linkedSignal(outer, timeoutMs) {
+  if (typeof AbortSignal.any === "function" && typeof AbortSignal.timeout === "function") {
+    const signals = outer ? [outer] : [];
+    if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
+    const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    return { signal, done() {} };
+  }
   const controller = new AbortController();
   let timer;
   if (timeoutMs > 0) timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
@@ -73,13 +82,24 @@ export function linkedSignal(outer, timeoutMs) {
     if (outer.aborted) follow();
     else outer.addEventListener("abort", follow, { once: true });
   }
-  // Nothing outlives the call: the timer is cleared and the caller's signal loses our listener.
   const done = () => {
     clearTimeout(timer);
     if (outer) outer.removeEventListener("abort", follow);
   };
   controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
   return { signal: controller.signal, done };
+}
+
+/** Whether `signal` aborted because its time ran out (rather than by its owner). */
+export function timedOut(signal) {
+  if (!signal || !signal.aborted) return false;
+  const r = signal.reason;
+  return r === "timeout" || (r && typeof r === "object" && r.name === "TimeoutError");
+}
+
+/** Whether a RequestInit's body is a stream, which a retry cannot send again. */
+export function hasStreamBody(init) {
+  return !!init && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
 }
 
 /**
@@ -103,16 +123,42 @@ export function onWake(cb) {
   };
 }
 
-/** The one constructor of GraFxError values (Rust builds its errors through it too). */
+/**
+ * The one constructor of GraFxError values: `fields` is `{code, message, status?, detail?,
+ * signerCode?, body?}` (Rust builds its errors through it too, from serde).
+ */
 export function grafxError(code, message, status, detail, signerCode, body) {
-  const e = new Error(message);
+  const fields = typeof code === "object" ? code : { code, message, status, detail, signerCode, body };
+  const e = new Error(fields.message);
   e.name = "GraFxError";
-  e.code = code;
-  e.status = status;
-  e.detail = detail;
-  e.signerCode = signerCode;
-  e.body = body;
+  e.code = fields.code;
+  e.status = fields.status;
+  e.detail = fields.detail;
+  e.signerCode = fields.signerCode;
+  e.body = fields.body;
   return e;
+}
+
+/** A GraFxError's fields as a plain object (what Rust reads back). */
+export function fieldsOf(e) {
+  const fields = { code: e.code, message: e.message };
+  for (const k of ["status", "detail", "signerCode", "body"]) if (e[k] !== undefined && e[k] !== null) fields[k] = e[k];
+  return fields;
+}
+
+/** The message of any thrown value. */
+export function messageOf(e) {
+  return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
+}
+
+/** The URL relative URLs resolve against: the page's, or the worker script's. */
+export function baseHref() {
+  return typeof location !== "undefined" ? location.href : undefined;
+}
+
+/** This page's or worker's origin. */
+export function selfOrigin() {
+  return typeof origin === "string" ? origin : "";
 }
 
 const options = (msg) => grafxError("invalid_options", msg);
@@ -149,7 +195,7 @@ export function resources(fetch, json, errorFrom) {
     const page = await json(query ? `${path}?${query}` : path);
     if (!page || !Array.isArray(page.data)) throw grafxError("invalid_response", `${path} did not return a list`);
     const nextUrl = page.links && page.links.nextPage;
-    const nextPageToken = nextUrl ? new URL(nextUrl, location.href).searchParams.get("nextPageToken") : null;
+    const nextPageToken = nextUrl ? new URL(nextUrl, baseHref()).searchParams.get("nextPageToken") : null;
     return { items: page.data, nextPageToken, total: page.total, pageSize: page.pageSize };
   };
   const all = (path) => (o = {}) => pagesIterable((pageToken) => list(path, { ...o, pageToken }));

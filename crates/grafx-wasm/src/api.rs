@@ -2,18 +2,19 @@
 //!
 //! A relative path resolves against the token's `environment_api_url`; an absolute URL must be on
 //! that origin or the Platform API's, so the token is never sent to a third party. A 401 triggers one forced
-//! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`.
+//! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`; they are sent with gloo-net,
+//! which uses the global `fetch`, so they work on a page and in a Web Worker alike.
 
 use std::rc::Rc;
 
+use gloo_net::http::Response;
 use grafx_core::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, Response};
 
 use crate::client::Inner;
 use crate::error::GraFxError;
-use crate::glue::{build_request, get, linked_signal};
+use crate::glue::{build_request, get, has_stream_body, timed_out, LinkedSignal};
 use crate::token::Token;
 
 /// The absolute URL for `path_or_url`, refusing any origin but the Environment API's and the
@@ -45,117 +46,106 @@ pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxE
     Ok(url.href())
 }
 
+/// Sends `request` with gloo-net (the global `fetch`: a page or a worker).
 async fn send(
-    request: &Request,
+    request: web_sys::Request,
     signal: Option<&web_sys::AbortSignal>,
-) -> Result<Response, JsValue> {
-    let window =
-        web_sys::window().ok_or_else(|| GraFxError::new(ErrorCode::ApiError, "no window"))?;
-    match JsFuture::from(window.fetch_with_request(request)).await {
+) -> Result<Response, GraFxError> {
+    let url = request.url();
+    match gloo_net::http::Request::from(request).send().await {
         // `redirect: "manual"`: a redirect is not followed with the token.
-        Ok(r) if get(&r, "type").as_string().as_deref() == Some("opaqueredirect") => {
-            Err(GraFxError::new(
+        Ok(r) if r.type_() == web_sys::ResponseType::Opaqueredirect => Err(GraFxError::new(
+            ErrorCode::ApiError,
+            format!(
+                "{url} answered with a redirect, which is not followed: the token would go along"
+            ),
+        )),
+        Ok(r) => Ok(r),
+        Err(e) => Err(match signal.filter(|s| s.aborted()) {
+            Some(s) if timed_out(s) => GraFxError::new(
+                ErrorCode::Timeout,
+                "the Environment API did not answer in time",
+            ),
+            Some(_) => aborted(),
+            None => GraFxError::new(
                 ErrorCode::ApiError,
-                format!(
-                    "{} answered with a redirect, which is not followed: the token would go along",
-                    request.url()
-                ),
+                format!("network error calling the Environment API: {e}"),
             )
-            .into())
-        }
-        Ok(r) => Ok(r.unchecked_into()),
-        Err(e) => Err(if let Some(signal) = signal.filter(|s| s.aborted()) {
-            if signal.reason().as_string().as_deref() == Some("timeout") {
-                GraFxError::new(
-                    ErrorCode::Timeout,
-                    "the Environment API did not answer in time",
-                )
-                .into()
-            } else {
-                GraFxError::new(ErrorCode::Aborted, "the request was aborted").into()
-            }
-        } else {
-            let msg = js_sys::Reflect::get(&e, &"message".into())
-                .ok()
-                .and_then(|m| m.as_string())
-                .unwrap_or_default();
-            GraFxError::new(
-                ErrorCode::ApiError,
-                format!("network error calling the Environment API: {msg}"),
-            )
-            .status(0)
-            .into()
+            .status(0),
         }),
     }
 }
 
-/// `fetch` with the bearer token, retrying once after a 401 with a freshly forced token.
+fn aborted() -> GraFxError {
+    GraFxError::new(ErrorCode::Aborted, "the request was aborted")
+}
+
+/// The request for `url` from the caller's init, with the bearer and our signal.
+fn request(
+    url: &str,
+    init: &JsValue,
+    signal: &JsValue,
+    token: &Token,
+) -> Result<web_sys::Request, GraFxError> {
+    let request = build_request(url, init, signal).map_err(|e| {
+        GraFxError::options(format!(
+            "the request init is invalid: {}",
+            crate::glue::message_of(&e)
+        ))
+    })?;
+    request
+        .headers()
+        .set("authorization", &format!("Bearer {}", token.access_token))
+        .map_err(|_| GraFxError::options("the request's headers cannot be changed"))?;
+    Ok(request)
+}
+
+/// `fetch` with the bearer token. On a 401 it gets a token to replace the refused one (a peer's
+/// newer one if a refresh already happened, or one forced refresh shared by every caller refused
+/// at once) and retries once. `timeoutMs` also covers reading the body, where the browser has
+/// `AbortSignal.any`.
 pub(crate) async fn fetch(
     inner: &Rc<Inner>,
     path_or_url: &str,
     init: &JsValue,
-) -> Result<Response, JsValue> {
-    // A linked signal (and its timer) only for a timeout; a caller's own signal is used as it is,
-    // so aborting it also stops reading the body. On the common path a call costs no more than a
-    // plain fetch.
+) -> Result<Response, GraFxError> {
+    // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting it
+    // also stops reading the body. On the common path a call costs no more than a plain fetch.
     let user_signal = get(init, "signal");
     let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
-    let linked = timeout.map(|t| linked_signal(&user_signal, t));
+    let linked = timeout.map(|t| LinkedSignal::new(&user_signal, t));
     let signal: Option<web_sys::AbortSignal> = match &linked {
-        Some(l) => Some(get(l, "signal").unchecked_into()),
+        Some(l) => Some(l.signal.clone()),
         None => user_signal.dyn_into::<web_sys::AbortSignal>().ok(),
     };
     let signal_js = signal
         .as_ref()
         .map_or(JsValue::UNDEFINED, |s| s.clone().into());
     if signal.as_ref().is_some_and(|s| s.aborted()) {
-        return Err(GraFxError::new(ErrorCode::Aborted, "the request was aborted").into());
+        return Err(aborted());
     }
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
-    let request = build_request(&url, init, &signal_js)
-        .map_err(|_| GraFxError::options("invalid request init"))?;
-    request
-        .headers()
-        .set("authorization", &format!("Bearer {}", token.access_token))?;
-    let res = send(&request, signal.as_ref()).await;
-    let done = || {
-        if let Some(f) = linked
-            .as_ref()
-            .map(|l| get(l, "done"))
-            .and_then(|d| d.dyn_into::<js_sys::Function>().ok())
-        {
-            let _ = f.call0(&JsValue::NULL);
-        }
-    };
-    let res = match res {
-        Ok(r) if r.status() != 401 => {
-            done();
-            return Ok(r);
-        }
-        Ok(r) => r,
-        Err(e) => {
-            done();
-            return Err(e);
-        }
-    };
+    let res = send(request(&url, init, &signal_js, &token)?, signal.as_ref()).await?;
+    if res.status() != 401 {
+        return Ok(res);
+    }
     drop(res);
-    // The token was refused although we believed it valid: force one refresh, retry once. The
-    // retry is rebuilt from the caller's init rather than cloned up front: cloning every request
-    // just in case cost more than the rare retry (strings and blobs replay; a stream body cannot).
-    let fresh = inner.current(true).await?;
-    let retry = build_request(&url, init, &signal_js)
-        .map_err(|_| GraFxError::options("invalid request init"))?;
-    retry
-        .headers()
-        .set("authorization", &format!("Bearer {}", fresh.access_token))?;
-    let res = send(&retry, signal.as_ref()).await;
-    done();
-    res
+    if has_stream_body(init) {
+        return Err(GraFxError::new(
+            ErrorCode::Unauthorized,
+            format!("{url} refused the token (HTTP 401), and the request cannot be sent again with a new one: its body is a stream. Send a string, Blob or ArrayBuffer body to get the automatic retry."),
+        )
+        .status(401));
+    }
+    // Rebuilt from the caller's init rather than cloned up front: cloning every request just in
+    // case cost more than the rare retry.
+    let fresh = inner.replace_refused(&token.access_token).await?;
+    send(request(&url, init, &signal_js, &fresh)?, signal.as_ref()).await
 }
 
 /// The error for a non-2xx API reply, with problem-details title and detail and the raw body.
-pub(crate) async fn error_from(res: &Response, what: &str) -> JsValue {
+pub(crate) async fn error_from(res: &web_sys::Response, what: &str) -> GraFxError {
     let status = res.status();
     let body = match res.text() {
         Ok(p) => JsFuture::from(p)
@@ -165,9 +155,10 @@ pub(crate) async fn error_from(res: &Response, what: &str) -> JsValue {
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    let problem = js_sys::JSON::parse(&body).unwrap_or(JsValue::UNDEFINED);
-    let title = get(&problem, "title").as_string();
-    let detail = get(&problem, "detail").as_string();
+    let problem: Option<Problem> = js_sys::JSON::parse(&body)
+        .ok()
+        .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
+    let (title, detail) = problem.map_or((None, None), |p| (p.title, p.detail));
     let code = if status == 401 {
         ErrorCode::Unauthorized
     } else {
@@ -185,7 +176,16 @@ pub(crate) async fn error_from(res: &Response, what: &str) -> JsValue {
     if let Some(d) = detail.or(title) {
         err = err.detail(d);
     }
-    err.into()
+    err
+}
+
+/// The parts of an RFC 7807 problem+json body a message uses.
+#[derive(serde::Deserialize)]
+struct Problem {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
 }
 
 /// `fetch`, then the parsed JSON body (null for 204), or a GraFxError for a non-2xx reply.
@@ -193,23 +193,24 @@ pub(crate) async fn json(
     inner: &Rc<Inner>,
     path: &str,
     init: &JsValue,
-) -> Result<JsValue, JsValue> {
+) -> Result<JsValue, GraFxError> {
     let res = fetch(inner, path, init).await?;
-    if !res.ok() {
+    let raw: web_sys::Response = res.into();
+    if !raw.ok() {
         let method = get(init, "method")
             .as_string()
             .unwrap_or_else(|| "GET".into());
-        return Err(error_from(&res, &format!("{method} {path}")).await);
+        return Err(error_from(&raw, &format!("{method} {path}")).await);
     }
-    if res.status() == 204 {
+    if raw.status() == 204 {
         return Ok(JsValue::NULL);
     }
-    let parsed = JsFuture::from(res.json()?).await;
-    parsed.map_err(|_| {
+    let not_json = || {
         GraFxError::new(
             ErrorCode::InvalidResponse,
             format!("{path} did not return JSON"),
         )
-        .into()
-    })
+    };
+    let parsed = raw.json().map_err(|_| not_json())?;
+    JsFuture::from(parsed).await.map_err(|_| not_json())
 }

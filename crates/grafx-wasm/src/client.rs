@@ -16,11 +16,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::error::GraFxError;
-use crate::glue::{date_now, has_locks, hold_presence, on_wake, peers_present, sleep, with_lock};
+use crate::glue::{
+    clear_timeout, date_now, has_locks, hold_presence, on_wake, peers_present, set_timeout, sleep,
+    with_lock,
+};
+use grafx_core::ErrorCode;
 
-/// The rejection of any call on a disposed client.
-pub(crate) fn disposed() -> JsValue {
-    GraFxError::options("this GraFxClient was disposed").into()
+/// The error of any call on a disposed client.
+pub(crate) fn disposed() -> GraFxError {
+    GraFxError::options("this GraFxClient was disposed")
 }
 use crate::options::Options;
 use crate::signer::fetch_token;
@@ -29,11 +33,15 @@ use crate::token::Token;
 type MessageHandler = Closure<dyn FnMut(web_sys::MessageEvent)>;
 
 /// Counters for a token panel.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Stats {
-    pub(crate) signer_requests: u32,
-    pub(crate) refreshes: u32,
-    pub(crate) last_signer_call: Option<f64>,
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Requests this client sent to the signer.
+    pub signer_requests: u32,
+    /// Times its token changed (from the signer or a peer tab).
+    pub refreshes: u32,
+    /// When it last called the signer (milliseconds since the epoch).
+    pub last_signer_call: Option<f64>,
 }
 
 /// The shared state of one `GraFxClient`.
@@ -42,13 +50,14 @@ pub(crate) struct Inner {
     policy: RefreshPolicy,
     key: String,
     token: RefCell<Option<Token>>,
-    inflight: RefCell<Option<Promise>>,
+    /// The refresh in flight, and the token it was forced to replace (None: not forced).
+    inflight: RefCell<Option<(Promise, Option<String>)>>,
     channel: Option<web_sys::BroadcastChannel>,
     token_listeners: RefCell<Vec<(u32, Function)>>,
     error_listeners: RefCell<Vec<(u32, Function)>>,
     next_id: Cell<u32>,
     pub(crate) stats: Cell<Stats>,
-    timer: Cell<Option<i32>>,
+    timer: RefCell<Option<JsValue>>,
     // Kept alive while the client lives.
     on_message: RefCell<Option<MessageHandler>>,
     on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
@@ -56,7 +65,13 @@ pub(crate) struct Inner {
     /// Releases this instance's presence lock (held while it has a token).
     release_presence: RefCell<Option<Function>>,
     disposed: Cell<bool>,
+    /// The last token a forced refresh was asked to replace, and when it finished (`Date.now`).
+    last_replaced: RefCell<Option<(String, f64)>>,
 }
+
+/// How long a forced refresh's answer stands for later 401s on the same token: the signer hands
+/// out the same token until shortly before expiry, so asking again at once only costs a call.
+const REPLACED_RECENTLY_MS: f64 = 5_000.0;
 
 impl Inner {
     pub(crate) fn new(opts: Options) -> Rc<Self> {
@@ -76,12 +91,13 @@ impl Inner {
             error_listeners: RefCell::new(Vec::new()),
             next_id: Cell::new(1),
             stats: Cell::new(Stats::default()),
-            timer: Cell::new(None),
+            timer: RefCell::new(None),
             on_message: RefCell::new(None),
             on_timer: RefCell::new(None),
             stop_wake: RefCell::new(None),
             release_presence: RefCell::new(None),
             disposed: Cell::new(false),
+            last_replaced: RefCell::new(None),
         });
         inner.listen_to_peers();
         if inner.opts.auto_refresh {
@@ -109,7 +125,7 @@ impl Inner {
 
     /// A usable token: cached unless inside the leeway (or `force`), else from the signer.
     /// With `force`, a token equal to the current one is not accepted from a peer tab.
-    pub(crate) async fn current(self: &Rc<Self>, force: bool) -> Result<Token, JsValue> {
+    pub(crate) async fn current(self: &Rc<Self>, force: bool) -> Result<Token, GraFxError> {
         if self.disposed.get() {
             return Err(disposed());
         }
@@ -143,37 +159,92 @@ impl Inner {
         self.refresh(reject).await
     }
 
-    /// Single-flight: one signer request however many callers ask at once.
-    async fn refresh(self: &Rc<Self>, reject: Option<String>) -> Result<Token, JsValue> {
-        let existing = self.inflight.borrow().clone();
-        let promise = match existing {
-            Some(p) => p,
-            None => {
-                let this = Rc::clone(self);
-                let p = future_to_promise(async move {
-                    let result = this.refresh_coordinated(reject).await;
-                    this.inflight.replace(None);
-                    if let Err(e) = &result {
-                        this.emit_error(e);
-                    }
-                    result.map(|_| JsValue::UNDEFINED)
-                });
-                self.inflight.replace(Some(p.clone()));
-                p
+    /// A token to replace `refused`, which the API answered 401 to: the cached token if a refresh
+    /// (here or in a peer) already replaced it, else a forced refresh that never hands `refused`
+    /// back. Every caller refused at once shares that one refresh.
+    pub(crate) async fn replace_refused(
+        self: &Rc<Self>,
+        refused: &str,
+    ) -> Result<Token, GraFxError> {
+        if self.disposed.get() {
+            return Err(disposed());
+        }
+        let replaced_recently = self
+            .last_replaced
+            .borrow()
+            .as_ref()
+            .is_some_and(|(r, at)| r == refused && date_now() - at < REPLACED_RECENTLY_MS);
+        if let Some(t) = self.token() {
+            if (t.access_token != refused || replaced_recently)
+                && t.expiry.freshness(self.now(), &self.policy) != Freshness::Expired
+            {
+                return Ok(t);
             }
-        };
-        JsFuture::from(promise).await?;
+        }
+        let fresh = self.refresh(Some(refused.to_owned())).await?;
+        self.last_replaced
+            .replace(Some((refused.to_owned(), date_now())));
+        Ok(fresh)
+    }
+
+    /// Single-flight: one signer request however many callers ask at once. A caller that must not
+    /// get `reject` back never settles for a flight that was not forced to replace it: if that
+    /// flight hands back `reject`, it starts a forced one (which every caller refused the same
+    /// token then shares, whatever the signer answers).
+    async fn refresh(self: &Rc<Self>, reject: Option<String>) -> Result<Token, GraFxError> {
+        let same_purpose = self
+            .inflight
+            .borrow()
+            .as_ref()
+            .is_none_or(|(_, forced)| *forced == reject);
+        self.await_flight(&reject).await?;
+        let handed_back = self
+            .token()
+            .is_some_and(|t| Some(&t.access_token) == reject.as_ref());
+        if !same_purpose && handed_back {
+            self.await_flight(&reject).await?;
+        }
         // Disposed meanwhile: the pending call rejects, and nothing was kept.
         if self.disposed.get() {
             return Err(disposed());
         }
         self.token().ok_or_else(|| {
             GraFxError::new(
-                grafx_core::ErrorCode::InvalidResponse,
+                ErrorCode::InvalidResponse,
                 "the signer's reply left no token",
             )
-            .into()
         })
+    }
+
+    /// Joins the refresh in flight, or starts one.
+    async fn await_flight(self: &Rc<Self>, reject: &Option<String>) -> Result<(), GraFxError> {
+        let existing = self.inflight.borrow().as_ref().map(|(p, _)| p.clone());
+        let promise = match existing {
+            Some(p) => p,
+            None => {
+                let forced = reject.clone();
+                let reject = reject.clone();
+                let this = Rc::clone(self);
+                let p = future_to_promise(async move {
+                    let result = this.refresh_coordinated(reject).await;
+                    this.inflight.replace(None);
+                    match result {
+                        Ok(()) => Ok(JsValue::UNDEFINED),
+                        Err(e) => {
+                            let e = JsValue::from(e);
+                            this.emit_error(&e);
+                            Err(e)
+                        }
+                    }
+                });
+                self.inflight.replace(Some((p.clone(), forced)));
+                p
+            }
+        };
+        JsFuture::from(promise)
+            .await
+            .map(|_| ())
+            .map_err(|e| GraFxError::from_js(e, ErrorCode::SignerUnreachable))
     }
 
     /// Whether a token published by a peer satisfies this refresh.
@@ -186,13 +257,21 @@ impl Inner {
 
     /// Cross-tab aware refresh: become the refresher if nobody else is; otherwise wait for the
     /// peer's result and use it, fetching only if it does not come.
-    async fn refresh_coordinated(self: &Rc<Self>, reject: Option<String>) -> Result<(), JsValue> {
+    async fn refresh_coordinated(
+        self: &Rc<Self>,
+        reject: Option<String>,
+    ) -> Result<(), GraFxError> {
         if !(self.opts.cross_tab && has_locks()) {
             return self.fetch_and_publish().await;
         }
         let this = Rc::clone(self);
         let task = Closure::once_into_js(move || -> Promise {
-            future_to_promise(async move { this.fetch_and_publish().await.map(|()| JsValue::TRUE) })
+            future_to_promise(async move {
+                this.fetch_and_publish()
+                    .await
+                    .map(|()| JsValue::TRUE)
+                    .map_err(JsValue::from)
+            })
         });
         // A cold tab first asks its peers. Tabs that hold a token also hold a shared "presence"
         // lock, so a tab that is alone does not wait, and one with peers waits for their answer.
@@ -212,7 +291,10 @@ impl Inner {
                 }
             }
         }
-        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref(), 0.0)).await?;
+        let lock_failed = |e| GraFxError::from_js(e, ErrorCode::SignerUnreachable);
+        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref(), 0.0))
+            .await
+            .map_err(lock_failed)?;
         if first.is_truthy() {
             return Ok(());
         }
@@ -228,7 +310,10 @@ impl Inner {
                     }
                     sleep(20.0).await;
                 }
-                this.fetch_and_publish().await.map(|()| JsValue::TRUE)
+                this.fetch_and_publish()
+                    .await
+                    .map(|()| JsValue::TRUE)
+                    .map_err(JsValue::from)
             })
         });
         // A peer that holds the lock may be frozen (mobile browsers freeze background tabs): wait
@@ -239,14 +324,15 @@ impl Inner {
             task.unchecked_ref(),
             f64::from(self.opts.timeout_ms),
         ))
-        .await?;
+        .await
+        .map_err(lock_failed)?;
         if waited.as_string().as_deref() == Some("timeout") && !self.peer_token_satisfies(&reject) {
             return self.fetch_and_publish().await;
         }
         Ok(())
     }
 
-    async fn fetch_and_publish(self: &Rc<Self>) -> Result<(), JsValue> {
+    async fn fetch_and_publish(self: &Rc<Self>) -> Result<(), GraFxError> {
         let mut stats = self.stats.get();
         stats.signer_requests += 1;
         stats.last_signer_call = Some(date_now());
@@ -344,11 +430,8 @@ impl Inner {
     /// Auto-refresh: a timer at the refresh point; re-checked on `visibilitychange` and `focus`
     /// because timers in background tabs are throttled and do not run while a laptop sleeps.
     fn schedule(self: &Rc<Self>, token: &Token) {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
         if let Some(id) = self.timer.take() {
-            window.clear_timeout_with_handle(id);
+            clear_timeout(&id);
         }
         let at = token.expiry.refresh_at(&self.policy);
         let delay = at.since(self.now()).as_millis().min(2_000_000_000) as i32;
@@ -358,12 +441,8 @@ impl Inner {
                 this.refresh_if_due();
             }
         });
-        if let Ok(id) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            cb.as_ref().unchecked_ref(),
-            delay,
-        ) {
-            self.timer.set(Some(id));
-        }
+        self.timer
+            .replace(Some(set_timeout(cb.as_ref().unchecked_ref(), delay)));
         self.on_timer.replace(Some(cb));
     }
 
@@ -421,8 +500,8 @@ impl Inner {
         if self.disposed.replace(true) {
             return;
         }
-        if let (Some(window), Some(id)) = (web_sys::window(), self.timer.take()) {
-            window.clear_timeout_with_handle(id);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(&id);
         }
         if let Some(stop) = self.stop_wake.take() {
             let _ = stop.call0(&JsValue::NULL);
@@ -437,5 +516,11 @@ impl Inner {
         self.token.replace(None);
         self.token_listeners.borrow_mut().clear();
         self.error_listeners.borrow_mut().clear();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.dispose();
     }
 }

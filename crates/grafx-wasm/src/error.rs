@@ -1,33 +1,45 @@
-//! `GraFxError`: a real JavaScript `Error` whose `code` an app can branch on.
+//! `GraFxError`: the one error of this crate. In Rust it is an error value with a [`code`]
+//! (`grafx_core::ErrorCode`) to branch on; in JavaScript every rejection and throw is a real
+//! `Error` named `GraFxError` with the same fields.
 //!
 //! ```js
 //! try { await grafx.accessToken(); }
 //! catch (e) {
-//!   if (isGraFxError(e) && e.code === "signer_rejected" && e.signerCode === "caller_unauthenticated") login();
+//!   if (isGraFxError(e) && e.code === "caller_unauthenticated") login();
 //! }
 //! ```
+//!
+//! [`code`]: GraFxError::code
 
 use grafx_core::ErrorCode;
-use js_sys::Reflect;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-/// An error on its way to JavaScript (boxed: it travels through many `Result`s).
-#[derive(Debug, Clone)]
-pub(crate) struct GraFxError(Box<ErrorData>);
+/// An error from the client: a code from [`ErrorCode::BROWSER`], a message that says what to fix,
+/// and what the server said when one answered. Boxed: it travels through many `Result`s.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct GraFxError(Box<ErrorFields>);
 
-#[derive(Debug, Clone)]
-struct ErrorData {
+/// The fields, as JavaScript sees them on the `Error` object (camelCase).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorFields {
     code: ErrorCode,
     message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     signer_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<String>,
 }
 
 impl GraFxError {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self(Box::new(ErrorData {
+        Self(Box::new(ErrorFields {
             code,
             message: message.into(),
             status: None,
@@ -60,21 +72,56 @@ impl GraFxError {
         self.0.body = Some(body.into());
         self
     }
+
+    /// What went wrong, to branch on.
+    pub fn code(&self) -> &ErrorCode {
+        &self.0.code
+    }
+
+    /// A sentence that says what happened and what to fix.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The HTTP status, when a server answered (0 for a network error).
+    pub fn http_status(&self) -> Option<u16> {
+        self.0.status
+    }
+
+    /// The server's own explanation (problem-details `detail`, the signer's `error_description`).
+    pub fn server_detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+
+    /// For `signer_rejected`: the signer's code, e.g. `origin_not_allowed`.
+    pub fn signer_error_code(&self) -> Option<&str> {
+        self.0.signer_code.as_deref()
+    }
+
+    /// The raw response body, for `api_error` and `invalid_response` (never a token).
+    pub fn response_body(&self) -> Option<&str> {
+        self.0.body.as_deref()
+    }
+
+    /// A rejection that came back from JavaScript: a GraFxError keeps its fields; anything else
+    /// (an app callback's own error, a browser API's) becomes `code` with its message.
+    pub(crate) fn from_js(value: JsValue, code: ErrorCode) -> Self {
+        if is_grafx_error(&value) {
+            if let Ok(fields) =
+                serde_wasm_bindgen::from_value::<ErrorFields>(crate::glue::fields_of(&value))
+            {
+                return Self(Box::new(fields));
+            }
+        }
+        let message = crate::glue::message_of(&value);
+        Self::new(code, message)
+    }
 }
 
 impl From<GraFxError> for JsValue {
     fn from(e: GraFxError) -> JsValue {
-        let e = *e.0;
-        let text = |s: Option<String>| s.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s));
-        crate::glue::grafx_error(
-            e.code.as_str(),
-            &e.message,
-            e.status
-                .map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(f64::from(s))),
-            text(e.detail),
-            text(e.signer_code),
-            text(e.body),
-        )
+        let fields = serde_wasm_bindgen::to_value(&*e.0).unwrap_or(JsValue::UNDEFINED);
+        crate::glue::grafx_error(&fields)
     }
 }
 
@@ -82,9 +129,5 @@ impl From<GraFxError> for JsValue {
 #[wasm_bindgen(js_name = isGraFxError, unchecked_return_type = "value is GraFxError")]
 pub fn is_grafx_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: &JsValue) -> bool {
     value.is_instance_of::<js_sys::Error>()
-        && Reflect::get(value, &JsValue::from_str("name"))
-            .ok()
-            .and_then(|n| n.as_string())
-            .as_deref()
-            == Some("GraFxError")
+        && crate::glue::get(value, "name").as_string().as_deref() == Some("GraFxError")
 }

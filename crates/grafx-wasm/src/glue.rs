@@ -2,6 +2,7 @@
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/js/glue.js")]
@@ -23,23 +24,34 @@ extern "C" {
     pub(crate) fn with_timeout(promise: &JsValue, ms: f64, what: &str) -> Promise;
     /// `{signal, done}`.
     #[wasm_bindgen(js_name = linkedSignal)]
-    pub(crate) fn linked_signal(outer: &JsValue, timeout_ms: f64) -> JsValue;
+    fn linked_signal(outer: &JsValue, timeout_ms: f64) -> JsValue;
+    /// Whether `signal` aborted because its time ran out.
+    #[wasm_bindgen(js_name = timedOut)]
+    pub(crate) fn timed_out(signal: &web_sys::AbortSignal) -> bool;
+    /// Whether a RequestInit's body is a stream.
+    #[wasm_bindgen(js_name = hasStreamBody)]
+    pub(crate) fn has_stream_body(init: &JsValue) -> bool;
     #[wasm_bindgen(js_name = buildRequest, catch)]
     pub(crate) fn build_request(
         url: &str,
         init: &JsValue,
         signal: &JsValue,
     ) -> Result<web_sys::Request, JsValue>;
-    /// Builds a GraFxError (the single JS definition of its shape).
+    /// Builds a GraFxError from its fields (the single JS definition of its shape).
     #[wasm_bindgen(js_name = grafxError)]
-    pub(crate) fn grafx_error(
-        code: &str,
-        message: &str,
-        status: JsValue,
-        detail: JsValue,
-        signer_code: JsValue,
-        body: JsValue,
-    ) -> JsValue;
+    pub(crate) fn grafx_error(fields: &JsValue) -> JsValue;
+    /// A GraFxError's fields as a plain object.
+    #[wasm_bindgen(js_name = fieldsOf)]
+    pub(crate) fn fields_of(error: &JsValue) -> JsValue;
+    /// The message of any thrown value.
+    #[wasm_bindgen(js_name = messageOf)]
+    pub(crate) fn message_of(error: &JsValue) -> String;
+    /// The page's or worker's URL, to resolve relative URLs against.
+    #[wasm_bindgen(js_name = baseHref)]
+    pub(crate) fn base_href() -> Option<String>;
+    /// This page's or worker's origin.
+    #[wasm_bindgen(js_name = selfOrigin)]
+    pub(crate) fn self_origin() -> String;
     /// The typed helpers over `fetch`, `json` and `errorFrom`.
     pub(crate) fn resources(fetch: &JsValue, json: &JsValue, error_from: &JsValue) -> JsValue;
     /// Holds the shared presence lock; returns the function that releases it.
@@ -50,6 +62,43 @@ extern "C" {
     pub(crate) fn peers_present(name: &str) -> Promise;
     #[wasm_bindgen(js_name = onWake)]
     pub(crate) fn on_wake(cb: &js_sys::Function) -> js_sys::Function;
+}
+
+// The global timers, on a page and in a worker alike (web-sys binds them to `Window` or
+// `WorkerGlobalScope` separately).
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub(crate) fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(id: &JsValue);
+}
+
+/// An AbortSignal that follows a caller's signal and times out; what it holds (a timer, a
+/// listener on the caller's signal, in browsers without `AbortSignal.any`) is released on drop,
+/// so on every way out of a call.
+pub(crate) struct LinkedSignal {
+    pub(crate) signal: web_sys::AbortSignal,
+    done: JsValue,
+}
+
+impl LinkedSignal {
+    /// Follows `outer` (an AbortSignal or undefined); times out after `timeout_ms` when > 0.
+    pub(crate) fn new(outer: &JsValue, timeout_ms: f64) -> Self {
+        let linked = linked_signal(outer, timeout_ms);
+        Self {
+            signal: get(&linked, "signal").unchecked_into(),
+            done: get(&linked, "done"),
+        }
+    }
+}
+
+impl Drop for LinkedSignal {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.dyn_ref::<js_sys::Function>() {
+            let _ = done.call0(&JsValue::NULL);
+        }
+    }
 }
 
 /// Waits `ms` milliseconds.

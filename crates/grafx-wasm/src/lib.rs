@@ -18,6 +18,8 @@ mod api;
 mod client;
 mod error;
 mod glue;
+mod grafx_client;
+mod helpers;
 mod options;
 mod resources;
 mod signer;
@@ -27,16 +29,31 @@ mod token;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-pub use error::is_grafx_error;
+pub use client::Stats;
+pub use error::{is_grafx_error, GraFxError};
+pub use grafx_client::GraFxClient;
+pub use grafx_core::{ErrorCode, Media, OutputSetting, Project, Template, TemplateRef};
+pub use helpers::{
+    ListOptions, MediaItems, Output, OutputFormat, Page, Projects, RenderRequest, RenderResult,
+    Templates, WaitOptions,
+};
+pub use options::{ClientOptions, Credentials};
+pub use token::Token;
 
-use crate::client::Inner;
-use crate::glue::{get, object};
+use crate::glue::get;
 
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
+const TS_SECTION: &'static str = TS_TYPES;
+
+/// The package's TypeScript types (its `.d.ts` besides the generated classes); a test checks
+/// `GraFxErrorCode` against `grafx_core::ErrorCode::BROWSER`. (The section above copies it at
+/// compile time, which the dead-code lint does not see.)
+#[allow(dead_code)]
+const TS_TYPES: &str = r#"
 /** Every `code` a GraFxError can have. */
 export type GraFxErrorCode =
   | "signer_unreachable" | "signer_rejected" | "upstream_unavailable" | "caller_unauthenticated"
@@ -246,36 +263,30 @@ export interface StudioAdapters {
 export interface GraFxStats { signerRequests: number; refreshes: number; lastSignerCall: number | null; }
 "#;
 
-/// A GraFx client for one signer and integration. Create one per page (or share one).
-#[wasm_bindgen]
-pub struct GraFxClient {
-    inner: Rc<Inner>,
-    templates: JsValue,
-    projects: JsValue,
-    media: JsValue,
-    output: JsValue,
+/// The JavaScript class `GraFxClient`: a thin wrapper over the Rust [`GraFxClient`].
+#[wasm_bindgen(js_name = GraFxClient)]
+pub struct JsGraFxClient {
+    client: GraFxClient,
     studio: JsValue,
 }
 
-#[wasm_bindgen]
-impl GraFxClient {
+fn promise<F>(future: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, GraFxError>> + 'static,
+{
+    future_to_promise(async move { future.await.map_err(JsValue::from) })
+}
+
+#[wasm_bindgen(js_class = GraFxClient)]
+impl JsGraFxClient {
     /// Validates the options (throws a GraFxError `invalid_options` naming the bad one).
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "GraFxClientOptions")] options: JsValue,
-    ) -> Result<GraFxClient, JsValue> {
-        let opts = options::parse(&options)?;
-        let inner = Inner::new(opts);
-        let weak = Rc::downgrade(&inner);
-        let helpers = resources::build(&weak);
-        Ok(Self {
-            templates: get(&helpers, "templates"),
-            projects: get(&helpers, "projects"),
-            media: get(&helpers, "media"),
-            output: get(&helpers, "output"),
-            studio: studio::adapters(&weak),
-            inner,
-        })
+    ) -> Result<JsGraFxClient, JsValue> {
+        let client = GraFxClient::new(ClientOptions::from_js(options)?)?;
+        let studio = studio::adapters(&Rc::downgrade(&client.inner));
+        Ok(Self { client, studio })
     }
 
     /// The access token: cached unless inside the leeway, otherwise from the signer.
@@ -289,19 +300,19 @@ impl GraFxClient {
         let force = options
             .map(|o| get(&o, "forceRefresh").is_truthy())
             .unwrap_or(false);
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            inner
-                .current(force)
-                .await
-                .map(|t| JsValue::from_str(&t.access_token))
+        let inner = Rc::clone(&self.client.inner);
+        promise(async move {
+            let t = inner.current(force).await?;
+            Ok(JsValue::from_str(&t.access_token))
         })
     }
 
     /// The current token, or undefined before the first one.
     #[wasm_bindgen(getter, unchecked_return_type = "GraFxToken | undefined")]
     pub fn token(&self) -> JsValue {
-        self.inner.token().map_or(JsValue::UNDEFINED, |t| t.to_js())
+        self.client
+            .token()
+            .map_or(JsValue::UNDEFINED, |t| t.to_js())
     }
 
     /// Calls `callback(token)` whenever the token changes; returns a function that unsubscribes.
@@ -323,8 +334,8 @@ impl GraFxClient {
     }
 
     fn subscribe(&self, errors: bool, callback: Function) -> JsValue {
-        let id = self.inner.subscribe(errors, callback);
-        let weak = Rc::downgrade(&self.inner);
+        let id = self.client.inner.subscribe(errors, callback);
+        let weak = Rc::downgrade(&self.client.inner);
         // Callable any number of times (React effects clean up twice in StrictMode); it holds the
         // client only weakly.
         Closure::<dyn Fn()>::new(move || {
@@ -337,18 +348,18 @@ impl GraFxClient {
 
     /// `fetch` against the Environment API with the bearer token. A relative path resolves against
     /// the token's `environmentApiUrl`; an absolute URL must be on that origin or the Platform
-    /// API's (`platformApiUrl`). On a 401 it force-refreshes once and retries once.
+    /// API's (`platformApiUrl`). On a 401 it gets a new token once and retries once.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
         #[wasm_bindgen(js_name = pathOrUrl)] path_or_url: String,
         #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
     ) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            api::fetch(&inner, &path_or_url, &init.unwrap_or(JsValue::UNDEFINED))
-                .await
-                .map(Into::into)
+        let inner = Rc::clone(&self.client.inner);
+        promise(async move {
+            let init = init.unwrap_or(JsValue::UNDEFINED);
+            let res = api::fetch(&inner, &path_or_url, &init).await?;
+            Ok(web_sys::Response::from(res).into())
         })
     }
 
@@ -360,34 +371,32 @@ impl GraFxClient {
         path: String,
         #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
     ) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            api::json(&inner, &path, &init.unwrap_or(JsValue::UNDEFINED)).await
-        })
+        let inner = Rc::clone(&self.client.inner);
+        promise(async move { api::json(&inner, &path, &init.unwrap_or(JsValue::UNDEFINED)).await })
     }
 
     /// Templates: list, all, get, download, preview.
     #[wasm_bindgen(getter, unchecked_return_type = "TemplatesApi")]
     pub fn templates(&self) -> JsValue {
-        self.templates.clone()
+        get(&self.client.helpers, "templates")
     }
 
     /// Projects: create, get, document, saveDocument, delete, preview.
     #[wasm_bindgen(getter, unchecked_return_type = "ProjectsApi")]
     pub fn projects(&self) -> JsValue {
-        self.projects.clone()
+        get(&self.client.helpers, "projects")
     }
 
     /// Media: list, all, get, preview.
     #[wasm_bindgen(getter, unchecked_return_type = "MediaApi")]
     pub fn media(&self) -> JsValue {
-        self.media.clone()
+        get(&self.client.helpers, "media")
     }
 
     /// Output: settings, setting, create, wait, download, render.
     #[wasm_bindgen(getter, unchecked_return_type = "OutputApi")]
     pub fn output(&self) -> JsValue {
-        self.output.clone()
+        get(&self.client.helpers, "output")
     }
 
     /// Handlers for the Studio SDK and studio-ui.
@@ -399,28 +408,96 @@ impl GraFxClient {
     /// Signer requests made, token changes seen, and the time of the last signer call.
     #[wasm_bindgen(getter, unchecked_return_type = "GraFxStats")]
     pub fn stats(&self) -> JsValue {
-        let s = self.inner.stats.get();
-        object(&[
-            (
-                "signerRequests",
-                JsValue::from_f64(f64::from(s.signer_requests)),
-            ),
-            ("refreshes", JsValue::from_f64(f64::from(s.refreshes))),
-            (
-                "lastSignerCall",
-                s.last_signer_call.map_or(JsValue::NULL, JsValue::from_f64),
-            ),
-        ])
+        self.client
+            .stats()
+            .serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true))
+            .unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Stops background work and forgets the token. The client cannot be used afterwards.
     pub fn dispose(&self) {
-        self.inner.dispose();
+        self.client.dispose();
     }
 }
 
-impl Drop for GraFxClient {
+impl JsGraFxClient {
+    /// The Rust client this object wraps.
+    pub fn client(&self) -> &GraFxClient {
+        &self.client
+    }
+}
+
+impl Drop for JsGraFxClient {
     fn drop(&mut self) {
-        self.inner.dispose();
+        self.client.dispose();
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use grafx_core::ErrorCode;
+
+    /// The TypeScript `GraFxErrorCode` union, as written in `TS_TYPES`.
+    fn typescript_codes() -> BTreeSet<String> {
+        let union = super::TS_TYPES
+            .split("export type GraFxErrorCode =")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .expect("the GraFxErrorCode union");
+        union
+            .split('|')
+            .map(|c| c.trim().trim_matches('"').to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_typescript_error_codes_are_grafx_cores_browser_codes() {
+        let core: BTreeSet<String> = ErrorCode::BROWSER
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect();
+        assert_eq!(typescript_codes(), core, "edit GraFxErrorCode in lib.rs");
+    }
+
+    #[test]
+    fn every_code_the_crate_raises_is_a_browser_code() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let browser: BTreeSet<String> = ErrorCode::BROWSER
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect();
+        for entry in std::fs::read_dir(dir).expect("src") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("source");
+            for (_, rest) in text
+                .match_indices("ErrorCode::")
+                .map(|(i, _)| ((), &text[i + 11..]))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if name.is_empty() || ["BROWSER", "ALL", "Other"].contains(&name.as_str()) {
+                    continue;
+                }
+                assert!(
+                    browser.contains(&name),
+                    "{} raises ErrorCode::{name}, which is not in ErrorCode::BROWSER",
+                    path.display()
+                );
+            }
+        }
+        let glue = include_str!("../js/glue.js");
+        let typescript = typescript_codes();
+        for (i, _) in glue.match_indices("grafxError(\"") {
+            let code: String = glue[i + 12..].chars().take_while(|c| *c != '"').collect();
+            assert!(
+                typescript.contains(&code),
+                "js/glue.js raises {code}, which GraFxErrorCode lacks"
+            );
+        }
     }
 }

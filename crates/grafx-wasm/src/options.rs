@@ -1,27 +1,188 @@
-//! Parsing and validating `new GraFxClient(options)`. Every mistake throws `invalid_options`
-//! naming the option.
+//! The client's options: one serde type for both APIs. JavaScript passes an object
+//! (`new GraFxClient({signerUrl})`, read with serde-wasm-bindgen); Rust builds the struct. Every
+//! mistake is an `invalid_options` error naming the option, a misspelt one included.
+//!
+//! ```no_run
+//! use grafx_wasm::{ClientOptions, GraFxClient};
+//!
+//! let grafx = GraFxClient::new(ClientOptions {
+//!     auto_refresh: Some(true),
+//!     ..ClientOptions::new("https://signer.example.com")
+//! })?;
+//! # Ok::<(), grafx_wasm::GraFxError>(())
+//! ```
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use grafx_core::BROWSER_DEFAULT_LEEWAY;
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
+use serde::de::{Error as _, Visitor};
+use serde::{Deserialize, Deserializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::RequestCredentials;
 
 use crate::error::GraFxError;
 
-const KNOWN: &[&str] = &[
-    "signerUrl",
-    "integration",
-    "leewaySeconds",
-    "credentials",
-    "signerHeaders",
-    "getSessionToken",
-    "timeoutMs",
-    "crossTab",
-    "autoRefresh",
-    "now",
-];
+/// How the signer call sends cookies: fetch's `credentials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    /// Never.
+    Omit,
+    /// Only to the page's own origin (the default).
+    #[default]
+    SameOrigin,
+    /// Also cross-origin: for a signer on another origin that checks the app's cookie session.
+    Include,
+}
+
+/// Options of a [`GraFxClient`](crate::GraFxClient) (`GraFxClientOptions` in TypeScript). Only
+/// `signer_url` is required; `None` means the documented default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientOptions {
+    /// Where grafx-signer is served; a relative URL resolves against the page (`"/"` when
+    /// same-origin).
+    #[serde(default, deserialize_with = "signer_url")]
+    pub signer_url: String,
+    /// A named integration (`POST /token/{integration}`); the signer's default when `None`.
+    #[serde(default, deserialize_with = "integration")]
+    pub integration: Option<String>,
+    /// Refresh this many seconds before expiry (default 60; keep it below the signer's).
+    #[serde(default, deserialize_with = "leeway_seconds")]
+    pub leeway_seconds: Option<f64>,
+    /// The signer call's cookies (default same-origin).
+    #[serde(default, deserialize_with = "credentials")]
+    pub credentials: Option<Credentials>,
+    /// Extra headers for the signer call, e.g. the app's own session.
+    #[serde(default, deserialize_with = "signer_headers")]
+    pub signer_headers: BTreeMap<String, String>,
+    /// Returns the app's session token (a string or a Promise of one), sent to the signer as
+    /// `Authorization: Bearer …`.
+    #[serde(default, deserialize_with = "get_session_token")]
+    pub get_session_token: Option<Function>,
+    /// Timeout of the signer call in milliseconds (default 10000).
+    #[serde(default, deserialize_with = "timeout_ms")]
+    pub timeout_ms: Option<f64>,
+    /// Share tokens with other tabs and workers of this origin (default true).
+    #[serde(default, deserialize_with = "cross_tab")]
+    pub cross_tab: Option<bool>,
+    /// Refresh in the background before expiry (default false).
+    #[serde(default, deserialize_with = "auto_refresh")]
+    pub auto_refresh: Option<bool>,
+    /// The clock in milliseconds since the epoch (default `Date.now`); for tests.
+    #[serde(default, deserialize_with = "now")]
+    pub now: Option<Function>,
+}
+
+impl ClientOptions {
+    /// Options with the signer's URL and every default.
+    pub fn new(signer_url: impl Into<String>) -> Self {
+        Self {
+            signer_url: signer_url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads the JavaScript options object.
+    pub(crate) fn from_js(value: JsValue) -> Result<Self, GraFxError> {
+        if !value.is_object() {
+            return Err(GraFxError::options(
+                "options must be an object with at least signerUrl",
+            ));
+        }
+        Self::deserialize(Entries(serde_wasm_bindgen::Deserializer::from(value)))
+            .map_err(|e| GraFxError::options(e.to_string()))
+    }
+}
+
+/// serde-wasm-bindgen reads a struct's known fields only, so `deny_unknown_fields` would never
+/// see a misspelt option: this reads the object as a map of all its entries instead.
+struct Entries(serde_wasm_bindgen::Deserializer);
+
+impl<'de> Deserializer<'de> for Entries {
+    type Error = serde_wasm_bindgen::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(v)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_map(v)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+// One reader per option, so that a value of the wrong type is reported with the option's name
+// and what it must be (serde's own message names neither).
+macro_rules! option_reader {
+    ($fn:ident: $ty:ty = $name:literal, $must:literal) => {
+        fn $fn<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+            Deserialize::deserialize(d)
+                .map_err(|_: D::Error| D::Error::custom(concat!($name, " must be ", $must)))
+        }
+    };
+}
+option_reader!(signer_url: String = "signerUrl", "a string: the URL where grafx-signer is served");
+option_reader!(integration: Option<String> = "integration", "a string: a name of letters, digits, `-` and `_`");
+option_reader!(leeway_seconds: Option<f64> = "leewaySeconds", "a number of seconds between 0 and 3600");
+option_reader!(credentials: Option<Credentials> = "credentials", "\"omit\", \"same-origin\" or \"include\"");
+option_reader!(timeout_ms: Option<f64> = "timeoutMs", "a number of milliseconds between 1 and 600000");
+option_reader!(cross_tab: Option<bool> = "crossTab", "true or false");
+option_reader!(auto_refresh: Option<bool> = "autoRefresh", "true or false");
+
+/// A JavaScript value as it is (functions, header objects).
+fn js_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsValue>, D::Error> {
+    let value: JsValue = serde_wasm_bindgen::preserve::deserialize(d)?;
+    Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
+}
+
+fn signer_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let mut headers = BTreeMap::new();
+    let Some(value) = js_value(d)? else {
+        return Ok(headers);
+    };
+    if !value.is_object() {
+        return Err(D::Error::custom(
+            "signerHeaders must be an object of header names to strings",
+        ));
+    }
+    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        let value = pair
+            .get(1)
+            .as_string()
+            .ok_or_else(|| D::Error::custom(format!("signerHeaders.{name} must be a string")))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+fn function<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<Option<Function>, D::Error> {
+    js_value(d)?
+        .map(|v| v.dyn_into::<Function>())
+        .transpose()
+        .map_err(|_| D::Error::custom(format!("{name} must be a function")))
+}
+
+fn get_session_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Function>, D::Error> {
+    function(d, "getSessionToken")
+}
+
+fn now<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Function>, D::Error> {
+    function(d, "now")
+}
 
 /// Validated options.
 #[derive(Debug, Clone)]
@@ -58,45 +219,9 @@ impl Options {
     }
 }
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn opt_bool(obj: &JsValue, key: &str, default: bool) -> Result<bool, GraFxError> {
-    let v = get(obj, key);
-    if v.is_undefined() {
-        return Ok(default);
-    }
-    v.as_bool()
-        .ok_or_else(|| GraFxError::options(format!("{key} must be true or false")))
-}
-
-fn opt_number(obj: &JsValue, key: &str) -> Result<Option<f64>, GraFxError> {
-    let v = get(obj, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(GraFxError::options(format!(
-            "{key} must be a non-negative number"
-        ))),
-    }
-}
-
-fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, GraFxError> {
-    let v = get(obj, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    v.dyn_into::<Function>()
-        .map(Some)
-        .map_err(|_| GraFxError::options(format!("{key} must be a function")))
-}
-
-/// Resolves `url` against the page (so `"/"` means this origin) and checks it is http(s).
+/// Resolves `url` against the page or worker (so `"/"` means this origin) and checks it is http(s).
 fn absolute_signer_url(raw: &str) -> Result<String, GraFxError> {
-    let base = web_sys::window().and_then(|w| w.location().href().ok());
+    let base = crate::glue::base_href();
     let parsed = match &base {
         Some(b) => web_sys::Url::new_with_base(raw, b),
         None => web_sys::Url::new(raw),
@@ -119,33 +244,17 @@ fn absolute_signer_url(raw: &str) -> Result<String, GraFxError> {
     ))
 }
 
-/// Parses the options object.
-pub(crate) fn parse(options: &JsValue) -> Result<Options, GraFxError> {
-    if !options.is_object() {
-        return Err(GraFxError::options(
-            "options must be an object with at least signerUrl",
-        ));
-    }
-    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !KNOWN.contains(&key.as_str()) {
-            return Err(GraFxError::options(format!(
-                "unknown option `{key}` (known: {})",
-                KNOWN.join(", ")
-            )));
+impl ClientOptions {
+    /// Checks every value and applies the defaults.
+    pub(crate) fn validate(self) -> Result<Options, GraFxError> {
+        let signer_url = self.signer_url.trim();
+        if signer_url.is_empty() {
+            return Err(GraFxError::options(
+                "signerUrl is required (the URL where grafx-signer is served)",
+            ));
         }
-    }
-    let signer_url = get(options, "signerUrl")
-        .as_string()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            GraFxError::options("signerUrl is required (the URL where grafx-signer is served)")
-        })?;
-    let signer_url = absolute_signer_url(signer_url.trim())?;
-    let integration = match get(options, "integration") {
-        v if v.is_undefined() || v.is_null() => None,
-        v => {
-            let name = v.as_string().unwrap_or_default();
+        let signer_url = absolute_signer_url(signer_url)?;
+        if let Some(name) = &self.integration {
             if name.is_empty()
                 || !name
                     .bytes()
@@ -155,66 +264,50 @@ pub(crate) fn parse(options: &JsValue) -> Result<Options, GraFxError> {
                     "integration must be a name of letters, digits, `-` and `_`",
                 ));
             }
-            Some(name)
         }
-    };
-    let leeway = match opt_number(options, "leewaySeconds")? {
-        None => BROWSER_DEFAULT_LEEWAY,
-        Some(s) if s <= 3600.0 => Duration::from_secs_f64(s),
-        Some(_) => return Err(GraFxError::options("leewaySeconds must be at most 3600")),
-    };
-    let credentials = match get(options, "credentials") {
-        v if v.is_undefined() => RequestCredentials::SameOrigin,
-        v => match v.as_string().as_deref() {
-            Some("omit") => RequestCredentials::Omit,
-            Some("same-origin") => RequestCredentials::SameOrigin,
-            Some("include") => RequestCredentials::Include,
-            _ => {
+        let leeway = match self.leeway_seconds {
+            None => BROWSER_DEFAULT_LEEWAY,
+            Some(s) if (0.0..=3600.0).contains(&s) => Duration::from_secs_f64(s),
+            Some(_) => {
                 return Err(GraFxError::options(
-                    "credentials must be \"omit\", \"same-origin\" or \"include\"",
+                    "leewaySeconds must be a number of seconds between 0 and 3600",
                 ))
             }
-        },
-    };
-    let mut signer_headers = Vec::new();
-    let headers = get(options, "signerHeaders");
-    if !headers.is_undefined() {
-        if !headers.is_object() {
-            return Err(GraFxError::options(
-                "signerHeaders must be an object of header names to strings",
-            ));
+        };
+        let timeout_ms = match self.timeout_ms {
+            None => 10_000,
+            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u32,
+            Some(_) => {
+                return Err(GraFxError::options(
+                    "timeoutMs must be a number of milliseconds between 1 and 600000",
+                ))
+            }
+        };
+        for (name, value) in &self.signer_headers {
+            if web_sys::Headers::new()
+                .and_then(|h| h.set(name, value))
+                .is_err()
+            {
+                return Err(GraFxError::options(format!(
+                    "signerHeaders: `{name}` is not a valid header"
+                )));
+            }
         }
-        for entry in Object::entries(headers.unchecked_ref::<Object>()).iter() {
-            let pair: js_sys::Array = entry.unchecked_into();
-            let (name, value) = (
-                pair.get(0).as_string().unwrap_or_default(),
-                pair.get(1).as_string(),
-            );
-            let value = value.ok_or_else(|| {
-                GraFxError::options(format!("signerHeaders.{name} must be a string"))
-            })?;
-            signer_headers.push((name, value));
-        }
+        Ok(Options {
+            signer_url,
+            integration: self.integration,
+            leeway,
+            credentials: match self.credentials.unwrap_or_default() {
+                Credentials::Omit => RequestCredentials::Omit,
+                Credentials::SameOrigin => RequestCredentials::SameOrigin,
+                Credentials::Include => RequestCredentials::Include,
+            },
+            signer_headers: self.signer_headers.into_iter().collect(),
+            get_session_token: self.get_session_token,
+            timeout_ms,
+            cross_tab: self.cross_tab.unwrap_or(true),
+            auto_refresh: self.auto_refresh.unwrap_or(false),
+            now: self.now,
+        })
     }
-    let timeout_ms = match opt_number(options, "timeoutMs")? {
-        None => 10_000,
-        Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u32,
-        Some(_) => {
-            return Err(GraFxError::options(
-                "timeoutMs must be between 1 and 600000",
-            ))
-        }
-    };
-    Ok(Options {
-        signer_url,
-        integration,
-        leeway,
-        credentials,
-        signer_headers,
-        get_session_token: opt_function(options, "getSessionToken")?,
-        timeout_ms,
-        cross_tab: opt_bool(options, "crossTab", true)?,
-        auto_refresh: opt_bool(options, "autoRefresh", false)?,
-        now: opt_function(options, "now")?,
-    })
 }

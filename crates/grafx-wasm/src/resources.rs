@@ -17,28 +17,34 @@ use crate::client::Inner;
 use crate::error::GraFxError;
 use crate::glue;
 
-type Fut = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+type Fut = Pin<Box<dyn Future<Output = Result<JsValue, GraFxError>>>>;
 type Method = fn(Rc<Inner>, JsValue, JsValue) -> Fut;
 
 /// A bound async function `(a?, b?) => Promise` over the client.
 pub(crate) fn method(weak: &Weak<Inner>, f: Method) -> JsValue {
     let weak = weak.clone();
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
-        Some(inner) => future_to_promise(f(inner, a, b)),
-        None => Promise::reject(&crate::client::disposed()),
+        Some(inner) => {
+            let fut = f(inner, a, b);
+            future_to_promise(async move { fut.await.map_err(JsValue::from) })
+        }
+        None => Promise::reject(&JsValue::from(crate::client::disposed())),
     })
     .into_js_value()
 }
 
-fn path(v: &JsValue) -> Result<String, JsValue> {
+fn path(v: &JsValue) -> Result<String, GraFxError> {
     v.as_string()
-        .ok_or_else(|| GraFxError::options("the path must be a string").into())
+        .ok_or_else(|| GraFxError::options("the path must be a string"))
 }
 
 /// `{templates, projects, media, output}`.
 pub(crate) fn build(weak: &Weak<Inner>) -> JsValue {
     let fetch = method(weak, |i, p, init| {
-        Box::pin(async move { api::fetch(&i, &path(&p)?, &init).await.map(Into::into) })
+        Box::pin(async move {
+            let res = api::fetch(&i, &path(&p)?, &init).await?;
+            Ok(web_sys::Response::from(res).into())
+        })
     });
     let json = method(weak, |i, p, init| {
         Box::pin(async move { api::json(&i, &path(&p)?, &init).await })
@@ -46,7 +52,7 @@ pub(crate) fn build(weak: &Weak<Inner>) -> JsValue {
     let error_from = method(weak, |_, res, what| {
         Box::pin(async move {
             let what = what.as_string().unwrap_or_default();
-            Ok(api::error_from(res.unchecked_ref(), &what).await)
+            Ok(api::error_from(res.unchecked_ref(), &what).await.into())
         })
     });
     glue::resources(&fetch, &json, &error_from)

@@ -1,113 +1,124 @@
-//! The request to grafx-signer: `POST {signerUrl}/token[/{integration}]` with `X-CSRF: 1`.
+//! The request to grafx-signer: `POST {signerUrl}/token[/{integration}]` with `X-CSRF: 1`, sent
+//! with gloo-net and read with serde (grafx-core's `SignerToken` and `ErrorBody`).
 
+use gloo_net::http::Request;
 use grafx_core::{
-    AccessToken, EnvironmentApiUrl, EnvironmentName, ErrorBody, ErrorCode, ExpiresIn, Expiry,
-    Timestamp, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE,
+    ErrorBody, ErrorCode, Expiry, SignerToken, Timestamp, CSRF_HEADER, CSRF_HEADER_VALUE,
 };
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestRedirect, ResponseType};
 
 use crate::error::GraFxError;
-use crate::glue::{build_request, get, linked_signal};
+use crate::glue::LinkedSignal;
 use crate::options::Options;
 use crate::token::Token;
+
+/// The app's session token from `getSessionToken`, bounded by the signer timeout: a callback
+/// that never settles must not hang every caller.
+async fn session_token(opts: &Options) -> Result<Option<String>, GraFxError> {
+    let Some(get_session) = &opts.get_session_token else {
+        return Ok(None);
+    };
+    // The app could not produce a session (signed out): the same answer the signer would give.
+    let no_session = |e: &JsValue| {
+        GraFxError::new(
+            ErrorCode::CallerUnauthenticated,
+            format!(
+                "getSessionToken failed, so the signer cannot be asked: {}",
+                crate::glue::message_of(e)
+            ),
+        )
+    };
+    let session = get_session
+        .call0(&JsValue::NULL)
+        .map_err(|e| no_session(&e))?;
+    let session = JsFuture::from(crate::glue::with_timeout(
+        &session,
+        f64::from(opts.timeout_ms),
+        "getSessionToken",
+    ))
+    .await
+    .map_err(|e| {
+        let timed_out = crate::error::is_grafx_error(&e)
+            && crate::glue::get(&e, "code").as_string().as_deref() == Some("timeout");
+        if timed_out {
+            GraFxError::from_js(e, ErrorCode::Timeout)
+        } else {
+            no_session(&e)
+        }
+    })?;
+    Ok(session.as_string().filter(|t| !t.is_empty()))
+}
 
 /// Asks the signer for a token.
 pub(crate) async fn fetch_token(
     opts: &Options,
     now: impl Fn() -> Timestamp,
-) -> Result<Token, JsValue> {
+) -> Result<Token, GraFxError> {
     let url = opts.token_url();
-    let linked = linked_signal(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
-    let signal: web_sys::AbortSignal = get(&linked, "signal").unchecked_into();
-    let headers = web_sys::Headers::new()?;
-    headers.set(CSRF_HEADER, CSRF_HEADER_VALUE)?;
+    let session = session_token(opts).await?;
+    // Its timer is cleared on every way out of this function.
+    let linked = LinkedSignal::new(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
+    let mut request = Request::post(&url)
+        .header(CSRF_HEADER, CSRF_HEADER_VALUE)
+        .credentials(opts.credentials)
+        .redirect(RequestRedirect::Manual)
+        .abort_signal(Some(&linked.signal));
     for (name, value) in &opts.signer_headers {
-        headers.set(name, value).map_err(|_| {
-            GraFxError::options(format!("signerHeaders: `{name}` is not a valid header"))
-        })?;
+        request = request.header(name, value);
     }
-    if let Some(get_session) = &opts.get_session_token {
-        // The app could not produce a session (signed out): the same answer the signer would give.
-        let no_session = |e: JsValue| -> JsValue {
-            let why = e
-                .dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-                .unwrap_or_default();
-            GraFxError::new(
-                ErrorCode::CallerUnauthenticated,
-                format!("getSessionToken failed, so the signer cannot be asked: {why}"),
-            )
-            .into()
-        };
-        let session = get_session.call0(&JsValue::NULL).map_err(no_session)?;
-        // Bounded like the signer call itself: a callback that never settles must not hang every
-        // caller (a timeout keeps its own code).
-        let session = JsFuture::from(crate::glue::with_timeout(
-            &session,
-            f64::from(opts.timeout_ms),
-            "getSessionToken",
-        ))
-        .await
-        .map_err(|e| {
-            if get(&e, "code").as_string().as_deref() == Some("timeout") {
-                e
-            } else {
-                no_session(e)
-            }
-        })?;
-        if let Some(t) = session.as_string().filter(|t| !t.is_empty()) {
-            headers.set("authorization", &format!("Bearer {t}"))?;
+    if let Some(t) = session {
+        request = request.header("authorization", &format!("Bearer {t}"));
+    }
+    let request = request
+        .build()
+        .map_err(|e| GraFxError::options(format!("the signer request is invalid: {e}")))?;
+    let timed_out = || {
+        GraFxError::new(
+            ErrorCode::Timeout,
+            format!("the signer did not answer within {} ms", opts.timeout_ms),
+        )
+    };
+    let res = request.send().await.map_err(|e| {
+        if linked.signal.aborted() {
+            return timed_out();
         }
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_credentials(opts.credentials);
-    let request = build_request(&url, &init, &signal)?;
-    let window = web_sys::window()
-        .ok_or_else(|| GraFxError::new(ErrorCode::SignerUnreachable, "no window"))?;
-    let res: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|e| {
-            if signal.aborted() {
-                return GraFxError::new(ErrorCode::Timeout, format!("the signer did not answer within {} ms", opts.timeout_ms));
-            }
-            let reason = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-            // A browser hides why a cross-origin request failed: the signer may be down, or it
-            // refused this page's origin (it answers no preflight for origins it does not allow).
-            let page = window.location().origin().unwrap_or_default();
-            GraFxError::new(
-                ErrorCode::SignerUnreachable,
-                format!(
-                    "cannot reach the signer at {url} ({reason}): it is down, or it does not allow this \
-                     page's origin {page} (check SIGNER_ALLOWED_ORIGINS)"
-                ),
-            )
-            .detail("network error or CORS refusal")
-        })?
-        .unchecked_into();
-    if get(&res, "type").as_string().as_deref() == Some("opaqueredirect") {
+        // A browser hides why a cross-origin request failed: the signer may be down, or it
+        // refused this page's origin (it answers no preflight for origins it does not allow).
+        GraFxError::new(
+            ErrorCode::SignerUnreachable,
+            format!(
+                "cannot reach the signer at {url} ({e}): it is down, or it does not allow this \
+                 page's origin {} (check SIGNER_ALLOWED_ORIGINS)",
+                crate::glue::self_origin()
+            ),
+        )
+        .detail("network error or CORS refusal")
+    })?;
+    if res.type_() == ResponseType::Opaqueredirect {
         return Err(GraFxError::new(
             ErrorCode::SignerUnreachable,
             format!("the signer at {url} answered with a redirect, which is not followed (the request may carry your app's session); point signerUrl at the signer itself"),
-        )
-        .into());
+        ));
     }
     let status = res.status();
-    let body = JsFuture::from(res.text()?)
-        .await
-        .map_err(|_| timeout_or(opts, &signal, "the signer's reply was cut off"))?
-        .as_string()
-        .unwrap_or_default();
-    if let Some(done) = get(&linked, "done").dyn_ref::<js_sys::Function>() {
-        let _ = done.call0(&JsValue::NULL);
-    }
+    let body = res.text().await.map_err(|_| {
+        if linked.signal.aborted() {
+            timed_out()
+        } else {
+            GraFxError::new(
+                ErrorCode::SignerUnreachable,
+                "the signer's reply was cut off",
+            )
+        }
+    })?;
+    drop(linked);
     let json = js_sys::JSON::parse(&body).ok();
     // A reply may hold a token even when it is not a valid one: errors never carry it.
-    let body = without_access_token(&body);
+    let shown = without_access_token(&body);
     if !res.ok() {
-        let error = json.as_ref().and_then(error_body);
+        let error = json.and_then(|j| serde_wasm_bindgen::from_value::<ErrorBody>(j).ok());
         return Err(match error {
             Some(e) => signer_error(e, status),
             // A proxy's HTML page in front of a dead signer.
@@ -116,25 +127,28 @@ pub(crate) async fn fetch_token(
                 format!("the signer is unavailable (HTTP {status})"),
             )
             .status(status)
-            .body(body),
+            .body(shown),
             None => invalid(&format!(
                 "the signer answered HTTP {status} without an error body"
             ))
             .status(status)
-            .body(body),
-        }
-        .into());
+            .body(shown),
+        });
     }
-    let token = json.as_ref().map(|j| parse_token(j, now()));
-    match token {
-        Some(Ok(t)) => Ok(t),
-        Some(Err(why)) => Err(
-            invalid(&format!("the signer's reply is not a valid token: {why}"))
-                .body(body)
-                .into(),
-        ),
-        None => Err(invalid("the signer's reply is not JSON").body(body).into()),
-    }
+    let Some(json) = json else {
+        return Err(invalid("the signer's reply is not JSON").body(shown));
+    };
+    let reply: SignerToken = serde_wasm_bindgen::from_value(json).map_err(|e| {
+        invalid(&format!("the signer's reply is not a valid token: {e}")).body(shown)
+    })?;
+    Ok(Token {
+        access_token: reply.access_token.secret().to_owned(),
+        expiry: Expiry::stamp(now(), reply.expires_in.duration()),
+        environment: reply.environment.as_str().to_owned(),
+        api: reply.environment_api_url,
+        platform: reply.platform_api_url,
+        scope: reply.scope.to_string(),
+    })
 }
 
 /// `body` with the value of every `"access_token": "…"` replaced by `[redacted]`, even in a reply
@@ -172,60 +186,8 @@ fn without_access_token(body: &str) -> String {
     out
 }
 
-fn string(v: &JsValue, key: &str) -> Result<String, String> {
-    get(v, key)
-        .as_string()
-        .ok_or_else(|| format!("`{key}` is missing or not a string"))
-}
-
-/// Validates the signer's token reply with grafx-core's rules, field by field. (Not through serde:
-/// its deserializer machinery, float formatting included, would double the size of this module.)
-fn parse_token(v: &JsValue, received_at: Timestamp) -> Result<Token, String> {
-    let access_token = AccessToken::new(string(v, "access_token")?).map_err(|e| e.to_string())?;
-    TokenType::parse(&string(v, "token_type")?).map_err(|e| e.to_string())?;
-    let expires_in = get(v, "expires_in")
-        .as_f64()
-        .ok_or("`expires_in` is missing or not a number")?;
-    let expires_in = ExpiresIn::from_secs_f64(expires_in).map_err(|e| e.to_string())?;
-    let environment = EnvironmentName::new(string(v, "environment")?).map_err(|e| e.to_string())?;
-    let api =
-        EnvironmentApiUrl::parse(&string(v, "environment_api_url")?).map_err(|e| e.to_string())?;
-    let platform = match get(v, "platform_api_url").as_string() {
-        Some(u) => Some(EnvironmentApiUrl::parse(&u).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    Ok(Token {
-        access_token: access_token.secret().to_owned(),
-        expiry: Expiry::stamp(received_at, expires_in.duration()),
-        environment: environment.as_str().to_owned(),
-        api,
-        platform,
-        scope: get(v, "scope").as_string().unwrap_or_default(),
-    })
-}
-
-fn error_body(v: &JsValue) -> Option<ErrorBody> {
-    let code = get(v, "error").as_string()?;
-    let description = get(v, "error_description").as_string().unwrap_or_default();
-    let code: ErrorCode = code
-        .parse()
-        .unwrap_or_else(|e: std::convert::Infallible| match e {});
-    Some(ErrorBody::new(code, description))
-}
-
 fn invalid(msg: &str) -> GraFxError {
     GraFxError::new(ErrorCode::InvalidResponse, msg.to_owned())
-}
-
-fn timeout_or(opts: &Options, signal: &web_sys::AbortSignal, msg: &str) -> GraFxError {
-    if signal.aborted() {
-        GraFxError::new(
-            ErrorCode::Timeout,
-            format!("the signer did not answer within {} ms", opts.timeout_ms),
-        )
-    } else {
-        GraFxError::new(ErrorCode::SignerUnreachable, msg.to_owned())
-    }
 }
 
 /// A signer error body as a GraFxError. Codes an app acts on keep their code:

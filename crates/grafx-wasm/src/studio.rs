@@ -26,10 +26,10 @@ async fn ui_loader_config(
     inner: &Rc<Inner>,
     opts: JsValue,
     refresh: JsValue,
-) -> Result<JsValue, JsValue> {
+) -> Result<JsValue, GraFxError> {
     let needs = "uiLoaderConfig needs {selector, projectId?, projectName?, userInterfaceID?, …}";
     if !opts.is_object() {
-        return Err(GraFxError::options(needs).into());
+        return Err(GraFxError::options(needs));
     }
     if get(&opts, "selector")
         .as_string()
@@ -37,8 +37,7 @@ async fn ui_loader_config(
     {
         return Err(GraFxError::options(format!(
             "{needs}: selector (the id of the element studio-ui renders into) is missing"
-        ))
-        .into());
+        )));
     }
     let project = match get(&opts, "projectId") {
         v if v.is_undefined() || v.is_null() => None,
@@ -52,8 +51,7 @@ async fn ui_loader_config(
         return Err(GraFxError::options(format!(
             "studio-ui only accepts an Environment API at https://{{environment}}.{{domain}}/grafx/api/v1/environment/{{environment}}, not {}: it runs against CHILI GraFx, not a local emulator or a host named otherwise",
             token.api.without_trailing_slash()
-        ))
-        .into());
+        )));
     }
     let config = js_sys::Object::assign(&js_sys::Object::new(), opts.unchecked_ref());
     let base = token.api.without_trailing_slash();
@@ -77,7 +75,7 @@ async fn ui_loader_config(
         }
     }
     for (key, value) in add {
-        js_sys::Reflect::set(&config, &JsValue::from_str(key), &value)?;
+        let _ = js_sys::Reflect::set(&config, &JsValue::from_str(key), &value);
     }
     Ok(config.into())
 }
@@ -88,21 +86,13 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     let refresh = Closure::<dyn Fn() -> Promise>::new(move || {
         let Some(inner) = w.upgrade() else {
             // studio-ui expects an Error value, never a rejection.
-            return Promise::resolve(&crate::client::disposed());
+            return Promise::resolve(&JsValue::from(crate::client::disposed()));
         };
         future_to_promise(async move {
+            // studio-ui treats anything but an Error as the token: a failure is a GraFxError.
             Ok(match inner.current(true).await {
                 Ok(t) => JsValue::from_str(&t.access_token),
-                // studio-ui treats anything but an Error as the token: never hand it a string.
-                Err(e) if e.is_instance_of::<js_sys::Error>() => e,
-                Err(e) => GraFxError::new(
-                    grafx_core::ErrorCode::InvalidResponse,
-                    format!(
-                        "the token refresh failed: {}",
-                        e.as_string().unwrap_or_default()
-                    ),
-                )
-                .into(),
+                Err(e) => e.into(),
             })
         })
     })
@@ -138,9 +128,13 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
             Closure::<dyn Fn(JsValue) -> Promise>::new(move |opts| match weak.upgrade() {
                 Some(inner) => {
                     let refresh = refresh.clone();
-                    future_to_promise(async move { ui_loader_config(&inner, opts, refresh).await })
+                    future_to_promise(async move {
+                        ui_loader_config(&inner, opts, refresh)
+                            .await
+                            .map_err(JsValue::from)
+                    })
                 }
-                None => Promise::reject(&crate::client::disposed()),
+                None => Promise::reject(&JsValue::from(crate::client::disposed())),
             })
             .into_js_value()
         }),

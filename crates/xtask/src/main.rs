@@ -39,6 +39,10 @@ enum Command {
         /// Skip the headless-Chromium suites.
         #[arg(long)]
         no_browser: bool,
+        /// Run only the steps whose name contains this text (e.g. `grafx-wasm in Chromium`,
+        /// `end-to-end`), for a quick loop while working on one part.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Build grafx-wasm, start the emulator and the signer serving www/, print one URL, run until
     /// Ctrl-C.
@@ -125,7 +129,8 @@ fn main() -> ExitCode {
         Command::Test {
             no_install,
             no_browser,
-        } => steps::test(&root, !no_install, !no_browser),
+            only,
+        } => steps::test(&root, !no_install, !no_browser, only.as_deref()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -24,6 +24,8 @@ struct Report {
     root: std::path::PathBuf,
     toolchain: Toolchain,
     results: Vec<StepResult>,
+    /// `--only`: run just the steps whose name contains it.
+    only: Option<String>,
 }
 
 impl Report {
@@ -38,7 +40,15 @@ impl Report {
     /// Runs `cmd`, streaming and capturing its output. A gate (fmt, clippy) counts as one test; a
     /// suite counts what its runner reports, plus one failure if it failed without saying so (it
     /// did not compile, or crashed).
+    /// Whether `--only` leaves this step in.
+    fn wanted(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| name.contains(o))
+    }
+
     fn run(&mut self, name: &str, mut cmd: Command, gate: bool) {
+        if !self.wanted(name) {
+            return;
+        }
         println!("\nxtask: ==> {name}");
         let start = Instant::now();
         let (ok, output) = match stream(&mut cmd) {
@@ -164,12 +174,13 @@ fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
 }
 
 /// `cargo xtask test`.
-pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
+pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>) -> Result<bool> {
     let toolchain = bootstrap::ensure(root, install)?;
     let mut report = Report {
         root: root.to_owned(),
         toolchain,
         results: Vec::new(),
+        only: only.map(str::to_owned),
     };
 
     let c = report.command("cargo", &["fmt", "--all", "--", "--check"]);
@@ -250,7 +261,7 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool) -> Result<bool> {
         let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
         report.run("tsc --noEmit (grafx-wasm types + Studio SDK)", c, true);
     }
-    if ok && browser {
+    if ok && browser && report.wanted("end-to-end") {
         end_to_end(&mut report);
     }
     Ok(report.print())
