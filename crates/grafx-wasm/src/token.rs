@@ -62,8 +62,9 @@ impl Token {
 
     /// What is broadcast to other tabs of this origin (same machine, so the same clock).
     pub(crate) fn to_message(&self) -> JsValue {
-        to_js(&PeerMessage::Token(SharedToken {
+        to_js(&PeerMessage {
             v: 1,
+            kind: TOKEN.into(),
             access_token: self.access_token.clone(),
             received_at: self.expiry.received_at().as_millis() as f64,
             expires_at: self.expires_at_ms(),
@@ -71,25 +72,27 @@ impl Token {
             environment_api_url: self.api.as_str().to_owned(),
             platform_api_url: self.platform.as_ref().map(|p| p.as_str().to_owned()),
             scope: self.scope.clone(),
-        }))
+        })
     }
 
     /// The question a cold tab asks its peers: "does anyone hold a fresh token?".
     pub(crate) fn query_message() -> JsValue {
-        to_js(&PeerMessage::Query { v: 1 })
+        to_js(&PeerMessage {
+            v: 1,
+            kind: QUERY.into(),
+            ..PeerMessage::default()
+        })
     }
 
     /// Whether a message is that question.
     pub(crate) fn is_query(m: &JsValue) -> bool {
-        matches!(read(m), Some(PeerMessage::Query { v: 1 }))
+        read(m).is_some_and(|m| m.v == 1 && m.kind == QUERY)
     }
 
     /// Reads a broadcast token; None for anything malformed.
     pub(crate) fn from_message(m: &JsValue) -> Option<Self> {
-        let Some(PeerMessage::Token(t)) = read(m) else {
-            return None;
-        };
-        if t.v != 1 || t.access_token.is_empty() {
+        let t = read(m)?;
+        if t.v != 1 || t.kind != TOKEN || t.access_token.is_empty() {
             return None;
         }
         let received = Timestamp::from_js_millis(t.received_at);
@@ -119,28 +122,25 @@ struct TokenView<'a> {
     scope: &'a str,
 }
 
-/// What instances of one signer and integration say on their BroadcastChannel.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum PeerMessage {
-    /// "Does anyone hold a fresh token?"
-    Query { v: u8 },
-    /// "Here is mine."
-    Token(SharedToken),
-}
+/// "Does anyone hold a fresh token?"
+const QUERY: &str = "query";
+/// "Here is mine."
+const TOKEN: &str = "token";
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SharedToken {
+/// What instances of one signer and integration say on their BroadcastChannel: a query, or a
+/// token. One flat struct rather than a tagged enum, whose buffering costs kilobytes of wasm.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PeerMessage {
     v: u8,
+    #[serde(rename = "type")]
+    kind: String,
     access_token: String,
     received_at: f64,
     expires_at: f64,
     environment: String,
     environment_api_url: String,
-    #[serde(default)]
     platform_api_url: Option<String>,
-    #[serde(default)]
     scope: String,
 }
 
