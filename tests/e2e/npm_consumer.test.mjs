@@ -52,13 +52,13 @@ async function expectWorking(url, name) {
 
 test("the packed package has its manifest, types, wasm and README", () => {
   const listing = run("tar", ["-tzf", tarball], WORK);
-  for (const file of ["package.json", "grafx_wasm.js", "grafx_wasm.d.ts", "grafx_wasm_bg.wasm", "README.md"]) {
+  for (const file of ["package.json", "grafx_wasm.js", "grafx_wasm.d.ts", "grafx_wasm_bg.wasm", "README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
     assert.ok(listing.includes(`package/${file}`), `${file} in ${listing}`);
   }
   const manifest = JSON.parse(run("tar", ["-xzOf", tarball, "package/package.json"], WORK));
   assert.equal(manifest.name, "grafx-wasm");
   assert.deepEqual(manifest.exports["."], { types: "./grafx_wasm.d.ts", import: "./grafx_wasm.js" });
-  for (const key of ["version", "description", "license", "repository", "files", "sideEffects", "keywords"]) {
+  for (const key of ["version", "description", "license", "repository", "files", "sideEffects", "keywords", "homepage", "bugs"]) {
     assert.ok(manifest[key], `package.json has ${key}`);
   }
 });

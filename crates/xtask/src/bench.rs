@@ -813,7 +813,7 @@ fn markdown(r: &Value) -> String {
     let b = &r["browser"];
     md += "## Browser\n\n| measure | value | target |\n|---|---|---|\n";
     md += &format!(
-        "| gzip -9 of grafx-wasm (.wasm + JS glue) | {} bytes | at most 40 KB (40960) |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
+        "| gzip -9 of grafx-wasm (.wasm + JS glue + snippets) | {} bytes | at most 40 KB (40960) |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
         b["sizes"]["grafx_wasm_gzip"], b["sizes"]["auth0_spa_js_2_27_gzip"]
     );
     let c = &b["chromium"];
