@@ -43,6 +43,7 @@ export async function usage(): Promise<void> {
     getSessionToken: async () => "session-jwt",
     timeoutMs: 5000,
     crossTab: true,
+    shareKey: "user-42",
     autoRefresh: true,
   };
   const grafx = new GraFxClient(options);
@@ -118,6 +119,7 @@ export async function usage(): Promise<void> {
   StudioUI.studioUILoaderConfig(uiConfig);
 
   void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction, templateOfProject, projectPreview, platform];
+  grafx.signOut();
   grafx.dispose();
 }
 

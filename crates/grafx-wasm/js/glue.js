@@ -52,7 +52,7 @@ export function pagesIterable(fetchPage) {
     async *[Symbol.asyncIterator]() {
       let token;
       do {
-        const page = await fetchPage(token);
+        const page = await fetchPage(token).catch((e) => { throw asGraFx(e); });
         for (const item of page.items) yield item;
         token = page.nextPageToken;
       } while (token);
@@ -166,7 +166,31 @@ const ID = (v, what) => {
   if (typeof v !== "string" || v === "") throw options(`${what} must be a non-empty string`);
   return encodeURIComponent(v);
 };
-const postJson = (method, body) => ({ method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const postJson = (method, body) => {
+  let text;
+  try { text = JSON.stringify(body); } catch (e) { throw options(`the body cannot be sent as JSON: ${messageOf(e)}`); }
+  return { method, headers: { "content-type": "application/json" }, body: text };
+};
+/**
+ * Any failure as a GraFxError: what the browser throws while a body is read or a plain fetch
+ * runs (an abort, a timeout, a network error) gets the code an app branches on.
+ */
+export function asGraFx(e) {
+  if (e && e.name === "GraFxError") return e;
+  const name = e && e.name;
+  if (name === "TimeoutError") return grafxError("timeout", `the request did not finish in time: ${messageOf(e)}`);
+  if (name === "AbortError") return grafxError("aborted", "the request was aborted");
+  return grafxError("api_error", `calling the Environment API failed: ${messageOf(e)}`, 0);
+}
+// Every helper rejects with a GraFxError only (and `all()`'s iterator throws one).
+const guarded = (group) => Object.fromEntries(Object.entries(group).map(([k, f]) => [k, (...args) => {
+  try {
+    const out = f(...args);
+    return out && typeof out.then === "function" ? out.catch((e) => { throw asGraFx(e); }) : out;
+  } catch (e) {
+    throw asGraFx(e);
+  }
+}]));
 // CHILI wraps some single resources in `data` (`GET templates/{id}`) and not others
 // (`GET projects/{id}`): the helpers hand back the resource itself either way.
 const unwrap = (v) => (v && typeof v === "object" && !("id" in v) && v.data && typeof v.data === "object" && !Array.isArray(v.data) ? v.data : v);
@@ -316,7 +340,7 @@ export function resources(fetch, json, errorFrom) {
     const res = await fetch(path, init);
     if (!res.ok) throw await errorFrom(res, what);
   };
-  return {
+  const helpers = {
     templates: {
       list: (o) => list("templates", o),
       all: all("templates"),
@@ -373,6 +397,7 @@ export function resources(fetch, json, errorFrom) {
       },
     },
   };
+  return Object.fromEntries(Object.entries(helpers).map(([k, group]) => [k, guarded(group)]));
 }
 
 /**

@@ -212,5 +212,12 @@ pub(crate) async fn json(
         )
     };
     let parsed = raw.json().map_err(|_| not_json())?;
-    JsFuture::from(parsed).await.map_err(|_| not_json())
+    // A body that is not JSON, or a read cut short by the caller's signal or the timeout.
+    JsFuture::from(parsed).await.map_err(|e| {
+        if get(&e, "name").as_string().as_deref() == Some("SyntaxError") {
+            not_json()
+        } else {
+            GraFxError::from_js(crate::glue::as_grafx(&e), ErrorCode::ApiError)
+        }
+    })
 }

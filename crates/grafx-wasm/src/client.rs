@@ -67,6 +67,20 @@ pub(crate) struct Inner {
     disposed: Cell<bool>,
     /// The last token a forced refresh was asked to replace, and when it finished (`Date.now`).
     last_replaced: RefCell<Option<(String, f64)>>,
+    /// Background refreshes that failed in a row (auto-refresh's backoff).
+    failures: Cell<u32>,
+    /// Bumped by a sign-out, so that a token fetched before it is not kept.
+    epoch: Cell<u32>,
+}
+
+thread_local! {
+    /// Clients not yet freed, for `live_clients`.
+    static LIVE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// How many clients exist and are not yet freed (disposing is not freeing): a leak test's probe.
+pub fn live_clients() -> u32 {
+    LIVE.with(Cell::get)
 }
 
 /// How long a forced refresh's answer stands for later 401s on the same token: the signer hands
@@ -98,7 +112,10 @@ impl Inner {
             release_presence: RefCell::new(None),
             disposed: Cell::new(false),
             last_replaced: RefCell::new(None),
+            failures: Cell::new(0),
+            epoch: Cell::new(0),
         });
+        LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
         if inner.opts.auto_refresh {
             inner.watch_wakeups();
@@ -137,10 +154,13 @@ impl Inner {
                     Freshness::RefreshDue => {
                         return match self.refresh(None).await {
                             Ok(new) => Ok(new),
-                            // Still valid: serve it while the signer is unhappy.
+                            // Still valid: serve it while the signer is unhappy (not after
+                            // dispose or a sign-out, which forgot it).
                             Err(_)
-                                if t.expiry.freshness(self.now(), &self.policy)
-                                    != Freshness::Expired =>
+                                if !self.disposed.get()
+                                    && self.token().as_ref() == Some(t)
+                                    && t.expiry.freshness(self.now(), &self.policy)
+                                        != Freshness::Expired =>
                             {
                                 Ok(t.clone())
                             }
@@ -169,11 +189,12 @@ impl Inner {
         if self.disposed.get() {
             return Err(disposed());
         }
+        let now = self.now().as_millis() as f64;
         let replaced_recently = self
             .last_replaced
             .borrow()
             .as_ref()
-            .is_some_and(|(r, at)| r == refused && date_now() - at < REPLACED_RECENTLY_MS);
+            .is_some_and(|(r, at)| r == refused && now - at < REPLACED_RECENTLY_MS);
         if let Some(t) = self.token() {
             if (t.access_token != refused || replaced_recently)
                 && t.expiry.freshness(self.now(), &self.policy) != Freshness::Expired
@@ -181,10 +202,7 @@ impl Inner {
                 return Ok(t);
             }
         }
-        let fresh = self.refresh(Some(refused.to_owned())).await?;
-        self.last_replaced
-            .replace(Some((refused.to_owned(), date_now())));
-        Ok(fresh)
+        self.refresh(Some(refused.to_owned())).await
     }
 
     /// Single-flight: one signer request however many callers ask at once. A caller that must not
@@ -192,18 +210,27 @@ impl Inner {
     /// flight hands back `reject`, it starts a forced one (which every caller refused the same
     /// token then shares, whatever the signer answers).
     async fn refresh(self: &Rc<Self>, reject: Option<String>) -> Result<Token, GraFxError> {
-        let same_purpose = self
-            .inflight
-            .borrow()
-            .as_ref()
-            .is_none_or(|(_, forced)| *forced == reject);
-        self.await_flight(&reject).await?;
-        let handed_back = self
-            .token()
-            .is_some_and(|t| Some(&t.access_token) == reject.as_ref());
-        if !same_purpose && handed_back {
-            self.await_flight(&reject).await?;
+        // A flight for another purpose (not forced, or forced to replace another token) is waited
+        // out, then judged: its token will do unless it is `reject`. Bounded, in case flights of
+        // other purposes keep starting.
+        for _ in 0..3 {
+            let other_purpose = self
+                .inflight
+                .borrow()
+                .as_ref()
+                .is_some_and(|(_, forced)| *forced != reject);
+            if !other_purpose {
+                break;
+            }
+            let waited = self.await_flight(&reject).await;
+            let handed_back = self
+                .token()
+                .is_none_or(|t| Some(&t.access_token) == reject.as_ref());
+            if waited.is_ok() && !handed_back && !self.disposed.get() {
+                return self.token().ok_or_else(disposed);
+            }
         }
+        self.await_flight(&reject).await?;
         // Disposed meanwhile: the pending call rejects, and nothing was kept.
         if self.disposed.get() {
             return Err(disposed());
@@ -226,7 +253,12 @@ impl Inner {
                 let reject = reject.clone();
                 let this = Rc::clone(self);
                 let p = future_to_promise(async move {
-                    let result = this.refresh_coordinated(reject).await;
+                    let result = this.refresh_coordinated(reject.clone()).await;
+                    if let (Ok(()), Some(refused)) = (&result, reject) {
+                        // Later 401s on the same token within a few seconds use this answer.
+                        let at = this.now().as_millis() as f64;
+                        this.last_replaced.replace(Some((refused, at)));
+                    }
                     this.inflight.replace(None);
                     match result {
                         Ok(()) => Ok(JsValue::UNDEFINED),
@@ -264,15 +296,6 @@ impl Inner {
         if !(self.opts.cross_tab && has_locks()) {
             return self.fetch_and_publish().await;
         }
-        let this = Rc::clone(self);
-        let task = Closure::once_into_js(move || -> Promise {
-            future_to_promise(async move {
-                this.fetch_and_publish()
-                    .await
-                    .map(|()| JsValue::TRUE)
-                    .map_err(JsValue::from)
-            })
-        });
         // A cold tab first asks its peers. Tabs that hold a token also hold a shared "presence"
         // lock, so a tab that is alone does not wait, and one with peers waits for their answer.
         if self.token().is_none() {
@@ -291,45 +314,76 @@ impl Inner {
                 }
             }
         }
-        let lock_failed = |e| GraFxError::from_js(e, ErrorCode::SignerUnreachable);
-        let first = JsFuture::from(with_lock(&self.key, true, task.unchecked_ref(), 0.0))
-            .await
-            .map_err(lock_failed)?;
+        // The winner of the lock fetches, unless a peer's broadcast landed while it asked.
+        let task = self.lock_task(&reject, 0);
+        let first = self.with_lock(true, &task, 0.0).await?;
         if first.is_truthy() {
             return Ok(());
         }
-        // Another tab or instance holds the lock, i.e. is refreshing right now.
-        let this = Rc::clone(self);
-        let rejected = reject.clone();
-        let task = Closure::once_into_js(move || -> Promise {
+        // Another tab or instance holds the lock, i.e. is refreshing right now. Its broadcast may
+        // land just after it releases the lock: give it a moment before fetching.
+        let task = self.lock_task(&reject, 10);
+        // A peer that holds the lock may be frozen (mobile browsers freeze background tabs): wait
+        // at most the signer timeout for it, then fetch for ourselves.
+        let waited = self
+            .with_lock(false, &task, f64::from(self.opts.timeout_ms))
+            .await?;
+        if waited.as_string().as_deref() == Some("timeout") && !self.peer_token_satisfies(&reject) {
+            return self.fetch_and_publish().await;
+        }
+        Ok(())
+    }
+
+    /// What runs while holding the refresh lock: after up to `grace` checks 20 ms apart for a
+    /// token a peer just published, fetch. It holds the client weakly, and the caller drops it
+    /// once the lock request settles, so a task the lock never runs (busy, or timed out) keeps
+    /// nothing alive.
+    fn lock_task(
+        self: &Rc<Self>,
+        reject: &Option<String>,
+        grace: u32,
+    ) -> Closure<dyn FnMut() -> Promise> {
+        let weak = Rc::downgrade(self);
+        let reject = reject.clone();
+        Closure::once(move || -> Promise {
             future_to_promise(async move {
-                // Its broadcast may land just after the lock is released: give it a moment.
-                for _ in 0..10 {
-                    if this.peer_token_satisfies(&rejected) {
+                for i in 0..=grace {
+                    let Some(this) = weak.upgrade() else {
+                        return Err(disposed().into());
+                    };
+                    if this.peer_token_satisfies(&reject) {
                         return Ok(JsValue::TRUE);
                     }
-                    sleep(20.0).await;
+                    if i < grace {
+                        drop(this);
+                        sleep(20.0).await;
+                    }
                 }
+                let this = weak.upgrade().ok_or_else(|| JsValue::from(disposed()))?;
                 this.fetch_and_publish()
                     .await
                     .map(|()| JsValue::TRUE)
                     .map_err(JsValue::from)
             })
-        });
-        // A peer that holds the lock may be frozen (mobile browsers freeze background tabs): wait
-        // at most the signer timeout for it, then fetch for ourselves.
-        let waited = JsFuture::from(with_lock(
+        })
+    }
+
+    /// Runs `task` under this client's refresh lock (see `withLock` in the glue); resolves to
+    /// its result, `undefined` (busy) or `"timeout"`. `task` is freed when this returns.
+    async fn with_lock(
+        &self,
+        if_available: bool,
+        task: &Closure<dyn FnMut() -> Promise>,
+        wait_ms: f64,
+    ) -> Result<JsValue, GraFxError> {
+        JsFuture::from(with_lock(
             &self.key,
-            false,
-            task.unchecked_ref(),
-            f64::from(self.opts.timeout_ms),
+            if_available,
+            task.as_ref().unchecked_ref(),
+            wait_ms,
         ))
         .await
-        .map_err(lock_failed)?;
-        if waited.as_string().as_deref() == Some("timeout") && !self.peer_token_satisfies(&reject) {
-            return self.fetch_and_publish().await;
-        }
-        Ok(())
+        .map_err(|e| GraFxError::from_js(e, ErrorCode::SignerUnreachable))
     }
 
     async fn fetch_and_publish(self: &Rc<Self>) -> Result<(), GraFxError> {
@@ -337,8 +391,16 @@ impl Inner {
         stats.signer_requests += 1;
         stats.last_signer_call = Some(date_now());
         self.stats.set(stats);
+        let epoch = self.epoch.get();
         let this = Rc::clone(self);
         let token = fetch_token(&self.opts, move || this.now()).await?;
+        if self.epoch.get() != epoch {
+            // signOut() while the signer answered: the token belongs to the session just ended.
+            return Err(GraFxError::new(
+                ErrorCode::CallerUnauthenticated,
+                "signed out while the token was being fetched",
+            ));
+        }
         if let Some(ch) = &self.channel {
             let _ = ch.post_message(&token.to_message());
         }
@@ -402,6 +464,10 @@ impl Inner {
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 let Some(this) = weak.upgrade() else { return };
                 let data = ev.data();
+                if Token::is_sign_out(&data) {
+                    this.forget();
+                    return;
+                }
                 if Token::is_query(&data) {
                     // A peer is cold: share our token if it is still fresh.
                     let now = this.now();
@@ -428,22 +494,42 @@ impl Inner {
     }
 
     /// Auto-refresh: a timer at the refresh point; re-checked on `visibilitychange` and `focus`
-    /// because timers in background tabs are throttled and do not run while a laptop sleeps.
+    /// because timers in background tabs are throttled and do not run while a laptop sleeps. A
+    /// token already due arms nothing here: the refresh under way re-arms when it ends.
     fn schedule(self: &Rc<Self>, token: &Token) {
+        let delay = token.expiry.refresh_at(&self.policy).since(self.now());
+        if delay.is_zero() {
+            return;
+        }
+        self.arm(delay.as_millis().min(2_000_000_000) as i32);
+    }
+
+    /// (Re)arms the one auto-refresh timer.
+    fn arm(self: &Rc<Self>, delay_ms: i32) {
         if let Some(id) = self.timer.take() {
             clear_timeout(&id);
         }
-        let at = token.expiry.refresh_at(&self.policy);
-        let delay = at.since(self.now()).as_millis().min(2_000_000_000) as i32;
+        if self.disposed.get() {
+            return;
+        }
         let weak = Rc::downgrade(self);
         let cb = Closure::<dyn FnMut()>::new(move || {
             if let Some(this) = weak.upgrade() {
+                this.timer.replace(None);
                 this.refresh_if_due();
             }
         });
         self.timer
-            .replace(Some(set_timeout(cb.as_ref().unchecked_ref(), delay)));
+            .replace(Some(set_timeout(cb.as_ref().unchecked_ref(), delay_ms)));
         self.on_timer.replace(Some(cb));
+    }
+
+    /// The delay before the next background attempt after `failures` failed ones: 1 s, doubling,
+    /// at most a minute (waking before the Wi-Fi is back must not end auto-refresh).
+    fn backoff_ms(failures: u32) -> i32 {
+        1_000_i32
+            .saturating_mul(1 << failures.saturating_sub(1).min(6))
+            .min(60_000)
     }
 
     fn watch_wakeups(self: &Rc<Self>) {
@@ -458,20 +544,39 @@ impl Inner {
         self.stop_wake.replace(Some(stop));
     }
 
-    /// Refreshes in the background if the token is due (errors go to `onError`).
+    /// Refreshes in the background if the token is due (errors go to `onError`). A timer that
+    /// fires while the token is still fresh (early against the wall clock) re-arms for the true
+    /// due time; a failed attempt, or one that brought no fresher token, retries with backoff.
     pub(crate) fn refresh_if_due(self: &Rc<Self>) {
         if self.disposed.get() {
             return;
         }
-        let due = self
-            .token()
-            .is_none_or(|t| t.expiry.freshness(self.now(), &self.policy) != Freshness::Fresh);
-        if due {
-            let this = Rc::clone(self);
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = this.current(false).await;
-            });
+        let fresh = |t: &Token| t.expiry.freshness(self.now(), &self.policy) == Freshness::Fresh;
+        if let Some(t) = self.token().filter(|t| fresh(t)) {
+            if self.opts.auto_refresh && self.timer.borrow().is_none() {
+                self.schedule(&t);
+            }
+            return;
         }
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let refreshed = this
+                .refresh(None)
+                .await
+                .ok()
+                .filter(|t| t.expiry.freshness(this.now(), &this.policy) == Freshness::Fresh);
+            if !this.opts.auto_refresh {
+                return;
+            }
+            match refreshed {
+                Some(_) => this.failures.set(0),
+                None => {
+                    let failures = this.failures.get().saturating_add(1);
+                    this.failures.set(failures);
+                    this.arm(Self::backoff_ms(failures));
+                }
+            }
+        });
     }
 
     pub(crate) fn subscribe(&self, errors: bool, cb: Function) -> u32 {
@@ -493,6 +598,28 @@ impl Inner {
             &self.token_listeners
         };
         list.borrow_mut().retain(|(i, _)| *i != id);
+    }
+
+    /// Forgets the token here and in every instance of the same caller (other tabs and workers
+    /// included); the next call asks the signer again, as whoever the app's session says.
+    pub(crate) fn sign_out(self: &Rc<Self>) {
+        self.forget();
+        if let Some(ch) = &self.channel {
+            let _ = ch.post_message(&Token::sign_out_message());
+        }
+    }
+
+    /// Drops the token, its timer and the presence lock; a refresh in flight is not kept.
+    fn forget(&self) {
+        self.epoch.set(self.epoch.get().wrapping_add(1));
+        self.token.replace(None);
+        self.failures.set(0);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(&id);
+        }
+        if let Some(release) = self.release_presence.take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
     }
 
     /// Stops timers and listeners; the token is dropped from memory.
@@ -522,5 +649,6 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.dispose();
+        LIVE.with(|n| n.set(n.get().saturating_sub(1)));
     }
 }

@@ -125,6 +125,11 @@ impl From<GraFxError> for JsValue {
     }
 }
 
+/// The message of a serde-wasm-bindgen error (its `Display` prefixes `Error: `).
+pub(crate) fn serde_message(e: serde_wasm_bindgen::Error) -> String {
+    crate::glue::message_of(&JsValue::from(e))
+}
+
 /// Whether `value` is an error thrown by this module (a `GraFxError`).
 #[wasm_bindgen(js_name = isGraFxError, unchecked_return_type = "value is GraFxError")]
 pub fn is_grafx_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: &JsValue) -> bool {

@@ -43,6 +43,9 @@ extern "C" {
     /// A GraFxError's fields as a plain object.
     #[wasm_bindgen(js_name = fieldsOf)]
     pub(crate) fn fields_of(error: &JsValue) -> JsValue;
+    /// Any thrown value as a GraFxError (`timeout`, `aborted` or `api_error`).
+    #[wasm_bindgen(js_name = asGraFx)]
+    pub(crate) fn as_grafx(error: &JsValue) -> JsValue;
     /// The message of any thrown value.
     #[wasm_bindgen(js_name = messageOf)]
     pub(crate) fn message_of(error: &JsValue) -> String;

@@ -90,6 +90,12 @@ impl GraFxClient {
         self.inner.stats.get()
     }
 
+    /// Forgets the token here and in every instance of the same caller (other tabs and workers
+    /// included): call it when the user signs out of the app.
+    pub fn sign_out(&self) {
+        self.inner.sign_out();
+    }
+
     /// Stops background work and forgets the token; calls afterwards fail with `invalid_options`.
     pub fn dispose(&self) {
         self.inner.dispose();
@@ -101,7 +107,10 @@ pub(crate) fn typed<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T
     serde_wasm_bindgen::from_value(value).map_err(|e| {
         GraFxError::new(
             ErrorCode::InvalidResponse,
-            format!("{what}: the reply does not have the expected shape ({e})"),
+            format!(
+                "{what}: the reply does not have the expected shape ({})",
+                crate::error::serde_message(e)
+            ),
         )
     })
 }

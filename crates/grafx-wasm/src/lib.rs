@@ -33,6 +33,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[doc(hidden)]
+pub use client::live_clients;
 pub use client::Stats;
 pub use error::{is_grafx_error, GraFxError};
 pub use grafx_client::GraFxClient;
@@ -90,8 +92,14 @@ export interface GraFxClientOptions {
   getSessionToken?: () => string | Promise<string>;
   /** Timeout of the signer call in milliseconds (default 10000). */
   timeoutMs?: number;
-  /** Share tokens with other tabs of this origin (default true). */
+  /**
+   * Share tokens with other tabs and workers of this origin (default true): anonymous instances
+   * with each other; identified ones (`getSessionToken`, `signerHeaders`, `credentials:
+   * "include"`) only with instances that pass the same `shareKey`.
+   */
   crossTab?: boolean;
+  /** Who is asking, e.g. the signed-in user's id: identified instances share under it, and `signOut()` reaches them all. */
+  shareKey?: string;
   /** Refresh in the background before expiry, re-checking when the tab wakes (default false). */
   autoRefresh?: boolean;
   /** The clock, in milliseconds since the epoch (default `Date.now`); for tests. */
@@ -270,6 +278,17 @@ pub struct JsGraFxClient {
     studio: JsValue,
 }
 
+/// A path or URL argument: a string (a `URL` object is taken by its `href`).
+fn path_string(value: &JsValue) -> Result<String, GraFxError> {
+    value
+        .as_string()
+        .or_else(|| value.dyn_ref::<web_sys::Url>().map(web_sys::Url::href))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            GraFxError::options("pass a path relative to the Environment API, or a URL on it")
+        })
+}
+
 fn promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, GraFxError>> + 'static,
@@ -352,11 +371,12 @@ impl JsGraFxClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
-        #[wasm_bindgen(js_name = pathOrUrl)] path_or_url: String,
+        #[wasm_bindgen(js_name = pathOrUrl, unchecked_param_type = "string")] path_or_url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
     ) -> Promise {
         let inner = Rc::clone(&self.client.inner);
         promise(async move {
+            let path_or_url = path_string(&path_or_url)?;
             let init = init.unwrap_or(JsValue::UNDEFINED);
             let res = api::fetch(&inner, &path_or_url, &init).await?;
             Ok(web_sys::Response::from(res).into())
@@ -368,11 +388,14 @@ impl JsGraFxClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn json(
         &self,
-        path: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
     ) -> Promise {
         let inner = Rc::clone(&self.client.inner);
-        promise(async move { api::json(&inner, &path, &init.unwrap_or(JsValue::UNDEFINED)).await })
+        promise(async move {
+            let path = path_string(&path)?;
+            api::json(&inner, &path, &init.unwrap_or(JsValue::UNDEFINED)).await
+        })
     }
 
     /// Templates: list, all, get, download, preview.
@@ -414,6 +437,13 @@ impl JsGraFxClient {
             .unwrap_or(JsValue::UNDEFINED)
     }
 
+    /// Forgets the token here and in every instance of the same caller (other tabs and workers
+    /// included): call it when the user signs out of your app.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) {
+        self.client.sign_out();
+    }
+
     /// Stops background work and forgets the token. The client cannot be used afterwards.
     pub fn dispose(&self) {
         self.client.dispose();
@@ -424,12 +454,6 @@ impl JsGraFxClient {
     /// The Rust client this object wraps.
     pub fn client(&self) -> &GraFxClient {
         &self.client
-    }
-}
-
-impl Drop for JsGraFxClient {
-    fn drop(&mut self) {
-        self.client.dispose();
     }
 }
 

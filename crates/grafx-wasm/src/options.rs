@@ -39,7 +39,7 @@ pub enum Credentials {
 
 /// Options of a [`GraFxClient`](crate::GraFxClient) (`GraFxClientOptions` in TypeScript). Only
 /// `signer_url` is required; `None` means the documented default.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClientOptions {
     /// Where grafx-signer is served; a relative URL resolves against the page (`"/"` when
@@ -65,15 +65,39 @@ pub struct ClientOptions {
     /// Timeout of the signer call in milliseconds (default 10000).
     #[serde(default, deserialize_with = "timeout_ms")]
     pub timeout_ms: Option<f64>,
-    /// Share tokens with other tabs and workers of this origin (default true).
+    /// Share tokens with other tabs and workers of this origin (default true). Instances share
+    /// only when they ask as the same caller: anonymous ones with each other, and identified ones
+    /// (with `get_session_token`, `signer_headers` or `credentials: include`) only with instances
+    /// that pass the same `share_key`.
     #[serde(default, deserialize_with = "cross_tab")]
     pub cross_tab: Option<bool>,
+    /// Who is asking, for identified callers: e.g. the signed-in user's id. Instances with the
+    /// same signer, integration and key share tokens, and `sign_out` reaches all of them. Without
+    /// it an identified instance keeps its token to itself.
+    #[serde(default, deserialize_with = "share_key")]
+    pub share_key: Option<String>,
     /// Refresh in the background before expiry (default false).
     #[serde(default, deserialize_with = "auto_refresh")]
     pub auto_refresh: Option<bool>,
     /// The clock in milliseconds since the epoch (default `Date.now`); for tests.
     #[serde(default, deserialize_with = "now")]
     pub now: Option<Function>,
+}
+
+/// The signer headers may carry the app's session: only their names are shown.
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("signer_url", &self.signer_url)
+            .field("integration", &self.integration)
+            .field("credentials", &self.credentials)
+            .field(
+                "signer_headers",
+                &self.signer_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("share_key", &self.share_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientOptions {
@@ -93,7 +117,7 @@ impl ClientOptions {
             ));
         }
         Self::deserialize(Entries(serde_wasm_bindgen::Deserializer::from(value)))
-            .map_err(|e| GraFxError::options(e.to_string()))
+            .map_err(|e| GraFxError::options(crate::error::serde_message(e)))
     }
 }
 
@@ -139,6 +163,7 @@ option_reader!(leeway_seconds: Option<f64> = "leewaySeconds", "a number of secon
 option_reader!(credentials: Option<Credentials> = "credentials", "\"omit\", \"same-origin\" or \"include\"");
 option_reader!(timeout_ms: Option<f64> = "timeoutMs", "a number of milliseconds between 1 and 600000");
 option_reader!(cross_tab: Option<bool> = "crossTab", "true or false");
+option_reader!(share_key: Option<String> = "shareKey", "a string that names the caller, e.g. the user's id");
 option_reader!(auto_refresh: Option<bool> = "autoRefresh", "true or false");
 
 /// A JavaScript value as it is (functions, header objects).
@@ -196,6 +221,8 @@ pub(crate) struct Options {
     pub(crate) get_session_token: Option<Function>,
     pub(crate) timeout_ms: u32,
     pub(crate) cross_tab: bool,
+    /// Who is asking, in the cross-tab key: `anonymous`, or the app's share key.
+    pub(crate) caller: String,
     pub(crate) auto_refresh: bool,
     pub(crate) now: Option<Function>,
 }
@@ -209,12 +236,19 @@ impl Options {
         }
     }
 
-    /// What identifies "the same token" across instances and tabs.
+    /// What identifies "the same token" across instances and tabs: the signer, the integration,
+    /// the cookies sent, and who is asking.
     pub(crate) fn dedup_key(&self) -> String {
+        let credentials = match self.credentials {
+            RequestCredentials::Omit => "omit",
+            RequestCredentials::Include => "include",
+            _ => "same-origin",
+        };
         format!(
-            "grafx-wasm/v1 {} {}",
+            "grafx-wasm/v2 {} {} {credentials} {}",
             self.signer_url,
-            self.integration.as_deref().unwrap_or("")
+            self.integration.as_deref().unwrap_or(""),
+            self.caller
         )
     }
 }
@@ -293,6 +327,21 @@ impl ClientOptions {
                 )));
             }
         }
+        let identified = self.get_session_token.is_some()
+            || !self.signer_headers.is_empty()
+            || self.credentials == Some(Credentials::Include);
+        if self.share_key.as_deref().is_some_and(str::is_empty) {
+            return Err(GraFxError::options(
+                "shareKey must be a non-empty string that names the caller",
+            ));
+        }
+        // An identified caller shares only under a key the app gives: otherwise a signed-out
+        // tab, or another user's, could adopt this one's token.
+        let (cross_tab, caller) = match (&self.share_key, identified) {
+            (Some(key), _) => (self.cross_tab.unwrap_or(true), format!("caller:{key}")),
+            (None, false) => (self.cross_tab.unwrap_or(true), "anonymous".to_owned()),
+            (None, true) => (false, String::new()),
+        };
         Ok(Options {
             signer_url,
             integration: self.integration,
@@ -305,7 +354,8 @@ impl ClientOptions {
             signer_headers: self.signer_headers.into_iter().collect(),
             get_session_token: self.get_session_token,
             timeout_ms,
-            cross_tab: self.cross_tab.unwrap_or(true),
+            cross_tab,
+            caller,
             auto_refresh: self.auto_refresh.unwrap_or(false),
             now: self.now,
         })

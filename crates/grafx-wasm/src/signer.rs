@@ -139,7 +139,11 @@ pub(crate) async fn fetch_token(
         return Err(invalid("the signer's reply is not JSON").body(shown));
     };
     let reply: SignerToken = serde_wasm_bindgen::from_value(json).map_err(|e| {
-        invalid(&format!("the signer's reply is not a valid token: {e}")).body(shown)
+        invalid(&format!(
+            "the signer's reply is not a valid token: {}",
+            crate::error::serde_message(e)
+        ))
+        .body(shown)
     })?;
     Ok(Token {
         access_token: reply.access_token.secret().to_owned(),

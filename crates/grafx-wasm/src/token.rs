@@ -5,8 +5,8 @@ use grafx_core::{EnvironmentApiUrl, Expiry, Timestamp};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-/// A token and where it may be used.
-#[derive(Debug, Clone, PartialEq)]
+/// A token and where it may be used. Its `Debug` never shows the bearer.
+#[derive(Clone, PartialEq)]
 pub struct Token {
     pub(crate) access_token: String,
     pub(crate) expiry: Expiry,
@@ -15,6 +15,18 @@ pub struct Token {
     /// The Platform API the same token calls (None from signers that do not name it).
     pub(crate) platform: Option<EnvironmentApiUrl>,
     pub(crate) scope: String,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"[redacted]")
+            .field("expiry", &self.expiry)
+            .field("environment", &self.environment)
+            .field("api", &self.api)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Token {
@@ -84,6 +96,20 @@ impl Token {
         })
     }
 
+    /// What `signOut()` tells the other instances of the same caller.
+    pub(crate) fn sign_out_message() -> JsValue {
+        to_js(&PeerMessage {
+            v: 1,
+            kind: SIGN_OUT.into(),
+            ..PeerMessage::default()
+        })
+    }
+
+    /// Whether a message is that notice.
+    pub(crate) fn is_sign_out(m: &JsValue) -> bool {
+        read(m).is_some_and(|m| m.v == 1 && m.kind == SIGN_OUT)
+    }
+
     /// Whether a message is that question.
     pub(crate) fn is_query(m: &JsValue) -> bool {
         read(m).is_some_and(|m| m.v == 1 && m.kind == QUERY)
@@ -126,6 +152,8 @@ struct TokenView<'a> {
 const QUERY: &str = "query";
 /// "Here is mine."
 const TOKEN: &str = "token";
+/// "The caller signed out: forget it."
+const SIGN_OUT: &str = "signout";
 
 /// What instances of one signer and integration say on their BroadcastChannel: a query, or a
 /// token. One flat struct rather than a tagged enum, whose buffering costs kilobytes of wasm.

@@ -95,6 +95,7 @@ js_tests!(
     fault_matrix_in_the_browser,
     caller_cookie_session,
     caller_bearer_session,
+    tokens_are_shared_only_as_the_same_caller_and_sign_out_reaches_all,
     malformed_signer_reply,
     api_errors_carry_problem_details,
     pagination_and_async_iteration,
@@ -111,6 +112,7 @@ js_tests!(
     timers_are_released_on_every_path,
     subscriptions,
     auto_refresh_on_wake,
+    auto_refresh_rearms_and_backs_off,
 );
 
 // The Rust API (`grafx_wasm::GraFxClient`), as a Leptos or Yew app calls it: typed results, typed
@@ -125,6 +127,23 @@ mod rust_api {
     use wasm_bindgen_test::*;
 
     const FLYER: &str = "7a1c0e4d-0000-4000-8000-000000000001";
+
+    #[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
+        let release;
+        export function hold_lock(name) {
+            return new Promise((taken) => navigator.locks.request(name, () => {
+                taken();
+                return new Promise((r) => { release = r; });
+            }));
+        }
+        export function release_lock() { if (release) release(); }
+    ")]
+    extern "C" {
+        /// Takes the Web Lock `name` as another context would; resolves once held.
+        fn hold_lock(name: &str) -> js_sys::Promise;
+        /// Releases it.
+        fn release_lock();
+    }
 
     fn signer() -> String {
         super::env_url(
@@ -290,6 +309,68 @@ mod rust_api {
             .await
             .expect("projects.delete");
         grafx.dispose();
+    }
+
+    /// Lock callbacks that never run (the lock was busy, or a peer answered first) must not keep
+    /// a client alive: 1000 cold clients served by a warm peer, then dropped, leave none behind.
+    #[wasm_bindgen_test]
+    async fn a_thousand_clients_served_by_a_peer_are_all_freed() {
+        let cross = || {
+            GraFxClient::new(ClientOptions {
+                integration: Some("lifetime".into()),
+                ..ClientOptions::new(signer())
+            })
+            .expect("valid options")
+        };
+        let warm = cross();
+        let token = warm.access_token().await.expect("the warm peer's token");
+        let before = grafx_wasm::live_clients();
+        for _ in 0..1000 {
+            let cold = cross();
+            assert_eq!(cold.access_token().await.expect("a token"), token);
+            drop(cold);
+        }
+        assert_eq!(warm.stats().signer_requests, 1, "the peer served them all");
+        assert_eq!(grafx_wasm::live_clients(), before, "clients left alive");
+        drop(warm);
+        assert_eq!(grafx_wasm::live_clients(), before - 1);
+
+        // No peer, and another context holds the refresh lock: each client's lock callbacks are
+        // never run (busy, then the wait times out) and each fetches for itself.
+        let key = format!("grafx-wasm/v2 {} lifetime same-origin anonymous", signer());
+        wasm_bindgen_futures::JsFuture::from(hold_lock(&key))
+            .await
+            .expect("the lock");
+        let before = grafx_wasm::live_clients();
+        // At once, as tabs restored together would: none has a token yet, so none waits for a
+        // peer; each tries the lock, waits for it, times out and fetches.
+        let asking: js_sys::Array = (0..50)
+            .map(|_| {
+                let cold = GraFxClient::new(ClientOptions {
+                    integration: Some("lifetime".into()),
+                    timeout_ms: Some(3000.0),
+                    ..ClientOptions::new(signer())
+                })
+                .expect("valid options");
+                wasm_bindgen_futures::future_to_promise(async move {
+                    let token = cold
+                        .access_token()
+                        .await
+                        .map_err(|e| JsValue::from_str(e.message()))?;
+                    Ok(JsValue::from(token))
+                })
+            })
+            .collect();
+        let tokens = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::all(&asking))
+            .await
+            .expect("tokens despite the held lock");
+        release_lock();
+        assert_eq!(js_sys::Array::from(&tokens).length(), 50);
+        assert_eq!(
+            grafx_wasm::live_clients(),
+            before,
+            "clients left alive behind a busy lock"
+        );
     }
 
     #[wasm_bindgen_test]

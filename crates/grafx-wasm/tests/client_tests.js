@@ -69,6 +69,7 @@ function throws(fn, code, mention, isGraFxError) {
     assert(isGraFxError(e), `a GraFxError, got ${e}`);
     eq(e.code, code, "error code");
     assert(e.message.includes(mention), `message mentions ${mention}: ${e.message}`);
+    assert(!e.message.startsWith("Error"), `a message of its own: ${e.message}`);
     return;
   }
   fail("expected a throw");
@@ -103,7 +104,7 @@ async function lockKey(env, make, integration) {
   const probe = make({ signerUrl: env.signerUrl, integration, crossTab: true });
   await probe.accessToken();
   const { held } = await navigator.locks.query();
-  const presence = held.find((l) => l.name.endsWith(` ${integration} presence`));
+  const presence = held.find((l) => l.name.includes(` ${integration} `) && l.name.endsWith(" presence"));
   assert(presence, `the presence lock of ${integration}`);
   probe.dispose();
   return presence.name.slice(0, -" presence".length);
@@ -423,6 +424,34 @@ const tests = {
     d.dispose();
   },
 
+  async tokens_are_shared_only_as_the_same_caller_and_sign_out_reaches_all(env, make, isErr) {
+    const jwt = await (await fetch(`${env.signerUrl}/_test/login?sub=carol`)).text();
+    const path = "/token/session-bearer";
+    const signedIn = () => make({ signerUrl: env.signerUrl, integration: "session-bearer", getSessionToken: async () => jwt, shareKey: "carol" });
+    const first = signedIn();
+    const token = await first.accessToken();
+    // A signed-out instance next to it asks as nobody: it must not adopt carol's token.
+    const anonymous = make({ signerUrl: env.signerUrl, integration: "session-bearer" });
+    await rejects(anonymous.accessToken(), "caller_unauthenticated", isErr);
+    // An identified instance without a shareKey keeps to itself: it asks the signer.
+    let before = await signerCalls(env, path);
+    const unkeyed = make({ signerUrl: env.signerUrl, integration: "session-bearer", getSessionToken: async () => jwt });
+    await unkeyed.accessToken();
+    eq((await signerCalls(env, path)) - before, 1, "no sharing without a shareKey");
+    // The same caller under the same key shares: no signer call.
+    before = await signerCalls(env, path);
+    const second = signedIn();
+    eq(await second.accessToken(), token, "the peer's token");
+    eq((await signerCalls(env, path)) - before, 0, "shared, not fetched");
+    // signOut() in one forgets the token in every instance of that caller, and only there.
+    first.signOut();
+    eq(first.token, undefined, "signed out here");
+    for (let i = 0; i < 50 && second.token !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    eq(second.token, undefined, "signed out in the other instance");
+    assert(unkeyed.token !== undefined, "another caller's instance keeps its token");
+    for (const c of [first, anonymous, unkeyed, second]) c.dispose();
+  },
+
   async malformed_signer_reply(env, make, isErr) {
     const c = make({ signerUrl: `${env.signerUrl}/_test/malformed`, crossTab: false });
     const e = await rejects(c.accessToken(), "invalid_response", isErr);
@@ -654,7 +683,7 @@ const tests = {
   async dispose_stops_work_already_in_flight(env, make, isErr) {
     // The session callback keeps the signer call in flight for 200 ms: dispose lands inside it.
     const slowSession = () => new Promise((resolve) => setTimeout(() => resolve("session"), 200));
-    const c = make({ signerUrl: env.signerUrl, integration: "disposal", crossTab: true, autoRefresh: true, getSessionToken: slowSession });
+    const c = make({ signerUrl: env.signerUrl, integration: "disposal", crossTab: true, shareKey: "strict-mode-user", autoRefresh: true, getSessionToken: slowSession });
     const pending = c.accessToken();
     await new Promise((r) => setTimeout(r, 50));
     c.dispose();
@@ -663,7 +692,7 @@ const tests = {
     await new Promise((r) => setTimeout(r, 300));
     eq(c.token, undefined, "nothing stored after dispose");
     const { held } = await navigator.locks.query();
-    assert(!held.some((l) => l.name.endsWith(" disposal presence")), "no presence lock left behind");
+    assert(!held.some((l) => l.name.includes(" disposal ") && l.name.endsWith(" presence")), "no presence lock left behind");
     await rejects(c.accessToken(), "invalid_options", isErr);
     const again = make({ signerUrl: env.signerUrl, integration: "disposal", crossTab: true });
     assert((await within(again.accessToken(), 5000, "the remount")).length > 20, "the remount works at once");
@@ -720,6 +749,31 @@ const tests = {
       const auto = make({ signerUrl: env.signerUrl, integration: "auto", autoRefresh: true, crossTab: false });
       await auto.accessToken();
       assert(live.size > 0, "auto-refresh arms a timer");
+      // Another context holds the refresh lock: waiting for it arms a timer, released whether
+      // the wait times out or the lock comes free in time.
+      const key = await lockKey(env, make, "timers");
+      for (const [timeoutMs, holdMs] of [[150, 400], [2000, 100]]) {
+        let thaw;
+        const held = new Promise((taken) => navigator.locks.request(key, () => { taken(); return new Promise((r) => { thaw = r; }); }));
+        await held;
+        realSet(() => thaw(), holdMs);
+        const waiting = make({ signerUrl: env.signerUrl, integration: "timers", timeoutMs });
+        await waiting.accessToken();
+        waiting.dispose();
+      }
+      // Browsers without AbortSignal.any: the timeout is a timer of ours, released as well.
+      const any = AbortSignal.any;
+      AbortSignal.any = undefined;
+      try {
+        await ok.json("templates?limit=1", { timeoutMs: 5000 });
+        const again = new AbortController();
+        const stopped = ok.fetch("templates", { signal: again.signal, timeoutMs: 5000 });
+        again.abort();
+        await rejects(stopped, "aborted", isErr);
+        await rejects(ok.json("templates/nope", { timeoutMs: 5000 }), "api_error", isErr);
+      } finally {
+        AbortSignal.any = any;
+      }
       for (const c of [ok, down, hung, refused, auto]) c.dispose();
       await new Promise((r) => realSet(r, 50));
       eq(live.size, 0, "live timers after every path and dispose");
@@ -799,6 +853,47 @@ const tests = {
     await c.accessToken();
     eq(seen.length, 1, "unsubscribed");
     c.dispose();
+  },
+
+  async auto_refresh_rearms_and_backs_off(env, make) {
+    // Record the client's timers; keep the long auto-refresh one to fire it by hand ("early").
+    const realSet = globalThis.setTimeout;
+    const armed = [];
+    globalThis.setTimeout = (f, ms, ...args) => { armed.push({ f, ms }); return realSet(f, ms, ...args); };
+    let offset = 0, failures = 0;
+    try {
+      const c = make({
+        signerUrl: env.signerUrl, integration: "auto", crossTab: false, autoRefresh: true,
+        now: () => Date.now() + offset,
+        getSessionToken: () => { if (failures > 0) { failures--; throw new Error("offline"); } return ""; },
+      });
+      await c.accessToken();
+      const long = armed.filter((t) => t.ms > 1e6);
+      assert(long.length === 1, `one auto-refresh timer, got ${JSON.stringify(armed.map((t) => t.ms))}`);
+      // It fires early against the wall clock (the token is still fresh): it re-arms for the
+      // true due time instead of giving up.
+      armed.length = 0;
+      long[0].f();
+      await new Promise((r) => realSet(r, 50));
+      assert(armed.some((t) => t.ms > 1e6), `re-armed after an early fire: ${JSON.stringify(armed.map((t) => t.ms))}`);
+      // The machine wakes past the refresh point with the network still down: two attempts
+      // fail, each re-arming with backoff (1 s, then 2 s), and the third refreshes.
+      const before = await signerCalls(env, "/token/auto");
+      offset = c.token.expiresAt - 10_000 - Date.now();
+      failures = 2;
+      armed.length = 0;
+      window.dispatchEvent(new Event("focus"));
+      for (let i = 0; i < 100 && (await signerCalls(env, "/token/auto")) === before; i++) {
+        await new Promise((r) => realSet(r, 50));
+      }
+      eq(failures, 0, "both failing attempts were made");
+      eq((await signerCalls(env, "/token/auto")) - before, 1, "the third attempt refreshed");
+      const backoff = armed.map((t) => t.ms).filter((ms) => ms === 1000 || ms === 2000);
+      eq(JSON.stringify(backoff), "[1000,2000]", "backoff delays");
+      c.dispose();
+    } finally {
+      globalThis.setTimeout = realSet;
+    }
   },
 
   async auto_refresh_on_wake(env, make) {

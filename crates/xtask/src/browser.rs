@@ -154,7 +154,12 @@ impl BrowserStack {
                 "demo-reader",
                 &page_origin,
             )?);
-            for name in ["cold", "cross", "solo", "studio", "auto", "frozen", "disposal"] {
+            // The names the suites in crates/grafx-wasm/tests use: each test has its own, so that
+            // no cached token or cross-tab peer of one test reaches another.
+            for name in [
+                "cold", "cross", "solo", "studio", "auto", "frozen", "disposal", "lifetime",
+                "timers",
+            ] {
                 config.integrations.insert(
                     name.into(),
                     emulator_integration(emulator.emulator(), name, "demo-reader", &page_origin)?,

@@ -312,8 +312,9 @@ fn finish_package_json(pkg: &std::path::Path) -> anyhow::Result<()> {
     manifest["sideEffects"] = serde_json::json!(["./snippets/*"]);
     // What the npm registry shows besides the README: where the code lives and where to report.
     manifest["repository"]["directory"] = serde_json::json!("crates/grafx-wasm");
-    manifest["homepage"] =
-        serde_json::json!("https://github.com/grafx-signer/grafx-signer/tree/main/crates/grafx-wasm#readme");
+    manifest["homepage"] = serde_json::json!(
+        "https://github.com/grafx-signer/grafx-signer/tree/main/crates/grafx-wasm#readme"
+    );
     manifest["bugs"] =
         serde_json::json!({ "url": "https://github.com/grafx-signer/grafx-signer/issues" });
     std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
