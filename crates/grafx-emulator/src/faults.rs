@@ -64,6 +64,12 @@ pub enum Fault {
         /// Milliseconds to wait (at most 600000).
         ms: u64,
     },
+    /// Handle the request normally, but send the body only after waiting this long (headers go at
+    /// once): a slow download, for timeouts that must cover reading the body.
+    SlowBody {
+        /// Milliseconds between the headers and the body (at most 600000).
+        ms: u64,
+    },
     /// Abort the connection without a complete reply.
     Drop,
     /// A 200 reply whose JSON body is cut off.
@@ -110,7 +116,9 @@ impl FaultSpec {
             {
                 bad("status must be between 100 and 599")
             }
-            Fault::Delay { ms } if *ms > 600_000 => bad("delay ms must be at most 600000"),
+            Fault::Delay { ms } | Fault::SlowBody { ms } if *ms > 600_000 => {
+                bad("delay ms must be at most 600000")
+            }
             Fault::Redirect { status, .. } if !(300..=399).contains(status) => {
                 bad("a redirect's status must be between 300 and 399")
             }
@@ -172,6 +180,18 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
         Fault::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
+        }
+        Fault::SlowBody { ms } => {
+            let (parts, body) = next.run(req).await.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            // Hyper sends the head at once and polls the body afterwards.
+            let late = futures_util::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok::<_, std::io::Error>(bytes)
+            });
+            Response::from_parts(parts, Body::from_stream(late))
         }
         Fault::Status {
             status,
@@ -258,6 +278,19 @@ mod tests {
         assert_eq!(f.take(FaultTarget::Token), None);
         assert_eq!(f.take(FaultTarget::Api), Some(Fault::Drop));
         assert_eq!(f.take(FaultTarget::Api), None);
+    }
+
+    #[test]
+    fn a_slow_body_reads_from_json_and_is_bounded() {
+        let spec: FaultSpec =
+            serde_json::from_str(r#"{"target":"api","kind":"slow_body","ms":250}"#).unwrap();
+        assert_eq!(spec.fault, Fault::SlowBody { ms: 250 });
+        assert!(spec.validate().is_ok());
+        let too_slow = FaultSpec {
+            fault: Fault::SlowBody { ms: 600_001 },
+            ..spec
+        };
+        assert!(too_slow.validate().is_err());
     }
 
     #[test]

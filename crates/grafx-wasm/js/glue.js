@@ -402,14 +402,37 @@ export function resources(fetch, json, errorFrom) {
 
 /**
  * Holds the shared lock `name` until `release()` is called: "this tab holds a token". Other tabs
- * see it through `peersPresent`, so a cold tab knows whether to wait for a peer's answer.
+ * see it through `peersPresent`, so a cold tab knows whether to wait for a peer's answer. A held
+ * lock keeps a page out of the back/forward cache, so it is let go on `pagehide` and taken again
+ * on `pageshow`.
  */
 export function holdPresence(name) {
   if (!hasLocks()) return () => {};
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  navigator.locks.request(name, { mode: "shared" }, () => held).catch(() => {});
-  return () => release();
+  let release = null;
+  let stopped = false;
+  const take = () => {
+    if (stopped || release) return;
+    const held = new Promise((resolve) => { release = resolve; });
+    navigator.locks.request(name, { mode: "shared" }, () => held).catch(() => {});
+  };
+  const drop = () => {
+    if (release) release();
+    release = null;
+  };
+  const page = typeof window !== "undefined" && typeof window.addEventListener === "function";
+  if (page) {
+    window.addEventListener("pagehide", drop);
+    window.addEventListener("pageshow", take);
+  }
+  take();
+  return () => {
+    stopped = true;
+    drop();
+    if (page) {
+      window.removeEventListener("pagehide", drop);
+      window.removeEventListener("pageshow", take);
+    }
+  };
 }
 
 /** Whether any context of this origin holds the presence lock `name`. */

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     failures: Cell<u32>,
     /// Bumped by a sign-out, so that a token fetched before it is not kept.
     epoch: Cell<u32>,
+    /// The last failure a peer's refresh reported, and when it arrived (`Date.now`).
+    peer_failure: RefCell<Option<(GraFxError, f64)>>,
 }
 
 thread_local! {
@@ -114,6 +116,7 @@ impl Inner {
             last_replaced: RefCell::new(None),
             failures: Cell::new(0),
             epoch: Cell::new(0),
+            peer_failure: RefCell::new(None),
         });
         LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
@@ -345,6 +348,7 @@ impl Inner {
     ) -> Closure<dyn FnMut() -> Promise> {
         let weak = Rc::downgrade(self);
         let reject = reject.clone();
+        let asked_at = date_now();
         Closure::once(move || -> Promise {
             future_to_promise(async move {
                 for i in 0..=grace {
@@ -353,6 +357,16 @@ impl Inner {
                     };
                     if this.peer_token_satisfies(&reject) {
                         return Ok(JsValue::TRUE);
+                    }
+                    // The refresher this one waited for failed: share its outcome.
+                    let failed = this
+                        .peer_failure
+                        .borrow()
+                        .as_ref()
+                        .filter(|(_, at)| *at >= asked_at)
+                        .map(|(e, _)| e.clone());
+                    if let Some(e) = failed.filter(|_| grace > 0) {
+                        return Err(e.into());
                     }
                     if i < grace {
                         drop(this);
@@ -393,7 +407,17 @@ impl Inner {
         self.stats.set(stats);
         let epoch = self.epoch.get();
         let this = Rc::clone(self);
-        let token = fetch_token(&self.opts, move || this.now()).await?;
+        let token = match fetch_token(&self.opts, move || this.now()).await {
+            Ok(t) => t,
+            Err(e) => {
+                // Instances waiting for this refresh get its outcome instead of each trying in
+                // turn, one timeout after another.
+                if let Some(ch) = &self.channel {
+                    let _ = ch.post_message(&Token::failure_message(&e));
+                }
+                return Err(e);
+            }
+        };
         if self.epoch.get() != epoch {
             // signOut() while the signer answered: the token belongs to the session just ended.
             return Err(GraFxError::new(
@@ -466,6 +490,10 @@ impl Inner {
                 let data = ev.data();
                 if Token::is_sign_out(&data) {
                     this.forget();
+                    return;
+                }
+                if let Some(failure) = Token::failure_from(&data) {
+                    this.peer_failure.replace(Some((failure, date_now())));
                     return;
                 }
                 if Token::is_query(&data) {

@@ -5,6 +5,8 @@ use grafx_core::{EnvironmentApiUrl, Expiry, Timestamp};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
+use crate::error::GraFxError;
+
 /// A token and where it may be used. Its `Debug` never shows the bearer.
 #[derive(Clone, PartialEq)]
 pub struct Token {
@@ -84,6 +86,7 @@ impl Token {
             environment_api_url: self.api.as_str().to_owned(),
             platform_api_url: self.platform.as_ref().map(|p| p.as_str().to_owned()),
             scope: self.scope.clone(),
+            ..PeerMessage::default()
         })
     }
 
@@ -108,6 +111,27 @@ impl Token {
     /// Whether a message is that notice.
     pub(crate) fn is_sign_out(m: &JsValue) -> bool {
         read(m).is_some_and(|m| m.v == 1 && m.kind == SIGN_OUT)
+    }
+
+    /// What the refresher tells the instances waiting for it when its refresh failed.
+    pub(crate) fn failure_message(e: &GraFxError) -> JsValue {
+        to_js(&PeerMessage {
+            v: 1,
+            kind: FAILED.into(),
+            code: e.code().as_str().to_owned(),
+            message: e.message().to_owned(),
+            ..PeerMessage::default()
+        })
+    }
+
+    /// The failure a peer reported, if the message is one.
+    pub(crate) fn failure_from(m: &JsValue) -> Option<GraFxError> {
+        let m = read(m).filter(|m| m.v == 1 && m.kind == FAILED)?;
+        let code = m
+            .code
+            .parse()
+            .unwrap_or_else(|e: std::convert::Infallible| match e {});
+        Some(GraFxError::new(code, m.message))
     }
 
     /// Whether a message is that question.
@@ -154,6 +178,8 @@ const QUERY: &str = "query";
 const TOKEN: &str = "token";
 /// "The caller signed out: forget it."
 const SIGN_OUT: &str = "signout";
+/// "My refresh failed: here is why."
+const FAILED: &str = "failed";
 
 /// What instances of one signer and integration say on their BroadcastChannel: a query, or a
 /// token. One flat struct rather than a tagged enum, whose buffering costs kilobytes of wasm.
@@ -170,6 +196,9 @@ struct PeerMessage {
     environment_api_url: String,
     platform_api_url: Option<String>,
     scope: String,
+    /// For a failure: its code and message.
+    code: String,
+    message: String,
 }
 
 fn to_js<T: Serialize>(value: &T) -> JsValue {

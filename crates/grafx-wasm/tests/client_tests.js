@@ -452,6 +452,25 @@ const tests = {
     for (const c of [first, anonymous, unkeyed, second]) c.dispose();
   },
 
+  async a_failed_refresher_fails_its_waiters_at_once(env, make, isErr) {
+    // Two instances of one caller; the one holding the refresh lock fails after 300 ms.
+    const failing = () => new Promise((_, reject) => setTimeout(() => reject(new Error("session store down")), 300));
+    const holder = make({ signerUrl: env.signerUrl, integration: "failing", shareKey: "dave", getSessionToken: failing });
+    const waiter = make({ signerUrl: env.signerUrl, integration: "failing", shareKey: "dave", getSessionToken: async () => "", timeoutMs: 5000 });
+    const before = await signerCalls(env, "/token/failing");
+    const first = holder.accessToken();
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const second = waiter.accessToken();
+    await rejects(first, "caller_unauthenticated", isErr);
+    const e = await rejects(second, "caller_unauthenticated", isErr);
+    assert(e.message.includes("session store down"), `the holder's failure: ${e.message}`);
+    assert(Date.now() - started < 2000, `at once, not after a timeout: ${Date.now() - started} ms`);
+    eq((await signerCalls(env, "/token/failing")) - before, 0, "the waiter did not ask again in turn");
+    holder.dispose();
+    waiter.dispose();
+  },
+
   async malformed_signer_reply(env, make, isErr) {
     const c = make({ signerUrl: `${env.signerUrl}/_test/malformed`, crossTab: false });
     const e = await rejects(c.accessToken(), "invalid_response", isErr);
@@ -781,6 +800,24 @@ const tests = {
       globalThis.setTimeout = realSet;
       globalThis.clearTimeout = realClear;
     }
+  },
+
+  async timeout_covers_reading_the_body(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await c.accessToken();
+    // Headers at once, the body two seconds later: a 300 ms timeout must stop the read.
+    await armApi(env, { kind: "slow_body", ms: 2000 });
+    let started = Date.now();
+    await rejects(c.json("templates?limit=1", { timeoutMs: 300 }), "timeout", isErr);
+    assert(Date.now() - started < 1500, `json() timed out while reading: ${Date.now() - started} ms`);
+    await armApi(env, { kind: "slow_body", ms: 2000 });
+    started = Date.now();
+    const res = await c.fetch("templates?limit=1", { timeoutMs: 300 });
+    eq(res.status, 200, "the headers came in time");
+    const read = await res.text().then(() => "read", (e) => e.name);
+    eq(read, "TimeoutError", "fetch()'s body read is cut off by the same timeout");
+    assert(Date.now() - started < 1500, `cut off in time: ${Date.now() - started} ms`);
+    c.dispose();
   },
 
   async a_reused_signal_gathers_no_listeners(env, make) {

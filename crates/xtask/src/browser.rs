@@ -158,7 +158,7 @@ impl BrowserStack {
             // no cached token or cross-tab peer of one test reaches another.
             for name in [
                 "cold", "cross", "solo", "studio", "auto", "frozen", "disposal", "lifetime",
-                "timers",
+                "timers", "failing",
             ] {
                 config.integrations.insert(
                     name.into(),

@@ -169,7 +169,8 @@ fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
         .copied()
         .collect::<Vec<_>>(),
     );
-    c.env("WASM_BINDGEN_TEST_TIMEOUT", "60");
+    // The timeout of the whole run in the browser, not of one test.
+    c.env("WASM_BINDGEN_TEST_TIMEOUT", "240");
     c
 }
 
@@ -310,6 +311,18 @@ fn finish_package_json(pkg: &std::path::Path) -> anyhow::Result<()> {
         "./package.json": "./package.json",
     });
     manifest["sideEffects"] = serde_json::json!(["./snippets/*"]);
+    // The licenses ship with the package (wasm-pack lists them only on some runs).
+    for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let from = pkg.join("..").join(license);
+        if !pkg.join(license).exists() {
+            std::fs::copy(&from, pkg.join(license))?;
+        }
+        if let Some(files) = manifest["files"].as_array_mut() {
+            if !files.iter().any(|f| f == license) {
+                files.push(serde_json::json!(license));
+            }
+        }
+    }
     // What the npm registry shows besides the README: where the code lives and where to report.
     manifest["repository"]["directory"] = serde_json::json!("crates/grafx-wasm");
     manifest["homepage"] = serde_json::json!(
