@@ -63,9 +63,8 @@ export function pagesIterable(fetchPage) {
 /**
  * An AbortSignal that aborts when `outer` aborts or after `timeoutMs` (when > 0), and `done()`,
  * which releases what it holds. With `AbortSignal.any` and `AbortSignal.timeout` (every current
- * browser) it holds nothing: no listener on the caller's signal, no timer to clear, and the
- * timeout also covers reading the body after `done()`. Otherwise a timer and a listener, released
- * by `done()`.
+ * browser) it holds nothing: no listener on the caller's signal, no timer to clear. Otherwise a
+ * timer and a listener, released by `done()` or when it aborts (at the deadline at the latest).
  */
 export function linkedSignal(outer, timeoutMs) {
   if (typeof AbortSignal.any === "function" && typeof AbortSignal.timeout === "function") {
@@ -76,7 +75,8 @@ export function linkedSignal(outer, timeoutMs) {
   }
   const controller = new AbortController();
   let timer;
-  if (timeoutMs > 0) timer = setTimeout(() => controller.abort("timeout"), timeoutMs);
+  // The reason `AbortSignal.timeout` gives, so that every path reads it alike.
+  if (timeoutMs > 0) timer = setTimeout(() => controller.abort(new DOMException("signal timed out", "TimeoutError")), timeoutMs);
   const follow = () => controller.abort(outer.reason ?? "aborted");
   if (outer) {
     if (outer.aborted) follow();
@@ -86,7 +86,9 @@ export function linkedSignal(outer, timeoutMs) {
     clearTimeout(timer);
     if (outer) outer.removeEventListener("abort", follow);
   };
-  controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  // Released when it aborts, too: a call that keeps its body read under the timeout (no `done()`
+  // on return) lets go at the deadline at the latest.
+  controller.signal.addEventListener("abort", done, { once: true });
   return { signal: controller.signal, done };
 }
 

@@ -128,6 +128,9 @@ pub(crate) async fn fetch(
     let url = resolve(&token, path_or_url)?;
     let res = send(request(&url, init, &signal_js, &token)?, signal.as_ref()).await?;
     if res.status() != 401 {
+        if let Some(linked) = linked {
+            linked.keep_for_the_body();
+        }
         return Ok(res);
     }
     drop(res);
@@ -141,7 +144,11 @@ pub(crate) async fn fetch(
     // Rebuilt from the caller's init rather than cloned up front: cloning every request just in
     // case cost more than the rare retry.
     let fresh = inner.replace_refused(&token.access_token).await?;
-    send(request(&url, init, &signal_js, &fresh)?, signal.as_ref()).await
+    let res = send(request(&url, init, &signal_js, &fresh)?, signal.as_ref()).await?;
+    if let Some(linked) = linked {
+        linked.keep_for_the_body();
+    }
+    Ok(res)
 }
 
 /// The error for a non-2xx API reply, with problem-details title and detail and the raw body.

@@ -71,8 +71,12 @@ pub(crate) struct Inner {
     failures: Cell<u32>,
     /// Bumped by a sign-out, so that a token fetched before it is not kept.
     epoch: Cell<u32>,
-    /// The last failure a peer's refresh reported, and when it arrived (`Date.now`).
+    /// The last failure a peer's refresh reported, and when it arrived (`Date.now`); cleared by
+    /// any token.
     peer_failure: RefCell<Option<(GraFxError, f64)>>,
+    /// The latest sign-out of this caller seen here (`Date.now`): tokens asked for before it are
+    /// refused, wherever they come from.
+    signed_out_at: Cell<f64>,
 }
 
 thread_local! {
@@ -117,6 +121,7 @@ impl Inner {
             failures: Cell::new(0),
             epoch: Cell::new(0),
             peer_failure: RefCell::new(None),
+            signed_out_at: Cell::new(0.0),
         });
         LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
@@ -233,7 +238,17 @@ impl Inner {
                 return self.token().ok_or_else(disposed);
             }
         }
-        self.await_flight(&reject).await?;
+        let other_purpose = self
+            .inflight
+            .borrow()
+            .as_ref()
+            .is_some_and(|(_, forced)| *forced != reject);
+        if other_purpose {
+            // Flights of other purposes kept coming: refresh for this caller alone.
+            self.refresh_coordinated(reject.clone()).await?;
+        } else {
+            self.await_flight(&reject).await?;
+        }
         // Disposed meanwhile: the pending call rejects, and nothing was kept.
         if self.disposed.get() {
             return Err(disposed());
@@ -358,22 +373,24 @@ impl Inner {
                     if this.peer_token_satisfies(&reject) {
                         return Ok(JsValue::TRUE);
                     }
-                    // The refresher this one waited for failed: share its outcome.
-                    let failed = this
-                        .peer_failure
-                        .borrow()
-                        .as_ref()
-                        .filter(|(_, at)| *at >= asked_at)
-                        .map(|(e, _)| e.clone());
-                    if let Some(e) = failed.filter(|_| grace > 0) {
-                        return Err(e.into());
-                    }
+
                     if i < grace {
                         drop(this);
                         sleep(20.0).await;
                     }
                 }
                 let this = weak.upgrade().ok_or_else(|| JsValue::from(disposed()))?;
+                // The refresher this one waited for failed, and no token came after: share its
+                // outcome rather than each waiter trying in turn.
+                let failed = this
+                    .peer_failure
+                    .borrow()
+                    .as_ref()
+                    .filter(|(_, at)| *at >= asked_at)
+                    .map(|(e, _)| e.clone());
+                if let Some(e) = failed.filter(|_| grace > 0) {
+                    return Err(e.into());
+                }
                 this.fetch_and_publish()
                     .await
                     .map(|()| JsValue::TRUE)
@@ -418,7 +435,7 @@ impl Inner {
                 return Err(e);
             }
         };
-        if self.epoch.get() != epoch {
+        if self.epoch.get() != epoch || token.requested_at < self.signed_out_at.get() {
             // signOut() while the signer answered: the token belongs to the session just ended.
             return Err(GraFxError::new(
                 ErrorCode::CallerUnauthenticated,
@@ -442,6 +459,7 @@ impl Inner {
         if self.disposed.get() {
             return;
         }
+        self.peer_failure.replace(None);
         if self.opts.cross_tab && self.release_presence.borrow().is_none() {
             self.release_presence
                 .replace(Some(hold_presence(&self.presence_key())));
@@ -488,8 +506,8 @@ impl Inner {
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 let Some(this) = weak.upgrade() else { return };
                 let data = ev.data();
-                if Token::is_sign_out(&data) {
-                    this.forget();
+                if let Some(at) = Token::sign_out_from(&data) {
+                    this.forget(at);
                     return;
                 }
                 if let Some(failure) = Token::failure_from(&data) {
@@ -510,6 +528,11 @@ impl Inner {
                 let Some(token) = Token::from_message(&data) else {
                     return;
                 };
+                this.peer_failure.replace(None);
+                // Asked for before a sign-out (a broadcast that crossed it): not this session's.
+                if token.requested_at < this.signed_out_at.get() {
+                    return;
+                }
                 let newer = this
                     .token()
                     .is_none_or(|t| token.expiry.expires_at() > t.expiry.expires_at());
@@ -579,26 +602,33 @@ impl Inner {
         if self.disposed.get() {
             return;
         }
-        let fresh = |t: &Token| t.expiry.freshness(self.now(), &self.policy) == Freshness::Fresh;
-        if let Some(t) = self.token().filter(|t| fresh(t)) {
+        // Nothing to keep fresh before the first token or after a sign-out: background work
+        // must not sign a user back in.
+        let Some(held) = self.token() else {
+            return;
+        };
+        if held.expiry.freshness(self.now(), &self.policy) == Freshness::Fresh {
             if self.opts.auto_refresh && self.timer.borrow().is_none() {
-                self.schedule(&t);
+                self.schedule(&held);
             }
             return;
         }
         let this = Rc::clone(self);
+        let epoch = self.epoch.get();
         wasm_bindgen_futures::spawn_local(async move {
-            let refreshed = this
-                .refresh(None)
-                .await
-                .ok()
-                .filter(|t| t.expiry.freshness(this.now(), &this.policy) == Freshness::Fresh);
-            if !this.opts.auto_refresh {
+            let result = this.refresh(None).await;
+            let signed_in = this.epoch.get() == epoch && this.token().is_some();
+            if !this.opts.auto_refresh || !signed_in {
                 return;
             }
-            match refreshed {
-                Some(_) => this.failures.set(0),
-                None => {
+            match result {
+                Ok(t) if t.expiry.freshness(this.now(), &this.policy) == Freshness::Fresh => {
+                    this.failures.set(0);
+                }
+                // The app's session is gone: the app must act (its login), not a timer.
+                Err(e) if *e.code() == ErrorCode::CallerUnauthenticated => {}
+                // A failure, or no fresher token yet: try again later.
+                _ => {
                     let failures = this.failures.get().saturating_add(1);
                     this.failures.set(failures);
                     this.arm(Self::backoff_ms(failures));
@@ -631,14 +661,17 @@ impl Inner {
     /// Forgets the token here and in every instance of the same caller (other tabs and workers
     /// included); the next call asks the signer again, as whoever the app's session says.
     pub(crate) fn sign_out(self: &Rc<Self>) {
-        self.forget();
+        let at = date_now();
+        self.forget(at);
         if let Some(ch) = &self.channel {
-            let _ = ch.post_message(&Token::sign_out_message());
+            let _ = ch.post_message(&Token::sign_out_message(at));
         }
     }
 
-    /// Drops the token, its timer and the presence lock; a refresh in flight is not kept.
-    fn forget(&self) {
+    /// Drops the token, its timer and the presence lock for a sign-out at `at`; a refresh in
+    /// flight is not kept, nor any token asked for before `at`.
+    fn forget(&self, at: f64) {
+        self.signed_out_at.set(self.signed_out_at.get().max(at));
         self.epoch.set(self.epoch.get().wrapping_add(1));
         self.token.replace(None);
         self.failures.set(0);

@@ -96,6 +96,14 @@ impl LinkedSignal {
     }
 }
 
+impl LinkedSignal {
+    /// Keeps the timeout running after the call returns, so that it also covers reading the
+    /// body; what it holds is let go when it fires (browsers without `AbortSignal.any`).
+    pub(crate) fn keep_for_the_body(mut self) {
+        self.done = JsValue::UNDEFINED;
+    }
+}
+
 impl Drop for LinkedSignal {
     fn drop(&mut self) {
         if let Some(done) = self.done.dyn_ref::<js_sys::Function>() {

@@ -338,7 +338,9 @@ impl ClientOptions {
         // An identified caller shares only under a key the app gives: otherwise a signed-out
         // tab, or another user's, could adopt this one's token.
         let (cross_tab, caller) = match (&self.share_key, identified) {
-            (Some(key), _) => (self.cross_tab.unwrap_or(true), format!("caller:{key}")),
+            // Identified and anonymous instances never share, whatever key they pass.
+            (Some(key), true) => (self.cross_tab.unwrap_or(true), format!("caller:id:{key}")),
+            (Some(key), false) => (self.cross_tab.unwrap_or(true), format!("caller:anon:{key}")),
             (None, false) => (self.cross_tab.unwrap_or(true), "anonymous".to_owned()),
             (None, true) => (false, String::new()),
         };

@@ -57,6 +57,7 @@ pub(crate) async fn fetch_token(
     now: impl Fn() -> Timestamp,
 ) -> Result<Token, GraFxError> {
     let url = opts.token_url();
+    let requested_at = crate::glue::date_now();
     let session = session_token(opts).await?;
     // Its timer is cleared on every way out of this function.
     let linked = LinkedSignal::new(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
@@ -152,6 +153,7 @@ pub(crate) async fn fetch_token(
         api: reply.environment_api_url,
         platform: reply.platform_api_url,
         scope: reply.scope.to_string(),
+        requested_at,
     })
 }
 

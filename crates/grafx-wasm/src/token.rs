@@ -17,6 +17,9 @@ pub struct Token {
     /// The Platform API the same token calls (None from signers that do not name it).
     pub(crate) platform: Option<EnvironmentApiUrl>,
     pub(crate) scope: String,
+    /// When the signer was asked for it (`Date.now()`, the clock every tab shares): a token asked
+    /// for before a sign-out belongs to the session that ended.
+    pub(crate) requested_at: f64,
 }
 
 impl std::fmt::Debug for Token {
@@ -86,6 +89,7 @@ impl Token {
             environment_api_url: self.api.as_str().to_owned(),
             platform_api_url: self.platform.as_ref().map(|p| p.as_str().to_owned()),
             scope: self.scope.clone(),
+            requested_at: self.requested_at,
             ..PeerMessage::default()
         })
     }
@@ -99,27 +103,31 @@ impl Token {
         })
     }
 
-    /// What `signOut()` tells the other instances of the same caller.
-    pub(crate) fn sign_out_message() -> JsValue {
+    /// What `signOut()` tells the other instances of the same caller, with when (`Date.now()`).
+    pub(crate) fn sign_out_message(at: f64) -> JsValue {
         to_js(&PeerMessage {
             v: 1,
             kind: SIGN_OUT.into(),
+            requested_at: at,
             ..PeerMessage::default()
         })
     }
 
-    /// Whether a message is that notice.
-    pub(crate) fn is_sign_out(m: &JsValue) -> bool {
-        read(m).is_some_and(|m| m.v == 1 && m.kind == SIGN_OUT)
+    /// When the caller signed out, if the message says so.
+    pub(crate) fn sign_out_from(m: &JsValue) -> Option<f64> {
+        read(m)
+            .filter(|m| m.v == 1 && m.kind == SIGN_OUT)
+            .map(|m| m.requested_at)
     }
 
-    /// What the refresher tells the instances waiting for it when its refresh failed.
+    /// What the refresher tells the instances waiting for it when its refresh failed: the code
+    /// only. (Its message may quote the app's session callback or the signer's description of
+    /// the user, and any script of the origin can listen on the channel.)
     pub(crate) fn failure_message(e: &GraFxError) -> JsValue {
         to_js(&PeerMessage {
             v: 1,
             kind: FAILED.into(),
             code: e.code().as_str().to_owned(),
-            message: e.message().to_owned(),
             ..PeerMessage::default()
         })
     }
@@ -127,11 +135,14 @@ impl Token {
     /// The failure a peer reported, if the message is one.
     pub(crate) fn failure_from(m: &JsValue) -> Option<GraFxError> {
         let m = read(m).filter(|m| m.v == 1 && m.kind == FAILED)?;
-        let code = m
+        let code: grafx_core::ErrorCode = m
             .code
             .parse()
             .unwrap_or_else(|e: std::convert::Infallible| match e {});
-        Some(GraFxError::new(code, m.message))
+        let message = format!(
+            "the token refresh in another tab or worker of this app failed ({code}); its own error says why"
+        );
+        Some(GraFxError::new(code, message))
     }
 
     /// Whether a message is that question.
@@ -156,6 +167,7 @@ impl Token {
                 .platform_api_url
                 .and_then(|u| EnvironmentApiUrl::parse(&u).ok()),
             scope: t.scope,
+            requested_at: t.requested_at,
         })
     }
 }
@@ -196,9 +208,10 @@ struct PeerMessage {
     environment_api_url: String,
     platform_api_url: Option<String>,
     scope: String,
-    /// For a failure: its code and message.
+    /// For a failure: its code.
     code: String,
-    message: String,
+    /// For a token: when it was asked for; for a sign-out: when it happened.
+    requested_at: f64,
 }
 
 fn to_js<T: Serialize>(value: &T) -> JsValue {

@@ -97,6 +97,7 @@ js_tests!(
     caller_bearer_session,
     tokens_are_shared_only_as_the_same_caller_and_sign_out_reaches_all,
     a_failed_refresher_fails_its_waiters_at_once,
+    sign_out_holds_against_late_broadcasts_and_background_refresh,
     malformed_signer_reply,
     api_errors_carry_problem_details,
     pagination_and_async_iteration,
@@ -346,6 +347,7 @@ mod rust_api {
         let before = grafx_wasm::live_clients();
         // At once, as tabs restored together would: none has a token yet, so none waits for a
         // peer; each tries the lock, waits for it, times out and fetches.
+        let started = js_sys::Date::now();
         let asking: js_sys::Array = (0..50)
             .map(|_| {
                 let cold = GraFxClient::new(ClientOptions {
@@ -367,6 +369,10 @@ mod rust_api {
             .await
             .expect("tokens despite the held lock");
         release_lock();
+        assert!(
+            js_sys::Date::now() - started >= 2500.0,
+            "the clients waited behind the held lock (is its name still the client's?)"
+        );
         assert_eq!(js_sys::Array::from(&tokens).length(), 50);
         assert_eq!(
             grafx_wasm::live_clients(),
