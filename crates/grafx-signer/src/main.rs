@@ -41,21 +41,33 @@ enum Command {
     Check,
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs go to stderr through a background thread, so that a request does not wait on the log sink
+/// (a pipe, a disk). Not lossy: when the queue is full, requests wait rather than audit lines being
+/// dropped. The guard flushes what is queued when `main` returns.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A queue of 8192 lines (the default 128k preallocates about 4 MB).
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(8_192)
+        .finish(std::io::stderr());
+    // Colours only for a terminal, not for a file or a log collector.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    let _flush_logs_on_exit = init_tracing(cli.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
         Command::Token { integration } => token(&cli.config, integration).await,

@@ -589,3 +589,88 @@ async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero() {
         "exit 0 after a graceful shutdown, got {status}"
     );
 }
+
+/// At the shipped log level, every token handed to a signed-in user writes an audit line naming
+/// them; anonymous issuance is counted in the metrics instead of writing a line per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lines_name_identified_callers_and_anonymous_issuance_is_counted() {
+    let em = emulator().await;
+    let key_file = std::env::temp_dir().join(format!("audit-key-{}", std::process::id()));
+    let key = "an-hs256-session-key-of-at-least-32-bytes";
+    std::fs::write(&key_file, key).unwrap();
+    let http = reqwest::Client::new();
+    let request = |url: &str, session: Option<&str>| {
+        let mut r = http
+            .post(format!("{url}/token"))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1");
+        if let Some(s) = session {
+            r = r.bearer_auth(s);
+        }
+        r.send()
+    };
+    let logs_of = |mut child: Child, mut stdout: BufReader<std::process::ChildStdout>| {
+        sigterm(&child);
+        assert!(wait_exit(&mut child, 10).success());
+        let mut logs = String::new();
+        stdout.read_to_string(&mut logs).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut logs)
+            .unwrap();
+        logs
+    };
+
+    // Anonymous callers, at the default level (no RUST_LOG).
+    let (child, url, stdout) = serve(signer(&em, SECRET, &["serve"]));
+    for _ in 0..5 {
+        assert_eq!(request(&url, None).await.unwrap().status(), 200);
+    }
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"grafx_signer_http_requests_total{route="/token",status="200"} 5"#),
+        "{metrics}"
+    );
+    let logs = logs_of(child, stdout);
+    assert!(logs.contains("listening"), "the log is there: {logs}");
+    assert!(
+        !logs.contains("token issued"),
+        "no line per anonymous token: {logs}"
+    );
+
+    // A signed-in user: one audit line per token, naming them.
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env("SIGNER_CALLER_JWT_SECRET_FILE", &key_file);
+    let (child, url, stdout) = serve(cmd);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({ "sub": "alice@example.com", "iat": now, "exp": now + 600 });
+    let session = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(request(&url, Some(&session)).await.unwrap().status(), 200);
+    let logs = logs_of(child, stdout);
+    let _ = std::fs::remove_file(&key_file);
+    let audit = logs
+        .lines()
+        .find(|l| l.contains("token issued"))
+        .unwrap_or_else(|| panic!("an audit line for alice: {logs}"));
+    assert!(
+        audit.contains("grafx_signer::audit") && audit.contains("alice@example.com"),
+        "{audit}"
+    );
+}

@@ -29,6 +29,8 @@ pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> 
         ])
         .current_dir(root)
         .env("PATH", &toolchain.path)
+        // Size for the whole wasm; the servers keep the release profile's opt-level 3.
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
         .status()
         .context("running wasm-pack")?;
     if !status.success() {

@@ -355,6 +355,8 @@ fn package(report: &Report) -> (bool, Option<u64>) {
                     "crates/grafx-wasm",
                 ],
             )
+            // Size for the whole wasm (its dependencies too); the servers keep opt-level 3.
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
             .status();
         ok &= status.is_ok_and(|s| s.success());
     }

@@ -180,18 +180,40 @@ async fn issue_inner(
         limits.check_user(user).map_err(rate_limited)?;
     }
     let (token, lookup) = cache.get().await?;
-    check_scopes(name, &integration, &token)?;
+    let request_id = headers
+        .get(crate::server::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    check_scopes(name, &integration, &token, request_id)?;
     let json = render(state, &cache, &integration, &token)?;
-    // The audit trail: who got a token, for what, until when. Never the token itself.
-    tracing::info!(
-        target: "grafx_signer::audit",
-        user = caller.as_ref().and_then(|c| c.subject.as_deref()).unwrap_or("-"),
-        origin,
-        integration = name,
-        expires_at = token.expiry.expires_at().as_millis() / 1000,
-        ?lookup,
-        "token issued"
-    );
+    // The audit trail: who got a token, for what, until when; never the token itself. A line for
+    // each identified caller; anonymous issuance (no one to name) is counted in the metrics
+    // (`http_requests_total{route="/token",status="200"}`, `cache_lookups_total`) and logged at
+    // debug level only, so that a busy public page does not write a line per request.
+    let user = caller.as_ref().and_then(|c| c.subject.as_deref());
+    let expires_at = token.expiry.expires_at().as_millis() / 1000;
+    match user {
+        Some(user) => tracing::info!(
+            target: "grafx_signer::audit",
+            request_id,
+            user,
+            origin,
+            integration = name,
+            expires_at,
+            ?lookup,
+            "token issued"
+        ),
+        None => tracing::debug!(
+            target: "grafx_signer::audit",
+            request_id,
+            user = "-",
+            origin,
+            integration = name,
+            expires_at,
+            ?lookup,
+            "token issued"
+        ),
+    }
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -282,6 +304,7 @@ fn check_scopes(
     name: &str,
     integration: &crate::Integration,
     token: &crate::CachedToken,
+    request_id: &str,
 ) -> Result<(), AppError> {
     let Some(policy) = &integration.browser_scopes else {
         return Ok(());
@@ -292,6 +315,7 @@ fn check_scopes(
     }
     let extra = refused.join(" ");
     tracing::warn!(
+        request_id,
         integration = name,
         extra_scopes = %extra,
         browser_scopes = %policy,
