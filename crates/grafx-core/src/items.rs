@@ -92,6 +92,73 @@ pub struct OutputSetting {
     pub extra: Extra,
 }
 
+/// CHILI's output formats: `POST output/{pdf|png|jpg|gif|mp4|html}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// PDF (`output:static`).
+    Pdf,
+    /// PNG (`output:static`).
+    Png,
+    /// JPEG (`output:static`).
+    Jpg,
+    /// Animated GIF (`output:animated`).
+    Gif,
+    /// MP4 video (`output:animated`).
+    Mp4,
+    /// HTML5 banner (`output:animated`).
+    Html,
+}
+
+impl OutputFormat {
+    /// Every format, in CHILI's order.
+    pub const ALL: [OutputFormat; 6] = [
+        Self::Pdf,
+        Self::Png,
+        Self::Jpg,
+        Self::Gif,
+        Self::Mp4,
+        Self::Html,
+    ];
+
+    /// The path segment, e.g. `pdf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Png => "png",
+            Self::Jpg => "jpg",
+            Self::Gif => "gif",
+            Self::Mp4 => "mp4",
+            Self::Html => "html",
+        }
+    }
+
+    /// The format named by a path segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The media type of the rendered file.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Pdf => "application/pdf",
+            Self::Png => "image/png",
+            Self::Jpg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Mp4 => "video/mp4",
+            Self::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    /// The token scope CHILI's output permissions split formats into.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Pdf | Self::Png | Self::Jpg => "output:static",
+            Self::Gif | Self::Mp4 | Self::Html => "output:animated",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +175,19 @@ mod tests {
         assert_eq!(s.extra["watermark"], false);
         let t: Template = serde_json::from_str(r#"{"id":"t","name":"Flyer"}"#).unwrap();
         assert!(t.tags.is_empty() && t.description.is_none());
+    }
+
+    #[test]
+    fn output_formats_round_trip_and_split_by_scope() {
+        for f in OutputFormat::ALL {
+            assert_eq!(OutputFormat::parse(f.as_str()), Some(f));
+            assert_eq!(
+                serde_json::to_string(&f).unwrap(),
+                format!("\"{}\"", f.as_str())
+            );
+        }
+        assert_eq!(OutputFormat::parse("bmp"), None);
+        assert_eq!(OutputFormat::Png.scope(), "output:static");
+        assert_eq!(OutputFormat::Mp4.scope(), "output:animated");
     }
 }

@@ -32,7 +32,7 @@ pub use error::Error;
 pub use error_code::ErrorCode;
 pub use expiry::{Expiry, Freshness, RefreshPolicy, Timestamp};
 pub use grant::{AccessToken, TokenGrant, MAX_EXPIRES_IN};
-pub use items::{Extra, Media, OutputSetting, Project, Template, TemplateRef};
+pub use items::{Extra, Media, OutputFormat, OutputSetting, Project, Template, TemplateRef};
 pub use scope::{BrowserScopes, Scopes};
 pub use wire::{ErrorBody, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 

@@ -124,59 +124,9 @@ impl Project {
     }
 }
 
-/// An output format: CHILI's `POST output/{pdf|png|jpg|gif|mp4|html}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Pdf,
-    Png,
-    Jpg,
-    Gif,
-    Mp4,
-    Html,
-}
-
-impl Format {
-    /// Every format, in CHILI's order.
-    pub(crate) const ALL: [Format; 6] = [
-        Self::Pdf,
-        Self::Png,
-        Self::Jpg,
-        Self::Gif,
-        Self::Mp4,
-        Self::Html,
-    ];
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.extension() == s)
-    }
-    pub(crate) fn content_type(self) -> &'static str {
-        match self {
-            Self::Pdf => "application/pdf",
-            Self::Png => "image/png",
-            Self::Jpg => "image/jpeg",
-            Self::Gif => "image/gif",
-            Self::Mp4 => "video/mp4",
-            Self::Html => "text/html; charset=utf-8",
-        }
-    }
-    pub(crate) fn extension(self) -> &'static str {
-        match self {
-            Self::Pdf => "pdf",
-            Self::Png => "png",
-            Self::Jpg => "jpg",
-            Self::Gif => "gif",
-            Self::Mp4 => "mp4",
-            Self::Html => "html",
-        }
-    }
-    /// The token scope CHILI's output permissions split formats into.
-    pub(crate) fn scope(self) -> &'static str {
-        match self {
-            Self::Pdf | Self::Png | Self::Jpg => "output:static",
-            Self::Gif | Self::Mp4 | Self::Html => "output:animated",
-        }
-    }
-}
+/// An output format: CHILI's `POST output/{pdf|png|jpg|gif|mp4|html}` (grafx-core's, shared with
+/// the browser helpers).
+pub(crate) use grafx_core::OutputFormat as Format;
 
 /// An output setting (`GET output/settings`); one per format in the seeded environment.
 #[derive(Debug, Clone)]
@@ -194,7 +144,7 @@ impl OutputSetting {
         json!({
             "id": self.id,
             "name": self.name,
-            "type": self.format.extension(),
+            "type": self.format.as_str(),
             "description": self.description,
             "default": self.default,
             "watermark": false,

@@ -17,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-use grafx_core::{ErrorCode, Media, OutputSetting, Project, Template};
+use grafx_core::{ErrorCode, Media, OutputFormat, OutputSetting, Project, Template};
 use js_sys::{Function, Reflect};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -62,24 +62,6 @@ pub struct Page<T> {
     /// The page size CHILI used.
     #[serde(default)]
     pub page_size: Option<u64>,
-}
-
-/// CHILI's output formats: `POST output/{format}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// PDF (`output:static`).
-    Pdf,
-    /// PNG (`output:static`).
-    Png,
-    /// JPEG (`output:static`).
-    Jpg,
-    /// Animated GIF (`output:animated`).
-    Gif,
-    /// MP4 video (`output:animated`).
-    Mp4,
-    /// HTML5 banner (`output:animated`).
-    Html,
 }
 
 /// What to render and how: the body of `POST output/{format}`.

@@ -38,10 +38,12 @@ pub use client::live_clients;
 pub use client::Stats;
 pub use error::{is_grafx_error, GraFxError};
 pub use grafx_client::GraFxClient;
-pub use grafx_core::{ErrorCode, Media, OutputSetting, Project, Template, TemplateRef};
+pub use grafx_core::{
+    ErrorCode, Media, OutputFormat, OutputSetting, Project, Template, TemplateRef,
+};
 pub use helpers::{
-    ListOptions, MediaItems, Output, OutputFormat, Page, Projects, RenderRequest, RenderResult,
-    Templates, WaitOptions,
+    ListOptions, MediaItems, Output, Page, Projects, RenderRequest, RenderResult, Templates,
+    WaitOptions,
 };
 pub use options::{ClientOptions, Credentials};
 pub use token::Token;

@@ -203,7 +203,7 @@ async fn create(
                 .ok_or_else(|| {
                     Problem::bad_request(format!(
                         "No 'outputSettingsId' and no default {} output setting.",
-                        format.extension()
+                        format.as_str()
                     ))
                 })?,
             Value::String(id) => world.content.output_setting(id).ok_or_else(|| {
@@ -215,8 +215,8 @@ async fn create(
             return Err(Problem::bad_request(format!(
                 "Output setting '{}' is for {}, not {}.",
                 setting.id,
-                setting.format.extension(),
-                format.extension()
+                setting.format.as_str(),
+                format.as_str()
             )));
         }
     }
@@ -376,7 +376,7 @@ pub(crate) async fn download(
             let name = format!(
                 "{}.{}",
                 task.template.name.replace(' ', "-").to_lowercase(),
-                task.format.extension()
+                task.format.as_str()
             );
             Ok((
                 [
