@@ -266,7 +266,6 @@ impl TokenCache {
     async fn shared_better_than(
         &self,
         ours: Option<&Arc<CachedToken>>,
-        now: Timestamp,
     ) -> Option<Arc<CachedToken>> {
         let shared = match self.store.load(&self.key).await {
             Ok(t) => t?,
@@ -275,6 +274,10 @@ impl TokenCache {
                 return None;
             }
         };
+        // Read after the load: the token may have been received after this caller's last look
+        // at the clock.
+        let now = self.clock.now();
+        let shared = received_no_later_than(shared, now);
         if shared.expiry.freshness(now, &self.settings.policy) == Freshness::Expired {
             return None;
         }
@@ -294,12 +297,12 @@ impl TokenCache {
         let started = Instant::now();
         while started.elapsed() < limit {
             tokio::time::sleep(Duration::from_millis(25)).await;
-            if let Some(t) = self.shared_better_than(ours, self.clock.now()).await {
+            if let Some(t) = self.shared_better_than(ours).await {
                 return Some(t);
             }
             if !self.store.is_locked(&self.key).await.unwrap_or(false) {
                 // Released: one last look, as the token is saved before the lock is released.
-                return self.shared_better_than(ours, self.clock.now()).await;
+                return self.shared_better_than(ours).await;
             }
         }
         None
@@ -348,13 +351,15 @@ impl TokenCache {
             .current()
             .filter(|t| t.expiry.freshness(now, &policy) != Freshness::Expired);
         // Another replica may have refreshed already: adopt its token without asking upstream.
-        if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+        if let Some(t) = self.shared_better_than(usable.as_ref()).await {
             self.set_current(&t);
+            let now = self.clock.now();
             if t.expiry.freshness(now, &policy) == Freshness::Fresh {
                 return Ok(t);
             }
             usable = Some(t);
         }
+        let now = self.clock.now();
         {
             let mut st = self.state();
             if st.attempts != seen {
@@ -405,7 +410,7 @@ impl TokenCache {
         let lock = match self.store.try_lock(&self.key, self.lock_ttl()).await {
             Ok(Some(lock)) => {
                 // The lock may have been released just now by a replica that stored a token.
-                if let Some(t) = self.shared_better_than(usable.as_ref(), now).await {
+                if let Some(t) = self.shared_better_than(usable.as_ref()).await {
                     self.store.unlock(lock).await;
                     self.set_current(&t);
                     return Ok(t);
@@ -603,6 +608,22 @@ impl TokenCache {
         }
         wait
     }
+}
+
+/// `token` as this replica should judge it: a token another replica received "in our future"
+/// (its clock runs ahead, or it arrived after our last look at the clock) is re-stamped as
+/// received now with the same expiry, so it does not look like our clock jumped backwards,
+/// which would force a needless refresh.
+fn received_no_later_than(token: Arc<CachedToken>, now: Timestamp) -> Arc<CachedToken> {
+    if token.expiry.received_at() <= now {
+        return token;
+    }
+    let expires_at = token.expiry.expires_at();
+    Arc::new(CachedToken {
+        access_token: token.access_token.clone(),
+        scope: token.scope.clone(),
+        expiry: Expiry::stamp(now, expires_at.since(now)),
+    })
 }
 
 /// `base · 2^attempt`, plus up to 50% jitter so replicas do not retry in lockstep.

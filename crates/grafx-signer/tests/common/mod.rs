@@ -20,6 +20,14 @@ pub const ORIGIN: &str = "http://app.test:3000";
 #[derive(Default)]
 pub struct SimClock(AtomicI64);
 
+impl SimClock {
+    /// A clock `ms` milliseconds ahead of real time (behind when negative).
+    #[allow(dead_code)]
+    pub fn offset_ms(ms: i64) -> Self {
+        Self(AtomicI64::new(ms))
+    }
+}
+
 impl Clock for SimClock {
     fn now(&self) -> grafx_core::Timestamp {
         let real = SystemClock.now().as_millis() as i64;
