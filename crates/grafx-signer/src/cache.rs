@@ -316,28 +316,39 @@ impl TokenCache {
 
     /// A usable token: from cache when possible, otherwise from upstream (single-flight).
     pub async fn get(&self) -> Result<(Arc<CachedToken>, Lookup), UpstreamError> {
-        let now = self.clock.now();
-        let result = match self.current() {
-            Some(t) => match t.expiry.freshness(now, &self.settings.policy) {
-                Freshness::Fresh => Ok((t, Lookup::Hit)),
-                Freshness::RefreshDue => {
-                    if self.refresher_running.load(Ordering::Relaxed) {
-                        self.wake.notify_one();
-                        Ok((t, Lookup::Stale))
-                    } else {
-                        // No background task (e.g. a one-shot command): refresh inline, which
-                        // still serves this token if upstream fails.
-                        self.refresh().await.map(|t| (t, Lookup::Miss))
-                    }
-                }
-                Freshness::Expired => self.refresh().await.map(|t| (t, Lookup::Miss)),
-            },
+        let result = match self.cached_now() {
+            Some(hit) => Ok(hit),
+            // Nothing cached, expired, or inside the leeway with no background task (e.g. a
+            // one-shot command): refresh inline, which still serves a valid token if upstream
+            // fails.
             None => self.refresh().await.map(|t| (t, Lookup::Miss)),
         };
         if let Ok((_, lookup)) = &result {
-            self.lookups[*lookup as usize].inc();
+            self.count(*lookup);
         }
         result
+    }
+
+    /// The cached token when it can be served without waiting: fresh, or inside the leeway while
+    /// the background refresher runs (which this wakes). Counts nothing: see `count`.
+    pub(crate) fn cached_now(&self) -> Option<(Arc<CachedToken>, Lookup)> {
+        let token = self.current()?;
+        match token
+            .expiry
+            .freshness(self.clock.now(), &self.settings.policy)
+        {
+            Freshness::Fresh => Some((token, Lookup::Hit)),
+            Freshness::RefreshDue if self.refresher_running.load(Ordering::Relaxed) => {
+                self.wake.notify_one();
+                Some((token, Lookup::Stale))
+            }
+            Freshness::RefreshDue | Freshness::Expired => None,
+        }
+    }
+
+    /// Counts a token handed out (`cache_lookups_total{result}`).
+    pub(crate) fn count(&self, lookup: Lookup) {
+        self.lookups[lookup as usize].inc();
     }
 
     /// Refreshes now (single-flight), honouring the minimum interval and upstream's
@@ -611,18 +622,17 @@ impl TokenCache {
 }
 
 /// `token` as this replica should judge it: a token another replica received "in our future"
-/// (its clock runs ahead, or it arrived after our last look at the clock) is re-stamped as
-/// received now with the same expiry, so it does not look like our clock jumped backwards,
-/// which would force a needless refresh.
+/// (its clock runs ahead) is re-stamped as received now with the lifetime it was given, so it
+/// does not look like our clock jumped backwards (which would force a needless refresh). Keeping
+/// the lifetime, not the other clock's expiry time, never lengthens the token's life.
 fn received_no_later_than(token: Arc<CachedToken>, now: Timestamp) -> Arc<CachedToken> {
     if token.expiry.received_at() <= now {
         return token;
     }
-    let expires_at = token.expiry.expires_at();
     Arc::new(CachedToken {
         access_token: token.access_token.clone(),
         scope: token.scope.clone(),
-        expiry: Expiry::stamp(now, expires_at.since(now)),
+        expiry: Expiry::stamp(now, token.expiry.lifetime()),
     })
 }
 
@@ -656,6 +666,33 @@ mod tests {
             st.recent_attempts.len(),
             MAX_UPSTREAM_ATTEMPTS_PER_MINUTE - 1
         );
+    }
+
+    #[test]
+    fn a_token_from_a_clock_ahead_keeps_its_lifetime_not_its_expiry_time() {
+        let token = |received: u64| {
+            Arc::new(CachedToken {
+                access_token: grafx_core::AccessToken::new("eyJ.secret.token").unwrap(),
+                scope: grafx_core::Scopes::parse("template:read"),
+                expiry: Expiry::stamp(Timestamp::from_millis(received), Duration::from_secs(3600)),
+            })
+        };
+        let now = Timestamp::from_millis(1_000_000);
+        // Received 10 minutes "later" by another replica's clock.
+        let ahead = received_no_later_than(token(1_600_000), now);
+        assert_eq!(ahead.expiry.received_at(), now);
+        assert_eq!(
+            ahead.expiry.expires_at(),
+            now.saturating_add(Duration::from_secs(3600))
+        );
+        let policy = RefreshPolicy::new(Duration::from_secs(300));
+        assert_eq!(ahead.expiry.freshness(now, &policy), Freshness::Fresh);
+        // Received in our past: kept as it is.
+        let past = token(400_000);
+        assert!(Arc::ptr_eq(
+            &received_no_later_than(Arc::clone(&past), now),
+            &past
+        ));
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod caller;
 mod client_ip;
 mod config;
 mod error;
+mod fast_path;
 mod metrics;
 mod origin;
 mod rate_limit;
@@ -58,6 +59,7 @@ pub use config::{
     DEFAULT_AUTH_URL, DEFAULT_LISTEN,
 };
 pub use error::{AppError, Error};
+pub use fast_path::SignerService;
 pub use origin::OriginPolicy;
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use grafx_signer::{app, AppState, ConfigArgs, Error, SignerConfig};
+use grafx_signer::{AppState, ConfigArgs, Error, SignerConfig, SignerService};
 use tracing_subscriber::EnvFilter;
 
 /// Keeps a CHILI GraFx client secret server-side and hands short-lived tokens to trusted browsers.
@@ -151,10 +151,15 @@ async fn serve(args: &ConfigArgs) -> Result<(), Error> {
         }
         None => None,
     };
-    grafx_signer::serve(listener, app(state.clone()), options, async {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-    })
+    grafx_signer::serve(
+        listener,
+        SignerService::new(state.clone()),
+        options,
+        async {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        },
+    )
     .await?;
     if let Some(ops) = ops {
         ops.abort();

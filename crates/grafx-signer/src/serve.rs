@@ -26,15 +26,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::future::Ready;
+
 use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::response::Response;
 use axum::Router;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::util::Oneshot;
 use tower::ServiceExt;
+
+use crate::SignerService;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,14 +65,16 @@ impl Default for ServeOptions {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains (see the module docs).
-/// Handlers see the peer address as `ConnectInfo<SocketAddr>`.
+/// Serves `service` (a [`SignerService`], or any `Router`) on `listener` until `shutdown`
+/// resolves, then drains (see the module docs). Handlers see the peer address as
+/// `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    service: impl Into<SignerService>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let service = service.into();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -92,17 +102,16 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::http::Request<Incoming>| {
-                req.extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(remote));
-                req
-            });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            .serve_connection(
+                TokioIo::new(stream),
+                Connection {
+                    service: service.clone(),
+                    remote,
+                },
+            );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -119,6 +128,29 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// One connection's service: the fast path first, then the router with the peer address.
+struct Connection {
+    service: SignerService,
+    remote: SocketAddr,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Connection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, Oneshot<Router, Request<Incoming>>>;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        if let Some(fast) = &self.service.fast {
+            if let Some(res) = fast.answer(&req, self.remote) {
+                return Either::Left(std::future::ready(Ok(res)));
+            }
+        }
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(self.remote));
+        Either::Right(self.service.router.clone().oneshot(req))
+    }
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {

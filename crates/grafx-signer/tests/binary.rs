@@ -647,6 +647,21 @@ async fn audit_lines_name_identified_callers_and_anonymous_issuance_is_counted()
         "no line per anonymous token: {logs}"
     );
 
+    // At debug level every request writes its debug lines, cached ones too: the fast path steps
+    // aside for the router's request span and the anonymous audit line.
+    let mut cmd = signer(&em, SECRET, &["serve"]);
+    cmd.env("RUST_LOG", "info,grafx_signer::audit=debug");
+    let (child, url, stdout) = serve(cmd);
+    for _ in 0..3 {
+        assert_eq!(request(&url, None).await.unwrap().status(), 200);
+    }
+    let logs = logs_of(child, stdout);
+    assert_eq!(
+        logs.lines().filter(|l| l.contains("token issued")).count(),
+        3,
+        "a debug audit line for each anonymous token, cached or not: {logs}"
+    );
+
     // A signed-in user: one audit line per token, naming them.
     let mut cmd = signer(&em, SECRET, &["serve"]);
     cmd.env("SIGNER_CALLER_JWT_SECRET_FILE", &key_file);

@@ -497,3 +497,160 @@ async fn forwarded_for_counts_only_from_trusted_proxies_and_garbage_is_the_peer(
     }
     assert_eq!(total, 2, "every request counted against the untrusted peer");
 }
+
+/// The reply as compared between the two paths: status, headers (but the date and a generated
+/// request id) and body.
+async fn reply_shape(res: reqwest::Response) -> (u16, Vec<(String, String)>, String) {
+    let status = res.status().as_u16();
+    let mut headers: Vec<(String, String)> = res
+        .headers()
+        .iter()
+        .filter(|(k, _)| *k != "date")
+        .map(|(k, v)| {
+            let v = v.to_str().unwrap().to_owned();
+            // A generated id is `{8 hex}-{counter}`: the same shape from both paths, another value.
+            let v = match (k.as_str(), v.split_once('-')) {
+                ("x-request-id", Some((p, n)))
+                    if p.len() == 8 && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    "{generated}".to_owned()
+                }
+                _ => v,
+            };
+            (k.as_str().to_owned(), v)
+        })
+        .collect();
+    headers.sort();
+    let text = res.text().await.unwrap();
+    // Two replies a moment apart may straddle a second: `expires_in` and `expires_at` are checked
+    // for that, then compared as placeholders.
+    let body = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(mut v) if v.get("expires_in").is_some() => {
+            let expires_in = v["expires_in"].as_u64().unwrap();
+            let expires_at = v["expires_at"].as_u64().unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            assert!((86_390..=86_400).contains(&expires_in), "{text}");
+            assert!(expires_at.abs_diff(now + expires_in) <= 2, "{text}");
+            v["expires_in"] = 0.into();
+            v["expires_at"] = 0.into();
+            v.to_string()
+        }
+        _ => text,
+    };
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn the_fast_path_answers_exactly_like_the_router() {
+    // `h` serves through the fast path; `plain` serves the same state through the router alone.
+    let h = harness(fast_settings(), false, |c| c.rate_limit_per_minute = 1000).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = format!("http://{}", listener.local_addr().unwrap());
+    let router = grafx_signer::app(h.state.clone());
+    let options = h.state.config().serve_options();
+    tokio::spawn(grafx_signer::serve(
+        listener,
+        router,
+        options,
+        std::future::pending(),
+    ));
+    h.token().await; // cached from here on
+
+    type Tweak = fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+    let cases: Vec<(&str, &str, Tweak)> = vec![
+        ("default route", "/token", |r| r),
+        ("named route", "/token/default", |r| r),
+        ("a query string", "/token?v=1", |r| r),
+        ("an empty body", "/token", |r| r.body("")),
+        ("a plain request id", "/token", |r| {
+            r.header("x-request-id", "abc-1.x_y")
+        }),
+        ("an odd request id", "/token", |r| {
+            r.header("x-request-id", "a b")
+        }),
+        ("a non-canonical origin", "/token", |r| {
+            r.header("origin", "HTTP://APP.test:3000")
+        }),
+        // Left to the router:
+        ("a percent-encoded name", "/token/defaul%74", |r| r),
+        ("a body", "/token", |r| r.body("{}")),
+        ("another origin", "/token", |r| {
+            r.header("origin", "https://evil.example")
+        }),
+        ("a wrong CSRF value", "/token", |r| r.header("x-csrf", "0")),
+        ("an unknown integration", "/token/nope", |r| r),
+        ("a trailing slash", "/token/", |r| r),
+    ];
+    let mut token_200s = 1.0;
+    for (what, path, tweak) in cases {
+        let request = |base: &str| {
+            // `header` appends: build the defaults only when the case does not set them.
+            let mut r = http().post(format!("{base}{path}"));
+            let probe = tweak(http().post(format!("{base}{path}"))).build().unwrap();
+            if !probe.headers().contains_key("origin") {
+                r = r.header("origin", ORIGIN);
+            }
+            if !probe.headers().contains_key("x-csrf") {
+                r = r.header("x-csrf", "1");
+            }
+            tweak(r)
+        };
+        let fast = reply_shape(request(&h.url).send().await.unwrap()).await;
+        let slow = reply_shape(request(&plain).send().await.unwrap()).await;
+        assert_eq!(fast, slow, "{what}: the fast path and the router differ");
+        if fast.0 == 200 && !path.starts_with("/token/") {
+            token_200s += 2.0;
+        }
+    }
+    // Both paths count into the same metrics, once per request.
+    let metrics = h.metrics().await;
+    let served = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("grafx_signer_http_requests_total{")
+                && l.contains("route=\"/token\"")
+                && l.contains("status=\"200\"")
+        })
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .unwrap();
+    assert_eq!(served, token_200s, "{metrics}");
+    assert_eq!(h.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_request_the_fast_path_leaves_to_the_router_is_rate_limited_once() {
+    // A burst of 5 per IP, refilled every 6 s.
+    let h = harness(fast_settings(), false, |c| c.rate_limit_per_minute = 10).await;
+    h.token().await;
+    // After the first token, four refusals the fast path looks at and leaves to the router: each
+    // must cost one request of the allowance, not two, or one of them would already be a 429.
+    // Five requests fill the burst of five, so the next one is over it.
+    let url = format!("{}/token", h.url);
+    let refused = [
+        http()
+            .post(&url)
+            .header("origin", "https://evil.example")
+            .header("x-csrf", "1"),
+        http()
+            .post(&url)
+            .header("origin", ORIGIN)
+            .header("x-csrf", "0"),
+        h.post("/token/nope"),
+        h.post("/token").body(vec![b'x'; 5000]),
+    ];
+    for (i, r) in refused.into_iter().enumerate() {
+        let status = r.send().await.unwrap().status();
+        assert!(
+            status == 403 || status == 400 || status == 404 || status == 413,
+            "request {i}: {status}"
+        );
+    }
+    assert_eq!(
+        h.post("/token").send().await.unwrap().status(),
+        429,
+        "the sixth request is over the burst of 5"
+    );
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use grafx_emulator::{Fault, FaultSpec, FaultTarget, RunningEmulator, Settings};
 use grafx_signer::{
-    app, AppState, ChiliAuthClient, Clock, RedisStore, SignerConfig, StoreKey, SystemClock,
+    AppState, ChiliAuthClient, Clock, RedisStore, SignerConfig, StoreKey, SystemClock,
 };
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
@@ -263,7 +263,7 @@ async fn replica_with_clock(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(state.clone());
+    let router = grafx_signer::SignerService::new(state.clone());
     let server = tokio::spawn(async move {
         let _ = grafx_signer::serve(
             listener,
@@ -448,6 +448,13 @@ async fn replicas_whose_clocks_disagree_still_share_one_token() {
     for _ in 0..3 {
         let adopted = token_from(&behind.url).await.unwrap();
         assert_eq!(adopted.access_token.secret(), first.access_token.secret());
+        // Never a longer life than upstream granted: the 1.6 s of skew is not added to it.
+        let granted = fast_settings().token_lifetime_secs;
+        assert!(
+            adopted.expires_in.as_secs() <= granted,
+            "{:?}",
+            adopted.expires_in
+        );
     }
     assert_eq!(
         em.emulator().stats().token_requests,

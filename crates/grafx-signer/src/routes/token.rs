@@ -31,7 +31,11 @@ fn integration_name(state: &AppState, path: Option<String>) -> String {
 }
 
 /// The client's IP: the socket peer, or behind trusted proxies what they saw (see `client_ip`).
-fn client_ip(state: &AppState, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
+pub(crate) fn client_ip(
+    state: &AppState,
+    req_headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> IpAddr {
     let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
     let config = state.config();
     crate::client_ip(
@@ -52,7 +56,10 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
 /// The CORS grant for an admitted request: its own `Origin` (echoed exactly, never `*`), and
 /// whether it may send credentials (cookies for caller authentication) — never with
 /// `--dev-allow-any-origin`, which would let any site use a visitor's session.
-fn cors_for(cache: &crate::TokenCache, headers: &HeaderMap) -> Option<(HeaderValue, bool)> {
+pub(crate) fn cors_for(
+    cache: &crate::TokenCache,
+    headers: &HeaderMap,
+) -> Option<(HeaderValue, bool)> {
     let origin = headers.get(header::ORIGIN)?.clone();
     let credentials = !matches!(
         cache.integration().allowed_origins,
@@ -62,7 +69,7 @@ fn cors_for(cache: &crate::TokenCache, headers: &HeaderMap) -> Option<(HeaderVal
 }
 
 /// Adds the CORS and no-store headers.
-fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> Response {
+pub(crate) fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -330,7 +337,7 @@ fn check_scopes(
 }
 
 /// The reply body, rendered at most once per token and remaining second.
-fn render(
+pub(crate) fn render(
     state: &AppState,
     cache: &crate::TokenCache,
     integration: &crate::Integration,

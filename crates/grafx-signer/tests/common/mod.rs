@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use grafx_signer::{
-    app, AppState, ChiliAuthClient, ClientSecret, Clock, Integration, MemoryStore, OriginPolicy,
+    AppState, ChiliAuthClient, ClientSecret, Clock, Integration, MemoryStore, OriginPolicy,
     SignerConfig, SystemClock,
 };
 use tokio::task::JoinHandle;
@@ -107,7 +107,7 @@ pub async fn harness(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let options = state.config().serve_options();
-    let router = app(state.clone());
+    let router = grafx_signer::SignerService::new(state.clone());
     let server = tokio::spawn(async move {
         grafx_signer::serve(listener, router, options, std::future::pending())
             .await

@@ -1,0 +1,315 @@
+//! The cached-token fast path: a `POST /token[/{integration}]` that the cache can answer at once
+//! is answered here, in front of the router, with the same reply the router would give.
+//!
+//! Nearly every request a signer sees is that one, and through the router it paid for routing,
+//! an extensions map, a request-id layer, a trace layer, a timeout timer, a metrics middleware and
+//! a boxed handler future: together more than the kernel's own work for the request (see
+//! BENCHMARKS.md). Here it is a handful of header and map lookups.
+//!
+//! Anything else falls through to the router untouched: other routes and methods, a body, a
+//! caller check, a token that needs upstream, a refusal of any kind (the router words and counts
+//! refusals), and every request while any debug logging is on (the router's request span and
+//! debug lines; `RUST_LOG=info,hyper=debug` counts too, since tracing only says how verbose the
+//! most verbose target is). The per-IP limit is checked last, once every other condition holds, so a request that
+//! falls through is never counted twice. `tests/http_api.rs` checks that both paths give the same
+//! reply, header for header.
+//!
+//! ```no_run
+//! # async fn run(state: grafx_signer::AppState) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8787").await?;
+//! let service = grafx_signer::SignerService::new(state); // the router behind the fast path
+//! grafx_signer::serve(listener, service, grafx_signer::ServeOptions::default(), std::future::pending()).await
+//! # }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use grafx_core::{CSRF_HEADER, CSRF_HEADER_VALUE};
+use prometheus_client::metrics::counter::Counter;
+use tracing::level_filters::LevelFilter;
+
+use crate::metrics::RequestLabels;
+use crate::routes::token;
+use crate::server::{self, SequentialRequestId, REQUEST_ID};
+use crate::AppState;
+
+/// The signer's public service: the router, behind the cached-token fast path. What `serve`
+/// runs; a bare `Router` converts into one without the fast path.
+#[derive(Clone)]
+pub struct SignerService {
+    pub(crate) router: Router,
+    pub(crate) fast: Option<Arc<TokenFastPath>>,
+}
+
+impl SignerService {
+    /// `app(state)` behind the fast path, both numbering requests from one sequence.
+    pub fn new(state: AppState) -> Self {
+        let ids = SequentialRequestId::new();
+        Self {
+            router: server::app_with_request_ids(state.clone(), ids.clone()),
+            fast: Some(Arc::new(TokenFastPath::new(state, ids))),
+        }
+    }
+}
+
+impl From<Router> for SignerService {
+    fn from(router: Router) -> Self {
+        Self { router, fast: None }
+    }
+}
+
+/// Answers cached-token requests without the router (see the module docs).
+pub(crate) struct TokenFastPath {
+    state: AppState,
+    ids: SequentialRequestId,
+    /// `http_requests_total{status="200"}` for `/token` and `/token/{integration}`, looked up
+    /// once, on first use (so `/metrics` shows a series only once it counts something, as the
+    /// router's do).
+    served: [OnceLock<Counter>; 2],
+}
+
+/// The routes the fast path serves, as the metrics label them.
+const ROUTES: [&str; 2] = ["/token", "/token/{integration}"];
+
+impl TokenFastPath {
+    fn new(state: AppState, ids: SequentialRequestId) -> Self {
+        Self {
+            state,
+            ids,
+            served: Default::default(),
+        }
+    }
+
+    fn count_served(&self, route: usize) {
+        self.served[route]
+            .get_or_init(|| {
+                self.state
+                    .metrics()
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        route: ROUTES[route],
+                        status: 200,
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+
+    /// The reply, when this request is a cached-token request the cache can answer now; `None`
+    /// (having changed nothing) for the router to handle.
+    pub(crate) fn answer<B: axum::body::HttpBody>(
+        &self,
+        req: &Request<B>,
+        peer: SocketAddr,
+    ) -> Option<Response> {
+        // With debug on, the router writes a span and debug lines per request: let it.
+        if LevelFilter::current() >= LevelFilter::DEBUG
+            || req.method() != Method::POST
+            || !req.body().is_end_stream()
+        {
+            return None;
+        }
+        let state = &self.state;
+        let path = req.uri().path();
+        let (route, name) = match path.strip_prefix("/token") {
+            Some("") => (0, None),
+            // The router decodes a percent-encoded name (`/token/defaul%74` is `default`): leave
+            // those to it rather than decode here.
+            Some(rest) => match rest.strip_prefix('/') {
+                Some(n) if !n.is_empty() && !n.contains(['/', '%']) => (1, Some(n)),
+                _ => return None,
+            },
+            None => return None,
+        };
+        let config = state.config();
+        let name = name.unwrap_or(&config.default_integration);
+        let headers = req.headers();
+        let cache = state.cache(name)?;
+        let integration = cache.integration();
+        let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+        if !integration.allowed_origins.as_ref()?.allows(origin)
+            || headers.get(CSRF_HEADER)?.as_bytes() != CSRF_HEADER_VALUE.as_bytes()
+            || integration.caller.is_some()
+        {
+            return None;
+        }
+        let (token, lookup) = cache.cached_now()?;
+        if let Some(policy) = &integration.browser_scopes {
+            if !policy.refused(&token.scope).is_empty() {
+                return None;
+            }
+        }
+        let body = token::render(state, &cache, &integration, &token).ok()?;
+        // Every condition holds: only now spend the client's allowance, so a request the router
+        // ends up handling is never counted twice.
+        let ip = token::client_ip(state, headers, Some(peer));
+        state.limits().check_ip(ip).ok()?;
+
+        let request_id = match headers.get(REQUEST_ID) {
+            Some(id) if server::is_plain_request_id(id) => id.clone(),
+            _ => self.ids.next_value(),
+        };
+        let mut res = Response::new(axum::body::Body::from(body));
+        *res.status_mut() = StatusCode::OK;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let mut res = token::decorate(res, token::cors_for(&cache, headers));
+        res.headers_mut().insert(REQUEST_ID, request_id);
+        cache.count(lookup);
+        self.count_served(route);
+        Some(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use grafx_core::EnvironmentApiUrl;
+    use grafx_emulator::{start, EmulatorConfig, Settings};
+
+    use super::*;
+    use crate::{
+        ChiliAuthClient, ClientSecret, Integration, MemoryStore, OriginPolicy, SignerConfig,
+        SystemClock,
+    };
+
+    const ORIGIN: &str = "http://app.test:3000";
+    const PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        40000,
+    ));
+
+    async fn fast_path(tweak: impl FnOnce(&mut Integration)) -> (TokenFastPath, AppState) {
+        let em = start(
+            EmulatorConfig::default().with_settings(Settings {
+                token_rate_limit: 0,
+                ..Settings::default()
+            }),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let e = em.emulator();
+        let mut integration = Integration {
+            name: "default".into(),
+            client_id: "demo-reader".into(),
+            client_secret: ClientSecret::new("demo-reader-secret".into()),
+            environment: e.environment().clone(),
+            environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url()).unwrap(),
+            platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url()).unwrap(),
+            auth_url: e.token_url().parse().unwrap(),
+            audience: crate::DEFAULT_AUDIENCE.into(),
+            allowed_origins: Some(OriginPolicy::parse_list(ORIGIN).unwrap()),
+            browser_scopes: None,
+            caller: None,
+        };
+        tweak(&mut integration);
+        let state = AppState::with_parts(
+            SignerConfig::single(integration),
+            Arc::new(ChiliAuthClient::new(Duration::from_secs(3)).unwrap()),
+            Arc::new(MemoryStore::default()),
+            Arc::new(SystemClock),
+        );
+        state.cache("default").unwrap().get().await.unwrap();
+        // The emulator may stop: from here on only the cache answers.
+        drop(em);
+        (
+            TokenFastPath::new(state.clone(), SequentialRequestId::new()),
+            state,
+        )
+    }
+
+    fn post(path: &str) -> axum::http::request::Builder {
+        Request::post(path)
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+    }
+
+    #[tokio::test]
+    async fn answers_cached_token_requests_and_leaves_the_rest_to_the_router() {
+        let (fast, _state) = fast_path(|_| {}).await;
+        for path in ["/token", "/token/default", "/token?x=1"] {
+            let res = fast
+                .answer(&post(path).body(Body::empty()).unwrap(), PEER)
+                .unwrap_or_else(|| panic!("{path} is answered by the fast path"));
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+        }
+        let left: [(&str, Request<Body>); 9] = [
+            (
+                "GET",
+                Request::get("/token")
+                    .header("origin", ORIGIN)
+                    .header("x-csrf", "1")
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            ("a body", post("/token").body(Body::from("{}")).unwrap()),
+            (
+                "no origin",
+                Request::post("/token")
+                    .header("x-csrf", "1")
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            (
+                "another origin",
+                Request::post("/token")
+                    .header("origin", "https://evil.example")
+                    .header("x-csrf", "1")
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            (
+                "no CSRF header",
+                Request::post("/token")
+                    .header("origin", ORIGIN)
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            (
+                "an unknown integration",
+                post("/token/nope").body(Body::empty()).unwrap(),
+            ),
+            (
+                "a percent-encoded name",
+                post("/token/defaul%74").body(Body::empty()).unwrap(),
+            ),
+            (
+                "another route",
+                post("/tokens").body(Body::empty()).unwrap(),
+            ),
+            (
+                "a trailing slash",
+                post("/token/").body(Body::empty()).unwrap(),
+            ),
+        ];
+        for (what, req) in left {
+            assert!(
+                fast.answer(&req, PEER).is_none(),
+                "{what} is left to the router"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scope_policy_refusal_is_left_to_the_router() {
+        let (fast, _) = fast_path(|i| {
+            i.browser_scopes = Some("template:list".parse().unwrap());
+        })
+        .await;
+        let req = post("/token").body(Body::empty()).unwrap();
+        assert!(
+            fast.answer(&req, PEER).is_none(),
+            "a refused scope is the router's to word"
+        );
+    }
+}
