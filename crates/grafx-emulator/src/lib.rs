@@ -40,20 +40,7 @@ pub use journal::RecordedRequest;
 pub use server::{app, start, RunningEmulator};
 pub use state::{Emulator, Stats};
 
-/// A random UUID (version 4 layout) for created resources.
+/// A random UUID (version 4) for created resources.
 pub(crate) fn new_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }

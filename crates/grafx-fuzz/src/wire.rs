@@ -13,8 +13,8 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Uri};
 use grafx_core::{ErrorBody, SignerToken, TokenGrant};
 use grafx_signer::{
-    app, AppState, ClientSecret, Integration, MemoryStore, OriginPolicy, SignerConfig, SystemClock,
-    TokenSource, UpstreamError,
+    AppState, ClientSecret, Integration, MemoryStore, OriginPolicy, SignerConfig, SignerService,
+    SystemClock, TokenSource, UpstreamError,
 };
 use tower::ServiceExt;
 
@@ -133,9 +133,16 @@ pub fn signer_wire(data: &[u8]) {
     } else {
         &w.proxied
     };
+    // Through the fast path (with a peer, as `serve` gives one) and the router behind it.
+    let mut req = req;
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [203, 0, 113, 7],
+            40_000,
+        ))));
     let res = w
         .runtime
-        .block_on(app(state.clone()).oneshot(req))
+        .block_on(SignerService::new(state.clone()).oneshot(req))
         .unwrap_or_else(|e| match e {});
     let status = res.status();
     let bytes = w
@@ -175,7 +182,11 @@ pub fn signer_wire(data: &[u8]) {
             .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
             .map(|o| o.trim_end_matches('/').to_owned());
         assert_eq!(canonical.as_deref(), Some(ORIGIN), "{origin:?}");
-        assert!(csrf.is_some());
+        assert_eq!(
+            csrf.as_ref().map(HeaderValue::as_bytes),
+            Some(b"1".as_slice()),
+            "X-CSRF"
+        );
         let t: SignerToken = serde_json::from_slice(&bytes)
             .unwrap_or_else(|e| panic!("a 200 that is not a token ({e})"));
         assert_eq!(t.scope.to_string(), "template:read");

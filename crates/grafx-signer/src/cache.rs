@@ -17,7 +17,9 @@
 //!   of asking upstream. When the store fails, the cache carries on alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use grafx_core::{Expiry, Freshness, RefreshPolicy, Timestamp};
@@ -73,7 +75,119 @@ struct FlightState {
     recent_attempts: std::collections::VecDeque<Timestamp>,
 }
 
+/// What phase 3 of a refresh came to: refresh (holding the store's lock, or alone), or adopt the
+/// token another replica published.
+enum LockOutcome {
+    Refresh(Option<crate::store::RefreshLock>),
+    Adopted(Arc<CachedToken>),
+}
+
+/// A grant as the token to cache, and whether it is the token already held (`usable`). Both
+/// stamps of the same token underestimate its real expiry (`expires_in` is rounded down and the
+/// reply took time to arrive): the later one is kept.
+fn stamp_grant(
+    grant: &grafx_core::TokenGrant,
+    usable: Option<&Arc<CachedToken>>,
+    now: Timestamp,
+) -> (CachedToken, bool) {
+    let mut token = CachedToken {
+        access_token: grant.access_token().clone(),
+        scope: grant.scope().clone(),
+        expiry: Expiry::stamp(now, grant.expires_in()),
+    };
+    let same = usable.filter(|old| old.access_token == token.access_token);
+    if let Some(old) = same {
+        if old.expiry.expires_at() > token.expiry.expires_at() {
+            token.expiry = old.expiry;
+        }
+    }
+    (token, same.is_some())
+}
+
 impl FlightState {
+    /// Phase 2 of a refresh: the answer to give without asking upstream, if any. `seen` is the
+    /// attempt count when the caller started waiting for the flight.
+    ///
+    /// In order: another caller's attempt finished meanwhile (share its outcome); the token is
+    /// fresh; upstream was asked within `min_refresh_interval`, or last answered with the same
+    /// token; upstream's `Retry-After` runs; a recent failure backs off callers that have no
+    /// token; the per-minute budget is spent. A valid token is served in all of these.
+    fn answer_without_upstream(
+        &mut self,
+        usable: Option<&Arc<CachedToken>>,
+        seen: u64,
+        now: Timestamp,
+        settings: &CacheSettings,
+    ) -> Option<Result<Arc<CachedToken>, UpstreamError>> {
+        let serve = |t: &Arc<CachedToken>| Some(Ok(Arc::clone(t)));
+        if self.attempts != seen {
+            if let Some(t) = usable {
+                return serve(t);
+            }
+            if let Some(e) = &self.last_error {
+                return Some(Err(e.clone()));
+            }
+        }
+        if let Some(t) = usable {
+            let fresh = t.expiry.freshness(now, &settings.policy) == Freshness::Fresh;
+            let recently = self
+                .last_attempt
+                .is_some_and(|at| now.since(at) < settings.min_refresh_interval);
+            let same_token = self.same_token_until.is_some_and(|until| now < until);
+            if fresh || recently || same_token {
+                return serve(t);
+            }
+        }
+        if let Some(until) = self.blocked_until.filter(|u| now < *u) {
+            return match usable {
+                Some(t) => serve(t),
+                None => Some(Err(UpstreamError::RateLimited {
+                    retry_after: Some(until.since(now)),
+                })),
+            };
+        }
+        if usable.is_none() && self.failing_until.is_some_and(|u| now < u) {
+            if let Some(e) = &self.last_error {
+                return Some(Err(e.clone()));
+            }
+        }
+        if let Some(wait) = self.budget_exhausted(now) {
+            return match usable {
+                Some(t) => serve(t),
+                None => Some(Err(UpstreamError::RateLimited {
+                    retry_after: Some(wait),
+                })),
+            };
+        }
+        None
+    }
+
+    /// Phase 4's bookkeeping: one more attempt at `now`, and its error if it failed (upstream's
+    /// `Retry-After`, and an exponential backoff for callers without a token).
+    fn record(&mut self, error: Option<&UpstreamError>, now: Timestamp) {
+        self.attempts += 1;
+        self.last_attempt = Some(now);
+        self.recent_attempts.push_back(now);
+        match error {
+            None => {
+                self.last_error = None;
+                self.blocked_until = None;
+                self.failing_until = None;
+                self.consecutive_failures = 0;
+            }
+            Some(e) => {
+                if let Some(ra) = e.upstream_retry_after() {
+                    self.blocked_until = Some(now.saturating_add(ra));
+                }
+                self.last_error = Some(e.clone());
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let wait = backoff(self.consecutive_failures - 1, FAILURE_BACKOFF_BASE)
+                    .min(MAX_BACKGROUND_BACKOFF);
+                self.failing_until = Some(now.saturating_add(wait));
+            }
+        }
+    }
+
     /// How long until another attempt fits in the per-minute bound (None: it fits now).
     fn budget_exhausted(&mut self, now: Timestamp) -> Option<Duration> {
         const MINUTE: Duration = Duration::from_secs(60);
@@ -135,15 +249,47 @@ pub struct TokenCache {
     /// The store key: the integration's name and client id.
     key: String,
     /// This process's copy of the token: the hot path reads only this.
-    current: std::sync::RwLock<Option<Arc<CachedToken>>>,
+    current: parking_lot::RwLock<Option<Arc<CachedToken>>>,
     refresh_lock: tokio::sync::Mutex<()>,
     state: Mutex<FlightState>,
     wake: Notify,
     refresher_running: AtomicBool,
     /// The last reply body rendered, per token and remaining second (see `rendered`).
     rendered: Mutex<Option<(Arc<CachedToken>, u64, axum::body::Bytes)>>,
-    /// `token_cache{result=hit|stale|miss}` for this integration, looked up once.
-    lookups: [prometheus_client::metrics::counter::Counter; 3],
+    /// `cache_lookups_total{result}` for this integration, looked up once.
+    lookups: LookupCounters,
+}
+
+/// One counter per [`Lookup`], by name (not by the enum's declaration order).
+struct LookupCounters {
+    hit: prometheus_client::metrics::counter::Counter,
+    stale: prometheus_client::metrics::counter::Counter,
+    miss: prometheus_client::metrics::counter::Counter,
+}
+
+impl LookupCounters {
+    fn new(metrics: &Metrics, integration: &str) -> Self {
+        let counter = |l: Lookup| {
+            let labels = CacheLabels {
+                integration: integration.to_owned(),
+                result: l.label(),
+            };
+            metrics.cache.get_or_create(&labels).clone()
+        };
+        Self {
+            hit: counter(Lookup::Hit),
+            stale: counter(Lookup::Stale),
+            miss: counter(Lookup::Miss),
+        }
+    }
+
+    fn of(&self, lookup: Lookup) -> &prometheus_client::metrics::counter::Counter {
+        match lookup {
+            Lookup::Hit => &self.hit,
+            Lookup::Stale => &self.stale,
+            Lookup::Miss => &self.miss,
+        }
+    }
 }
 
 impl TokenCache {
@@ -157,16 +303,10 @@ impl TokenCache {
     ) -> Self {
         let integration_name = integration.name.clone();
         let key = format!("{}:{}", integration.name, integration.client_id);
-        let lookups = [Lookup::Hit, Lookup::Stale, Lookup::Miss].map(|l| {
-            let labels = CacheLabels {
-                integration: integration_name.clone(),
-                result: l.label(),
-            };
-            metrics.cache.get_or_create(&labels).clone()
-        });
+        let lookups = LookupCounters::new(&metrics, &integration_name);
         Self {
             key,
-            current: std::sync::RwLock::new(None),
+            current: parking_lot::RwLock::new(None),
             name: integration_name,
             integration: arc_swap::ArcSwap::new(integration),
             source,
@@ -184,7 +324,7 @@ impl TokenCache {
     }
 
     fn state(&self) -> MutexGuard<'_, FlightState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     fn name(&self) -> &str {
@@ -217,7 +357,7 @@ impl TokenCache {
     pub(crate) fn set_integration(&self, integration: Arc<Integration>) {
         self.integration.store(integration);
         // The rendered reply names the integration's URLs: render it again.
-        *self.rendered.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.rendered.lock() = None;
     }
 
     /// The reply body for `token` with `remaining_secs` left: rendered by `render` at most once per
@@ -229,7 +369,7 @@ impl TokenCache {
         remaining_secs: u64,
         render: impl FnOnce() -> Result<String, E>,
     ) -> Result<axum::body::Bytes, E> {
-        let mut slot = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.rendered.lock();
         if let Some((t, secs, body)) = slot.as_ref() {
             if Arc::ptr_eq(t, token) && *secs == remaining_secs {
                 return Ok(body.clone());
@@ -246,14 +386,11 @@ impl TokenCache {
     }
 
     fn current(&self) -> Option<Arc<CachedToken>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.current.read().clone()
     }
 
     fn set_current(&self, token: &Arc<CachedToken>) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(token));
+        *self.current.write() = Some(Arc::clone(token));
     }
 
     /// The store key of this cache's token.
@@ -348,171 +485,42 @@ impl TokenCache {
 
     /// Counts a token handed out (`cache_lookups_total{result}`).
     pub(crate) fn count(&self, lookup: Lookup) {
-        self.lookups[lookup as usize].inc();
+        self.lookups.of(lookup).inc();
     }
 
     /// Refreshes now (single-flight), honouring the minimum interval and upstream's
     /// `Retry-After`. Returns the token to serve: the new one, or the old one while it is valid.
+    ///
+    /// Four phases, each its own function: adopt a better token from the shared store; decide
+    /// whether upstream may be asked at all (`FlightState::answer_without_upstream`); take the
+    /// store's refresh lock or wait for the replica that holds it; fetch with retries and publish.
     pub async fn refresh(&self) -> Result<Arc<CachedToken>, UpstreamError> {
         let seen = self.state().attempts;
         let _flight = self.refresh_lock.lock().await;
-        let now = self.clock.now();
         let policy = self.settings.policy;
+        let now = self.clock.now();
         let mut usable = self
             .current()
             .filter(|t| t.expiry.freshness(now, &policy) != Freshness::Expired);
-        // Another replica may have refreshed already: adopt its token without asking upstream.
-        if let Some(t) = self.shared_better_than(usable.as_ref()).await {
-            self.set_current(&t);
-            let now = self.clock.now();
-            if t.expiry.freshness(now, &policy) == Freshness::Fresh {
-                return Ok(t);
-            }
-            usable = Some(t);
+        if let Some(fresh) = self.adopt_from_store(&mut usable).await {
+            return Ok(fresh);
         }
         let now = self.clock.now();
+        if let Some(answer) =
+            self.state()
+                .answer_without_upstream(usable.as_ref(), seen, now, &self.settings)
         {
-            let mut st = self.state();
-            if st.attempts != seen {
-                // Another caller attempted while this one waited: share its outcome.
-                if let Some(t) = usable {
-                    return Ok(t);
-                }
-                if let Some(e) = &st.last_error {
-                    return Err(e.clone());
-                }
-            }
-            if let Some(t) = &usable {
-                if t.expiry.freshness(now, &policy) == Freshness::Fresh {
-                    return Ok(Arc::clone(t));
-                }
-                let recently = st
-                    .last_attempt
-                    .is_some_and(|at| now.since(at) < self.settings.min_refresh_interval);
-                let same_token = st.same_token_until.is_some_and(|until| now < until);
-                if recently || same_token {
-                    return Ok(Arc::clone(t));
-                }
-            }
-            if let Some(until) = st.blocked_until.filter(|u| now < *u) {
-                return match usable {
-                    Some(t) => Ok(t),
-                    None => Err(UpstreamError::RateLimited {
-                        retry_after: Some(until.since(now)),
-                    }),
-                };
-            }
-            if usable.is_none() && st.failing_until.is_some_and(|u| now < u) {
-                if let Some(e) = &st.last_error {
-                    return Err(e.clone());
-                }
-            }
-            if let Some(wait) = st.budget_exhausted(now) {
-                return match usable {
-                    Some(t) => Ok(t),
-                    None => Err(UpstreamError::RateLimited {
-                        retry_after: Some(wait),
-                    }),
-                };
-            }
+            return answer;
         }
-
-        // Become the one refresher across replicas, or wait for the one that is.
-        let lock = match self.store.try_lock(&self.key, self.lock_ttl()).await {
-            Ok(Some(lock)) => {
-                // The lock may have been released just now by a replica that stored a token.
-                if let Some(t) = self.shared_better_than(usable.as_ref()).await {
-                    self.store.unlock(lock).await;
-                    self.set_current(&t);
-                    return Ok(t);
-                }
-                Some(lock)
-            }
-            Ok(None) => {
-                if let Some(t) = self
-                    .wait_for_other_replica(usable.as_ref(), self.lock_ttl())
-                    .await
-                {
-                    tracing::debug!(
-                        integration = self.name(),
-                        "adopted the token another replica obtained"
-                    );
-                    self.set_current(&t);
-                    return Ok(t);
-                }
-                None
-            }
-            Err(e) => {
-                tracing::debug!(integration = self.name(), error = %e, "token store unavailable; refreshing alone");
-                None
-            }
+        let lock = match self.take_refresh_lock(usable.as_ref()).await {
+            LockOutcome::Adopted(t) => return Ok(t),
+            LockOutcome::Refresh(lock) => lock,
         };
         let result = self.fetch_with_retries().await;
         let now = self.clock.now();
-        // Record the outcome; the guard's scope ends before any await.
-        {
-            let mut st = self.state();
-            st.attempts += 1;
-            st.last_attempt = Some(now);
-            st.recent_attempts.push_back(now);
-            match &result {
-                Ok(_) => {
-                    st.last_error = None;
-                    st.blocked_until = None;
-                    st.failing_until = None;
-                    st.consecutive_failures = 0;
-                }
-                Err(e) => {
-                    if let Some(ra) = e.upstream_retry_after() {
-                        st.blocked_until = Some(now.saturating_add(ra));
-                    }
-                    st.last_error = Some(e.clone());
-                    st.consecutive_failures = st.consecutive_failures.saturating_add(1);
-                    let wait = backoff(st.consecutive_failures - 1, FAILURE_BACKOFF_BASE)
-                        .min(MAX_BACKGROUND_BACKOFF);
-                    st.failing_until = Some(now.saturating_add(wait));
-                }
-            }
-        }
+        self.state().record(result.as_ref().err(), now);
         let outcome = match result {
-            Ok(grant) => {
-                let mut token = CachedToken {
-                    access_token: grant.access_token().clone(),
-                    scope: grant.scope().clone(),
-                    expiry: Expiry::stamp(now, grant.expires_in()),
-                };
-                let same = usable
-                    .as_ref()
-                    .filter(|old| old.access_token == token.access_token);
-                if let Some(old) = same {
-                    // Both stamps underestimate the real expiry (`expires_in` is rounded down and
-                    // the reply took time to arrive); the later one is the better estimate.
-                    if old.expiry.expires_at() > token.expiry.expires_at() {
-                        token.expiry = old.expiry;
-                    }
-                    self.state().same_token_until =
-                        Some(now.saturating_add(self.settings.min_refresh_interval));
-                } else {
-                    self.state().same_token_until = None;
-                }
-                if same.is_some() && token.expiry.freshness(now, &policy) != Freshness::Fresh {
-                    tracing::info!(
-                        integration = self.name(),
-                        expires_in = grant.expires_in().as_secs(),
-                        "CHILI returned the same token inside the refresh leeway; serving it and asking again in {:?}",
-                        self.settings.min_refresh_interval
-                    );
-                } else {
-                    tracing::info!(integration = self.name(), expires_in = grant.expires_in().as_secs(), scope = %grant.scope(), "obtained a token");
-                }
-                let token = Arc::new(token);
-                self.set_current(&token);
-                // Saved before the lock is released: waiting replicas look for it then.
-                if let Err(e) = self.store.save(&self.key, Arc::clone(&token)).await {
-                    tracing::debug!(integration = self.name(), error = %e, "cannot share the new token");
-                }
-                Ok(token)
-            }
+            Ok(grant) => Ok(self.publish(&grant, usable.as_ref(), now).await),
             Err(e) => match usable {
                 Some(t) => {
                     tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
@@ -528,6 +536,86 @@ impl TokenCache {
             self.store.unlock(lock).await;
         }
         outcome
+    }
+
+    /// Phase 1: another replica may have refreshed already. Adopts the store's token when it is
+    /// better than `usable` (which it replaces); returns it when it is fresh, so no refresh is due.
+    async fn adopt_from_store(
+        &self,
+        usable: &mut Option<Arc<CachedToken>>,
+    ) -> Option<Arc<CachedToken>> {
+        let shared = self.shared_better_than(usable.as_ref()).await?;
+        self.set_current(&shared);
+        if shared
+            .expiry
+            .freshness(self.clock.now(), &self.settings.policy)
+            == Freshness::Fresh
+        {
+            return Some(shared);
+        }
+        *usable = Some(shared);
+        None
+    }
+
+    /// Phase 3: become the one refresher across replicas, or wait for the one that is and adopt
+    /// its token. A store that fails means refreshing alone.
+    async fn take_refresh_lock(&self, usable: Option<&Arc<CachedToken>>) -> LockOutcome {
+        match self.store.try_lock(&self.key, self.lock_ttl()).await {
+            Ok(Some(lock)) => {
+                // The lock may have been released just now by a replica that stored a token.
+                if let Some(t) = self.shared_better_than(usable).await {
+                    self.store.unlock(lock).await;
+                    self.set_current(&t);
+                    return LockOutcome::Adopted(t);
+                }
+                LockOutcome::Refresh(Some(lock))
+            }
+            Ok(None) => match self.wait_for_other_replica(usable, self.lock_ttl()).await {
+                Some(t) => {
+                    tracing::debug!(
+                        integration = self.name(),
+                        "adopted the token another replica obtained"
+                    );
+                    self.set_current(&t);
+                    LockOutcome::Adopted(t)
+                }
+                None => LockOutcome::Refresh(None),
+            },
+            Err(e) => {
+                tracing::debug!(integration = self.name(), error = %e, "token store unavailable; refreshing alone");
+                LockOutcome::Refresh(None)
+            }
+        }
+    }
+
+    /// Phase 4's end: the new token becomes this replica's and is saved to the store (before the
+    /// lock is released, so waiting replicas find it).
+    async fn publish(
+        &self,
+        grant: &grafx_core::TokenGrant,
+        usable: Option<&Arc<CachedToken>>,
+        now: Timestamp,
+    ) -> Arc<CachedToken> {
+        let (token, same) = stamp_grant(grant, usable, now);
+        self.state().same_token_until =
+            same.then(|| now.saturating_add(self.settings.min_refresh_interval));
+        let policy = self.settings.policy;
+        if same && token.expiry.freshness(now, &policy) != Freshness::Fresh {
+            tracing::info!(
+                integration = self.name(),
+                expires_in = grant.expires_in().as_secs(),
+                "CHILI returned the same token inside the refresh leeway; serving it and asking again in {:?}",
+                self.settings.min_refresh_interval
+            );
+        } else {
+            tracing::info!(integration = self.name(), expires_in = grant.expires_in().as_secs(), scope = %grant.scope(), "obtained a token");
+        }
+        let token = Arc::new(token);
+        self.set_current(&token);
+        if let Err(e) = self.store.save(&self.key, Arc::clone(&token)).await {
+            tracing::debug!(integration = self.name(), error = %e, "cannot share the new token");
+        }
+        token
     }
 
     async fn fetch_with_retries(&self) -> Result<grafx_core::TokenGrant, UpstreamError> {
@@ -666,6 +754,191 @@ mod tests {
             st.recent_attempts.len(),
             MAX_UPSTREAM_ATTEMPTS_PER_MINUTE - 1
         );
+    }
+
+    const MIN: Duration = Duration::from_secs(30);
+    const LEEWAY: Duration = Duration::from_secs(300);
+
+    fn settings() -> CacheSettings {
+        CacheSettings {
+            policy: RefreshPolicy::new(LEEWAY),
+            min_refresh_interval: MIN,
+            retries: 2,
+            upstream_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from_millis(1_000_000_000 + secs * 1000)
+    }
+
+    /// A one-hour token received at `received` seconds.
+    fn hour_token(value: &str, received: u64) -> Arc<CachedToken> {
+        Arc::new(CachedToken {
+            access_token: grafx_core::AccessToken::new(value).unwrap(),
+            scope: grafx_core::Scopes::parse("template:read"),
+            expiry: Expiry::stamp(at(received), Duration::from_secs(3600)),
+        })
+    }
+
+    fn served(answer: Option<Result<Arc<CachedToken>, UpstreamError>>) -> Arc<CachedToken> {
+        match answer {
+            Some(Ok(t)) => t,
+            other => panic!("expected a token, got {other:?}"),
+        }
+    }
+
+    const DOWN: UpstreamError = UpstreamError::Unavailable {
+        status: 503,
+        retry_after: None,
+    };
+
+    #[test]
+    fn phase_two_serves_a_fresh_token_and_asks_upstream_once_it_is_due() {
+        let mut st = FlightState::default();
+        let t = hour_token("eyJ.a.b", 0);
+        // Fresh until 55 minutes: served; from then on, upstream is asked.
+        assert!(Arc::ptr_eq(
+            &served(st.answer_without_upstream(Some(&t), 0, at(3299), &settings())),
+            &t
+        ));
+        assert!(st
+            .answer_without_upstream(Some(&t), 0, at(3300), &settings())
+            .is_none());
+        // Nothing cached and nothing tried: ask.
+        assert!(st
+            .answer_without_upstream(None, 0, at(0), &settings())
+            .is_none());
+    }
+
+    #[test]
+    fn phase_two_waits_the_minimum_interval_and_after_a_same_token_reply() {
+        let mut st = FlightState::default();
+        let t = hour_token("eyJ.a.b", 0);
+        st.record(None, at(3300));
+        // Due, but upstream was asked 29 s ago: serve the token; at 30 s, ask again.
+        served(st.answer_without_upstream(Some(&t), 1, at(3329), &settings()));
+        assert!(st
+            .answer_without_upstream(Some(&t), 1, at(3330), &settings())
+            .is_none());
+        // CHILI answered with the token already held: not before `same_token_until`.
+        st.same_token_until = Some(at(3400));
+        served(st.answer_without_upstream(Some(&t), 1, at(3399), &settings()));
+        assert!(st
+            .answer_without_upstream(Some(&t), 1, at(3400), &settings())
+            .is_none());
+    }
+
+    #[test]
+    fn phase_two_shares_the_outcome_of_an_attempt_that_finished_while_waiting() {
+        let mut st = FlightState::default();
+        st.record(Some(&DOWN), at(10));
+        // The caller saw 0 attempts when it started waiting; one finished and failed.
+        assert_eq!(
+            st.answer_without_upstream(None, 0, at(10), &settings())
+                .unwrap()
+                .unwrap_err(),
+            DOWN
+        );
+        // With a valid token, that token is served instead.
+        let t = hour_token("eyJ.a.b", 0);
+        served(st.answer_without_upstream(Some(&t), 0, at(3400), &settings()));
+    }
+
+    #[test]
+    fn phase_two_honours_retry_after_backoff_and_the_budget() {
+        let t = hour_token("eyJ.a.b", 0);
+        let mut st = FlightState::default();
+        st.record(
+            Some(&UpstreamError::RateLimited {
+                retry_after: Some(Duration::from_secs(120)),
+            }),
+            at(3300),
+        );
+        match st.answer_without_upstream(None, 1, at(3320), &settings()) {
+            Some(Err(UpstreamError::RateLimited { retry_after })) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(100)));
+            }
+            other => panic!("{other:?}"),
+        }
+        served(st.answer_without_upstream(Some(&t), 1, at(3350), &settings()));
+        assert!(st
+            .answer_without_upstream(None, 1, at(3420), &settings())
+            .is_none());
+
+        // A failure backs off callers without a token for 0.5–0.75 s, then lets one through.
+        let mut st = FlightState::default();
+        st.record(Some(&DOWN), at(0));
+        let soon = at(0).saturating_add(Duration::from_millis(400));
+        assert_eq!(
+            st.answer_without_upstream(None, 1, soon, &settings())
+                .unwrap()
+                .unwrap_err(),
+            DOWN
+        );
+        assert!(st
+            .answer_without_upstream(None, 1, at(1), &settings())
+            .is_none());
+
+        // The per-minute budget: once spent, no call until the oldest attempt is a minute old.
+        let mut st = FlightState::default();
+        for i in 0..MAX_UPSTREAM_ATTEMPTS_PER_MINUTE as u64 {
+            st.record(None, at(i));
+        }
+        match st.answer_without_upstream(None, st.attempts, at(30), &settings()) {
+            Some(Err(UpstreamError::RateLimited { retry_after })) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(30)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(st
+            .answer_without_upstream(None, st.attempts, at(60), &settings())
+            .is_none());
+    }
+
+    #[test]
+    fn phase_four_records_failures_with_growing_backoff_and_a_success_clears_them() {
+        let mut st = FlightState::default();
+        st.record(Some(&DOWN), at(0));
+        st.record(Some(&DOWN), at(1));
+        st.record(Some(&DOWN), at(2));
+        assert_eq!(st.consecutive_failures, 3);
+        // The third failure in a row backs off 2–3 s (0.5 s doubled twice, plus jitter).
+        let wait = st.failing_until.unwrap().since(at(2));
+        assert!(
+            (Duration::from_secs(2)..=Duration::from_secs(3)).contains(&wait),
+            "{wait:?}"
+        );
+        st.record(None, at(10));
+        assert_eq!(
+            (
+                st.consecutive_failures,
+                st.failing_until,
+                st.last_error.clone()
+            ),
+            (0, None, None)
+        );
+        assert_eq!((st.attempts, st.last_attempt), (4, Some(at(10))));
+    }
+
+    #[test]
+    fn phase_four_keeps_the_later_expiry_when_upstream_repeats_the_token() {
+        let held = hour_token("eyJ.same.token", 0);
+        // CHILI hands the same token back 10 minutes later, reporting 49 minutes and change as
+        // 49 whole minutes: the earlier stamp (60 minutes from 0) is the better estimate.
+        let grant =
+            grafx_core::TokenGrant::from_parts("eyJ.same.token", "Bearer", 2940.0, "template:read")
+                .unwrap();
+        let (token, same) = stamp_grant(&grant, Some(&held), at(600));
+        assert!(same);
+        assert_eq!(token.expiry.expires_at(), held.expiry.expires_at());
+        // A new token is stamped as received.
+        let grant =
+            grafx_core::TokenGrant::from_parts("eyJ.new.token", "Bearer", 3600.0, "template:read")
+                .unwrap();
+        let (token, same) = stamp_grant(&grant, Some(&held), at(600));
+        assert!(!same);
+        assert_eq!(token.expiry.expires_at(), at(4200));
     }
 
     #[test]

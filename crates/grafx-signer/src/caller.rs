@@ -25,8 +25,11 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use grafx_core::Timestamp;
+use parking_lot::Mutex;
 
 use axum::http::{header, HeaderMap};
 use jsonwebtoken::jwk::JwkSet;
@@ -34,7 +37,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::ClientSecret;
+use crate::{ClientSecret, Clock};
 
 /// JWKS are fetched again for an unknown `kid` at most this often.
 pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
@@ -54,7 +57,7 @@ pub const MAX_FORWARD_AUTH_IN_FLIGHT: usize = 32;
 /// evicted (all live equally long, so the oldest is also the first to expire), never the lot.
 struct DecisionCache {
     capacity: usize,
-    entries: HashMap<[u8; 32], (Instant, Decision)>,
+    entries: HashMap<[u8; 32], (Timestamp, Decision)>,
     order: std::collections::VecDeque<[u8; 32]>,
 }
 
@@ -67,19 +70,15 @@ impl DecisionCache {
         }
     }
 
-    fn get(&self, key: &[u8; 32], max_age: Duration) -> Option<Decision> {
+    fn get(&self, key: &[u8; 32], max_age: Duration, now: Timestamp) -> Option<Decision> {
         self.entries
             .get(key)
-            .filter(|(at, _)| at.elapsed() < max_age)
+            .filter(|(at, _)| now.since(*at) < max_age)
             .map(|(_, d)| d.clone())
     }
 
-    fn insert(&mut self, key: [u8; 32], decision: Decision) {
-        if self
-            .entries
-            .insert(key, (Instant::now(), decision))
-            .is_none()
-        {
+    fn insert(&mut self, key: [u8; 32], decision: Decision, now: Timestamp) {
+        if self.entries.insert(key, (now, decision)).is_none() {
             self.order.push_back(key);
         }
         while self.order.len() > self.capacity {
@@ -204,12 +203,15 @@ impl CallerRefusal {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    /// Checked on the signer's clock (not by jsonwebtoken, which reads the system's).
+    exp: Option<f64>,
+    nbf: Option<f64>,
 }
 
 #[derive(Default)]
 struct JwksCache {
     keys: Option<JwkSet>,
-    fetched_at: Option<Instant>,
+    fetched_at: Option<Timestamp>,
 }
 
 /// The runtime side of a [`CallerConfig`]: key and decision caches, an HTTP client.
@@ -227,12 +229,20 @@ pub(crate) struct CallerAuth {
     refusals: Mutex<DecisionCache>,
     /// How long a caller may wait for a forward-auth slot (the HTTP timeout).
     timeout: Duration,
+    /// Session expiry, cached decisions and JWKS ages are judged on this clock.
+    clock: Arc<dyn Clock>,
     /// Bounds concurrent forward-auth requests, so a flood of new cookies cannot flood the app.
     forward_auth_slots: tokio::sync::Semaphore,
 }
 
-/// A forward-auth answer: the user (when named), or why the app refused.
-type Decision = Result<Option<String>, String>;
+/// A forward-auth answer, cached per credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Decision {
+    /// The app accepted the session; the user, when its reply names one.
+    Allowed { user: Option<String> },
+    /// The app refused the session (401 or 403): the message for the browser.
+    Refused { message: String },
+}
 
 impl std::fmt::Debug for CallerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,7 +274,11 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl CallerAuth {
-    pub(crate) fn new(config: CallerConfig, timeout: Duration) -> Result<Self, crate::Error> {
+    pub(crate) fn new(
+        config: CallerConfig,
+        timeout: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
@@ -281,6 +295,7 @@ impl CallerAuth {
             decisions: Mutex::new(DecisionCache::new(MAX_CACHED_DECISIONS)),
             refusals: Mutex::new(DecisionCache::new(MAX_CACHED_DECISIONS / 10)),
             timeout,
+            clock,
             forward_auth_slots: tokio::sync::Semaphore::new(MAX_FORWARD_AUTH_IN_FLIGHT),
         })
     }
@@ -325,9 +340,9 @@ impl CallerAuth {
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
-        v.leeway = CALLER_LEEWAY.as_secs();
-        v.validate_nbf = true;
-        v.validate_exp = true;
+        // `exp` and `nbf` are checked in `decode_with`, on the signer's clock.
+        v.validate_nbf = false;
+        v.validate_exp = false;
         // A configured issuer or audience is a required claim: a session without one (or an OIDC
         // token minted for another app of the same tenant) is refused, not waved through.
         let mut required = vec!["exp"];
@@ -357,7 +372,10 @@ impl CallerAuth {
     ) -> Result<Option<String>, CallerRefusal> {
         use jsonwebtoken::errors::ErrorKind;
         match decode::<Claims>(token, key, &self.validation(alg)) {
-            Ok(data) => Ok(data.claims.sub),
+            Ok(data) => {
+                self.check_times(&data.claims)?;
+                Ok(data.claims.sub)
+            }
             Err(e) => {
                 let (reason, what) = match e.kind() {
                     ErrorKind::ExpiredSignature => ("expired", "the session has expired"),
@@ -396,6 +414,25 @@ impl CallerAuth {
                 ))
             }
         }
+    }
+
+    /// `exp` (required, checked by the validation) and `nbf`, with [`CALLER_LEEWAY`] either way.
+    fn check_times(&self, claims: &Claims) -> Result<(), CallerRefusal> {
+        let now = self.clock.now().as_millis() as f64 / 1000.0;
+        let leeway = CALLER_LEEWAY.as_secs_f64();
+        if claims.exp.is_some_and(|exp| exp + leeway < now) {
+            return Err(CallerRefusal::unauthenticated(
+                "expired",
+                "the session has expired; sign in again",
+            ));
+        }
+        if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
+            return Err(CallerRefusal::unauthenticated(
+                "not_yet_valid",
+                "the session is not valid yet (nbf); sign in again",
+            ));
+        }
+        Ok(())
     }
 
     fn header_alg(token: &str) -> Result<jsonwebtoken::Header, CallerRefusal> {
@@ -447,7 +484,8 @@ impl CallerAuth {
         })?;
         // The key's own algorithm, when it declares one, must match the token's.
         if let Some(key_alg) = key.common.key_algorithm {
-            if format!("{key_alg:?}") != format!("{:?}", header.alg) {
+            // A key for an encryption algorithm (`RSA-OAEP`…) converts to no signing algorithm.
+            if Algorithm::try_from(key_alg).ok() != Some(header.alg) {
                 return Err(CallerRefusal::unauthenticated(
                     "algorithm_not_allowed",
                     "the session's algorithm does not match its key",
@@ -472,9 +510,10 @@ impl CallerAuth {
             set.find(kid).cloned()
         };
         let cached = |cache: &JwksCache| {
+            let now = self.clock.now();
             let current = cache
                 .fetched_at
-                .is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
+                .is_some_and(|at| now.since(at) < JWKS_MAX_AGE);
             cache.keys.as_ref().filter(|_| current).and_then(find)
         };
         if let Some(k) = cached(&self.jwks_cache()) {
@@ -489,7 +528,7 @@ impl CallerAuth {
             }
             let may_fetch = cache
                 .fetched_at
-                .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
+                .is_none_or(|at| self.clock.now().since(at) >= JWKS_MIN_REFETCH);
             if !may_fetch {
                 // No keys at all means the last fetch failed: not the caller's fault.
                 if cache.keys.is_none() {
@@ -505,7 +544,7 @@ impl CallerAuth {
                     format!("the session is signed with an unknown key (`{kid}`); sign in again"),
                 ));
             }
-            cache.fetched_at = Some(Instant::now());
+            cache.fetched_at = Some(self.clock.now());
         }
         let fetched = self.fetch_jwks(url).await;
         let mut cache = self.jwks_cache();
@@ -537,8 +576,8 @@ impl CallerAuth {
         }
     }
 
-    fn jwks_cache(&self) -> std::sync::MutexGuard<'_, JwksCache> {
-        self.jwks.lock().unwrap_or_else(|p| p.into_inner())
+    fn jwks_cache(&self) -> parking_lot::MutexGuard<'_, JwksCache> {
+        self.jwks.lock()
     }
 
     /// Fetches the JWKS, refusing a body larger than [`MAX_REPLY_BYTES`] while reading it.
@@ -583,17 +622,12 @@ impl CallerAuth {
             hash.update([0]);
         }
         let digest: [u8; 32] = hash.finalize().into();
+        let now = self.clock.now();
         let cached = self
             .decisions
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&digest, cache_for)
-            .or_else(|| {
-                self.refusals
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&digest, cache_for)
-            });
+            .get(&digest, cache_for, now)
+            .or_else(|| self.refusals.lock().get(&digest, cache_for, now));
         let decision = match cached {
             Some(d) => d,
             None => {
@@ -623,15 +657,19 @@ impl CallerAuth {
                 })?;
                 let status = res.status();
                 let decision = if status.is_success() {
-                    Ok(user_header
-                        .and_then(|h| res.headers().get(h))
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                        .filter(|u| !u.is_empty()))
+                    Decision::Allowed {
+                        user: user_header
+                            .and_then(|h| res.headers().get(h))
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                            .filter(|u| !u.is_empty()),
+                    }
                 } else if status == 401 || status == 403 {
-                    Err(format!(
-                        "the app refused the session (HTTP {status}); sign in again"
-                    ))
+                    Decision::Refused {
+                        message: format!(
+                            "the app refused the session (HTTP {status}); sign in again"
+                        ),
+                    }
                 } else {
                     tracing::warn!(url = %url, %status, "the forward-auth endpoint failed; refusing callers");
                     return Err(CallerRefusal::unavailable(
@@ -641,21 +679,19 @@ impl CallerAuth {
                         ),
                     ));
                 };
-                let cache = if decision.is_ok() {
-                    &self.decisions
-                } else {
-                    &self.refusals
+                let cache = match decision {
+                    Decision::Allowed { .. } => &self.decisions,
+                    Decision::Refused { .. } => &self.refusals,
                 };
                 cache
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(digest, decision.clone());
+                    .insert(digest, decision.clone(), self.clock.now());
                 decision
             }
         };
         match decision {
-            Ok(subject) => Ok(Caller { subject }),
-            Err(message) => Err(CallerRefusal::unauthenticated(
+            Decision::Allowed { user } => Ok(Caller { subject: user }),
+            Decision::Refused { message } => Err(CallerRefusal::unauthenticated(
                 "forward_auth_refused",
                 message,
             )),
@@ -671,19 +707,29 @@ mod tests {
     fn the_decision_cache_evicts_the_oldest_entries_not_everything() {
         let mut cache = DecisionCache::new(3);
         let key = |n: u8| [n; 32];
+        let allowed = |n: u8| Decision::Allowed {
+            user: Some(format!("user-{n}")),
+        };
+        let t0 = Timestamp::from_millis(1_000_000);
         for n in 0..5 {
-            cache.insert(key(n), Ok(Some(format!("user-{n}"))));
+            cache.insert(key(n), allowed(n), t0);
         }
         let ttl = Duration::from_secs(60);
-        assert_eq!(cache.get(&key(0), ttl), None, "the oldest went first");
-        assert_eq!(cache.get(&key(1), ttl), None);
+        assert_eq!(cache.get(&key(0), ttl, t0), None, "the oldest went first");
+        assert_eq!(cache.get(&key(1), ttl, t0), None);
         for n in 2..5 {
-            assert_eq!(cache.get(&key(n), ttl), Some(Ok(Some(format!("user-{n}")))));
+            assert_eq!(cache.get(&key(n), ttl, t0), Some(allowed(n)));
         }
         // Refreshing a key does not grow the order.
-        cache.insert(key(4), Err("refused".into()));
+        let refused = Decision::Refused {
+            message: "refused".into(),
+        };
+        cache.insert(key(4), refused.clone(), t0);
         assert_eq!(cache.order.len(), 3);
-        assert_eq!(cache.get(&key(4), Duration::ZERO), None, "expired by age");
+        // Kept for `ttl` on the clock it is given, then gone.
+        let later = |s: u64| t0.saturating_add(Duration::from_secs(s));
+        assert_eq!(cache.get(&key(4), ttl, later(59)), Some(refused));
+        assert_eq!(cache.get(&key(4), ttl, later(60)), None, "expired by age");
     }
 
     #[test]

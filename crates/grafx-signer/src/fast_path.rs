@@ -22,8 +22,16 @@
 //! # }
 //! ```
 
+use std::convert::Infallible;
+use std::future::Ready;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use axum::extract::ConnectInfo;
+use futures_util::future::Either;
+use tower::util::Oneshot;
+use tower::ServiceExt;
 
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::Response;
@@ -59,6 +67,61 @@ impl SignerService {
 impl From<Router> for SignerService {
     fn from(router: Router) -> Self {
         Self { router, fast: None }
+    }
+}
+
+/// The future of a [`SignerService`] call: the fast path's reply, or the router's.
+pub type SignerFuture<B> = Either<Ready<Result<Response, Infallible>>, Oneshot<Router, Request<B>>>;
+
+impl SignerService {
+    /// The fast path's reply to `req` from `peer`, when it has one; `None` when the request is
+    /// the router's (and then nothing was counted or changed). For tests and diagnostics: serving
+    /// goes through [`serve`](crate::serve) or `tower::Service`.
+    pub fn fast_reply<B: axum::body::HttpBody>(
+        &self,
+        req: &Request<B>,
+        peer: SocketAddr,
+    ) -> Option<Response> {
+        self.fast.as_ref()?.answer(req, peer)
+    }
+
+    /// Answers `req` from `peer`: on the fast path when it can, otherwise through the router
+    /// (which then sees `peer` as `ConnectInfo`).
+    pub(crate) fn dispatch<B>(&self, mut req: Request<B>, peer: SocketAddr) -> SignerFuture<B>
+    where
+        B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        if let Some(fast) = &self.fast {
+            if let Some(res) = fast.answer(&req, peer) {
+                return Either::Left(std::future::ready(Ok(res)));
+            }
+        }
+        req.extensions_mut().insert(ConnectInfo(peer));
+        Either::Right(self.router.clone().oneshot(req))
+    }
+}
+
+/// For `tower::ServiceExt::oneshot` in tests and fuzzers: the peer comes from the request's
+/// `ConnectInfo<SocketAddr>`; without one, the router answers alone (as `app` would).
+impl<B> tower::Service<Request<B>> for SignerService
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = SignerFuture<B>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(&ConnectInfo(peer)) => self.dispatch(req, peer),
+            None => Either::Right(self.router.clone().oneshot(req)),
+        }
     }
 }
 
@@ -164,152 +227,5 @@ impl TokenFastPath {
         cache.count(lookup);
         self.count_served(route);
         Some(res)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use axum::body::Body;
-    use grafx_core::EnvironmentApiUrl;
-    use grafx_emulator::{start, EmulatorConfig, Settings};
-
-    use super::*;
-    use crate::{
-        ChiliAuthClient, ClientSecret, Integration, MemoryStore, OriginPolicy, SignerConfig,
-        SystemClock,
-    };
-
-    const ORIGIN: &str = "http://app.test:3000";
-    const PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::LOCALHOST,
-        40000,
-    ));
-
-    async fn fast_path(tweak: impl FnOnce(&mut Integration)) -> (TokenFastPath, AppState) {
-        let em = start(
-            EmulatorConfig::default().with_settings(Settings {
-                token_rate_limit: 0,
-                ..Settings::default()
-            }),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
-        let e = em.emulator();
-        let mut integration = Integration {
-            name: "default".into(),
-            client_id: "demo-reader".into(),
-            client_secret: ClientSecret::new("demo-reader-secret".into()),
-            environment: e.environment().clone(),
-            environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url()).unwrap(),
-            platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url()).unwrap(),
-            auth_url: e.token_url().parse().unwrap(),
-            audience: crate::DEFAULT_AUDIENCE.into(),
-            allowed_origins: Some(OriginPolicy::parse_list(ORIGIN).unwrap()),
-            browser_scopes: None,
-            caller: None,
-        };
-        tweak(&mut integration);
-        let state = AppState::with_parts(
-            SignerConfig::single(integration),
-            Arc::new(ChiliAuthClient::new(Duration::from_secs(3)).unwrap()),
-            Arc::new(MemoryStore::default()),
-            Arc::new(SystemClock),
-        );
-        state.cache("default").unwrap().get().await.unwrap();
-        // The emulator may stop: from here on only the cache answers.
-        drop(em);
-        (
-            TokenFastPath::new(state.clone(), SequentialRequestId::new()),
-            state,
-        )
-    }
-
-    fn post(path: &str) -> axum::http::request::Builder {
-        Request::post(path)
-            .header("origin", ORIGIN)
-            .header("x-csrf", "1")
-    }
-
-    #[tokio::test]
-    async fn answers_cached_token_requests_and_leaves_the_rest_to_the_router() {
-        let (fast, _state) = fast_path(|_| {}).await;
-        for path in ["/token", "/token/default", "/token?x=1"] {
-            let res = fast
-                .answer(&post(path).body(Body::empty()).unwrap(), PEER)
-                .unwrap_or_else(|| panic!("{path} is answered by the fast path"));
-            assert_eq!(res.status(), 200);
-            assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
-        }
-        let left: [(&str, Request<Body>); 9] = [
-            (
-                "GET",
-                Request::get("/token")
-                    .header("origin", ORIGIN)
-                    .header("x-csrf", "1")
-                    .body(Body::empty())
-                    .unwrap(),
-            ),
-            ("a body", post("/token").body(Body::from("{}")).unwrap()),
-            (
-                "no origin",
-                Request::post("/token")
-                    .header("x-csrf", "1")
-                    .body(Body::empty())
-                    .unwrap(),
-            ),
-            (
-                "another origin",
-                Request::post("/token")
-                    .header("origin", "https://evil.example")
-                    .header("x-csrf", "1")
-                    .body(Body::empty())
-                    .unwrap(),
-            ),
-            (
-                "no CSRF header",
-                Request::post("/token")
-                    .header("origin", ORIGIN)
-                    .body(Body::empty())
-                    .unwrap(),
-            ),
-            (
-                "an unknown integration",
-                post("/token/nope").body(Body::empty()).unwrap(),
-            ),
-            (
-                "a percent-encoded name",
-                post("/token/defaul%74").body(Body::empty()).unwrap(),
-            ),
-            (
-                "another route",
-                post("/tokens").body(Body::empty()).unwrap(),
-            ),
-            (
-                "a trailing slash",
-                post("/token/").body(Body::empty()).unwrap(),
-            ),
-        ];
-        for (what, req) in left {
-            assert!(
-                fast.answer(&req, PEER).is_none(),
-                "{what} is left to the router"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn a_scope_policy_refusal_is_left_to_the_router() {
-        let (fast, _) = fast_path(|i| {
-            i.browser_scopes = Some("template:list".parse().unwrap());
-        })
-        .await;
-        let req = post("/token").body(Body::empty()).unwrap();
-        assert!(
-            fast.answer(&req, PEER).is_none(),
-            "a refused scope is the router's to word"
-        );
     }
 }

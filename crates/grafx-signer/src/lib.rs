@@ -59,7 +59,7 @@ pub use config::{
     DEFAULT_AUTH_URL, DEFAULT_LISTEN,
 };
 pub use error::{AppError, Error};
-pub use fast_path::SignerService;
+pub use fast_path::{SignerFuture, SignerService};
 pub use origin::OriginPolicy;
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};

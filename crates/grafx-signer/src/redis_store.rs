@@ -62,10 +62,7 @@ impl StoreKey {
     pub fn from_text(text: &str) -> Result<Self, Error> {
         let t = text.trim();
         let bytes = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .ok()
+            hex::decode(t).ok()
         } else {
             base64::engine::general_purpose::STANDARD.decode(t).ok()
         };
@@ -93,7 +90,7 @@ pub struct RedisStore {
     client: redis::Client,
     cipher: Aes256Gcm,
     conn: Mutex<Option<ConnectionManager>>,
-    last_attempt: std::sync::Mutex<Option<Instant>>,
+    last_attempt: parking_lot::Mutex<Option<Instant>>,
     degraded: AtomicBool,
     errors: AtomicU64,
     redacted_url: String,
@@ -166,7 +163,7 @@ impl RedisStore {
             client,
             cipher: Aes256Gcm::new(&key.0.into()),
             conn: Mutex::new(None),
-            last_attempt: std::sync::Mutex::new(None),
+            last_attempt: parking_lot::Mutex::new(None),
             degraded: AtomicBool::new(false),
             errors: AtomicU64::new(0),
             redacted_url: redact(url),
@@ -201,7 +198,7 @@ impl RedisStore {
             return Ok(c.clone());
         }
         {
-            let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_attempt.lock();
             if last.is_some_and(|t| t.elapsed() < RECONNECT_INTERVAL) {
                 return Err(StoreError("Redis is unreachable".into()));
             }

@@ -27,22 +27,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::convert::Infallible;
-use std::future::Ready;
 
-use axum::extract::ConnectInfo;
+use crate::fast_path::SignerFuture;
+use crate::SignerService;
 use axum::http::Request;
 use axum::response::Response;
-use axum::Router;
-use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::util::Oneshot;
-use tower::ServiceExt;
-
-use crate::SignerService;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,17 +133,10 @@ struct Connection {
 impl hyper::service::Service<Request<Incoming>> for Connection {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Response, Infallible>>, Oneshot<Router, Request<Incoming>>>;
+    type Future = SignerFuture<Incoming>;
 
-    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
-        if let Some(fast) = &self.service.fast {
-            if let Some(res) = fast.answer(&req, self.remote) {
-                return Either::Left(std::future::ready(Ok(res)));
-            }
-        }
-        req.extensions_mut()
-            .insert(ConnectInfo::<SocketAddr>(self.remote));
-        Either::Right(self.service.router.clone().oneshot(req))
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.service.dispatch(req, self.remote)
     }
 }
 

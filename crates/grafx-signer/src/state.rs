@@ -2,7 +2,9 @@
 //! per-IP rate limiter. Reloadable (SIGHUP) without dropping the caches of unchanged integrations.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 
 use grafx_core::RefreshPolicy;
 use tokio::task::JoinHandle;
@@ -34,13 +36,20 @@ struct Inner {
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
 }
 
-fn callers(config: &SignerConfig) -> Result<BTreeMap<String, Arc<CallerAuth>>, Error> {
+fn callers(
+    config: &SignerConfig,
+    clock: &Arc<dyn Clock>,
+) -> Result<BTreeMap<String, Arc<CallerAuth>>, Error> {
     let mut map = BTreeMap::new();
     for (name, i) in &config.integrations {
         if let Some(c) = &i.caller {
             map.insert(
                 name.clone(),
-                Arc::new(CallerAuth::new(c.clone(), config.upstream_timeout)?),
+                Arc::new(CallerAuth::new(
+                    c.clone(),
+                    config.upstream_timeout,
+                    Arc::clone(clock),
+                )?),
             );
         }
     }
@@ -89,7 +98,7 @@ impl AppState {
             // Building a caller check cannot fail for a loaded configuration (only the HTTP
             // client could); a failure leaves the integration without one, so it is logged loudly
             // and every request to it is refused below.
-            callers: RwLock::new(Arc::new(callers(&config).unwrap_or_else(|e| {
+            callers: RwLock::new(Arc::new(callers(&config, &clock).unwrap_or_else(|e| {
                 tracing::error!("caller authentication is unusable: {e}");
                 BTreeMap::new()
             }))),
@@ -134,11 +143,7 @@ impl AppState {
     /// Each first fetches a token, so the signer is warm before the first browser asks.
     pub fn start_refreshers(&self) {
         let caches = self.caches();
-        let mut running = self
-            .inner
-            .refreshers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut running = self.inner.refreshers.lock();
         for (name, cache) in caches.iter() {
             running
                 .entry(name.clone())
@@ -148,11 +153,7 @@ impl AppState {
 
     /// Stops every refresh-ahead task.
     pub fn stop_refreshers(&self) {
-        let mut running = self
-            .inner
-            .refreshers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut running = self.inner.refreshers.lock();
         for (_, task) in std::mem::take(&mut *running) {
             task.abort();
         }
@@ -162,14 +163,8 @@ impl AppState {
     /// their cache (and cached token); the others start cold. Returns the names that were kept.
     pub async fn reload(&self, config: SignerConfig) -> Vec<String> {
         // Caller checks first: a kept cache switches to its new caller policy right below.
-        match callers(&config) {
-            Ok(c) => {
-                *self
-                    .inner
-                    .callers
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(c)
-            }
+        match callers(&config, &self.inner.clock) {
+            Ok(c) => *self.inner.callers.write() = Arc::new(c),
             Err(e) => {
                 tracing::error!("caller authentication is unusable, keeping the previous one: {e}")
             }
@@ -199,11 +194,7 @@ impl AppState {
             caches.insert(name.clone(), cache);
         }
         {
-            let mut running = self
-                .inner
-                .refreshers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut running = self.inner.refreshers.lock();
             running.retain(|name, task| {
                 let keep = kept.contains(name);
                 if !keep {
@@ -250,12 +241,7 @@ impl AppState {
 
     /// The caller check of an integration, when it has one.
     pub(crate) fn caller_auth(&self, integration: &str) -> Option<Arc<CallerAuth>> {
-        self.inner
-            .callers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(integration)
-            .cloned()
+        self.inner.callers.read().get(integration).cloned()
     }
 
     /// The rate limits in force (a lock-free read: the hot path reads them on every request).

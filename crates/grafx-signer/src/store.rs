@@ -2,7 +2,9 @@
 //! replicas) can replace the in-memory one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -78,27 +80,16 @@ pub struct MemoryStore {
 #[async_trait]
 impl TokenStore for MemoryStore {
     async fn load(&self, key: &str) -> Result<Option<Arc<CachedToken>>, StoreError> {
-        Ok(self
-            .tokens
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned())
+        Ok(self.tokens.read().get(key).cloned())
     }
 
     async fn save(&self, key: &str, token: Arc<CachedToken>) -> Result<(), StoreError> {
-        self.tokens
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), token);
+        self.tokens.write().insert(key.to_owned(), token);
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        self.tokens
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.tokens.write().remove(key);
         Ok(())
     }
 

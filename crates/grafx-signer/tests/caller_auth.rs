@@ -121,7 +121,7 @@ async fn a_slow_jwks_refetch_does_not_block_known_keys() {
     let h = Arc::new(harness(fast_settings(), false, with_caller(config)).await);
     let good = sign(Algorithm::RS256, Some("rsa-1"), &rsa1, &claims("alice"));
     assert_eq!(ask(&h, Some(&good), None).await.status(), 200);
-    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    h.advance(grafx_signer::JWKS_MIN_REFETCH);
     // Under the 3 s client timeout of the test harness, so the fetch completes.
     keys.delay_ms.store(2_500, Ordering::SeqCst);
     let unknown = sign(Algorithm::RS256, Some("rotated"), &rsa1, &claims("bob"));
@@ -145,7 +145,7 @@ async fn a_slow_jwks_refetch_does_not_block_known_keys() {
     // A JWKS larger than the signer reads is refused while reading (a 503, never a hang).
     keys.delay_ms.store(0, Ordering::SeqCst);
     keys.padding.store(4 * 1024 * 1024, Ordering::SeqCst);
-    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    h.advance(grafx_signer::JWKS_MIN_REFETCH);
     let other = sign(Algorithm::RS256, Some("other"), &rsa1, &claims("carol"));
     let res = ask(&h, Some(&other), None).await;
     assert_eq!(res.status(), 503, "an oversized JWKS is not read");
@@ -294,7 +294,7 @@ async fn jwks_sessions_rs256_and_es256_pass_and_every_bad_one_is_refused() {
     *keys.keys.lock().unwrap() = JwkSet {
         keys: vec![public_jwk(&rsa2, Algorithm::RS256, "rsa-2")],
     };
-    tokio::time::sleep(grafx_signer::JWKS_MIN_REFETCH).await;
+    h.advance(grafx_signer::JWKS_MIN_REFETCH);
     let rotated = sign(Algorithm::RS256, Some("rsa-2"), &rsa2, &claims("alice"));
     assert_eq!(ask(&h, Some(&rotated), None).await.status(), 200);
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
@@ -552,7 +552,7 @@ async fn forward_auth_allows_refuses_caches_and_fails_closed() {
     let config = CallerConfig::new(CallerMethod::ForwardAuth {
         url: url.parse().unwrap(),
         user_header: Some("x-auth-request-user".into()),
-        cache_for: Duration::from_secs(1),
+        cache_for: Duration::from_secs(10),
     });
     let h = harness(fast_settings(), false, with_caller(config)).await;
 
@@ -574,7 +574,12 @@ async fn forward_auth_allows_refuses_caches_and_fails_closed() {
         2,
         "no credentials: not even asked"
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The decision is kept for `cache_for` (10 s) on the signer's clock: after 5 s, still cached;
+    // after 11, asked again.
+    h.advance(Duration::from_secs(5));
+    ask(&h, None, Some("session=good-alice")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "cached for 10 s");
+    h.advance(Duration::from_secs(6));
     assert_eq!(
         ask(&h, None, Some("session=good-alice")).await.status(),
         200

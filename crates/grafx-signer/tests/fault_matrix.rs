@@ -50,6 +50,8 @@ struct Case {
     status: u16,
     code: &'static str,
     retry_after: bool,
+    /// How `grafx_signer_upstream_requests_total{outcome}` counts the fault.
+    outcome: &'static str,
 }
 
 fn status(status: u16, retry_after: Option<u64>) -> Injected {
@@ -71,42 +73,57 @@ fn reply(body: &str) -> Injected {
 }
 
 fn cases() -> Vec<Case> {
-    let unavailable = |name, injected| Case {
+    let unavailable = |name, outcome, injected| Case {
         name,
         injected,
         status: 503,
         code: "upstream_unavailable",
         retry_after: true,
+        outcome,
     };
     vec![
-        unavailable("upstream_500", status(500, None)),
-        unavailable("upstream_502", status(502, None)),
-        unavailable("upstream_503", status(503, None)),
-        unavailable("upstream_429_retry_after", status(429, Some(2))),
+        unavailable("upstream_500", "unavailable", status(500, None)),
+        unavailable("upstream_502", "unavailable", status(502, None)),
+        unavailable("upstream_503", "unavailable", status(503, None)),
+        unavailable(
+            "upstream_429_retry_after",
+            "rate_limited",
+            status(429, Some(2)),
+        ),
         unavailable(
             "upstream_timeout",
+            "timeout",
             Injected::Fault(Fault::Delay { ms: 2500 }),
         ),
-        unavailable("connection_reset", Injected::Fault(Fault::Drop)),
-        unavailable("malformed_json", Injected::Fault(Fault::MalformedJson)),
+        unavailable("connection_reset", "network", Injected::Fault(Fault::Drop)),
+        unavailable(
+            "malformed_json",
+            "invalid_reply",
+            Injected::Fault(Fault::MalformedJson),
+        ),
         unavailable(
             "html_error_page",
+            "unavailable",
             Injected::Fault(Fault::Html { status: 502 }),
         ),
         unavailable(
             "wrong_token_type",
+            "invalid_reply",
             reply(r#"{"access_token":"eyJ.a.b","token_type":"mac","expires_in":86400}"#),
         ),
         unavailable(
             "missing_expires_in",
+            "invalid_reply",
             reply(r#"{"access_token":"eyJ.a.b","token_type":"Bearer"}"#),
         ),
         unavailable(
             "negative_expires_in",
+            "invalid_reply",
             reply(r#"{"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":-60}"#),
         ),
         unavailable(
             "huge_expires_in",
+            "invalid_reply",
             reply(r#"{"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":1e300}"#),
         ),
         Case {
@@ -115,6 +132,7 @@ fn cases() -> Vec<Case> {
             status: 502,
             code: "upstream_rejected",
             retry_after: false,
+            outcome: "rejected",
         },
     ]
 }
@@ -223,12 +241,25 @@ async fn run(case: &Case) {
     );
     assert!(renewed.expires_in.as_secs() > 86_000, "{name}: fresh");
 
-    // Metrics saw the failures by outcome, and nothing in the signer panicked.
+    // Metrics counted the failures by their outcome (the cold request and the warm refresh, each
+    // with its retry) and the two successes.
     let metrics = h.metrics().await;
+    let count = |outcome: &str| {
+        let series = format!(
+            r#"grafx_signer_upstream_requests_total{{integration="default",outcome="{outcome}"}} "#
+        );
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series.as_str())?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     assert!(
-        metrics.contains("grafx_signer_upstream_requests_total"),
-        "{name}: upstream metrics"
+        count(case.outcome) >= 2.0,
+        "{name}: {} counted as `{}`: {metrics}",
+        count(case.outcome),
+        case.outcome
     );
+    assert_eq!(count("ok"), 2.0, "{name}: {metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

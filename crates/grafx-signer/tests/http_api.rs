@@ -290,6 +290,20 @@ async fn behind_a_trusted_proxy_the_forwarded_ip_is_the_key() {
             .unwrap();
         assert_eq!(res.status(), 200, "request {i}");
     }
+    // And one forwarded client is limited on its own: about its burst of 5 (10.0.0.7 has used
+    // one), then 429, while its neighbours are still served.
+    let from = |ip: &str| {
+        h.post("/token")
+            .header("x-forwarded-for", format!("203.0.113.9, {ip}"))
+            .send()
+    };
+    let mut served = 0;
+    while from("10.0.0.7").await.unwrap().status() == 200 {
+        served += 1;
+        assert!(served <= 8, "10.0.0.7 is never limited");
+    }
+    assert!((4..=6).contains(&served), "{served} served before the 429");
+    assert_eq!(from("10.0.0.8").await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -652,5 +666,126 @@ async fn a_request_the_fast_path_leaves_to_the_router_is_rate_limited_once() {
         h.post("/token").send().await.unwrap().status(),
         429,
         "the sixth request is over the burst of 5"
+    );
+}
+
+/// The peer the fast-path tests pretend to be.
+const PEER: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    40000,
+));
+
+/// A harness with a cached token, and the fast path over the same state.
+async fn fast_path(
+    tweak: impl FnOnce(&mut grafx_signer::Integration),
+) -> (Harness, grafx_signer::SignerService) {
+    let h = harness(fast_settings(), false, |c| {
+        tweak(c.integrations.get_mut("default").unwrap())
+    })
+    .await;
+    h.state.cache("default").unwrap().get().await.unwrap();
+    let fast = grafx_signer::SignerService::new(h.state.clone());
+    (h, fast)
+}
+
+fn fast_post(path: &str) -> axum::http::request::Builder {
+    axum::http::Request::post(path)
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+}
+
+#[tokio::test]
+async fn answers_cached_token_requests_and_leaves_the_rest_to_the_router() {
+    let (_h, fast) = fast_path(|_| {}).await;
+    for path in ["/token", "/token/default", "/token?x=1"] {
+        let res = fast
+            .fast_reply(
+                &fast_post(path).body(axum::body::Body::empty()).unwrap(),
+                PEER,
+            )
+            .unwrap_or_else(|| panic!("{path} is answered by the fast path"));
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+    }
+    let left: [(&str, axum::http::Request<axum::body::Body>); 9] = [
+        (
+            "GET",
+            axum::http::Request::get("/token")
+                .header("origin", ORIGIN)
+                .header("x-csrf", "1")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "a body",
+            fast_post("/token")
+                .body(axum::body::Body::from("{}"))
+                .unwrap(),
+        ),
+        (
+            "no origin",
+            axum::http::Request::post("/token")
+                .header("x-csrf", "1")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "another origin",
+            axum::http::Request::post("/token")
+                .header("origin", "https://evil.example")
+                .header("x-csrf", "1")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "no CSRF header",
+            axum::http::Request::post("/token")
+                .header("origin", ORIGIN)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "an unknown integration",
+            fast_post("/token/nope")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "a percent-encoded name",
+            fast_post("/token/defaul%74")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "another route",
+            fast_post("/tokens")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+        (
+            "a trailing slash",
+            fast_post("/token/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        ),
+    ];
+    for (what, req) in left {
+        assert!(
+            fast.fast_reply(&req, PEER).is_none(),
+            "{what} is left to the router"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scope_policy_refusal_is_left_to_the_router() {
+    let (_h, fast) = fast_path(|i| {
+        i.browser_scopes = Some("template:list".parse().unwrap());
+    })
+    .await;
+    let req = fast_post("/token").body(axum::body::Body::empty()).unwrap();
+    assert!(
+        fast.fast_reply(&req, PEER).is_none(),
+        "a refused scope is the router's to word"
     );
 }

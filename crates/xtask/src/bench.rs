@@ -13,7 +13,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -313,18 +313,6 @@ async fn futures_join<T>(
     out
 }
 
-/// The signer's clock for the 48-hour simulation: real time plus an offset moved in step with the
-/// emulator's clock.
-#[derive(Default)]
-struct SimClock(AtomicI64);
-
-impl grafx_signer::Clock for SimClock {
-    fn now(&self) -> grafx_core::Timestamp {
-        let real = grafx_signer::Clock::now(&grafx_signer::SystemClock).as_millis() as i64;
-        grafx_core::Timestamp::from_millis((real + self.0.load(Ordering::Relaxed)).max(0) as u64)
-    }
-}
-
 /// 48 simulated hours, a request every simulated minute: upstream calls made by the signer.
 fn simulate_signer_48h() -> Result<(u64, u64)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -344,7 +332,8 @@ fn simulate_signer_48h() -> Result<(u64, u64)> {
         let e = em.emulator();
         let integration =
             crate::browser::emulator_integration(e, "default", "demo-reader", ORIGIN)?;
-        let clock = Arc::new(SimClock::default());
+        // The signer's clock, moved in step with the emulator's.
+        let clock = Arc::new(grafx_testkit::SimClock::default());
         let state = grafx_signer::AppState::with_parts(
             grafx_signer::SignerConfig::single(integration),
             Arc::new(grafx_signer::ChiliAuthClient::new(Duration::from_secs(5))?),
@@ -361,7 +350,7 @@ fn simulate_signer_48h() -> Result<(u64, u64)> {
             }
             served += 1;
             e.advance_clock(60_000);
-            clock.0.fetch_add(60_000, Ordering::Relaxed);
+            clock.advance(Duration::from_secs(60));
         }
         anyhow::Ok((e.stats().token_requests, served))
     })

@@ -44,18 +44,11 @@ pub(crate) fn emulator_integration(
     client: &str,
     origins: &str,
 ) -> Result<Integration> {
+    // Parsed here first, so a bad list is an error rather than the test kit's panic.
+    OriginPolicy::parse_list(origins)?;
     Ok(Integration {
-        name: name.into(),
-        client_id: client.into(),
-        client_secret: ClientSecret::new(format!("{client}-secret")),
-        environment: e.environment().clone(),
-        environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url())?,
-        platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url())?,
-        auth_url: e.token_url().parse()?,
-        audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-        allowed_origins: Some(OriginPolicy::parse_list(origins)?),
         browser_scopes: Some(grafx_core::BrowserScopes::ReadOnly),
-        caller: None,
+        ..grafx_testkit::emulator_integration(e, name, client, Some(origins))
     })
 }
 

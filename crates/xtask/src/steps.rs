@@ -17,6 +17,8 @@ struct StepResult {
     ok: bool,
     tally: Tally,
     took: Duration,
+    /// A check that passes or fails (fmt, clippy, a build) rather than a suite of tests.
+    gate: bool,
 }
 
 /// The steps run so far.
@@ -37,14 +39,14 @@ impl Report {
         c
     }
 
-    /// Runs `cmd`, streaming and capturing its output. A gate (fmt, clippy) counts as one test; a
-    /// suite counts what its runner reports, plus one failure if it failed without saying so (it
-    /// did not compile, or crashed).
     /// Whether `--only` leaves this step in.
     fn wanted(&self, name: &str) -> bool {
         self.only.as_deref().is_none_or(|o| name.contains(o))
     }
 
+    /// Runs `cmd`, streaming and capturing its output. A gate (fmt, clippy, tsc) passes or fails
+    /// and counts no tests; a suite counts what its runner reports, plus one failure if it failed
+    /// without saying so (it did not compile, or crashed).
     fn run(&mut self, name: &str, mut cmd: Command, gate: bool) {
         if !self.wanted(name) {
             return;
@@ -79,10 +81,12 @@ impl Report {
             ok,
             tally,
             took: start.elapsed(),
+            gate,
         });
     }
 
-    /// Records a step that is not a child process's test run (a build, or a failure to start).
+    /// Records a step that is not a child process's test run (a build, or a failure to start):
+    /// a gate that passed or failed.
     fn record(&mut self, name: &str, ok: bool, took: Duration) {
         let tally = Tally {
             passed: u64::from(ok),
@@ -93,25 +97,40 @@ impl Report {
             ok,
             tally,
             took,
+            gate: true,
         });
     }
 
+    /// Prints each step, then the gates on a line of their own and the tests on the last line
+    /// (`N passed, N failed`, counting only tests). Returns whether everything passed.
     fn print(&self) -> bool {
         println!("\nxtask: summary");
-        let mut total = Tally::default();
+        let mut tests = Tally::default();
+        let mut gates = Tally::default();
         for r in &self.results {
-            println!(
-                "  {:<4} {:<44} {:>5} passed {:>3} failed  {:>6.1}s",
-                if r.ok { "ok" } else { "FAIL" },
-                r.name,
-                r.tally.passed,
-                r.tally.failed,
-                r.took.as_secs_f64()
-            );
-            total += r.tally;
+            let status = if r.ok { "ok" } else { "FAIL" };
+            if r.gate {
+                println!(
+                    "  {status:<4} {:<44} {:>17}  {:>6.1}s",
+                    r.name,
+                    "gate",
+                    r.took.as_secs_f64()
+                );
+                gates += r.tally;
+            } else {
+                println!(
+                    "  {status:<4} {:<44} {:>5} passed {:>3} failed  {:>6.1}s",
+                    r.name,
+                    r.tally.passed,
+                    r.tally.failed,
+                    r.took.as_secs_f64()
+                );
+                tests += r.tally;
+            }
         }
         let ok = self.results.iter().all(|r| r.ok);
-        println!("{} passed, {} failed", total.passed, total.failed);
+        println!("gates: {} passed, {} failed", gates.passed, gates.failed);
+        println!("{} passed, {} failed", tests.passed, tests.failed);
         ok
     }
 }

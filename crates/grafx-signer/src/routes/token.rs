@@ -350,10 +350,7 @@ pub(crate) fn render(
     cache.rendered(token, remaining.as_secs(), || {
         let expires_in = ExpiresIn::new(remaining)
             .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-        let wall_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let wall_now = now.as_millis() / 1000;
         let body = SignerToken {
             access_token: token.access_token.clone(),
             token_type: TokenType::Bearer,

@@ -3,37 +3,15 @@
 
 use std::time::Duration;
 
-use grafx_core::EnvironmentApiUrl;
-use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use grafx_signer::{
-    AppState, ChiliAuthClient, ClientSecret, Clock, Integration, MemoryStore, OriginPolicy,
-    SignerConfig, SystemClock,
-};
+use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
+use grafx_signer::{AppState, ChiliAuthClient, Integration, MemoryStore, SignerConfig};
 use tokio::task::JoinHandle;
 
 pub const ORIGIN: &str = "http://app.test:3000";
 
-/// The signer's clock: real time plus an offset that tests move together with the emulator's.
-#[derive(Default)]
-pub struct SimClock(AtomicI64);
-
-impl SimClock {
-    /// A clock `ms` milliseconds ahead of real time (behind when negative).
-    #[allow(dead_code)]
-    pub fn offset_ms(ms: i64) -> Self {
-        Self(AtomicI64::new(ms))
-    }
-}
-
-impl Clock for SimClock {
-    fn now(&self) -> grafx_core::Timestamp {
-        let real = SystemClock.now().as_millis() as i64;
-        grafx_core::Timestamp::from_millis((real + self.0.load(Ordering::Relaxed)).max(0) as u64)
-    }
-}
+pub use grafx_testkit::SimClock;
 
 pub struct Harness {
     pub emulator: RunningEmulator,
@@ -51,20 +29,7 @@ impl Drop for Harness {
 }
 
 pub fn integration(em: &RunningEmulator, name: &str, client: &str) -> Integration {
-    let e = em.emulator();
-    Integration {
-        name: name.into(),
-        client_id: client.into(),
-        client_secret: ClientSecret::new(format!("{client}-secret")),
-        environment: e.environment().clone(),
-        environment_api_url: EnvironmentApiUrl::parse(&e.environment_api_url()).unwrap(),
-        platform_api_url: EnvironmentApiUrl::parse(&e.platform_api_url()).unwrap(),
-        auth_url: e.token_url().parse().unwrap(),
-        audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-        allowed_origins: Some(OriginPolicy::parse_list(ORIGIN).unwrap()),
-        browser_scopes: None,
-        caller: None,
-    }
+    grafx_testkit::emulator_integration(em.emulator(), name, client, Some(ORIGIN))
 }
 
 pub fn fast_settings() -> Settings {
@@ -144,7 +109,7 @@ impl Harness {
     pub fn advance(&self, by: Duration) {
         let ms = by.as_millis() as i64;
         self.emulator.emulator().advance_clock(ms);
-        self.clock.0.fetch_add(ms, Ordering::Relaxed);
+        self.clock.advance(by);
     }
 
     pub fn token_requests(&self) -> u64 {
