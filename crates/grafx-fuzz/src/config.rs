@@ -25,8 +25,11 @@ fn check(result: Result<grafx_signer::SignerConfig, Error>) {
         Err(e) => {
             let text = e.to_string();
             assert!(!text.contains(CANARY), "a secret in an error: {text}");
-            if let Error::Config { field, .. } = &e {
-                assert!(!field.is_empty(), "an error that names no field: {text}");
+            if let Error::Config { setting, .. } = &e {
+                assert!(
+                    !setting.name().is_empty(),
+                    "an error that names no setting: {text}"
+                );
             }
         }
     }
@@ -69,8 +72,8 @@ pub fn config_toml(data: &[u8]) {
             assert!(!shown.contains(s.as_str()), "a secret is shown: {shown}");
         }
     }
-    if let Err(Error::Config { field, .. }) = &result {
-        assert!(!field.is_empty(), "an error that names no field");
+    if let Err(Error::Config { setting, .. }) = &result {
+        assert!(!setting.name().is_empty(), "an error that names no setting");
     }
 }
 

@@ -285,7 +285,10 @@ impl CallerAuth {
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .build()
             .map_err(|e| {
-                crate::Error::config("caller", format!("cannot build the HTTP client: {e}"))
+                crate::Error::config(
+                    crate::Setting::Derived("the caller check's HTTP client"),
+                    format!("cannot build the HTTP client: {e}"),
+                )
             })?;
         Ok(Self {
             config,

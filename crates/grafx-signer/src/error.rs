@@ -8,15 +8,57 @@ use grafx_core::{ErrorBody, ErrorCode};
 
 use crate::upstream::UpstreamError;
 
-/// What can go wrong configuring or starting the signer. Every message names the field to fix.
+/// Where a configuration value came from, named the way its user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// A flag or its environment variable, named by the variable (`SIGNER_ALLOWED_ORIGINS`):
+    /// both spellings set the same value, and deployments mostly use the variable.
+    Env(String),
+    /// A key of the TOML file (`integrations.reader.client_id`).
+    Toml(String),
+    /// A command-line argument of a sub-command (`--integration`).
+    Arg(String),
+    /// Something the signer builds from the configuration (its HTTP clients).
+    Derived(&'static str),
+}
+
+impl Setting {
+    /// The name alone: `SIGNER_ALLOWED_ORIGINS`, `integrations.reader.client_id`, `--integration`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Env(n) | Self::Toml(n) | Self::Arg(n) => n,
+            Self::Derived(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env(n) => write!(f, "{n} (or its flag)"),
+            Self::Toml(n) => write!(f, "`{n}` in the config file"),
+            Self::Arg(n) => f.write_str(n),
+            Self::Derived(n) => f.write_str(n),
+        }
+    }
+}
+
+/// A value that does not parse, and what to write instead. Library functions return it; the
+/// configuration turns it into an [`Error::Config`] naming the setting the value came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+/// What can go wrong configuring or starting the signer. Every message names the setting to fix.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is missing or invalid.
-    #[error("invalid configuration: {field}: {message}")]
+    #[error("invalid configuration: {setting}: {message}")]
     Config {
-        /// The field (flag, environment variable or TOML key) at fault.
-        field: String,
+        /// The setting at fault, as the user wrote it.
+        setting: Setting,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -37,11 +79,22 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A configuration error about `setting`.
+    pub(crate) fn config(setting: Setting, message: impl Into<String>) -> Self {
         Self::Config {
-            field: field.into(),
+            setting,
             message: message.into(),
         }
+    }
+
+    /// A configuration error about the environment variable (or flag) `name`.
+    pub(crate) fn env(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::config(Setting::Env(name.into()), message)
+    }
+
+    /// A configuration error about the TOML key `key`.
+    pub(crate) fn toml(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::config(Setting::Toml(key.into()), message)
     }
 }
 

@@ -54,11 +54,12 @@ pub use caller::{
     JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
 pub use client_ip::client_ip;
+pub use config::defaults;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
     DEFAULT_AUTH_URL, DEFAULT_LISTEN,
 };
-pub use error::{AppError, Error};
+pub use error::{AppError, Error, InvalidValue, Setting};
 pub use fast_path::{SignerFuture, SignerService};
 pub use origin::OriginPolicy;
 pub use rate_limit::RateLimits;

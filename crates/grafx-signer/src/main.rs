@@ -229,7 +229,7 @@ async fn token(args: &ConfigArgs, integration: Option<String>) -> Result<(), Err
     let name = integration.unwrap_or_else(|| config.default_integration.clone());
     let state = AppState::new(config)?;
     let cache = state.cache(&name).ok_or_else(|| Error::Config {
-        field: "--integration".into(),
+        setting: grafx_signer::Setting::Arg("--integration".into()),
         message: format!("no integration is named `{name}`"),
     })?;
     let (token, _) = cache.get().await?;

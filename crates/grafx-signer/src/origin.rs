@@ -10,13 +10,13 @@
 //! assert!(policy.allows("https://APP.example.com:443"));
 //! assert!(!policy.allows("https://app.example.com.evil.net"));
 //! assert!(!policy.allows("null"));
-//! # Ok::<(), grafx_signer::Error>(())
+//! # Ok::<(), grafx_signer::InvalidValue>(())
 //! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::Error;
+use crate::InvalidValue;
 
 /// An allowlist of origins (or, for development only, any origin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,28 +29,21 @@ pub enum OriginPolicy {
 
 impl OriginPolicy {
     /// Parses a comma-separated list of origins such as `https://app.example.com`.
-    pub fn parse_list(list: &str) -> Result<Self, Error> {
+    pub fn parse_list(list: &str) -> Result<Self, InvalidValue> {
         let mut set = BTreeSet::new();
         for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if raw == "*" {
-                return Err(Error::config(
-                    "allowed_origins",
-                    "`*` is not allowed; list each origin, or pass --dev-allow-any-origin for local development",
+                return Err(InvalidValue(
+                    "`*` is not allowed; list each origin, or pass --dev-allow-any-origin for local development".into(),
                 ));
             }
             let origin = normalize(raw).ok_or_else(|| {
-                Error::config(
-                    "allowed_origins",
-                    format!("`{raw}` is not an origin; write it as scheme://host[:port], e.g. https://app.example.com"),
-                )
+                InvalidValue(format!("`{raw}` is not an origin; write it as scheme://host[:port], e.g. https://app.example.com"))
             })?;
             set.insert(origin);
         }
         if set.is_empty() {
-            return Err(Error::config(
-                "allowed_origins",
-                "at least one origin is required (SIGNER_ALLOWED_ORIGINS)",
-            ));
+            return Err(InvalidValue("at least one origin is required".into()));
         }
         Ok(Self::List(set))
     }

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::store::{CachedToken, RefreshLock, StoreError, TokenStore};
-use crate::Error;
+use crate::InvalidValue;
 
 /// Every key this store writes starts with this.
 const PREFIX: &str = "grafx-signer";
@@ -59,7 +59,7 @@ impl std::fmt::Debug for StoreKey {
 
 impl StoreKey {
     /// Parses 32 bytes written as 64 hex digits or as base64 (`openssl rand -hex 32`).
-    pub fn from_text(text: &str) -> Result<Self, Error> {
+    pub fn from_text(text: &str) -> Result<Self, InvalidValue> {
         let t = text.trim();
         let bytes = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
             hex::decode(t).ok()
@@ -67,9 +67,8 @@ impl StoreKey {
             base64::engine::general_purpose::STANDARD.decode(t).ok()
         };
         let bytes: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            Error::config(
-                "SIGNER_REDIS_KEY_FILE",
-                "must hold a 256-bit key: 64 hex digits or 32 bytes in base64 (e.g. `openssl rand -hex 32`)",
+            InvalidValue(
+                "must hold a 256-bit key: 64 hex digits or 32 bytes in base64 (e.g. `openssl rand -hex 32`)".into(),
             )
         })?;
         Ok(Self(bytes))
@@ -136,13 +135,17 @@ pub(crate) fn redact(url: &str) -> String {
 impl RedisStore {
     /// A store for `url` (`redis://[user:password@]host:port[/db]`, or `rediss://` for TLS).
     /// Connects on first use, so a signer starts even while Redis is down.
-    pub fn new(url: &str, key: StoreKey) -> Result<Self, Error> {
+    pub fn new(url: &str, key: StoreKey) -> Result<Self, InvalidValue> {
         Self::with_tls_roots(url, key, None)
     }
 
     /// Like [`RedisStore::new`]; for `rediss://`, `ca_pem` (PEM certificates) is what the server's
     /// certificate must chain to, instead of the system's roots (a private CA).
-    pub fn with_tls_roots(url: &str, key: StoreKey, ca_pem: Option<&[u8]>) -> Result<Self, Error> {
+    pub fn with_tls_roots(
+        url: &str,
+        key: StoreKey,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, InvalidValue> {
         let client = match ca_pem {
             None => redis::Client::open(url),
             Some(pem) => redis::Client::build_with_tls(
@@ -153,12 +156,7 @@ impl RedisStore {
                 },
             ),
         }
-        .map_err(|e| {
-            Error::config(
-                "SIGNER_REDIS_URL",
-                format!("`{}` is not a Redis URL: {e}", redact(url)),
-            )
-        })?;
+        .map_err(|e| InvalidValue(format!("`{}` is not a Redis URL: {e}", redact(url))))?;
         Ok(Self {
             client,
             cipher: Aes256Gcm::new(&key.0.into()),
@@ -448,7 +446,10 @@ mod tests {
         assert!(StoreKey::from_text("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_ok());
         for bad in ["", "short", &"0f".repeat(31), &"zz".repeat(32)] {
             let e = StoreKey::from_text(bad).unwrap_err().to_string();
-            assert!(e.contains("SIGNER_REDIS_KEY_FILE"), "{e}");
+            assert!(
+                e.contains("256-bit key") && e.contains("openssl rand"),
+                "{e}"
+            );
         }
         assert_eq!(
             format!("{:?}", StoreKey::from_text(&"0f".repeat(32)).unwrap()),
@@ -477,6 +478,6 @@ mod tests {
         let e = RedisStore::new("http://x:pw@cache", key)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("SIGNER_REDIS_URL") && !e.contains("pw@"), "{e}");
+        assert!(e.contains("not a Redis URL") && !e.contains("pw@"), "{e}");
     }
 }

@@ -52,9 +52,9 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            max_connections: 4096,
-            grace: Duration::from_secs(20),
+            header_read_timeout: crate::config::defaults::DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: crate::config::defaults::DEFAULT_MAX_CONNECTIONS,
+            grace: crate::config::defaults::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

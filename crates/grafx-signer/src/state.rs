@@ -67,14 +67,17 @@ impl AppState {
     /// State with CHILI's real auth server, the system clock, and the store the configuration
     /// names: Redis with `redis_url`, otherwise memory.
     pub fn new(config: SignerConfig) -> Result<Self, Error> {
-        let source = ChiliAuthClient::new(config.upstream_timeout)
-            .map_err(|e| Error::config("upstream", format!("cannot build the HTTP client: {e}")))?;
+        let source = ChiliAuthClient::new(config.upstream_timeout).map_err(|e| {
+            Error::config(
+                crate::Setting::Derived("the upstream HTTP client"),
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
         let store: Arc<dyn TokenStore> = match &config.redis {
-            Some(r) => Arc::new(RedisStore::with_tls_roots(
-                r.url.expose(),
-                r.key.clone(),
-                r.ca_pem.as_deref(),
-            )?),
+            Some(r) => Arc::new(
+                RedisStore::with_tls_roots(r.url.expose(), r.key.clone(), r.ca_pem.as_deref())
+                    .map_err(|e| Error::env("SIGNER_REDIS_URL", e.0))?,
+            ),
             None => Arc::new(MemoryStore::default()),
         };
         Ok(Self::with_parts(

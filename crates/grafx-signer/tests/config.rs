@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use grafx_signer::{ConfigArgs, ConfigSource, Error, OriginPolicy};
+use grafx_signer::{ConfigArgs, ConfigSource, Error, OriginPolicy, Setting};
 
 fn dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -38,7 +38,7 @@ fn env_secret() -> BTreeMap<String, String> {
 
 fn field_of(e: Error) -> String {
     match e {
-        Error::Config { field, .. } => field,
+        Error::Config { setting, .. } => setting.name().to_owned(),
         other => panic!("expected a config error, got {other}"),
     }
 }
@@ -200,7 +200,7 @@ fn every_missing_or_bad_field_is_named() {
                 ..single()
             },
             env_secret(),
-            "leeway_secs",
+            "SIGNER_LEEWAY_SECS",
         ),
         (
             ConfigArgs {
@@ -208,7 +208,7 @@ fn every_missing_or_bad_field_is_named() {
                 ..single()
             },
             env_secret(),
-            "upstream_timeout_secs",
+            "SIGNER_UPSTREAM_TIMEOUT_SECS",
         ),
         (
             ConfigArgs {
@@ -216,7 +216,7 @@ fn every_missing_or_bad_field_is_named() {
                 ..single()
             },
             env_secret(),
-            "static_dir",
+            "SIGNER_STATIC_DIR",
         ),
         (
             ConfigArgs {
@@ -476,4 +476,83 @@ cache_secs = 5
         .unwrap_err()
         .to_string();
     assert!(e.contains("cache_sec"), "{e}");
+}
+
+#[test]
+fn a_setting_is_named_the_way_it_was_given() {
+    let setting_of = |e: Error| match e {
+        Error::Config { setting, .. } => setting,
+        other => panic!("expected a config error, got {other}"),
+    };
+    let from_file = |text: &str, args: ConfigArgs| {
+        let args = ConfigArgs {
+            config: Some(toml_file(text)),
+            ..args
+        };
+        setting_of(ConfigSource::new(args, BTreeMap::new()).load().unwrap_err())
+    };
+    // The same check, given in the file and then by the flag (or its variable).
+    assert_eq!(
+        from_file(
+            &TOML.replace("leeway_secs = 120", "leeway_secs = 7200"),
+            ConfigArgs::default()
+        ),
+        Setting::Toml("leeway_secs".into())
+    );
+    assert_eq!(
+        from_file(
+            TOML,
+            ConfigArgs {
+                leeway_secs: Some(7200),
+                ..ConfigArgs::default()
+            }
+        ),
+        Setting::Env("SIGNER_LEEWAY_SECS".into())
+    );
+    let star = TOML.replace(
+        r#"allowed_origins = ["https://app.example.com"]"#,
+        r#"allowed_origins = ["*"]"#,
+    );
+    assert_eq!(
+        from_file(&star, ConfigArgs::default()),
+        Setting::Toml("allowed_origins".into())
+    );
+    assert_eq!(
+        from_file(
+            TOML,
+            ConfigArgs {
+                allowed_origins: Some("*".into()),
+                ..ConfigArgs::default()
+            }
+        ),
+        Setting::Env("SIGNER_ALLOWED_ORIGINS".into())
+    );
+    // The Redis key file, bad in the file's setting and in the variable's.
+    let bad_key = dir().join("bad.key");
+    std::fs::write(&bad_key, "not a key").unwrap();
+    let with_redis = format!(
+        "redis_url = \"redis://127.0.0.1:1/\"\nredis_key_file = \"{}\"\n{TOML}",
+        bad_key.display()
+    );
+    let e = from_file(&with_redis, ConfigArgs::default());
+    assert_eq!(e, Setting::Toml("redis_key_file".into()));
+    assert_eq!(e.to_string(), "`redis_key_file` in the config file");
+    let e = from_file(
+        TOML,
+        ConfigArgs {
+            redis_url: Some("redis://127.0.0.1:1/".parse().unwrap()),
+            redis_key_file: Some(bad_key.clone()),
+            ..ConfigArgs::default()
+        },
+    );
+    assert_eq!(e, Setting::Env("SIGNER_REDIS_KEY_FILE".into()));
+    assert_eq!(e.to_string(), "SIGNER_REDIS_KEY_FILE (or its flag)");
+    // A caller setting inside an integration's table.
+    let caller = format!(
+        "{TOML}\n[integrations.reader.caller]\njwks_url = \"ftp://keys\"\naudience = \"a\"\n"
+    );
+    assert_eq!(
+        from_file(&caller, ConfigArgs::default()),
+        Setting::Toml("integrations.reader.caller.jwks_url".into())
+    );
 }

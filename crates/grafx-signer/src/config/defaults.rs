@@ -1,0 +1,137 @@
+//! Every default setting, once. The flags' help, the configuration builder,
+//! [`SignerConfig::single`](super::SignerConfig::single) and [`ServeOptions`](crate::ServeOptions)
+//! all read these. A help text's `[default: …]` is written next to its value, and a test checks
+//! that the two agree.
+
+use std::time::Duration;
+
+/// Defines a default and the flag help that names it, from one literal.
+macro_rules! default_setting {
+    ($(#[$doc:meta])* $name:ident: $ty:ty = $value:expr, $help:ident = $text:literal, $shown:literal) => {
+        $(#[$doc])*
+        pub const $name: $ty = $value;
+        pub(crate) const $help: &str = concat!($text, " [default: ", $shown, "]");
+    };
+}
+
+/// CHILI's token endpoint.
+pub const DEFAULT_AUTH_URL: &str = "https://integration-login.chiligrafx.com/oauth/token";
+pub(crate) const AUTH_URL_HELP: &str =
+    "CHILI's token endpoint [default: https://integration-login.chiligrafx.com/oauth/token]";
+/// CHILI's audience.
+pub const DEFAULT_AUDIENCE: &str = "https://chiligrafx.com";
+pub(crate) const AUDIENCE_HELP: &str = "The audience [default: https://chiligrafx.com]";
+/// Where the signer listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub(crate) const LISTEN_HELP: &str = "Listen address [default: 127.0.0.1:8787]";
+
+/// [`DEFAULT_LISTEN`] as an address.
+pub fn listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8787))
+}
+
+default_setting!(
+    /// Requests per minute per client IP on `/token` by default: an office or school behind one
+    /// NAT has a few hundred people, each of whom asks about once per page load (tabs share a
+    /// token).
+    DEFAULT_IP_RATE_LIMIT: u32 = 600,
+    IP_RATE_LIMIT_HELP = "Requests per minute per client IP (IPv6: per /64) on /token, checked first, 0 for unlimited; enough for a few hundred people behind one NAT",
+    "600"
+);
+default_setting!(
+    /// Requests per minute per signed-in user by default: far above one person's page loads.
+    DEFAULT_USER_RATE_LIMIT: u32 = 60,
+    USER_RATE_LIMIT_HELP = "Requests per minute per signed-in user on /token (with caller authentication), 0 for unlimited",
+    "60"
+);
+default_setting!(
+    /// Never ask upstream more often than this while a valid token is cached.
+    DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30),
+    MIN_REFRESH_INTERVAL_HELP = "Minimum seconds between upstream calls while a valid token is cached",
+    "30"
+);
+default_setting!(
+    /// Timeout of one upstream token request.
+    DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10),
+    UPSTREAM_TIMEOUT_HELP = "Upstream request timeout in seconds",
+    "10"
+);
+default_setting!(
+    /// Upstream retries after network errors, 5xx and 429.
+    DEFAULT_UPSTREAM_RETRIES: u32 = 2,
+    UPSTREAM_RETRIES_HELP = "Upstream retries after network errors, 5xx and 429",
+    "2"
+);
+default_setting!(
+    /// Time to send a request's headers, and to idle between keep-alive requests.
+    DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10),
+    HEADER_READ_TIMEOUT_HELP = "Seconds a client has to send a request's headers, and a keep-alive connection may idle (slowloris protection)",
+    "10"
+);
+default_setting!(
+    /// Open client connections at most.
+    DEFAULT_MAX_CONNECTIONS: usize = 4096,
+    MAX_CONNECTIONS_HELP = "Open client connections at most; more wait to be accepted",
+    "4096"
+);
+default_setting!(
+    /// How long a forward-auth decision is reused for the same credentials.
+    DEFAULT_CALLER_CACHE: Duration = Duration::from_secs(30),
+    CALLER_CACHE_HELP = "Forward auth: seconds a decision is reused for the same credentials",
+    "30"
+);
+default_setting!(
+    /// The forward-auth reply header naming the user.
+    DEFAULT_FORWARD_AUTH_USER_HEADER: &str = "x-auth-request-user",
+    FORWARD_AUTH_USER_HEADER_HELP = "Forward auth: a reply header naming the user",
+    "X-Auth-Request-User"
+);
+/// The whole time a request may take.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for in-flight requests.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// The refresh leeway: grafx-core's, shared with the browser package.
+pub const DEFAULT_LEEWAY: Duration = grafx_core::SIGNER_DEFAULT_LEEWAY;
+pub(crate) const LEEWAY_HELP: &str = "Refresh leeway in seconds [default: 300]";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_texts_name_the_values_they_default_to() {
+        // Texts whose number is written by hand are checked against the value.
+        assert!(LEEWAY_HELP.ends_with(&format!("[default: {}]", DEFAULT_LEEWAY.as_secs())));
+        assert!(LISTEN_HELP.contains(DEFAULT_LISTEN));
+        assert_eq!(listen().to_string(), DEFAULT_LISTEN);
+        assert!(AUTH_URL_HELP.contains(DEFAULT_AUTH_URL));
+        assert!(AUDIENCE_HELP.contains(DEFAULT_AUDIENCE));
+        for (help, value) in [
+            (IP_RATE_LIMIT_HELP, DEFAULT_IP_RATE_LIMIT.to_string()),
+            (USER_RATE_LIMIT_HELP, DEFAULT_USER_RATE_LIMIT.to_string()),
+            (
+                MIN_REFRESH_INTERVAL_HELP,
+                DEFAULT_MIN_REFRESH_INTERVAL.as_secs().to_string(),
+            ),
+            (
+                UPSTREAM_TIMEOUT_HELP,
+                DEFAULT_UPSTREAM_TIMEOUT.as_secs().to_string(),
+            ),
+            (UPSTREAM_RETRIES_HELP, DEFAULT_UPSTREAM_RETRIES.to_string()),
+            (
+                HEADER_READ_TIMEOUT_HELP,
+                DEFAULT_HEADER_READ_TIMEOUT.as_secs().to_string(),
+            ),
+            (MAX_CONNECTIONS_HELP, DEFAULT_MAX_CONNECTIONS.to_string()),
+            (
+                CALLER_CACHE_HELP,
+                DEFAULT_CALLER_CACHE.as_secs().to_string(),
+            ),
+        ] {
+            assert!(help.ends_with(&format!("[default: {value}]")), "{help}");
+        }
+        assert!(FORWARD_AUTH_USER_HEADER_HELP
+            .to_ascii_lowercase()
+            .contains(DEFAULT_FORWARD_AUTH_USER_HEADER));
+    }
+}
