@@ -77,25 +77,19 @@ pub fn config_toml(data: &[u8]) {
     }
 }
 
-/// The variables the signer reads, which the input may set.
-const VARIABLES: &[&str] = &[
-    "SIGNER_LISTEN",
-    "SIGNER_ALLOWED_ORIGINS",
-    "GRAFX_CLIENT_ID",
-    "GRAFX_ENVIRONMENT",
-    "GRAFX_ENVIRONMENT_API_URL",
-    "GRAFX_AUTH_URL",
-    "GRAFX_AUDIENCE",
-    "SIGNER_BROWSER_SCOPES",
-    "SIGNER_LEEWAY_SECS",
-    "SIGNER_MIN_REFRESH_INTERVAL_SECS",
-    "SIGNER_UPSTREAM_TIMEOUT_SECS",
-    "SIGNER_UPSTREAM_RETRIES",
-    "SIGNER_RATE_LIMIT_PER_MINUTE",
-    "SIGNER_TRUST_PROXY",
-    "SIGNER_HEADER_READ_TIMEOUT_SECS",
-    "SIGNER_MAX_CONNECTIONS",
-];
+/// Every variable the signer reads (each flag's `env`), taken from its command line itself, so
+/// a new setting is fuzzed without anyone adding it here.
+fn variables() -> &'static [String] {
+    static VARIABLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    VARIABLES.get_or_init(|| {
+        use clap::CommandFactory;
+        Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect()
+    })
+}
 
 #[derive(Parser)]
 struct Cli {
@@ -121,12 +115,12 @@ pub fn config_env(data: &[u8]) {
         }
         if name == "GRAFX_CLIENT_SECRET" {
             secret.insert(name.to_owned(), value.replace("SECRET", CANARY));
-        } else if VARIABLES.contains(&name) {
+        } else if variables().iter().any(|v| v == name) {
             set.push((name, value));
         }
     }
     let _guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
-    for name in VARIABLES {
+    for name in variables() {
         std::env::remove_var(name);
     }
     for (name, value) in &set {
@@ -139,5 +133,23 @@ pub fn config_env(data: &[u8]) {
     // clap refuses unparsable values with its own message; those never reach the loader.
     if let Ok(cli) = parsed {
         check(ConfigSource::new(cli.config, secret).load());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_variable_of_the_signer_is_fuzzed() {
+        let vars = super::variables();
+        for v in [
+            "SIGNER_LISTEN",
+            "SIGNER_REDIS_URL",
+            "SIGNER_CALLER_JWKS_URL",
+            "GRAFX_SANDBOX",
+            "SIGNER_CONFIG",
+        ] {
+            assert!(vars.iter().any(|x| x == v), "{v} in {vars:?}");
+        }
+        assert!(vars.len() >= 35, "{}", vars.len());
     }
 }

@@ -54,8 +54,9 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
             .parse()
             .unwrap_or_else(|_| unreachable!()),
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-        allowed_origins: origins
-            .map(|o| OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())),
+        allowed_origins: origins.map_or(OriginPolicy::ServerSideOnly, |o| {
+            OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())
+        }),
         browser_scopes: Some(grafx_core::BrowserScopes::Only(grafx_core::Scopes::parse(
             "template:read",
         ))),

@@ -85,10 +85,7 @@ async fn main() -> ExitCode {
 fn banner(config: &SignerConfig, addr: SocketAddr) {
     tracing::info!("grafx-signer listening on http://{addr}");
     for i in config.integrations.values() {
-        let origins = i
-            .allowed_origins
-            .as_ref()
-            .map_or_else(|| "none (server-side only)".to_owned(), |o| o.to_string());
+        let origins = &i.allowed_origins;
         tracing::info!(
             "integration `{}`{}: client {}, environment {}, API {}, auth {}, allowed origins: {}",
             i.name,
@@ -107,7 +104,7 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
     if config
         .integrations
         .values()
-        .any(|i| i.allowed_origins == Some(grafx_signer::OriginPolicy::AnyForDevelopment))
+        .any(|i| i.allowed_origins == grafx_signer::OriginPolicy::AnyForDevelopment)
     {
         tracing::warn!("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!");
     }
@@ -243,7 +240,7 @@ fn scope_warnings(
     integration: &grafx_signer::Integration,
     scope: &grafx_core::Scopes,
 ) -> Vec<String> {
-    let browser_facing = integration.allowed_origins.is_some();
+    let browser_facing = integration.allowed_origins != grafx_signer::OriginPolicy::ServerSideOnly;
     let mut warnings = Vec::new();
     match &integration.browser_scopes {
         Some(policy) => {

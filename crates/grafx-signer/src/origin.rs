@@ -18,13 +18,16 @@ use std::fmt;
 
 use crate::InvalidValue;
 
-/// An allowlist of origins (or, for development only, any origin).
+/// Which browser origins may obtain an integration's tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OriginPolicy {
     /// Only these normalised origins.
     List(BTreeSet<String>),
     /// Any origin. Only with `--dev-allow-any-origin`; never in production.
     AnyForDevelopment,
+    /// None: the integration is server-side only (`allowed_origins = []`, or no origins
+    /// configured for it), as CHILI advises for integrations that can write.
+    ServerSideOnly,
 }
 
 impl OriginPolicy {
@@ -57,6 +60,7 @@ impl OriginPolicy {
                 set.contains(origin) || normalize(origin).is_some_and(|o| set.contains(&o))
             }
             Self::AnyForDevelopment => normalize(origin).is_some(),
+            Self::ServerSideOnly => false,
         }
     }
 }
@@ -65,6 +69,7 @@ impl fmt::Display for OriginPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AnyForDevelopment => f.write_str("* (development only)"),
+            Self::ServerSideOnly => f.write_str("none (server-side only)"),
             Self::List(set) => f.write_str(&set.iter().cloned().collect::<Vec<_>>().join(", ")),
         }
     }

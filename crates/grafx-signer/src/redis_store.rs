@@ -181,7 +181,10 @@ impl RedisStore {
         if !self.degraded.swap(true, Ordering::Relaxed) {
             tracing::warn!(redis = %self.redacted_url, error = %e, "Redis {what} failed: the token store is degraded; each replica serves and refreshes its own token until Redis is back");
         }
-        StoreError(format!("Redis {what}: {e}"))
+        StoreError::Unavailable {
+            operation: format!("Redis {what}"),
+            reason: e.to_string(),
+        }
     }
 
     fn succeeded(&self) {
@@ -198,7 +201,10 @@ impl RedisStore {
         {
             let mut last = self.last_attempt.lock();
             if last.is_some_and(|t| t.elapsed() < RECONNECT_INTERVAL) {
-                return Err(StoreError("Redis is unreachable".into()));
+                return Err(StoreError::Unavailable {
+                    operation: "Redis connection".into(),
+                    reason: "unreachable; retrying shortly".into(),
+                });
             }
             *last = Some(Instant::now());
         }
@@ -241,7 +247,7 @@ impl RedisStore {
             received_at_ms: token.expiry.received_at().as_millis(),
             expires_at_ms: token.expiry.expires_at().as_millis(),
         })
-        .map_err(|e| StoreError(format!("encoding: {e}")))?;
+        .map_err(|e| StoreError::Seal(e.to_string()))?;
         let nonce: [u8; 12] = rand::random();
         let sealed = self
             .cipher
@@ -252,17 +258,12 @@ impl RedisStore {
                     aad: key.as_bytes(),
                 },
             )
-            .map_err(|_| StoreError("encryption failed".into()))?;
+            .map_err(|_| StoreError::Seal("encryption failed".into()))?;
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
     fn open(&self, key: &str, value: &[u8]) -> Result<CachedToken, StoreError> {
-        let refuse = || {
-            StoreError(
-                "a stored token does not decrypt: another key (SIGNER_REDIS_KEY_FILE differs between replicas?) or tampering"
-                    .into(),
-            )
-        };
+        let refuse = || StoreError::Undecryptable;
         if value.len() < 12 {
             return Err(refuse());
         }

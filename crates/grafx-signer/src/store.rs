@@ -24,8 +24,24 @@ pub struct CachedToken {
 /// Why a shared store could not be used. The cache then works from its own copy (never an
 /// outage) and reports the store as degraded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("token store: {0}")]
-pub struct StoreError(pub String);
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store did not answer: no connection (and none tried again yet), or a command failed
+    /// or timed out. `operation` names the command (`GET`, `SET`, `connection`…).
+    #[error("token store: {operation} failed: {reason}")]
+    Unavailable {
+        /// The command.
+        operation: String,
+        /// Why (the client's message, or "timed out").
+        reason: String,
+    },
+    /// A stored token does not decrypt: replicas use different keys, or the value was altered.
+    #[error("token store: a stored token does not decrypt: another key (SIGNER_REDIS_KEY_FILE differs between replicas?) or tampering")]
+    Undecryptable,
+    /// A token could not be sealed for storage.
+    #[error("token store: cannot seal the token: {0}")]
+    Seal(String),
+}
 
 /// Proof of holding an integration's refresh lock across replicas; give it back with
 /// [`TokenStore::unlock`].

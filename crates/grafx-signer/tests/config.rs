@@ -73,11 +73,7 @@ fn single_integration_from_flags_and_environment() {
     );
     assert_eq!(i.browser_scopes, Some(grafx_core::BrowserScopes::ReadOnly));
     assert_eq!(c.leeway.as_secs(), 300);
-    assert!(i
-        .allowed_origins
-        .as_ref()
-        .unwrap()
-        .allows("https://app.example.com"));
+    assert!(i.allowed_origins.allows("https://app.example.com"));
     assert!(
         !format!("{c:?}").contains("s3cret"),
         "Debug never prints the secret"
@@ -245,7 +241,7 @@ fn wildcard_only_with_the_development_flag() {
     let c = ConfigSource::new(args, env_secret()).load().unwrap();
     assert_eq!(
         c.integrations["default"].allowed_origins,
-        Some(OriginPolicy::AnyForDevelopment)
+        OriginPolicy::AnyForDevelopment
     );
     // A server-side integration (`allowed_origins = []`) stays closed under the flag.
     let args = ConfigArgs {
@@ -254,10 +250,13 @@ fn wildcard_only_with_the_development_flag() {
         ..ConfigArgs::default()
     };
     let c = ConfigSource::new(args, BTreeMap::new()).load().unwrap();
-    assert_eq!(c.integrations["writer"].allowed_origins, None);
+    assert_eq!(
+        c.integrations["writer"].allowed_origins,
+        OriginPolicy::ServerSideOnly
+    );
     assert_eq!(
         c.integrations["reader"].allowed_origins,
-        Some(OriginPolicy::AnyForDevelopment)
+        OriginPolicy::AnyForDevelopment
     );
 }
 
@@ -329,18 +328,14 @@ fn several_integrations_from_toml() {
     assert_eq!(c.listen.to_string(), "127.0.0.1:9999");
     assert_eq!(c.leeway.as_secs(), 120);
     let reader = &c.integrations["reader"];
-    assert!(reader
-        .allowed_origins
-        .as_ref()
-        .unwrap()
-        .allows("https://app.example.com"));
+    assert!(reader.allowed_origins.allows("https://app.example.com"));
     assert_eq!(
         reader.browser_scopes.as_ref().unwrap().to_string(),
         "media:read template:read"
     );
     let writer = &c.integrations["writer"];
     assert!(
-        writer.allowed_origins.is_none(),
+        writer.allowed_origins == OriginPolicy::ServerSideOnly,
         "an empty list keeps it server-side"
     );
     assert_eq!(

@@ -232,7 +232,8 @@ async fn read_only_policy_refuses_write_tokens_and_passes_read_tokens() {
 #[tokio::test]
 async fn server_side_integrations_refuse_every_origin() {
     let h = harness(fast_settings(), false, |c| {
-        c.integrations.get_mut("default").unwrap().allowed_origins = None;
+        c.integrations.get_mut("default").unwrap().allowed_origins =
+            grafx_signer::OriginPolicy::ServerSideOnly;
     })
     .await;
     let (_, d) = error(

@@ -366,9 +366,8 @@ async fn reload_keeps_tokens_of_unchanged_integrations() {
         .integrations
         .get_mut("default")
         .unwrap()
-        .allowed_origins = Some(
-        grafx_signer::OriginPolicy::parse_list(&format!("{ORIGIN}, https://other.test")).unwrap(),
-    );
+        .allowed_origins =
+        grafx_signer::OriginPolicy::parse_list(&format!("{ORIGIN}, https://other.test")).unwrap();
     let kept = h.state.reload(config.clone()).await;
     assert_eq!(kept, ["default"]);
     assert_eq!(h.token().await.access_token, before.access_token);

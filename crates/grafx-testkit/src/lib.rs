@@ -68,7 +68,9 @@ pub fn emulator_integration(
             .parse()
             .expect("the emulator's token URL is valid"),
         audience: grafx_signer::DEFAULT_AUDIENCE.into(),
-        allowed_origins: origins.map(|o| OriginPolicy::parse_list(o).expect("valid test origins")),
+        allowed_origins: origins.map_or(OriginPolicy::ServerSideOnly, |o| {
+            OriginPolicy::parse_list(o).expect("valid test origins")
+        }),
         browser_scopes: None,
         caller: None,
     }

@@ -1,5 +1,7 @@
 // The grafx-wasm test bodies, written against the package's public API.
 // Each receives env = {signerUrl, emulatorUrl}, make(options) -> GraFxClient, isGraFxError(e).
+// Every `integration` named here must be declared in FIXTURE_INTEGRATIONS
+// (crates/xtask/src/browser.rs), which a host test checks.
 
 const fail = (msg) => { throw new Error(msg); };
 const assert = (cond, msg) => cond || fail(`assertion failed: ${msg}`);

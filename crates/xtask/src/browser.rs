@@ -55,6 +55,40 @@ pub(crate) fn emulator_integration(
 /// Cold integrations `matrix-0…` for the browser half of the fault matrix.
 const FAULT_MATRIX_INTEGRATIONS: usize = 16;
 
+/// Every integration the browser suites name (`crates/grafx-wasm/tests/client_tests.js` and
+/// `browser.rs`), besides `default` and `matrix-N`, declared once: the stack refuses to start
+/// unless it created exactly these, and `fixtures::the_suites_name_only_declared_integrations`
+/// fails when a suite names another.
+pub(crate) const FIXTURE_INTEGRATIONS: &[&str] = &[
+    "cold",
+    "cross",
+    "solo",
+    "studio",
+    "auto",
+    "frozen",
+    "disposal",
+    "lifetime",
+    "timers",
+    "failing",
+    "locked",
+    "writer",
+    "rw",
+    "studioui",
+    "platform",
+    "session-cookie",
+    "session-bearer",
+];
+
+/// Whether `name` is an integration the stack creates.
+fn is_fixture(name: &str) -> bool {
+    name == "default"
+        || FIXTURE_INTEGRATIONS.contains(&name)
+        || name
+            .strip_prefix("matrix-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < FAULT_MATRIX_INTEGRATIONS)
+}
+
 /// The test app's session secret, cookie and issuer (see `/_test/login`).
 const SESSION_SECRET: &str = "the-browser-suite-session-secret-0123456789";
 const SESSION_COOKIE: &str = "grafx_test_session";
@@ -253,6 +287,17 @@ impl BrowserStack {
                 i.caller = Some(caller);
                 config.integrations.insert(name.into(), i);
             }
+            // The declaration above is the contract with the suites: exactly these.
+            let created: Vec<&String> = config.integrations.keys().collect();
+            if let Some(extra) = created.iter().find(|n| !is_fixture(n)) {
+                anyhow::bail!("integration `{extra}` is not in FIXTURE_INTEGRATIONS");
+            }
+            if let Some(missing) = FIXTURE_INTEGRATIONS
+                .iter()
+                .find(|n| !config.integrations.contains_key(**n))
+            {
+                anyhow::bail!("FIXTURE_INTEGRATIONS names `{missing}`, which the stack does not create");
+            }
             config.upstream_timeout = std::time::Duration::from_secs(2);
             config.upstream_retries = 0;
             config.min_refresh_interval = std::time::Duration::ZERO;
@@ -412,5 +457,47 @@ impl BrowserStack {
 impl Drop for BrowserStack {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod fixtures {
+    use super::is_fixture;
+
+    /// The integration names a suite file passes: `integration: "x"`, `client("x")` and
+    /// `Some("x".into())` next to `integration:`.
+    fn names_in(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for marker in ["integration: \"", "client(\"", "integration: Some(\""] {
+            for (i, _) in text.match_indices(marker) {
+                let rest = &text[i + marker.len()..];
+                if let Some(end) = rest.find('"') {
+                    names.push(rest[..end].to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn the_suites_name_only_declared_integrations() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../grafx-wasm/tests");
+        let mut seen = 0;
+        for file in ["client_tests.js", "browser.rs"] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            // Names no integration can have (`a/b`) are the option checks' invalid inputs.
+            let valid = |n: &String| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            };
+            for name in names_in(&text).into_iter().filter(valid) {
+                assert!(is_fixture(&name), "{file} names integration `{name}`, which FIXTURE_INTEGRATIONS does not declare");
+                seen += 1;
+            }
+        }
+        assert!(seen > 20, "the suites were read ({seen} names)");
+        // The fault matrix's names are built in a loop: `matrix-${i++}` up to the declared count.
+        assert!(is_fixture("matrix-15") && !is_fixture("matrix-16") && !is_fixture("nope"));
     }
 }

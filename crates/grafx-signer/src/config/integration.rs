@@ -20,7 +20,7 @@ pub(super) struct IntegrationInput<'a> {
     pub(super) platform_api_url: Option<&'a str>,
     pub(super) auth_url: Option<&'a str>,
     pub(super) audience: Option<&'a str>,
-    pub(super) allowed_origins: Option<OriginPolicy>,
+    pub(super) allowed_origins: OriginPolicy,
     pub(super) browser_scopes: Option<BrowserScopes>,
 }
 

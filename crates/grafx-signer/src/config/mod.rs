@@ -66,8 +66,8 @@ pub struct Integration {
     pub auth_url: url::Url,
     /// The audience to ask for.
     pub audience: String,
-    /// Origins that may obtain this integration's tokens (an empty list: none; server-side only).
-    pub allowed_origins: Option<OriginPolicy>,
+    /// Origins that may obtain this integration's tokens.
+    pub allowed_origins: OriginPolicy,
     /// When set, a token with a scope this policy refuses is never handed to a browser.
     pub browser_scopes: Option<BrowserScopes>,
     /// When set, only callers with a valid app session get tokens.
@@ -264,12 +264,12 @@ impl ConfigSource {
                 platform_api_url: a.platform_api_url.as_deref(),
                 auth_url: a.auth_url.as_deref(),
                 audience: a.audience.as_deref(),
-                allowed_origins: None,
+                allowed_origins: OriginPolicy::ServerSideOnly,
                 browser_scopes: shared.browser_scopes.clone(),
             },
         )?;
         Ok(Integration {
-            allowed_origins: shared.origins.clone(),
+            allowed_origins: shared.origins_or_none(),
             caller: shared.caller.clone(),
             ..integration
         })
@@ -316,8 +316,9 @@ impl ConfigSource {
         };
         // An explicit list (even an empty one: server-side only) replaces the global one.
         let allowed_origins = match &fi.allowed_origins {
-            Some(list) => origins(&naming.of("allowed_origins"), list)?,
-            None => shared.origins.clone(),
+            Some(list) => origins(&naming.of("allowed_origins"), list)?
+                .unwrap_or(OriginPolicy::ServerSideOnly),
+            None => shared.origins_or_none(),
         };
         let browser_scopes = match &fi.browser_scopes {
             Some(input) => Some(input.policy(&naming.of("browser_scopes"))?),
@@ -371,11 +372,14 @@ impl ConfigSource {
                     .get(name)
                     .is_some_and(|fi| fi.allowed_origins.as_ref().is_some_and(Vec::is_empty));
                 if !server_side {
-                    i.allowed_origins = Some(OriginPolicy::AnyForDevelopment);
+                    i.allowed_origins = OriginPolicy::AnyForDevelopment;
                 }
             }
             Ok(())
-        } else if integrations.values().all(|i| i.allowed_origins.is_none()) {
+        } else if integrations
+            .values()
+            .all(|i| i.allowed_origins == OriginPolicy::ServerSideOnly)
+        {
             // Named as the user configures origins: the variable, or the file's key.
             let setting = if file.integrations.is_empty() || self.args.allowed_origins.is_some() {
                 Setting::Env("SIGNER_ALLOWED_ORIGINS".into())
@@ -462,9 +466,17 @@ impl ConfigSource {
 
 /// What every integration inherits unless its own table says otherwise.
 struct SharedSettings {
+    /// `None`: no global list was given.
     origins: Option<OriginPolicy>,
     browser_scopes: Option<BrowserScopes>,
     caller: Option<CallerConfig>,
+}
+
+impl SharedSettings {
+    /// The global origins, or server-side only when none were given.
+    fn origins_or_none(&self) -> OriginPolicy {
+        self.origins.clone().unwrap_or(OriginPolicy::ServerSideOnly)
+    }
 }
 
 /// The file's `default_integration`, else `default` when there is one, else the first by name.

@@ -63,7 +63,7 @@ pub(crate) fn cors_for(
     let origin = headers.get(header::ORIGIN)?.clone();
     let credentials = !matches!(
         cache.integration().allowed_origins,
-        Some(crate::OriginPolicy::AnyForDevelopment)
+        crate::OriginPolicy::AnyForDevelopment
     );
     Some((origin, credentials))
 }
@@ -120,15 +120,15 @@ fn admit(
         )
     })?;
     match &cache.integration().allowed_origins {
-        None => Err(AppError::new(
+        crate::OriginPolicy::ServerSideOnly => Err(AppError::new(
             ErrorCode::OriginNotAllowed,
             format!("integration `{name}` is server-side only: no browser origin may obtain its tokens"),
         )),
-        Some(policy) if !policy.allows(origin) => Err(AppError::new(
+        policy if !policy.allows(origin) => Err(AppError::new(
             ErrorCode::OriginNotAllowed,
             format!("origin `{origin}` is not allowed for integration `{name}`; add it to the allowed origins"),
         )),
-        Some(_) => Ok((cache, origin.to_owned())),
+        _ => Ok((cache, origin.to_owned())),
     }
 }
 
