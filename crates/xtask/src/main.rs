@@ -12,6 +12,7 @@ mod bootstrap;
 mod browser;
 mod demo;
 mod fuzz;
+mod servers;
 mod soak;
 mod steps;
 mod tally;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
-use crate::bench::{self, wrk_run, ORIGIN};
+use crate::servers::{self as bench, wrk_run, ORIGIN};
 
 /// Samples `pid`'s RSS every second until `stop` is set.
 fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
