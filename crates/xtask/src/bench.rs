@@ -42,6 +42,7 @@ fn node_env(emulator: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Fires `n` concurrent token requests at `url`; returns how many succeeded.
 fn burst(url: &str, n: usize) -> Result<usize> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

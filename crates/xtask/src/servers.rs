@@ -241,8 +241,6 @@ pub(crate) fn emulator_post(emulator: &str, path: &str, body: Value) -> Result<(
     })
 }
 
-/// Fires `n` concurrent token requests at `url`; returns how many succeeded.
-
 /// A redis-server on a free loopback port, killed on drop.
 pub(crate) struct RedisChild {
     child: Child,
