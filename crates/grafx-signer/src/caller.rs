@@ -31,7 +31,7 @@ use std::time::Duration;
 use grafx_core::Timestamp;
 use parking_lot::Mutex;
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -70,10 +70,12 @@ impl DecisionCache {
         }
     }
 
+    /// The decision for `key` while it is younger than `max_age`. A clock that went back past
+    /// when it was made (an NTP step) expires it rather than stretching its life.
     fn get(&self, key: &[u8; 32], max_age: Duration, now: Timestamp) -> Option<Decision> {
         self.entries
             .get(key)
-            .filter(|(at, _)| now.since(*at) < max_age)
+            .filter(|(at, _)| younger_than(*at, max_age, now))
             .map(|(_, d)| d.clone())
     }
 
@@ -203,9 +205,27 @@ impl CallerRefusal {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
-    /// Checked on the signer's clock (not by jsonwebtoken, which reads the system's).
-    exp: Option<f64>,
-    nbf: Option<f64>,
+    /// Checked on the signer's clock (not by jsonwebtoken, which reads the system's). Kept as
+    /// written (`null` included) so that anything but a non-negative number is refused.
+    #[serde(default, deserialize_with = "as_written")]
+    exp: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "as_written")]
+    nbf: Option<serde_json::Value>,
+}
+
+/// A claim as written: `Some(Value::Null)` for `null`, `None` only when it is absent.
+fn as_written<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// A NumericDate claim: a non-negative number of seconds; `Err` for anything else.
+fn numeric_date(claim: Option<&serde_json::Value>) -> Result<Option<f64>, ()> {
+    match claim {
+        None => Ok(None),
+        Some(v) => v.as_f64().filter(|t| *t >= 0.0).map(Some).ok_or(()),
+    }
 }
 
 #[derive(Default)]
@@ -250,6 +270,26 @@ impl std::fmt::Debug for CallerAuth {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether something made `at` is younger than `max_age` at `now`. A `now` before `at` (the
+/// wall clock stepped back) counts as old, so cached trust never outlives its age limit.
+fn younger_than(at: Timestamp, max_age: Duration, now: Timestamp) -> bool {
+    now >= at && now.since(at) < max_age
+}
+
+/// The cache key of a caller's credentials: a hash of the Cookie and Authorization headers (the
+/// credentials themselves are never kept).
+fn credentials_digest(
+    cookie: Option<&HeaderValue>,
+    authorization: Option<&HeaderValue>,
+) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    for v in [cookie, authorization] {
+        hash.update(v.map_or(&b""[..], |v| v.as_bytes()));
+        hash.update([0]);
+    }
+    hash.finalize().into()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -421,15 +461,25 @@ impl CallerAuth {
 
     /// `exp` (required, checked by the validation) and `nbf`, with [`CALLER_LEEWAY`] either way.
     fn check_times(&self, claims: &Claims) -> Result<(), CallerRefusal> {
+        let malformed = |claim: &str| {
+            CallerRefusal::unauthenticated(
+                "malformed",
+                format!(
+                    "the session's `{claim}` is not a date (seconds since 1970); sign in again"
+                ),
+            )
+        };
+        let exp = numeric_date(claims.exp.as_ref()).map_err(|()| malformed("exp"))?;
+        let nbf = numeric_date(claims.nbf.as_ref()).map_err(|()| malformed("nbf"))?;
         let now = self.clock.now().as_millis() as f64 / 1000.0;
         let leeway = CALLER_LEEWAY.as_secs_f64();
-        if claims.exp.is_some_and(|exp| exp + leeway < now) {
+        if exp.is_some_and(|exp| exp + leeway < now) {
             return Err(CallerRefusal::unauthenticated(
                 "expired",
                 "the session has expired; sign in again",
             ));
         }
-        if claims.nbf.is_some_and(|nbf| nbf - leeway > now) {
+        if nbf.is_some_and(|nbf| nbf - leeway > now) {
             return Err(CallerRefusal::unauthenticated(
                 "not_yet_valid",
                 "the session is not valid yet (nbf); sign in again",
@@ -516,7 +566,7 @@ impl CallerAuth {
             let now = self.clock.now();
             let current = cache
                 .fetched_at
-                .is_some_and(|at| now.since(at) < JWKS_MAX_AGE);
+                .is_some_and(|at| younger_than(at, JWKS_MAX_AGE, now));
             cache.keys.as_ref().filter(|_| current).and_then(find)
         };
         if let Some(k) = cached(&self.jwks_cache()) {
@@ -531,7 +581,7 @@ impl CallerAuth {
             }
             let may_fetch = cache
                 .fetched_at
-                .is_none_or(|at| self.clock.now().since(at) >= JWKS_MIN_REFETCH);
+                .is_none_or(|at| !younger_than(at, JWKS_MIN_REFETCH, self.clock.now()));
             if !may_fetch {
                 // No keys at all means the last fetch failed: not the caller's fault.
                 if cache.keys.is_none() {
@@ -604,6 +654,8 @@ impl CallerAuth {
         serde_json::from_slice::<JwkSet>(&body).map_err(|e| format!("not a JWKS: {e}"))
     }
 
+    /// Forward auth: the app's answer for these credentials, cached per credential hash
+    /// (approvals and refusals apart) for `cache_for`.
     async fn forward_auth(
         &self,
         headers: &HeaderMap,
@@ -619,12 +671,7 @@ impl CallerAuth {
                 "sign in first: this signer hands tokens only to signed-in users, and the request carries no cookie or Authorization header",
             ));
         }
-        let mut hash = Sha256::new();
-        for v in [cookie, authorization] {
-            hash.update(v.map_or(&b""[..], |v| v.as_bytes()));
-            hash.update([0]);
-        }
-        let digest: [u8; 32] = hash.finalize().into();
+        let digest = credentials_digest(cookie, authorization);
         let now = self.clock.now();
         let cached = self
             .decisions
@@ -634,54 +681,9 @@ impl CallerAuth {
         let decision = match cached {
             Some(d) => d,
             None => {
-                let busy = || {
-                    CallerRefusal::unavailable(
-                        "forward_auth_busy",
-                        "too many session checks are in progress; try again shortly",
-                    )
-                };
-                let _slot = tokio::time::timeout(self.timeout, self.forward_auth_slots.acquire())
-                    .await
-                    .map_err(|_| busy())?
-                    .map_err(|_| busy())?;
-                let mut req = self.http.get(url.clone());
-                if let Some(c) = cookie {
-                    req = req.header(header::COOKIE, c);
-                }
-                if let Some(a) = authorization {
-                    req = req.header(header::AUTHORIZATION, a);
-                }
-                let res = req.send().await.map_err(|e| {
-                    tracing::warn!(url = %url, error = %e, "the forward-auth endpoint is unreachable; refusing callers");
-                    CallerRefusal::unavailable(
-                        "forward_auth_unavailable",
-                        "the app's session check could not be reached; try again shortly",
-                    )
-                })?;
-                let status = res.status();
-                let decision = if status.is_success() {
-                    Decision::Allowed {
-                        user: user_header
-                            .and_then(|h| res.headers().get(h))
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                            .filter(|u| !u.is_empty()),
-                    }
-                } else if status == 401 || status == 403 {
-                    Decision::Refused {
-                        message: format!(
-                            "the app refused the session (HTTP {status}); sign in again"
-                        ),
-                    }
-                } else {
-                    tracing::warn!(url = %url, %status, "the forward-auth endpoint failed; refusing callers");
-                    return Err(CallerRefusal::unavailable(
-                        "forward_auth_unavailable",
-                        format!(
-                            "the app's session check failed (HTTP {status}); try again shortly"
-                        ),
-                    ));
-                };
+                let decision = self
+                    .ask_the_app(url, cookie, authorization, user_header)
+                    .await?;
                 let cache = match decision {
                     Decision::Allowed { .. } => &self.decisions,
                     Decision::Refused { .. } => &self.refusals,
@@ -698,6 +700,61 @@ impl CallerAuth {
                 "forward_auth_refused",
                 message,
             )),
+        }
+    }
+
+    /// One forward-auth request (within the in-flight bound) with the caller's Cookie and
+    /// Authorization: 2xx allows, 401/403 refuses, anything else is the app's failure (503).
+    async fn ask_the_app(
+        &self,
+        url: &url::Url,
+        cookie: Option<&HeaderValue>,
+        authorization: Option<&HeaderValue>,
+        user_header: Option<&str>,
+    ) -> Result<Decision, CallerRefusal> {
+        let busy = || {
+            CallerRefusal::unavailable(
+                "forward_auth_busy",
+                "too many session checks are in progress; try again shortly",
+            )
+        };
+        let _slot = tokio::time::timeout(self.timeout, self.forward_auth_slots.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
+        let mut req = self.http.get(url.clone());
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        if let Some(a) = authorization {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let res = req.send().await.map_err(|e| {
+            tracing::warn!(url = %url, error = %e, "the forward-auth endpoint is unreachable; refusing callers");
+            CallerRefusal::unavailable(
+                "forward_auth_unavailable",
+                "the app's session check could not be reached; try again shortly",
+            )
+        })?;
+        let status = res.status();
+        if status.is_success() {
+            Ok(Decision::Allowed {
+                user: user_header
+                    .and_then(|h| res.headers().get(h))
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .filter(|u| !u.is_empty()),
+            })
+        } else if status == 401 || status == 403 {
+            Ok(Decision::Refused {
+                message: format!("the app refused the session (HTTP {status}); sign in again"),
+            })
+        } else {
+            tracing::warn!(url = %url, %status, "the forward-auth endpoint failed; refusing callers");
+            Err(CallerRefusal::unavailable(
+                "forward_auth_unavailable",
+                format!("the app's session check failed (HTTP {status}); try again shortly"),
+            ))
         }
     }
 }
@@ -733,6 +790,43 @@ mod tests {
         let later = |s: u64| t0.saturating_add(Duration::from_secs(s));
         assert_eq!(cache.get(&key(4), ttl, later(59)), Some(refused));
         assert_eq!(cache.get(&key(4), ttl, later(60)), None, "expired by age");
+    }
+
+    #[test]
+    fn ages_count_a_clock_stepped_back_as_old() {
+        let at = Timestamp::from_millis(1_000_000);
+        let ttl = Duration::from_secs(30);
+        assert!(younger_than(at, ttl, at));
+        assert!(younger_than(
+            at,
+            ttl,
+            at.saturating_add(Duration::from_secs(29))
+        ));
+        assert!(!younger_than(at, ttl, at.saturating_add(ttl)));
+        assert!(
+            !younger_than(at, ttl, Timestamp::from_millis(999_000)),
+            "the clock went back 1 s"
+        );
+    }
+
+    #[test]
+    fn numeric_dates_are_non_negative_numbers() {
+        use serde_json::json;
+        assert_eq!(numeric_date(None), Ok(None));
+        assert_eq!(
+            numeric_date(Some(&json!(1_700_000_000))),
+            Ok(Some(1_700_000_000.0))
+        );
+        assert_eq!(numeric_date(Some(&json!(1.5))), Ok(Some(1.5)));
+        for bad in [
+            json!(null),
+            json!(-1),
+            json!("1700000000"),
+            json!([1]),
+            json!({}),
+        ] {
+            assert_eq!(numeric_date(Some(&bad)), Err(()), "{bad}");
+        }
     }
 
     #[test]

@@ -683,3 +683,42 @@ fn caller_configuration_is_checked_and_named() {
     .unwrap();
     assert!(ok.integrations["default"].caller.is_some());
 }
+
+/// `exp` and `nbf` are judged on the signer's clock, with 30 s of leeway either way, and anything
+/// but a non-negative number of seconds is refused.
+#[tokio::test]
+async fn session_times_are_judged_on_the_signers_clock() {
+    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+        .with_audience(AUDIENCE);
+    let h = harness(fast_settings(), false, with_caller(config)).await;
+    let key = EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap();
+    let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut c = claims("alice");
+        edit(c.as_object_mut().unwrap());
+        sign(Algorithm::HS256, None, &key, &c)
+    };
+    let t0 = now();
+    let expiring = with(&|c| {
+        c.insert("exp".into(), json!(t0 + 100));
+    });
+    let not_yet = with(&|c| {
+        c.insert("nbf".into(), json!(t0 + 100));
+    });
+    assert_eq!(ask(&h, Some(&expiring), None).await.status(), 200);
+    refused(ask(&h, Some(&not_yet), None).await, "not valid yet").await;
+    // 80 s later on the signer's clock: `nbf` is within the leeway.
+    h.advance(Duration::from_secs(80));
+    assert_eq!(ask(&h, Some(&not_yet), None).await.status(), 200);
+    // 125 s: `exp` passed, still within the leeway; 140 s: expired.
+    h.advance(Duration::from_secs(45));
+    assert_eq!(ask(&h, Some(&expiring), None).await.status(), 200);
+    h.advance(Duration::from_secs(15));
+    refused(ask(&h, Some(&expiring), None).await, "expired").await;
+    // Claims that are not dates.
+    for bad in [json!(null), json!(-1), json!("soon")] {
+        let t = with(&|c| {
+            c.insert("nbf".into(), bad.clone());
+        });
+        refused(ask(&h, Some(&t), None).await, "sign in again").await;
+    }
+}

@@ -484,7 +484,8 @@ mod fixtures {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../grafx-wasm/tests");
         let mut seen = 0;
         for file in ["client_tests.js", "browser.rs"] {
-            let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            let text = std::fs::read_to_string(dir.join(file))
+                .unwrap_or_else(|e| panic!("reading the suite {file}: {e}"));
             // Names no integration can have (`a/b`) are the option checks' invalid inputs.
             let valid = |n: &String| {
                 !n.is_empty()

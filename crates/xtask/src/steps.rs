@@ -85,9 +85,9 @@ impl Report {
         });
     }
 
-    /// Records a step that is not a child process's test run (a build, or a failure to start):
-    /// a gate that passed or failed.
-    fn record(&mut self, name: &str, ok: bool, took: Duration) {
+    /// Records a step that is not a child process's test run: a build (`gate`), or a suite that
+    /// could not start (not a gate: it counts as a failed test on the last line).
+    fn record(&mut self, name: &str, ok: bool, took: Duration, gate: bool) {
         let tally = Tally {
             passed: u64::from(ok),
             failed: u64::from(!ok),
@@ -97,7 +97,7 @@ impl Report {
             ok,
             tally,
             took,
-            gate: true,
+            gate,
         });
     }
 
@@ -264,13 +264,23 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
             }
             Err(e) => {
                 println!("xtask: cannot start the emulator and signer for browser tests: {e:#}");
-                report.record("browser suites (emulator + signer)", false, Duration::ZERO);
+                report.record(
+                    "browser suites (emulator + signer)",
+                    false,
+                    Duration::ZERO,
+                    false,
+                );
             }
         }
     }
     let started = Instant::now();
     let (ok, size) = package(&report);
-    report.record("grafx-wasm package (web + bundler)", ok, started.elapsed());
+    report.record(
+        "grafx-wasm package (web + bundler)",
+        ok,
+        started.elapsed(),
+        true,
+    );
     if let Some(size) = size {
         println!(
             "xtask: grafx-wasm size: gzip -9 of .wasm + JS glue (generated and snippets) = {size} bytes ({:.1} KB)",
@@ -314,6 +324,7 @@ fn end_to_end(report: &mut Report) {
                 "end-to-end: demo in Chromium (node --test)",
                 false,
                 started.elapsed(),
+                false,
             );
         }
     }

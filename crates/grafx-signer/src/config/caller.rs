@@ -1,6 +1,6 @@
 //! Caller authentication as configured: flags, environment variables or TOML.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -75,61 +75,11 @@ impl CallerInput {
             ));
         }
         let method = if let Some(path) = &self.jwt_secret_file {
-            let secret = read_secret_file(&setting("jwt_secret_file"), path)?;
-            if secret.expose().len() < 32 {
-                return Err(Error::config(
-                    setting("jwt_secret_file"),
-                    "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
-                ));
-            }
-            if self.audience.is_none() {
-                tracing::warn!(
-                    "caller authentication: HS256 sessions are accepted without an audience check; set {} so that a token signed with the same secret for another purpose is refused",
-                    name("audience")
-                );
-            }
-            CallerMethod::JwtSecret(secret)
+            self.jwt_secret_method(naming, path)?
         } else if let Some(u) = &self.jwks_url {
-            // An identity provider's keys sign tokens for every app of the tenant: without an
-            // audience, any of them would be accepted here.
-            if self.audience.as_deref().is_none_or(|a| a.trim().is_empty()) {
-                return Err(Error::config(
-                    setting("audience"),
-                    format!(
-                        "is required with {}: the `aud` your app's access tokens carry (e.g. https://api.example.com), so tokens minted for other apps of the same identity provider are refused",
-                        name("jwks_url")
-                    ),
-                ));
-            }
-            CallerMethod::Jwks(https_url(&setting("jwks_url"), u)?)
+            self.jwks_method(naming, u)?
         } else {
-            let u = self.forward_auth_url.as_deref().unwrap_or_default();
-            if self.cookie.is_some() || self.issuer.is_some() || self.audience.is_some() {
-                return Err(Error::config(
-                    setting("forward_auth_url"),
-                    "forward auth does not read cookies or claims itself; drop the cookie, issuer and audience settings",
-                ));
-            }
-            CallerMethod::ForwardAuth {
-                // Plain http is fine here: the check usually runs beside the signer, in-cluster.
-                url: url::Url::parse(u)
-                    .ok()
-                    .filter(|url| matches!(url.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        Error::config(
-                            setting("forward_auth_url"),
-                            format!("`{u}` is not an http(s) URL"),
-                        )
-                    })?,
-                user_header: Some(
-                    self.forward_auth_user_header
-                        .clone()
-                        .unwrap_or_else(|| defaults::DEFAULT_FORWARD_AUTH_USER_HEADER.into()),
-                ),
-                cache_for: self
-                    .cache_secs
-                    .map_or(defaults::DEFAULT_CALLER_CACHE, Duration::from_secs),
-            }
+            self.forward_auth_method(naming)?
         };
         Ok(Some(CallerConfig {
             method,
@@ -137,5 +87,68 @@ impl CallerInput {
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
         }))
+    }
+
+    /// HS256 with a shared secret of at least 32 bytes.
+    fn jwt_secret_method(&self, naming: &Naming, path: &Path) -> Result<CallerMethod, Error> {
+        let setting = naming.of("jwt_secret_file");
+        let secret = read_secret_file(&setting, path)?;
+        if secret.expose().len() < 32 {
+            return Err(Error::config(
+                setting,
+                "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        if self.audience.is_none() {
+            tracing::warn!(
+                "caller authentication: HS256 sessions are accepted without an audience check; set {} so that a token signed with the same secret for another purpose is refused",
+                naming.of("audience").name()
+            );
+        }
+        Ok(CallerMethod::JwtSecret(secret))
+    }
+
+    /// RS256/ES256 with an identity provider's keys, which requires an audience.
+    fn jwks_method(&self, naming: &Naming, url: &str) -> Result<CallerMethod, Error> {
+        // An identity provider's keys sign tokens for every app of the tenant: without an
+        // audience, any of them would be accepted here.
+        if self.audience.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            return Err(Error::config(
+                naming.of("audience"),
+                format!(
+                    "is required with {}: the `aud` your app's access tokens carry (e.g. https://api.example.com), so tokens minted for other apps of the same identity provider are refused",
+                    naming.of("jwks_url").name()
+                ),
+            ));
+        }
+        Ok(CallerMethod::Jwks(https_url(&naming.of("jwks_url"), url)?))
+    }
+
+    /// Ask the app, as nginx `auth_request` does.
+    fn forward_auth_method(&self, naming: &Naming) -> Result<CallerMethod, Error> {
+        let setting = naming.of("forward_auth_url");
+        let u = self.forward_auth_url.as_deref().unwrap_or_default();
+        if self.cookie.is_some() || self.issuer.is_some() || self.audience.is_some() {
+            return Err(Error::config(
+                setting,
+                "forward auth does not read cookies or claims itself; drop the cookie, issuer and audience settings",
+            ));
+        }
+        // Plain http is fine here: the check usually runs beside the signer, in-cluster.
+        let url = url::Url::parse(u)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(|| Error::config(setting, format!("`{u}` is not an http(s) URL")))?;
+        Ok(CallerMethod::ForwardAuth {
+            url,
+            user_header: Some(
+                self.forward_auth_user_header
+                    .clone()
+                    .unwrap_or_else(|| defaults::DEFAULT_FORWARD_AUTH_USER_HEADER.into()),
+            ),
+            cache_for: self
+                .cache_secs
+                .map_or(defaults::DEFAULT_CALLER_CACHE, Duration::from_secs),
+        })
     }
 }
