@@ -43,7 +43,7 @@ pub use defaults::{
 use file::{toml_error, FileConfig, FileIntegration};
 use integration::{build_integration, IntegrationInput};
 pub use redis::{RedisSettings, RedisUrl};
-use values::{cidrs, origins, read_secret_file, split_list, Naming};
+use values::{cidrs, given, origins, read_secret_file, split_list, Naming};
 
 use crate::{CallerConfig, ClientSecret, Error, OriginPolicy, Setting};
 
@@ -505,22 +505,15 @@ impl SignerConfig {
     /// Range checks on the merged values; each error names the flag's variable when the flag
     /// set the value, else the file's key.
     fn validate(&self, args: &ConfigArgs) -> Result<(), Error> {
-        let named = |from_flag: bool, env: &str, key: &str| {
-            if from_flag {
-                Setting::Env(env.into())
-            } else {
-                Setting::Toml(key.into())
-            }
-        };
         if self.leeway >= Duration::from_secs(3600) {
             return Err(Error::config(
-                named(args.leeway_secs.is_some(), "SIGNER_LEEWAY_SECS", "leeway_secs"),
+                given(args.leeway_secs.is_some(), "SIGNER_LEEWAY_SECS", "leeway_secs"),
                 "must stay well below CHILI's one-hour re-issue window (e.g. 300); inside that window CHILI returns the same token",
             ));
         }
         if self.upstream_timeout.is_zero() || self.upstream_timeout > Duration::from_secs(120) {
             return Err(Error::config(
-                named(
+                given(
                     args.upstream_timeout_secs.is_some(),
                     "SIGNER_UPSTREAM_TIMEOUT_SECS",
                     "upstream_timeout_secs",
@@ -531,7 +524,7 @@ impl SignerConfig {
         if self.header_read_timeout.is_zero() || self.header_read_timeout > Duration::from_secs(300)
         {
             return Err(Error::config(
-                named(
+                given(
                     args.header_read_timeout_secs.is_some(),
                     "SIGNER_HEADER_READ_TIMEOUT_SECS",
                     "header_read_timeout_secs",
@@ -541,7 +534,7 @@ impl SignerConfig {
         }
         if self.max_connections == 0 {
             return Err(Error::config(
-                named(
+                given(
                     args.max_connections.is_some(),
                     "SIGNER_MAX_CONNECTIONS",
                     "max_connections",
@@ -551,7 +544,7 @@ impl SignerConfig {
         }
         if self.upstream_retries > 10 {
             return Err(Error::config(
-                named(
+                given(
                     args.upstream_retries.is_some(),
                     "SIGNER_UPSTREAM_RETRIES",
                     "upstream_retries",
@@ -562,7 +555,7 @@ impl SignerConfig {
         if let Some(dir) = &self.static_dir {
             if !dir.is_dir() {
                 return Err(Error::config(
-                    named(args.static_dir.is_some(), "SIGNER_STATIC_DIR", "static_dir"),
+                    given(args.static_dir.is_some(), "SIGNER_STATIC_DIR", "static_dir"),
                     format!("{} is not a directory", dir.display()),
                 ));
             }

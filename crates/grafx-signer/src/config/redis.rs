@@ -3,8 +3,9 @@
 use serde::Deserialize;
 
 use super::file::FileConfig;
+use super::values::given;
 use super::ConfigArgs;
-use crate::{ClientSecret, Error, Setting, StoreKey};
+use crate::{ClientSecret, Error, StoreKey};
 
 /// A Redis URL as given; Debug hides its password.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -54,19 +55,11 @@ impl std::fmt::Debug for RedisSettings {
 /// The Redis store from `--redis-url` (or the file's `redis_url`), with its key and CA files
 /// read and the URL checked now, so a typo fails at start rather than at the first refresh.
 pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<RedisSettings>, Error> {
-    // Each setting is named as it was given: the flag's variable, else the file's key.
-    let named = |from_flag: bool, env: &str, key: &str| {
-        if from_flag {
-            Setting::Env(env.into())
-        } else {
-            Setting::Toml(key.into())
-        }
-    };
     let Some(RedisUrl(url)) = a.redis_url.clone().or(file.redis_url.clone()) else {
         return Ok(None);
     };
-    let url_setting = named(a.redis_url.is_some(), "SIGNER_REDIS_URL", "redis_url");
-    let key_setting = named(
+    let url_setting = given(a.redis_url.is_some(), "SIGNER_REDIS_URL", "redis_url");
+    let key_setting = given(
         a.redis_key_file.is_some() || file.redis_key_file.is_none(),
         "SIGNER_REDIS_KEY_FILE",
         "redis_key_file",
@@ -88,7 +81,7 @@ pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<Redis
         )
     })?;
     let key = StoreKey::from_text(&text).map_err(|e| Error::config(key_setting, e.0))?;
-    let ca_setting = named(
+    let ca_setting = given(
         a.redis_ca_file.is_some(),
         "SIGNER_REDIS_CA_FILE",
         "redis_ca_file",

@@ -16,6 +16,15 @@ pub(super) enum Naming {
     Toml(String),
 }
 
+/// A value the flag (named by its variable `env`) set when `from_flag`, else the file's `key`.
+pub(super) fn given(from_flag: bool, env: &str, key: &str) -> Setting {
+    if from_flag {
+        Setting::Env(env.into())
+    } else {
+        Setting::Toml(key.into())
+    }
+}
+
 impl Naming {
     /// The setting `field` of this source.
     pub(super) fn of(&self, field: &str) -> Setting {
