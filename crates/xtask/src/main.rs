@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's task runner.
 //!
 //! - `cargo xtask test`: install whatever is missing on this machine (idempotent), then run every
-//!   check and test suite, and finish with one line `N passed, N failed` over all of them.
+//!   check and test suite, and finish with the gates (`gates: N passed, N failed`: fmt, clippy,
+//!   builds) and one line `N passed, N failed` over every test.
 //! - `cargo xtask demo`: the demo on the built-in emulator (or real CHILI with `--chili`).
 //! - `cargo xtask bench`: benchmarks; `cargo xtask soak`: load and soak; `cargo xtask fuzz`: the
 //!   fuzz targets for a bounded time.
