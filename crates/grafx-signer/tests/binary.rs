@@ -76,12 +76,33 @@ fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     panic!("did not exit within {secs}s");
 }
 
+/// Stops the signer with SIGTERM and returns how it exited and what it wrote: `stdout` (when
+/// given), then stderr (the log).
+fn stop_and_read_logs(
+    child: &mut Child,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+) -> (std::process::ExitStatus, String) {
+    sigterm(child);
+    let status = wait_exit(child, 10);
+    let mut logs = String::new();
+    if let Some(mut out) = stdout {
+        out.read_to_string(&mut logs).unwrap();
+    }
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    (status, logs)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
     let em = emulator().await;
     let mut cmd = signer(&em, SECRET, &["serve"]);
     cmd.env("RUST_LOG", "trace");
-    let (mut child, url, mut stdout) = serve(cmd);
+    let (mut child, url, stdout) = serve(cmd);
     let http = reqwest::Client::new();
     let mut seen = String::new();
     let post = |origin: &str, csrf: bool| {
@@ -118,17 +139,8 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
             .unwrap();
     }
     assert!(seen.contains("grafx_signer_upstream_requests_total"));
-    sigterm(&child);
-    let status = wait_exit(&mut child, 10);
+    let (status, logs) = stop_and_read_logs(&mut child, Some(stdout));
     assert!(status.success(), "graceful exit 0 on SIGTERM, got {status}");
-    let mut logs = String::new();
-    stdout.read_to_string(&mut logs).unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
     assert!(logs.contains("TRACE"), "trace logging was really on");
     assert!(logs.contains("obtained a token"));
     assert!(!logs.contains(SECRET), "secret leaked into logs");
@@ -154,7 +166,7 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
     let wrong = "WRONG-s3cret-also-private-42";
     let mut cmd = signer(&em, wrong, &["serve"]);
     cmd.env("RUST_LOG", "trace");
-    let (mut child, url, mut stdout) = serve(cmd);
+    let (mut child, url, stdout) = serve(cmd);
     let res = reqwest::Client::new()
         .post(format!("{url}/token"))
         .header("origin", ORIGIN)
@@ -164,16 +176,7 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
         .unwrap();
     assert_eq!(res.status(), 502);
     let body = res.text().await.unwrap();
-    sigterm(&child);
-    wait_exit(&mut child, 10);
-    let mut logs = String::new();
-    stdout.read_to_string(&mut logs).unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let (_, logs) = stop_and_read_logs(&mut child, Some(stdout));
     assert!(!logs.contains(wrong) && !body.contains(wrong));
     assert!(
         logs.contains("upstream_rejected") || logs.contains("refused integration"),
@@ -186,15 +189,7 @@ async fn json_logs_on_request() {
     let em = emulator().await;
     let (mut child, url, _out) = serve(signer(&em, SECRET, &["--log-format", "json"]));
     reqwest::get(format!("{url}/healthz")).await.unwrap();
-    sigterm(&child);
-    wait_exit(&mut child, 10);
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let (_, logs) = stop_and_read_logs(&mut child, None);
     let first = logs.lines().next().unwrap();
     let v: serde_json::Value = serde_json::from_str(first).unwrap();
     assert!(
@@ -316,15 +311,7 @@ async fn bad_configuration_fails_fast_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    sigterm(&child);
-    wait_exit(&mut child, 10);
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let (_, logs) = stop_and_read_logs(&mut child, None);
     assert!(logs.contains("ANY website"), "{logs}");
 }
 
@@ -374,15 +361,8 @@ async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     let res = post().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(em.emulator().stats().token_requests > calls);
-    sigterm(&child);
-    assert!(wait_exit(&mut child, 10).success());
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let (status, logs) = stop_and_read_logs(&mut child, None);
+    assert!(status.success());
     assert!(logs.contains("configuration reloaded"), "{logs}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -609,17 +589,9 @@ async fn audit_lines_name_identified_callers_and_anonymous_issuance_is_counted()
         }
         r.send()
     };
-    let logs_of = |mut child: Child, mut stdout: BufReader<std::process::ChildStdout>| {
-        sigterm(&child);
-        assert!(wait_exit(&mut child, 10).success());
-        let mut logs = String::new();
-        stdout.read_to_string(&mut logs).unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut logs)
-            .unwrap();
+    let logs_of = |mut child: Child, stdout: BufReader<std::process::ChildStdout>| {
+        let (status, logs) = stop_and_read_logs(&mut child, Some(stdout));
+        assert!(status.success());
         logs
     };
 
