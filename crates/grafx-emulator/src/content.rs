@@ -238,7 +238,22 @@ pub(crate) struct Content {
 }
 
 impl Content {
+    /// The seeded environment: nine templates, their media, the default output settings.
     pub(crate) fn seeded() -> Self {
+        Self {
+            templates: Self::seeded_templates(),
+            media: Self::seeded_media(),
+            projects: HashMap::new(),
+            tasks: HashMap::new(),
+            output_settings: seeded_output_settings(),
+            preview_requested: HashMap::new(),
+            preview_tasks: HashMap::new(),
+            image_cache: HashMap::new(),
+        }
+    }
+
+    /// The seeded templates, one row each (a data table: it reads best as one piece).
+    fn seeded_templates() -> Vec<Template> {
         let t =
             |n: u8, name: &str, desc: &str, tags, created, modified, w, h, rgb, broken| Template {
                 id: format!("7a1c0e4d-0000-4000-8000-0000000000{n:02}"),
@@ -252,7 +267,7 @@ impl Content {
                 rgb,
                 broken,
             };
-        let templates = vec![
+        vec![
             t(
                 1,
                 "Summer Sale Flyer",
@@ -361,7 +376,11 @@ impl Content {
                 [90, 90, 90],
                 true,
             ),
-        ];
+        ]
+    }
+
+    /// The seeded media, one row each.
+    fn seeded_media() -> Vec<Media> {
         let m = |n: u8, name: &str, created, w, h, rgb| Media {
             id: format!("3e5b9f20-0000-4000-8000-0000000001{n:02}"),
             name: name.into(),
@@ -370,7 +389,7 @@ impl Content {
             height: h,
             rgb,
         };
-        let media = vec![
+        vec![
             m(
                 1,
                 "beach.png",
@@ -419,17 +438,7 @@ impl Content {
                 1024,
                 [100, 100, 140],
             ),
-        ];
-        Self {
-            templates,
-            media,
-            projects: HashMap::new(),
-            tasks: HashMap::new(),
-            output_settings: seeded_output_settings(),
-            preview_requested: HashMap::new(),
-            preview_tasks: HashMap::new(),
-            image_cache: HashMap::new(),
-        }
+        ]
     }
 
     /// The output setting `id`.

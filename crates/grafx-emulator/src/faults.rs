@@ -181,37 +181,13 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
-        Fault::SlowBody { ms } => {
-            let (parts, body) = next.run(req).await.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            // Hyper sends the head at once and polls the body afterwards.
-            let late = futures_util::stream::once(async move {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok::<_, std::io::Error>(bytes)
-            });
-            Response::from_parts(parts, Body::from_stream(late))
-        }
+        Fault::SlowBody { ms } => slow_body(next.run(req).await, ms).await,
         Fault::Status {
             status,
             body,
             content_type,
             retry_after,
-        } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let content_type = content_type.unwrap_or_else(|| "application/json".into());
-            let mut res = (
-                status,
-                [(header::CONTENT_TYPE, content_type)],
-                body.unwrap_or_default(),
-            )
-                .into_response();
-            if let Some(secs) = retry_after {
-                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-            }
-            res
-        }
+        } => status_reply(status, body, content_type, retry_after),
         Fault::Redirect { status, location } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
             match header::HeaderValue::from_str(&location) {
@@ -225,29 +201,69 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
             r#"{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIi","token_type":"Bea"#,
         )
             .into_response(),
-        Fault::Html { status } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let reason = status.canonical_reason().unwrap_or("Error");
-            let page = format!(
-                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
-                code = status.as_u16()
-            );
-            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
-        }
-        Fault::Drop => {
-            // A body that fails on first poll makes hyper abort the connection mid-reply.
-            let stream = futures_util::stream::once(async {
-                Err::<axum::body::Bytes, _>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "fault: drop",
-                ))
-            });
-            let mut res = Response::new(Body::from_stream(stream));
-            res.headers_mut()
-                .insert(header::CONTENT_LENGTH, 4096.into());
-            res
-        }
+        Fault::Html { status } => proxy_error_page(status),
+        Fault::Drop => dropped_connection(),
     }
+}
+
+/// The reply's head at once, its body `ms` later.
+async fn slow_body(res: Response, ms: u64) -> Response {
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    // Hyper sends the head at once and polls the body afterwards.
+    let late = futures_util::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok::<_, std::io::Error>(bytes)
+    });
+    Response::from_parts(parts, Body::from_stream(late))
+}
+
+fn status_reply(
+    status: u16,
+    body: Option<String>,
+    content_type: Option<String>,
+    retry_after: Option<u64>,
+) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = content_type.unwrap_or_else(|| "application/json".into());
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        body.unwrap_or_default(),
+    )
+        .into_response();
+    if let Some(secs) = retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    res
+}
+
+/// The HTML error page a CDN in front of CHILI answers with.
+fn proxy_error_page(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let page = format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
+        code = status.as_u16()
+    );
+    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+}
+
+/// A reply cut mid-body.
+fn dropped_connection() -> Response {
+    // A body that fails on first poll makes hyper abort the connection mid-reply.
+    let stream = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: drop",
+        ))
+    });
+    let mut res = Response::new(Body::from_stream(stream));
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, 4096.into());
+    res
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::AUDIENCE;
+use crate::config::{ClientSpec, AUDIENCE};
 use crate::problem::auth0_error;
 use crate::Emulator;
 
@@ -25,95 +25,157 @@ struct TokenRequest {
     audience: Option<String>,
 }
 
+/// `POST /oauth/token`, checked in Auth0's order: rate limit, body, grant type, client, audience.
 pub(crate) async fn token(
     State(em): State<Emulator>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Err(retry_after) = em.check_token_rate() {
-        let mut res = auth0_error(
+    let checked = check_rate(&em)
+        .and_then(|()| read_request(&headers, body))
+        .and_then(|req| {
+            check_grant_type(&req)?;
+            let client = authenticate(&em, &req)?;
+            check_audience(&req)?;
+            Ok(client)
+        });
+    match checked {
+        Ok(client) => grant(&em, &client),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// An Auth0 error reply: `{"error", "error_description"}`.
+struct Refusal {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut res = auth0_error(self.status, self.error, &self.description);
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
+}
+
+/// Auth0's global rate limit: 429 with `Retry-After`.
+fn check_rate(em: &Emulator) -> Result<(), Refusal> {
+    em.check_token_rate().map_err(|retry_after| Refusal {
+        retry_after: Some(retry_after.as_secs().max(1)),
+        ..Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
             "Global limit has been reached",
-        );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, retry_after.as_secs().max(1).into());
-        return res;
-    }
+        )
+    })
+}
+
+/// The request's parameters, from a JSON or form body and `client_secret_basic`.
+fn read_request(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<TokenRequest, Refusal> {
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return auth0_error(
+            return Err(Refusal::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
-                &format!("Request body is larger than {MAX_TOKEN_BODY} bytes"),
-            )
+                format!("Request body is larger than {MAX_TOKEN_BODY} bytes"),
+            ))
         }
-        Err(e) => return auth0_error(StatusCode::BAD_REQUEST, "invalid_request", &e.body_text()),
+        Err(e) => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                e.body_text(),
+            ))
+        }
     };
-    let mut req = match parse_body(&headers, &body) {
-        Ok(r) => r,
-        Err(msg) => return auth0_error(StatusCode::BAD_REQUEST, "invalid_request", &msg),
-    };
+    let mut req = parse_body(headers, &body)
+        .map_err(|msg| Refusal::new(StatusCode::BAD_REQUEST, "invalid_request", msg))?;
     // client_secret_basic, which Auth0 also accepts.
-    if let Some((id, secret)) = basic_credentials(&headers) {
+    if let Some((id, secret)) = basic_credentials(headers) {
         req.client_id.get_or_insert(id);
         req.client_secret.get_or_insert(secret);
     }
+    Ok(req)
+}
 
+fn check_grant_type(req: &TokenRequest) -> Result<(), Refusal> {
     match req.grant_type.as_deref() {
-        None | Some("") => {
-            return auth0_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing required parameter: grant_type",
-            )
-        }
-        Some("client_credentials") => {}
-        Some(other) => {
-            return auth0_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                &format!("Grant type '{other}' not allowed for the client."),
-            )
-        }
+        None | Some("") => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: grant_type",
+        )),
+        Some("client_credentials") => Ok(()),
+        Some(other) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Grant type '{other}' not allowed for the client."),
+        )),
     }
-    let Some(client_id) = req.client_id.filter(|c| !c.is_empty()) else {
-        return auth0_error(
+}
+
+/// The client whose id and secret the request carries.
+fn authenticate(em: &Emulator, req: &TokenRequest) -> Result<ClientSpec, Refusal> {
+    let Some(client_id) = req.client_id.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Missing required parameter: client_id",
-        );
+        ));
     };
-    let client = em.world().clients.get(&client_id).cloned();
-    let Some(client) = client.filter(|c| Some(&c.secret) == req.client_secret.as_ref()) else {
-        tracing::info!(client_id, "token request with bad credentials");
-        return auth0_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
-    };
-    match req.audience.as_deref() {
-        None | Some("") => {
-            return auth0_error(
-                StatusCode::FORBIDDEN,
-                "access_denied",
-                "No audience parameter was provided, and no default audience has been configured",
-            )
-        }
-        Some(AUDIENCE) => {}
-        Some(other) => {
-            return auth0_error(
-                StatusCode::FORBIDDEN,
-                "access_denied",
-                &format!("Service not found: {other}"),
-            )
-        }
-    }
+    let client = em.world().clients.get(client_id).cloned();
+    client
+        .filter(|c| Some(&c.secret) == req.client_secret.as_ref())
+        .ok_or_else(|| {
+            tracing::info!(client_id, "token request with bad credentials");
+            Refusal::new(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized")
+        })
+}
 
+fn check_audience(req: &TokenRequest) -> Result<(), Refusal> {
+    match req.audience.as_deref() {
+        None | Some("") => Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "No audience parameter was provided, and no default audience has been configured",
+        )),
+        Some(AUDIENCE) => Ok(()),
+        Some(other) => Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            format!("Service not found: {other}"),
+        )),
+    }
+}
+
+/// Mints (or re-serves) the client's token, with Auth0's no-store headers.
+fn grant(em: &Emulator, client: &ClientSpec) -> Response {
     let now = em.now();
     let issuer = format!("{}/", em.base_url());
     let grant = {
         let mut world = em.world();
         let settings = world.settings.clone();
-        world.issuer.grant(&client, now, &settings, &issuer)
+        world.issuer.grant(client, now, &settings, &issuer)
     };
     let body = json!({
         "access_token": grant.access_token,

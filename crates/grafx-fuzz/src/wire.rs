@@ -102,30 +102,19 @@ fn world() -> &'static World {
 
 /// Splits the input at `0xFF` bytes into the request's parts.
 pub fn signer_wire(data: &[u8]) {
-    let mut parts = data.split(|b| *b == 0xFF);
-    let selector = parts.next().and_then(|p| p.first().copied()).unwrap_or(0);
+    let selector = data
+        .split(|b| *b == 0xFF)
+        .next()
+        .and_then(|p| p.first().copied())
+        .unwrap_or(0);
     if selector & 1 == 0 {
         json_replies(data.get(1..).unwrap_or_default());
         return;
     }
-    let method = parts
-        .next()
-        .and_then(|m| Method::from_bytes(m).ok())
-        .unwrap_or(Method::POST);
-    let Some(path) = parts.next() else { return };
-    let Ok(uri) = Uri::try_from([b"/".as_slice(), path].concat()) else {
+    let Some(req) = request_from(data) else {
         return;
     };
-    let mut req = Request::builder().method(method.clone()).uri(uri.clone());
-    for name in ["origin", "x-csrf", "x-forwarded-for", "content-type"] {
-        if let Some(value) = parts.next().and_then(|v| HeaderValue::from_bytes(v).ok()) {
-            req = req.header(name, value);
-        }
-    }
-    let body = parts.next().unwrap_or_default().to_vec();
-    let Ok(req) = req.body(Body::from(body)) else {
-        return;
-    };
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let origin = req.headers().get("origin").cloned();
     let csrf = req.headers().get("x-csrf").cloned();
     let w = world();
@@ -134,13 +123,6 @@ pub fn signer_wire(data: &[u8]) {
     } else {
         &w.proxied
     };
-    // Through the fast path (with a peer, as `serve` gives one) and the router behind it.
-    let mut req = req;
-    req.extensions_mut()
-        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-            [203, 0, 113, 7],
-            40_000,
-        ))));
     let res = w
         .runtime
         .block_on(SignerService::new(state.clone()).oneshot(req))
@@ -150,48 +132,83 @@ pub fn signer_wire(data: &[u8]) {
         .runtime
         .block_on(axum::body::to_bytes(res.into_body(), 1 << 20))
         .unwrap_or_default();
+    let what = format!("{status} for {method} {uri}");
     assert!(
         !status.is_server_error(),
-        "{status} for {method} {uri}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&bytes)
     );
     if status.is_client_error() {
-        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "{status} for {method} {uri} is not an error body ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        // A secret the request itself carries may be echoed (a path in `not_found`); the
-        // fuzzer learns the suffix from this very comparison, so that case is not a leak.
-        let in_request = data
-            .windows(SECRET_SUFFIX.len())
-            .any(|w| w == SECRET_SUFFIX.as_bytes());
-        assert!(
-            in_request || !e.error_description.contains(SECRET_SUFFIX),
-            "{e:?}"
-        );
+        check_refusal(data, &what, &bytes);
     }
     if status.is_success() && method == Method::POST {
-        // A token is handed out only to the allowed origin, with the CSRF header, and only one
-        // the integration's browser scopes allow.
-        // Scheme and host are case-insensitive, and `:443` is https's default port: those
-        // spellings are the same origin (browsers send the canonical one).
-        let canonical = origin
-            .as_ref()
-            .and_then(|o| o.to_str().ok())
-            .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
-            .map(|o| o.trim_end_matches('/').to_owned());
-        assert_eq!(canonical.as_deref(), Some(ORIGIN), "{origin:?}");
-        assert_eq!(
-            csrf.as_ref().map(HeaderValue::as_bytes),
-            Some(b"1".as_slice()),
-            "X-CSRF"
-        );
-        let t: SignerToken = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("a 200 that is not a token ({e})"));
-        assert_eq!(t.scope.to_string(), "template:read");
+        check_token_reply(origin.as_ref(), csrf.as_ref(), &bytes);
     }
+}
+
+/// The request the input spells: method, path, four headers and a body, split at `0xFF`; with
+/// a peer address, as `serve` gives one.
+fn request_from(data: &[u8]) -> Option<Request<Body>> {
+    let mut parts = data.split(|b| *b == 0xFF).skip(1);
+    let method = parts
+        .next()
+        .and_then(|m| Method::from_bytes(m).ok())
+        .unwrap_or(Method::POST);
+    let path = parts.next()?;
+    let uri = Uri::try_from([b"/".as_slice(), path].concat()).ok()?;
+    let mut req = Request::builder().method(method).uri(uri);
+    for name in ["origin", "x-csrf", "x-forwarded-for", "content-type"] {
+        if let Some(value) = parts.next().and_then(|v| HeaderValue::from_bytes(v).ok()) {
+            req = req.header(name, value);
+        }
+    }
+    let body = parts.next().unwrap_or_default().to_vec();
+    let mut req = req.body(Body::from(body)).ok()?;
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [203, 0, 113, 7],
+            40_000,
+        ))));
+    Some(req)
+}
+
+/// A 4xx is an error body that leaks no secret.
+fn check_refusal(data: &[u8], what: &str, bytes: &[u8]) {
+    let e: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "{what} is not an error body ({e}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    });
+    // A secret the request itself carries may be echoed (a path in `not_found`); the
+    // fuzzer learns the suffix from this very comparison, so that case is not a leak.
+    let in_request = data
+        .windows(SECRET_SUFFIX.len())
+        .any(|w| w == SECRET_SUFFIX.as_bytes());
+    assert!(
+        in_request || !e.error_description.contains(SECRET_SUFFIX),
+        "{e:?}"
+    );
+}
+
+/// A token is handed out only to the allowed origin, with the CSRF header, and only one the
+/// integration's browser scopes allow.
+fn check_token_reply(origin: Option<&HeaderValue>, csrf: Option<&HeaderValue>, bytes: &[u8]) {
+    // Scheme and host are case-insensitive, and `:443` is https's default port: those
+    // spellings are the same origin (browsers send the canonical one).
+    let canonical = origin
+        .and_then(|o| o.to_str().ok())
+        .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
+        .map(|o| o.trim_end_matches('/').to_owned());
+    assert_eq!(canonical.as_deref(), Some(ORIGIN), "{origin:?}");
+    assert_eq!(
+        csrf.map(HeaderValue::as_bytes),
+        Some(b"1".as_slice()),
+        "X-CSRF"
+    );
+    let t: SignerToken =
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("a 200 that is not a token ({e})"));
+    assert_eq!(t.scope.to_string(), "template:read");
 }
 
 /// The reply types round-trip: whatever parses, serializes and parses back to the same value.

@@ -32,7 +32,7 @@ use grafx_core::Timestamp;
 use parking_lot::Mutex;
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -292,24 +292,42 @@ fn credentials_digest(
     hash.finalize().into()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+/// The key `kid` of `set`; a set of one key also serves a session without `kid`.
+fn find_jwk(set: &JwkSet, kid: &str) -> Option<Jwk> {
+    if kid.is_empty() && set.keys.len() == 1 {
+        return set.keys.first().cloned();
+    }
+    set.find(kid).cloned()
+}
+
+fn unknown_key(kid: &str) -> CallerRefusal {
+    CallerRefusal::unauthenticated(
+        "unknown_key",
+        format!("the session is signed with an unknown key (`{kid}`); sign in again"),
+    )
+}
+
+fn jwks_unavailable(url: &url::Url) -> CallerRefusal {
+    CallerRefusal::unavailable(
+        "jwks_unavailable",
+        format!("the session keys could not be fetched from {url}; try again shortly"),
+    )
+}
+
+/// The token of an `Authorization: Bearer …` header (the `headers` crate's parser).
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    use axum_extra::headers::{authorization::Bearer, Authorization, HeaderMapExt};
+    headers
+        .typed_get::<Authorization<Bearer>>()
+        .map(|a| a.token().trim().to_owned())
         .filter(|t| !t.is_empty())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
+/// The value of the named cookie (axum-extra's `CookieJar` parser).
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    axum_extra::extract::CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value_trimmed().to_owned())
         .filter(|v| !v.is_empty())
 }
 
@@ -373,8 +391,8 @@ impl CallerAuth {
                         )
                     })?;
                 let subject = match method {
-                    CallerMethod::JwtSecret(secret) => self.verify_hs256(token, secret)?,
-                    _ => self.verify_jwks(token).await?,
+                    CallerMethod::JwtSecret(secret) => self.verify_hs256(&token, secret)?,
+                    _ => self.verify_jwks(&token).await?,
                 };
                 Ok(Caller { subject })
             }
@@ -549,84 +567,79 @@ impl CallerAuth {
     }
 
     /// The key `kid` from the cached JWKS, fetching it again (rate-limited) when unknown.
-    async fn jwk(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, CallerRefusal> {
+    async fn jwk(&self, kid: &str) -> Result<Jwk, CallerRefusal> {
         let CallerMethod::Jwks(url) = &self.config.method else {
             return Err(CallerRefusal::unavailable(
                 "jwks_invalid",
                 "no JWKS configured",
             ));
         };
-        let find = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
-            if kid.is_empty() && set.keys.len() == 1 {
-                return set.keys.first().cloned();
-            }
-            set.find(kid).cloned()
-        };
-        let cached = |cache: &JwksCache| {
-            let now = self.clock.now();
-            let current = cache
-                .fetched_at
-                .is_some_and(|at| younger_than(at, JWKS_MAX_AGE, now));
-            cache.keys.as_ref().filter(|_| current).and_then(find)
-        };
-        if let Some(k) = cached(&self.jwks_cache()) {
+        if let Some(k) = self.cached_jwk(&self.jwks_cache(), kid) {
             return Ok(k);
         }
         let _one_fetch = self.jwks_fetch.lock().await;
         {
             // Another caller may have fetched while this one waited.
             let mut cache = self.jwks_cache();
-            if let Some(k) = cached(&cache) {
+            if let Some(k) = self.cached_jwk(&cache, kid) {
                 return Ok(k);
             }
-            let may_fetch = cache
-                .fetched_at
-                .is_none_or(|at| !younger_than(at, JWKS_MIN_REFETCH, self.clock.now()));
-            if !may_fetch {
-                // No keys at all means the last fetch failed: not the caller's fault.
-                if cache.keys.is_none() {
-                    return Err(CallerRefusal::unavailable(
-                        "jwks_unavailable",
-                        format!(
-                            "the session keys could not be fetched from {url}; try again shortly"
-                        ),
-                    ));
-                }
-                return Err(CallerRefusal::unauthenticated(
-                    "unknown_key",
-                    format!("the session is signed with an unknown key (`{kid}`); sign in again"),
-                ));
-            }
-            cache.fetched_at = Some(self.clock.now());
+            self.claim_jwks_fetch(&mut cache, url, kid)?;
         }
         let fetched = self.fetch_jwks(url).await;
         let mut cache = self.jwks_cache();
         match fetched {
             Ok(set) => {
                 tracing::info!(jwks = %url, keys = set.keys.len(), "fetched the caller JWKS");
-                let found = find(&set);
+                let found = find_jwk(&set, kid);
                 cache.keys = Some(set);
-                found.ok_or_else(|| {
-                    CallerRefusal::unauthenticated(
-                        "unknown_key",
-                        format!(
-                            "the session is signed with an unknown key (`{kid}`); sign in again"
-                        ),
-                    )
-                })
+                found.ok_or_else(|| unknown_key(kid))
             }
             Err(e) => {
                 tracing::warn!(jwks = %url, error = %e, "cannot fetch the caller JWKS");
                 // An expired cache still beats refusing everyone while the provider is down.
-                if let Some(k) = cache.keys.as_ref().and_then(find) {
-                    return Ok(k);
-                }
-                Err(CallerRefusal::unavailable(
-                    "jwks_unavailable",
-                    format!("the session keys could not be fetched from {url}; try again shortly"),
-                ))
+                cache
+                    .keys
+                    .as_ref()
+                    .and_then(|set| find_jwk(set, kid))
+                    .ok_or_else(|| jwks_unavailable(url))
             }
         }
+    }
+
+    /// The key `kid` from a JWKS fetched less than `JWKS_MAX_AGE` ago.
+    fn cached_jwk(&self, cache: &JwksCache, kid: &str) -> Option<Jwk> {
+        let now = self.clock.now();
+        let current = cache
+            .fetched_at
+            .is_some_and(|at| younger_than(at, JWKS_MAX_AGE, now));
+        cache
+            .keys
+            .as_ref()
+            .filter(|_| current)
+            .and_then(|set| find_jwk(set, kid))
+    }
+
+    /// Marks a fetch as started, unless the last one was under `JWKS_MIN_REFETCH` ago: then the
+    /// key is unknown (or the keys unavailable, when that fetch failed).
+    fn claim_jwks_fetch(
+        &self,
+        cache: &mut JwksCache,
+        url: &url::Url,
+        kid: &str,
+    ) -> Result<(), CallerRefusal> {
+        let may_fetch = cache
+            .fetched_at
+            .is_none_or(|at| !younger_than(at, JWKS_MIN_REFETCH, self.clock.now()));
+        if !may_fetch {
+            // No keys at all means the last fetch failed: not the caller's fault.
+            return Err(match cache.keys {
+                None => jwks_unavailable(url),
+                Some(_) => unknown_key(kid),
+            });
+        }
+        cache.fetched_at = Some(self.clock.now());
+        Ok(())
     }
 
     fn jwks_cache(&self) -> parking_lot::MutexGuard<'_, JwksCache> {
@@ -834,10 +847,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
         h.append(header::COOKIE, "a=1; session=xyz; b=2".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
-        assert_eq!(cookie(&h, "session"), Some("xyz"));
+        assert_eq!(bearer(&h).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "session").as_deref(), Some("xyz"));
         assert_eq!(cookie(&h, "sess"), None);
+        // The scheme is case-insensitive; quoted cookie values are unquoted.
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h).as_deref(), Some("abc"));
+        h.append(header::COOKIE, "quoted=\"q1\"".parse().unwrap());
+        assert_eq!(cookie(&h, "quoted").as_deref(), Some("q1"));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
         assert_eq!(bearer(&h), None);
     }
 }

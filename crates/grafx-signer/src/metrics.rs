@@ -54,65 +54,77 @@ pub(crate) struct Metrics {
     pub(crate) store_errors: Counter,
 }
 
+/// Registers `metric` under `name` and hands it back.
+fn registered<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
+    /// Every metric, registered. One piece on purpose: it is the list of what `/metrics` exports,
+    /// one entry per field.
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("grafx_signer");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let requests = registered(
+            &mut registry,
             "http_requests",
             "HTTP requests by route and status",
-            requests.clone(),
+            Family::<RequestLabels, Counter>::default(),
         );
-        let cache = Family::<CacheLabels, Counter>::default();
-        registry.register(
+        let cache = registered(
+            &mut registry,
             "token_cache",
             "Token lookups: hit, stale (served while refreshing) or miss",
-            cache.clone(),
+            Family::<CacheLabels, Counter>::default(),
         );
-        let upstream = Family::<UpstreamLabels, Counter>::default();
-        registry.register(
+        let upstream = registered(
+            &mut registry,
             "upstream_requests",
             "Token requests to CHILI's auth server by outcome",
-            upstream.clone(),
+            Family::<UpstreamLabels, Counter>::default(),
         );
-        let upstream_seconds =
-            Family::<IntegrationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-                latency_histogram as fn() -> Histogram,
-            );
-        registry.register(
+        let upstream_seconds = registered(
+            &mut registry,
             "upstream_request_duration_seconds",
             "Latency of token requests to CHILI",
-            upstream_seconds.clone(),
+            Family::<IntegrationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            ),
         );
-        let token_expires_in = Family::<IntegrationLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
+        let token_expires_in = registered(
+            &mut registry,
             "token_expires_in_seconds",
             "Seconds until the cached token expires",
-            token_expires_in.clone(),
+            Family::<IntegrationLabel, Gauge<f64, AtomicU64>>::default(),
         );
-        let refusals = Family::<ReasonLabel, Counter>::default();
-        registry.register(
+        let refusals = registered(
+            &mut registry,
             "refusals",
             "Token requests refused, by error code",
-            refusals.clone(),
+            Family::<ReasonLabel, Counter>::default(),
         );
-        let caller_refusals = Family::<ReasonLabel, Counter>::default();
-        registry.register(
+        let caller_refusals = registered(
+            &mut registry,
             "caller_refusals",
             "Callers refused by caller authentication, by reason (missing, expired, wrong_issuer, forward_auth_refused…)",
-            caller_refusals.clone(),
+            Family::<ReasonLabel, Counter>::default(),
         );
-        let store_degraded = Gauge::default();
-        registry.register(
+        let store_degraded = registered(
+            &mut registry,
             "store_degraded",
             "1 while the shared token store (Redis) is unreachable and replicas work alone",
-            store_degraded.clone(),
+            Gauge::default(),
         );
-        let store_errors = Counter::default();
-        registry.register(
+        let store_errors = registered(
+            &mut registry,
             "store_errors",
             "Failed operations on the shared token store",
-            store_errors.clone(),
+            Counter::default(),
         );
         Self {
             registry,

@@ -278,6 +278,21 @@ fn absolute_signer_url(raw: &str) -> Result<String, GraFxError> {
     ))
 }
 
+/// Checks an integration name as the signer's routes take it.
+pub(crate) fn check_integration_name(name: &str, what: &str) -> Result<(), GraFxError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(GraFxError::options(format!(
+            "{what} must be a name of letters, digits, `-` and `_`"
+        )))
+    }
+}
+
 impl ClientOptions {
     /// Checks every value and applies the defaults.
     pub(crate) fn validate(self) -> Result<Options, GraFxError> {
@@ -289,61 +304,12 @@ impl ClientOptions {
         }
         let signer_url = absolute_signer_url(signer_url)?;
         if let Some(name) = &self.integration {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(GraFxError::options(
-                    "integration must be a name of letters, digits, `-` and `_`",
-                ));
-            }
+            check_integration_name(name, "integration")?;
         }
-        let leeway = match self.leeway_seconds {
-            None => BROWSER_DEFAULT_LEEWAY,
-            Some(s) if (0.0..=3600.0).contains(&s) => Duration::from_secs_f64(s),
-            Some(_) => {
-                return Err(GraFxError::options(
-                    "leewaySeconds must be a number of seconds between 0 and 3600",
-                ))
-            }
-        };
-        let timeout_ms = match self.timeout_ms {
-            None => 10_000,
-            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u32,
-            Some(_) => {
-                return Err(GraFxError::options(
-                    "timeoutMs must be a number of milliseconds between 1 and 600000",
-                ))
-            }
-        };
-        for (name, value) in &self.signer_headers {
-            if web_sys::Headers::new()
-                .and_then(|h| h.set(name, value))
-                .is_err()
-            {
-                return Err(GraFxError::options(format!(
-                    "signerHeaders: `{name}` is not a valid header"
-                )));
-            }
-        }
-        let identified = self.get_session_token.is_some()
-            || !self.signer_headers.is_empty()
-            || self.credentials == Some(Credentials::Include);
-        if self.share_key.as_deref().is_some_and(str::is_empty) {
-            return Err(GraFxError::options(
-                "shareKey must be a non-empty string that names the caller",
-            ));
-        }
-        // An identified caller shares only under a key the app gives: otherwise a signed-out
-        // tab, or another user's, could adopt this one's token.
-        let (cross_tab, caller) = match (&self.share_key, identified) {
-            // Identified and anonymous instances never share, whatever key they pass.
-            (Some(key), true) => (self.cross_tab.unwrap_or(true), format!("caller:id:{key}")),
-            (Some(key), false) => (self.cross_tab.unwrap_or(true), format!("caller:anon:{key}")),
-            (None, false) => (self.cross_tab.unwrap_or(true), "anonymous".to_owned()),
-            (None, true) => (false, String::new()),
-        };
+        let leeway = self.leeway()?;
+        let timeout_ms = self.timeout_ms()?;
+        self.check_signer_headers()?;
+        let (cross_tab, caller) = self.sharing()?;
         Ok(Options {
             signer_url,
             integration: self.integration,
@@ -360,6 +326,62 @@ impl ClientOptions {
             caller,
             auto_refresh: self.auto_refresh.unwrap_or(false),
             now: self.now,
+        })
+    }
+
+    fn leeway(&self) -> Result<Duration, GraFxError> {
+        match self.leeway_seconds {
+            None => Ok(BROWSER_DEFAULT_LEEWAY),
+            Some(s) if (0.0..=3600.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+            Some(_) => Err(GraFxError::options(
+                "leewaySeconds must be a number of seconds between 0 and 3600",
+            )),
+        }
+    }
+
+    fn timeout_ms(&self) -> Result<u32, GraFxError> {
+        match self.timeout_ms {
+            None => Ok(10_000),
+            Some(ms) if (1.0..=600_000.0).contains(&ms) => Ok(ms as u32),
+            Some(_) => Err(GraFxError::options(
+                "timeoutMs must be a number of milliseconds between 1 and 600000",
+            )),
+        }
+    }
+
+    /// Each of `signerHeaders` is a header the browser will send.
+    fn check_signer_headers(&self) -> Result<(), GraFxError> {
+        for (name, value) in &self.signer_headers {
+            if web_sys::Headers::new()
+                .and_then(|h| h.set(name, value))
+                .is_err()
+            {
+                return Err(GraFxError::options(format!(
+                    "signerHeaders: `{name}` is not a valid header"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether tabs share the token, and the caller key they share it under.
+    fn sharing(&self) -> Result<(bool, String), GraFxError> {
+        let identified = self.get_session_token.is_some()
+            || !self.signer_headers.is_empty()
+            || self.credentials == Some(Credentials::Include);
+        if self.share_key.as_deref().is_some_and(str::is_empty) {
+            return Err(GraFxError::options(
+                "shareKey must be a non-empty string that names the caller",
+            ));
+        }
+        // An identified caller shares only under a key the app gives: otherwise a signed-out
+        // tab, or another user's, could adopt this one's token.
+        Ok(match (&self.share_key, identified) {
+            // Identified and anonymous instances never share, whatever key they pass.
+            (Some(key), true) => (self.cross_tab.unwrap_or(true), format!("caller:id:{key}")),
+            (Some(key), false) => (self.cross_tab.unwrap_or(true), format!("caller:anon:{key}")),
+            (None, false) => (self.cross_tab.unwrap_or(true), "anonymous".to_owned()),
+            (None, true) => (false, String::new()),
         })
     }
 }

@@ -61,7 +61,32 @@ pub(crate) async fn fetch_token(
     let session = session_token(opts).await?;
     // Its timer is cleared on every way out of this function.
     let linked = LinkedSignal::new(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
-    let mut request = Request::post(&url)
+    let request = signer_request(Request::post(&url), opts, session.as_deref(), &linked)
+        .build()
+        .map_err(|e| GraFxError::options(format!("the signer request is invalid: {e}")))?;
+    let (status, body) = send(request, &url, opts, &linked).await?;
+    drop(linked);
+    let reply = read_token_reply(status, &body)?;
+    Ok(Token {
+        access_token: reply.access_token.secret().to_owned(),
+        expiry: Expiry::stamp(now(), reply.expires_in.duration()),
+        environment: reply.environment.as_str().to_owned(),
+        api: reply.environment_api_url,
+        platform: reply.platform_api_url,
+        scope: reply.scope.to_string(),
+        requested_at,
+    })
+}
+
+/// A request to the signer with what every signer request carries: `X-CSRF`, the configured
+/// credentials mode and extra headers, the app's session, no redirects, and the timeout signal.
+pub(crate) fn signer_request(
+    builder: gloo_net::http::RequestBuilder,
+    opts: &Options,
+    session: Option<&str>,
+    linked: &LinkedSignal,
+) -> gloo_net::http::RequestBuilder {
+    let mut request = builder
         .header(CSRF_HEADER, CSRF_HEADER_VALUE)
         .credentials(opts.credentials)
         .redirect(RequestRedirect::Manual)
@@ -72,9 +97,16 @@ pub(crate) async fn fetch_token(
     if let Some(t) = session {
         request = request.header("authorization", &format!("Bearer {t}"));
     }
-    let request = request
-        .build()
-        .map_err(|e| GraFxError::options(format!("the signer request is invalid: {e}")))?;
+    request
+}
+
+/// Sends a token request; the status and the whole body, or why there is none.
+async fn send(
+    request: Request,
+    url: &str,
+    opts: &Options,
+    linked: &LinkedSignal,
+) -> Result<(u16, String), GraFxError> {
     let timed_out = || {
         GraFxError::new(
             ErrorCode::Timeout,
@@ -103,7 +135,6 @@ pub(crate) async fn fetch_token(
             format!("the signer at {url} answered with a redirect, which is not followed (the request may carry your app's session); point signerUrl at the signer itself"),
         ));
     }
-    let status = res.status();
     let body = res.text().await.map_err(|_| {
         if linked.signal.aborted() {
             timed_out()
@@ -114,11 +145,15 @@ pub(crate) async fn fetch_token(
             )
         }
     })?;
-    drop(linked);
-    let json = js_sys::JSON::parse(&body).ok();
+    Ok((res.status(), body))
+}
+
+/// The token in a signer reply, or the signer's error as a `GraFxError`.
+fn read_token_reply(status: u16, body: &str) -> Result<SignerToken, GraFxError> {
+    let json = js_sys::JSON::parse(body).ok();
     // A reply may hold a token even when it is not a valid one: errors never carry it.
-    let shown = without_access_token(&body);
-    if !res.ok() {
+    let shown = without_access_token(body);
+    if !(200..300).contains(&status) {
         let error = json.and_then(|j| serde_wasm_bindgen::from_value::<ErrorBody>(j).ok());
         return Err(match error {
             Some(e) => signer_error(e, status),
@@ -139,21 +174,12 @@ pub(crate) async fn fetch_token(
     let Some(json) = json else {
         return Err(invalid("the signer's reply is not JSON").body(shown));
     };
-    let reply: SignerToken = serde_wasm_bindgen::from_value(json).map_err(|e| {
+    serde_wasm_bindgen::from_value(json).map_err(|e| {
         invalid(&format!(
             "the signer's reply is not a valid token: {}",
             crate::error::serde_message(e)
         ))
         .body(shown)
-    })?;
-    Ok(Token {
-        access_token: reply.access_token.secret().to_owned(),
-        expiry: Expiry::stamp(now(), reply.expires_in.duration()),
-        environment: reply.environment.as_str().to_owned(),
-        api: reply.environment_api_url,
-        platform: reply.platform_api_url,
-        scope: reply.scope.to_string(),
-        requested_at,
     })
 }
 

@@ -80,10 +80,10 @@ async fn ui_loader_config(
     Ok(config.into())
 }
 
-pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
-    // `refreshTokenAction` must resolve to the token or to an Error, never reject.
+/// studio-ui's `refreshTokenAction`: resolves to the token or to an Error, never rejects.
+fn refresh_token_action(weak: &Weak<Inner>) -> JsValue {
     let w = weak.clone();
-    let refresh = Closure::<dyn Fn() -> Promise>::new(move || {
+    Closure::<dyn Fn() -> Promise>::new(move || {
         let Some(inner) = w.upgrade() else {
             // studio-ui expects an Error value, never a rejection.
             return Promise::resolve(&JsValue::from(crate::client::disposed()));
@@ -96,32 +96,41 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
             })
         })
     })
-    .into_js_value();
+    .into_js_value()
+}
+
+/// The Studio SDK's `onAuthExpired`: credentials or null, never a rejection, also after dispose
+/// or free.
+fn on_auth_expired(weak: &Weak<Inner>) -> JsValue {
+    let weak = weak.clone();
+    Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
+        let Some(inner) = weak.upgrade() else {
+            return Promise::resolve(&JsValue::NULL);
+        };
+        future_to_promise(async move {
+            if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
+                return Ok(JsValue::NULL);
+            }
+            match inner.current(true).await {
+                Ok(t) => Ok(object(&[
+                    ("type", JsValue::from_str("grafxToken")),
+                    ("token", JsValue::from_str(&t.access_token)),
+                ])),
+                // The editor then treats the request as not refreshed; the app hears about
+                // the failure through onError (already emitted by the refresh).
+                Err(_) => Ok(JsValue::NULL),
+            }
+        })
+    })
+    .into_js_value()
+}
+
+/// The Studio adapters object: `onAuthExpired`, `refreshTokenAction`, `uiLoaderConfig`,
+/// `configuration`.
+pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
+    let refresh = refresh_token_action(weak);
     object(&[
-        ("onAuthExpired", {
-            // The SDK expects credentials or null, never a rejection: also after dispose or free.
-            let weak = weak.clone();
-            Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
-                let Some(inner) = weak.upgrade() else {
-                    return Promise::resolve(&JsValue::NULL);
-                };
-                future_to_promise(async move {
-                    if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
-                        return Ok(JsValue::NULL);
-                    }
-                    match inner.current(true).await {
-                        Ok(t) => Ok(object(&[
-                            ("type", JsValue::from_str("grafxToken")),
-                            ("token", JsValue::from_str(&t.access_token)),
-                        ])),
-                        // The editor then treats the request as not refreshed; the app hears about
-                        // the failure through onError (already emitted by the refresh).
-                        Err(_) => Ok(JsValue::NULL),
-                    }
-                })
-            })
-            .into_js_value()
-        }),
+        ("onAuthExpired", on_auth_expired(weak)),
         ("refreshTokenAction", refresh.clone()),
         ("uiLoaderConfig", {
             let weak = weak.clone();

@@ -17,16 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::bootstrap::Toolchain;
+use crate::results::*;
 use crate::servers::*;
-
-fn stat(v: &[f64]) -> Value {
-    let mut s = v.to_vec();
-    let med = median(&mut s);
-    json!({ "median": med, "min": s.first(), "max": s.last(), "runs": v })
-}
 
 fn node_env(emulator: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -156,9 +151,7 @@ fn simulate_node_48h(node: &str, emulator: &str) -> Result<(u64, u64)> {
         }
         anyhow::Ok(served)
     })?;
-    let calls = emulator_stats(emulator)?["token_requests"]
-        .as_u64()
-        .unwrap_or(0);
+    let calls = emulator_stats(emulator)?.token_requests;
     Ok((calls, served))
 }
 
@@ -172,7 +165,7 @@ fn gzip_size(bytes: &[u8]) -> Result<u64> {
     Ok(child.wait_with_output()?.stdout.len() as u64)
 }
 
-fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Value> {
+fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
     let pkg = root.join("crates/grafx-wasm/pkg");
     let mut ours = std::fs::read(pkg.join("grafx_wasm_bg.wasm"))?;
     ours.extend(std::fs::read(pkg.join("grafx_wasm.js"))?);
@@ -201,13 +194,15 @@ fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Value> {
         .output()?
         .stdout;
     let auth0 = if bundle.is_empty() {
-        Value::Null
+        None
     } else {
-        json!(gzip_size(&bundle)?)
+        Some(gzip_size(&bundle)?)
     };
-    Ok(
-        json!({ "grafx_wasm_gzip": gzip_size(&ours)?, "auth0_spa_js_2_27_gzip": auth0, "target": 40 * 1024 }),
-    )
+    Ok(Sizes {
+        grafx_wasm_gzip: gzip_size(&ours)?,
+        auth0_spa_js_2_27_gzip: auth0,
+        target: 40 * 1024,
+    })
 }
 
 /// `cargo xtask bench`.
@@ -256,14 +251,12 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
         ],
     )?;
     post_token(&signer_redis.url)?;
-    let servers = [
-        ("bare axum", &baseline),
-        ("grafx-signer", &signer),
-        ("grafx-signer (redis store)", &signer_redis),
-        ("node express broker", &node),
-    ];
-    let mut throughput = serde_json::Map::new();
-    let mut load_rss = serde_json::Map::new();
+    let servers = SERVERS
+        .into_iter()
+        .zip([&baseline, &signer, &signer_redis, &node]);
+    let servers: Vec<_> = servers.collect();
+    let mut throughput = std::collections::BTreeMap::new();
+    let mut load_rss = std::collections::BTreeMap::new();
     for &c in conns {
         let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); servers.len()];
         for _ in 0..repeats {
@@ -283,11 +276,8 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
                 sampling.store(false, Ordering::Relaxed);
                 if let Some(t) = sampler {
                     let _ = t.join();
-                    let seen = load_rss
-                        .get(&c.to_string())
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
-                    load_rss.insert(c.to_string(), json!(seen.max(peak.load(Ordering::Relaxed))));
+                    let seen: &mut u64 = load_rss.entry(c).or_default();
+                    *seen = (*seen).max(peak.load(Ordering::Relaxed));
                 }
                 println!("xtask: bench {name:<20} c={c:<3} {rps:>10.0} req/s  p50 {p50:>8.0} µs  p99 {p99:>8.0} µs");
                 runs[i][0].push(rps);
@@ -295,32 +285,36 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
                 runs[i][2].push(p99);
             }
         }
-        let row: serde_json::Map<String, Value> = servers
+        let row = servers
             .iter()
             .zip(&runs)
             .map(|((name, _), r)| {
-                (
-                    (*name).to_owned(),
-                    json!({ "rps": stat(&r[0]), "p50_us": stat(&r[1]), "p99_us": stat(&r[2]) }),
-                )
+                let runs = ServerRuns {
+                    rps: Stat::of(&r[0]),
+                    p50_us: Stat::of(&r[1]),
+                    p99_us: Stat::of(&r[2]),
+                };
+                (*name, runs)
             })
             .collect();
-        throughput.insert(c.to_string(), Value::Object(row));
+        throughput.insert(c, row);
     }
     drop((baseline, signer, signer_redis, node, redis));
 
     // --- Upstream economy -----------------------------------------------------------------------
-    let cold = |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| -> Result<Value> {
-        emulator_post(&emulator.url, "reset", json!({}))?;
-        emulator_post(&emulator.url, "settings", json!({ "token_rate_limit": 0 }))?;
-        let server = Server::start(program, args, &env)?;
-        let ok = burst(&server.url, 1000)?;
-        std::thread::sleep(Duration::from_millis(200));
-        let calls = emulator_stats(&emulator.url)?["token_requests"]
-            .as_u64()
-            .unwrap_or(0);
-        Ok(json!({ "upstream_calls": calls, "succeeded": ok }))
-    };
+    let cold =
+        |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| -> Result<ColdBurst> {
+            emulator_post(&emulator.url, "reset", json!({}))?;
+            emulator_post(&emulator.url, "settings", json!({ "token_rate_limit": 0 }))?;
+            let server = Server::start(program, args, &env)?;
+            let ok = burst(&server.url, 1000)?;
+            std::thread::sleep(Duration::from_millis(200));
+            let upstream_calls = emulator_stats(&emulator.url)?.token_requests;
+            Ok(ColdBurst {
+                upstream_calls,
+                succeeded: ok,
+            })
+        };
     let mut signer_cold_env = signer_env(&emulator.url, "127.0.0.1:0");
     signer_cold_env.push(("SIGNER_UPSTREAM_RETRIES", "0".into()));
     let signer_cold = cold(&bin("grafx-signer"), &[], signer_cold_env)?;
@@ -336,37 +330,52 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     drop(emulator);
 
     // --- Browser --------------------------------------------------------------------------------
-    let sizes =
-        package_sizes(root, &toolchain).unwrap_or_else(|e| json!({ "error": e.to_string() }));
-    let browser = browser_bench(root, &toolchain, quick)
-        .unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
+    let browser = Browser {
+        sizes: Measured::from(package_sizes(root, &toolchain)),
+        chromium: Measured::from(browser_bench(root, &toolchain, quick)),
+    };
 
-    let results = json!({
-        "machine": machine(),
-        "settings": { "seconds_per_run": secs, "repeats": repeats },
-        "throughput": throughput,
-        "upstream": {
-            "cold_1000": { "grafx-signer": signer_cold, "node express broker": node_cold },
-            "simulated_48h": {
-                "grafx-signer": { "upstream_calls": signer_48h, "requests": signer_served },
-                "node express broker": { "upstream_calls": node_48h, "requests": node_served },
+    let results = BenchResults {
+        machine: Machine::this(),
+        settings: RunSettings {
+            seconds_per_run: secs,
+            repeats,
+        },
+        throughput,
+        upstream: Upstream {
+            cold_1000: Compared {
+                signer: signer_cold,
+                node: node_cold,
+            },
+            simulated_48h: Compared {
+                signer: Simulated {
+                    upstream_calls: signer_48h,
+                    requests: signer_served,
+                },
+                node: Simulated {
+                    upstream_calls: node_48h,
+                    requests: node_served,
+                },
             },
         },
-        "browser": { "sizes": sizes, "chromium": browser },
-        "signer_rss_kb": { "idle": idle_rss, "peak_under_load_by_connections": load_rss },
-    });
+        browser,
+        signer_rss_kb: SignerRss {
+            idle: idle_rss,
+            peak_under_load_by_connections: load_rss,
+        },
+    };
     std::fs::write(
         out_dir.join("results.json"),
         serde_json::to_string_pretty(&results)?,
     )?;
-    let md = markdown(&results);
+    let md = results.markdown();
     std::fs::write(out_dir.join("results.md"), &md)?;
     println!("\n{md}\nxtask: wrote target/bench/results.md and results.json");
     Ok(true)
 }
 
 /// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
-fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Value> {
+fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chromium> {
     let site = crate::demo::build_site(root, toolchain)?;
     let demo = crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false)?;
     let out = Command::new("node")
@@ -384,96 +393,4 @@ fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Valu
         );
     }
     Ok(serde_json::from_slice(&out.stdout)?)
-}
-
-fn f(v: &Value) -> String {
-    match v.as_f64() {
-        Some(n) if n >= 100.0 => format!("{n:.0}"),
-        Some(n) => format!("{n:.2}"),
-        None => "–".into(),
-    }
-}
-
-fn markdown(r: &Value) -> String {
-    let mut md = String::from("# Benchmarks\n\n");
-    let m = &r["machine"];
-    md += &format!(
-        "Machine: {} ({} cores), {}. Loopback; servers pinned to core 0, wrk (1 thread) to core 1. {} s per run, {} repeats: medians, with min–max.\n\n",
-        m["cpu"].as_str().unwrap_or("?"),
-        m["cores"],
-        m["memory"].as_str().unwrap_or("?").split_whitespace().skip(1).collect::<Vec<_>>().join(" "),
-        r["settings"]["seconds_per_run"],
-        r["settings"]["repeats"]
-    );
-    md += "## Cached `POST /token`\n\n| connections | server | req/s median (min–max) | p50 µs | p99 µs | signer ÷ server |\n|---|---|---|---|---|---|\n";
-    if let Some(t) = r["throughput"].as_object() {
-        let mut keys: Vec<_> = t.keys().cloned().collect();
-        keys.sort_by_key(|k| k.parse::<u32>().unwrap_or(0));
-        for c in keys {
-            let row = &t[&c];
-            let signer = row["grafx-signer"]["rps"]["median"]
-                .as_f64()
-                .unwrap_or(f64::NAN);
-            for name in [
-                "bare axum",
-                "grafx-signer",
-                "grafx-signer (redis store)",
-                "node express broker",
-            ] {
-                let s = &row[name];
-                let ratio = if name == "grafx-signer" {
-                    "–".into()
-                } else {
-                    format!(
-                        "{:.2}×",
-                        signer / s["rps"]["median"].as_f64().unwrap_or(f64::NAN)
-                    )
-                };
-                md += &format!(
-                    "| {c} | {name} | {} ({}–{}) | {} | {} | {ratio} |\n",
-                    f(&s["rps"]["median"]),
-                    f(&s["rps"]["min"]),
-                    f(&s["rps"]["max"]),
-                    f(&s["p50_us"]["median"]),
-                    f(&s["p99_us"]["median"])
-                );
-            }
-        }
-    }
-    md += "\nThe signer runs at its shipped defaults (info logs, written to a file) except the per-IP limit, which would refuse wrk's single IP; the bare handler and the signer are built with the release profile (opt-level 3, LTO), as a user builds an axum app. Targets: the signer at least 0.90× the bare axum handler at 16, 64 and 256 connections, its p99 within 1.2× of the bare handler's, and at least 12× the Node broker. `grafx-signer (redis store)` is the same binary with `SIGNER_REDIS_URL`: its ratio is the cost of the shared store.\n\n";
-    let u = &r["upstream"];
-    md += "## Upstream economy\n\n| scenario | grafx-signer | node express broker | target |\n|---|---|---|---|\n";
-    md += &format!(
-        "| 1000 concurrent cold requests: upstream token calls | {} | {} | exactly 1 |\n",
-        u["cold_1000"]["grafx-signer"]["upstream_calls"],
-        u["cold_1000"]["node express broker"]["upstream_calls"]
-    );
-    md += &format!(
-        "| 48 simulated hours (24 h tokens, 1 h re-issue window, a request a minute): upstream calls | {} | {} | at most 3 |\n\n",
-        u["simulated_48h"]["grafx-signer"]["upstream_calls"], u["simulated_48h"]["node express broker"]["upstream_calls"]
-    );
-    let b = &r["browser"];
-    md += "## Browser\n\n| measure | value | target |\n|---|---|---|\n";
-    md += &format!(
-        "| gzip -9 of grafx-wasm (.wasm + JS glue + snippets) | {} bytes | at most 40 KB (40960) |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
-        b["sizes"]["grafx_wasm_gzip"], b["sizes"]["auth0_spa_js_2_27_gzip"]
-    );
-    let c = &b["chromium"];
-    md += &format!(
-        "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls (median of {} rounds) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
-        c["calls"], c["rounds"], f(&c["fetch_ratio"]), f(&c["init_ms"]), c["ten_tabs_signer_requests"]
-    );
-    md += &format!(
-        "## Signer memory\n\n| state | RSS |\n|---|---|\n| idle | {} KB |\n",
-        r["signer_rss_kb"]["idle"]
-    );
-    if let Some(m) = r["signer_rss_kb"]["peak_under_load_by_connections"].as_object() {
-        let mut keys: Vec<_> = m.keys().cloned().collect();
-        keys.sort_by_key(|k| k.parse::<u32>().unwrap_or(0));
-        for k in keys {
-            md += &format!("| peak under the {k}-connection load | {} KB |\n", m[&k]);
-        }
-    }
-    md += "\nTarget: at most 25 MB under the 64-connection load.\n";
-    md
 }

@@ -13,6 +13,7 @@ mod bootstrap;
 mod browser;
 mod demo;
 mod fuzz;
+mod results;
 mod servers;
 mod soak;
 mod steps;

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::bootstrap::{self, Toolchain};
 
@@ -212,7 +212,7 @@ pub(crate) fn signer_env(emulator: &str, listen: &str) -> Vec<(&'static str, Str
     ]
 }
 
-pub(crate) fn emulator_stats(emulator: &str) -> Result<Value> {
+pub(crate) fn emulator_stats(emulator: &str) -> Result<grafx_emulator::Stats> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -220,7 +220,7 @@ pub(crate) fn emulator_stats(emulator: &str) -> Result<Value> {
         anyhow::Ok(
             reqwest::get(format!("{emulator}/_emulator/stats"))
                 .await?
-                .json::<Value>()
+                .json::<grafx_emulator::Stats>()
                 .await?,
         )
     })
@@ -366,23 +366,4 @@ pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(tool))
         .find(|p| p.exists())
-}
-
-pub(crate) fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| s.lines().next().map(str::to_owned))
-        .unwrap_or_default();
-    json!({ "cpu": cpu, "cores": cores, "memory": mem })
 }

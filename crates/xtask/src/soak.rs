@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::results::{LoadRun, Machine, SoakResults, SoakRun};
 use crate::servers::{self as bench, wrk_run, ORIGIN};
 
 /// Samples `pid`'s RSS every second until `stop` is set.
@@ -39,7 +40,7 @@ fn median_u64(v: &[u64]) -> f64 {
     bench::median(&mut s)
 }
 
-fn load(bin: &dyn Fn(&str) -> std::path::PathBuf, script: &Path, secs: u64) -> Result<Value> {
+fn load(bin: &dyn Fn(&str) -> std::path::PathBuf, script: &Path, secs: u64) -> Result<LoadRun> {
     let emulator = bench::start_emulator(bin)?;
     let signer = bench::start_signer(bin, &emulator.url, &[])?;
     bench::post_token(&signer.url)?;
@@ -54,16 +55,24 @@ fn load(bin: &dyn Fn(&str) -> std::path::PathBuf, script: &Path, secs: u64) -> R
     let first = median_u64(&rss[..quarter.min(rss.len())]);
     let last = median_u64(&rss[rss.len().saturating_sub(quarter)..]);
     let drift = (last - first) / first;
-    let upstream = bench::emulator_stats(&emulator.url)?["token_requests"].clone();
-    Ok(json!({
-        "seconds": secs, "connections": 64, "requests": run.requests, "rps": run.rps,
-        "p50_us": run.p50_us, "p99_us": run.p99_us,
-        "errors": run.non_2xx + run.socket_errors, "non_2xx": run.non_2xx,
-        "socket_errors": run.socket_errors,
-        "rss_kb_first_quarter": first, "rss_kb_last_quarter": last, "rss_drift": drift,
-        "rss_samples": rss, "upstream_calls": upstream,
-        "ok": run.non_2xx + run.socket_errors == 0 && drift.abs() <= 0.10,
-    }))
+    let upstream_calls = bench::emulator_stats(&emulator.url)?.token_requests;
+    Ok(LoadRun {
+        seconds: secs,
+        connections: 64,
+        requests: run.requests,
+        rps: run.rps,
+        p50_us: run.p50_us,
+        p99_us: run.p99_us,
+        errors: run.non_2xx + run.socket_errors,
+        non_2xx: run.non_2xx,
+        socket_errors: run.socket_errors,
+        rss_kb_first_quarter: first,
+        rss_kb_last_quarter: last,
+        rss_drift: drift,
+        rss_samples: rss,
+        upstream_calls,
+        ok: run.non_2xx + run.socket_errors == 0 && drift.abs() <= 0.10,
+    })
 }
 
 #[derive(Default)]
@@ -74,7 +83,7 @@ struct SoakTally {
     tokens: HashMap<String, Instant>,
 }
 
-fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<Value> {
+fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> {
     let emulator = bench::start_emulator(bin)?;
     bench::emulator_post(
         &emulator.url,
@@ -162,19 +171,23 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<Value> {
         }
         anyhow::Ok(())
     })?;
-    let upstream = bench::emulator_stats(&emulator.url)?["token_requests"]
-        .as_u64()
-        .unwrap_or(0);
+    let upstream = bench::emulator_stats(&emulator.url)?.token_requests;
     let t = tally.lock().unwrap_or_else(|p| p.into_inner());
     let distinct = t.tokens.len() as u64;
     let refreshes = distinct.saturating_sub(1);
-    Ok(json!({
-        "seconds": secs, "clients": 64, "token_lifetime_secs": 3, "leeway_secs": 1,
-        "replies": t.replies, "invalid": t.invalid.len(),
-        "first_invalid": t.invalid.iter().take(5).collect::<Vec<_>>(),
-        "distinct_tokens": distinct, "refreshes": refreshes, "upstream_calls": upstream,
-        "ok": t.invalid.is_empty() && upstream == distinct && refreshes >= secs / 4,
-    }))
+    Ok(SoakRun {
+        seconds: secs,
+        clients: 64,
+        token_lifetime_secs: 3,
+        leeway_secs: 1,
+        replies: t.replies,
+        invalid: t.invalid.len(),
+        first_invalid: t.invalid.iter().take(5).cloned().collect(),
+        distinct_tokens: distinct,
+        refreshes,
+        upstream_calls: upstream,
+        ok: t.invalid.is_empty() && upstream == distinct && refreshes >= secs / 4,
+    })
 }
 
 /// `cargo xtask soak`.
@@ -189,31 +202,19 @@ pub(crate) fn run(root: &Path, install: bool, load_secs: u64, soak_secs: u64) ->
     let load = load(&bin, &script, load_secs)?;
     println!("xtask: soak: 3 s tokens, 64 clients for {soak_secs} s");
     let soak = soak(&bin, soak_secs)?;
-    let result = json!({ "machine": bench::machine(), "load": load, "soak": soak });
+    let result = SoakResults {
+        machine: Machine::this(),
+        load,
+        soak,
+    };
     std::fs::write(
         out_dir.join("soak.json"),
         serde_json::to_string_pretty(&result)?,
     )?;
-    let md = format!(
-        "## Load: 64 connections, {} s\n\n| requests | req/s | p50 | p99 | errors | RSS first quarter | RSS last quarter | drift |\n|---|---|---|---|---|---|---|---|\n| {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.1} MB | {:.1} MB | {:+.1}% |\n\n## Soak: 3 s tokens, 64 clients, {} s\n\n| replies | invalid | distinct tokens (refreshes + 1) | upstream calls |\n|---|---|---|---|\n| {} | {} | {} | {} |\n",
-        load["seconds"],
-        load["requests"],
-        load["rps"].as_f64().unwrap_or(f64::NAN),
-        load["p50_us"].as_f64().unwrap_or(f64::NAN) / 1e3,
-        load["p99_us"].as_f64().unwrap_or(f64::NAN) / 1e3,
-        load["errors"],
-        load["rss_kb_first_quarter"].as_f64().unwrap_or(f64::NAN) / 1024.0,
-        load["rss_kb_last_quarter"].as_f64().unwrap_or(f64::NAN) / 1024.0,
-        load["rss_drift"].as_f64().unwrap_or(f64::NAN) * 100.0,
-        soak["seconds"],
-        soak["replies"],
-        soak["invalid"],
-        soak["distinct_tokens"],
-        soak["upstream_calls"],
-    );
+    let md = result.markdown();
     std::fs::write(out_dir.join("soak.md"), &md)?;
     println!("{md}");
-    let ok = load["ok"] == true && soak["ok"] == true;
+    let ok = result.load.ok && result.soak.ok;
     if !ok {
         bail!("an expectation failed; see target/bench/soak.json");
     }

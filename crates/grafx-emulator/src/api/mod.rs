@@ -152,6 +152,57 @@ struct ListQuery {
     next_page_token: Option<String>,
 }
 
+impl ListQuery {
+    /// `limit`: 10 when absent, 1 to 100.
+    fn limit(&self) -> Result<usize, Problem> {
+        match self.limit.as_deref() {
+            None | Some("") => Ok(10),
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=100).contains(l))
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "limit must be a whole number from 1 to 100, not '{l}'"
+                    ))
+                }),
+        }
+    }
+
+    /// Where `nextPageToken` resumes.
+    fn offset(&self) -> Result<usize, Problem> {
+        match self.next_page_token.as_deref() {
+            None | Some("") => Ok(0),
+            Some(t) => decode_page_token(t)
+                .ok_or_else(|| Problem::bad_request("nextPageToken is not valid")),
+        }
+    }
+
+    /// `sortBy` (one of `sortable`, `name` by default) and whether `sortOrder` is `desc`.
+    fn sort<'q>(&'q self, sortable: &[&str]) -> Result<(&'q str, bool), Problem> {
+        let sort_by = self.sort_by.as_deref().unwrap_or("name");
+        if !sortable.contains(&sort_by) {
+            return Err(Problem::bad_request(format!(
+                "sortBy must be one of {}, not '{sort_by}'",
+                sortable.join(", ")
+            )));
+        }
+        let order = self.sort_order.as_deref().unwrap_or("asc");
+        match order.to_ascii_lowercase().as_str() {
+            "asc" => Ok((sort_by, false)),
+            "desc" => Ok((sort_by, true)),
+            other => Err(Problem::bad_request(format!(
+                "sortOrder must be asc or desc, not '{other}'"
+            ))),
+        }
+    }
+
+    /// The `search` term, when not empty.
+    fn search(&self) -> Option<&str> {
+        self.search.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
 /// Filters, sorts and pages `items` (JSON objects with a `name`), the way CHILI's list endpoints
 /// do. `sortable` lists the fields `sortBy` accepts.
 pub(crate) fn paginate(
@@ -163,24 +214,8 @@ pub(crate) fn paginate(
 ) -> Result<Json<Value>, Problem> {
     let q: ListQuery = serde_urlencoded::from_str(raw_query.unwrap_or(""))
         .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
-    let limit = match q.limit.as_deref() {
-        None | Some("") => 10,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| {
-                Problem::bad_request(format!(
-                    "limit must be a whole number from 1 to 100, not '{l}'"
-                ))
-            })?,
-    };
-    let offset = match q.next_page_token.as_deref() {
-        None | Some("") => 0,
-        Some(t) => decode_page_token(t)
-            .ok_or_else(|| Problem::bad_request("nextPageToken is not valid"))?,
-    };
-    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+    let (limit, offset) = (q.limit()?, q.offset()?);
+    if let Some(search) = q.search() {
         let needle = search.to_lowercase();
         items.retain(|v| {
             v["name"]
@@ -188,28 +223,7 @@ pub(crate) fn paginate(
                 .is_some_and(|n| n.to_lowercase().contains(&needle))
         });
     }
-    let sort_by = q.sort_by.as_deref().unwrap_or("name");
-    if !sortable.contains(&sort_by) {
-        return Err(Problem::bad_request(format!(
-            "sortBy must be one of {}, not '{sort_by}'",
-            sortable.join(", ")
-        )));
-    }
-    let descending = match q
-        .sort_order
-        .as_deref()
-        .unwrap_or("asc")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "asc" => false,
-        "desc" => true,
-        other => {
-            return Err(Problem::bad_request(format!(
-                "sortOrder must be asc or desc, not '{other}'"
-            )))
-        }
-    };
+    let (sort_by, descending) = q.sort(sortable)?;
     items.sort_by(|a, b| {
         let key = |v: &Value| v[sort_by].as_str().unwrap_or("").to_lowercase();
         let ord = key(a).cmp(&key(b));
@@ -227,14 +241,12 @@ pub(crate) fn paginate(
             ("limit", limit.to_string()),
             ("nextPageToken", encode_page_token(next)),
         ];
-        if let Some(s) = q.search.filter(|s| !s.is_empty()) {
-            params.push(("search", s));
+        if let Some(s) = q.search() {
+            params.push(("search", s.to_owned()));
         }
         params.push(("sortBy", sort_by.to_owned()));
-        params.push((
-            "sortOrder",
-            if descending { "desc" } else { "asc" }.to_owned(),
-        ));
+        let order = if descending { "desc" } else { "asc" };
+        params.push(("sortOrder", order.to_owned()));
         let query = serde_urlencoded::to_string(&params).unwrap_or_default();
         format!("{}?{query}", api_url(em, path))
     });

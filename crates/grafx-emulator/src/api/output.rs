@@ -190,36 +190,7 @@ async fn create(
     if !body.is_object() {
         return Err(Problem::bad_request("The body must be a JSON object."));
     }
-    // studio-ui may leave `outputSettingsId` out; CHILI's docs do not say whether it is required,
-    // so a missing id means the environment's default setting for the format.
-    {
-        let world = em.world();
-        let setting = match &body["outputSettingsId"] {
-            Value::Null => world
-                .content
-                .output_settings
-                .iter()
-                .find(|s| s.format == format && s.default)
-                .ok_or_else(|| {
-                    Problem::bad_request(format!(
-                        "No 'outputSettingsId' and no default {} output setting.",
-                        format.as_str()
-                    ))
-                })?,
-            Value::String(id) => world.content.output_setting(id).ok_or_else(|| {
-                Problem::bad_request(format!("Output setting '{id}' does not exist."))
-            })?,
-            _ => return Err(Problem::bad_request("'outputSettingsId' must be a string.")),
-        };
-        if setting.format != format {
-            return Err(Problem::bad_request(format!(
-                "Output setting '{}' is for {}, not {}.",
-                setting.id,
-                setting.format.as_str(),
-                format.as_str()
-            )));
-        }
-    }
+    check_output_setting(&em, &body, format)?;
     let layouts = string_list(&body, "layoutsToExport")?.unwrap_or_else(|| vec!["0".into()]);
     let rows = variable_rows(&body, format)?;
     let template = source(&em, &body)?;
@@ -240,6 +211,39 @@ async fn create(
     Ok(Json(
         json!({ "data": { "taskId": id }, "links": { "taskInfo": info } }),
     ))
+}
+
+/// The body's `outputSettingsId` names a setting for `format`, or the environment has a default.
+fn check_output_setting(em: &Emulator, body: &Value, format: Format) -> Result<(), Problem> {
+    // studio-ui may leave `outputSettingsId` out; CHILI's docs do not say whether it is required,
+    // so a missing id means the environment's default setting for the format.
+    let world = em.world();
+    let setting = match &body["outputSettingsId"] {
+        Value::Null => world
+            .content
+            .output_settings
+            .iter()
+            .find(|s| s.format == format && s.default)
+            .ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "No 'outputSettingsId' and no default {} output setting.",
+                    format.as_str()
+                ))
+            })?,
+        Value::String(id) => world.content.output_setting(id).ok_or_else(|| {
+            Problem::bad_request(format!("Output setting '{id}' does not exist."))
+        })?,
+        _ => return Err(Problem::bad_request("'outputSettingsId' must be a string.")),
+    };
+    if setting.format != format {
+        return Err(Problem::bad_request(format!(
+            "Output setting '{}' is for {}, not {}.",
+            setting.id,
+            setting.format.as_str(),
+            format.as_str()
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, serde::Deserialize)]
