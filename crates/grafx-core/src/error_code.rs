@@ -94,6 +94,13 @@ error_codes! {
     CallerUnauthenticated = "caller_unauthenticated", Some(401);
     /// The app's session check could not be reached; the caller is refused, never let in.
     CallerCheckUnavailable = "caller_check_unavailable", Some(503);
+    /// The API proxy's allow-list does not name this method and path (or the integration has no
+    /// proxy); nothing was sent to CHILI.
+    ProxyPathNotAllowed = "proxy_path_not_allowed", Some(403);
+    /// The caller used up a proxy quota (e.g. renders per hour); see `Retry-After`.
+    QuotaExceeded = "quota_exceeded", Some(429);
+    /// The API proxy could not reach the Environment API, or its reply broke off.
+    ProxyUpstreamFailed = "proxy_upstream_failed", Some(502);
     /// An unexpected failure inside the signer.
     Internal = "internal_error", Some(500);
     // --- Raised by the browser module ---
@@ -188,9 +195,9 @@ mod tests {
 
     #[test]
     fn unknown_codes_are_kept() {
-        let c: ErrorCode = serde_json::from_str(r#""quota_exceeded""#).unwrap();
-        assert_eq!(c, ErrorCode::Other("quota_exceeded".into()));
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#""quota_exceeded""#);
+        let c: ErrorCode = serde_json::from_str(r#""brand_new_code""#).unwrap();
+        assert_eq!(c, ErrorCode::Other("brand_new_code".into()));
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#""brand_new_code""#);
         assert_eq!(c.http_status(), None);
     }
 }

@@ -24,6 +24,7 @@ mod error_code;
 mod expiry;
 mod grant;
 mod items;
+mod proxy_rule;
 mod scope;
 mod wire;
 
@@ -33,6 +34,7 @@ pub use error_code::ErrorCode;
 pub use expiry::{Expiry, Freshness, RefreshPolicy, Timestamp};
 pub use grant::{AccessToken, TokenGrant, MAX_EXPIRES_IN};
 pub use items::{Extra, Media, OutputFormat, OutputSetting, Project, Template, TemplateRef};
+pub use proxy_rule::{ProxyAllowList, ProxyPath, ProxyRule, ProxyRuleError, PROXY_METHODS};
 pub use scope::{BrowserScopes, Scopes};
 pub use wire::{ErrorBody, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 

@@ -114,6 +114,9 @@ impl FromStr for ClientSpec {
     }
 }
 
+/// The largest padded output: 4 GiB.
+pub const MAX_OUTPUT_BYTES: u64 = 4 << 30;
+
 /// Timings and limits that tests may change at run time through `/_emulator/settings`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -134,6 +137,10 @@ pub struct Settings {
     /// Answer a running output task with 202, as older CHILI versions did, instead of 204.
     #[serde(default)]
     pub legacy_task_status: bool,
+    /// Pads every output download to at least this many bytes (0: the file as rendered). CHILI's
+    /// outputs run to hundreds of megabytes (print PDFs, videos): streaming tests need one.
+    #[serde(default)]
+    pub output_min_bytes: u64,
 }
 
 fn default_download_ttl() -> u64 {
@@ -150,6 +157,7 @@ impl Default for Settings {
             preview_render_ms: 400,
             output_download_ttl_secs: default_download_ttl(),
             legacy_task_status: false,
+            output_min_bytes: 0,
         }
     }
 }
@@ -173,6 +181,11 @@ impl Settings {
             return Err(Error::InvalidSettings(format!(
                 "token_lifetime_secs must be between 1 and {}",
                 grafx_core::MAX_EXPIRES_IN.as_secs()
+            )));
+        }
+        if self.output_min_bytes > MAX_OUTPUT_BYTES {
+            return Err(Error::InvalidSettings(format!(
+                "output_min_bytes must be at most {MAX_OUTPUT_BYTES}"
             )));
         }
         if self.output_render_ms > 600_000 || self.preview_render_ms > 600_000 {

@@ -43,6 +43,9 @@ struct Args {
     /// Answer running output tasks with 202, as older CHILI versions did, instead of 204.
     #[arg(long)]
     legacy_task_status: bool,
+    /// Pad every output download to at least this many bytes (streaming tests).
+    #[arg(long, default_value_t = 0)]
+    output_min_bytes: u64,
 }
 
 #[tokio::main]
@@ -75,6 +78,7 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
             preview_render_ms: args.preview_render_ms,
             output_download_ttl_secs: args.output_download_ttl,
             legacy_task_status: args.legacy_task_status,
+            output_min_bytes: args.output_min_bytes,
         },
         ..EmulatorConfig::default()
     };

@@ -61,6 +61,27 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
             "template:read",
         ))),
         caller: None,
+        proxy: None,
+    }
+}
+
+/// `server` with an API proxy in front of a closed local port: the gates and the path checks
+/// run, and anything they let through fails fast with `proxy_upstream_failed`, never the network.
+fn proxied_server() -> Integration {
+    Integration {
+        environment_api_url: grafx_core::EnvironmentApiUrl::parse(
+            "http://127.0.0.1:9/grafx/api/v1/environment/acme/",
+        )
+        .unwrap_or_else(|_| unreachable!()),
+        proxy: Some(grafx_signer::ProxyPolicy {
+            allow: grafx_core::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
+                .unwrap_or_else(|_| unreachable!()),
+            allowed_origins: OriginPolicy::parse_list(ORIGIN).unwrap_or_else(|_| unreachable!()),
+            quotas: Vec::new(),
+            max_request_bytes: 1024,
+            require_caller: false,
+        }),
+        ..integration("server", None)
     }
 }
 
@@ -75,11 +96,12 @@ fn world() -> &'static World {
     WORLD.get_or_init(|| {
         let state = |trust_proxy: bool| {
             let mut config = SignerConfig::single(integration("default", Some(ORIGIN)));
-            for (name, origins) in [("writer", Some(ORIGIN)), ("server", None)] {
-                config
-                    .integrations
-                    .insert(name.into(), integration(name, origins));
-            }
+            config
+                .integrations
+                .insert("writer".into(), integration("writer", Some(ORIGIN)));
+            config
+                .integrations
+                .insert("server".into(), proxied_server());
             config.trust_proxy = trust_proxy;
             config.rate_limit_per_minute = 0;
             AppState::with_parts(
@@ -133,15 +155,21 @@ pub fn signer_wire(data: &[u8]) {
         .block_on(axum::body::to_bytes(res.into_body(), 1 << 20))
         .unwrap_or_default();
     let what = format!("{status} for {method} {uri}");
+    // The one 5xx allowed: the proxy let a request through to its (closed) upstream, which only
+    // an allowed method and path, from the allowed origin with the CSRF header, may do.
+    let proxied = status == 502 && uri.path().starts_with("/api/server/");
     assert!(
-        !status.is_server_error(),
+        !status.is_server_error() || proxied,
         "{what}: {}",
         String::from_utf8_lossy(&bytes)
     );
+    if proxied {
+        check_proxied(&method, &uri, origin.as_ref(), csrf.as_ref(), &bytes);
+    }
     if status.is_client_error() {
         check_refusal(data, &what, &bytes);
     }
-    if status.is_success() && method == Method::POST {
+    if status.is_success() && method == Method::POST && !uri.path().starts_with("/api/") {
         check_token_reply(origin.as_ref(), csrf.as_ref(), &bytes);
     }
 }
@@ -172,6 +200,39 @@ fn request_from(data: &[u8]) -> Option<Request<Body>> {
     Some(req)
 }
 
+/// A request the proxy forwarded: an allowed method and plain path, from the allowed origin with
+/// `X-CSRF: 1`, answered with `proxy_upstream_failed`.
+fn check_proxied(
+    method: &Method,
+    uri: &Uri,
+    origin: Option<&HeaderValue>,
+    csrf: Option<&HeaderValue>,
+    bytes: &[u8],
+) {
+    let e: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.error.as_str(), "proxy_upstream_failed");
+    let rest = uri.path().trim_start_matches("/api/server/");
+    let path =
+        grafx_core::ProxyPath::parse(rest).unwrap_or_else(|e| panic!("forwarded {rest}: {e}"));
+    let allow = grafx_core::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
+        .unwrap_or_else(|_| unreachable!());
+    assert!(
+        allow.allows(method.as_str(), &path),
+        "forwarded {method} {rest}"
+    );
+    assert_eq!(canonical(origin).as_deref(), Some(ORIGIN), "{origin:?}");
+    assert_eq!(csrf.map(HeaderValue::as_bytes), Some(b"1".as_slice()));
+}
+
+/// An `Origin` as browsers send it: scheme and host are case-insensitive, and `:443` is https's
+/// default port, so those spellings are the same origin.
+fn canonical(origin: Option<&HeaderValue>) -> Option<String> {
+    origin
+        .and_then(|o| o.to_str().ok())
+        .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
+        .map(|o| o.trim_end_matches('/').to_owned())
+}
+
 /// A 4xx is an error body that leaks no secret.
 fn check_refusal(data: &[u8], what: &str, bytes: &[u8]) {
     let e: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| {
@@ -194,13 +255,7 @@ fn check_refusal(data: &[u8], what: &str, bytes: &[u8]) {
 /// A token is handed out only to the allowed origin, with the CSRF header, and only one the
 /// integration's browser scopes allow.
 fn check_token_reply(origin: Option<&HeaderValue>, csrf: Option<&HeaderValue>, bytes: &[u8]) {
-    // Scheme and host are case-insensitive, and `:443` is https's default port: those
-    // spellings are the same origin (browsers send the canonical one).
-    let canonical = origin
-        .and_then(|o| o.to_str().ok())
-        .map(|o| o.to_ascii_lowercase().replacen(":443", "", 1))
-        .map(|o| o.trim_end_matches('/').to_owned());
-    assert_eq!(canonical.as_deref(), Some(ORIGIN), "{origin:?}");
+    assert_eq!(canonical(origin).as_deref(), Some(ORIGIN), "{origin:?}");
     assert_eq!(
         csrf.map(HeaderValue::as_bytes),
         Some(b"1".as_slice()),

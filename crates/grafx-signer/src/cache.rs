@@ -73,6 +73,8 @@ struct FlightState {
     failing_until: Option<Timestamp>,
     /// When the recent attempts started, for the per-minute bound.
     recent_attempts: std::collections::VecDeque<Timestamp>,
+    /// The last refresh forced by a 401 (`replace_refused`): at most one per minimum interval.
+    last_forced: Option<Timestamp>,
 }
 
 /// What phase 3 of a refresh came to: refresh (holding the store's lock, or alone), or adopt the
@@ -536,6 +538,52 @@ impl TokenCache {
             self.store.unlock(lock).await;
         }
         outcome
+    }
+
+    /// A token to replace `refused`, which the Environment API answered 401 to (the API proxy's
+    /// one retry, the browser's rule): the cached token when a refresh already replaced it, else
+    /// one refresh forced past the freshness check (single-flight; the minimum interval and
+    /// upstream's `Retry-After` still hold). `None` when no other token can be had now: CHILI
+    /// hands back the same token until its last hour, and retrying with it would be a loop.
+    pub async fn replace_refused(
+        &self,
+        refused: &grafx_core::AccessToken,
+    ) -> Result<Option<Arc<CachedToken>>, UpstreamError> {
+        let other = |t: &Arc<CachedToken>| {
+            t.access_token != *refused
+                && t.expiry.freshness(self.clock.now(), &self.settings.policy) != Freshness::Expired
+        };
+        if let Some(t) = self.current().filter(other) {
+            return Ok(Some(t));
+        }
+        let _flight = self.refresh_lock.lock().await;
+        if let Some(t) = self.current().filter(other) {
+            return Ok(Some(t));
+        }
+        let now = self.clock.now();
+        {
+            // A 401 may follow a refresh at once (a token revoked upstream), so the usual
+            // minimum interval does not apply; one forced refresh per interval does, with
+            // upstream's `Retry-After` and the per-minute budget.
+            let mut state = self.state();
+            let recently = state
+                .last_forced
+                .is_some_and(|at| now.since(at) < self.settings.min_refresh_interval);
+            if recently
+                || state.blocked_until.is_some_and(|u| now < u)
+                || state.budget_exhausted(now).is_some()
+            {
+                return Ok(None);
+            }
+            state.last_forced = Some(now);
+        }
+        let result = self.fetch_with_retries().await;
+        let now = self.clock.now();
+        self.state().record(result.as_ref().err(), now);
+        let grant = result?;
+        let usable = self.current();
+        let token = self.publish(&grant, usable.as_ref(), now).await;
+        Ok(Some(token).filter(other))
     }
 
     /// Phase 1: another replica may have refreshed already. Adopts the store's token when it is

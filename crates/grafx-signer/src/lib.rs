@@ -56,8 +56,9 @@ pub use caller::{
 pub use client_ip::client_ip;
 pub use config::defaults;
 pub use config::{
-    ConfigArgs, ConfigSource, Integration, RedisSettings, RedisUrl, SignerConfig, DEFAULT_AUDIENCE,
-    DEFAULT_AUTH_URL, DEFAULT_LISTEN,
+    ConfigArgs, ConfigSource, Integration, ProxyPolicy, ProxyQuota, RedisSettings, RedisUrl,
+    SignerConfig, DEFAULT_AUDIENCE, DEFAULT_AUTH_URL, DEFAULT_LISTEN,
+    DEFAULT_PROXY_MAX_REQUEST_BYTES,
 };
 pub use error::{AppError, Error, InvalidValue, Setting};
 pub use fast_path::{SignerFuture, SignerService};

@@ -36,6 +36,13 @@ pub(crate) struct ReasonLabel {
     pub(crate) reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ProxyLabels {
+    pub(crate) integration: String,
+    pub(crate) method: &'static str,
+    pub(crate) status: u16,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 12))
 }
@@ -52,6 +59,7 @@ pub(crate) struct Metrics {
     pub(crate) store_degraded: Gauge,
     pub(crate) caller_refusals: Family<ReasonLabel, Counter>,
     pub(crate) store_errors: Counter,
+    pub(crate) proxy_requests: Family<ProxyLabels, Counter>,
 }
 
 /// Registers `metric` under `name` and hands it back.
@@ -126,8 +134,15 @@ impl Metrics {
             "Failed operations on the shared token store",
             Counter::default(),
         );
+        let proxy_requests = registered(
+            &mut registry,
+            "proxy_requests",
+            "Requests forwarded by the API proxy, by integration, method and CHILI's status",
+            Family::<ProxyLabels, Counter>::default(),
+        );
         Self {
             registry,
+            proxy_requests,
             store_degraded,
             store_errors,
             caller_refusals,

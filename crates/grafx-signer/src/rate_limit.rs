@@ -62,12 +62,16 @@ impl Limiter {
         // A burst of half the minute's allowance (at least 5), refilled evenly: a morning rush
         // behind one NAT is served at once, a sustained flood is not.
         let burst = NonZeroU32::new((per_minute / 2).max(5)).unwrap_or(n);
-        Some(Self {
-            inner: RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst)),
+        Some(Self::with_quota(Quota::per_minute(n).allow_burst(burst)))
+    }
+
+    fn with_quota(quota: Quota) -> Self {
+        Self {
+            inner: RateLimiter::keyed(quota),
             last_sweep_ms: AtomicU64::new(0),
             checks: AtomicU64::new(0),
             full: std::sync::atomic::AtomicBool::new(false),
-        })
+        }
     }
 
     fn check(&self, key: Key) -> Result<(), Duration> {
@@ -168,9 +172,82 @@ impl RateLimits {
     }
 }
 
+/// Who a proxy quota counts against: the signed-in user, else the client's IP (per /64).
+#[derive(Debug, Clone, Copy)]
+pub enum QuotaKey<'a> {
+    /// A signed-in user (the caller check's subject).
+    User(&'a str),
+    /// An anonymous caller's address.
+    Ip(IpAddr),
+}
+
+/// One integration's proxy quotas: each counts the requests matching its rule, per caller.
+pub struct ProxyQuotas {
+    rules: Vec<(crate::ProxyQuota, Limiter)>,
+}
+
+impl ProxyQuotas {
+    /// A limiter per quota; the whole hour's allowance may be spent at once.
+    pub fn new(quotas: &[crate::ProxyQuota]) -> Self {
+        Self {
+            rules: quotas
+                .iter()
+                .map(|q| (q.clone(), Limiter::with_quota(Quota::per_hour(q.per_hour))))
+                .collect(),
+        }
+    }
+
+    /// Charges `method path` to `who` on every quota whose rule it matches; `Err` names the
+    /// first quota used up and how long until it allows one more.
+    pub fn check(
+        &self,
+        method: &str,
+        path: &grafx_core::ProxyPath,
+        who: QuotaKey<'_>,
+    ) -> Result<(), (Duration, &crate::ProxyQuota)> {
+        let key = match who {
+            QuotaKey::User(u) => Key::User(u.into()),
+            QuotaKey::Ip(ip) => Key::Ip(RateLimits::ip_key(ip)),
+        };
+        for (quota, limiter) in &self.rules {
+            if quota.rule.matches(method, path) {
+                limiter.check(key.clone()).map_err(|wait| (wait, quota))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_quotas_count_matching_requests_per_caller() {
+        let quota = crate::ProxyQuota {
+            rule: grafx_core::ProxyRule::parse("POST output/*").unwrap(),
+            per_hour: NonZeroU32::new(2).unwrap(),
+        };
+        let quotas = ProxyQuotas::new(&[quota]);
+        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
+        let alice = QuotaKey::User("alice");
+        assert!(quotas.check("POST", &pdf, alice).is_ok());
+        assert!(quotas.check("POST", &pdf, alice).is_ok());
+        let (wait, q) = quotas.check("POST", &pdf, alice).unwrap_err();
+        assert_eq!(q.rule.to_string(), "POST output/*");
+        assert!(
+            wait > Duration::from_secs(1700) && wait <= Duration::from_secs(1800),
+            "{wait:?}"
+        );
+        // Not counted: another method or path, another user, an anonymous IP.
+        assert!(quotas.check("GET", &pdf, alice).is_ok());
+        let tasks = grafx_core::ProxyPath::parse("output/tasks/1").unwrap();
+        assert!(quotas.check("POST", &tasks, alice).is_ok());
+        assert!(quotas.check("POST", &pdf, QuotaKey::User("bob")).is_ok());
+        assert!(quotas
+            .check("POST", &pdf, QuotaKey::Ip("203.0.113.9".parse().unwrap()))
+            .is_ok());
+    }
 
     #[test]
     fn ipv6_clients_are_one_per_64_and_v4_mapped_is_v4() {

@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use grafx_core::ErrorCode;
 use tower_http::request_id::{
@@ -19,7 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::RequestLabels;
-use crate::routes::{ops, token};
+use crate::routes::{ops, proxy, token};
 use crate::{AppError, AppState};
 
 /// The request id header: set by the signer (or a plain one kept from the client) and logged.
@@ -58,7 +58,10 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
     };
     let mut router = Router::new()
         .route("/token", token_route())
-        .route("/token/{integration}", token_route());
+        .route("/token/{integration}", token_route())
+        .route("/api/{integration}", any(proxy::forward))
+        .route("/api/{integration}/", any(proxy::forward))
+        .route("/api/{integration}/{*path}", any(proxy::forward));
     if config.ops_listen.is_none() {
         router = router.merge(ops_routes());
     }
@@ -159,6 +162,7 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
     {
         Some("/token") => "/token",
         Some("/token/{integration}") => "/token/{integration}",
+        Some("/api/{integration}" | "/api/{integration}/{*path}") => "/api/{integration}",
         Some("/healthz") => "/healthz",
         Some("/readyz") => "/readyz",
         Some("/metrics") => "/metrics",

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::cache::{CacheSettings, TokenCache};
 use crate::caller::CallerAuth;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{ProxyQuotas, RateLimits};
 use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
 use crate::{Error, Integration, RedisStore, SignerConfig};
@@ -34,7 +34,44 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: arc_swap::ArcSwap<RateLimits>,
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
+    proxy_quotas: arc_swap::ArcSwap<BTreeMap<String, Arc<ProxyQuotas>>>,
+    /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
+    /// download may take minutes), a bound on connecting and on each read.
+    proxy_http: reqwest::Client,
 }
+
+fn proxy_quotas(config: &SignerConfig) -> Arc<BTreeMap<String, Arc<ProxyQuotas>>> {
+    Arc::new(
+        config
+            .integrations
+            .iter()
+            .filter_map(|(name, i)| {
+                let p = i.proxy.as_ref()?;
+                Some((name.clone(), Arc::new(ProxyQuotas::new(&p.quotas))))
+            })
+            .collect(),
+    )
+}
+
+fn proxy_http(config: &SignerConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(
+            config
+                .upstream_timeout
+                .min(std::time::Duration::from_secs(5)),
+        )
+        .read_timeout(PROXY_READ_TIMEOUT)
+        .build()
+        .unwrap_or_else(|e| {
+            // Only a broken TLS setup fails here; the default client still works for plain use.
+            tracing::error!("cannot build the API proxy's HTTP client: {e}");
+            reqwest::Client::new()
+        })
+}
+
+/// How long the API proxy waits for any byte of CHILI's reply (a render is polled, not held).
+pub const PROXY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn callers(
     config: &SignerConfig,
@@ -105,6 +142,8 @@ impl AppState {
                 tracing::error!("caller authentication is unusable: {e}");
                 BTreeMap::new()
             }))),
+            proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config)),
+            proxy_http: proxy_http(&config),
             config: arc_swap::ArcSwap::from_pointee(config.clone()),
             caches: arc_swap::ArcSwap::from_pointee(BTreeMap::new()),
             refreshers: Mutex::new(BTreeMap::new()),
@@ -207,6 +246,8 @@ impl AppState {
             });
         }
         self.inner.limits.store(limits(&config));
+        // Quotas start over with the new rules (the per-IP limits do the same).
+        self.inner.proxy_quotas.store(proxy_quotas(&config));
         self.inner.caches.store(Arc::new(caches));
         self.inner.config.store(Arc::new(config));
         let had_refreshers = !old.is_empty();
@@ -245,6 +286,16 @@ impl AppState {
     /// The caller check of an integration, when it has one.
     pub(crate) fn caller_auth(&self, integration: &str) -> Option<Arc<CallerAuth>> {
         self.inner.callers.read().get(integration).cloned()
+    }
+
+    /// An integration's proxy quotas, when it has a proxy.
+    pub(crate) fn proxy_quotas(&self, integration: &str) -> Option<Arc<ProxyQuotas>> {
+        self.inner.proxy_quotas.load().get(integration).cloned()
+    }
+
+    /// The API proxy's HTTP client.
+    pub(crate) fn proxy_http(&self) -> &reqwest::Client {
+        &self.inner.proxy_http
     }
 
     /// The rate limits in force (a lock-free read: the hot path reads them on every request).

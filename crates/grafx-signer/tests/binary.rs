@@ -661,3 +661,128 @@ async fn audit_lines_name_identified_callers_and_anonymous_issuance_is_counted()
         "{audit}"
     );
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_download_streams_through_the_proxy_without_being_held() {
+    const SIZE: u64 = 128 * 1024 * 1024;
+    let em = emulator().await;
+    em.emulator().upsert_client(ClientSpec::new(
+        "writer",
+        SECRET,
+        ClientSpec::read_write_scopes(),
+    ));
+    em.emulator()
+        .set_settings(Settings {
+            token_rate_limit: 0,
+            output_render_ms: 10,
+            output_min_bytes: SIZE,
+            ..Settings::default()
+        })
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("grafx-signer-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let file = dir.join("signer.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+listen = "127.0.0.1:0"
+allowed_origins = ["{ORIGIN}"]
+[integrations.writer]
+client_id = "writer"
+client_secret_file = "{secret}"
+environment = "demo"
+environment_api_url = "{api}"
+auth_url = "{auth}"
+[integrations.writer.proxy]
+allow = ["POST output/*", "GET output/tasks/*", "GET output/tasks/*/download"]
+"#,
+            secret = dir.join("secret").display(),
+            api = em.emulator().environment_api_url(),
+            auth = em.emulator().token_url(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_grafx-signer"));
+    cmd.arg("--config")
+        .arg(&file)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (mut child, url, out) = serve(cmd);
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{url}/api/writer/{path}");
+    let task: serde_json::Value = http
+        .post(api("output/pdf"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .json(&serde_json::json!({ "templateId": "7a1c0e4d-0000-4000-8000-000000000001" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = task["data"]["taskId"].as_str().unwrap().to_owned();
+    let done = loop {
+        let res = http
+            .get(api(&format!("output/tasks/{id}")))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            break res;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let base = done.url().clone();
+    let done: serde_json::Value = done.json().await.unwrap();
+    let download = base
+        .join(done["links"]["download"].as_str().unwrap())
+        .unwrap();
+    let pid = child.id();
+    let before = rss_kib(pid);
+    let mut res = http
+        .get(download)
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.content_length(), Some(SIZE));
+    let (mut received, mut peak) = (0u64, before);
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        received += chunk.len() as u64;
+        peak = peak.max(rss_kib(pid));
+    }
+    assert_eq!(received, SIZE);
+    let growth_mib = peak.saturating_sub(before) / 1024;
+    // Holding the file would add 128 MiB; streaming adds buffers only.
+    assert!(
+        growth_mib < 32,
+        "the signer grew {growth_mib} MiB (from {} MiB) for a 128 MiB download",
+        before / 1024
+    );
+    let (status, logs) = stop_and_read_logs(&mut child, Some(out));
+    assert!(status.success(), "{logs}");
+    assert!(!logs.contains(SECRET));
+    println!(
+        "RSS {} MiB before, peak {} MiB during a 128 MiB download",
+        before / 1024,
+        peak / 1024
+    );
+}

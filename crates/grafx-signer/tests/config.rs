@@ -551,3 +551,86 @@ fn a_setting_is_named_the_way_it_was_given() {
         Setting::Toml("integrations.reader.caller.jwks_url".into())
     );
 }
+
+const PROXY_TOML: &str = r#"
+allowed_origins = ["https://app.example.com"]
+
+[integrations.reader]
+client_id = "r"
+client_secret = "reader-secret"
+environment = "acme"
+
+[integrations.writer]
+client_id = "w"
+client_secret = "writer-secret"
+environment = "acme"
+
+[integrations.writer.proxy]
+allow = ["POST projects", "GET output/tasks/*", "GET media/**"]
+quotas = [{ rule = "POST output/*", per_hour = 20 }]
+max_request_bytes = 1000000
+"#;
+
+#[test]
+fn an_api_proxy_from_toml() {
+    let load = |text: &str| {
+        let args = ConfigArgs {
+            config: Some(toml_file(text)),
+            ..ConfigArgs::default()
+        };
+        ConfigSource::new(args, BTreeMap::new()).load()
+    };
+    let c = load(PROXY_TOML).unwrap();
+    let writer = &c.integrations["writer"];
+    assert_eq!(
+        writer.allowed_origins,
+        OriginPolicy::ServerSideOnly,
+        "an integration with a proxy never hands its token to a browser"
+    );
+    let proxy = writer.proxy.as_ref().unwrap();
+    assert!(
+        proxy.allowed_origins.allows("https://app.example.com"),
+        "the global origins"
+    );
+    assert_eq!(proxy.allow.rules().len(), 3);
+    assert_eq!(proxy.quotas[0].per_hour.get(), 20);
+    assert_eq!(proxy.max_request_bytes, 1_000_000);
+    assert!(!proxy.require_caller);
+    assert!(c.integrations["reader"].proxy.is_none());
+    // Its own origins; with caller authentication the session is required by default.
+    let own = PROXY_TOML.replace(
+        "max_request_bytes = 1000000",
+        "allowed_origins = [\"https://editor.example.com\"]",
+    ) + "[integrations.writer.caller]\njwks_url = \"https://login.example.com/jwks.json\"\naudience = \"app\"\n";
+    let c = load(&own).unwrap();
+    let proxy = c.integrations["writer"].proxy.clone().unwrap();
+    assert!(proxy.allowed_origins.allows("https://editor.example.com"));
+    assert!(!proxy.allowed_origins.allows("https://app.example.com"));
+    assert_eq!(
+        proxy.max_request_bytes,
+        grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES
+    );
+    assert!(proxy.require_caller);
+
+    // Mistakes, each named by its key.
+    for (from, to, key, says) in [
+        ("\"POST projects\"", "\"projects\"", "integrations.writer.proxy.allow", "not a proxy rule"),
+        ("\"POST projects\"", "\"GET ../templates\"", "integrations.writer.proxy.allow", "`..`"),
+        ("allow = [\"POST projects\", \"GET output/tasks/*\", \"GET media/**\"]", "allow = []", "integrations.writer.proxy.allow", "is empty"),
+        ("per_hour = 20", "per_hour = 0", "integrations.writer.proxy.quotas", "at least 1"),
+        ("max_request_bytes = 1000000", "require_caller = true", "integrations.writer.proxy.require_caller", "no caller authentication"),
+        ("environment = \"acme\"\n\n[integrations.writer.proxy]", "environment = \"acme\"\nallowed_origins = [\"https://app.example.com\"]\n\n[integrations.writer.proxy]", "integrations.writer.allowed_origins", "proxy.allowed_origins"),
+    ] {
+        assert!(PROXY_TOML.contains(from), "{from}");
+        let e = load(&PROXY_TOML.replace(from, to)).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(field_of(e), key, "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+    // No origins anywhere: the proxy has no pages to serve.
+    let e = load(&PROXY_TOML.replace("allowed_origins = [\"https://app.example.com\"]\n", ""))
+        .unwrap_err();
+    assert!(e.to_string().contains("allowed_origins"), "{e}");
+    let e = load(&PROXY_TOML.replace("max_request_bytes", "max_body")).unwrap_err();
+    assert!(e.to_string().contains("max_body"), "{e}");
+}

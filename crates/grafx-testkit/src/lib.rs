@@ -73,6 +73,7 @@ pub fn emulator_integration(
         }),
         browser_scopes: None,
         caller: None,
+        proxy: None,
     }
 }
 

@@ -360,6 +360,28 @@ pub(crate) async fn task(
     }
 }
 
+/// The file followed by zero bytes up to `min_bytes` (PDF and image readers ignore trailing
+/// bytes), streamed in 64 KiB chunks, and its length.
+fn padded(file: Vec<u8>, min_bytes: u64) -> (u64, axum::body::Body) {
+    const CHUNK: usize = 64 * 1024;
+    let len = file.len() as u64;
+    if min_bytes <= len {
+        return (len, axum::body::Body::from(file));
+    }
+    let zeros = axum::body::Bytes::from(vec![0u8; CHUNK]);
+    let mut left = min_bytes - len;
+    let padding = std::iter::from_fn(move || {
+        let n = left.min(CHUNK as u64) as usize;
+        left -= n as u64;
+        (n > 0).then(|| Ok::<_, std::io::Error>(zeros.slice(..n)))
+    });
+    let chunks = std::iter::once(Ok(axum::body::Bytes::from(file))).chain(padding);
+    (
+        min_bytes,
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+}
+
 pub(crate) async fn download(
     State(em): State<Emulator>,
     caller: Caller,
@@ -382,6 +404,8 @@ pub(crate) async fn download(
                 task.template.name.replace(' ', "-").to_lowercase(),
                 task.format.as_str()
             );
+            let min_bytes = em.world().settings.output_min_bytes;
+            let (len, body) = padded(task.render(), min_bytes);
             Ok((
                 [
                     (header::CONTENT_TYPE, task.format.content_type().to_owned()),
@@ -389,8 +413,9 @@ pub(crate) async fn download(
                         header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"{name}\""),
                     ),
+                    (header::CONTENT_LENGTH, len.to_string()),
                 ],
-                task.render(),
+                body,
             )
                 .into_response())
         }

@@ -52,6 +52,7 @@ pub(super) struct FileIntegration {
     pub(super) allowed_origins: Option<Vec<String>>,
     pub(super) browser_scopes: Option<ScopesInput>,
     pub(super) caller: Option<CallerInput>,
+    pub(super) proxy: Option<super::proxy::ProxyInput>,
 }
 
 /// `browser_scopes` in TOML: `"read-only"` or a list of scopes.

@@ -65,5 +65,6 @@ pub(super) fn build_integration(name: &str, i: IntegrationInput<'_>) -> Result<I
         allowed_origins: i.allowed_origins,
         browser_scopes: i.browser_scopes,
         caller: None,
+        proxy: None,
     })
 }

@@ -24,6 +24,7 @@ mod caller;
 pub mod defaults;
 mod file;
 mod integration;
+mod proxy;
 mod redis;
 mod values;
 
@@ -42,6 +43,7 @@ pub use defaults::{
 };
 use file::{toml_error, FileConfig, FileIntegration};
 use integration::{build_integration, IntegrationInput};
+pub use proxy::{ProxyPolicy, ProxyQuota, DEFAULT_PROXY_MAX_REQUEST_BYTES};
 pub use redis::{RedisSettings, RedisUrl};
 use values::{cidrs, given, origins, read_secret_file, split_list, Naming};
 
@@ -72,6 +74,9 @@ pub struct Integration {
     pub browser_scopes: Option<BrowserScopes>,
     /// When set, only callers with a valid app session get tokens.
     pub caller: Option<CallerConfig>,
+    /// When set, pages may call the Environment API through the signer (`/api/{name}/…`) with
+    /// this integration's token, which then never goes to a browser.
+    pub proxy: Option<ProxyPolicy>,
 }
 
 impl Integration {
@@ -314,11 +319,19 @@ impl ConfigSource {
                 "is required (or client_secret)",
             )),
         };
-        // An explicit list (even an empty one: server-side only) replaces the global one.
-        let allowed_origins = match &fi.allowed_origins {
-            Some(list) => origins(&naming.of("allowed_origins"), list)?
+        // An explicit list (even an empty one: server-side only) replaces the global one. An
+        // integration with a proxy is server-side: pages reach it through the proxy only.
+        let allowed_origins = match (&fi.allowed_origins, &fi.proxy) {
+            (Some(list), Some(_)) if !list.is_empty() => {
+                return Err(Error::config(
+                    naming.of("allowed_origins"),
+                    "is set on an integration with a proxy, whose token never goes to a browser: list the pages' origins in proxy.allowed_origins",
+                ))
+            }
+            (_, Some(_)) => OriginPolicy::ServerSideOnly,
+            (Some(list), None) => origins(&naming.of("allowed_origins"), list)?
                 .unwrap_or(OriginPolicy::ServerSideOnly),
-            None => shared.origins_or_none(),
+            (None, None) => shared.origins_or_none(),
         };
         let browser_scopes = match &fi.browser_scopes {
             Some(input) => Some(input.policy(&naming.of("browser_scopes"))?),
@@ -350,8 +363,18 @@ impl ConfigSource {
             Some(c) => c.build(&Naming::Toml(format!("{p}caller.")))?,
             None => shared.caller.clone(),
         };
+        let proxy = match &fi.proxy {
+            Some(input) => Some(input.build(
+                &Naming::Toml(format!("{p}proxy.")),
+                shared.origins.as_ref(),
+                caller.is_some(),
+                a.dev_allow_any_origin,
+            )?),
+            None => None,
+        };
         Ok(Integration {
             caller,
+            proxy,
             ..integration
         })
     }
@@ -367,10 +390,11 @@ impl ConfigSource {
             // Integrations declared server-side (`allowed_origins = []`) stay closed: the flag is
             // for browser-facing ones whose origins are not known in development.
             for (name, i) in integrations.iter_mut() {
-                let server_side = file
-                    .integrations
-                    .get(name)
-                    .is_some_and(|fi| fi.allowed_origins.as_ref().is_some_and(Vec::is_empty));
+                let server_side = i.proxy.is_some()
+                    || file
+                        .integrations
+                        .get(name)
+                        .is_some_and(|fi| fi.allowed_origins.as_ref().is_some_and(Vec::is_empty));
                 if !server_side {
                     i.allowed_origins = OriginPolicy::AnyForDevelopment;
                 }
@@ -378,7 +402,7 @@ impl ConfigSource {
             Ok(())
         } else if integrations
             .values()
-            .all(|i| i.allowed_origins == OriginPolicy::ServerSideOnly)
+            .all(|i| i.allowed_origins == OriginPolicy::ServerSideOnly && i.proxy.is_none())
         {
             // Named as the user configures origins: the variable, or the file's key.
             let setting = if file.integrations.is_empty() || self.args.allowed_origins.is_some() {

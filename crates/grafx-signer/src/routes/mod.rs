@@ -1,4 +1,5 @@
 //! HTTP routes.
 
 pub(crate) mod ops;
+pub(crate) mod proxy;
 pub(crate) mod token;

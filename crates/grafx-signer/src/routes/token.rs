@@ -90,7 +90,7 @@ pub(crate) fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> 
     res
 }
 
-fn refuse(state: &AppState, err: AppError) -> AppError {
+pub(crate) fn refuse(state: &AppState, err: AppError) -> AppError {
     state
         .metrics()
         .refusals
@@ -257,7 +257,7 @@ async fn read_body(body: axum::body::Body, deadline: Duration) -> Result<bool, A
 }
 
 /// `X-CSRF: 1`: a custom header forces a CORS preflight, so other sites cannot send it.
-fn require_csrf(headers: &HeaderMap) -> Result<(), AppError> {
+pub(crate) fn require_csrf(headers: &HeaderMap) -> Result<(), AppError> {
     if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) == Some(CSRF_HEADER_VALUE) {
         Ok(())
     } else {
@@ -281,7 +281,7 @@ fn require_small_body(fits: bool) -> Result<(), AppError> {
 
 /// The caller, when the integration wants one: 401 without a valid session, 503 when the check
 /// itself is unusable.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     name: &str,
     integration: &crate::Integration,

@@ -1,0 +1,145 @@
+//! An integration's API proxy (`[integrations.{name}.proxy]`): the allow-list, who may use it,
+//! its quotas and its body limit.
+//!
+//! ```toml
+//! [integrations.writer]
+//! client_id = "…"
+//! client_secret_file = "/run/secrets/writer"
+//! environment = "acme"
+//!
+//! [integrations.writer.proxy]
+//! allow = ["POST projects", "GET projects/*", "PUT projects/*/document", "POST output/*",
+//!          "GET output/tasks/*", "GET output/tasks/*/download", "GET output/settings"]
+//! allowed_origins = ["https://app.example.com"]   # default: the global allowed_origins
+//! quotas = [{ rule = "POST output/*", per_hour = 20 }]
+//! ```
+
+use std::num::NonZeroU32;
+
+use grafx_core::{ProxyAllowList, ProxyRule};
+use serde::Deserialize;
+
+use super::values::{origins, Naming};
+use crate::{Error, OriginPolicy};
+
+/// The request body limit when the file sets none: a large document (`PUT projects/*/document`)
+/// fits; a runaway upload does not.
+pub const DEFAULT_PROXY_MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `[integrations.{name}.proxy]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProxyInput {
+    allow: Vec<String>,
+    allowed_origins: Option<Vec<String>>,
+    #[serde(default)]
+    quotas: Vec<QuotaInput>,
+    max_request_bytes: Option<u64>,
+    require_caller: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaInput {
+    rule: String,
+    per_hour: u32,
+}
+
+/// A limit on the requests one caller (a signed-in user, else an IP) sends that match `rule`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyQuota {
+    /// The requests counted.
+    pub rule: ProxyRule,
+    /// How many per hour (the whole hour's allowance may be used at once).
+    pub per_hour: NonZeroU32,
+}
+
+/// What an integration's API proxy forwards, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPolicy {
+    /// The requests forwarded; anything else is refused with `proxy_path_not_allowed`.
+    pub allow: ProxyAllowList,
+    /// The browser origins that may use the proxy.
+    pub allowed_origins: OriginPolicy,
+    /// Per-caller limits on costly requests.
+    pub quotas: Vec<ProxyQuota>,
+    /// The largest request body forwarded.
+    pub max_request_bytes: u64,
+    /// Whether a valid app session is required (the integration's caller check).
+    pub require_caller: bool,
+}
+
+impl ProxyInput {
+    /// The policy; `shared_origins` are the global origins, `has_caller` whether the integration
+    /// checks callers, `dev_any_origin` whether `--dev-allow-any-origin` opens it when no origins
+    /// are given.
+    pub(super) fn build(
+        &self,
+        naming: &Naming,
+        shared_origins: Option<&OriginPolicy>,
+        has_caller: bool,
+        dev_any_origin: bool,
+    ) -> Result<ProxyPolicy, Error> {
+        let allow = ProxyAllowList::parse(self.allow.iter().map(String::as_str))
+            .map_err(|e| Error::config(naming.of("allow"), e.to_string()))?;
+        if allow.is_empty() {
+            return Err(Error::config(
+                naming.of("allow"),
+                "is empty: list the requests the proxy forwards, e.g. [\"POST projects\"]",
+            ));
+        }
+        let allowed_origins = match &self.allowed_origins {
+            Some(list) => origins(&naming.of("allowed_origins"), list)?,
+            None => shared_origins.cloned(),
+        }
+        .filter(|o| *o != OriginPolicy::ServerSideOnly)
+        .or(dev_any_origin.then_some(OriginPolicy::AnyForDevelopment))
+        .ok_or_else(|| {
+            Error::config(
+                naming.of("allowed_origins"),
+                "is required (or the global allowed_origins): the browser origins that may use the proxy",
+            )
+        })?;
+        let quotas = self
+            .quotas
+            .iter()
+            .map(|q| {
+                let rule = ProxyRule::parse(&q.rule)
+                    .map_err(|e| Error::config(naming.of("quotas"), e.to_string()))?;
+                let per_hour = NonZeroU32::new(q.per_hour).ok_or_else(|| {
+                    Error::config(
+                        naming.of("quotas"),
+                        format!(
+                            "`{}`: per_hour must be at least 1 (leave the quota out to have none)",
+                            q.rule
+                        ),
+                    )
+                })?;
+                Ok(ProxyQuota { rule, per_hour })
+            })
+            .collect::<Result<_, Error>>()?;
+        let require_caller = self.require_caller.unwrap_or(has_caller);
+        if require_caller && !has_caller {
+            return Err(Error::config(
+                naming.of("require_caller"),
+                "is true but the integration has no caller authentication: configure `caller` (or the global one)",
+            ));
+        }
+        let max_request_bytes = self
+            .max_request_bytes
+            .unwrap_or(DEFAULT_PROXY_MAX_REQUEST_BYTES);
+        if max_request_bytes == 0 {
+            return Err(Error::config(
+                naming.of("max_request_bytes"),
+                "must be at least 1",
+            ));
+        }
+        Ok(ProxyPolicy {
+            allow,
+            allowed_origins,
+            quotas,
+            max_request_bytes,
+            require_caller,
+        })
+    }
+}

@@ -1,0 +1,594 @@
+//! The API proxy (`/api/{integration}/…`) through real parts: the signer on a loopback socket,
+//! the emulator behind it, every gate, what reaches the emulator (its journal) and what comes back.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use common::*;
+use grafx_core::{ProxyAllowList, ProxyRule};
+use grafx_emulator::{Fault, FaultSpec, FaultTarget, Settings};
+use grafx_signer::{
+    CallerConfig, CallerMethod, ClientSecret, OriginPolicy, ProxyPolicy, ProxyQuota, SignerConfig,
+};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const TEMPLATE: &str = "7a1c0e4d-0000-4000-8000-000000000001";
+const HS_SECRET: &str = "an-app-session-secret-of-at-least-32-bytes";
+
+/// The issue's allow-list.
+const ALLOW: [&str; 7] = [
+    "POST projects",
+    "GET projects/*",
+    "PUT projects/*/document",
+    "POST output/*",
+    "GET output/tasks/*",
+    "GET output/tasks/*/download",
+    "GET output/settings",
+];
+
+fn proxy_policy() -> ProxyPolicy {
+    ProxyPolicy {
+        allow: ProxyAllowList::parse(ALLOW).unwrap(),
+        allowed_origins: OriginPolicy::parse_list(ORIGIN).unwrap(),
+        quotas: Vec::new(),
+        max_request_bytes: 4 * 1024 * 1024,
+        require_caller: false,
+    }
+}
+
+/// Adds `writer` (the emulator's `demo-writer`): server-side, with a proxy shaped by `policy`.
+fn with_writer(policy: impl FnOnce(&mut ProxyPolicy)) -> impl FnOnce(&mut SignerConfig) {
+    move |config: &mut SignerConfig| {
+        let reader = config.integrations.values().next().unwrap().clone();
+        let mut writer = grafx_signer::Integration {
+            name: "writer".into(),
+            client_id: "demo-writer".into(),
+            client_secret: ClientSecret::new("demo-writer-secret".into()),
+            allowed_origins: OriginPolicy::ServerSideOnly,
+            proxy: Some(proxy_policy()),
+            ..reader
+        };
+        policy(writer.proxy.as_mut().unwrap());
+        config.integrations.insert("writer".into(), writer);
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        output_render_ms: 50,
+        ..fast_settings()
+    }
+}
+
+impl Harness {
+    fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        http()
+            .request(method, format!("{}/api/writer/{path}", self.url))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+    }
+
+    fn api_requests(&self) -> u64 {
+        self.emulator.emulator().stats().api_requests
+    }
+
+    /// The writer's token, as the signer holds it.
+    async fn writer_token(&self) -> String {
+        let cache = self.state.cache("writer").unwrap();
+        let (t, _) = cache.get().await.unwrap();
+        t.access_token.secret().to_owned()
+    }
+}
+
+/// Neither the token nor an `Authorization` header in anything the browser receives.
+fn assert_no_token(headers: &reqwest::header::HeaderMap, body: &[u8], token: &str) {
+    assert!(!headers.contains_key("authorization"));
+    for (name, value) in headers {
+        assert!(
+            !value
+                .as_bytes()
+                .windows(token.len())
+                .any(|w| w == token.as_bytes()),
+            "{name}"
+        );
+    }
+    assert!(!body.windows(token.len()).any(|w| w == token.as_bytes()));
+}
+
+#[tokio::test]
+async fn a_project_is_created_and_a_pdf_rendered_with_the_server_side_token() {
+    let h = harness(settings(), false, with_writer(|_| {})).await;
+    // The writer's token is not handed out, even to the allowed origin.
+    let (_, msg) = error(
+        h.post("/token/writer").send().await.unwrap(),
+        403,
+        "origin_not_allowed",
+    )
+    .await;
+    assert!(msg.contains("server-side"), "{msg}");
+    h.emulator.emulator().clear_requests();
+
+    let res = h
+        .api(reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE }, "name": "Through the proxy" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        ORIGIN,
+        "the page may read the reply"
+    );
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (headers, body) = (res.headers().clone(), res.bytes().await.unwrap());
+    let token = h.writer_token().await;
+    assert_no_token(&headers, &body, &token);
+    let project: Value = serde_json::from_slice(&body).unwrap();
+    let id = project["id"].as_str().unwrap();
+    // `Location` leads back through the proxy, relative to the request.
+    assert_eq!(location, format!("projects/{id}"));
+    let wire = h.emulator.emulator().requests();
+    assert_eq!(wire.len(), 1);
+    assert_eq!(
+        (wire[0].method.as_str(), wire[0].path.as_str()),
+        ("POST", "projects")
+    );
+    assert!(wire[0].bearer);
+    assert_eq!(
+        wire[0].body,
+        json!({ "template": { "id": TEMPLATE }, "name": "Through the proxy" })
+    );
+
+    // A PDF: the task, its poll, the download, all through the proxy.
+    let settings: Value = h
+        .api(reqwest::Method::GET, "output/settings")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pdf_setting = settings["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("pdf"))
+        })
+        .unwrap()["id"]
+        .clone();
+    let res = h
+        .api(reqwest::Method::POST, "output/pdf")
+        .json(&json!({ "projectId": id, "outputSettingsId": pdf_setting }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let task: Value = res.json().await.unwrap();
+    let task_id = task["data"]["taskId"].as_str().unwrap().to_owned();
+    let done = loop {
+        let res = h
+            .api(reqwest::Method::GET, &format!("output/tasks/{task_id}"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            break res;
+        }
+        assert!(
+            matches!(res.status().as_u16(), 202 | 204),
+            "{}",
+            res.status()
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    let poll_url = done.url().clone();
+    let (headers, body) = (done.headers().clone(), done.bytes().await.unwrap());
+    assert_no_token(&headers, &body, &token);
+    let done: Value = serde_json::from_slice(&body).unwrap();
+    let link = done["links"]["download"].as_str().unwrap();
+    assert!(
+        !link.contains("://"),
+        "CHILI's URL is made relative: {link}"
+    );
+    let download = poll_url.join(link).unwrap();
+    assert_eq!(
+        download.path(),
+        format!("/api/writer/output/tasks/{task_id}/download")
+    );
+    let res = http()
+        .get(download)
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let (headers, pdf) = (res.headers().clone(), res.bytes().await.unwrap());
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_no_token(&headers, &pdf, &token);
+    // Every write left an audit line; the metrics count what went through.
+    let metrics = h.metrics().await;
+    assert!(
+        metrics.contains(r#"grafx_signer_proxy_requests_total{integration="writer",method="POST",status="201"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn requests_outside_the_allow_list_never_reach_chili() {
+    let h = harness(settings(), false, with_writer(|_| {})).await;
+    let before = h.api_requests();
+    for (method, path) in [
+        (reqwest::Method::DELETE, "projects/p1"),
+        (reqwest::Method::GET, "templates"),
+        (reqwest::Method::GET, "projects"),
+        (reqwest::Method::PUT, "projects/p1"),
+        (reqwest::Method::POST, "output/tasks/t1"),
+        (reqwest::Method::GET, "projects/..%2Ftemplates"),
+        (reqwest::Method::GET, "projects/%2e%2e/templates"),
+        (reqwest::Method::GET, "projects/%2E%2E%2Ftemplates"),
+        (reqwest::Method::GET, "projects//x"),
+        (reqwest::Method::GET, ""),
+    ] {
+        let res = h.api(method.clone(), path).send().await.unwrap();
+        let (_, msg) = error(res, 403, "proxy_path_not_allowed").await;
+        assert!(!msg.is_empty(), "{method} {path}");
+    }
+    // A raw `..` (which clients normally resolve away) is refused too.
+    let mut raw = tokio::net::TcpStream::connect(h.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    raw.write_all(
+        format!("GET /api/writer/projects/../templates HTTP/1.1\r\nhost: x\r\norigin: {ORIGIN}\r\nx-csrf: 1\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    assert!(reply.contains("proxy_path_not_allowed"), "{reply}");
+    assert_eq!(h.api_requests(), before, "the emulator saw none of them");
+}
+
+#[tokio::test]
+async fn the_origin_csrf_and_integration_gates() {
+    let h = harness(settings(), false, with_writer(|_| {})).await;
+    let url = |p: &str| format!("{}{p}", h.url);
+    let before = h.api_requests();
+    let no_origin = http()
+        .get(url("/api/writer/output/settings"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    error(no_origin, 403, "origin_not_allowed").await;
+    let other = http()
+        .get(url("/api/writer/output/settings"))
+        .header("origin", "https://evil.test")
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    let (headers, _) = error(other, 403, "origin_not_allowed").await;
+    assert!(!headers.contains_key("access-control-allow-origin"));
+    let no_csrf = http()
+        .get(url("/api/writer/output/settings"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    error(no_csrf, 403, "csrf_header_missing").await;
+    let unknown = http()
+        .get(url("/api/nobody/output/settings"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    error(unknown, 404, "unknown_integration").await;
+    // The browser-facing reader has no proxy.
+    let reader = http()
+        .get(url("/api/default/templates"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    let (_, msg) = error(reader, 403, "proxy_path_not_allowed").await;
+    assert!(msg.contains("no API proxy"), "{msg}");
+    assert_eq!(h.api_requests(), before);
+    // The preflight: allowed origin only.
+    let pre = http()
+        .request(reqwest::Method::OPTIONS, url("/api/writer/projects"))
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-csrf, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(pre.headers()["access-control-allow-credentials"], "true");
+    assert!(pre.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PUT"));
+    let pre = http()
+        .request(reqwest::Method::OPTIONS, url("/api/writer/projects"))
+        .header("origin", "https://evil.test")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 403);
+}
+
+fn session(sub: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    encode(
+        &Header::new(Algorithm::HS256),
+        &json!({ "sub": sub, "aud": "grafx-signer", "exp": now + 600 }),
+        &EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn with_caller_auth_a_session_is_required_and_quotas_are_per_user() {
+    let caller = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+        .with_audience("grafx-signer");
+    let h = harness(settings(), false, move |config: &mut SignerConfig| {
+        with_writer(|p| {
+            p.require_caller = true;
+            p.quotas = vec![ProxyQuota {
+                rule: ProxyRule::parse("POST output/*").unwrap(),
+                per_hour: NonZeroU32::new(2).unwrap(),
+            }];
+        })(config);
+        config.integrations.get_mut("writer").unwrap().caller = Some(caller);
+    })
+    .await;
+    let before = h.api_requests();
+    let res = h
+        .api(reqwest::Method::GET, "output/settings")
+        .send()
+        .await
+        .unwrap();
+    let (headers, _) = error(res, 401, "caller_unauthenticated").await;
+    assert!(headers.contains_key("www-authenticate"));
+    assert_eq!(h.api_requests(), before, "refused before CHILI");
+
+    let render = |who: &str| {
+        h.api(reqwest::Method::POST, "output/pdf")
+            .bearer_auth(session(who))
+            .json(&json!({ "templateId": TEMPLATE }))
+            .send()
+    };
+    assert_eq!(render("alice").await.unwrap().status(), 200);
+    assert_eq!(render("alice").await.unwrap().status(), 200);
+    let calls = h.api_requests();
+    let (headers, msg) = error(render("alice").await.unwrap(), 429, "quota_exceeded").await;
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (1700..=1800).contains(&wait),
+        "half an hour for one of 2 per hour: {wait}"
+    );
+    assert!(
+        msg.contains("POST output/*") && msg.contains("2 per hour"),
+        "{msg}"
+    );
+    assert_eq!(
+        h.api_requests(),
+        calls,
+        "the refused render never reached CHILI"
+    );
+    // Another user has their own allowance; reads are not counted.
+    assert_eq!(render("bob").await.unwrap().status(), 200);
+    let read = h
+        .api(reqwest::Method::GET, "output/settings")
+        .bearer_auth(session("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+}
+
+#[tokio::test]
+async fn anonymous_callers_are_counted_per_ip() {
+    let h = harness(
+        settings(),
+        false,
+        with_writer(|p| {
+            p.quotas = vec![ProxyQuota {
+                rule: ProxyRule::parse("POST projects").unwrap(),
+                per_hour: NonZeroU32::new(1).unwrap(),
+            }];
+        }),
+    )
+    .await;
+    let create = || {
+        h.api(reqwest::Method::POST, "projects")
+            .json(&json!({ "template": { "id": TEMPLATE } }))
+            .send()
+    };
+    assert_eq!(create().await.unwrap().status(), 201);
+    let (headers, _) = error(create().await.unwrap(), 429, "quota_exceeded").await;
+    assert!(headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_401_from_chili_is_retried_once_with_a_new_token() {
+    // An emulator that mints a new token on every request (CHILI re-issues only in the last
+    // hour; this makes a new one available at once).
+    let s = Settings {
+        reissue_window_secs: 86_400,
+        ..settings()
+    };
+    let h = harness(s, false, with_writer(|_| {})).await;
+    let first = h.writer_token().await;
+    let tokens = h.token_requests();
+    let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
+    h.emulator
+        .emulator()
+        .arm_fault(FaultSpec {
+            target: FaultTarget::Api,
+            times: 1,
+            fault: Fault::Status {
+                status: 401,
+                body: Some(problem.into()),
+                content_type: Some("application/problem+json".into()),
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let res = h
+        .api(reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "retried with a new token");
+    assert_eq!(h.token_requests(), tokens + 1, "one refresh");
+    assert_ne!(h.writer_token().await, first);
+    let created: Vec<_> = h
+        .emulator
+        .emulator()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "projects")
+        .collect();
+    assert_eq!(created.len(), 2, "the request, then its one retry");
+    assert_eq!(
+        created[0].body, created[1].body,
+        "the same body, sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_401_with_no_other_token_to_be_had_goes_back_as_chili_sent_it() {
+    // CHILI hands back the same token until its last hour: no retry, no loop.
+    let h = harness(settings(), false, with_writer(|_| {})).await;
+    let _ = h.writer_token().await;
+    let tokens = h.token_requests();
+    let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
+    for _ in 0..3 {
+        h.emulator
+            .emulator()
+            .arm_fault(FaultSpec {
+                target: FaultTarget::Api,
+                times: 1,
+                fault: Fault::Status {
+                    status: 401,
+                    body: Some(problem.into()),
+                    content_type: Some("application/problem+json".into()),
+                    retry_after: None,
+                },
+            })
+            .unwrap();
+        let res = h
+            .api(reqwest::Method::GET, "output/settings")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        assert!(!res.headers().contains_key("www-authenticate"));
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["title"], "Unauthorized",
+            "CHILI's problem, passed through"
+        );
+    }
+    // At most one refresh (the minimum interval holds the others back); each gave the same token.
+    assert!(h.token_requests() <= tokens + 1, "{}", h.token_requests());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
+    let h = harness(
+        settings(),
+        false,
+        with_writer(|p| p.max_request_bytes = 1024 * 1024),
+    )
+    .await;
+    let created: Value = h
+        .api(reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let before = h.api_requests();
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let res = h
+        .api(reqwest::Method::PUT, &format!("projects/{id}/document"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    error(res, 413, "payload_too_large").await;
+    // Without a Content-Length (a stream), refused on the way.
+    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024]));
+    let res = h
+        .api(reqwest::Method::PUT, &format!("projects/{id}/document"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    if let Ok(res) = res {
+        // The signer may answer before the client finished sending, or cut the upload.
+        assert_eq!(res.status(), 413);
+    }
+    assert_eq!(
+        h.api_requests(),
+        before,
+        "nothing over the limit reached CHILI"
+    );
+    // A document larger than the replay buffer (256 KiB) but within the limit streams through.
+    let doc = json!({ "pages": [{ "frames": (0..6000).map(|i| json!({"id": i, "text": "x".repeat(64)})).collect::<Vec<_>>() }] });
+    let text = doc.to_string();
+    assert!(text.len() > 256 * 1024 && text.len() < 1024 * 1024);
+    let res = h
+        .api(reqwest::Method::PUT, &format!("projects/{id}/document"))
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let stored: Value = h
+        .api(reqwest::Method::GET, &format!("projects/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["id"], id.as_str());
+    let last = h.emulator.emulator().requests();
+    let put = last.iter().rev().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(put.body, doc, "the streamed document arrived whole");
+}
