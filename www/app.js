@@ -1,4 +1,4 @@
-import { grafx, writer, showError, showOk } from "./grafx.js";
+import { grafx, writer, writerOrPage, showError, showOk } from "./grafx.js";
 
 const $ = (id) => document.getElementById(id);
 $("signer-url").textContent = location.origin;
@@ -13,6 +13,10 @@ function renderToken() {
   if (!t) return;
   $("t-environment").textContent = t.environment;
   $("t-scope").textContent = t.scope;
+  const writes = t.scope.split(" ").filter((s) => s.endsWith(":write"));
+  $("t-write").textContent = writes.length
+    ? `yes (${writes.join(" ")})`
+    : "no: read-only; writes go through the signer's API proxy";
   $("t-token").textContent = `${t.accessToken.slice(0, 24)}…`;
   $("api-url").textContent = t.environmentApiUrl;
   const left = Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000));
@@ -115,7 +119,10 @@ async function render(format) {
   bar.value = 5;
   status.textContent = `Rendering ${format.toUpperCase()} of ${selected.name}…`;
   try {
-    const { blob, taskId } = await grafx.output.render(format, { templateId: selected.id }, {
+    // Through the signer's API proxy: renders cost money, so they are the signer's to allow
+    // (its allow-list and per-user quota), not the page's.
+    const api = await writerOrPage();
+    const { blob, taskId } = await api.output.render(format, { templateId: selected.id }, {
       intervalMs: 250,
       onProgress: ({ elapsedMs }) => { bar.value = Math.min(95, 5 + elapsedMs / 25); },
     });
@@ -145,9 +152,9 @@ $("new-project").addEventListener("click", async () => {
   status.textContent = `Creating a project from ${selected.name}…`;
   try {
     // POST projects with CHILI's body {template: {id}}; then its preview through the task flow.
-    const project = await writer().projects.create({ templateId: selected.id, name: `${selected.name} (demo copy)` });
+    const project = await writer.projects.create({ templateId: selected.id, name: `${selected.name} (demo copy)` });
     status.textContent = `Created project “${project.name}” (${project.id}) from template ${project.template?.id}.`;
-    const blob = await writer().projects.preview(project.id, "thumbnail");
+    const blob = await writer.projects.preview(project.id, "thumbnail");
     $("project-preview").src = URL.createObjectURL(blob);
     $("project-open").href = `studio-ui.html?projectId=${encodeURIComponent(project.id)}&projectName=${encodeURIComponent(project.name)}`;
     $("project-figure").hidden = false;

@@ -6,10 +6,19 @@ await init();
 // The signer serves this page, so it is on the same origin: "/" is enough.
 export const grafx = new GraFxClient({ signerUrl: "/", autoRefresh: true });
 
-// Writing (creating projects) needs `myproject:write`, which the read-only token above does not
-// carry: the demo's signer has a separate `writer` integration for it, created on first use.
-let writerClient;
-export const writer = () => (writerClient ??= new GraFxClient({ signerUrl: "/", integration: "writer" }));
+// Writing (creating projects, rendering) needs write scopes, which the page's read-only token does
+// not carry. The same helpers go through the signer's API proxy instead: the signer adds its
+// `writer` integration's token, which never reaches this page.
+export const writer = grafx.via("writer");
+
+// A signer without that proxy (`cargo xtask demo --chili` with only GRAFX_* variables): renders
+// then use the page's own token, as far as its scopes allow.
+let proxied;
+export const writerOrPage = () =>
+  (proxied ??= writer.json("output/settings?limit=1").then(
+    () => writer,
+    (e) => (e.signerCode === "unknown_integration" ? grafx : writer),
+  ));
 
 const banner = document.getElementById("banner");
 
@@ -18,7 +27,7 @@ export function describe(e) {
   if (!isGraFxError(e)) return String(e?.message ?? e);
   const hints = {
     signer_unreachable: "The signer cannot be reached.",
-    signer_rejected: "The signer refused to hand out a token.",
+    signer_rejected: "The signer refused the request.",
     upstream_unavailable: "CHILI GraFx's auth server is unavailable; the signer will retry.",
     unauthorized: "GraFx refused the token even after a refresh.",
     api_error: "The GraFx Environment API returned an error.",

@@ -14,6 +14,8 @@ test("the token panel shows the environment, scope and a live countdown", () =>
     await page.goto(DEMO_URL);
     await page.locator("#t-environment", { hasText: "demo" }).waitFor();
     assert.match(await text(page, "#t-scope"), /template:read/);
+    // The page's token cannot write: the panel says so, and why writes still work.
+    await page.locator("#t-write", { hasText: "no: read-only" }).waitFor();
     assert.match(await text(page, "#t-countdown"), /^2[34]h \d\dm \d\ds$/);
     assert.equal(await text(page, "#t-requests"), "1");
     assert.match(await text(page, "#api-url"), new RegExp(`^${EMULATOR_URL}/grafx/api/v1/environment/demo/$`));
@@ -49,6 +51,10 @@ test("the template browser searches, pages and shows thumbnails", () =>
 test("rendering a PDF shows progress, then a download link to a real PDF", () =>
   withPage(browser, "render pdf", async (page) => {
     await page.goto(DEMO_URL);
+    // What the page sends: the render goes through the signer's API proxy, with no token.
+    const sentByPage = [];
+    page.on("request", (r) => sentByPage.push({ method: r.method(), url: new URL(r.url()).pathname, auth: r.headers().authorization, body: r.postData() }));
+    await clearRequests();
     await page.locator("#templates li", { hasText: "Business Card" }).click();
     await page.click("#render-pdf");
     await page.locator("#render-progress").waitFor({ state: "visible" });
@@ -58,6 +64,15 @@ test("rendering a PDF shows progress, then a download link to a real PDF", () =>
     assert.equal(await page.locator("#render-progress").evaluate((p) => p.value), 100);
     const head = await link.evaluate(async (a) => (await (await fetch(a.href)).text()).slice(0, 5));
     assert.equal(head, "%PDF-");
+    const posts = sentByPage.filter((r) => r.method === "POST" && r.url === "/api/writer/output/pdf");
+    assert.equal(posts.length, 1, JSON.stringify(sentByPage.map((r) => `${r.method} ${r.url}`)));
+    assert.deepEqual(JSON.parse(posts[0].body).templateId, "7a1c0e4d-0000-4000-8000-000000000002");
+    assert.equal(posts[0].auth, undefined, "no token from the page");
+    assert.ok(sentByPage.some((r) => r.url.startsWith("/api/writer/output/tasks/") && r.url.endsWith("/download")), "downloaded through the proxy");
+    // On CHILI's side: the signer's request, with the writer's bearer.
+    const onWire = (await requests()).filter((r) => r.method === "POST" && r.path === "output/pdf");
+    assert.equal(onWire.length, 1);
+    assert.ok(onWire[0].bearer);
   }));
 
 test("a failing render shows a typed error where people see it", () =>
@@ -95,6 +110,8 @@ test("a new project from a template: CHILI's body on the wire, its preview, a li
   withPage(browser, "new project", async (page) => {
     await page.goto(DEMO_URL);
     await clearRequests();
+    const sentByPage = [];
+    page.on("request", (r) => sentByPage.push(`${r.method()} ${new URL(r.url()).pathname}`));
     await page.locator("#templates li", { hasText: "Business Card" }).click();
     await page.click("#new-project");
     await page.locator("#project-status", { hasText: "Created project" }).waitFor({ timeout: 15000 });
@@ -107,8 +124,10 @@ test("a new project from a template: CHILI's body on the wire, its preview, a li
     assert.deepEqual(created[0].body, { template: { id: "7a1c0e4d-0000-4000-8000-000000000002" }, name: "Business Card (demo copy)" });
     const href = await page.locator("#project-open").getAttribute("href");
     assert.match(href, /^studio-ui\.html\?projectId=[0-9a-f-]{36}&projectName=/);
-    // The page's own token stayed read-only: the write went through the writer integration.
+    // The page's own token stayed read-only: the write went through the signer's API proxy.
     assert.doesNotMatch(await text(page, "#t-scope"), /:write/);
+    assert.ok(sentByPage.includes("POST /api/writer/projects"), sentByPage.join(", "));
+    assert.ok(!sentByPage.some((r) => r.includes("/token/writer")), "the page never asked for the writer's token");
   }));
 
 test("the studio-ui page explains that studio-ui needs CHILI's URL, and refreshes through grafx", () =>

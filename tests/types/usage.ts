@@ -13,6 +13,7 @@ import init, {
   type OutputSetting,
   type Project,
   type StudioUILoaderConfig,
+  type GraFxVia,
 } from "grafx-wasm";
 import SDK, { type ConfigType, WellKnownConfigurationKeys } from "@chili-publish/studio-sdk";
 
@@ -87,6 +88,13 @@ export async function usage(): Promise<void> {
     variables: [{ Headline: "Red" }, { Headline: null }],
   });
   await grafx.output.render("mp4", { projectId: project.id });
+  // Writes through the signer's API proxy: the page's own token stays read-only.
+  const writer: GraFxVia = grafx.via("writer");
+  const viaProject: Project = await writer.projects.create({ templateId: page.items[0].id });
+  const viaPdf: RenderResult = await writer.output.render("pdf", { projectId: viaProject.id });
+  const viaRaw: Response = await writer.fetch("output/settings");
+  const integrationName: string = writer.integration;
+  void [viaPdf, viaRaw, integrationName];
   const platform: string | null | undefined = grafx.token?.platformApiUrl;
   const blob: Blob = render.blob;
 
@@ -135,5 +143,7 @@ grafx_mistakes().output.render("bmp", { templateId: "a" });
 // @ts-expect-error uiLoaderConfig needs a selector
 grafx_mistakes().studio.uiLoaderConfig({ projectId: "p" });
 function grafx_mistakes(): GraFxClient { return new GraFxClient({ signerUrl: "/" }); }
+// @ts-expect-error via takes the integration's name
+grafx_mistakes().via();
 // @ts-expect-error accessToken resolves to a string, not a number
 export const wrong: Promise<number> = new GraFxClient({ signerUrl: "/" }).accessToken();

@@ -268,7 +268,6 @@ async fn requests_outside_the_allow_list_never_reach_chili() {
 async fn the_origin_csrf_and_integration_gates() {
     let h = harness(settings(), false, with_writer(|_| {})).await;
     let url = |p: &str| format!("{}{p}", h.url);
-    let before = h.api_requests();
     let no_origin = http()
         .get(url("/api/writer/output/settings"))
         .header("x-csrf", "1")
@@ -285,6 +284,27 @@ async fn the_origin_csrf_and_integration_gates() {
         .unwrap();
     let (headers, _) = error(other, 403, "origin_not_allowed").await;
     assert!(!headers.contains_key("access-control-allow-origin"));
+    // A same-origin GET carries no Origin; the browser's `Sec-Fetch-Site` says where it is from.
+    let same_origin = http()
+        .get(url("/api/writer/output/settings"))
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+    assert!(!same_origin
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let cross_site = http()
+        .get(url("/api/writer/output/settings"))
+        .header("sec-fetch-site", "cross-site")
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    error(cross_site, 403, "origin_not_allowed").await;
+    let before = h.api_requests();
     let no_csrf = http()
         .get(url("/api/writer/output/settings"))
         .header("origin", ORIGIN)

@@ -113,6 +113,17 @@ export function buildRequest(url, init, signal) {
   return new Request(url, { ...(init || {}), signal, redirect: "manual" });
 }
 
+/**
+ * A request to the signer's API proxy from a user's RequestInit: the signer's headers (`X-CSRF`,
+ * the app's session, `signerHeaders`) over the caller's, the client's credentials mode, no
+ * redirects.
+ */
+export function buildProxyRequest(url, init, signal, credentials, extra) {
+  const headers = new Headers((init && init.headers) || undefined);
+  for (const [name, value] of extra) headers.set(name, value);
+  return new Request(url, { ...(init || {}), headers, signal, credentials, redirect: "manual" });
+}
+
 /** Calls `cb` on `visibilitychange` (when visible) and `focus`; returns a function that stops it. */
 export function onWake(cb) {
   if (typeof document === "undefined" || typeof window === "undefined") return () => {};
@@ -228,7 +239,8 @@ export function resources(fetch, json, errorFrom) {
   const one = async (path) => unwrap(await json(path));
   // Polls `path` until it answers 200 (202, 204, or a 200 without a body: still running), with
   // progress, abort and an overall timeout that also bounds each request. Resolves to the
-  // finished reply's JSON. `o.fallbackPath`: where to poll instead if the first poll fails.
+  // finished reply's JSON and URL (its links are relative to it when they come through the
+  // signer's proxy). `o.fallbackPath`: where to poll instead if the first poll fails.
   const poll = async (path, what, o, started) => {
     const interval = o.intervalMs || 1000, timeout = o.timeoutMs || 300000;
     for (let attempt = 1; ; attempt++) {
@@ -239,7 +251,7 @@ export function resources(fetch, json, errorFrom) {
       if (res.status === 200) {
         const text = await res.text();
         if (text.trim() !== "" && text.trim() !== "null") {
-          try { return JSON.parse(text); } catch { throw grafxError("invalid_response", `${what}: the finished task is not JSON`, 200, undefined, undefined, text); }
+          try { return { reply: JSON.parse(text), url: res.url }; } catch { throw grafxError("invalid_response", `${what}: the finished task is not JSON`, 200, undefined, undefined, text); }
         }
       } else if (res.status !== 202 && res.status !== 204) {
         // Only "no such route here" moves to the other documented path; on its failure the
@@ -276,10 +288,12 @@ export function resources(fetch, json, errorFrom) {
     if (!res.ok) throw await errorFrom(res, what);
     return res.blob();
   };
-  const downloadLink = (reply, what) => {
+  // The finished task's `links.download`, absolute: CHILI's is already; the signer's proxy makes
+  // it relative to the poll's URL, so that it leads back through the proxy.
+  const downloadLink = ({ reply, url: base }, what) => {
     const url = reply && reply.links && reply.links.download;
     if (typeof url !== "string") throw grafxError("invalid_response", `${what}: the finished task has no links.download`);
-    return url;
+    try { return new URL(url, base || baseHref()).href; } catch { return url; }
   };
   // CHILI's preview flow: 200 is the image; 202 `{data:{taskId}}` means poll
   // `{kind}/preview/tasks/{taskId}` until 200 `links.download`, then download it with the bearer.

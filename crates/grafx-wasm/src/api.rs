@@ -76,7 +76,7 @@ async fn send(
     }
 }
 
-fn aborted() -> GraFxError {
+pub(crate) fn aborted() -> GraFxError {
     GraFxError::new(ErrorCode::Aborted, "the request was aborted")
 }
 
@@ -100,6 +100,40 @@ fn request(
     Ok(request)
 }
 
+/// A call's abort signal: the caller's `signal`, linked with `timeoutMs` when one is given.
+pub(crate) struct CallSignal {
+    /// Held for the timeout; released when the call (or its body) is done.
+    pub(crate) linked: Option<LinkedSignal>,
+    pub(crate) signal: Option<web_sys::AbortSignal>,
+    pub(crate) signal_js: JsValue,
+}
+
+impl CallSignal {
+    /// The signal for `init`; `aborted` at once when the caller's signal already is.
+    pub(crate) fn of(init: &JsValue) -> Result<Self, GraFxError> {
+        // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting
+        // it also stops reading the body. On the common path a call costs no more than a fetch.
+        let user_signal = get(init, "signal");
+        let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
+        let linked = timeout.map(|t| LinkedSignal::new(&user_signal, t));
+        let signal: Option<web_sys::AbortSignal> = match &linked {
+            Some(l) => Some(l.signal.clone()),
+            None => user_signal.dyn_into::<web_sys::AbortSignal>().ok(),
+        };
+        let signal_js = signal
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |s| s.clone().into());
+        if signal.as_ref().is_some_and(|s| s.aborted()) {
+            return Err(aborted());
+        }
+        Ok(Self {
+            linked,
+            signal,
+            signal_js,
+        })
+    }
+}
+
 /// `fetch` with the bearer token. On a 401 it gets a token to replace the refused one (a peer's
 /// newer one if a refresh already happened, or one forced refresh shared by every caller refused
 /// at once) and retries once. `timeoutMs` also covers reading the body, where the browser has
@@ -109,21 +143,11 @@ pub(crate) async fn fetch(
     path_or_url: &str,
     init: &JsValue,
 ) -> Result<Response, GraFxError> {
-    // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting it
-    // also stops reading the body. On the common path a call costs no more than a plain fetch.
-    let user_signal = get(init, "signal");
-    let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
-    let linked = timeout.map(|t| LinkedSignal::new(&user_signal, t));
-    let signal: Option<web_sys::AbortSignal> = match &linked {
-        Some(l) => Some(l.signal.clone()),
-        None => user_signal.dyn_into::<web_sys::AbortSignal>().ok(),
-    };
-    let signal_js = signal
-        .as_ref()
-        .map_or(JsValue::UNDEFINED, |s| s.clone().into());
-    if signal.as_ref().is_some_and(|s| s.aborted()) {
-        return Err(aborted());
-    }
+    let CallSignal {
+        linked,
+        signal,
+        signal_js,
+    } = CallSignal::of(init)?;
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
     let res = send(request(&url, init, &signal_js, &token)?, signal.as_ref()).await?;
@@ -153,16 +177,26 @@ pub(crate) async fn fetch(
 
 /// The error for a non-2xx API reply, with problem-details title and detail and the raw body.
 pub(crate) async fn error_from(res: &web_sys::Response, what: &str) -> GraFxError {
-    let status = res.status();
-    let body = match res.text() {
+    let body = body_text(res).await;
+    error_from_text(res, &body, what)
+}
+
+/// The body as text (empty when it cannot be read).
+pub(crate) async fn body_text(res: &web_sys::Response) -> String {
+    match res.text() {
         Ok(p) => JsFuture::from(p)
             .await
             .ok()
             .and_then(|t| t.as_string())
             .unwrap_or_default(),
         Err(_) => String::new(),
-    };
-    let problem: Option<Problem> = js_sys::JSON::parse(&body)
+    }
+}
+
+/// [`error_from`] with the body already read.
+pub(crate) fn error_from_text(res: &web_sys::Response, body: &str, what: &str) -> GraFxError {
+    let status = res.status();
+    let problem: Option<Problem> = js_sys::JSON::parse(body)
         .ok()
         .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
     let (title, detail) = problem.map_or((None, None), |p| (p.title, p.detail));
@@ -179,7 +213,7 @@ pub(crate) async fn error_from(res: &web_sys::Response, what: &str) -> GraFxErro
     };
     let mut err = GraFxError::new(code, format!("{what} failed with HTTP {status}: {text}"))
         .status(status)
-        .body(body);
+        .body(body.to_owned());
     if let Some(d) = detail.or(title) {
         err = err.detail(d);
     }
@@ -204,11 +238,21 @@ pub(crate) async fn json(
     let res = fetch(inner, path, init).await?;
     let raw: web_sys::Response = res.into();
     if !raw.ok() {
-        let method = get(init, "method")
-            .as_string()
-            .unwrap_or_else(|| "GET".into());
-        return Err(error_from(&raw, &format!("{method} {path}")).await);
+        return Err(error_from(&raw, &describe(path, init)).await);
     }
+    read_json(raw, path).await
+}
+
+/// `METHOD path`, for error messages.
+pub(crate) fn describe(path: &str, init: &JsValue) -> String {
+    let method = get(init, "method")
+        .as_string()
+        .unwrap_or_else(|| "GET".into());
+    format!("{method} {path}")
+}
+
+/// A 2xx reply's JSON body (null for 204).
+pub(crate) async fn read_json(raw: web_sys::Response, path: &str) -> Result<JsValue, GraFxError> {
     if raw.status() == 204 {
         return Ok(JsValue::NULL);
     }

@@ -37,6 +37,14 @@ extern "C" {
         init: &JsValue,
         signal: &JsValue,
     ) -> Result<web_sys::Request, JsValue>;
+    #[wasm_bindgen(js_name = buildProxyRequest, catch)]
+    pub(crate) fn build_proxy_request(
+        url: &str,
+        init: &JsValue,
+        signal: &JsValue,
+        credentials: &str,
+        extra: &js_sys::Array,
+    ) -> Result<web_sys::Request, JsValue>;
     /// Builds a GraFxError from its fields (the single JS definition of its shape).
     #[wasm_bindgen(js_name = grafxError)]
     pub(crate) fn grafx_error(fields: &JsValue) -> JsValue;

@@ -35,6 +35,8 @@ pub struct GraFxClient {
     pub(crate) inner: Rc<Inner>,
     /// The typed helpers' one implementation (`js/glue.js`), bound to this client.
     pub(crate) helpers: JsValue,
+    /// The signer's API proxy base when this client was made by [`via`](Self::via).
+    pub(crate) proxy: Option<Rc<str>>,
 }
 
 impl GraFxClient {
@@ -42,7 +44,25 @@ impl GraFxClient {
     pub fn new(options: ClientOptions) -> Result<Self, GraFxError> {
         let inner = Inner::new(options.validate()?);
         let helpers = crate::resources::build(&Rc::downgrade(&inner));
-        Ok(Self { inner, helpers })
+        Ok(Self {
+            inner,
+            helpers,
+            proxy: None,
+        })
+    }
+
+    /// The same client with its typed helpers, `fetch` and `json` routed through the signer's API
+    /// proxy for `integration` (`{signerUrl}/api/{integration}/…`): writes with a server-side
+    /// token the page never sees. `access_token` and `token` still concern this client's own
+    /// (read-only) integration.
+    pub fn via(&self, integration: &str) -> Result<Self, GraFxError> {
+        let base = crate::proxy::base(&self.inner, integration)?;
+        let helpers = crate::resources::build_via(&Rc::downgrade(&self.inner), &base);
+        Ok(Self {
+            inner: Rc::clone(&self.inner),
+            helpers,
+            proxy: Some(base),
+        })
     }
 
     /// The access token: cached unless inside the leeway, otherwise from the signer.
@@ -70,7 +90,10 @@ impl GraFxClient {
         init: Option<&web_sys::RequestInit>,
     ) -> Result<gloo_net::http::Response, GraFxError> {
         let init = init.map_or(JsValue::UNDEFINED, |i| i.clone().into());
-        crate::api::fetch(&self.inner, path_or_url, &init).await
+        match &self.proxy {
+            Some(base) => crate::proxy::fetch(&self.inner, base, path_or_url, &init).await,
+            None => crate::api::fetch(&self.inner, path_or_url, &init).await,
+        }
     }
 
     /// `GET path` (or `init`), then the JSON body as `T`; a non-2xx reply is an `api_error` (or
@@ -81,7 +104,10 @@ impl GraFxClient {
         init: Option<&web_sys::RequestInit>,
     ) -> Result<T, GraFxError> {
         let init = init.map_or(JsValue::UNDEFINED, |i| i.clone().into());
-        let value = crate::api::json(&self.inner, path, &init).await?;
+        let value = match &self.proxy {
+            Some(base) => crate::proxy::json(&self.inner, base, path, &init).await?,
+            None => crate::api::json(&self.inner, path, &init).await?,
+        };
         typed(value, path)
     }
 

@@ -21,6 +21,7 @@ mod glue;
 mod grafx_client;
 mod helpers;
 mod options;
+mod proxy;
 mod resources;
 mod signer;
 mod studio;
@@ -269,6 +270,25 @@ export interface StudioAdapters {
   uiLoaderConfig(options: StudioUIOptions): Promise<StudioUILoaderConfig>;
 }
 
+/**
+ * `grafx.via(integration)`: the typed helpers, `fetch` and `json` through the signer's API proxy
+ * (`{signerUrl}/api/{integration}/…`). The signer adds that integration's token; the page never
+ * sees it. The proxy's refusals reject as `signer_rejected` with `signerCode`
+ * (`proxy_path_not_allowed`, `quota_exceeded`, `origin_not_allowed`…).
+ */
+export interface GraFxVia {
+  /** The integration the requests go through. */
+  readonly integration: string;
+  templates: TemplatesApi;
+  projects: ProjectsApi;
+  media: MediaApi;
+  output: OutputApi;
+  /** `fetch` through the proxy: a path relative to the Environment API, or a URL under the proxy. */
+  fetch(pathOrUrl: string, init?: GraFxRequestInit): Promise<Response>;
+  /** Like `fetch`, then the JSON body; a non-2xx reply rejects with a GraFxError. */
+  json(path: string, init?: GraFxRequestInit): Promise<unknown>;
+}
+
 /** Counters for a token panel. */
 export interface GraFxStats { signerRequests: number; refreshes: number; lastSignerCall: number | null; }
 "#;
@@ -422,6 +442,22 @@ impl JsGraFxClient {
     #[wasm_bindgen(getter, unchecked_return_type = "OutputApi")]
     pub fn output(&self) -> JsValue {
         get(&self.client.helpers, "output")
+    }
+
+    /// The typed helpers, `fetch` and `json` through the signer's API proxy for `integration`
+    /// (`{signerUrl}/api/{integration}/…`): writes with a server-side token the page never sees.
+    /// Throws `invalid_options` for a name that is not letters, digits, `-` and `_`.
+    #[wasm_bindgen(unchecked_return_type = "GraFxVia")]
+    pub fn via(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] integration: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let name = integration
+            .as_string()
+            .ok_or_else(|| GraFxError::options("via(integration) takes the integration's name"))?;
+        let via = self.client.via(&name)?;
+        let _ = js_sys::Reflect::set(&via.helpers, &"integration".into(), &name.into());
+        Ok(via.helpers)
     }
 
     /// Handlers for the Studio SDK and studio-ui.

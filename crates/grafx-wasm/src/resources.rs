@@ -57,3 +57,45 @@ pub(crate) fn build(weak: &Weak<Inner>) -> JsValue {
     });
     glue::resources(&fetch, &json, &error_from)
 }
+
+/// A bound async `(a?, b?) => Promise` over the client and the proxy's base URL.
+fn via_method(
+    weak: &Weak<Inner>,
+    base: &Rc<str>,
+    f: fn(Rc<Inner>, Rc<str>, JsValue, JsValue) -> Fut,
+) -> JsValue {
+    let (weak, base) = (weak.clone(), Rc::clone(base));
+    Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
+        Some(inner) => {
+            let fut = f(inner, Rc::clone(&base), a, b);
+            future_to_promise(async move { fut.await.map_err(JsValue::from) })
+        }
+        None => Promise::reject(&JsValue::from(crate::client::disposed())),
+    })
+    .into_js_value()
+}
+
+/// `{templates, projects, media, output, fetch, json}` through the signer's API proxy at `base`.
+pub(crate) fn build_via(weak: &Weak<Inner>, base: &Rc<str>) -> JsValue {
+    let fetch = via_method(weak, base, |i, base, p, init| {
+        Box::pin(async move {
+            let res = crate::proxy::fetch(&i, &base, &path(&p)?, &init).await?;
+            Ok(web_sys::Response::from(res).into())
+        })
+    });
+    let json = via_method(weak, base, |i, base, p, init| {
+        Box::pin(async move { crate::proxy::json(&i, &base, &path(&p)?, &init).await })
+    });
+    let error_from = method(weak, |_, res, what| {
+        Box::pin(async move {
+            let what = what.as_string().unwrap_or_default();
+            Ok(crate::proxy::error_from(res.unchecked_ref(), &what)
+                .await
+                .into())
+        })
+    });
+    let helpers = glue::resources(&fetch, &json, &error_from);
+    let _ = js_sys::Reflect::set(&helpers, &"fetch".into(), &fetch);
+    let _ = js_sys::Reflect::set(&helpers, &"json".into(), &json);
+    helpers
+}

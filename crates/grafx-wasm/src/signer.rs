@@ -16,7 +16,7 @@ use crate::token::Token;
 
 /// The app's session token from `getSessionToken`, bounded by the signer timeout: a callback
 /// that never settles must not hang every caller.
-async fn session_token(opts: &Options) -> Result<Option<String>, GraFxError> {
+pub(crate) async fn session_token(opts: &Options) -> Result<Option<String>, GraFxError> {
     let Some(get_session) = &opts.get_session_token else {
         return Ok(None);
     };
@@ -226,7 +226,7 @@ fn invalid(msg: &str) -> GraFxError {
 /// `upstream_unavailable` (CHILI is down: retry later), `caller_unauthenticated` (send the user
 /// to the app's login) and `caller_check_unavailable`; everything else is `signer_rejected`
 /// carrying the signer's code.
-fn signer_error(e: ErrorBody, status: u16) -> GraFxError {
+pub(crate) fn signer_error(e: ErrorBody, status: u16) -> GraFxError {
     match e.error {
         code @ (ErrorCode::UpstreamUnavailable
         | ErrorCode::CallerUnauthenticated

@@ -104,6 +104,7 @@ js_tests!(
     previews_follow_the_task_flow_on_the_wire,
     projects_on_the_wire,
     output_render_with_progress,
+    via_the_signer_proxy,
     output_mistakes_and_expired_downloads,
     failed_output_is_an_api_error,
     studio_adapters,
@@ -126,7 +127,7 @@ mod rust_api {
         ClientOptions, GraFxClient, ListOptions, OutputFormat, RenderRequest, WaitOptions,
     };
     use serde::Deserialize;
-    use wasm_bindgen::JsValue;
+    use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_test::*;
 
     const FLYER: &str = "7a1c0e4d-0000-4000-8000-000000000001";
@@ -379,6 +380,52 @@ mod rust_api {
             before,
             "clients left alive behind a busy lock"
         );
+    }
+
+    #[wasm_bindgen_test]
+    async fn rust_api_via_the_signer_proxy() {
+        let grafx = client("default");
+        let writer = grafx.via("proxied").expect("a valid name");
+        clear_journal().await;
+        let project = writer
+            .projects()
+            .create(FLYER, Some("Rust via the proxy"))
+            .await
+            .expect("projects.create through the proxy");
+        assert_eq!(project.name, "Rust via the proxy");
+        let sent = journal().await;
+        let post = sent
+            .iter()
+            .find(|s| s.method == "POST" && s.path == "projects")
+            .expect("the create on the wire");
+        assert_eq!(
+            field(&post.body, &["template", "id"])
+                .as_string()
+                .as_deref(),
+            Some(FLYER)
+        );
+        assert_eq!(
+            field(&post.body, &["name"]).as_string().as_deref(),
+            Some("Rust via the proxy")
+        );
+        assert_eq!(
+            js_sys::Object::keys(post.body.unchecked_ref::<js_sys::Object>()).length(),
+            2,
+            "CHILI's body, nothing else"
+        );
+        let outside = writer
+            .templates()
+            .list(&ListOptions::default())
+            .await
+            .expect_err("not in the allow-list");
+        assert_eq!(outside.code(), &ErrorCode::SignerRejected);
+        assert_eq!(outside.signer_error_code(), Some("proxy_path_not_allowed"));
+        assert_eq!(outside.http_status(), Some(403));
+        assert_eq!(
+            grafx.via("a/b").err().map(|e| e.code().clone()),
+            Some(ErrorCode::InvalidOptions)
+        );
+        grafx.dispose();
     }
 
     #[wasm_bindgen_test]

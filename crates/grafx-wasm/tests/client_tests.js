@@ -664,6 +664,76 @@ const tests = {
     c.dispose();
   },
 
+  async via_the_signer_proxy(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    // The page's own token is read-only, and CHILI refuses a write with it.
+    const own = await c.accessToken();
+    assert(!c.token.scope.includes(":write"), `a read-only token: ${c.token.scope}`);
+    const refused = await rejects(c.projects.create({ templateId: FLYER }), "api_error", isErr);
+    eq(refused.status, 403, "the read-only token cannot write");
+    // Every reply the page gets from the proxy, to look for tokens in afterwards.
+    const seen = [];
+    const original = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const res = await original(input, init);
+      const url = typeof input === "string" ? input : input.url;
+      if (url.includes("/api/proxied/")) seen.push({ url, headers: [...res.headers], body: await res.clone().text() });
+      return res;
+    };
+    try {
+      const w = c.via("proxied");
+      eq(w.integration, "proxied", "via names its integration");
+      const pdfSetting = (await w.output.settings()).find((s) => s.type === "pdf" && s.default);
+      await clearJournal(env);
+      const project = await w.projects.create({ templateId: FLYER, name: "Via the proxy" });
+      eq(project.name, "Via the proxy", "created through the proxy");
+      const [post] = await sent(env, "POST", "projects");
+      same(post.body, { template: { id: FLYER }, name: "Via the proxy" }, "CHILI's create body, on the wire");
+      assert(post.bearer, "the signer added the writer's token");
+      await w.projects.saveDocument(project.id, { edited: "via" });
+      same((await sent(env, "PUT", `projects/${project.id}/document`))[0].body, { edited: "via" }, "document body");
+      const progress = [];
+      const result = await w.output.render("pdf", { projectId: project.id }, { intervalMs: 100, onProgress: (p) => progress.push(p) });
+      assert(progress.length >= 1, "progress through the proxy");
+      eq(result.blob.type, "application/pdf", "a PDF");
+      eq(await result.blob.slice(0, 5).text(), "%PDF-", "PDF magic");
+      assert(result.downloadUrl.startsWith(`${env.signerUrl}/api/proxied/output/tasks/`), `downloaded through the proxy: ${result.downloadUrl}`);
+      const [render] = await sent(env, "POST", "output/pdf");
+      same(render.body, { projectId: project.id, outputSettingsId: pdfSetting.id }, "output body, on the wire");
+      assert((await sent(env, "GET", `output/tasks/${result.taskId}/download`)).length === 1, "one download");
+      // Outside the allow-list: the signer refuses, CHILI never hears of it.
+      await clearJournal(env);
+      const outside = await rejects(w.projects.delete(project.id), "signer_rejected", isErr);
+      eq(outside.signerCode, "proxy_path_not_allowed", "the signer's code");
+      eq(outside.status, 403, "403");
+      eq((await rejects(w.templates.list(), "signer_rejected", isErr)).signerCode, "proxy_path_not_allowed", "reads outside too");
+      eq((await journal(env)).length, 0, "nothing reached CHILI");
+      // The page cannot aim the proxy elsewhere.
+      await rejects(w.fetch("https://elsewhere.example/x"), "invalid_options", isErr);
+      await rejects(w.fetch("../default/templates"), "invalid_options", isErr);
+      // No token of any kind in what the page received, nor an Authorization header.
+      assert(seen.length >= 6, `${seen.length} proxied replies`);
+      const jwt = /eyJ[\w-]+\.eyJ[\w-]+\./;
+      for (const r of seen) {
+        for (const [name, value] of r.headers) {
+          assert(name !== "authorization", `${r.url}: an Authorization header`);
+          assert(!jwt.test(value) && !value.includes(own), `${r.url}: a token in ${name}`);
+        }
+        assert(!jwt.test(r.body), `${r.url}: a token in the body`);
+      }
+    } finally {
+      globalThis.fetch = original;
+    }
+    // Over the quota (one render an hour): 429 from the signer, with its code.
+    const q = c.via("quota");
+    await q.output.create("png", { templateId: FLYER });
+    const over = await rejects(q.output.create("png", { templateId: FLYER }), "signer_rejected", isErr);
+    eq(over.signerCode, "quota_exceeded", "quota code");
+    eq(over.status, 429, "429");
+    throws(() => c.via("no such"), "invalid_options", "via(integration)", isErr);
+    c.dispose();
+  },
+
   async output_mistakes_and_expired_downloads(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
     await clearJournal(env);

@@ -77,6 +77,8 @@ pub(crate) const FIXTURE_INTEGRATIONS: &[&str] = &[
     "platform",
     "session-cookie",
     "session-bearer",
+    "proxied",
+    "quota",
 ];
 
 /// Whether `name` is an integration the stack creates.
@@ -285,6 +287,52 @@ impl BrowserStack {
                     caller = caller.with_cookie(c);
                 }
                 i.caller = Some(caller);
+                config.integrations.insert(name.into(), i);
+            }
+            // The API proxy: `demo-writer` server-side, reachable only through `/api/{name}/…`
+            // with the issue's allow-list; `quota` allows one render an hour.
+            for (name, allow, quota) in [
+                (
+                    "proxied",
+                    &[
+                        "POST projects",
+                        "GET projects/*",
+                        "PUT projects/*/document",
+                        "POST output/*",
+                        "GET output/tasks/*",
+                        "GET output/tasks/*/download",
+                        "GET output/settings",
+                    ][..],
+                    None,
+                ),
+                (
+                    "quota",
+                    &["GET output/settings", "POST output/*"][..],
+                    Some("POST output/*"),
+                ),
+            ] {
+                let mut i = grafx_testkit::emulator_integration(
+                    emulator.emulator(),
+                    name,
+                    "demo-writer",
+                    None,
+                );
+                i.proxy = Some(grafx_signer::ProxyPolicy {
+                    allow: grafx_core::ProxyAllowList::parse(allow.iter().copied())?,
+                    allowed_origins: OriginPolicy::parse_list(&page_origin)?,
+                    quotas: quota
+                        .map(|rule| {
+                            anyhow::Ok(grafx_signer::ProxyQuota {
+                                rule: grafx_core::ProxyRule::parse(rule)?,
+                                per_hour: std::num::NonZeroU32::MIN,
+                            })
+                        })
+                        .transpose()?
+                        .into_iter()
+                        .collect(),
+                    max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
+                    require_caller: false,
+                });
                 config.integrations.insert(name.into(), i);
             }
             // The declaration above is the contract with the suites: exactly these.

@@ -13,6 +13,18 @@ use tokio::runtime::Runtime;
 
 use crate::bootstrap::Toolchain;
 
+/// What the demo's `writer` proxy forwards: project creation and reads, previews (whose finished
+/// task CHILI serves under `templates/preview/tasks/`), renders and their tasks.
+const DEMO_PROXY_ALLOW: [&str; 7] = [
+    "POST projects",
+    "GET projects/**",
+    "GET templates/preview/tasks/**",
+    "PUT projects/*/document",
+    "POST output/*",
+    "GET output/tasks/**",
+    "GET output/settings",
+];
+
 /// Builds the web package and assembles `target/demo/` = `www/` + `pkg/`.
 pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
     let status = std::process::Command::new("wasm-pack")
@@ -126,21 +138,26 @@ impl DemoStack {
                     &origins,
                 )?;
                 let mut config = SignerConfig::single(reader);
-                // "New project from this template" writes, which the read-only token cannot: a
-                // separate write integration, asked for only by that button.
-                let writer = crate::browser::emulator_integration(
+                // "New project" and "Render" write, which the page's read-only token cannot: they
+                // go through the signer's API proxy with the `writer` integration, whose token
+                // stays on the server.
+                let mut writer = grafx_testkit::emulator_integration(
                     emulator.emulator(),
                     "writer",
                     "demo-writer",
-                    &origins,
-                )?;
-                config.integrations.insert(
-                    "writer".into(),
-                    grafx_signer::Integration {
-                        browser_scopes: None,
-                        ..writer
-                    },
+                    None,
                 );
+                writer.proxy = Some(grafx_signer::ProxyPolicy {
+                    allow: grafx_core::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
+                    allowed_origins: grafx_signer::OriginPolicy::parse_list(&origins)?,
+                    quotas: vec![grafx_signer::ProxyQuota {
+                        rule: grafx_core::ProxyRule::parse("POST output/*")?,
+                        per_hour: std::num::NonZeroU32::new(120).context("a quota")?,
+                    }],
+                    max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
+                    require_caller: false,
+                });
+                config.integrations.insert("writer".into(), writer);
                 config.static_dir = Some(site);
                 config.rate_limit_per_minute = 600;
                 (Some(emulator), config)

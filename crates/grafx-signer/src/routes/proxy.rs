@@ -3,7 +3,8 @@
 //! reaches the browser, so a write integration can serve pages without handing them its token.
 //!
 //! The gates, in order: the client IP's rate limit; the integration and its proxy; the `Origin`
-//! (the proxy's `allowed_origins`); `X-CSRF: 1`; the path (a plain path, see
+//! (the proxy's `allowed_origins`, or a same-origin GET that browsers send without one, told by
+//! `Sec-Fetch-Site`); `X-CSRF: 1`; the path (a plain path, see
 //! [`grafx_core::ProxyPath`]) against the allow-list; the caller's session when required; the
 //! caller's quotas; the body's size. Only then is CHILI asked.
 //!
@@ -118,17 +119,19 @@ fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppError> {
             format!("integration `{name}` has no API proxy: add [integrations.{name}.proxy] with an allow-list"),
         )
     })?;
-    let origin = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            AppError::new(
+    let origin = match parts.headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        Some(Ok(origin)) => origin,
+        // Browsers send no `Origin` on a same-origin GET or HEAD; they do send the
+        // `Sec-Fetch-Site` a script cannot set. A page served by the signer itself is its own.
+        None if same_origin_fetch(&parts.headers) => SAME_ORIGIN,
+        _ => {
+            return Err(AppError::new(
                 ErrorCode::OriginNotAllowed,
-                "the request has no Origin header; the API proxy serves only pages on allowed origins",
-            )
-        })?;
-    if !proxy.allowed_origins.allows(origin) {
+                "the request has no Origin header (nor `Sec-Fetch-Site: same-origin`); the API proxy serves only pages on allowed origins",
+            ))
+        }
+    };
+    if origin != SAME_ORIGIN && !proxy.allowed_origins.allows(origin) {
         return Err(AppError::new(
             ErrorCode::OriginNotAllowed,
             format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
@@ -141,6 +144,16 @@ fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppError> {
         integration,
         proxy,
     })
+}
+
+/// What the audit names a page on the signer's own origin.
+const SAME_ORIGIN: &str = "same-origin";
+
+/// `Sec-Fetch-Site: same-origin`: the browser says the request comes from the signer's origin.
+fn same_origin_fetch(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"same-origin")
 }
 
 /// `/api/{name}/{rest}` → (`name`, `rest`), still percent-encoded.
