@@ -101,6 +101,8 @@ error_codes! {
     QuotaExceeded = "quota_exceeded", Some(429);
     /// The API proxy could not reach the Environment API, or its reply broke off.
     ProxyUpstreamFailed = "proxy_upstream_failed", Some(502);
+    /// The Environment API did not answer the API proxy in time.
+    ProxyUpstreamTimeout = "proxy_upstream_timeout", Some(504);
     /// An unexpected failure inside the signer.
     Internal = "internal_error", Some(500);
     // --- Raised by the browser module ---

@@ -96,7 +96,13 @@ impl ProxyRule {
         })
     }
 
-    /// Whether `method path` matches (the method case-insensitively, segments exactly).
+    /// The method, upper case.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// Whether `method path` matches (the method and literal segments case-insensitively, as
+    /// CHILI routes them).
     pub fn matches(&self, method: &str, path: &ProxyPath) -> bool {
         if !self.method.eq_ignore_ascii_case(method) {
             return false;
@@ -110,8 +116,10 @@ impl ProxyRule {
                         return false;
                     }
                 }
+                // CHILI's routing ignores case (ASP.NET): so does the list, or `output/PDF` would
+                // slip past a quota on `output/pdf`.
                 Segment::Literal(l) => {
-                    if given.next() != Some(l.as_str()) {
+                    if !given.next().is_some_and(|g| g.eq_ignore_ascii_case(l)) {
                         return false;
                     }
                 }
@@ -166,7 +174,9 @@ impl ProxyAllowList {
 pub struct ProxyPath(String);
 
 impl ProxyPath {
-    /// Checks a path as it arrives (still percent-encoded, without the query).
+    /// Checks a path as it arrives (still percent-encoded, without the query) and makes it
+    /// canonical: escapes of unreserved characters (`%70` → `p`) are decoded, so that one
+    /// spelling is matched, charged and sent; any other escape, `;` and `\\` are refused.
     pub fn parse(raw: &str) -> Result<Self, ProxyRuleError> {
         let refuse = |why| ProxyRuleError::Path(raw.to_owned(), why);
         if raw.is_empty() {
@@ -174,29 +184,28 @@ impl ProxyPath {
                 "is empty: name an Environment API path, e.g. `projects`",
             ));
         }
-        if raw.contains('\\') {
-            return Err(refuse("contains `\\`"));
+        if raw.contains('\\') || raw.contains(';') {
+            return Err(refuse("contains `\\` or `;`"));
         }
-        let lower = raw.to_ascii_lowercase();
-        if ["%2f", "%5c", "%2e", "%00"]
-            .iter()
-            .any(|e| lower.contains(e))
+        if raw
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
         {
             return Err(refuse(
-                "contains an encoded `/`, `\\`, `.` or NUL, which could name another endpoint",
+                "contains a control character, a space or a raw non-ASCII byte",
             ));
         }
-        for seg in raw.split('/') {
+        let path = decode_unreserved(raw).ok_or_else(|| {
+            refuse("contains a percent-escape of a reserved character (an encoded `/`, `\\`, `.`, `%`, NUL…), which could name another endpoint")
+        })?;
+        for seg in path.split('/') {
             match seg {
                 "" => return Err(refuse("has an empty segment (`//` or a trailing `/`)")),
                 "." | ".." => return Err(refuse("has a `.` or `..` segment")),
                 _ => {}
             }
         }
-        if raw.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(refuse("contains a control character or a space"));
-        }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(path))
     }
 
     /// The path, as it will be appended to the Environment API base.
@@ -217,6 +226,30 @@ impl ProxyPath {
     pub fn is_empty(&self) -> bool {
         false
     }
+}
+
+/// `raw` with `%XX` escapes of unreserved characters (letters, digits, `-`, `_`, `~`) decoded;
+/// `None` when it has any other escape (`.` included: `%2e%2e` must not become `..` after the check
+/// that refuses `..`) or a malformed one.
+fn decode_unreserved(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(char::from(bytes[i]));
+            i += 1;
+            continue;
+        }
+        let hex = raw.get(i + 1..i + 3)?;
+        let b = u8::from_str_radix(hex, 16).ok()?;
+        if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'~') {
+            return None;
+        }
+        out.push(char::from(b));
+        i += 3;
+    }
+    Some(out)
 }
 
 impl fmt::Display for ProxyPath {
@@ -323,7 +356,27 @@ mod tests {
         ] {
             assert!(ProxyPath::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(path("projects/a%20b").as_str(), "projects/a%20b");
         assert_eq!(path("output/tasks/x").len(), 3);
+        for bad in [
+            "projects/a%20b",
+            "projects/a;b",
+            "projects/%",
+            "projects/%zz",
+            "projects/a%25b",
+            "projects/é",
+        ] {
+            assert!(ProxyPath::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_spelling_is_matched_charged_and_sent() {
+        // `%70df` is `pdf`, and CHILI's routing ignores case: both are the rule's path.
+        assert_eq!(path("output/%70df").as_str(), "output/pdf");
+        assert_eq!(path("output/%7e%2D_x").as_str(), "output/~-_x");
+        let allow = ProxyAllowList::parse(["POST output/pdf"]).unwrap();
+        for p in ["output/pdf", "output/%70df", "Output/PDF"] {
+            assert!(allow.allows("POST", &path(p)), "{p}");
+        }
     }
 }

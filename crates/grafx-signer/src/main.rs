@@ -108,6 +108,21 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
     {
         tracing::warn!("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!");
     }
+    for i in config.integrations.values() {
+        if let Some(p) = i.proxy.as_ref().filter(|p| !p.require_caller) {
+            let writes = p
+                .allow
+                .rules()
+                .iter()
+                .any(|r| !matches!(r.method(), "GET" | "HEAD"));
+            if writes {
+                tracing::warn!(
+                    integration = i.name,
+                    "the API proxy forwards writes for anonymous callers (require_caller = false): anyone who forges an Origin header can write with this integration's token, within the quotas"
+                );
+            }
+        }
+    }
     match &config.redis {
         Some(r) => tracing::info!(
             "token store: Redis at {} (shared by every replica with the same URL and key)",

@@ -15,7 +15,6 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::services::ServeDir;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::RequestLabels;
@@ -84,7 +83,7 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
     };
     router
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(middleware::from_fn_with_state(config.request_timeout, deadline))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         // A span per request at debug level: at the shipped info level none is built (building
         // and formatting one cost ~10% of a cached /token). The lines a request writes at info
@@ -98,6 +97,18 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
         // anything else is dropped, and the signer numbers the request itself.
         .layer(tower::util::MapRequestLayer::new(drop_odd_request_id))
         .with_state(state)
+}
+
+/// 408 when a request takes longer than `limit`; the API proxy has its own, longer deadline (an
+/// upload must fit in it) and answers 504 itself when CHILI is slow.
+async fn deadline(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// Removes an `X-Request-Id` that is not 1–64 letters, digits, `-`, `_` or `.` (log injection,
@@ -162,7 +173,9 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
     {
         Some("/token") => "/token",
         Some("/token/{integration}") => "/token/{integration}",
-        Some("/api/{integration}" | "/api/{integration}/{*path}") => "/api/{integration}",
+        Some("/api/{integration}" | "/api/{integration}/" | "/api/{integration}/{*path}") => {
+            "/api/{integration}"
+        }
         Some("/healthz") => "/healthz",
         Some("/readyz") => "/readyz",
         Some("/metrics") => "/metrics",

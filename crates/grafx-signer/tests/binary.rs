@@ -707,6 +707,7 @@ environment_api_url = "{api}"
 auth_url = "{auth}"
 [integrations.writer.proxy]
 allow = ["POST output/*", "GET output/tasks/*", "GET output/tasks/*/download"]
+require_caller = false
 "#,
             secret = dir.join("secret").display(),
             api = em.emulator().environment_api_url(),

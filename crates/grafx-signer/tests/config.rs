@@ -569,6 +569,7 @@ environment = "acme"
 allow = ["POST projects", "GET output/tasks/*", "GET media/**"]
 quotas = [{ rule = "POST output/*", per_hour = 20 }]
 max_request_bytes = 1000000
+require_caller = false
 "#;
 
 #[test]
@@ -598,10 +599,13 @@ fn an_api_proxy_from_toml() {
     assert!(!proxy.require_caller);
     assert!(c.integrations["reader"].proxy.is_none());
     // Its own origins; with caller authentication the session is required by default.
-    let own = PROXY_TOML.replace(
-        "max_request_bytes = 1000000",
-        "allowed_origins = [\"https://editor.example.com\"]",
-    ) + "[integrations.writer.caller]\njwks_url = \"https://login.example.com/jwks.json\"\naudience = \"app\"\n";
+    let own = PROXY_TOML
+        .replace(
+            "max_request_bytes = 1000000",
+            "allowed_origins = [\"https://editor.example.com\"]",
+        )
+        .replace("require_caller = false\n", "")
+        + "[integrations.writer.caller]\njwks_url = \"https://login.example.com/jwks.json\"\naudience = \"app\"\n";
     let c = load(&own).unwrap();
     let proxy = c.integrations["writer"].proxy.clone().unwrap();
     assert!(proxy.allowed_origins.allows("https://editor.example.com"));
@@ -618,7 +622,9 @@ fn an_api_proxy_from_toml() {
         ("\"POST projects\"", "\"GET ../templates\"", "integrations.writer.proxy.allow", "`..`"),
         ("allow = [\"POST projects\", \"GET output/tasks/*\", \"GET media/**\"]", "allow = []", "integrations.writer.proxy.allow", "is empty"),
         ("per_hour = 20", "per_hour = 0", "integrations.writer.proxy.quotas", "at least 1"),
-        ("max_request_bytes = 1000000", "require_caller = true", "integrations.writer.proxy.require_caller", "no caller authentication"),
+        ("require_caller = false", "require_caller = true", "integrations.writer.proxy.require_caller", "no caller authentication"),
+        ("require_caller = false", "", "integrations.writer.proxy.require_caller", "anyone who forges an Origin"),
+        ("[integrations.writer]\nclient_id = \"w\"", "[integrations.writer]\nclient_id = \"r\"", "integrations.reader.client_id", "same token for browsers"),
         ("environment = \"acme\"\n\n[integrations.writer.proxy]", "environment = \"acme\"\nallowed_origins = [\"https://app.example.com\"]\n\n[integrations.writer.proxy]", "integrations.writer.allowed_origins", "proxy.allowed_origins"),
     ] {
         assert!(PROXY_TOML.contains(from), "{from}");

@@ -124,6 +124,12 @@ async fn a_project_is_created_and_a_pdf_rendered_with_the_server_side_token() {
         ORIGIN,
         "the page may read the reply"
     );
+    // CHILI's content is served from the signer's origin: never as a page that runs.
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let (headers, body) = (res.headers().clone(), res.bytes().await.unwrap());
     let token = h.writer_token().await;
@@ -296,6 +302,27 @@ async fn the_origin_csrf_and_integration_gates() {
     assert!(!same_origin
         .headers()
         .contains_key("access-control-allow-origin"));
+    // Only for reads: a write always carries its Origin, and a spelled-out one is checked.
+    let same_origin_write = http()
+        .post(url("/api/writer/projects"))
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf", "1")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    error(same_origin_write, 403, "origin_not_allowed").await;
+    for spelled in ["same-origin", "(same origin)"] {
+        let res = http()
+            .get(url("/api/writer/output/settings"))
+            .header("origin", spelled)
+            .header("sec-fetch-site", "same-origin")
+            .header("x-csrf", "1")
+            .send()
+            .await
+            .unwrap();
+        error(res, 403, "origin_not_allowed").await;
+    }
     let cross_site = http()
         .get(url("/api/writer/output/settings"))
         .header("sec-fetch-site", "cross-site")
@@ -419,6 +446,17 @@ async fn with_caller_auth_a_session_is_required_and_quotas_are_per_user() {
         calls,
         "the refused render never reached CHILI"
     );
+    // Other spellings of the same path are the same path: charged, so refused.
+    for spelled in ["output/%70df", "Output/PDF"] {
+        let res = h
+            .api(reqwest::Method::POST, spelled)
+            .bearer_auth(session("alice"))
+            .json(&json!({ "templateId": TEMPLATE }))
+            .send()
+            .await
+            .unwrap();
+        error(res, 429, "quota_exceeded").await;
+    }
     // Another user has their own allowance; reads are not counted.
     assert_eq!(render("bob").await.unwrap().status(), 200);
     let read = h

@@ -292,10 +292,13 @@ impl ConfigSource {
                 "is set together with a config file that defines integrations; use one or the other",
             ));
         }
-        file.integrations
+        let integrations: BTreeMap<String, Integration> = file
+            .integrations
             .iter()
             .map(|(name, fi)| Ok((name.clone(), self.file_integration(name, fi, shared)?)))
-            .collect()
+            .collect::<Result<_, Error>>()?;
+        no_proxy_token_for_browsers(&integrations)?;
+        Ok(integrations)
     }
 
     fn file_integration(
@@ -501,6 +504,30 @@ impl SharedSettings {
     fn origins_or_none(&self) -> OriginPolicy {
         self.origins.clone().unwrap_or(OriginPolicy::ServerSideOnly)
     }
+}
+
+/// An integration behind a proxy keeps its token on the server: another browser-facing integration
+/// with the same client (CHILI hands both the same token) would hand it out through `/token`.
+fn no_proxy_token_for_browsers(integrations: &BTreeMap<String, Integration>) -> Result<(), Error> {
+    for proxied in integrations.values().filter(|i| i.proxy.is_some()) {
+        let twin = integrations.values().find(|i| {
+            i.name != proxied.name
+                && i.allowed_origins != OriginPolicy::ServerSideOnly
+                && i.client_id == proxied.client_id
+                && i.auth_url == proxied.auth_url
+                && i.audience == proxied.audience
+        });
+        if let Some(twin) = twin {
+            return Err(Error::toml(
+                format!("integrations.{}.client_id", twin.name),
+                format!(
+                    "is the client of `{}`, whose token stays behind its API proxy; CHILI would hand this integration the same token for browsers. Give the browser its own (read-only) integration",
+                    proxied.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The file's `default_integration`, else `default` when there is one, else the first by name.

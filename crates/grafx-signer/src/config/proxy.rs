@@ -125,6 +125,18 @@ impl ProxyInput {
                 "is true but the integration has no caller authentication: configure `caller` (or the global one)",
             ));
         }
+        // Origin and X-CSRF stop other websites, not a script that forges them: without caller
+        // authentication anyone could write with this token. That takes an explicit choice.
+        let writes = allow
+            .rules()
+            .iter()
+            .any(|r| !matches!(r.method(), "GET" | "HEAD"));
+        if writes && !has_caller && self.require_caller.is_none() {
+            return Err(Error::config(
+                naming.of("require_caller"),
+                "must be set: the proxy forwards writes and the integration has no caller authentication, so anyone who forges an Origin header could write. Configure `caller` (then it is on by default), or set require_caller = false to let anonymous visitors write, limited only by the quotas",
+            ));
+        }
         let max_request_bytes = self
             .max_request_bytes
             .unwrap_or(DEFAULT_PROXY_MAX_REQUEST_BYTES);

@@ -33,6 +33,9 @@ use crate::{AppError, AppState, Integration, OriginPolicy, ProxyPolicy, TokenCac
 
 /// A request body up to this size is held so a 401 can be retried; a larger one streams.
 pub const REPLAY_LIMIT: usize = 256 * 1024;
+/// How long the proxy waits for CHILI's reply head (a request body streams within it). Longer than
+/// the token route's deadline: an upload of `max_request_bytes` must fit.
+pub const PROXY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 /// JSON and text replies up to this size are rewritten (links, token redaction); larger ones
 /// and every other type stream untouched.
 pub const REWRITE_LIMIT: usize = 2 * 1024 * 1024;
@@ -120,34 +123,39 @@ fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppError> {
         )
     })?;
     let origin = match parts.headers.get(header::ORIGIN).map(|v| v.to_str()) {
-        Some(Ok(origin)) => origin,
+        Some(Ok(origin)) if proxy.allowed_origins.allows(origin) => origin.to_owned(),
+        Some(Ok(origin)) => {
+            return Err(AppError::new(
+                ErrorCode::OriginNotAllowed,
+                format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
+            ))
+        }
         // Browsers send no `Origin` on a same-origin GET or HEAD; they do send the
         // `Sec-Fetch-Site` a script cannot set. A page served by the signer itself is its own.
-        None if same_origin_fetch(&parts.headers) => SAME_ORIGIN,
+        None if matches!(parts.method, Method::GET | Method::HEAD)
+            && same_origin_fetch(&parts.headers) =>
+        {
+            SAME_ORIGIN.to_owned()
+        }
         _ => {
             return Err(AppError::new(
                 ErrorCode::OriginNotAllowed,
-                "the request has no Origin header (nor `Sec-Fetch-Site: same-origin`); the API proxy serves only pages on allowed origins",
+                "the request has no Origin header (a same-origin GET may have `Sec-Fetch-Site: same-origin` instead); the API proxy serves only pages on allowed origins",
             ))
         }
     };
-    if origin != SAME_ORIGIN && !proxy.allowed_origins.allows(origin) {
-        return Err(AppError::new(
-            ErrorCode::OriginNotAllowed,
-            format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
-        ));
-    }
     Ok(Admitted {
         name: name.to_owned(),
-        origin: origin.to_owned(),
+        origin,
         cache,
         integration,
         proxy,
     })
 }
 
-/// What the audit names a page on the signer's own origin.
-const SAME_ORIGIN: &str = "same-origin";
+/// What the audit names a page on the signer's own origin (never compared with a request's
+/// `Origin`: a header spelling it is checked against the list like any other).
+const SAME_ORIGIN: &str = "(same origin)";
 
 /// `Sec-Fetch-Site: same-origin`: the browser says the request comes from the signer's origin.
 fn same_origin_fetch(headers: &HeaderMap) -> bool {
@@ -216,7 +224,26 @@ async fn forward_admitted(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let (upstream, token) = send_with_retry(state, parts, &a, &path, outgoing).await?;
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    if writes {
+        // Before CHILI is asked: a write that times out or loses its client is still on record.
+        tracing::info!(target: "grafx_signer::audit", request_id, user = user.unwrap_or("-"), origin = a.origin, integration = a.name, method = parts.method.as_str(), path = %path, "forwarding write");
+    }
+    let sent = tokio::time::timeout(
+        PROXY_DEADLINE,
+        send_with_retry(state, parts, &a, &path, outgoing),
+    )
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::ProxyUpstreamTimeout,
+            format!(
+                "the Environment API did not answer within {} s",
+                PROXY_DEADLINE.as_secs()
+            ),
+        )
+    })?;
+    let (upstream, token) = sent?;
     let status = upstream.status();
     state
         .metrics()
@@ -228,7 +255,7 @@ async fn forward_admitted(
         })
         .inc();
     audit(&a, parts, &path, user, status, &request_id);
-    reply(upstream, &a, &path, &token).await
+    reply(upstream, &a, &path, &token, parts.method.clone()).await
 }
 
 /// The request path, when it is a plain path the allow-list names for this method.
@@ -486,6 +513,7 @@ async fn reply(
     a: &Admitted,
     path: &ProxyPath,
     token: &grafx_core::AccessToken,
+    method: Method,
 ) -> Result<Response, AppError> {
     let status = upstream.status();
     let mut headers = HeaderMap::new();
@@ -512,7 +540,8 @@ async fn reply(
         && upstream
             .content_length()
             .is_none_or(|n| n <= REWRITE_LIMIT as u64)
-        && !headers.contains_key(header::CONTENT_ENCODING);
+        && !headers.contains_key(header::CONTENT_ENCODING)
+        && method != Method::HEAD;
     let body = if rewritable {
         let mut stream = upstream.bytes_stream();
         let mut held = Vec::new();
@@ -541,6 +570,15 @@ async fn reply(
     } else {
         Body::from_stream(upstream.bytes_stream())
     };
+    // CHILI's content (SVG, HTML media) is served from the signer's origin: never run as a page.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
     let mut res = Response::new(body);
     *res.status_mut() = status;
     *res.headers_mut() = headers;
@@ -560,30 +598,45 @@ fn relative_link(link: &str, base: &str, request_path: &ProxyPath) -> Option<Str
     })
 }
 
-/// The body with CHILI's API links made relative (JSON strings only) and the token redacted.
+/// The body with CHILI's API links (the strings under a `links` object) made relative and the
+/// token redacted. The text is edited in place, never re-serialized: a document read through the
+/// proxy comes back byte for byte (numbers, key order, strings that merely look like links).
 fn rewrite(body: &[u8], base: &str, path: &ProxyPath, token: &str) -> Bytes {
-    let relinked = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(mut value) => {
-            relink(&mut value, base, path);
-            serde_json::to_vec(&value).unwrap_or_else(|_| body.to_vec())
-        }
-        Err(_) => body.to_vec(),
+    let mut text = match std::str::from_utf8(body) {
+        Ok(t) => t.to_owned(),
+        Err(_) => return Bytes::copy_from_slice(body),
     };
-    match std::str::from_utf8(&relinked) {
-        Ok(text) if text.contains(token) => text.replace(token, "[redacted]").into(),
-        _ => relinked.into(),
-    }
-}
-
-fn relink(value: &mut serde_json::Value, base: &str, path: &ProxyPath) {
-    match value {
-        serde_json::Value::String(s) => {
-            if let Some(r) = relative_link(s, base, path) {
-                *s = r;
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        let mut links = Vec::new();
+        collect_links(&value, false, &mut links);
+        for link in links {
+            if let Some(relative) = relative_link(&link, base, path) {
+                let (from, to) = (json_string(&link), json_string(&relative));
+                text = text.replace(&from, &to);
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| relink(v, base, path)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|v| relink(v, base, path)),
+    }
+    if text.contains(token) {
+        text = text.replace(token, "[redacted]");
+    }
+    text.into()
+}
+
+/// A string as JSON writes it (with its quotes).
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// Every string under a `links` object, at any depth.
+fn collect_links(value: &serde_json::Value, in_links: bool, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if in_links => out.push(s.clone()),
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|v| collect_links(v, in_links, out))
+        }
+        serde_json::Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| collect_links(v, in_links || k == "links", out)),
         _ => {}
     }
 }
