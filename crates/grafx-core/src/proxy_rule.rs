@@ -157,6 +157,13 @@ impl ProxyAllowList {
         self.rules.iter().any(|r| r.matches(method, path))
     }
 
+    /// Whether any rule forwards a write (a method other than GET and HEAD).
+    pub fn forwards_writes(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| !matches!(r.method(), "GET" | "HEAD"))
+    }
+
     /// The rules, in order.
     pub fn rules(&self) -> &[ProxyRule] {
         &self.rules

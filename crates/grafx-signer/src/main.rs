@@ -110,12 +110,7 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
     }
     for i in config.integrations.values() {
         if let Some(p) = i.proxy.as_ref().filter(|p| !p.require_caller) {
-            let writes = p
-                .allow
-                .rules()
-                .iter()
-                .any(|r| !matches!(r.method(), "GET" | "HEAD"));
-            if writes {
+            if p.allow.forwards_writes() {
                 tracing::warn!(
                     integration = i.name,
                     "the API proxy forwards writes for anonymous callers (require_caller = false): anyone who forges an Origin header can write with this integration's token, within the quotas"

@@ -692,6 +692,8 @@ async fn a_large_download_streams_through_the_proxy_without_being_held() {
     let dir = std::env::temp_dir().join(format!("grafx-signer-stream-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("secret"), SECRET).unwrap();
+    const SESSION_KEY: &str = "a-proxy-session-key-of-at-least-32-bytes";
+    std::fs::write(dir.join("session-key"), SESSION_KEY).unwrap();
     let file = dir.join("signer.toml");
     std::fs::write(
         &file,
@@ -707,9 +709,12 @@ environment_api_url = "{api}"
 auth_url = "{auth}"
 [integrations.writer.proxy]
 allow = ["POST output/*", "GET output/tasks/*", "GET output/tasks/*/download"]
-require_caller = false
+[integrations.writer.caller]
+jwt_secret_file = "{key}"
+audience = "app"
 "#,
             secret = dir.join("secret").display(),
+            key = dir.join("session-key").display(),
             api = em.emulator().environment_api_url(),
             auth = em.emulator().token_url(),
         ),
@@ -722,7 +727,25 @@ require_caller = false
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (mut child, url, out) = serve(cmd);
-    let http = reqwest::Client::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let session = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({ "sub": "bob@example.com", "aud": "app", "exp": now + 600 }),
+        &jsonwebtoken::EncodingKey::from_secret(SESSION_KEY.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {session}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let api = |path: &str| format!("{url}/api/writer/{path}");
     let task: serde_json::Value = http
         .post(api("output/pdf"))
@@ -781,6 +804,18 @@ require_caller = false
     let (status, logs) = stop_and_read_logs(&mut child, Some(out));
     assert!(status.success(), "{logs}");
     assert!(!logs.contains(SECRET));
+    // The render is on record twice, naming the user: when it was forwarded, and with CHILI's
+    // status.
+    for what in ["forwarding write", "proxied write"] {
+        let line = logs
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("{what}: {logs}"));
+        assert!(
+            line.contains("bob@example.com") && line.contains("output/pdf"),
+            "{line}"
+        );
+    }
     println!(
         "RSS {} MiB before, peak {} MiB during a 128 MiB download",
         before / 1024,

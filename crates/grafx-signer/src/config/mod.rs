@@ -310,32 +310,8 @@ impl ConfigSource {
         let a = &self.args;
         let p = format!("integrations.{name}.");
         let naming = Naming::Toml(p.clone());
-        let secret = match (&fi.client_secret, &fi.client_secret_file) {
-            (Some(_), Some(_)) => Err(Error::toml(
-                format!("{p}client_secret"),
-                "set client_secret or client_secret_file, not both",
-            )),
-            (Some(s), None) if !s.trim().is_empty() => Ok(ClientSecret::new(s.trim().to_owned())),
-            (None, Some(path)) => read_secret_file(&naming.of("client_secret_file"), path),
-            _ => Err(Error::toml(
-                format!("{p}client_secret_file"),
-                "is required (or client_secret)",
-            )),
-        };
-        // An explicit list (even an empty one: server-side only) replaces the global one. An
-        // integration with a proxy is server-side: pages reach it through the proxy only.
-        let allowed_origins = match (&fi.allowed_origins, &fi.proxy) {
-            (Some(list), Some(_)) if !list.is_empty() => {
-                return Err(Error::config(
-                    naming.of("allowed_origins"),
-                    "is set on an integration with a proxy, whose token never goes to a browser: list the pages' origins in proxy.allowed_origins",
-                ))
-            }
-            (_, Some(_)) => OriginPolicy::ServerSideOnly,
-            (Some(list), None) => origins(&naming.of("allowed_origins"), list)?
-                .unwrap_or(OriginPolicy::ServerSideOnly),
-            (None, None) => shared.origins_or_none(),
-        };
+        let secret = file_secret(fi, &naming);
+        let allowed_origins = token_origins(fi, &naming, shared)?;
         let browser_scopes = match &fi.browser_scopes {
             Some(input) => Some(input.policy(&naming.of("browser_scopes"))?),
             None => shared.browser_scopes.clone(),
@@ -504,6 +480,45 @@ impl SharedSettings {
     fn origins_or_none(&self) -> OriginPolicy {
         self.origins.clone().unwrap_or(OriginPolicy::ServerSideOnly)
     }
+}
+
+/// A file integration's secret: `client_secret` or `client_secret_file`, exactly one.
+fn file_secret(fi: &FileIntegration, naming: &Naming) -> Result<ClientSecret, Error> {
+    match (&fi.client_secret, &fi.client_secret_file) {
+        (Some(_), Some(_)) => Err(Error::config(
+            naming.of("client_secret"),
+            "set client_secret or client_secret_file, not both",
+        )),
+        (Some(s), None) if !s.trim().is_empty() => Ok(ClientSecret::new(s.trim().to_owned())),
+        (None, Some(path)) => read_secret_file(&naming.of("client_secret_file"), path),
+        _ => Err(Error::config(
+            naming.of("client_secret_file"),
+            "is required (or client_secret)",
+        )),
+    }
+}
+
+/// The origins that may obtain a file integration's token. An explicit list (even an empty one:
+/// server-side only) replaces the global one; an integration with a proxy is server-side, pages
+/// reach it through the proxy only.
+fn token_origins(
+    fi: &FileIntegration,
+    naming: &Naming,
+    shared: &SharedSettings,
+) -> Result<OriginPolicy, Error> {
+    Ok(match (&fi.allowed_origins, &fi.proxy) {
+        (Some(list), Some(_)) if !list.is_empty() => {
+            return Err(Error::config(
+                naming.of("allowed_origins"),
+                "is set on an integration with a proxy, whose token never goes to a browser: list the pages' origins in proxy.allowed_origins",
+            ))
+        }
+        (_, Some(_)) => OriginPolicy::ServerSideOnly,
+        (Some(list), None) => {
+            origins(&naming.of("allowed_origins"), list)?.unwrap_or(OriginPolicy::ServerSideOnly)
+        }
+        (None, None) => shared.origins_or_none(),
+    })
 }
 
 /// An integration behind a proxy keeps its token on the server: another browser-facing integration

@@ -88,9 +88,34 @@ impl ProxyInput {
                 "is empty: list the requests the proxy forwards, e.g. [\"POST projects\"]",
             ));
         }
-        let allowed_origins = match &self.allowed_origins {
+        let max_request_bytes = self
+            .max_request_bytes
+            .unwrap_or(DEFAULT_PROXY_MAX_REQUEST_BYTES);
+        if max_request_bytes == 0 {
+            return Err(Error::config(
+                naming.of("max_request_bytes"),
+                "must be at least 1",
+            ));
+        }
+        Ok(ProxyPolicy {
+            require_caller: self.require_caller(naming, &allow, has_caller)?,
+            allowed_origins: self.origins(naming, shared_origins, dev_any_origin)?,
+            quotas: self.quotas(naming)?,
+            allow,
+            max_request_bytes,
+        })
+    }
+
+    /// Its own origins, else the global ones, else (in development) any.
+    fn origins(
+        &self,
+        naming: &Naming,
+        shared: Option<&OriginPolicy>,
+        dev_any_origin: bool,
+    ) -> Result<OriginPolicy, Error> {
+        match &self.allowed_origins {
             Some(list) => origins(&naming.of("allowed_origins"), list)?,
-            None => shared_origins.cloned(),
+            None => shared.cloned(),
         }
         .filter(|o| *o != OriginPolicy::ServerSideOnly)
         .or(dev_any_origin.then_some(OriginPolicy::AnyForDevelopment))
@@ -99,9 +124,11 @@ impl ProxyInput {
                 naming.of("allowed_origins"),
                 "is required (or the global allowed_origins): the browser origins that may use the proxy",
             )
-        })?;
-        let quotas = self
-            .quotas
+        })
+    }
+
+    fn quotas(&self, naming: &Naming) -> Result<Vec<ProxyQuota>, Error> {
+        self.quotas
             .iter()
             .map(|q| {
                 let rule = ProxyRule::parse(&q.rule)
@@ -117,7 +144,17 @@ impl ProxyInput {
                 })?;
                 Ok(ProxyQuota { rule, per_hour })
             })
-            .collect::<Result<_, Error>>()?;
+            .collect()
+    }
+
+    /// Whether a session is required: on with caller authentication, and a choice to write down
+    /// without it when the proxy forwards writes.
+    fn require_caller(
+        &self,
+        naming: &Naming,
+        allow: &ProxyAllowList,
+        has_caller: bool,
+    ) -> Result<bool, Error> {
         let require_caller = self.require_caller.unwrap_or(has_caller);
         if require_caller && !has_caller {
             return Err(Error::config(
@@ -127,31 +164,12 @@ impl ProxyInput {
         }
         // Origin and X-CSRF stop other websites, not a script that forges them: without caller
         // authentication anyone could write with this token. That takes an explicit choice.
-        let writes = allow
-            .rules()
-            .iter()
-            .any(|r| !matches!(r.method(), "GET" | "HEAD"));
-        if writes && !has_caller && self.require_caller.is_none() {
+        if allow.forwards_writes() && !has_caller && self.require_caller.is_none() {
             return Err(Error::config(
                 naming.of("require_caller"),
                 "must be set: the proxy forwards writes and the integration has no caller authentication, so anyone who forges an Origin header could write. Configure `caller` (then it is on by default), or set require_caller = false to let anonymous visitors write, limited only by the quotas",
             ));
         }
-        let max_request_bytes = self
-            .max_request_bytes
-            .unwrap_or(DEFAULT_PROXY_MAX_REQUEST_BYTES);
-        if max_request_bytes == 0 {
-            return Err(Error::config(
-                naming.of("max_request_bytes"),
-                "must be at least 1",
-            ));
-        }
-        Ok(ProxyPolicy {
-            allow,
-            allowed_origins,
-            quotas,
-            max_request_bytes,
-            require_caller,
-        })
+        Ok(require_caller)
     }
 }

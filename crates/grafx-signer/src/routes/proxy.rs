@@ -224,26 +224,8 @@ async fn forward_admitted(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
-    if writes {
-        // Before CHILI is asked: a write that times out or loses its client is still on record.
-        tracing::info!(target: "grafx_signer::audit", request_id, user = user.unwrap_or("-"), origin = a.origin, integration = a.name, method = parts.method.as_str(), path = %path, "forwarding write");
-    }
-    let sent = tokio::time::timeout(
-        PROXY_DEADLINE,
-        send_with_retry(state, parts, &a, &path, outgoing),
-    )
-    .await
-    .map_err(|_| {
-        AppError::new(
-            ErrorCode::ProxyUpstreamTimeout,
-            format!(
-                "the Environment API did not answer within {} s",
-                PROXY_DEADLINE.as_secs()
-            ),
-        )
-    })?;
-    let (upstream, token) = sent?;
+    audit(&a, parts, &path, user, None, &request_id);
+    let (upstream, token) = send_in_time(state, parts, &a, &path, outgoing).await?;
     let status = upstream.status();
     state
         .metrics()
@@ -254,7 +236,7 @@ async fn forward_admitted(
             status: status.as_u16(),
         })
         .inc();
-    audit(&a, parts, &path, user, status, &request_id);
+    audit(&a, parts, &path, user, Some(status), &request_id);
     reply(upstream, &a, &path, &token, parts.method.clone()).await
 }
 
@@ -383,6 +365,30 @@ fn bounded(
     })
 }
 
+/// [`send_with_retry`] within [`PROXY_DEADLINE`]: 504 `proxy_upstream_timeout` after it.
+async fn send_in_time(
+    state: &AppState,
+    parts: &Parts,
+    a: &Admitted,
+    path: &ProxyPath,
+    outgoing: Outgoing,
+) -> Result<(reqwest::Response, grafx_core::AccessToken), AppError> {
+    tokio::time::timeout(
+        PROXY_DEADLINE,
+        send_with_retry(state, parts, a, path, outgoing),
+    )
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::ProxyUpstreamTimeout,
+            format!(
+                "the Environment API did not answer within {} s",
+                PROXY_DEADLINE.as_secs()
+            ),
+        )
+    })?
+}
+
 /// Sends the request with the integration's token; on a 401, once more with a replacement token
 /// when the body can be sent again and a different token can be had.
 async fn send_with_retry(
@@ -487,22 +493,31 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// A line for every write (who did what, through which integration); reads at debug level.
+/// A line for every write (who did what, through which integration): when it is forwarded
+/// (`status` None; a write that times out or loses its client is still on record) and with
+/// CHILI's status. Reads at debug level, once.
 fn audit(
     a: &Admitted,
     parts: &Parts,
     path: &ProxyPath,
     user: Option<&str>,
-    status: StatusCode,
+    status: Option<StatusCode>,
     request_id: &str,
 ) {
     let user = user.unwrap_or("-");
     let method = parts.method.as_str();
-    let status = status.as_u16();
-    if matches!(parts.method, Method::GET | Method::HEAD) {
-        tracing::debug!(target: "grafx_signer::audit", request_id, user, origin = a.origin, integration = a.name, method, path = %path, status, "proxied read");
-    } else {
-        tracing::info!(target: "grafx_signer::audit", request_id, user, origin = a.origin, integration = a.name, method, path = %path, status, "proxied write");
+    let read = matches!(parts.method, Method::GET | Method::HEAD);
+    match (read, status.map(|s| s.as_u16())) {
+        (true, None) => {}
+        (true, Some(status)) => {
+            tracing::debug!(target: "grafx_signer::audit", request_id, user, origin = a.origin, integration = a.name, method, path = %path, status, "proxied read")
+        }
+        (false, None) => {
+            tracing::info!(target: "grafx_signer::audit", request_id, user, origin = a.origin, integration = a.name, method, path = %path, "forwarding write")
+        }
+        (false, Some(status)) => {
+            tracing::info!(target: "grafx_signer::audit", request_id, user, origin = a.origin, integration = a.name, method, path = %path, status, "proxied write")
+        }
     }
 }
 
@@ -516,23 +531,8 @@ async fn reply(
     method: Method,
 ) -> Result<Response, AppError> {
     let status = upstream.status();
-    let mut headers = HeaderMap::new();
-    for name in &FORWARDED_REPLY_HEADERS {
-        for value in upstream.headers().get_all(name) {
-            headers.append(name, value.clone());
-        }
-    }
-    let base = a.integration.environment_api_url.as_str().to_owned();
-    if let Some(location) = upstream
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let relative = relative_link(location, &base, path).unwrap_or_else(|| location.to_owned());
-        if let Ok(v) = HeaderValue::from_str(&relative) {
-            headers.insert(header::LOCATION, v);
-        }
-    }
+    let base = a.integration.environment_api_url.as_str();
+    let mut headers = passed_headers(upstream.headers(), base, path);
     let rewritable = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -543,34 +543,35 @@ async fn reply(
         && !headers.contains_key(header::CONTENT_ENCODING)
         && method != Method::HEAD;
     let body = if rewritable {
-        let mut stream = upstream.bytes_stream();
-        let mut held = Vec::new();
-        let mut size = 0;
-        let mut rest = None;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| unreachable_api(&e))?;
-            size += chunk.len();
-            held.push(chunk);
-            if size > REWRITE_LIMIT {
-                rest = Some(stream);
-                break;
-            }
+        let (body, rewritten) = rewritten_body(upstream, base, path, token).await?;
+        if rewritten {
+            headers.remove(header::CONTENT_LENGTH);
         }
-        match rest {
-            None => {
-                let rewritten = rewrite(&held.concat(), &base, path, token.secret());
-                headers.remove(header::CONTENT_LENGTH);
-                Body::from(rewritten)
-            }
-            // Over the limit without a length: streamed on as it is.
-            Some(rest) => {
-                Body::from_stream(futures_util::stream::iter(held.into_iter().map(Ok)).chain(rest))
-            }
-        }
+        body
     } else {
         Body::from_stream(upstream.bytes_stream())
     };
-    // CHILI's content (SVG, HTML media) is served from the signer's origin: never run as a page.
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    Ok(res)
+}
+
+/// The reply headers passed back, `Location` made relative, and the headers that keep CHILI's
+/// content (SVG, HTML media), now served from the signer's origin, from ever running as a page.
+fn passed_headers(upstream: &HeaderMap, base: &str, path: &ProxyPath) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for name in &FORWARDED_REPLY_HEADERS {
+        for value in upstream.get_all(name) {
+            headers.append(name, value.clone());
+        }
+    }
+    if let Some(location) = upstream.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+        let relative = relative_link(location, base, path).unwrap_or_else(|| location.to_owned());
+        if let Ok(v) = HeaderValue::from_str(&relative) {
+            headers.insert(header::LOCATION, v);
+        }
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -579,10 +580,31 @@ async fn reply(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    let mut res = Response::new(body);
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    Ok(res)
+    headers
+}
+
+/// A JSON or text reply held (up to [`REWRITE_LIMIT`]) and rewritten; one that turns out larger
+/// streams on as it is. The flag says whether it was rewritten.
+async fn rewritten_body(
+    upstream: reqwest::Response,
+    base: &str,
+    path: &ProxyPath,
+    token: &grafx_core::AccessToken,
+) -> Result<(Body, bool), AppError> {
+    let mut stream = upstream.bytes_stream();
+    let mut held = Vec::new();
+    let mut size = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| unreachable_api(&e))?;
+        size += chunk.len();
+        held.push(chunk);
+        if size > REWRITE_LIMIT {
+            let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(stream);
+            return Ok((Body::from_stream(whole), false));
+        }
+    }
+    let rewritten = rewrite(&held.concat(), base, path, token.secret());
+    Ok((Body::from(rewritten), true))
 }
 
 /// `link` relative to the request's own URL when it is on the Environment API (`base`), so it
