@@ -416,6 +416,33 @@ fn toml_mistakes_are_named() {
 }
 
 #[test]
+fn a_flag_the_tables_inherit_is_named_as_the_flag() {
+    for (args, key) in [
+        (
+            ConfigArgs {
+                auth_url: Some("ftp://login.example".into()),
+                ..ConfigArgs::default()
+            },
+            "GRAFX_AUTH_URL",
+        ),
+        (
+            ConfigArgs {
+                platform_api_url: Some("not a url".into()),
+                ..ConfigArgs::default()
+            },
+            "GRAFX_PLATFORM_API_URL",
+        ),
+    ] {
+        let args = ConfigArgs {
+            config: Some(toml_file(TOML)),
+            ..args
+        };
+        let e = ConfigSource::new(args, BTreeMap::new()).load().unwrap_err();
+        assert_eq!(field_of(e), key);
+    }
+}
+
+#[test]
 fn caller_authentication_globally_and_per_integration_in_toml() {
     let text = r#"
 allowed_origins = ["https://app.example.com"]

@@ -280,6 +280,20 @@ impl ConfigSource {
         })
     }
 
+    /// The flag values every table inherits, checked once and named as the flag (a mistake in one
+    /// is not blamed on the first table that inherits it).
+    fn check_inherited_flags(&self) -> Result<(), Error> {
+        let a = &self.args;
+        if let Some(u) = &a.auth_url {
+            values::auth_url(&Setting::Env("GRAFX_AUTH_URL".into()), Some(u))?;
+        }
+        if let Some(u) = &a.platform_api_url {
+            PlatformApiUrl::parse(u)
+                .map_err(|e| Error::env("GRAFX_PLATFORM_API_URL", e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// The file's `[integrations.NAME]` tables; the flags fill in what a table leaves out.
     fn integrations_from_file(
         &self,
@@ -292,6 +306,7 @@ impl ConfigSource {
                 "is set together with a config file that defines integrations; use one or the other",
             ));
         }
+        self.check_inherited_flags()?;
         let integrations: BTreeMap<String, Integration> = file
             .integrations
             .iter()
