@@ -76,6 +76,24 @@ impl Harness {
         self.emulator.emulator().stats().api_requests
     }
 
+    /// CHILI's next Environment API reply: 401 with its problem+json.
+    fn arm_chili_401(&self) {
+        let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
+        self.emulator
+            .emulator()
+            .arm_fault(FaultSpec {
+                target: FaultTarget::Api,
+                times: 1,
+                fault: Fault::Status {
+                    status: 401,
+                    body: Some(problem.into()),
+                    content_type: Some("application/problem+json".into()),
+                    retry_after: None,
+                },
+            })
+            .unwrap();
+    }
+
     /// The writer's token, as the signer holds it.
     async fn writer_token(&self) -> String {
         let cache = self.state.cache("writer").unwrap();
@@ -502,20 +520,7 @@ async fn a_401_from_chili_is_retried_once_with_a_new_token() {
     let h = harness(s, false, with_writer(|_| {})).await;
     let first = h.writer_token().await;
     let tokens = h.token_requests();
-    let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
-    h.emulator
-        .emulator()
-        .arm_fault(FaultSpec {
-            target: FaultTarget::Api,
-            times: 1,
-            fault: Fault::Status {
-                status: 401,
-                body: Some(problem.into()),
-                content_type: Some("application/problem+json".into()),
-                retry_after: None,
-            },
-        })
-        .unwrap();
+    h.arm_chili_401();
     let res = h
         .api(reqwest::Method::POST, "projects")
         .json(&json!({ "template": { "id": TEMPLATE } }))
@@ -545,21 +550,8 @@ async fn a_401_with_no_other_token_to_be_had_goes_back_as_chili_sent_it() {
     let h = harness(settings(), false, with_writer(|_| {})).await;
     let _ = h.writer_token().await;
     let tokens = h.token_requests();
-    let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
     for _ in 0..3 {
-        h.emulator
-            .emulator()
-            .arm_fault(FaultSpec {
-                target: FaultTarget::Api,
-                times: 1,
-                fault: Fault::Status {
-                    status: 401,
-                    body: Some(problem.into()),
-                    content_type: Some("application/problem+json".into()),
-                    retry_after: None,
-                },
-            })
-            .unwrap();
+        h.arm_chili_401();
         let res = h
             .api(reqwest::Method::GET, "output/settings")
             .send()

@@ -172,21 +172,10 @@ fn split_path(path: &str) -> (&str, &str) {
 
 /// The CORS preflight of an admitted origin.
 fn preflight() -> Response {
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(ALLOWED_REQUEST_HEADERS),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
-    res
+    super::token::preflight_reply(
+        "GET, HEAD, POST, PUT, PATCH, DELETE",
+        ALLOWED_REQUEST_HEADERS,
+    )
 }
 
 /// The gates after the origin, then the request to CHILI and its reply.
