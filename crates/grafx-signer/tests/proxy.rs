@@ -292,28 +292,23 @@ async fn requests_outside_the_allow_list_never_reach_chili() {
 async fn the_origin_csrf_and_integration_gates() {
     let h = harness(settings(), false, with_writer(|_| {})).await;
     let url = |p: &str| format!("{}{p}", h.url);
-    let no_origin = http()
-        .get(url("/api/writer/output/settings"))
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
+    // `GET output/settings` (allowed) with exactly these headers.
+    let settings_with = |headers: &[(&str, &str)]| {
+        let mut req = http().get(url("/api/writer/output/settings"));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send()
+    };
+    let no_origin = settings_with(&[("x-csrf", "1")]).await.unwrap();
     error(no_origin, 403, "origin_not_allowed").await;
-    let other = http()
-        .get(url("/api/writer/output/settings"))
-        .header("origin", "https://evil.test")
-        .header("x-csrf", "1")
-        .send()
+    let other = settings_with(&[("origin", "https://evil.test"), ("x-csrf", "1")])
         .await
         .unwrap();
     let (headers, _) = error(other, 403, "origin_not_allowed").await;
     assert!(!headers.contains_key("access-control-allow-origin"));
     // A same-origin GET carries no Origin; the browser's `Sec-Fetch-Site` says where it is from.
-    let same_origin = http()
-        .get(url("/api/writer/output/settings"))
-        .header("sec-fetch-site", "same-origin")
-        .header("x-csrf", "1")
-        .send()
+    let same_origin = settings_with(&[("sec-fetch-site", "same-origin"), ("x-csrf", "1")])
         .await
         .unwrap();
     assert_eq!(same_origin.status(), 200);
@@ -331,21 +326,16 @@ async fn the_origin_csrf_and_integration_gates() {
         .unwrap();
     error(same_origin_write, 403, "origin_not_allowed").await;
     for spelled in ["same-origin", "(same origin)"] {
-        let res = http()
-            .get(url("/api/writer/output/settings"))
-            .header("origin", spelled)
-            .header("sec-fetch-site", "same-origin")
-            .header("x-csrf", "1")
-            .send()
-            .await
-            .unwrap();
+        let res = settings_with(&[
+            ("origin", spelled),
+            ("sec-fetch-site", "same-origin"),
+            ("x-csrf", "1"),
+        ])
+        .await
+        .unwrap();
         error(res, 403, "origin_not_allowed").await;
     }
-    let cross_site = http()
-        .get(url("/api/writer/output/settings"))
-        .header("sec-fetch-site", "cross-site")
-        .header("x-csrf", "1")
-        .send()
+    let cross_site = settings_with(&[("sec-fetch-site", "cross-site"), ("x-csrf", "1")])
         .await
         .unwrap();
     error(cross_site, 403, "origin_not_allowed").await;
