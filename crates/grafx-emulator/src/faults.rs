@@ -52,6 +52,22 @@ pub enum Fault {
         #[serde(default)]
         retry_after: Option<u64>,
     },
+    /// Reply exactly so: this status, these headers and no others (no content type unless one is
+    /// given), and this body, gzip-compressed (with `Content-Encoding: gzip`) when `gzip` is set.
+    /// A misbehaving upstream, down to the bytes: the proxy's redaction is tested with it.
+    Reply {
+        /// HTTP status (100–599).
+        status: u16,
+        /// Headers, in order (a name may repeat).
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// Body text; empty when absent.
+        #[serde(default)]
+        body: String,
+        /// Compress the body with gzip.
+        #[serde(default)]
+        gzip: bool,
+    },
     /// Redirect elsewhere (a misconfigured proxy, or a hostile one): `Location` and a 3xx status.
     Redirect {
         /// HTTP status (300–399).
@@ -111,7 +127,7 @@ impl FaultSpec {
             return bad("times must be between 1 and 10000");
         }
         match &self.fault {
-            Fault::Status { status, .. } | Fault::Html { status }
+            Fault::Status { status, .. } | Fault::Html { status } | Fault::Reply { status, .. }
                 if !(100..=599).contains(status) =>
             {
                 bad("status must be between 100 and 599")
@@ -188,6 +204,12 @@ async fn inject(em: &Emulator, target: FaultTarget, req: Request, next: Next) ->
             content_type,
             retry_after,
         } => status_reply(status, body, content_type, retry_after),
+        Fault::Reply {
+            status,
+            headers,
+            body,
+            gzip,
+        } => crafted_reply(status, &headers, body, gzip),
         Fault::Redirect { status, location } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
             match header::HeaderValue::from_str(&location) {
@@ -236,6 +258,35 @@ fn status_reply(
         .into_response();
     if let Some(secs) = retry_after {
         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    res
+}
+
+/// A reply with exactly the given status, headers and body (see [`Fault::Reply`]).
+fn crafted_reply(status: u16, headers: &[(String, String)], body: String, gzip: bool) -> Response {
+    let body = if gzip {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let _ = encoder.write_all(body.as_bytes());
+        encoder.finish().unwrap_or_default()
+    } else {
+        body.into_bytes()
+    };
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            res.headers_mut().append(n, v);
+        }
+    }
+    if gzip {
+        res.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
     }
     res
 }

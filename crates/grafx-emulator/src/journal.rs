@@ -35,6 +35,9 @@ pub struct RecordedRequest {
     pub content_type: Option<String>,
     /// The body: parsed JSON, else the text; null when empty.
     pub body: Value,
+    /// The `Range` header, if any.
+    #[serde(default)]
+    pub range: Option<String>,
 }
 
 /// The bounded journal.
@@ -98,6 +101,7 @@ pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next)
             .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer ")),
         content_type: header_str(header::CONTENT_TYPE),
         body: body_value,
+        range: header_str(header::RANGE),
     });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -41,8 +41,9 @@ use prometheus_client::metrics::counter::Counter;
 use tracing::level_filters::LevelFilter;
 
 use crate::metrics::RequestLabels;
-use crate::routes::token;
-use crate::server::{self, SequentialRequestId, REQUEST_ID};
+use crate::request_id::{self, SequentialRequestId, REQUEST_ID};
+use crate::routes::{gates, token};
+use crate::server;
 use crate::AppState;
 
 /// The signer's public service: the router, behind the cached-token fast path. What `serve`
@@ -209,11 +210,11 @@ impl TokenFastPath {
         let body = token::render(state, &cache, &integration, &token).ok()?;
         // Every condition holds: only now spend the client's allowance, so a request the router
         // ends up handling is never counted twice.
-        let ip = token::client_ip(state, headers, Some(peer));
+        let ip = gates::client_ip(state, headers, Some(peer));
         state.limits().check_ip(ip).ok()?;
 
         let request_id = match headers.get(REQUEST_ID) {
-            Some(id) if server::is_plain_request_id(id) => id.clone(),
+            Some(id) if request_id::is_plain_request_id(id) => id.clone(),
             _ => self.ids.next_value(),
         };
         let mut res = Response::new(axum::body::Body::from(body));
@@ -222,7 +223,7 @@ impl TokenFastPath {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let mut res = token::decorate(res, token::cors_for(&cache, headers));
+        let mut res = gates::decorate(res, gates::cors_for(&cache, headers));
         res.headers_mut().insert(REQUEST_ID, request_id);
         cache.count(lookup);
         self.count_served(route);

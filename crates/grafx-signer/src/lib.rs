@@ -40,6 +40,7 @@ mod metrics;
 mod origin;
 mod rate_limit;
 mod redis_store;
+mod request_id;
 mod routes;
 mod secret;
 mod serve;
@@ -47,6 +48,7 @@ mod server;
 mod state;
 mod store;
 mod upstream;
+mod write_stall;
 
 pub use cache::{CacheHealth, CacheSettings, Lookup, TokenCache, MAX_UPSTREAM_ATTEMPTS_PER_MINUTE};
 pub use caller::{

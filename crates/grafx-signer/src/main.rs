@@ -101,22 +101,8 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
             origins
         );
     }
-    if config
-        .integrations
-        .values()
-        .any(|i| i.allowed_origins == grafx_signer::OriginPolicy::AnyForDevelopment)
-    {
-        tracing::warn!("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!");
-    }
-    for i in config.integrations.values() {
-        if let Some(p) = i.proxy.as_ref().filter(|p| !p.require_caller) {
-            if p.allow.forwards_writes() {
-                tracing::warn!(
-                    integration = i.name,
-                    "the API proxy forwards writes for anonymous callers (require_caller = false): anyone who forges an Origin header can write with this integration's token, within the quotas"
-                );
-            }
-        }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
     match &config.redis {
         Some(r) => tracing::info!(
@@ -199,7 +185,11 @@ async fn reload_on_sighup(state: AppState) {
                             );
                         }
                     }
+                    let warnings = config.warnings();
                     let kept = state.reload(config).await;
+                    for warning in warnings {
+                        tracing::warn!("{warning}");
+                    }
                     tracing::info!(
                         ?kept,
                         "configuration reloaded; kept the cached tokens of unchanged integrations"

@@ -60,6 +60,7 @@ pub(crate) struct Metrics {
     pub(crate) caller_refusals: Family<ReasonLabel, Counter>,
     pub(crate) store_errors: Counter,
     pub(crate) proxy_requests: Family<ProxyLabels, Counter>,
+    pub(crate) proxy_held_body_bytes: Gauge,
 }
 
 /// Registers `metric` under `name` and hands it back.
@@ -140,9 +141,16 @@ impl Metrics {
             "Requests forwarded by the API proxy, by integration, method and CHILI's status",
             Family::<ProxyLabels, Counter>::default(),
         );
+        let proxy_held_body_bytes = registered(
+            &mut registry,
+            "proxy_held_body_bytes",
+            "Bytes of API proxy request bodies held for a retry now (bounded by proxy_held_body_bytes)",
+            Gauge::default(),
+        );
         Self {
             registry,
             proxy_requests,
+            proxy_held_body_bytes,
             store_degraded,
             store_errors,
             caller_refusals,

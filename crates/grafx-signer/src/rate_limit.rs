@@ -24,7 +24,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::convert::Infallible;
+
+use dashmap::DashMap;
+use governor::clock::DefaultClock;
+use governor::nanos::Nanos;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::state::{InMemoryState, StateStore};
+use governor::{Quota, RateLimiter};
 
 /// Distinct keys kept per limiter at most; beyond it clients share hashed buckets.
 pub const MAX_KEYS: usize = 100_000;
@@ -46,9 +53,75 @@ enum Key {
     Overflow(u16),
 }
 
+/// A limiter's table: governor's own DashMap store, held in an `Arc` so that the limiter can see
+/// which keys it holds (a known client keeps its own entry while the table is full) and can be
+/// asked without charging (all of a request's quotas are charged, or none).
+#[derive(Clone, Default)]
+struct Table(Arc<DashMap<Key, InMemoryState>>);
+
+/// A key to check, and whether the check charges it or only looks.
+#[derive(Debug, Clone)]
+struct Probe {
+    key: Key,
+    charge: bool,
+}
+
+impl PartialEq for Probe {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Probe {}
+
+impl std::hash::Hash for Probe {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl StateStore for Table {
+    type Key = Probe;
+
+    fn measure_and_replace<T, F, E>(&self, probe: &Probe, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        if probe.charge {
+            return self.0.measure_and_replace(&probe.key, f);
+        }
+        if !self.0.contains_key(&probe.key) {
+            return f(None).map(|(t, _)| t);
+        }
+        // A look: governor decides as if charging, and the closure's `Err` keeps the old state.
+        let looked = self
+            .0
+            .measure_and_replace(&probe.key, |old| Err::<(Infallible, Nanos), _>(f(old)));
+        match looked {
+            Ok(never) => match never {},
+            Err(outcome) => outcome.map(|(t, _)| t),
+        }
+    }
+}
+
+impl ShrinkableKeyedStateStore<Probe> for Table {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::<Key>::retain_recent(&*self.0, drop_below);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// One keyed limiter with a bounded table.
 struct Limiter {
-    inner: DefaultKeyedRateLimiter<Key>,
+    inner: RateLimiter<Probe, Table, DefaultClock>,
+    table: Table,
     last_sweep_ms: AtomicU64,
     /// Checks so far, to sample the table's size.
     checks: AtomicU64,
@@ -66,28 +139,42 @@ impl Limiter {
     }
 
     fn with_quota(quota: Quota) -> Self {
+        let table = Table::default();
         Self {
-            inner: RateLimiter::keyed(quota),
+            inner: RateLimiter::new(quota, table.clone(), DefaultClock::default()),
+            table,
             last_sweep_ms: AtomicU64::new(0),
             checks: AtomicU64::new(0),
             full: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
+    /// Charges `key`; `Err(wait)` when it is over its allowance.
     fn check(&self, key: Key) -> Result<(), Duration> {
+        self.probe(key, true)
+    }
+
+    /// Whether charging `key` now would pass, without charging it.
+    fn allows(&self, key: Key) -> Result<(), Duration> {
+        self.probe(key, false)
+    }
+
+    fn probe(&self, key: Key, charge: bool) -> Result<(), Duration> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0 {
             self.sample();
         }
-        let key = if self.full.load(Ordering::Relaxed) {
+        // While the table is full, clients it does not know share hashed buckets; a known one
+        // keeps its own entry (an exhausted caller gets no fresh allowance from a bucket).
+        let key = if self.full.load(Ordering::Relaxed) && !self.table.0.contains_key(&key) {
             Key::Overflow(bucket_of(&key))
         } else {
             key
         };
-        self.inner.check_key(&key).map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
-        })
+        self.inner
+            .check_key(&Probe { key, charge })
+            .map_err(|not_until| {
+                not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()))
+            })
     }
 
     /// Reads the table's size; over half full, forgets refilled keys (at most every few seconds,
@@ -129,19 +216,34 @@ fn governor_now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The per-IP and per-user limits of `/token`.
+/// The per-IP and per-user limits of `/token` and the API proxy.
 pub struct RateLimits {
-    ip: Option<Limiter>,
-    user: Option<Limiter>,
+    ip: Option<Arc<Limiter>>,
+    user: Option<Arc<Limiter>>,
+    per_minute: (u32, u32),
 }
 
 impl RateLimits {
     /// Limits of `ip_per_minute` per client IP and `user_per_minute` per signed-in user (0: none).
     pub fn new(ip_per_minute: u32, user_per_minute: u32) -> Self {
         Self {
-            ip: Limiter::new(ip_per_minute),
-            user: Limiter::new(user_per_minute),
+            ip: Limiter::new(ip_per_minute).map(Arc::new),
+            user: Limiter::new(user_per_minute).map(Arc::new),
+            per_minute: (ip_per_minute, user_per_minute),
         }
+    }
+
+    /// The same limits as `new`, keeping `old`'s counts for every limit whose rate is unchanged
+    /// (a reload must not hand every client a fresh allowance).
+    pub fn carried_over(old: &RateLimits, ip_per_minute: u32, user_per_minute: u32) -> Self {
+        let mut limits = Self::new(ip_per_minute, user_per_minute);
+        if old.per_minute.0 == ip_per_minute {
+            limits.ip.clone_from(&old.ip);
+        }
+        if old.per_minute.1 == user_per_minute {
+            limits.user.clone_from(&old.user);
+        }
+        limits
     }
 
     /// The address a limit is counted against: IPv4 as is (IPv4-mapped IPv6 too), IPv6 per /64.
@@ -183,22 +285,40 @@ pub enum QuotaKey<'a> {
 
 /// One integration's proxy quotas: each counts the requests matching its rule, per caller.
 pub struct ProxyQuotas {
-    rules: Vec<(crate::ProxyQuota, Limiter)>,
+    rules: Vec<(crate::ProxyQuota, Arc<Limiter>)>,
 }
 
 impl ProxyQuotas {
     /// A limiter per quota; the whole hour's allowance may be spent at once.
+    #[cfg(test)]
     pub fn new(quotas: &[crate::ProxyQuota]) -> Self {
+        Self::carried_over(None, quotas)
+    }
+
+    /// The quotas, keeping `old`'s counts for every quota whose rule and rate are unchanged.
+    pub fn carried_over(old: Option<&ProxyQuotas>, quotas: &[crate::ProxyQuota]) -> Self {
+        let kept = |q: &crate::ProxyQuota| {
+            old?.rules
+                .iter()
+                .find(|(o, _)| o == q)
+                .map(|(_, l)| Arc::clone(l))
+        };
         Self {
             rules: quotas
                 .iter()
-                .map(|q| (q.clone(), Limiter::with_quota(Quota::per_hour(q.per_hour))))
+                .map(|q| {
+                    let limiter = kept(q).unwrap_or_else(|| {
+                        Arc::new(Limiter::with_quota(Quota::per_hour(q.per_hour)))
+                    });
+                    (q.clone(), limiter)
+                })
                 .collect(),
         }
     }
 
-    /// Charges `method path` to `who` on every quota whose rule it matches; `Err` names the
-    /// first quota used up and how long until it allows one more.
+    /// Charges `method path` to `who` on every quota whose rule it matches, or, when one is used
+    /// up, on none: `Err` names the first such quota and how long until it allows one more.
+    /// (Two requests racing for the last unit may still both charge the quotas checked first.)
     pub fn check(
         &self,
         method: &str,
@@ -209,10 +329,16 @@ impl ProxyQuotas {
             QuotaKey::User(u) => Key::User(u.into()),
             QuotaKey::Ip(ip) => Key::Ip(RateLimits::ip_key(ip)),
         };
-        for (quota, limiter) in &self.rules {
-            if quota.rule.matches(method, path) {
-                limiter.check(key.clone()).map_err(|wait| (wait, quota))?;
-            }
+        let matching = || {
+            self.rules
+                .iter()
+                .filter(|(quota, _)| quota.rule.matches(method, path))
+        };
+        for (quota, limiter) in matching() {
+            limiter.allows(key.clone()).map_err(|wait| (wait, quota))?;
+        }
+        for (quota, limiter) in matching() {
+            limiter.check(key.clone()).map_err(|wait| (wait, quota))?;
         }
         Ok(())
     }
@@ -290,6 +416,106 @@ mod tests {
         assert!(
             allowed >= 5,
             "a bucket of its own most of the time: {allowed}"
+        );
+    }
+
+    #[test]
+    fn a_known_client_keeps_its_own_entry_while_the_table_is_full() {
+        let limiter = Limiter::new(10).unwrap(); // a burst of 5
+        let known = Key::User("alice".into());
+        let used = (0..10)
+            .filter(|_| limiter.check(known.clone()).is_ok())
+            .count();
+        assert_eq!(used, 5);
+        // The table fills up with other clients.
+        let ip = |i: u32| Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i)));
+        for i in 0..(MAX_KEYS as u32 + 1000) {
+            let _ = limiter.check(ip(i));
+        }
+        assert!(limiter.full.load(Ordering::Relaxed));
+        // No fresh allowance from an overflow bucket for the exhausted client.
+        assert!(limiter.check(known).is_err());
+    }
+
+    #[test]
+    fn a_look_does_not_charge() {
+        let limiter = Limiter::new(10).unwrap(); // a burst of 5
+        let key = Key::User("bob".into());
+        for _ in 0..20 {
+            assert!(limiter.allows(key.clone()).is_ok());
+        }
+        assert_eq!(
+            limiter.table.0.len(),
+            0,
+            "a look at an unknown key stores nothing"
+        );
+        for _ in 0..5 {
+            assert!(limiter.check(key.clone()).is_ok());
+        }
+        assert!(limiter.allows(key.clone()).is_err());
+        assert!(limiter.check(key).is_err());
+    }
+
+    #[test]
+    fn a_refused_quota_charges_none_of_the_others() {
+        let quota = |rule: &str, n: u32| crate::ProxyQuota {
+            rule: grafx_core::ProxyRule::parse(rule).unwrap(),
+            per_hour: NonZeroU32::new(n).unwrap(),
+        };
+        // Every write: 5 an hour; PDFs: 2 an hour.
+        let quotas = ProxyQuotas::new(&[quota("POST **", 5), quota("POST output/pdf", 2)]);
+        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
+        let png = grafx_core::ProxyPath::parse("output/png").unwrap();
+        let alice = QuotaKey::User("alice");
+        assert!(quotas.check("POST", &pdf, alice).is_ok());
+        assert!(quotas.check("POST", &pdf, alice).is_ok());
+        for _ in 0..10 {
+            let (_, q) = quotas.check("POST", &pdf, alice).unwrap_err();
+            assert_eq!(q.rule.to_string(), "POST output/pdf");
+        }
+        // The refused PDFs took nothing from the writes' quota: 3 of 5 are left.
+        for _ in 0..3 {
+            assert!(quotas.check("POST", &png, alice).is_ok());
+        }
+        let (_, q) = quotas.check("POST", &png, alice).unwrap_err();
+        assert_eq!(q.rule.to_string(), "POST **");
+    }
+
+    #[test]
+    fn a_reload_keeps_the_counts_of_unchanged_limits() {
+        let quota = |n: u32| crate::ProxyQuota {
+            rule: grafx_core::ProxyRule::parse("POST output/*").unwrap(),
+            per_hour: NonZeroU32::new(n).unwrap(),
+        };
+        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
+        let alice = QuotaKey::User("alice");
+        let old = ProxyQuotas::new(&[quota(3)]);
+        for _ in 0..3 {
+            assert!(old.check("POST", &pdf, alice).is_ok());
+        }
+        let same = ProxyQuotas::carried_over(Some(&old), &[quota(3)]);
+        assert!(
+            same.check("POST", &pdf, alice).is_err(),
+            "SIGHUP is no reset"
+        );
+        let changed = ProxyQuotas::carried_over(Some(&old), &[quota(4)]);
+        assert!(
+            changed.check("POST", &pdf, alice).is_ok(),
+            "a new rate starts anew"
+        );
+
+        let limits = RateLimits::new(10, 10);
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        while limits.check_ip(ip).is_ok() {}
+        while limits.check_user("alice").is_ok() {}
+        let kept = RateLimits::carried_over(&limits, 10, 20);
+        assert!(
+            kept.check_ip(ip).is_err(),
+            "the IP limit is unchanged: kept"
+        );
+        assert!(
+            kept.check_user("alice").is_ok(),
+            "the user limit changed: anew"
         );
     }
 

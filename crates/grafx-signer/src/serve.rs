@@ -4,6 +4,9 @@
 //!   within `header_read_timeout` of the server starting to wait for them, and an idle keep-alive
 //!   connection is closed after the same time. Without it one client can hold thousands of
 //!   sockets open by trickling a header byte every few seconds.
+//! - **Write stall timeout**: a connection whose reply makes no progress for `write_timeout` (the
+//!   client stopped reading) is closed, and with it the reply's source: an API proxy download
+//!   stops reading from CHILI.
 //! - **Connection cap**: at most `max_connections` at once; further clients wait in the kernel's
 //!   accept queue instead of exhausting file descriptors.
 //! - **Graceful shutdown**: when `shutdown` resolves the listener closes (new connections are
@@ -29,6 +32,7 @@ use std::time::Duration;
 use std::convert::Infallible;
 
 use crate::fast_path::SignerFuture;
+use crate::write_stall::WriteStallGuard;
 use crate::SignerService;
 use axum::http::Request;
 use axum::response::Response;
@@ -45,6 +49,9 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
+    /// A connection whose writes make no progress for this long is closed (a client that stopped
+    /// reading a reply), and the reply's source (an API proxy download) with it.
+    pub write_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub grace: Duration,
 }
@@ -54,6 +61,7 @@ impl Default for ServeOptions {
         Self {
             header_read_timeout: crate::config::defaults::DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: crate::config::defaults::DEFAULT_MAX_CONNECTIONS,
+            write_timeout: crate::config::defaults::DEFAULT_WRITE_TIMEOUT,
             grace: crate::config::defaults::DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -100,7 +108,7 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
             .serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(WriteStallGuard::new(stream, options.write_timeout)),
                 Connection {
                     service: service.clone(),
                     remote,

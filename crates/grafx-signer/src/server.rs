@@ -1,28 +1,23 @@
 //! The router.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use grafx_core::ErrorCode;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::RequestLabels;
+use crate::request_id::{drop_odd_request_id, SequentialRequestId, REQUEST_ID};
 use crate::routes::{ops, proxy, token};
 use crate::{AppError, AppState};
-
-/// The request id header: set by the signer (or a plain one kept from the client) and logged.
-pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The operational routes: `/healthz`, `/readyz`, `/metrics`.
 fn ops_routes() -> Router<AppState> {
@@ -99,37 +94,18 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
         .with_state(state)
 }
 
-/// 408 when a request takes longer than `limit`; the API proxy has its own, longer deadline (an
-/// upload must fit in it) and answers 504 itself when CHILI is slow.
+/// 408 when a request takes longer than `limit`. The API proxy's own steps answer first (408 for
+/// a slow body, 504 when CHILI is slow); its backstop is longer, since an upload must fit.
 async fn deadline(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/api/") {
-        return next.run(req).await;
-    }
+    let limit = if req.uri().path().starts_with("/api/") {
+        limit + proxy::PROXY_DEADLINE
+    } else {
+        limit
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
-}
-
-/// Removes an `X-Request-Id` that is not 1–64 letters, digits, `-`, `_` or `.` (log injection,
-/// oversized ids).
-fn drop_odd_request_id(mut req: Request) -> Request {
-    if !req
-        .headers()
-        .get(&REQUEST_ID)
-        .is_none_or(is_plain_request_id)
-    {
-        req.headers_mut().remove(&REQUEST_ID);
-    }
-    req
-}
-
-/// A client's request id the signer keeps: 1–64 letters, digits, `-`, `_` or `.`.
-pub(crate) fn is_plain_request_id(id: &HeaderValue) -> bool {
-    let b = id.as_bytes();
-    (1..=64).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
 }
 
 /// 404 for a dotfile or dot-directory (`.env`, `.git/…`, in any percent-encoding), and for a
@@ -207,85 +183,4 @@ async fn method_not_allowed() -> Response {
         "this route does not support that method",
     )
     .into_response()
-}
-
-/// Request ids `{random process prefix}-{counter}`: unique across restarts and replicas in
-/// practice, and far cheaper than a random UUID per request (no syscall on the hot path).
-#[derive(Clone)]
-pub(crate) struct SequentialRequestId {
-    prefix: [u8; 8],
-    next: Arc<AtomicU64>,
-}
-
-impl SequentialRequestId {
-    pub(crate) fn new() -> Self {
-        let mut prefix = [0u8; 8];
-        let hex = format!("{:08x}", rand::random::<u32>());
-        prefix.copy_from_slice(hex.as_bytes());
-        Self {
-            prefix,
-            next: Arc::default(),
-        }
-    }
-
-    /// The next id, written without a formatter or an intermediate string.
-    pub(crate) fn next_value(&self) -> HeaderValue {
-        let mut n = self.next.fetch_add(1, Ordering::Relaxed);
-        // 8 hex digits, a dash, at most 20 decimal digits.
-        let mut buf = [0u8; 29];
-        buf[..8].copy_from_slice(&self.prefix);
-        buf[8] = b'-';
-        let mut digits = [0u8; 20];
-        let mut len = 0;
-        loop {
-            digits[len] = b'0' + (n % 10) as u8;
-            len += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for (i, d) in digits[..len].iter().rev().enumerate() {
-            buf[9 + i] = *d;
-        }
-        HeaderValue::from_bytes(&buf[..9 + len]).unwrap_or_else(|_| HeaderValue::from_static("-"))
-    }
-}
-
-impl MakeRequestId for SequentialRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        Some(RequestId::new(self.next_value()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_a_prefix_and_a_counter() {
-        let ids = SequentialRequestId::new();
-        let prefix = std::str::from_utf8(&ids.prefix).unwrap().to_owned();
-        for n in [0u64, 1, 9, 10, 12345] {
-            ids.next.store(n, Ordering::Relaxed);
-            assert_eq!(ids.next_value(), format!("{prefix}-{n}").as_str());
-        }
-        ids.next.store(u64::MAX, Ordering::Relaxed);
-        assert_eq!(ids.next_value(), format!("{prefix}-{}", u64::MAX).as_str());
-        assert!(is_plain_request_id(&ids.next_value()));
-    }
-
-    #[test]
-    fn plain_request_ids() {
-        for ok in ["a", "abc-DEF_1.2", &"x".repeat(64)] {
-            assert!(
-                is_plain_request_id(&HeaderValue::from_str(ok).unwrap()),
-                "{ok}"
-            );
-        }
-        for bad in ["", "a b", "a\tb", "a\"b", &"x".repeat(65), "a/b"] {
-            let v = HeaderValue::from_str(bad).unwrap();
-            assert!(!is_plain_request_id(&v), "{bad:?}");
-        }
-    }
 }

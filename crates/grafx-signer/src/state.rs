@@ -35,19 +35,29 @@ struct Inner {
     limits: arc_swap::ArcSwap<RateLimits>,
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
     proxy_quotas: arc_swap::ArcSwap<BTreeMap<String, Arc<ProxyQuotas>>>,
+    /// The memory every held proxy request body may take together.
+    proxy_body_budget: Arc<tokio::sync::Semaphore>,
+    /// Its size (fixed at start: a reload does not resize it).
+    proxy_body_budget_bytes: u32,
     /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
     /// download may take minutes), a bound on connecting and on each read.
     proxy_http: reqwest::Client,
 }
 
-fn proxy_quotas(config: &SignerConfig) -> Arc<BTreeMap<String, Arc<ProxyQuotas>>> {
+/// Each proxy's quotas, keeping the counts of `old`'s unchanged quotas (a reload is no reset).
+fn proxy_quotas(
+    config: &SignerConfig,
+    old: Option<&BTreeMap<String, Arc<ProxyQuotas>>>,
+) -> Arc<BTreeMap<String, Arc<ProxyQuotas>>> {
     Arc::new(
         config
             .integrations
             .iter()
             .filter_map(|(name, i)| {
                 let p = i.proxy.as_ref()?;
-                Some((name.clone(), Arc::new(ProxyQuotas::new(&p.quotas))))
+                let old = old.and_then(|o| o.get(name)).map(|q| q.as_ref());
+                let quotas = ProxyQuotas::carried_over(old, &p.quotas);
+                Some((name.clone(), Arc::new(quotas)))
             })
             .collect(),
     )
@@ -142,7 +152,11 @@ impl AppState {
                 tracing::error!("caller authentication is unusable: {e}");
                 BTreeMap::new()
             }))),
-            proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config)),
+            proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config, None)),
+            proxy_body_budget: Arc::new(tokio::sync::Semaphore::new(
+                config.proxy_held_body_bytes as usize,
+            )),
+            proxy_body_budget_bytes: config.proxy_held_body_bytes,
             proxy_http: proxy_http(&config),
             config: arc_swap::ArcSwap::from_pointee(config.clone()),
             caches: arc_swap::ArcSwap::from_pointee(BTreeMap::new()),
@@ -245,9 +259,15 @@ impl AppState {
                 keep
             });
         }
-        self.inner.limits.store(limits(&config));
-        // Quotas start over with the new rules (the per-IP limits do the same).
-        self.inner.proxy_quotas.store(proxy_quotas(&config));
+        // Limits and quotas whose rates did not change keep their counts.
+        let carried = RateLimits::carried_over(
+            &self.inner.limits.load(),
+            config.rate_limit_per_minute,
+            config.user_rate_limit_per_minute,
+        );
+        self.inner.limits.store(Arc::new(carried));
+        let quotas = proxy_quotas(&config, Some(&self.inner.proxy_quotas.load()));
+        self.inner.proxy_quotas.store(quotas);
         self.inner.caches.store(Arc::new(caches));
         self.inner.config.store(Arc::new(config));
         let had_refreshers = !old.is_empty();
@@ -291,6 +311,24 @@ impl AppState {
     /// An integration's proxy quotas, when it has a proxy.
     pub(crate) fn proxy_quotas(&self, integration: &str) -> Option<Arc<ProxyQuotas>> {
         self.inner.proxy_quotas.load().get(integration).cloned()
+    }
+
+    /// How the API proxy bounds request bodies: the request deadline for the held part, the
+    /// header read timeout between chunks, and the shared memory budget.
+    pub(crate) fn proxy_body_limits(&self) -> crate::routes::proxy::BodyLimits {
+        let config = self.config();
+        crate::routes::proxy::BodyLimits {
+            deadline: config.request_timeout,
+            idle: config.header_read_timeout,
+            budget: Arc::clone(&self.inner.proxy_body_budget),
+            budget_bytes: self.inner.proxy_body_budget_bytes,
+        }
+    }
+
+    /// The bytes of proxy request bodies held now (`grafx_signer_proxy_held_body_bytes`).
+    pub(crate) fn proxy_held_body_bytes(&self) -> u64 {
+        let free = self.inner.proxy_body_budget.available_permits() as u64;
+        u64::from(self.inner.proxy_body_budget_bytes).saturating_sub(free)
     }
 
     /// The API proxy's HTTP client.

@@ -804,15 +804,17 @@ audience = "app"
     let (status, logs) = stop_and_read_logs(&mut child, Some(out));
     assert!(status.success(), "{logs}");
     assert!(!logs.contains(SECRET));
-    // The render is on record twice, naming the user: when it was forwarded, and with CHILI's
-    // status.
+    // The render is on record twice, naming the user and the client's address: when it was
+    // forwarded, and with CHILI's status.
     for what in ["forwarding write", "proxied write"] {
         let line = logs
             .lines()
             .find(|l| l.contains(what))
             .unwrap_or_else(|| panic!("{what}: {logs}"));
         assert!(
-            line.contains("bob@example.com") && line.contains("output/pdf"),
+            line.contains("bob@example.com")
+                && line.contains("output/pdf")
+                && line.contains("client_ip=127.0.0.1"),
             "{line}"
         );
     }

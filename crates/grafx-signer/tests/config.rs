@@ -625,6 +625,13 @@ fn an_api_proxy_from_toml() {
     assert_eq!(proxy.max_request_bytes, 1_000_000);
     assert!(!proxy.require_caller);
     assert!(c.integrations["reader"].proxy.is_none());
+    // Said at start and after every reload.
+    let warnings = c.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("`writer`") && warnings[0].contains("require_caller = false"),
+        "{warnings:?}"
+    );
     // Its own origins; with caller authentication the session is required by default.
     let own = PROXY_TOML
         .replace(
@@ -642,6 +649,7 @@ fn an_api_proxy_from_toml() {
         grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES
     );
     assert!(proxy.require_caller);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 
     // Mistakes, each named by its key.
     for (from, to, key, says) in [
@@ -666,4 +674,57 @@ fn an_api_proxy_from_toml() {
     assert!(e.to_string().contains("allowed_origins"), "{e}");
     let e = load(&PROXY_TOML.replace("max_request_bytes", "max_body")).unwrap_err();
     assert!(e.to_string().contains("max_body"), "{e}");
+
+    // A browser twin of the proxied client is refused however its auth server is spelled.
+    let twin = PROXY_TOML
+        .replace(
+            "client_id = \"r\"",
+            "client_id = \"w\"\nauth_url = \"http://localhost:9/oauth/token\"",
+        )
+        .replace(
+            "client_secret = \"writer-secret\"",
+            "client_secret = \"writer-secret\"\nauth_url = \"http://127.0.0.1:9/oauth/token\"",
+        );
+    let e = load(&twin).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(field_of(e), "integrations.reader.client_id", "{text}");
+    assert!(text.contains("same token for browsers"), "{text}");
+
+    // An explicit empty origin list means none, with or without --dev-allow-any-origin.
+    let none = PROXY_TOML.replace("max_request_bytes = 1000000", "allowed_origins = []");
+    for dev in [false, true] {
+        let args = ConfigArgs {
+            config: Some(toml_file(&none)),
+            dev_allow_any_origin: dev,
+            ..ConfigArgs::default()
+        };
+        let e = ConfigSource::new(args, BTreeMap::new()).load().unwrap_err();
+        let text = e.to_string();
+        assert_eq!(
+            field_of(e),
+            "integrations.writer.proxy.allowed_origins",
+            "{text}"
+        );
+        assert!(text.contains("no page could use the proxy"), "{text}");
+    }
+
+    // The connection and memory bounds.
+    for (line, key) in [
+        ("write_timeout_secs = 0", "write_timeout_secs"),
+        ("proxy_held_body_bytes = 1000", "proxy_held_body_bytes"),
+    ] {
+        let e = load(&format!("{line}\n{PROXY_TOML}")).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(field_of(e), key, "{text}");
+    }
+    let c = load(&format!(
+        "write_timeout_secs = 5\nproxy_held_body_bytes = 2000000\n{PROXY_TOML}"
+    ))
+    .unwrap();
+    assert_eq!(c.write_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(
+        c.serve_options().write_timeout,
+        std::time::Duration::from_secs(5)
+    );
+    assert_eq!(c.proxy_held_body_bytes, 2_000_000);
 }

@@ -7,114 +7,18 @@ mod common;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use common::proxy::*;
 use common::*;
-use grafx_core::{ProxyAllowList, ProxyRule};
-use grafx_emulator::{Fault, FaultSpec, FaultTarget, Settings};
-use grafx_signer::{
-    CallerConfig, CallerMethod, ClientSecret, OriginPolicy, ProxyPolicy, ProxyQuota, SignerConfig,
-};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use grafx_core::ProxyRule;
+use grafx_emulator::Settings;
+use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
 use serde_json::{json, Value};
-
-const TEMPLATE: &str = "7a1c0e4d-0000-4000-8000-000000000001";
-const HS_SECRET: &str = "an-app-session-secret-of-at-least-32-bytes";
-
-/// The issue's allow-list.
-const ALLOW: [&str; 7] = [
-    "POST projects",
-    "GET projects/*",
-    "PUT projects/*/document",
-    "POST output/*",
-    "GET output/tasks/*",
-    "GET output/tasks/*/download",
-    "GET output/settings",
-];
-
-fn proxy_policy() -> ProxyPolicy {
-    ProxyPolicy {
-        allow: ProxyAllowList::parse(ALLOW).unwrap(),
-        allowed_origins: OriginPolicy::parse_list(ORIGIN).unwrap(),
-        quotas: Vec::new(),
-        max_request_bytes: 4 * 1024 * 1024,
-        require_caller: false,
-    }
-}
-
-/// Adds `writer` (the emulator's `demo-writer`): server-side, with a proxy shaped by `policy`.
-fn with_writer(policy: impl FnOnce(&mut ProxyPolicy)) -> impl FnOnce(&mut SignerConfig) {
-    move |config: &mut SignerConfig| {
-        let reader = config.integrations.values().next().unwrap().clone();
-        let mut writer = grafx_signer::Integration {
-            name: "writer".into(),
-            client_id: "demo-writer".into(),
-            client_secret: ClientSecret::new("demo-writer-secret".into()),
-            allowed_origins: OriginPolicy::ServerSideOnly,
-            proxy: Some(proxy_policy()),
-            ..reader
-        };
-        policy(writer.proxy.as_mut().unwrap());
-        config.integrations.insert("writer".into(), writer);
-    }
-}
 
 fn settings() -> Settings {
     Settings {
         output_render_ms: 50,
         ..fast_settings()
     }
-}
-
-impl Harness {
-    fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        http()
-            .request(method, format!("{}/api/writer/{path}", self.url))
-            .header("origin", ORIGIN)
-            .header("x-csrf", "1")
-    }
-
-    fn api_requests(&self) -> u64 {
-        self.emulator.emulator().stats().api_requests
-    }
-
-    /// CHILI's next Environment API reply: 401 with its problem+json.
-    fn arm_chili_401(&self) {
-        let problem = r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
-        self.emulator
-            .emulator()
-            .arm_fault(FaultSpec {
-                target: FaultTarget::Api,
-                times: 1,
-                fault: Fault::Status {
-                    status: 401,
-                    body: Some(problem.into()),
-                    content_type: Some("application/problem+json".into()),
-                    retry_after: None,
-                },
-            })
-            .unwrap();
-    }
-
-    /// The writer's token, as the signer holds it.
-    async fn writer_token(&self) -> String {
-        let cache = self.state.cache("writer").unwrap();
-        let (t, _) = cache.get().await.unwrap();
-        t.access_token.secret().to_owned()
-    }
-}
-
-/// Neither the token nor an `Authorization` header in anything the browser receives.
-fn assert_no_token(headers: &reqwest::header::HeaderMap, body: &[u8], token: &str) {
-    assert!(!headers.contains_key("authorization"));
-    for (name, value) in headers {
-        assert!(
-            !value
-                .as_bytes()
-                .windows(token.len())
-                .any(|w| w == token.as_bytes()),
-            "{name}"
-        );
-    }
-    assert!(!body.windows(token.len()).any(|w| w == token.as_bytes()));
 }
 
 #[tokio::test]
@@ -307,11 +211,40 @@ async fn the_origin_csrf_and_integration_gates() {
         .unwrap();
     let (headers, _) = error(other, 403, "origin_not_allowed").await;
     assert!(!headers.contains_key("access-control-allow-origin"));
-    // A same-origin GET carries no Origin; the browser's `Sec-Fetch-Site` says where it is from.
-    let same_origin = settings_with(&[("sec-fetch-site", "same-origin"), ("x-csrf", "1")])
+    // A same-origin GET carries no Origin; the browser's `Sec-Fetch-Site` says where it is from,
+    // and the `Host` must be an allowed origin's (the page is on the signer's own origin).
+    let app_host = ORIGIN.strip_prefix("http://").unwrap();
+    let same_origin = settings_with(&[
+        ("host", app_host),
+        ("sec-fetch-site", "same-origin"),
+        ("x-csrf", "1"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(same_origin.status(), 200);
+    // DNS rebinding: a page on the attacker's name, now resolving to the signer, is
+    // "same-origin" to the browser too; its Host gives it away. So does the signer's bare
+    // address, which no allowed origin names.
+    let api_calls = h.api_requests();
+    for host in ["rebind.attacker.example:3000", &h.url["http://".len()..]] {
+        let rebound = settings_with(&[
+            ("host", host),
+            ("sec-fetch-site", "same-origin"),
+            ("x-csrf", "1"),
+        ])
         .await
         .unwrap();
-    assert_eq!(same_origin.status(), 200);
+        let (_, msg) = error(rebound, 403, "origin_not_allowed").await;
+        assert!(
+            msg.contains("not one of the proxy's allowed origins"),
+            "{host}: {msg}"
+        );
+    }
+    assert_eq!(
+        h.api_requests(),
+        api_calls,
+        "nothing forwarded for a rebound host"
+    );
     assert!(!same_origin
         .headers()
         .contains_key("access-control-allow-origin"));
@@ -390,19 +323,6 @@ async fn the_origin_csrf_and_integration_gates() {
         .await
         .unwrap();
     assert_eq!(pre.status(), 403);
-}
-
-fn session(sub: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    encode(
-        &Header::new(Algorithm::HS256),
-        &json!({ "sub": sub, "aud": "grafx-signer", "exp": now + 600 }),
-        &EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test]

@@ -86,6 +86,14 @@ default_setting!(
     FORWARD_AUTH_USER_HEADER_HELP = "Forward auth: a reply header naming the user",
     "X-Auth-Request-User"
 );
+/// How long a reply may make no progress (the client stopped reading) before its connection is
+/// closed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The memory all API proxy request bodies held for a retry may take together: 256 of them at
+/// the largest held size.
+pub const DEFAULT_PROXY_HELD_BODY_BYTES: u32 = 64 * 1024 * 1024;
+/// The smallest such budget: four bodies of the largest held size.
+pub const MIN_PROXY_HELD_BODY_BYTES: u32 = 4 * 256 * 1024;
 /// The whole time a request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests.

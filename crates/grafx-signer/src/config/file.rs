@@ -29,6 +29,8 @@ pub(super) struct FileConfig {
     pub(super) static_dir: Option<PathBuf>,
     pub(super) header_read_timeout_secs: Option<u64>,
     pub(super) max_connections: Option<usize>,
+    pub(super) write_timeout_secs: Option<u64>,
+    pub(super) proxy_held_body_bytes: Option<u32>,
     pub(super) redis_url: Option<RedisUrl>,
     pub(super) redis_key_file: Option<PathBuf>,
     pub(super) redis_ca_file: Option<PathBuf>,

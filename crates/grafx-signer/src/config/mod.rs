@@ -27,6 +27,7 @@ mod integration;
 mod proxy;
 mod redis;
 mod values;
+mod warnings;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -127,6 +128,12 @@ pub struct SignerConfig {
     pub header_read_timeout: Duration,
     /// Open client connections at most.
     pub max_connections: usize,
+    /// A connection whose reply makes no progress for this long (the client stopped reading) is
+    /// closed, and an API proxy download with it.
+    pub write_timeout: Duration,
+    /// The bytes every API proxy request body held for a retry may take together (each holds at
+    /// most 256 KiB); more wait for room.
+    pub proxy_held_body_bytes: u32,
     /// The shared token store for several replicas; `None`: each process keeps its own.
     pub redis: Option<RedisSettings>,
     /// Where the config came from, for reloads.
@@ -476,6 +483,14 @@ impl ConfigSource {
                 .max_connections
                 .or(file.max_connections)
                 .unwrap_or(defaults::DEFAULT_MAX_CONNECTIONS),
+            write_timeout: secs(
+                None,
+                file.write_timeout_secs,
+                defaults::DEFAULT_WRITE_TIMEOUT,
+            ),
+            proxy_held_body_bytes: file
+                .proxy_held_body_bytes
+                .unwrap_or(defaults::DEFAULT_PROXY_HELD_BODY_BYTES),
             redis,
             source: self.clone(),
         })
@@ -538,14 +553,17 @@ fn token_origins(
 
 /// An integration behind a proxy keeps its token on the server: another browser-facing integration
 /// with the same client (CHILI hands both the same token) would hand it out through `/token`.
+///
+/// The client id alone decides. Two spellings of one auth server (`localhost` and `127.0.0.1`, a
+/// CNAME, a trailing dot, another audience string CHILI ignores) cannot be told apart from their
+/// URLs, and a client id is issued by one auth server: the same id on another one is never a
+/// case worth the risk.
 fn no_proxy_token_for_browsers(integrations: &BTreeMap<String, Integration>) -> Result<(), Error> {
     for proxied in integrations.values().filter(|i| i.proxy.is_some()) {
         let twin = integrations.values().find(|i| {
             i.name != proxied.name
                 && i.allowed_origins != OriginPolicy::ServerSideOnly
                 && i.client_id == proxied.client_id
-                && i.auth_url == proxied.auth_url
-                && i.audience == proxied.audience
         });
         if let Some(twin) = twin {
             return Err(Error::toml(
@@ -623,6 +641,21 @@ impl SignerConfig {
                 "must be at least 1",
             ));
         }
+        if self.write_timeout.is_zero() || self.write_timeout > Duration::from_secs(600) {
+            return Err(Error::toml(
+                "write_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        if self.proxy_held_body_bytes < defaults::MIN_PROXY_HELD_BODY_BYTES {
+            return Err(Error::toml(
+                "proxy_held_body_bytes",
+                format!(
+                    "must be at least {} (four request bodies held for a retry)",
+                    defaults::MIN_PROXY_HELD_BODY_BYTES
+                ),
+            ));
+        }
         if self.upstream_retries > 10 {
             return Err(Error::config(
                 given(
@@ -649,6 +682,7 @@ impl SignerConfig {
         crate::ServeOptions {
             header_read_timeout: self.header_read_timeout,
             max_connections: self.max_connections,
+            write_timeout: self.write_timeout,
             grace: crate::ServeOptions::default().grace,
         }
     }
@@ -675,6 +709,8 @@ impl SignerConfig {
             request_timeout: defaults::DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: defaults::DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: defaults::DEFAULT_MAX_CONNECTIONS,
+            write_timeout: defaults::DEFAULT_WRITE_TIMEOUT,
+            proxy_held_body_bytes: defaults::DEFAULT_PROXY_HELD_BODY_BYTES,
             redis: None,
             source: ConfigSource::new(ConfigArgs::default(), BTreeMap::new()),
         }

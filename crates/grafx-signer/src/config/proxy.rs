@@ -106,7 +106,8 @@ impl ProxyInput {
         })
     }
 
-    /// Its own origins, else the global ones, else (in development) any.
+    /// Its own origins, else the global ones, else (in development) any. An explicit empty list
+    /// is a mistake, not "any" (even under `--dev-allow-any-origin`): no page could use the proxy.
     fn origins(
         &self,
         naming: &Naming,
@@ -114,6 +115,12 @@ impl ProxyInput {
         dev_any_origin: bool,
     ) -> Result<OriginPolicy, Error> {
         match &self.allowed_origins {
+            Some(list) if list.is_empty() => {
+                return Err(Error::config(
+                    naming.of("allowed_origins"),
+                    "is empty, so no page could use the proxy: list the browser origins that may, or leave the key out to use the global allowed_origins",
+                ))
+            }
             Some(list) => origins(&naming.of("allowed_origins"), list)?,
             None => shared.cloned(),
         }

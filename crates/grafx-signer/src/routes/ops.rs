@@ -69,6 +69,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let store = state.store();
     let m = state.metrics();
     m.store_degraded.set(i64::from(store.is_degraded()));
+    m.proxy_held_body_bytes
+        .set(i64::try_from(state.proxy_held_body_bytes()).unwrap_or(i64::MAX));
     let errors = store.errors();
     m.store_errors
         .inc_by(errors.saturating_sub(m.store_errors.get()));

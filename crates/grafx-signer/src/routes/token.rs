@@ -11,16 +11,19 @@
 //! (`CorsLayer` answers every preflight and only leaves the headers out), and credentials are
 //! allowed per integration, never with the development wildcard.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use grafx_core::{ErrorCode, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
+use grafx_core::{ErrorCode, ExpiresIn, SignerToken, TokenType};
 
-use crate::metrics::ReasonLabel;
-use crate::{AppError, AppState, CallerRefusal};
+use super::gates::{
+    authenticate, check_ip_limit, check_user_limit, client_ip, cors_for, decorate, preflight_reply,
+    refuse, require_csrf,
+};
+use crate::{AppError, AppState};
 
 /// Headers a page may send on the token request.
 const ALLOWED_REQUEST_HEADERS: &str = "x-csrf, content-type, authorization";
@@ -30,75 +33,8 @@ fn integration_name(state: &AppState, path: Option<String>) -> String {
     path.unwrap_or_else(|| state.config().default_integration.clone())
 }
 
-/// The client's IP: the socket peer, or behind trusted proxies what they saw (see `client_ip`).
-pub(crate) fn client_ip(
-    state: &AppState,
-    req_headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-) -> IpAddr {
-    let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
-    let config = state.config();
-    crate::client_ip(
-        peer_ip,
-        req_headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-        config.trust_proxy,
-        &config.trusted_proxies,
-    )
-}
-
 fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-}
-
-/// The CORS grant for an admitted request: its own `Origin` (echoed exactly, never `*`), and
-/// whether it may send credentials (cookies for caller authentication) — never with
-/// `--dev-allow-any-origin`, which would let any site use a visitor's session.
-pub(crate) fn cors_for(
-    cache: &crate::TokenCache,
-    headers: &HeaderMap,
-) -> Option<(HeaderValue, bool)> {
-    let origin = headers.get(header::ORIGIN)?.clone();
-    let credentials = !matches!(
-        cache.integration().allowed_origins,
-        crate::OriginPolicy::AnyForDevelopment
-    );
-    Some((origin, credentials))
-}
-
-/// Adds the CORS and no-store headers.
-pub(crate) fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> Response {
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some((value, credentials)) = cors {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        if credentials {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after, www-authenticate"),
-        );
-    }
-    res
-}
-
-pub(crate) fn refuse(state: &AppState, err: AppError) -> AppError {
-    state
-        .metrics()
-        .refusals
-        .get_or_create(&ReasonLabel {
-            reason: err.code.as_str().to_owned(),
-        })
-        .inc();
-    err
 }
 
 /// Resolves the integration and checks the origin; returns the cache and the allowed origin.
@@ -171,11 +107,8 @@ async fn issue_inner(
     body: axum::body::Body,
     admitted: Result<(std::sync::Arc<crate::TokenCache>, String), AppError>,
 ) -> Result<Response, AppError> {
-    let limits = state.limits();
     // Before any work for the caller: a flood of junk sessions is refused here.
-    limits
-        .check_ip(client_ip(state, headers, peer))
-        .map_err(rate_limited)?;
+    check_ip_limit(state, client_ip(state, headers, peer))?;
     let body_fits = read_body(body, state.config().header_read_timeout).await?;
     let (cache, origin) = admitted?;
     require_csrf(headers)?;
@@ -183,14 +116,9 @@ async fn issue_inner(
     let integration = cache.integration();
     let caller = authenticate(state, name, &integration, headers).await?;
     // A named user has an allowance of their own, on top of their IP's.
-    if let Some(user) = caller.as_ref().and_then(|c| c.subject.as_deref()) {
-        limits.check_user(user).map_err(rate_limited)?;
-    }
+    check_user_limit(state, caller.as_ref())?;
     let (token, lookup) = cache.get().await?;
-    let request_id = headers
-        .get(crate::server::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let request_id = crate::request_id::of(headers);
     check_scopes(name, &integration, &token, request_id)?;
     let json = render(state, &cache, &integration, &token)?;
     // The audit trail: who got a token, for what, until when; never the token itself. A line for
@@ -229,14 +157,6 @@ async fn issue_inner(
         .into_response())
 }
 
-fn rate_limited(wait: Duration) -> AppError {
-    AppError::new(
-        ErrorCode::RateLimited,
-        "too many token requests from this client; retry later",
-    )
-    .retry_after(wait)
-}
-
 /// Reads and discards the body, bounded in size and time: `Ok(false)` when it is over 4 KiB
 /// (refused after the origin checks), 408 when it trickles in longer than `deadline`.
 async fn read_body(body: axum::body::Body, deadline: Duration) -> Result<bool, AppError> {
@@ -256,18 +176,6 @@ async fn read_body(body: axum::body::Body, deadline: Duration) -> Result<bool, A
     }
 }
 
-/// `X-CSRF: 1`: a custom header forces a CORS preflight, so other sites cannot send it.
-pub(crate) fn require_csrf(headers: &HeaderMap) -> Result<(), AppError> {
-    if headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) == Some(CSRF_HEADER_VALUE) {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            ErrorCode::CsrfHeaderMissing,
-            "the request needs the header `X-CSRF: 1` (it forces a CORS preflight, so other sites cannot send it)",
-        ))
-    }
-}
-
 fn require_small_body(fits: bool) -> Result<(), AppError> {
     if fits {
         Ok(())
@@ -276,33 +184,6 @@ fn require_small_body(fits: bool) -> Result<(), AppError> {
             ErrorCode::PayloadTooLarge,
             "the token request body must be empty (at most 4 KiB)",
         ))
-    }
-}
-
-/// The caller, when the integration wants one: 401 without a valid session, 503 when the check
-/// itself is unusable.
-pub(crate) async fn authenticate(
-    state: &AppState,
-    name: &str,
-    integration: &crate::Integration,
-    headers: &HeaderMap,
-) -> Result<Option<crate::Caller>, AppError> {
-    if integration.caller.is_none() {
-        return Ok(None);
-    }
-    let Some(auth) = state.caller_auth(name) else {
-        return Err(AppError::new(
-            ErrorCode::CallerCheckUnavailable,
-            "caller authentication is configured but unusable (see the signer's log)",
-        ));
-    };
-    match auth.check(headers).await {
-        Ok(caller) => Ok(Some(caller)),
-        Err(refusal) => {
-            // Refused callers were throttled by IP first, so guessing sessions is slow.
-            state.metrics().count_caller_refusal(refusal.reason());
-            Err(caller_error(refusal))
-        }
     }
 }
 
@@ -365,30 +246,6 @@ pub(crate) fn render(
     })
 }
 
-/// A caller refusal as the reply: 401 with `WWW-Authenticate`, or 503 when the check failed.
-fn caller_error(refusal: CallerRefusal) -> AppError {
-    match refusal {
-        CallerRefusal::Unauthenticated { reason, message } => {
-            let challenge = if reason == "missing" {
-                r#"Bearer realm="grafx-signer""#.to_owned()
-            } else {
-                format!(
-                    r#"Bearer realm="grafx-signer", error="invalid_token", error_description="{}""#,
-                    message.replace('"', "'")
-                )
-            };
-            AppError {
-                www_authenticate: Some(challenge),
-                ..AppError::new(ErrorCode::CallerUnauthenticated, message)
-            }
-        }
-        CallerRefusal::Unavailable { message, .. } => {
-            AppError::new(ErrorCode::CallerCheckUnavailable, message)
-                .retry_after(Duration::from_secs(5))
-        }
-    }
-}
-
 /// `OPTIONS /token[/{integration}]`: CORS preflight, answered for allowed origins only.
 pub(crate) async fn preflight(
     State(state): State<AppState>,
@@ -428,25 +285,6 @@ pub(crate) async fn preflight(
     res
 }
 
-/// A granted CORS preflight: 204 with the methods and headers a page may use, cached 10 minutes.
-pub(crate) fn preflight_reply(methods: &'static str, headers: &'static str) -> Response {
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(methods),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(headers),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
-    res
-}
-
 /// Any other method on the token routes.
 pub(crate) async fn wrong_method(method: Method) -> Response {
     let e = AppError::new(
@@ -466,19 +304,6 @@ pub(crate) async fn wrong_method(method: Method) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csrf_needs_exactly_the_header() {
-        let mut h = HeaderMap::new();
-        assert_eq!(
-            require_csrf(&h).unwrap_err().code,
-            ErrorCode::CsrfHeaderMissing
-        );
-        h.insert(CSRF_HEADER, HeaderValue::from_static("0"));
-        assert!(require_csrf(&h).is_err());
-        h.insert(CSRF_HEADER, HeaderValue::from_static(CSRF_HEADER_VALUE));
-        assert!(require_csrf(&h).is_ok());
-    }
 
     #[tokio::test]
     async fn the_body_is_bounded_in_size_and_time() {

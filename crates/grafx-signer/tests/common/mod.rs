@@ -9,6 +9,8 @@ use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
 use grafx_signer::{AppState, ChiliAuthClient, Integration, MemoryStore, SignerConfig};
 use tokio::task::JoinHandle;
 
+pub mod proxy;
+
 pub const ORIGIN: &str = "http://app.test:3000";
 
 pub use grafx_testkit::SimClock;

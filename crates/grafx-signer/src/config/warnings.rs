@@ -1,0 +1,38 @@
+//! What a configuration should warn about, each time it is loaded: at start and after every
+//! SIGHUP (a reload that keeps a risky setting says so again).
+//!
+//! ```ignore
+//! for warning in config.warnings() {
+//!     tracing::warn!("{warning}");
+//! }
+//! ```
+
+use super::SignerConfig;
+use crate::OriginPolicy;
+
+impl SignerConfig {
+    /// The risky settings in force, one sentence each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let any_origin = |p: &OriginPolicy| *p == OriginPolicy::AnyForDevelopment;
+        if self.integrations.values().any(|i| {
+            any_origin(&i.allowed_origins)
+                || i.proxy
+                    .as_ref()
+                    .is_some_and(|p| any_origin(&p.allowed_origins))
+        }) {
+            warnings.push("!!! --dev-allow-any-origin: ANY website can obtain tokens from this signer. Never use this in production. !!!".to_owned());
+        }
+        for i in self.integrations.values() {
+            if let Some(p) = i.proxy.as_ref().filter(|p| !p.require_caller) {
+                if p.allow.forwards_writes() {
+                    warnings.push(format!(
+                        "integration `{}`: the API proxy forwards writes for anonymous callers (require_caller = false): anyone who forges an Origin header can write with this integration's token, within the quotas",
+                        i.name
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+}

@@ -1,0 +1,69 @@
+//! The proxy's audit trail: a line for every write (who, from where, what, through which
+//! integration) when it is forwarded (so a write that times out or loses its client is still on
+//! record) and with CHILI's status; reads at debug level, once. Every line names the client's
+//! address (after trusted-proxy handling) and, with caller authentication, the user.
+//!
+//! ```ignore
+//! audit::forwarding(&admitted, &parts, &path, &sender);
+//! audit::answered(&admitted, &parts, &path, &sender, status);
+//! ```
+
+use axum::http::{request::Parts, Method, StatusCode};
+use grafx_core::ProxyPath;
+
+use super::{Admitted, Sender};
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+}
+
+/// Before a write goes to CHILI.
+pub(super) fn forwarding(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
+    if is_read(&parts.method) {
+        return;
+    }
+    tracing::info!(
+        target: "grafx_signer::audit",
+        request_id = s.request_id,
+        user = s.user.unwrap_or("-"),
+        client_ip = %s.ip,
+        origin = a.origin,
+        integration = a.name,
+        method = parts.method.as_str(),
+        path = %path,
+        "forwarding write"
+    );
+}
+
+/// With CHILI's status.
+pub(super) fn answered(
+    a: &Admitted,
+    parts: &Parts,
+    path: &ProxyPath,
+    s: &Sender<'_>,
+    status: StatusCode,
+) {
+    let (user, method, status) = (
+        s.user.unwrap_or("-"),
+        parts.method.as_str(),
+        status.as_u16(),
+    );
+    if is_read(&parts.method) {
+        tracing::debug!(target: "grafx_signer::audit", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status, "proxied read");
+    } else {
+        tracing::info!(target: "grafx_signer::audit", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status, "proxied write");
+    }
+}
+
+/// The method as a metrics label (a fixed set: no label per odd method).
+pub(super) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    }
+}

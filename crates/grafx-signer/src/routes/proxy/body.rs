@@ -1,0 +1,218 @@
+//! The request body on its way to CHILI: bounded in size (`proxy.max_request_bytes`, 413), in
+//! time (408: the part held for a retry within the request deadline, and no pause between two
+//! chunks longer than the header read timeout), and in memory across all connections (the held
+//! parts of every request together stay within `proxy_held_body_bytes`; a request that would go
+//! over waits for room, within its deadline).
+//!
+//! ```ignore
+//! let outgoing = body::read(body, &parts.headers, &policy, &state.proxy_body_limits()).await?;
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap};
+use futures_util::{Stream, StreamExt};
+use grafx_core::ErrorCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::{AppError, ProxyPolicy};
+
+/// A request body up to this size is held so a 401 can be retried; a larger one streams.
+pub const REPLAY_LIMIT: usize = 256 * 1024;
+
+/// How request bodies are bounded in time and memory.
+#[derive(Clone)]
+pub(crate) struct BodyLimits {
+    /// The held part (up to [`REPLAY_LIMIT`]) arrives within this.
+    pub(crate) deadline: Duration,
+    /// No pause between two chunks is longer than this.
+    pub(crate) idle: Duration,
+    /// Bytes every held body may take together.
+    pub(crate) budget: Arc<Semaphore>,
+    /// The budget's size: no chunk asks for more than there is.
+    pub(crate) budget_bytes: u32,
+}
+
+/// A request body for CHILI: held (and so replayable) when small, else streamed with its size
+/// and pace checked on the way.
+pub(super) enum Outgoing {
+    Held {
+        body: Option<Bytes>,
+        /// Its share of the memory budget, returned when the request is done.
+        _room: Option<OwnedSemaphorePermit>,
+    },
+    Streamed {
+        body: reqwest::Body,
+        flags: Arc<StreamFlags>,
+        _room: Option<OwnedSemaphorePermit>,
+    },
+}
+
+/// Why a streamed body stopped early.
+#[derive(Default)]
+pub(super) struct StreamFlags {
+    too_large: AtomicBool,
+    stalled: AtomicBool,
+}
+
+impl StreamFlags {
+    /// The refusal a failed send stands for, when the body (not CHILI) was at fault.
+    pub(super) fn refusal(&self, max: u64, idle: Duration) -> Option<AppError> {
+        if self.too_large.load(Ordering::Relaxed) {
+            Some(too_large(max))
+        } else if self.stalled.load(Ordering::Relaxed) {
+            Some(stalled(idle))
+        } else {
+            None
+        }
+    }
+}
+
+pub(super) fn too_large(max: u64) -> AppError {
+    AppError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than the proxy forwards ({max} bytes; proxy.max_request_bytes)"),
+    )
+}
+
+fn stalled(idle: Duration) -> AppError {
+    AppError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "the request body paused for more than {} s; send it without stalling",
+            idle.as_secs_f32()
+        ),
+    )
+}
+
+fn late(deadline: Duration) -> AppError {
+    AppError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "the request body did not arrive within {} s",
+            deadline.as_secs_f32()
+        ),
+    )
+}
+
+/// Reads up to [`REPLAY_LIMIT`] of the body within the deadline; the rest, if any, streams.
+pub(super) async fn read(
+    body: Body,
+    headers: &HeaderMap,
+    policy: &ProxyPolicy,
+    limits: &BodyLimits,
+) -> Result<Outgoing, AppError> {
+    let max = policy.max_request_bytes;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
+    if axum::body::HttpBody::is_end_stream(&body) {
+        return Ok(Outgoing::Held {
+            body: None,
+            _room: None,
+        });
+    }
+    tokio::time::timeout(limits.deadline, hold(body.into_data_stream(), max, limits))
+        .await
+        .map_err(|_| late(limits.deadline))?
+}
+
+/// The held part, its memory taken from the budget chunk by chunk (waiting for room when every
+/// other request holds it), then the streamed rest.
+async fn hold(
+    mut stream: axum::body::BodyDataStream,
+    max: u64,
+    limits: &BodyLimits,
+) -> Result<Outgoing, AppError> {
+    let mut held = Vec::new();
+    let mut room: Option<OwnedSemaphorePermit> = None;
+    let mut size = 0usize;
+    while let Some(chunk) = next_chunk(&mut stream, limits.idle).await? {
+        size += chunk.len();
+        if size as u64 > max {
+            return Err(too_large(max));
+        }
+        let more = u32::try_from(chunk.len())
+            .unwrap_or(u32::MAX)
+            .min(limits.budget_bytes);
+        let permit = Arc::clone(&limits.budget)
+            .acquire_many_owned(more)
+            .await
+            .map_err(|_| late(limits.deadline))?;
+        match &mut room {
+            Some(r) => r.merge(permit),
+            None => room = Some(permit),
+        }
+        held.push(chunk);
+        if size > REPLAY_LIMIT {
+            let flags = Arc::new(StreamFlags::default());
+            let rest = guarded(stream, size as u64, max, limits.idle, Arc::clone(&flags));
+            let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(rest);
+            return Ok(Outgoing::Streamed {
+                body: reqwest::Body::wrap_stream(whole),
+                flags,
+                _room: room,
+            });
+        }
+    }
+    Ok(Outgoing::Held {
+        body: Some(held.concat().into()),
+        _room: room,
+    })
+}
+
+/// The next chunk, or 408 after a pause longer than `idle`.
+async fn next_chunk(
+    stream: &mut axum::body::BodyDataStream,
+    idle: Duration,
+) -> Result<Option<Bytes>, AppError> {
+    match tokio::time::timeout(idle, stream.next()).await {
+        Err(_) => Err(stalled(idle)),
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(Some(Err(e))) => Err(AppError::new(
+            ErrorCode::InvalidRequest,
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// The rest of the body after `seen` bytes: failing (and flagging why) once more than `max`
+/// bytes went by or a pause outlasted `idle`.
+fn guarded(
+    stream: axum::body::BodyDataStream,
+    seen: u64,
+    max: u64,
+    idle: Duration,
+    flags: Arc<StreamFlags>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(Some((stream, seen)), move |state| {
+        let flags = Arc::clone(&flags);
+        async move {
+            let (mut stream, seen) = state?;
+            let fail = |flag: &AtomicBool, why: &str| {
+                flag.store(true, Ordering::Relaxed);
+                Some((Err(std::io::Error::other(why.to_owned())), None))
+            };
+            match tokio::time::timeout(idle, stream.next()).await {
+                Err(_) => fail(&flags.stalled, "the request body stalled"),
+                Ok(None) => None,
+                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), None)),
+                Ok(Some(Ok(chunk))) => {
+                    let seen = seen + chunk.len() as u64;
+                    if seen > max {
+                        return fail(&flags.too_large, "request body over the proxy's limit");
+                    }
+                    Some((Ok(chunk), Some((stream, seen))))
+                }
+            }
+        }
+    })
+}

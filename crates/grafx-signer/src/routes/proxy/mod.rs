@@ -1,0 +1,131 @@
+//! `/api/{integration}/{path…}`: the API proxy (the Backend-for-Frontend pattern). A page calls
+//! the Environment API through the signer, which adds the integration's token; the token never
+//! reaches the browser, so a write integration can serve pages without handing them its token.
+//!
+//! A request's way, one file a step:
+//! 1. [`admit`]: the integration and its proxy, the `Origin` (the proxy's `allowed_origins`, or a
+//!    same-origin GET on an allowed host, told by `Sec-Fetch-Site`); then the gates `/token` has
+//!    too ([`super::gates`]: the client IP's limit, `X-CSRF: 1`, the caller's session, the
+//!    signed-in user's limit); then the path against the allow-list and the caller's quotas.
+//! 2. [`body`]: the request body, bounded in size, in time, and in the memory all held bodies
+//!    take together.
+//! 3. [`send`]: CHILI is asked with the integration's token, within [`PROXY_DEADLINE`]; a 401 is
+//!    retried once with a replacement token when the body can be sent again.
+//! 4. [`reply`]: CHILI's status, headers and body go back; API links made relative
+//!    ([`links`]), the token redacted from every header and body ([`redact`]).
+//! 5. [`audit`]: every write on record, with the user and the client's address.
+//!
+//! Nothing is sent to CHILI before every gate has passed.
+
+mod admit;
+mod audit;
+mod body;
+mod links;
+mod redact;
+mod reply;
+mod send;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::gates;
+use crate::metrics::ProxyLabels;
+use crate::{AppError, AppState, Integration, ProxyPolicy, TokenCache};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, request::Parts, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+
+pub(crate) use body::BodyLimits;
+pub(crate) use send::PROXY_DEADLINE;
+
+/// An admitted request's integration.
+struct Admitted {
+    name: String,
+    cache: Arc<TokenCache>,
+    integration: Arc<Integration>,
+    proxy: ProxyPolicy,
+    origin: String,
+}
+
+/// Who sent a request that passed every gate: for quotas and the audit.
+struct Sender<'a> {
+    ip: std::net::IpAddr,
+    user: Option<&'a str>,
+    request_id: &'a str,
+}
+
+/// `ANY /api/{integration}/{path…}`.
+pub(crate) async fn forward(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let admitted = admit::admit(&state, &parts);
+    let cors = admitted
+        .as_ref()
+        .ok()
+        .and_then(|a| Some((parts.headers.get(header::ORIGIN)?.clone(), a.credentials())));
+    let res = match admitted {
+        Ok(_) if parts.method == Method::OPTIONS => Ok(admit::preflight()),
+        Ok(a) => forward_admitted(&state, &parts, body, a).await,
+        Err(e) => Err(e),
+    };
+    let res = res.unwrap_or_else(|e| gates::refuse(&state, e).into_response());
+    let mut res = gates::decorate(res, cors);
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "retry-after, www-authenticate, content-disposition, content-length, location, etag",
+        ),
+    );
+    res
+}
+
+impl Admitted {
+    /// Whether the page may send credentials: never with `--dev-allow-any-origin`.
+    fn credentials(&self) -> bool {
+        self.proxy.allowed_origins != crate::OriginPolicy::AnyForDevelopment
+    }
+}
+
+/// The shared gates, the proxy's own, the body, then the request to CHILI and its reply.
+async fn forward_admitted(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    a: Admitted,
+) -> Result<Response, AppError> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ip = gates::client_ip(state, &parts.headers, peer);
+    gates::check_ip_limit(state, ip)?;
+    gates::require_csrf(&parts.headers)?;
+    let path = admit::allowed_path(&a, &parts.method, admit::split_path(parts.uri.path()).1)?;
+    let caller = if a.proxy.require_caller {
+        gates::authenticate(state, &a.name, &a.integration, &parts.headers).await?
+    } else {
+        None
+    };
+    gates::check_user_limit(state, caller.as_ref())?;
+    let sender = Sender {
+        ip,
+        user: caller.as_ref().and_then(|c| c.subject.as_deref()),
+        request_id: crate::request_id::of(&parts.headers),
+    };
+    admit::check_quotas(state, &a.name, &parts.method, &path, &sender)?;
+    let outgoing = body::read(body, &parts.headers, &a.proxy, &state.proxy_body_limits()).await?;
+    audit::forwarding(&a, parts, &path, &sender);
+    let (upstream, token) = send::send_in_time(state, parts, &a, &path, outgoing).await?;
+    let status = upstream.status();
+    state
+        .metrics()
+        .proxy_requests
+        .get_or_create(&ProxyLabels {
+            integration: a.name.clone(),
+            method: audit::method_label(&parts.method),
+            status: status.as_u16(),
+        })
+        .inc();
+    audit::answered(&a, parts, &path, &sender, status);
+    reply::reply(upstream, &a, &path, &token, &parts.method).await
+}

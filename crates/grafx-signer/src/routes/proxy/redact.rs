@@ -1,0 +1,228 @@
+//! Keeps the integration's token out of every reply the proxy passes back, whatever its type,
+//! size or chunking: CHILI never reflects the bearer, so this is defence in depth, and it must be
+//! sound where it applies.
+//!
+//! Covered: the token's bytes anywhere in a reply body (any content type, any size, decoded from
+//! gzip or deflate first; a reply in any other content encoding is refused), including across
+//! chunk boundaries, and written with JSON escapes (`\u0065`, `\/`) for any of its characters;
+//! every passed reply header. Not covered: a token split over two `Range` replies (the proxy
+//! forwards `Range` only for file downloads, which CHILI's renderer writes, never an API echo),
+//! and encodings that hide bytes some other way (base64 of the token, say).
+//!
+//! ```ignore
+//! let mut r = Redactor::new("eyJ.a.b");
+//! let mut out = r.feed(b"{\"t\":\"eyJ.");
+//! out.extend(r.feed(b"a.b\"}"));
+//! out.extend(r.finish());
+//! assert_eq!(out, b"{\"t\":\"[redact\"}"); // as long as the token: `Content-Length` holds
+//! ```
+
+use memchr::memmem;
+
+/// What a token is replaced with (cut or padded with `*` to the token's length).
+pub(crate) const REDACTED: &[u8] = b"[redacted]";
+
+/// The longest spelling of one character: `\u0041`.
+const MAX_ESCAPE: usize = 6;
+
+/// A streaming redactor: [`Redactor::feed`] each chunk, then [`Redactor::finish`].
+pub(crate) struct Redactor {
+    token: Vec<u8>,
+    /// Bytes not yet emitted: a token may start in them and end in the next chunk.
+    carry: Vec<u8>,
+}
+
+impl Redactor {
+    pub(crate) fn new(token: &str) -> Self {
+        Self {
+            token: token.as_bytes().to_vec(),
+            carry: Vec::new(),
+        }
+    }
+
+    /// The longest a spelling of the token can be.
+    fn window(&self) -> usize {
+        self.token.len() * MAX_ESCAPE
+    }
+
+    /// The bytes of `chunk` (and of earlier chunks held back) that can be sent now, redacted.
+    /// The last `window - 1` bytes are held: a token may begin there.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.token.is_empty() {
+            return chunk.to_vec();
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(chunk);
+        let spans = spans(&buf, &self.token);
+        // A spelling that starts before the cut ends inside `buf` (it is at most `window` long),
+        // so it was found whole; the cut moves past one that straddles it.
+        let mut cut = buf.len().saturating_sub(self.window() - 1);
+        if let Some(&(_, end)) = spans.iter().find(|(s, e)| *s < cut && *e > cut) {
+            cut = end;
+        }
+        let out = replaced(&buf[..cut], spans.iter().filter(|(_, e)| *e <= cut));
+        self.carry = buf[cut..].to_vec();
+        out
+    }
+
+    /// The bytes still held, redacted.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        let buf = std::mem::take(&mut self.carry);
+        let spans = spans(&buf, &self.token);
+        replaced(&buf, spans.iter())
+    }
+}
+
+/// `text` with every spelling of `token` redacted (a whole body or a header value).
+pub(crate) fn redact_all(text: &[u8], token: &str) -> Option<Vec<u8>> {
+    if token.is_empty() {
+        return None;
+    }
+    let spans = spans(text, token.as_bytes());
+    (!spans.is_empty()).then(|| replaced(text, spans.iter()))
+}
+
+/// `buf` with the (sorted, disjoint) `spans` replaced by [`REDACTED`], padded with `*` to the
+/// span's length: a reply keeps its `Content-Length` (a download's progress) whatever is found.
+fn replaced<'a>(buf: &[u8], spans: impl Iterator<Item = &'a (usize, usize)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(buf.len());
+    let mut at = 0;
+    for &(start, end) in spans {
+        out.extend_from_slice(&buf[at..start]);
+        let len = end - start;
+        out.extend(REDACTED.iter().chain(std::iter::repeat(&b'*')).take(len));
+        at = end;
+    }
+    out.extend_from_slice(&buf[at..]);
+    out
+}
+
+/// Where `token` is spelled in `buf`, as sorted, disjoint byte ranges: literally (a fast,
+/// linear search), or, when `buf` holds JSON escapes at all, with any of its characters escaped
+/// (a linear pass that decodes them, then the same search).
+fn spans(buf: &[u8], token: &[u8]) -> Vec<(usize, usize)> {
+    let escaped = memmem::find(buf, b"\\u").is_some() || memmem::find(buf, b"\\/").is_some();
+    if !escaped {
+        return memmem::find_iter(buf, token)
+            .map(|i| (i, i + token.len()))
+            .collect();
+    }
+    let (decoded, at) = decode_escapes(buf);
+    memmem::find_iter(&decoded, token)
+        .map(|i| (at[i], at[i + token.len()]))
+        .collect()
+}
+
+/// `buf` with JSON's ASCII escapes decoded (`\u0000`–`\u007f`, `\/`, `\"`, `\\`), and where each
+/// decoded byte began in `buf` (plus one entry for the end).
+fn decode_escapes(buf: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut decoded = Vec::with_capacity(buf.len());
+    let mut at = Vec::with_capacity(buf.len() + 1);
+    let mut i = 0;
+    while i < buf.len() {
+        let (byte, len) = match buf[i] {
+            b'\\' => escape_at(&buf[i..]).unwrap_or((b'\\', 1)),
+            b => (b, 1),
+        };
+        decoded.push(byte);
+        at.push(i);
+        i += len;
+    }
+    at.push(buf.len());
+    (decoded, at)
+}
+
+/// The ASCII byte a JSON escape at the start of `s` stands for, and the escape's length.
+fn escape_at(s: &[u8]) -> Option<(u8, usize)> {
+    match s.get(1)? {
+        b'/' => Some((b'/', 2)),
+        b'"' => Some((b'"', 2)),
+        b'\\' => Some((b'\\', 2)),
+        b'u' => {
+            let hex = std::str::from_utf8(s.get(2..6)?).ok()?;
+            let code = u8::try_from(u16::from_str_radix(hex, 16).ok()?).ok()?;
+            code.is_ascii().then_some((code, 6))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "eyJhbGciOi.payload-x_Y.sig";
+
+    /// The replacement of a spelling `len` bytes long.
+    fn mark(len: usize) -> String {
+        format!("[redacted]{}", "*".repeat(len - 10))
+    }
+
+    fn streamed(token: &str, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut r = Redactor::new(token);
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(r.feed(c));
+        }
+        out.extend(r.finish());
+        out
+    }
+
+    #[test]
+    fn literal_and_escaped_spellings_are_redacted() {
+        let body = format!(r#"{{"a":"{TOKEN}","b":"x"}}"#);
+        let out = redact_all(body.as_bytes(), TOKEN).unwrap();
+        assert_eq!(out.len(), body.len());
+        assert_eq!(
+            out,
+            format!(r#"{{"a":"{}","b":"x"}}"#, mark(TOKEN.len())).as_bytes()
+        );
+        // Every character escaped, some of them, upper- and lower-case hex.
+        let all: String = TOKEN.bytes().map(|b| format!("\\u{b:04x}")).collect();
+        let some = TOKEN
+            .replacen('J', "\\u004A", 1)
+            .replacen('.', "\\u002e", 2);
+        for spelled in [all, some] {
+            let body = format!(r#"["{spelled}"]"#);
+            assert_eq!(
+                redact_all(body.as_bytes(), TOKEN).unwrap(),
+                format!(r#"["{}"]"#, mark(spelled.len())).as_bytes(),
+                "{spelled}"
+            );
+        }
+        // An escaped backslash before `u0065` is a backslash and the letters, not an escape.
+        let tricky = format!(r#""\\u0065{}""#, &TOKEN[1..]);
+        assert_eq!(redact_all(tricky.as_bytes(), TOKEN), None);
+        assert_eq!(redact_all(b"no token here \\u00e9", TOKEN), None);
+        assert_eq!(redact_all(TOKEN.as_bytes(), ""), None);
+    }
+
+    #[test]
+    fn a_token_split_across_chunks_is_redacted_and_nothing_else_changes() {
+        let body = format!("<x>{TOKEN}</x> and again {TOKEN}!");
+        let m = mark(TOKEN.len());
+        let expected = format!("<x>{m}</x> and again {m}!").into_bytes();
+        // Every split point, and byte by byte.
+        for cut in 0..body.len() {
+            let (a, b) = body.as_bytes().split_at(cut);
+            assert_eq!(streamed(TOKEN, &[a, b]), expected, "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = body.as_bytes().chunks(1).collect();
+        assert_eq!(streamed(TOKEN, &bytes), expected);
+        // An escaped spelling split inside an escape.
+        let escaped = format!("[\"\\u0065{}\"]", &TOKEN[1..]);
+        for cut in 0..escaped.len() {
+            let (a, b) = escaped.as_bytes().split_at(cut);
+            let expected = format!("[\"{}\"]", mark(escaped.len() - 4));
+            assert_eq!(
+                streamed(TOKEN, &[a, b]),
+                expected.as_bytes(),
+                "cut at {cut}"
+            );
+        }
+        // Binary data without the token passes byte for byte, whatever the chunking.
+        let binary: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let chunks: Vec<&[u8]> = binary.chunks(1000).collect();
+        assert_eq!(streamed(TOKEN, &chunks), binary);
+    }
+}

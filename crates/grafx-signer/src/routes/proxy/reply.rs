@@ -1,0 +1,197 @@
+//! CHILI's reply for the browser: its status, the passed headers, and its body, which streams
+//! through the token redactor; a JSON API reply up to [`REWRITE_LIMIT`] is held to make its
+//! links relative. A reply in a content encoding the proxy cannot decode (and so cannot check)
+//! is refused.
+//!
+//! ```ignore
+//! let res = reply::reply(upstream, &admitted, &path, &token, &parts.method).await?;
+//! ```
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use axum::response::Response;
+use futures_util::StreamExt;
+use grafx_core::{AccessToken, ErrorCode, ProxyPath};
+
+use super::links::{relative_link, rewrite_links, rewrites};
+use super::redact::{redact_all, Redactor};
+use super::send::unreachable_api;
+use super::Admitted;
+use crate::AppError;
+
+/// JSON API replies up to this size have their links rewritten; larger ones and every other
+/// type stream (still redacted).
+pub const REWRITE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Bodies longer than this are rewritten off the async worker threads.
+const INLINE_REWRITE: usize = 64 * 1024;
+
+/// Reply headers passed back (never `Authorization`, `Set-Cookie`, `WWW-Authenticate`, or
+/// `Content-Encoding`: bodies go back decoded).
+const FORWARDED_REPLY_HEADERS: [HeaderName; 9] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_DISPOSITION,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::RETRY_AFTER,
+];
+
+/// The browser's reply (see the module docs).
+pub(super) async fn reply(
+    upstream: reqwest::Response,
+    a: &Admitted,
+    path: &ProxyPath,
+    token: &AccessToken,
+    method: &Method,
+) -> Result<Response, AppError> {
+    refuse_unknown_encoding(upstream.headers())?;
+    let status = upstream.status();
+    let base = a.integration.environment_api_url.as_str().to_owned();
+    let mut headers = passed_headers(upstream.headers(), &base, path, token.secret());
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    let rewritable = json
+        && rewrites(path)
+        && *method != Method::HEAD
+        && upstream
+            .content_length()
+            .is_none_or(|n| n <= REWRITE_LIMIT as u64);
+    let body = if rewritable {
+        let (body, rewritten) = rewritten_body(upstream, base, path.clone(), token).await?;
+        if rewritten {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        body
+    } else {
+        redacted_stream(upstream.bytes_stream(), token)
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    Ok(res)
+}
+
+/// 502 for a reply still encoded after the HTTP client decoded gzip and deflate (brotli, zstd,
+/// anything else): the proxy could not check it for the token.
+fn refuse_unknown_encoding(headers: &HeaderMap) -> Result<(), AppError> {
+    match headers.get(header::CONTENT_ENCODING) {
+        Some(v) if !v.as_bytes().eq_ignore_ascii_case(b"identity") => Err(AppError::new(
+            ErrorCode::ProxyUpstreamFailed,
+            format!(
+                "the Environment API sent a reply in an encoding the proxy cannot check ({}); nothing was passed on",
+                String::from_utf8_lossy(v.as_bytes())
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The reply headers passed back, each redacted, `Location` made relative, and the headers that
+/// keep CHILI's content (SVG, HTML media), now served from the signer's origin, from ever running
+/// as a page.
+fn passed_headers(upstream: &HeaderMap, base: &str, path: &ProxyPath, token: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut pass = |name: &HeaderName, value: &HeaderValue| {
+        let value = match redact_all(value.as_bytes(), token) {
+            Some(clean) => HeaderValue::from_bytes(&clean).ok(),
+            None => Some(value.clone()),
+        };
+        if let Some(v) = value {
+            headers.append(name, v);
+        }
+    };
+    for name in &FORWARDED_REPLY_HEADERS {
+        for value in upstream.get_all(name) {
+            pass(name, value);
+        }
+    }
+    if let Some(location) = upstream.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+        let relative = relative_link(location, base, path).unwrap_or_else(|| location.to_owned());
+        if let Ok(v) = HeaderValue::from_str(&relative) {
+            pass(&header::LOCATION, &v);
+        }
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers
+}
+
+/// A body streamed through the redactor, chunk by chunk.
+fn redacted_stream(
+    stream: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    token: &AccessToken,
+) -> Body {
+    let redactor = Redactor::new(token.secret());
+    let chunks = futures_util::stream::unfold(
+        (Box::pin(stream), Some(redactor)),
+        |(mut stream, redactor)| async move {
+            let mut redactor = redactor?;
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    let out = Bytes::from(redactor.feed(&chunk));
+                    Some((Ok(out), (stream, Some(redactor))))
+                }
+                Some(Err(e)) => Some((Err(e), (stream, None))),
+                None => {
+                    let out = Bytes::from(redactor.finish());
+                    Some((Ok(out), (stream, None)))
+                }
+            }
+        },
+    );
+    Body::from_stream(chunks)
+}
+
+/// A JSON reply held (up to [`REWRITE_LIMIT`]), its links rewritten and redacted; one that turns
+/// out larger streams on through the redactor. The flag says whether the length changed.
+async fn rewritten_body(
+    upstream: reqwest::Response,
+    base: String,
+    path: ProxyPath,
+    token: &AccessToken,
+) -> Result<(Body, bool), AppError> {
+    let mut stream = upstream.bytes_stream();
+    let mut held = Vec::new();
+    let mut size = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| unreachable_api(&e))?;
+        size += chunk.len();
+        held.push(chunk);
+        if size > REWRITE_LIMIT {
+            let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(stream);
+            return Ok((redacted_stream(whole, token), false));
+        }
+    }
+    let body = held.concat();
+    let secret = token.secret().to_owned();
+    let edit = move || {
+        let linked = rewrite_links(&body, &base, &path);
+        let changed = linked.is_some();
+        let text = linked.unwrap_or(body);
+        let out = redact_all(&text, &secret).unwrap_or(text);
+        (out, changed)
+    };
+    let (out, changed) = if size > INLINE_REWRITE {
+        tokio::task::spawn_blocking(edit).await.map_err(|e| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!("rewriting the reply failed: {e}"),
+            )
+        })?
+    } else {
+        edit()
+    };
+    Ok((Body::from(out), changed))
+}

@@ -1,0 +1,176 @@
+//! The request to CHILI: the integration's token, the passed request headers, and one retry
+//! with a replacement token after a 401 when the body can be sent again.
+//!
+//! ```ignore
+//! let (reply, token) = send::send_in_time(&state, &parts, &admitted, &path, outgoing).await?;
+//! ```
+
+use axum::http::{header, request::Parts, HeaderName, StatusCode};
+use grafx_core::{AccessToken, ErrorCode, ProxyPath};
+
+use super::body::Outgoing;
+use super::Admitted;
+use crate::{AppError, AppState};
+
+/// How long the proxy waits for CHILI's reply head (a request body streams within it). Longer than
+/// the token route's deadline: an upload of `max_request_bytes` must fit.
+pub const PROXY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Request headers passed on to CHILI (never the caller's `Cookie`, `Authorization` or
+/// `Accept-Encoding`: the proxy asks for what it can decode and check).
+const FORWARDED_REQUEST_HEADERS: [HeaderName; 6] = [
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    header::ACCEPT_LANGUAGE,
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+];
+
+/// Passed on for file downloads only: a part of an API reply could hold part of a token, which
+/// no check on that part alone can see.
+const RANGE_HEADERS: [HeaderName; 2] = [header::RANGE, header::IF_RANGE];
+
+/// Whether `path` is a file download (`…/download`), whose reply CHILI's renderer wrote.
+fn is_download(path: &ProxyPath) -> bool {
+    path.as_str().ends_with("/download")
+}
+
+/// [`send_with_retry`] within [`PROXY_DEADLINE`]: 504 `proxy_upstream_timeout` after it.
+pub(super) async fn send_in_time(
+    state: &AppState,
+    parts: &Parts,
+    a: &Admitted,
+    path: &ProxyPath,
+    outgoing: Outgoing,
+) -> Result<(reqwest::Response, AccessToken), AppError> {
+    tokio::time::timeout(
+        PROXY_DEADLINE,
+        send_with_retry(state, parts, a, path, outgoing),
+    )
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::ProxyUpstreamTimeout,
+            format!(
+                "the Environment API did not answer within {} s",
+                PROXY_DEADLINE.as_secs()
+            ),
+        )
+    })?
+}
+
+/// Sends the request with the integration's token; on a 401, once more with a replacement token
+/// when the body can be sent again and a different token can be had.
+async fn send_with_retry(
+    state: &AppState,
+    parts: &Parts,
+    a: &Admitted,
+    path: &ProxyPath,
+    outgoing: Outgoing,
+) -> Result<(reqwest::Response, AccessToken), AppError> {
+    let (token, _) = a.cache.get().await?;
+    let token = token.access_token.clone();
+    let url = upstream_url(a, path, parts.uri.query())?;
+    match outgoing {
+        Outgoing::Streamed { body, flags, _room } => {
+            let sent = request(state, parts, path, &url, &token)
+                .body(body)
+                .send()
+                .await;
+            let idle = state.proxy_body_limits().idle;
+            let res = sent.map_err(|e| {
+                flags
+                    .refusal(a.proxy.max_request_bytes, idle)
+                    .unwrap_or_else(|| unreachable_api(&e))
+            })?;
+            Ok((res, token))
+        }
+        Outgoing::Held { body, _room } => {
+            let send = |access: &AccessToken| {
+                let req = request(state, parts, path, &url, access);
+                let req = match &body {
+                    Some(b) => req.body(b.clone()),
+                    None => req,
+                };
+                async move { req.send().await.map_err(|e| unreachable_api(&e)) }
+            };
+            let res = send(&token).await?;
+            if res.status() != StatusCode::UNAUTHORIZED {
+                return Ok((res, token));
+            }
+            match a.cache.replace_refused(&token).await {
+                Ok(Some(fresh)) => {
+                    tracing::info!(
+                        integration = a.name,
+                        "the Environment API refused the token; retrying once with a new one"
+                    );
+                    let fresh = fresh.access_token.clone();
+                    Ok((send(&fresh).await?, fresh))
+                }
+                // No other token now: CHILI's 401 goes back as it is.
+                Ok(None) | Err(_) => Ok((res, token)),
+            }
+        }
+    }
+}
+
+/// The Environment API URL for `path` and the request's query.
+fn upstream_url(a: &Admitted, path: &ProxyPath, query: Option<&str>) -> Result<url::Url, AppError> {
+    let joined = a
+        .integration
+        .environment_api_url
+        .join(path.as_str())
+        .map_err(|e| AppError::new(ErrorCode::ProxyPathNotAllowed, e.to_string()))?;
+    let mut url = url::Url::parse(&joined)
+        .map_err(|e| AppError::new(ErrorCode::ProxyPathNotAllowed, e.to_string()))?;
+    url.set_query(query);
+    Ok(url)
+}
+
+fn request(
+    state: &AppState,
+    parts: &Parts,
+    path: &ProxyPath,
+    url: &url::Url,
+    token: &AccessToken,
+) -> reqwest::RequestBuilder {
+    let mut req = state
+        .proxy_http()
+        .request(parts.method.clone(), url.clone())
+        .bearer_auth(token.secret());
+    let ranges: &[HeaderName] = if is_download(path) {
+        &RANGE_HEADERS
+    } else {
+        &[]
+    };
+    for name in FORWARDED_REQUEST_HEADERS.iter().chain(ranges) {
+        for value in parts.headers.get_all(name) {
+            req = req.header(name, value);
+        }
+    }
+    req
+}
+
+pub(super) fn unreachable_api(e: &reqwest::Error) -> AppError {
+    // reqwest's message names the URL, which is not a secret; the token is never in it.
+    AppError::new(
+        ErrorCode::ProxyUpstreamFailed,
+        format!("the Environment API could not be reached: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_for_downloads_only() {
+        let p = |s: &str| ProxyPath::parse(s).unwrap();
+        assert!(is_download(&p("output/tasks/t1/download")));
+        assert!(is_download(&p("media/m1/download")));
+        assert!(!is_download(&p("projects/p1/document")));
+        assert!(!is_download(&p("output/tasks/t1")));
+        assert!(!is_download(&p("download")));
+    }
+}
