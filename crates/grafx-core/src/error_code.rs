@@ -103,6 +103,9 @@ error_codes! {
     ProxyUpstreamFailed = "proxy_upstream_failed", Some(502);
     /// The Environment API did not answer the API proxy in time.
     ProxyUpstreamTimeout = "proxy_upstream_timeout", Some(504);
+    /// The API proxy cannot tell who owns a project or output right now (its store is down), so
+    /// it refuses rather than risk one user reaching another's.
+    OwnershipUnavailable = "ownership_unavailable", Some(503);
     /// An unexpected failure inside the signer.
     Internal = "internal_error", Some(500);
     // --- Raised by the browser module ---

@@ -111,6 +111,8 @@ impl Media {
 #[derive(Debug, Clone)]
 pub(crate) struct Project {
     pub(crate) id: String,
+    /// The client that created it, the only one that can see it.
+    pub(crate) owner: String,
     pub(crate) name: String,
     pub(crate) template_id: String,
     pub(crate) created: u64,
@@ -157,6 +159,8 @@ impl OutputSetting {
 /// A running or finished output task.
 #[derive(Debug, Clone)]
 pub(crate) struct OutputTask {
+    /// The client that started it, the only one that can see it and its download.
+    pub(crate) owner: String,
     pub(crate) format: Format,
     pub(crate) template: Template,
     pub(crate) started: Timestamp,
@@ -202,6 +206,8 @@ pub(crate) enum PreviewOf {
 /// A preview being "rendered": CHILI answers 202 with a task id, then serves the image.
 #[derive(Debug, Clone)]
 pub(crate) struct PreviewTask {
+    /// A project preview's owner (the project's); template previews are anyone's.
+    pub(crate) owner: Option<String>,
     pub(crate) of: PreviewOf,
     /// The template the preview shows (a project's own template).
     pub(crate) template: Template,

@@ -15,6 +15,9 @@ use crate::config::{ClientSpec, Settings, AUDIENCE};
 /// What the emulator remembers about a token it issued.
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedToken {
+    /// The client it was issued to: on CHILI an integration is a user, and what it creates
+    /// (projects, outputs) is its own.
+    pub(crate) client: String,
     pub(crate) scope: Scopes,
     pub(crate) expires_at: Timestamp,
 }
@@ -75,6 +78,7 @@ impl TokenIssuer {
         self.issued.insert(
             token.clone(),
             IssuedToken {
+                client: client.id.clone(),
                 scope: client.scopes.clone(),
                 expires_at,
             },

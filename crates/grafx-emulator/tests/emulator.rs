@@ -536,6 +536,136 @@ async fn projects_round_trip_their_document() {
     problem(api(&em, &token, "projects/missing").await, 404).await;
 }
 
+/// On CHILI an integration is a user: its projects, their documents and previews, and its output
+/// tasks are its own. Another client (even one that can write) is told they do not exist.
+#[tokio::test]
+async fn projects_and_outputs_belong_to_the_client_that_created_them() {
+    let em = emulator_with(Settings {
+        preview_render_ms: 60_000,
+        output_render_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    em.emulator().upsert_client(grafx_emulator::ClientSpec::new(
+        "other-writer",
+        "other-writer-secret",
+        grafx_emulator::ClientSpec::read_write_scopes(),
+    ));
+    let owner = token_for(&em, "demo-writer").await;
+    let other = token_for(&em, "other-writer").await;
+    let reader = token_for(&em, "demo-reader").await;
+    let base = em.emulator().environment_api_url();
+    let template = "7a1c0e4d-0000-4000-8000-000000000002";
+    let mut ids = Vec::new();
+    for name in ["First", "Second"] {
+        let created: Value = http()
+            .post(format!("{base}projects"))
+            .bearer_auth(&owner)
+            .json(&json!({"template": {"id": template}, "name": name}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let id = ids[0].clone();
+    let doc = json!({"mine": true});
+    let put = |token: &str, body: &Value| {
+        http()
+            .put(format!("{base}projects/{id}/document"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+    };
+    assert_eq!(put(&owner, &doc).await.unwrap().status(), 204);
+    let started = http()
+        .post(format!("{base}output/pdf"))
+        .bearer_auth(&owner)
+        .json(&json!({"projectId": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 200);
+    let task: Value = started.json().await.unwrap();
+    let task = task["data"]["taskId"].as_str().unwrap().to_owned();
+    let preview = api(&em, &owner, &format!("projects/{id}/preview/thumbnail")).await;
+    assert_eq!(preview.status(), 202);
+    let preview: Value = preview.json().await.unwrap();
+    let preview_task = preview["data"]["taskId"].as_str().unwrap().to_owned();
+    // The owner reaches all of it.
+    for path in [
+        format!("projects/{id}"),
+        format!("projects/{id}/document"),
+        format!("output/tasks/{task}"),
+        format!("output/tasks/{task}/download"),
+        format!("projects/preview/tasks/{preview_task}"),
+    ] {
+        assert!(
+            api(&em, &owner, &path).await.status().is_success(),
+            "{path}"
+        );
+    }
+    // Anyone else, reader or writer: 404 problem+json for every one of them.
+    for token in [&other, &reader] {
+        for path in [
+            format!("projects/{id}"),
+            format!("projects/{id}/document"),
+            format!("projects/{id}/preview/thumbnail"),
+            format!("output/tasks/{task}"),
+            format!("output/tasks/{task}/download"),
+            format!("projects/preview/tasks/{preview_task}"),
+            format!("templates/preview/tasks/{preview_task}/download"),
+        ] {
+            problem(api(&em, token, &path).await, 404).await;
+        }
+    }
+    problem(put(&other, &json!({"theirs": true})).await.unwrap(), 404).await;
+    let deleted = http()
+        .delete(format!("{base}projects/{id}"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    problem(deleted, 404).await;
+    let rendered = http()
+        .post(format!("{base}output/pdf"))
+        .bearer_auth(&other)
+        .json(&json!({"projectId": id}))
+        .send()
+        .await
+        .unwrap();
+    problem(rendered, 404).await;
+    // The owner's document is untouched.
+    let kept: Value = api(&em, &owner, &format!("projects/{id}/document"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept, doc);
+    // `GET projects` lists one's own, paged.
+    let page: Value = api(&em, &owner, "projects?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["total"], 2);
+    assert!(page["links"]["nextPage"].is_string());
+    let theirs: Value = api(&em, &other, "projects").await.json().await.unwrap();
+    assert_eq!(theirs["data"], json!([]));
+    assert_eq!(theirs["total"], 0);
+    // Templates and output settings stay environment-wide.
+    assert_eq!(
+        api(&em, &other, &format!("templates/{template}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(api(&em, &reader, "output/settings").await.status(), 200);
+}
+
 #[tokio::test]
 async fn media_list_and_preview() {
     let em = emulator().await;

@@ -95,7 +95,10 @@ fn variables() -> &'static [String] {
 
 /// Variables whose value is a path.
 fn is_path(name: &str) -> bool {
-    name.ends_with("_FILE") || name == "SIGNER_CONFIG" || name == "SIGNER_STATIC_DIR"
+    name.ends_with("_FILE")
+        || name == "SIGNER_CONFIG"
+        || name == "SIGNER_STATIC_DIR"
+        || name == "SIGNER_DATA_DIR"
 }
 
 #[derive(Parser)]
@@ -156,7 +159,7 @@ mod tests {
         ] {
             assert!(vars.iter().any(|x| x == v), "{v} in {vars:?}");
         }
-        // 35 variables, of which 6 name files or directories.
+        // 36 variables, of which 7 name files or directories.
         assert_eq!(vars.len(), 29, "{vars:?}");
         assert!(!vars.iter().any(|v| super::is_path(v)));
     }

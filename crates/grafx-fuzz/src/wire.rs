@@ -80,6 +80,7 @@ fn proxied_server() -> Integration {
             quotas: Vec::new(),
             max_request_bytes: 1024,
             require_caller: false,
+            shared_identity: true,
         }),
         ..integration("server", None)
     }

@@ -38,6 +38,7 @@ mod error;
 mod fast_path;
 mod metrics;
 mod origin;
+mod ownership;
 mod rate_limit;
 mod redis_store;
 mod request_id;
@@ -65,6 +66,10 @@ pub use config::{
 pub use error::{AppError, Error, InvalidValue, Setting};
 pub use fast_path::{SignerFuture, SignerService};
 pub use origin::OriginPolicy;
+pub use ownership::{
+    Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,
+    SqliteOwnership, SCHEMA_VERSION,
+};
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;

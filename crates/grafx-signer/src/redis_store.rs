@@ -39,7 +39,7 @@ use crate::store::{CachedToken, RefreshLock, StoreError, TokenStore};
 use crate::InvalidValue;
 
 /// Every key this store writes starts with this.
-const PREFIX: &str = "grafx-signer";
+pub(crate) const PREFIX: &str = "grafx-signer";
 /// A command slower than this counts as a failure (the caller carries on without the store).
 /// Redis is only on the refresh path, never on a request's, so this can be generous: a shorter
 /// one made a busy 2-core machine fall back to refreshing alone (extra upstream calls).
@@ -224,7 +224,8 @@ impl RedisStore {
         }
     }
 
-    async fn run<T: redis::FromRedisValue>(
+    /// Runs one command, counting a failure (and reporting the store degraded) like every other.
+    pub(crate) async fn run<T: redis::FromRedisValue>(
         &self,
         what: &str,
         cmd: &redis::Cmd,

@@ -15,7 +15,9 @@ use crate::metrics::Metrics;
 use crate::rate_limit::{ProxyQuotas, RateLimits};
 use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
-use crate::{Error, Integration, RedisStore, SignerConfig};
+use crate::{
+    Error, Integration, OwnershipStore, RedisOwnership, RedisStore, SignerConfig, SqliteOwnership,
+};
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -39,6 +41,8 @@ struct Inner {
     proxy_body_budget: Arc<tokio::sync::Semaphore>,
     /// Its size (fixed at start: a reload does not resize it).
     proxy_body_budget_bytes: u32,
+    /// Who owns what the API proxy created (when a proxy keeps owners apart).
+    ownership: RwLock<Option<Arc<dyn OwnershipStore>>>,
     /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
     /// download may take minutes), a bound on connecting and on each read.
     proxy_http: reqwest::Client,
@@ -103,6 +107,15 @@ fn callers(
     Ok(map)
 }
 
+/// Whether a proxy records owners, so the signer needs an ownership store.
+fn needs_owners(config: &SignerConfig) -> bool {
+    config.integrations.values().any(|i| {
+        i.proxy
+            .as_ref()
+            .is_some_and(crate::ProxyPolicy::keeps_owners)
+    })
+}
+
 fn limits(config: &SignerConfig) -> Arc<RateLimits> {
     Arc::new(RateLimits::new(
         config.rate_limit_per_minute,
@@ -120,19 +133,36 @@ impl AppState {
                 format!("cannot build the HTTP client: {e}"),
             )
         })?;
-        let store: Arc<dyn TokenStore> = match &config.redis {
-            Some(r) => Arc::new(
+        let redis = match &config.redis {
+            Some(r) => Some(Arc::new(
                 RedisStore::with_tls_roots(r.url.expose(), r.key.clone(), r.ca_pem.as_deref())
                     .map_err(|e| Error::env("SIGNER_REDIS_URL", e.0))?,
-            ),
+            )),
+            None => None,
+        };
+        let keeps_owners = needs_owners(&config);
+        let sqlite = match (&redis, &config.data_dir) {
+            (None, Some(dir)) if keeps_owners => {
+                Some(SqliteOwnership::open(dir).map_err(|e| {
+                    Error::config(crate::Setting::Derived("data_dir"), e.to_string())
+                })?)
+            }
+            _ => None,
+        };
+        let store: Arc<dyn TokenStore> = match &redis {
+            Some(r) => Arc::clone(r) as Arc<dyn TokenStore>,
             None => Arc::new(MemoryStore::default()),
         };
-        Ok(Self::with_parts(
-            config,
-            Arc::new(source),
-            store,
-            Arc::new(SystemClock),
-        ))
+        let state = Self::with_parts(config, Arc::new(source), store, Arc::new(SystemClock));
+        let ownership: Option<Arc<dyn OwnershipStore>> = match (redis, sqlite) {
+            (Some(r), _) if keeps_owners => Some(Arc::new(RedisOwnership::new(r))),
+            (_, Some(s)) => Some(Arc::new(s)),
+            _ => None,
+        };
+        if let Some(o) = ownership {
+            state.set_ownership(o);
+        }
+        Ok(state)
     }
 
     /// State with a chosen token source, store and clock (tests, other transports, shared stores).
@@ -158,6 +188,7 @@ impl AppState {
             )),
             proxy_body_budget_bytes: config.proxy_held_body_bytes,
             proxy_http: proxy_http(&config),
+            ownership: RwLock::new(None),
             config: arc_swap::ArcSwap::from_pointee(config.clone()),
             caches: arc_swap::ArcSwap::from_pointee(BTreeMap::new()),
             refreshers: Mutex::new(BTreeMap::new()),
@@ -175,7 +206,24 @@ impl AppState {
             .map(|i| (i.name.clone(), state.new_cache(i.clone(), &config)))
             .collect();
         state.inner.caches.store(Arc::new(caches));
+        // Without Redis, owners live in SQLite in the data directory (`new` opens Redis's).
+        if let Some(dir) = config.data_dir.as_ref().filter(|_| needs_owners(&config)) {
+            match SqliteOwnership::open(dir) {
+                Ok(s) => state.set_ownership(Arc::new(s)),
+                Err(e) => tracing::error!("{e}: the API proxy refuses owner-scoped requests (503)"),
+            }
+        }
         state
+    }
+
+    /// Keeps the API proxy's ownership records in `store` (a shared Redis, another database).
+    pub fn set_ownership(&self, store: Arc<dyn OwnershipStore>) {
+        *self.inner.ownership.write() = Some(store);
+    }
+
+    /// The ownership store, when one is configured.
+    pub(crate) fn ownership(&self) -> Option<Arc<dyn OwnershipStore>> {
+        self.inner.ownership.read().clone()
     }
 
     fn new_cache(&self, integration: Integration, config: &SignerConfig) -> Arc<TokenCache> {

@@ -701,6 +701,7 @@ async fn a_large_download_streams_through_the_proxy_without_being_held() {
             r#"
 listen = "127.0.0.1:0"
 allowed_origins = ["{ORIGIN}"]
+data_dir = "{data}"
 [integrations.writer]
 client_id = "writer"
 client_secret_file = "{secret}"
@@ -715,6 +716,7 @@ audience = "app"
 "#,
             secret = dir.join("secret").display(),
             key = dir.join("session-key").display(),
+            data = dir.join("data").display(),
             api = em.emulator().environment_api_url(),
             auth = em.emulator().token_url(),
         ),

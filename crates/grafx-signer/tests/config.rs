@@ -597,6 +597,7 @@ allow = ["POST projects", "GET output/tasks/*", "GET media/**"]
 quotas = [{ rule = "POST output/*", per_hour = 20 }]
 max_request_bytes = 1000000
 require_caller = false
+shared_identity = true
 "#;
 
 #[test]
@@ -625,11 +626,16 @@ fn an_api_proxy_from_toml() {
     assert_eq!(proxy.max_request_bytes, 1_000_000);
     assert!(!proxy.require_caller);
     assert!(c.integrations["reader"].proxy.is_none());
+    assert!(proxy.shared_identity);
     // Said at start and after every reload.
     let warnings = c.warnings();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
         warnings[0].contains("`writer`") && warnings[0].contains("require_caller = false"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("`writer`") && warnings[1].contains("shared_identity = true"),
         "{warnings:?}"
     );
     // Its own origins; with caller authentication the session is required by default.
@@ -639,8 +645,19 @@ fn an_api_proxy_from_toml() {
             "allowed_origins = [\"https://editor.example.com\"]",
         )
         .replace("require_caller = false\n", "")
+        .replace("shared_identity = true\n", "")
         + "[integrations.writer.caller]\njwks_url = \"https://login.example.com/jwks.json\"\naudience = \"app\"\n";
+    // Keeping owners apart needs somewhere durable to record them.
+    let e = load(&own).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(field_of(e), "data_dir", "{text}");
+    assert!(text.contains("SIGNER_REDIS_URL"), "{text}");
+    let own = format!("data_dir = \"/tmp/grafx-signer-config-test\"\n{own}");
     let c = load(&own).unwrap();
+    assert_eq!(
+        c.data_dir.as_deref(),
+        Some(std::path::Path::new("/tmp/grafx-signer-config-test"))
+    );
     let proxy = c.integrations["writer"].proxy.clone().unwrap();
     assert!(proxy.allowed_origins.allows("https://editor.example.com"));
     assert!(!proxy.allowed_origins.allows("https://app.example.com"));
@@ -649,6 +666,8 @@ fn an_api_proxy_from_toml() {
         grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES
     );
     assert!(proxy.require_caller);
+    assert!(!proxy.shared_identity, "each signed-in user's projects are theirs");
+    assert!(proxy.keeps_owners());
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 
     // Mistakes, each named by its key.
@@ -659,6 +678,7 @@ fn an_api_proxy_from_toml() {
         ("per_hour = 20", "per_hour = 0", "integrations.writer.proxy.quotas", "at least 1"),
         ("require_caller = false", "require_caller = true", "integrations.writer.proxy.require_caller", "no caller authentication"),
         ("require_caller = false", "", "integrations.writer.proxy.require_caller", "anyone who forges an Origin"),
+        ("shared_identity = true", "", "integrations.writer.proxy.shared_identity", "same CHILI user"),
         ("[integrations.writer]\nclient_id = \"w\"", "[integrations.writer]\nclient_id = \"r\"", "integrations.reader.client_id", "same token for browsers"),
         ("environment = \"acme\"\n\n[integrations.writer.proxy]", "environment = \"acme\"\nallowed_origins = [\"https://app.example.com\"]\n\n[integrations.writer.proxy]", "integrations.writer.allowed_origins", "proxy.allowed_origins"),
     ] {

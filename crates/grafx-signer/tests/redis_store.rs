@@ -5,211 +5,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::redis::*;
 use common::*;
 use grafx_emulator::{Fault, FaultSpec, FaultTarget, RunningEmulator, Settings};
 use grafx_signer::{
     AppState, ChiliAuthClient, Clock, RedisStore, SignerConfig, StoreKey, SystemClock,
 };
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// Waits (at most 10 s) until something accepts connections on `port`, and panics otherwise.
-fn wait_until_listening(port: u16) {
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not listen on port {port} within 10 s");
-}
-
-/// Waits (at most 10 s) until the plain-TCP redis-server on `port` answers `PING`: a replica
-/// that started while it did not would refresh alone, and the upstream counts would be off.
-fn wait_until_answering(port: u16) {
-    use std::io::{Read, Write};
-    for _ in 0..500 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut reply = [0u8; 7];
-            if s.write_all(b"PING\r\n").is_ok()
-                && s.read_exact(&mut reply).is_ok()
-                && &reply == b"+PONG\r\n"
-            {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server on port {port} did not answer PING within 10 s");
-}
-
-/// A redis-server child process, killed on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Self {
-        assert!(
-            std::path::Path::new(REDIS_SERVER).exists(),
-            "redis-server is not installed: `cargo xtask test` installs it (Debian package redis-server)"
-        );
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until_answering(port);
-        Self {
-            child: Some(child),
-            port,
-        }
-    }
-
-    /// A TLS-only redis-server (`--port 0`) with a certificate for 127.0.0.1 from a private CA
-    /// made with openssl in `dir`; returns it and the CA's PEM.
-    fn start_tls(dir: &std::path::Path) -> (Self, Vec<u8>) {
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=grafx-test-ca",
-        ]);
-        run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let file = |n: &str| dir.join(n).display().to_string();
-        let child = Command::new(REDIS_SERVER)
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .args([
-                "--tls-cert-file",
-                &file("server.pem"),
-                "--tls-key-file",
-                &file("server.key"),
-            ])
-            .args([
-                "--tls-ca-cert-file",
-                &file("ca.pem"),
-                "--tls-auth-clients",
-                "no",
-            ])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until_listening(port);
-        let ca = std::fs::read(dir.join("ca.pem")).unwrap();
-        (
-            Self {
-                child: Some(child),
-                port,
-            },
-            ca,
-        )
-    }
-
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// These tests measure upstream calls exactly; run one at a time so that three replica sets,
 /// three Redis servers and 300-request bursts do not starve each other on a 2-core machine.
@@ -352,7 +157,7 @@ async fn three_hundred_cold_requests_across_three_replicas_make_one_upstream_cal
     assert_eq!(em.emulator().stats().token_requests, 1, "one upstream call");
     // And it is stored encrypted: the token is nowhere in Redis's memory dump of the key.
     let raw = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "--no-raw", "GET"])
+        .args(["-p", &redis.port().to_string(), "--no-raw", "GET"])
         .arg("grafx-signer:token:default:demo-reader")
         .output();
     if let Ok(out) = raw {
@@ -467,7 +272,7 @@ async fn replicas_whose_clocks_disagree_still_share_one_token() {
 async fn a_redis_outage_is_never_an_outage_and_replicas_converge_after_it() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let mut redis = Redis::start();
-    let port = redis.port;
+    let port = redis.port();
     let (em, replicas) = short_lived(&redis, 4).await;
     let ask_all = || async {
         let mut tokens = Vec::new();
@@ -591,7 +396,7 @@ async fn rediss_with_a_private_ca_and_refused_without_it() {
     let dir = std::env::temp_dir().join(format!("grafx-redis-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (redis, ca) = Redis::start_tls(&dir);
-    let url = format!("rediss://127.0.0.1:{}/", redis.port);
+    let url = format!("rediss://127.0.0.1:{}/", redis.port());
     let key = StoreKey::from_text(KEY).unwrap();
     let trusted = RedisStore::with_tls_roots(&url, key.clone(), Some(&ca)).unwrap();
     let lock = trusted

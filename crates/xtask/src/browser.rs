@@ -332,6 +332,7 @@ impl BrowserStack {
                         .collect(),
                     max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
                     require_caller: false,
+                    shared_identity: true,
                 });
                 config.integrations.insert(name.into(), i);
             }

@@ -156,6 +156,7 @@ impl DemoStack {
                     }],
                     max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
                     require_caller: false,
+                    shared_identity: true,
                 });
                 config.integrations.insert("writer".into(), writer);
                 config.static_dir = Some(site);

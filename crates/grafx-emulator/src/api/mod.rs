@@ -45,7 +45,9 @@ pub(crate) fn routes() -> Router<Emulator> {
         )
         .route(
             "/projects",
-            post(projects::create).delete(projects::delete_many),
+            get(projects::list)
+                .post(projects::create)
+                .delete(projects::delete_many),
         )
         .route(
             "/projects/{id}",
@@ -75,12 +77,28 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/user-interfaces/{id}", get(studio::user_interface))
 }
 
-/// The authenticated caller of an API route.
+/// The authenticated caller of an API route: a client (on CHILI an integration is a user) and
+/// its token's scopes.
 pub(crate) struct Caller {
+    client: String,
     scope: Scopes,
 }
 
 impl Caller {
+    /// The client the token was issued to: the owner of what it creates.
+    pub(crate) fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// Whether what `owner` created is the caller's: projects, their documents and previews,
+    /// output tasks and their downloads belong to the client that created them. Another client
+    /// is told they do not exist (404). CHILI's public sources say only that other users' projects
+    /// and outputs cannot be reached, not whether the answer is 404 or 403; the helpers treat both
+    /// as "not found".
+    pub(crate) fn owns(&self, owner: &str) -> bool {
+        self.client == owner
+    }
+
     /// 403 unless the token carries `scope`.
     pub(crate) fn require(&self, scope: &str) -> Result<(), Problem> {
         self.require_any(&[scope])
@@ -121,6 +139,7 @@ impl FromRequestParts<Emulator> for Caller {
         let world = em.world();
         match world.issuer.validate(token, now) {
             Ok(rec) => Ok(Caller {
+                client: rec.client.clone(),
                 scope: rec.scope.clone(),
             }),
             Err(TokenRejection::Expired) => Err(Problem::invalid_token("The token expired")),

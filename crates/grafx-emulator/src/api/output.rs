@@ -107,7 +107,7 @@ fn variable_rows(body: &Value, format: Format) -> Result<usize, Problem> {
 /// document together with the project (or, in sandbox mode, template) it came from, so
 /// `documentContent` may come with one of the ids and then wins; `templateId` and `projectId`
 /// together are refused.
-fn source(em: &Emulator, body: &Value) -> Result<Template, Problem> {
+fn source(em: &Emulator, caller: &Caller, body: &Value) -> Result<Template, Problem> {
     let world = em.world();
     let has = |f: &str| !body[f].is_null();
     if has("templateId") && has("projectId") {
@@ -144,10 +144,12 @@ fn source(em: &Emulator, body: &Value) -> Result<Template, Problem> {
         let id = body["projectId"]
             .as_str()
             .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
+        // Only one's own project can be rendered.
         let project = world
             .content
             .projects
             .get(id)
+            .filter(|p| caller.owns(&p.owner))
             .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
         return world
             .content
@@ -193,12 +195,13 @@ async fn create(
     check_output_setting(&em, &body, format)?;
     let layouts = string_list(&body, "layoutsToExport")?.unwrap_or_else(|| vec!["0".into()]);
     let rows = variable_rows(&body, format)?;
-    let template = source(&em, &body)?;
+    let template = source(&em, &caller, &body)?;
     let now = em.now();
     let id = new_id();
     em.world().content.tasks.insert(
         id.clone(),
         OutputTask {
+            owner: caller.client().to_owned(),
             format,
             fails: template.broken,
             template,
@@ -292,17 +295,20 @@ async fn create_legacy(
 enum TaskState {
     Running,
     Failed,
-    Done(OutputTask),
+    Done(Box<OutputTask>),
     Expired,
 }
 
-fn task_state(em: &Emulator, id: &str) -> Result<TaskState, Problem> {
+/// The state of the caller's task `id`: another client's is "not found", as CHILI keeps one
+/// user's outputs from every other (see [`Caller::owns`]).
+fn task_state(em: &Emulator, caller: &Caller, id: &str) -> Result<TaskState, Problem> {
     let now = em.now();
     let world = em.world();
     let task = world
         .content
         .tasks
         .get(id)
+        .filter(|t| caller.owns(&t.owner))
         .ok_or_else(|| Problem::not_found(format!("Output task '{id}' was not found.")))?;
     let render = Duration::from_millis(world.settings.output_render_ms);
     let kept = Duration::from_secs(world.settings.output_download_ttl_secs);
@@ -314,7 +320,7 @@ fn task_state(em: &Emulator, id: &str) -> Result<TaskState, Problem> {
     } else if age >= render + kept {
         TaskState::Expired
     } else {
-        TaskState::Done(task.clone())
+        TaskState::Done(Box::new(task.clone()))
     })
 }
 
@@ -344,7 +350,7 @@ pub(crate) async fn task(
         Some(scope) => caller.require(scope)?,
         None => caller.require_any(ANY_OUTPUT)?,
     }
-    match task_state(&em, &id)? {
+    match task_state(&em, &caller, &id)? {
         TaskState::Running if em.settings().legacy_task_status => {
             Ok(StatusCode::ACCEPTED.into_response())
         }
@@ -391,7 +397,7 @@ pub(crate) async fn download(
         Some(scope) => caller.require(scope)?,
         None => caller.require_any(ANY_OUTPUT)?,
     }
-    match task_state(&em, &id)? {
+    match task_state(&em, &caller, &id)? {
         TaskState::Running => Err(Problem::new(
             StatusCode::CONFLICT,
             format!("Output task '{id}' has not finished yet."),

@@ -27,13 +27,15 @@ fn image(png: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The preview of `id` (a template or a project whose template is `template`).
+/// The preview of `id` (a template or a project whose template is `template`); a project's
+/// preview task is its `owner`'s.
 pub(crate) fn preview(
     em: &Emulator,
     of: PreviewOf,
     id: &str,
     kind: &str,
     template: Template,
+    owner: Option<String>,
 ) -> Result<Response, Problem> {
     let size = preview_size(kind).ok_or_else(|| {
         Problem::bad_request(format!(
@@ -53,6 +55,7 @@ pub(crate) fn preview(
             world.content.preview_tasks.insert(
                 task_id.clone(),
                 PreviewTask {
+                    owner,
                     of,
                     template: template.clone(),
                     size,
@@ -88,6 +91,12 @@ fn readable_task(
 ) -> Result<(PreviewTask, bool), Problem> {
     let (task, done) = task(em, task_id)?;
     caller.require(read_scope(task.of))?;
+    // A project preview is its owner's: anyone else is told it does not exist.
+    if task.owner.as_deref().is_some_and(|o| !caller.owns(o)) {
+        return Err(Problem::not_found(format!(
+            "Preview task '{task_id}' was not found."
+        )));
+    }
     Ok((task, done))
 }
 

@@ -1,5 +1,6 @@
-//! `projects`: create from a template (`{template:{id}, name?}`), get, read or save the document,
-//! delete, and preview.
+//! `projects`: create from a template (`{template:{id}, name?}`), list, get, read or save the
+//! document, delete, and preview. A project is its creator's: another client is answered 404, as
+//! if it did not exist (see [`Caller::owns`]).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -8,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
-use super::{api_url, json_body, previews, Caller};
-use crate::content::{PreviewOf, Project};
+use super::{api_url, json_body, paginate, previews, Caller};
+use crate::content::{Content, PreviewOf, Project};
 use crate::problem::Problem;
 use crate::{new_id, Emulator};
 
+/// The scope to list one's projects.
+pub(crate) const LIST: &str = "myproject:list";
 /// The scope to read a project, its document or its preview.
 pub(crate) const READ: &str = "myproject:read";
 /// The scope to create, save or delete a project.
@@ -20,6 +23,34 @@ pub(crate) const WRITE: &str = "myproject:write";
 
 fn not_found(id: &str) -> Problem {
     Problem::not_found(format!("Project '{id}' was not found."))
+}
+
+/// The caller's project `id`; another client's is "not found", like one that does not exist.
+fn owned<'c>(content: &'c Content, caller: &Caller, id: &str) -> Result<&'c Project, Problem> {
+    content
+        .projects
+        .get(id)
+        .filter(|p| caller.owns(&p.owner))
+        .ok_or_else(|| not_found(id))
+}
+
+/// `GET projects`: the caller's own projects, paged like every list (CHILI's "Making API calls"
+/// page shows `GET …/projects?limit=10` as its example request).
+pub(crate) async fn list(
+    State(em): State<Emulator>,
+    caller: Caller,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Json<Value>, Problem> {
+    caller.require(LIST)?;
+    let items: Vec<Value> = em
+        .world()
+        .content
+        .projects
+        .values()
+        .filter(|p| caller.owns(&p.owner))
+        .map(Project::json)
+        .collect();
+    paginate(&em, "projects", q.as_deref(), items, &["name"])
 }
 
 /// `POST projects` with CHILI's body `{"template": {"id": …}, "name"?: …}` (the template-store
@@ -60,6 +91,7 @@ pub(crate) async fn create(
     };
     let project = Project {
         id: new_id(),
+        owner: caller.client().to_owned(),
         name,
         template_id: template.id.clone(),
         created: now.as_secs(),
@@ -85,12 +117,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, Problem> {
     caller.require(READ)?;
     let world = em.world();
-    world
-        .content
-        .projects
-        .get(&id)
-        .map(|p| Json(p.json()))
-        .ok_or_else(|| not_found(&id))
+    owned(&world.content, &caller, &id).map(|p| Json(p.json()))
 }
 
 /// `DELETE projects/{id}`.
@@ -100,12 +127,10 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     caller.require(WRITE)?;
-    em.world()
-        .content
-        .projects
-        .remove(&id)
-        .map(|_| StatusCode::NO_CONTENT)
-        .ok_or_else(|| not_found(&id))
+    let mut world = em.world();
+    owned(&world.content, &caller, &id)?;
+    world.content.projects.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE projects`: CHILI's API table lists this form without showing its body; the emulator
@@ -133,7 +158,7 @@ pub(crate) async fn delete_many(
     let mut world = em.world();
     if let Some(missing) = ids
         .iter()
-        .find(|id| !world.content.projects.contains_key(**id))
+        .find(|id| owned(&world.content, &caller, id).is_err())
     {
         return Err(not_found(missing));
     }
@@ -150,12 +175,7 @@ pub(crate) async fn document(
 ) -> Result<Json<Value>, Problem> {
     caller.require(READ)?;
     let world = em.world();
-    world
-        .content
-        .projects
-        .get(&id)
-        .map(|p| Json(p.document.clone()))
-        .ok_or_else(|| not_found(&id))
+    owned(&world.content, &caller, &id).map(|p| Json(p.document.clone()))
 }
 
 pub(crate) async fn save_document(
@@ -170,12 +190,10 @@ pub(crate) async fn save_document(
         return Err(Problem::bad_request("The document must be a JSON object."));
     }
     let mut world = em.world();
-    let project = world
-        .content
-        .projects
-        .get_mut(&id)
-        .ok_or_else(|| not_found(&id))?;
-    project.document = doc;
+    owned(&world.content, &caller, &id)?;
+    if let Some(project) = world.content.projects.get_mut(&id) {
+        project.document = doc;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -187,16 +205,13 @@ pub(crate) async fn preview(
     caller.require(READ)?;
     let template = {
         let world = em.world();
-        let project = world
-            .content
-            .projects
-            .get(&id)
-            .ok_or_else(|| not_found(&id))?;
+        let project = owned(&world.content, &caller, &id)?;
         world
             .content
             .template(&project.template_id)
             .cloned()
             .ok_or_else(|| not_found(&id))?
     };
-    previews::preview(&em, PreviewOf::Project, &id, &kind, template)
+    let owner = Some(caller.client().to_owned());
+    previews::preview(&em, PreviewOf::Project, &id, &kind, template, owner)
 }

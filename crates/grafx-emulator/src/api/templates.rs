@@ -83,5 +83,5 @@ pub(crate) async fn preview(
         .template(&id)
         .cloned()
         .ok_or_else(|| not_found(&id))?;
-    previews::preview(&em, PreviewOf::Template, &id, &kind, template)
+    previews::preview(&em, PreviewOf::Template, &id, &kind, template, None)
 }

@@ -90,6 +90,10 @@ pub struct ConfigArgs {
     /// Open client connections at most.
     #[arg(long, help = defaults::MAX_CONNECTIONS_HELP, env = "SIGNER_MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+    /// Where durable data lives (who owns which project created through the API proxy):
+    /// `ownership.sqlite3` in this directory. Not needed with --redis-url, which holds it then.
+    #[arg(long, env = "SIGNER_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// Share tokens between replicas through this Redis (`redis://[:password@]host:6379/0`;
     /// prefer the environment variable when it holds a password).
     #[arg(long, env = "SIGNER_REDIS_URL", global = true)]

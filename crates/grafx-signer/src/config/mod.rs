@@ -134,8 +134,12 @@ pub struct SignerConfig {
     /// The bytes every API proxy request body held for a retry may take together (each holds at
     /// most 256 KiB); more wait for room.
     pub proxy_held_body_bytes: u32,
-    /// The shared token store for several replicas; `None`: each process keeps its own.
+    /// The shared token store for several replicas; `None`: each process keeps its own. With it,
+    /// the API proxy's ownership records live there too.
     pub redis: Option<RedisSettings>,
+    /// Where durable data lives without Redis: the API proxy's ownership records
+    /// (`ownership.sqlite3`).
+    pub data_dir: Option<PathBuf>,
     /// Where the config came from, for reloads.
     pub source: ConfigSource,
 }
@@ -491,6 +495,7 @@ impl ConfigSource {
             proxy_held_body_bytes: file
                 .proxy_held_body_bytes
                 .unwrap_or(defaults::DEFAULT_PROXY_HELD_BODY_BYTES),
+            data_dir: a.data_dir.clone().or(file.data_dir),
             redis,
             source: self.clone(),
         })
@@ -656,6 +661,18 @@ impl SignerConfig {
                 ),
             ));
         }
+        if self.redis.is_none()
+            && self.data_dir.is_none()
+            && self
+                .integrations
+                .values()
+                .any(|i| i.proxy.as_ref().is_some_and(ProxyPolicy::keeps_owners))
+        {
+            return Err(Error::config(
+                given(args.data_dir.is_some(), "SIGNER_DATA_DIR", "data_dir"),
+                "is required: the API proxy keeps each user's projects and outputs apart, and records who owns what in a database there (or set SIGNER_REDIS_URL to keep them in Redis, shared by replicas)",
+            ));
+        }
         if self.upstream_retries > 10 {
             return Err(Error::config(
                 given(
@@ -711,6 +728,7 @@ impl SignerConfig {
             max_connections: defaults::DEFAULT_MAX_CONNECTIONS,
             write_timeout: defaults::DEFAULT_WRITE_TIMEOUT,
             proxy_held_body_bytes: defaults::DEFAULT_PROXY_HELD_BODY_BYTES,
+            data_dir: None,
             redis: None,
             source: ConfigSource::new(ConfigArgs::default(), BTreeMap::new()),
         }

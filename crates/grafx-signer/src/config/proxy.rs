@@ -12,7 +12,12 @@
 //!          "GET output/tasks/*", "GET output/tasks/*/download", "GET output/settings"]
 //! allowed_origins = ["https://app.example.com"]   # default: the global allowed_origins
 //! quotas = [{ rule = "POST output/*", per_hour = 20 }]
+//! # shared_identity = true   # only without caller authentication: every visitor is one CHILI user
 //! ```
+//!
+//! With caller authentication each signed-in user's projects and outputs are theirs (see
+//! [`crate::OwnershipStore`]); without it, a proxy that forwards project or output paths must say
+//! `shared_identity = true`.
 
 use std::num::NonZeroU32;
 
@@ -36,6 +41,7 @@ pub(super) struct ProxyInput {
     quotas: Vec<QuotaInput>,
     max_request_bytes: Option<u64>,
     require_caller: Option<bool>,
+    shared_identity: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +73,44 @@ pub struct ProxyPolicy {
     pub max_request_bytes: u64,
     /// Whether a valid app session is required (the integration's caller check).
     pub require_caller: bool,
+    /// Whether every caller acts as the one CHILI identity of the integration, so that they all
+    /// see and change each other's projects and outputs. Off (the default), each signed-in user's
+    /// projects and outputs are theirs: what they create is recorded as theirs, and a request
+    /// naming it is forwarded only for them.
+    pub shared_identity: bool,
+}
+
+/// Paths that name, list or create what a user owns, one per kind of request: a proxy whose
+/// allow-list forwards any of them keeps owners apart (or says `shared_identity = true`).
+const OWNED_PATHS: [(&str, &str); 8] = [
+    ("GET", "projects"),
+    ("POST", "projects"),
+    ("GET", "projects/p/document"),
+    ("PUT", "projects/p/document"),
+    ("POST", "output/pdf"),
+    ("GET", "output/tasks/t"),
+    ("GET", "output/tasks/t/download"),
+    ("GET", "projects/preview/tasks/t"),
+];
+
+impl ProxyPolicy {
+    /// Whether the allow-list forwards requests that name, list or create a user's projects or
+    /// outputs.
+    pub fn forwards_owned_paths(&self) -> bool {
+        let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+        let probes = OWNED_PATHS
+            .iter()
+            .map(|(_, p)| *p)
+            .chain(["projects/p", "projects/p/preview/thumbnail"]);
+        probes.flat_map(|p| methods.map(|m| (m, p))).any(|(m, p)| {
+            grafx_core::ProxyPath::parse(p).is_ok_and(|path| self.allow.allows(m, &path))
+        })
+    }
+
+    /// Whether this proxy records owners (and so needs an ownership store).
+    pub fn keeps_owners(&self) -> bool {
+        !self.shared_identity && self.forwards_owned_paths()
+    }
 }
 
 impl ProxyInput {
@@ -97,13 +141,25 @@ impl ProxyInput {
                 "must be at least 1",
             ));
         }
-        Ok(ProxyPolicy {
-            require_caller: self.require_caller(naming, &allow, has_caller)?,
+        let require_caller = self.require_caller(naming, &allow, has_caller)?;
+        let shared_identity = self.shared_identity.unwrap_or(false);
+        let policy = ProxyPolicy {
+            require_caller,
+            shared_identity,
             allowed_origins: self.origins(naming, shared_origins, dev_any_origin)?,
             quotas: self.quotas(naming)?,
             allow,
             max_request_bytes,
-        })
+        };
+        // One CHILI identity for many visitors: they would see and overwrite each other's
+        // projects. That takes a signed-in user each, or an explicit choice.
+        if policy.forwards_owned_paths() && !require_caller && !shared_identity {
+            return Err(Error::config(
+                naming.of("shared_identity"),
+                "must be set: the proxy forwards project or output paths without a signed-in user, so every visitor would act as the same CHILI user and could read and overwrite the others' projects and outputs. Configure `caller` (then each user's projects are theirs), or set shared_identity = true to accept that",
+            ));
+        }
+        Ok(policy)
     }
 
     /// Its own origins, else the global ones, else (in development) any. An explicit empty list

@@ -33,6 +33,17 @@ impl SignerConfig {
                 }
             }
         }
+        for i in self.integrations.values() {
+            if i.proxy
+                .as_ref()
+                .is_some_and(|p| p.shared_identity && p.forwards_owned_paths())
+            {
+                warnings.push(format!(
+                    "integration `{}`: every user of the API proxy acts as one CHILI user (shared_identity = true): each can read and change the others' projects and outputs",
+                    i.name
+                ));
+            }
+        }
         warnings
     }
 }

@@ -10,6 +10,7 @@ use grafx_signer::{AppState, ChiliAuthClient, Integration, MemoryStore, SignerCo
 use tokio::task::JoinHandle;
 
 pub mod proxy;
+pub mod redis;
 
 pub const ORIGIN: &str = "http://app.test:3000";
 

@@ -30,6 +30,7 @@ pub fn proxy_policy() -> ProxyPolicy {
         quotas: Vec::new(),
         max_request_bytes: 4 * 1024 * 1024,
         require_caller: false,
+        shared_identity: true,
     }
 }
 

@@ -35,6 +35,21 @@ pub(super) fn forwarding(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Send
     );
 }
 
+/// A request naming what is not the caller's: answered 404, nothing forwarded.
+pub(super) fn not_owner(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
+    tracing::info!(
+        target: "grafx_signer::audit",
+        request_id = s.request_id,
+        user = s.user.unwrap_or("-"),
+        client_ip = %s.ip,
+        origin = a.origin,
+        integration = a.name,
+        method = parts.method.as_str(),
+        path = %path,
+        "refused: not the owner"
+    );
+}
+
 /// With CHILI's status.
 pub(super) fn answered(
     a: &Admitted,

@@ -98,14 +98,30 @@ fn late(deadline: Duration) -> AppError {
     )
 }
 
-/// Reads up to [`REPLAY_LIMIT`] of the body within the deadline; the rest, if any, streams.
+impl Outgoing {
+    /// The whole body, when it is held.
+    pub(super) fn held(&self) -> Option<&Bytes> {
+        match self {
+            Outgoing::Held { body, .. } => body.as_ref(),
+            Outgoing::Streamed { .. } => None,
+        }
+    }
+}
+
+/// Reads up to [`REPLAY_LIMIT`] of the body within the deadline (all of it when `whole`, within
+/// the memory budget); the rest, if any, streams.
 pub(super) async fn read(
     body: Body,
     headers: &HeaderMap,
     policy: &ProxyPolicy,
     limits: &BodyLimits,
+    whole: bool,
 ) -> Result<Outgoing, AppError> {
-    let max = policy.max_request_bytes;
+    let max = if whole {
+        policy.max_request_bytes.min(u64::from(limits.budget_bytes))
+    } else {
+        policy.max_request_bytes
+    };
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -119,9 +135,13 @@ pub(super) async fn read(
             _room: None,
         });
     }
-    tokio::time::timeout(limits.deadline, hold(body.into_data_stream(), max, limits))
-        .await
-        .map_err(|_| late(limits.deadline))?
+    let held = if whole { usize::MAX } else { REPLAY_LIMIT };
+    tokio::time::timeout(
+        limits.deadline,
+        hold(body.into_data_stream(), max, held, limits),
+    )
+    .await
+    .map_err(|_| late(limits.deadline))?
 }
 
 /// The held part, its memory taken from the budget chunk by chunk (waiting for room when every
@@ -129,6 +149,7 @@ pub(super) async fn read(
 async fn hold(
     mut stream: axum::body::BodyDataStream,
     max: u64,
+    held_at_most: usize,
     limits: &BodyLimits,
 ) -> Result<Outgoing, AppError> {
     let mut held = Vec::new();
@@ -151,7 +172,7 @@ async fn hold(
             None => room = Some(permit),
         }
         held.push(chunk);
-        if size > REPLAY_LIMIT {
+        if size > held_at_most {
             let flags = Arc::new(StreamFlags::default());
             let rest = guarded(stream, size as u64, max, limits.idle, Arc::clone(&flags));
             let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(rest);

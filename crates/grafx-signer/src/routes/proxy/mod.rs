@@ -13,7 +13,9 @@
 //!    retried once with a replacement token when the body can be sent again.
 //! 4. [`reply`]: CHILI's status, headers and body go back; API links made relative
 //!    ([`links`]), the token redacted from every header and body ([`redact`]).
-//! 5. [`audit`]: every write on record, with the user and the client's address.
+//! 5. [`owners`]: with caller authentication each user's projects and outputs are theirs: what
+//!    names one is forwarded only for its owner, what CHILI creates is bound to the user.
+//! 6. [`audit`]: every write on record, with the user and the client's address.
 //!
 //! Nothing is sent to CHILI before every gate has passed.
 
@@ -21,6 +23,7 @@ mod admit;
 mod audit;
 mod body;
 mod links;
+mod owners;
 mod redact;
 mod reply;
 mod send;
@@ -113,7 +116,17 @@ async fn forward_admitted(
         request_id: crate::request_id::of(&parts.headers),
     };
     admit::check_quotas(state, &a.name, &parts.method, &path, &sender)?;
-    let outgoing = body::read(body, &parts.headers, &a.proxy, &state.proxy_body_limits()).await?;
+    let claim = owners::claim(&parts.method, &path);
+    // A render's `projectId` is checked, so its body is held whole.
+    let whole = claim.renders_project && !a.proxy.shared_identity;
+    let limits = state.proxy_body_limits();
+    let outgoing = body::read(body, &parts.headers, &a.proxy, &limits, whole).await?;
+    let query = parts.uri.query();
+    let held = outgoing.held();
+    if let Some(refused) = owners::check(state, &a, &claim, sender.user, held, query).await? {
+        audit::not_owner(&a, parts, &path, &sender);
+        return Ok(refused);
+    }
     audit::forwarding(&a, parts, &path, &sender);
     let (upstream, token) = send::send_in_time(state, parts, &a, &path, outgoing).await?;
     let status = upstream.status();
@@ -127,5 +140,13 @@ async fn forward_admitted(
         })
         .inc();
     audit::answered(&a, parts, &path, &sender, status);
-    reply::reply(upstream, &a, &path, &token, &parts.method).await
+    let settle = sender
+        .user
+        .filter(|_| owners::settles(&a, &claim))
+        .map(|user| reply::Settle {
+            state,
+            claim: &claim,
+            user,
+        });
+    reply::reply(upstream, &a, &path, &token, &parts.method, settle).await
 }

@@ -14,10 +14,19 @@ use futures_util::StreamExt;
 use grafx_core::{AccessToken, ErrorCode, ProxyPath};
 
 use super::links::{relative_link, rewrite_links, rewrites};
+use super::owners::{self, Claim};
 use super::redact::{redact_all, Redactor};
 use super::send::unreachable_api;
 use super::Admitted;
-use crate::AppError;
+use crate::{AppError, AppState};
+
+/// What the reply to an owner-scoped request needs: binding what CHILI created to the user, or
+/// filtering a list to the user's own (see [`owners::settle`]).
+pub(super) struct Settle<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) claim: &'a Claim,
+    pub(super) user: &'a str,
+}
 
 /// JSON API replies up to this size have their links rewritten; larger ones and every other
 /// type stream (still redacted).
@@ -47,6 +56,7 @@ pub(super) async fn reply(
     path: &ProxyPath,
     token: &AccessToken,
     method: &Method,
+    settle: Option<Settle<'_>>,
 ) -> Result<Response, AppError> {
     refuse_unknown_encoding(upstream.headers())?;
     let status = upstream.status();
@@ -56,15 +66,25 @@ pub(super) async fn reply(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("json"));
-    let rewritable = json
-        && rewrites(path)
-        && *method != Method::HEAD
-        && upstream
-            .content_length()
-            .is_none_or(|n| n <= REWRITE_LIMIT as u64);
-    let body = if rewritable {
-        let (body, rewritten) = rewritten_body(upstream, base, path.clone(), token).await?;
-        if rewritten {
+    let small = upstream
+        .content_length()
+        .is_none_or(|n| n <= REWRITE_LIMIT as u64);
+    let settle = settle.filter(|_| json && status.is_success());
+    let rewritable = json && rewrites(path) && *method != Method::HEAD && small;
+    let body = if rewritable || settle.is_some() {
+        let links = rewrites(path);
+        let held = hold_json(upstream, token).await?;
+        let (body, changed) = match held {
+            Held::Whole(body) => {
+                let body = match &settle {
+                    Some(s) => owners::settle(s.state, a, s.claim, s.user, status, body).await?,
+                    None => body,
+                };
+                edited(body, base, path.clone(), token, links).await?
+            }
+            Held::TooLarge(body) => (body, false),
+        };
+        if changed || settle.is_some() {
             headers.remove(header::CONTENT_LENGTH);
         }
         body
@@ -154,14 +174,13 @@ fn redacted_stream(
     Body::from_stream(chunks)
 }
 
-/// A JSON reply held (up to [`REWRITE_LIMIT`]), its links rewritten and redacted; one that turns
-/// out larger streams on through the redactor. The flag says whether the length changed.
-async fn rewritten_body(
-    upstream: reqwest::Response,
-    base: String,
-    path: ProxyPath,
-    token: &AccessToken,
-) -> Result<(Body, bool), AppError> {
+/// A JSON reply held whole, or (past [`REWRITE_LIMIT`]) streaming on through the redactor.
+enum Held {
+    Whole(Vec<u8>),
+    TooLarge(Body),
+}
+
+async fn hold_json(upstream: reqwest::Response, token: &AccessToken) -> Result<Held, AppError> {
     let mut stream = upstream.bytes_stream();
     let mut held = Vec::new();
     let mut size = 0;
@@ -171,13 +190,25 @@ async fn rewritten_body(
         held.push(chunk);
         if size > REWRITE_LIMIT {
             let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(stream);
-            return Ok((redacted_stream(whole, token), false));
+            return Ok(Held::TooLarge(redacted_stream(whole, token)));
         }
     }
-    let body = held.concat();
+    Ok(Held::Whole(held.concat()))
+}
+
+/// A held JSON reply with its links rewritten (when `links`) and redacted; the flag says
+/// whether the links changed (and so the length).
+async fn edited(
+    body: Vec<u8>,
+    base: String,
+    path: ProxyPath,
+    token: &AccessToken,
+    links: bool,
+) -> Result<(Body, bool), AppError> {
+    let size = body.len();
     let secret = token.secret().to_owned();
     let edit = move || {
-        let linked = rewrite_links(&body, &base, &path);
+        let linked = links.then(|| rewrite_links(&body, &base, &path)).flatten();
         let changed = linked.is_some();
         let text = linked.unwrap_or(body);
         let out = redact_all(&text, &secret).unwrap_or(text);

@@ -1,0 +1,319 @@
+//! Each signed-in user's projects and outputs are theirs, though every user writes through the
+//! integration's one CHILI identity. What a user creates through the proxy is bound to them in the
+//! ownership store (a project from `POST projects`, an output task from `POST output/*`, a preview
+//! task from a preview's 202 reply); a request that names one is forwarded only for its owner, and
+//! anyone else gets the 404 problem+json CHILI gives for what does not exist, with nothing
+//! forwarded. A project list shows only the user's own projects. When the store cannot answer,
+//! such requests fail closed: 503 `ownership_unavailable` with `Retry-After`.
+//!
+//! ```ignore
+//! let claim = owners::claim(&parts.method, &path, parts.uri.query());
+//! if let Some(refused) = owners::check(&state, &admitted, &claim, user, body).await? { return Ok(refused) }
+//! // … forward, then bind what CHILI created:
+//! let body = owners::settle(&state, &admitted, &claim, user, status, body).await?;
+//! ```
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grafx_core::{ErrorCode, ProxyPath};
+use serde_json::Value;
+
+use super::Admitted;
+use crate::{AppError, AppState, Identity, OwnershipError, Resource, ResourceKind};
+
+/// What a request does with resources users own.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Claim {
+    /// The resource the path names: forwarded only for its owner.
+    pub(super) names: Option<Resource>,
+    /// What CHILI's reply creates, to bind to the user.
+    pub(super) creates: Option<ResourceKind>,
+    /// `GET projects`: the reply's `data` filtered to the user's own.
+    pub(super) lists: bool,
+    /// `POST output/*`: a `projectId` in the body or query must be the user's.
+    pub(super) renders_project: bool,
+    /// A request refused whenever owners are kept apart, and why.
+    pub(super) refused: Option<&'static str>,
+}
+
+impl Claim {
+    /// Whether the request touches owned resources at all.
+    pub(super) fn is_free(&self) -> bool {
+        *self == Claim::default()
+    }
+}
+
+/// What `method path` does with owned resources (CHILI's routes; literal segments in any case).
+pub(super) fn claim(method: &Method, path: &ProxyPath) -> Claim {
+    let segments: Vec<String> = path
+        .as_str()
+        .split('/')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let raw: Vec<&str> = path.as_str().split('/').collect();
+    let mut claim = Claim::default();
+    match s.as_slice() {
+        ["projects"] if *method == Method::GET => claim.lists = true,
+        ["projects"] if *method == Method::POST => claim.creates = Some(ResourceKind::Project),
+        ["projects"] => {
+            claim.refused = Some(
+                "requests on every project at once are refused while each user's projects are their own; name one project (e.g. DELETE projects/{id})",
+            )
+        }
+        ["projects" | "templates", "preview", "tasks", _, ..] => {
+            claim.names = Some(Resource::preview_task(raw[3]));
+        }
+        ["projects", _, "preview", _] => {
+            claim.names = Some(Resource::project(raw[1]));
+            claim.creates = Some(ResourceKind::PreviewTask);
+        }
+        ["templates", _, "preview", _] => claim.creates = Some(ResourceKind::PreviewTask),
+        ["projects", _, ..] => claim.names = Some(Resource::project(raw[1])),
+        ["output", "tasks", _, ..] => claim.names = Some(Resource::output_task(raw[2])),
+        ["output", _] if *method == Method::POST => {
+            claim.creates = Some(ResourceKind::OutputTask);
+            claim.renders_project = true;
+        }
+        _ => {}
+    }
+    claim
+}
+
+/// The CHILI identity the integration's resources belong to.
+fn identity(a: &Admitted) -> Identity {
+    Identity::new(a.integration.environment.as_str(), &a.integration.client_id)
+}
+
+fn unavailable(e: &OwnershipError) -> AppError {
+    tracing::warn!(error = %e, "the ownership store cannot answer: owner-scoped proxy requests are refused");
+    AppError::new(
+        ErrorCode::OwnershipUnavailable,
+        "the signer cannot check who owns this right now; retry shortly",
+    )
+    .retry_after(Duration::from_secs(5))
+}
+
+/// The 404 problem+json CHILI answers for what a user cannot see.
+fn not_found(what: &Resource) -> Response {
+    let kind = match what.kind {
+        ResourceKind::Project => "Project",
+        ResourceKind::OutputTask => "Output task",
+        ResourceKind::PreviewTask => "Preview task",
+    };
+    let body = serde_json::json!({
+        "type": "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+        "title": "Not Found",
+        "status": 404,
+        "detail": format!("{kind} '{}' was not found.", what.id),
+    });
+    let mut res = (StatusCode::NOT_FOUND, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
+/// Checks a request before it is forwarded: `Ok(Some(reply))` answers it instead (404 for what
+/// is not the user's), `Ok(None)` lets it go on.
+pub(super) async fn check(
+    state: &AppState,
+    a: &Admitted,
+    claim: &Claim,
+    user: Option<&str>,
+    body: Option<&Bytes>,
+    query: Option<&str>,
+) -> Result<Option<Response>, AppError> {
+    if a.proxy.shared_identity || claim.is_free() {
+        return Ok(None);
+    }
+    if let Some(why) = claim.refused {
+        return Err(AppError::new(ErrorCode::ProxyPathNotAllowed, why));
+    }
+    let Some(user) = user else {
+        return Err(AppError::new(
+            ErrorCode::CallerUnauthenticated,
+            "the session names no user: the API proxy keeps each user's projects and outputs apart and needs to know whose they are",
+        ));
+    };
+    let store = state.ownership().ok_or_else(|| {
+        unavailable(&OwnershipError::Unavailable(
+            "no ownership store is configured".into(),
+        ))
+    })?;
+    let id = identity(a);
+    let mut named: Vec<Resource> = claim.names.iter().cloned().collect();
+    if claim.renders_project {
+        named.extend(project_in(body, query).map(Resource::project));
+    }
+    for resource in named {
+        let owner = store
+            .owner(&id, &resource)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if owner.as_deref() != Some(user) {
+            return Ok(Some(not_found(&resource)));
+        }
+    }
+    if claim.creates.is_some() || claim.lists {
+        // Before CHILI creates what could not be bound.
+        store.ping().await.map_err(|e| unavailable(&e))?;
+    }
+    Ok(None)
+}
+
+/// A render's `projectId`, from its JSON body or (the older `output/image?projectId=…` form)
+/// its query.
+fn project_in(body: Option<&Bytes>, query: Option<&str>) -> Option<String> {
+    let from_body = body
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .and_then(|v| v.get("projectId")?.as_str().map(str::to_owned));
+    from_body.or_else(|| {
+        url::form_urlencoded::parse(query?.as_bytes())
+            .find(|(k, _)| k == "projectId")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// Whether the reply to this claim must be held and looked at ([`settle`]).
+pub(super) fn settles(a: &Admitted, claim: &Claim) -> bool {
+    !a.proxy.shared_identity && (claim.creates.is_some() || claim.lists)
+}
+
+/// After CHILI answered: binds what it created to the user, or keeps only the user's own
+/// projects in a list. Returns the body to send.
+pub(super) async fn settle(
+    state: &AppState,
+    a: &Admitted,
+    claim: &Claim,
+    user: &str,
+    status: StatusCode,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, AppError> {
+    let store = state.ownership().ok_or_else(|| {
+        unavailable(&OwnershipError::Unavailable(
+            "no ownership store is configured".into(),
+        ))
+    })?;
+    let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
+        return Ok(body);
+    };
+    let id = identity(a);
+    if let Some(kind) = claim.creates.filter(|_| status.is_success()) {
+        let created = match kind {
+            ResourceKind::Project => json["id"].as_str().or(json["data"]["id"].as_str()),
+            // A preview answered at once (200, an image) created no task.
+            ResourceKind::PreviewTask if status != StatusCode::ACCEPTED => None,
+            _ => json["data"]["taskId"].as_str(),
+        };
+        if let Some(created) = created {
+            let resource = Resource {
+                kind,
+                id: created.to_owned(),
+            };
+            store.bind(&id, &resource, user).await.map_err(|e| {
+                tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI created this, but its owner could not be recorded: no one can reach it through the proxy");
+                unavailable(&e)
+            })?;
+        }
+    }
+    if claim.lists && status.is_success() {
+        if let Some(items) = json.get_mut("data").and_then(Value::as_array_mut) {
+            let ids: Vec<String> = items
+                .iter()
+                .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            let mine = store
+                .owned_of(&id, ResourceKind::Project, &ids, user)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let mut keep = mine.into_iter();
+            items.retain(|_| keep.next().unwrap_or(false));
+            // CHILI's total counts every user's projects: not the user's to know.
+            if let Some(obj) = json.as_object_mut() {
+                obj.remove("total");
+            }
+            return Ok(json.to_string().into_bytes());
+        }
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(method: Method, path: &str) -> Claim {
+        claim(&method, &ProxyPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn chili_routes_name_create_or_list_what_users_own() {
+        assert_eq!(
+            of(Method::GET, "projects/P1").names,
+            Some(Resource::project("P1"))
+        );
+        assert_eq!(
+            of(Method::PUT, "Projects/P1/document").names,
+            Some(Resource::project("P1"))
+        );
+        assert_eq!(
+            of(Method::PATCH, "projects/P1").names,
+            Some(Resource::project("P1"))
+        );
+        let preview = of(Method::GET, "projects/P1/preview/thumbnail");
+        assert_eq!(preview.names, Some(Resource::project("P1")));
+        assert_eq!(preview.creates, Some(ResourceKind::PreviewTask));
+        assert_eq!(
+            of(Method::GET, "projects/preview/tasks/T1").names,
+            Some(Resource::preview_task("T1"))
+        );
+        assert_eq!(
+            of(Method::GET, "templates/preview/tasks/T1/download").names,
+            Some(Resource::preview_task("T1"))
+        );
+        assert_eq!(
+            of(Method::GET, "templates/X/preview/medium").creates,
+            Some(ResourceKind::PreviewTask)
+        );
+        assert_eq!(
+            of(Method::GET, "output/tasks/T2/download").names,
+            Some(Resource::output_task("T2"))
+        );
+        let render = of(Method::POST, "output/pdf");
+        assert_eq!(render.creates, Some(ResourceKind::OutputTask));
+        assert!(render.renders_project);
+        assert_eq!(
+            of(Method::POST, "projects").creates,
+            Some(ResourceKind::Project)
+        );
+        assert!(of(Method::GET, "projects").lists);
+        assert!(of(Method::DELETE, "projects").refused.is_some());
+        for free in [
+            "templates",
+            "templates/X",
+            "output/settings",
+            "media/M/preview/thumbnail",
+        ] {
+            assert!(of(Method::GET, free).is_free(), "{free}");
+        }
+    }
+
+    #[test]
+    fn a_render_names_its_project_in_the_body_or_the_query() {
+        let body = Bytes::from_static(br#"{"projectId":"P1","outputSettingsId":"x"}"#);
+        assert_eq!(project_in(Some(&body), None).as_deref(), Some("P1"));
+        assert_eq!(
+            project_in(None, Some("outputType=png&projectId=P2")).as_deref(),
+            Some("P2")
+        );
+        assert_eq!(
+            project_in(Some(&Bytes::from_static(b"{}")), Some("a=b")),
+            None
+        );
+    }
+}

@@ -1,0 +1,496 @@
+//! Each app user's projects and outputs are theirs, through the API proxy of one CHILI identity:
+//! the emulator owns like CHILI (by client), the signer binds what each user creates to them, in
+//! SQLite (one replica) or Redis (several), and fails closed when it cannot tell.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::proxy::*;
+use common::redis::Redis;
+use common::*;
+use grafx_core::ProxyAllowList;
+use grafx_emulator::{RunningEmulator, Settings};
+use grafx_signer::{
+    AppState, CallerConfig, CallerMethod, ChiliAuthClient, ClientSecret, RedisOwnership,
+    RedisStore, SignerConfig, StoreKey, SystemClock,
+};
+use serde_json::{json, Value};
+
+const ALLOW_OWNED: [&str; 11] = [
+    "GET projects",
+    "POST projects",
+    "GET projects/*",
+    "GET projects/*/document",
+    "PUT projects/*/document",
+    "GET projects/*/preview/*",
+    "GET projects/preview/tasks/**",
+    "POST output/*",
+    "GET output/tasks/*",
+    "GET output/tasks/*/download",
+    "GET output/settings",
+];
+
+fn data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("grafx-owners-{}", rand::random::<u64>()))
+}
+
+/// The writer behind a proxy that keeps each signed-in user's projects apart, with its records in
+/// `dir`.
+fn isolated(dir: PathBuf) -> impl FnOnce(&mut SignerConfig) {
+    move |c: &mut SignerConfig| {
+        with_writer(|p| {
+            p.allow = ProxyAllowList::parse(ALLOW_OWNED).unwrap();
+            p.require_caller = true;
+            p.shared_identity = false;
+        })(c);
+        let caller =
+            CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+                .with_audience("grafx-signer");
+        c.integrations.get_mut("writer").unwrap().caller = Some(caller);
+        c.data_dir = Some(dir);
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        output_render_ms: 20,
+        preview_render_ms: 60_000,
+        ..fast_settings()
+    }
+}
+
+/// A request through `signer`'s proxy as `user`.
+fn as_user(
+    signer: &str,
+    user: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    http()
+        .request(method, format!("{signer}/api/writer/{path}"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .bearer_auth(session(user))
+}
+
+/// The 404 problem+json CHILI gives for what a user cannot see.
+async fn not_found(res: reqwest::Response) {
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], 404);
+    assert!(
+        body["detail"].as_str().unwrap().contains("was not found"),
+        "{body}"
+    );
+}
+
+async fn create_project(signer: &str, user: &str) -> String {
+    let res = as_user(signer, user, reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE }, "name": format!("{user}'s") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let project: Value = res.json().await.unwrap();
+    project["id"].as_str().unwrap().to_owned()
+}
+
+async fn render(signer: &str, user: &str, project: &str) -> String {
+    let res = as_user(signer, user, reqwest::Method::POST, "output/pdf")
+        .json(&json!({ "projectId": project }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let task: Value = res.json().await.unwrap();
+    task["data"]["taskId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_users_projects_and_outputs_are_theirs() {
+    let dir = data_dir();
+    let h = harness(settings(), false, isolated(dir.clone())).await;
+    let s = h.url.clone();
+    // Alice creates, saves, previews and renders her project.
+    let p = create_project(&s, "alice").await;
+    let doc = json!({ "alice": "was here" });
+    let saved = as_user(
+        &s,
+        "alice",
+        reqwest::Method::PUT,
+        &format!("projects/{p}/document"),
+    )
+    .json(&doc)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(saved.status(), 204);
+    let read: Value = as_user(
+        &s,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}/document"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read, doc);
+    let preview = as_user(
+        &s,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}/preview/thumbnail"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(preview.status(), 202);
+    let preview: Value = preview.json().await.unwrap();
+    let preview_task = preview["data"]["taskId"].as_str().unwrap().to_owned();
+    let task = render(&s, "alice", &p).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let done = as_user(
+        &s,
+        "alice",
+        reqwest::Method::GET,
+        &format!("output/tasks/{task}/download"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.bytes().await.unwrap().starts_with(b"%PDF"));
+
+    // Bob, through the same CHILI identity, reaches none of it; CHILI hears nothing of it.
+    let before = h.api_requests();
+    for (method, path) in [
+        (reqwest::Method::GET, format!("projects/{p}")),
+        (reqwest::Method::GET, format!("projects/{p}/document")),
+        (
+            reqwest::Method::GET,
+            format!("projects/{p}/preview/thumbnail"),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("projects/preview/tasks/{preview_task}"),
+        ),
+        (reqwest::Method::GET, format!("output/tasks/{task}")),
+        (
+            reqwest::Method::GET,
+            format!("output/tasks/{task}/download"),
+        ),
+    ] {
+        not_found(as_user(&s, "bob", method, &path).send().await.unwrap()).await;
+    }
+    let overwrite = as_user(
+        &s,
+        "bob",
+        reqwest::Method::PUT,
+        &format!("projects/{p}/document"),
+    )
+    .json(&json!({ "bob": "took over" }))
+    .send()
+    .await
+    .unwrap();
+    not_found(overwrite).await;
+    let steal = as_user(&s, "bob", reqwest::Method::POST, "output/pdf")
+        .json(&json!({ "projectId": p }))
+        .send()
+        .await
+        .unwrap();
+    not_found(steal).await;
+    assert_eq!(h.api_requests(), before, "nothing of Bob's reached CHILI");
+    // Alice's document is unchanged.
+    let read: Value = as_user(
+        &s,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}/document"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read, doc);
+
+    // Each lists their own.
+    let bobs = create_project(&s, "bob").await;
+    let list = |user: &'static str| {
+        let s = s.clone();
+        async move {
+            let page: Value = as_user(&s, user, reqwest::Method::GET, "projects?limit=100")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                page.get("total").is_none(),
+                "CHILI's total counts everyone's: {page}"
+            );
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("alice").await, vec![p.clone()]);
+    assert_eq!(list("bob").await, vec![bobs]);
+
+    // The page's read-only integration is another CHILI user: it cannot open the writer's project.
+    let reader = h.state.cache("default").unwrap().get().await.unwrap().0;
+    let api = h.emulator.emulator().environment_api_url();
+    let direct = http()
+        .get(format!("{api}projects/{p}"))
+        .bearer_auth(reader.access_token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 404);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Another signer (a restart, or a replica) with `state`'s configuration on the same emulator.
+async fn another_signer(
+    config: SignerConfig,
+    tweak: impl FnOnce(&AppState),
+) -> (AppState, String, tokio::task::JoinHandle<()>) {
+    let state = AppState::with_parts(
+        config.clone(),
+        Arc::new(ChiliAuthClient::new(config.upstream_timeout).unwrap()),
+        Arc::new(grafx_signer::MemoryStore::default()),
+        Arc::new(SystemClock),
+    );
+    tweak(&state);
+    serve_state(state, config).await
+}
+
+async fn serve_state(
+    state: AppState,
+    config: SignerConfig,
+) -> (AppState, String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let service = grafx_signer::SignerService::new(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = grafx_signer::serve(
+            listener,
+            service,
+            config.serve_options(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    (state, url, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_survive_a_restart_and_a_busy_database_fails_closed() {
+    let dir = data_dir();
+    let h = harness(settings(), false, isolated(dir.clone())).await;
+    let p = create_project(&h.url, "alice").await;
+    // The signer restarts: a new process state reading the same data directory.
+    let config = h.state.config().as_ref().clone();
+    h.state.stop_refreshers();
+    let (restarted, url, server) = another_signer(config, |_| {}).await;
+    let got = as_user(
+        &url,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(got.status(), 200, "Alice still reaches her project");
+    not_found(
+        as_user(&url, "bob", reqwest::Method::GET, &format!("projects/{p}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Another process holds the database's write lock: owner-scoped requests fail closed.
+    let db = rusqlite::Connection::open(dir.join("ownership.sqlite3")).unwrap();
+    db.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let before = h.api_requests();
+    let res = as_user(&url, "alice", reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    let (headers, _) = error(res, 503, "ownership_unavailable").await;
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(
+        h.api_requests(),
+        before,
+        "nothing was created that could not be recorded"
+    );
+    // Records can still be read (SQLite's write-ahead log lets readers past a writer).
+    let got = as_user(
+        &url,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(got.status(), 200);
+    // Paths that name nothing owned still work.
+    let settings = as_user(&url, "bob", reqwest::Method::GET, "output/settings")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200);
+    db.execute_batch("COMMIT").unwrap();
+    let got = as_user(
+        &url,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(got.status(), 200, "recovered, nothing lost");
+    restarted.stop_refreshers();
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A replica on the shared Redis: tokens and ownership records both there.
+async fn replica(
+    em: &RunningEmulator,
+    redis: &Redis,
+) -> (AppState, String, tokio::task::JoinHandle<()>) {
+    let mut config = SignerConfig::single(integration(em, "default", "demo-reader"));
+    isolated(data_dir())(&mut config);
+    config.data_dir = None;
+    let tokens =
+        Arc::new(RedisStore::new(&redis.url(), StoreKey::from_text(KEY).unwrap()).unwrap());
+    let state = AppState::with_parts(
+        config.clone(),
+        Arc::new(ChiliAuthClient::new(config.upstream_timeout).unwrap()),
+        Arc::clone(&tokens) as Arc<dyn grafx_signer::TokenStore>,
+        Arc::new(SystemClock),
+    );
+    state.set_ownership(Arc::new(RedisOwnership::new(tokens)));
+    serve_state(state, config).await
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_redis_agree_on_owners_and_fail_closed_while_it_is_down() {
+    let em = emulator(settings()).await;
+    let redis_dir = data_dir();
+    std::fs::create_dir_all(&redis_dir).unwrap();
+    let port = free_port();
+    let mut redis = Redis::start_persistent(port, &redis_dir);
+    let (_a, one, _s1) = replica(&em, &redis).await;
+    let (_b, two, _s2) = replica(&em, &redis).await;
+    let p = create_project(&one, "alice").await;
+    let task = render(&two, "alice", &p).await;
+    // Either replica knows whose they are.
+    for signer in [&one, &two] {
+        let got = as_user(
+            signer,
+            "alice",
+            reqwest::Method::GET,
+            &format!("projects/{p}"),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(got.status(), 200);
+        not_found(
+            as_user(
+                signer,
+                "bob",
+                reqwest::Method::GET,
+                &format!("projects/{p}"),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        not_found(
+            as_user(
+                signer,
+                "bob",
+                reqwest::Method::GET,
+                &format!("output/tasks/{task}"),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+    }
+    // Redis goes down: no one is let through on a guess.
+    redis.kill();
+    let res = as_user(
+        &two,
+        "alice",
+        reqwest::Method::GET,
+        &format!("projects/{p}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    let (headers, _) = error(res, 503, "ownership_unavailable").await;
+    assert!(headers.contains_key("retry-after"));
+    // It comes back with what it had written to disk.
+    let _redis = Redis::start_persistent(port, &redis_dir);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = as_user(
+            &one,
+            "alice",
+            reqwest::Method::GET,
+            &format!("projects/{p}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 200, "the record survived Redis's restart");
+    not_found(
+        as_user(&one, "bob", reqwest::Method::GET, &format!("projects/{p}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&redis_dir);
+}
