@@ -666,7 +666,10 @@ fn an_api_proxy_from_toml() {
         grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES
     );
     assert!(proxy.require_caller);
-    assert!(!proxy.shared_identity, "each signed-in user's projects are theirs");
+    assert!(
+        !proxy.shared_identity,
+        "each signed-in user's projects are theirs"
+    );
     assert!(proxy.keeps_owners());
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 
