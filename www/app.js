@@ -156,7 +156,9 @@ $("new-project").addEventListener("click", async () => {
     status.textContent = `Created project “${project.name}” (${project.id}) from template ${project.template?.id}.`;
     const blob = await writer.projects.preview(project.id, "thumbnail");
     $("project-preview").src = URL.createObjectURL(blob);
-    $("project-open").href = `studio-ui.html?projectId=${encodeURIComponent(project.id)}&projectName=${encodeURIComponent(project.name)}`;
+    const query = `projectId=${encodeURIComponent(project.id)}&projectName=${encodeURIComponent(project.name)}`;
+    $("project-open").href = `studio-ui.html?${query}`;
+    $("project-open-sdk").href = `studio.html?${query}`;
     $("project-figure").hidden = false;
   } catch (e) {
     status.textContent = "Could not create the project.";

@@ -3,8 +3,18 @@ import init, { GraFxClient, isGraFxError } from "./pkg/grafx_wasm.js";
 
 await init();
 
+// The demo's signed-in user: the session the demo minted for `demo-user@example.com` (your app
+// sends its own users' sessions). The API proxy knows whose projects are whose by it.
+const session = await fetch("session.txt").then((r) => (r.ok ? r.text() : null), () => null);
+export const signedInUser = session ? JSON.parse(atob(session.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub : null;
+
 // The signer serves this page, so it is on the same origin: "/" is enough.
-export const grafx = new GraFxClient({ signerUrl: "/", autoRefresh: true });
+// Tabs of the same signed-in user share one token (`shareKey`); anonymous tabs share theirs.
+export const grafx = new GraFxClient({
+  signerUrl: "/",
+  autoRefresh: true,
+  ...(session ? { getSessionToken: () => session, shareKey: signedInUser } : {}),
+});
 
 // Writing (creating projects, rendering) needs write scopes, which the page's read-only token does
 // not carry. The same helpers go through the signer's API proxy instead: the signer adds its

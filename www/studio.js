@@ -1,4 +1,4 @@
-import { grafx, showError, describe } from "./grafx.js";
+import { grafx, writer, showError, showOk, describe } from "./grafx.js";
 
 const $ = (id) => document.getElementById(id);
 const log = (line) => { $("log").textContent += `${new Date().toLocaleTimeString()}  ${line}\n`; };
@@ -7,6 +7,33 @@ const log = (line) => { $("log").textContent += `${new Date().toLocaleTimeString
 // so it runs offline; only the editor engine it loads into an iframe comes from CHILI's CDN.
 const SDK_URL = "vendor/studio-sdk.js";
 let authRefreshes = 0;
+const projectId = new URLSearchParams(location.search).get("projectId");
+
+// The project is the writer's (created through the signer's API proxy): its document is loaded
+// and saved through the proxy as the signed-in user, never with a write token in the page.
+async function loadProject(sdk) {
+  const project = await writer.projects.get(projectId);
+  const doc = await writer.projects.document(projectId);
+  const json = JSON.stringify(doc);
+  $("sdk-project").textContent = `${project.name} (${project.id}): ${json.length} bytes through the API proxy`;
+  log(`document of ${project.id} loaded through /api/writer/projects/${project.id}/document`);
+  // Resolves once the engine has connected: offline, never. Do not wait for it.
+  sdk?.document.load(json).then(() => log("the editor engine loaded the document"));
+  $("save").disabled = false;
+  $("save").addEventListener("click", async () => {
+    try {
+      // The editor's current state when the engine is there, else the document as loaded.
+      const state = sdk
+        ? await Promise.race([sdk.document.getCurrentState().then((r) => r.parsedData), new Promise((r) => setTimeout(r, 1500))])
+        : undefined;
+      await writer.projects.saveDocument(projectId, state ?? json);
+      log(`saved through PUT /api/writer/projects/${projectId}/document`);
+      showOk("Saved through the signer's API proxy");
+    } catch (e) {
+      showError(e);
+    }
+  });
+}
 
 function loadSdk() {
   return new Promise((resolve, reject) => {
@@ -68,9 +95,11 @@ try {
       log("the editor engine took the configuration");
     });
     log("configuration handed to the SDK (applied once the engine connects)");
+    if (projectId) await loadProject(sdk).catch(showError);
   } catch (e) {
     $("sdk-status").textContent = `failed: ${e.message}`;
     log(`Studio SDK not loaded: ${e.message}`);
+    if (projectId) await loadProject(null).catch(showError);
   }
 } catch (e) {
   showError(e);

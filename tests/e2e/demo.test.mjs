@@ -67,7 +67,10 @@ test("rendering a PDF shows progress, then a download link to a real PDF", () =>
     const posts = sentByPage.filter((r) => r.method === "POST" && r.url === "/api/writer/output/pdf");
     assert.equal(posts.length, 1, JSON.stringify(sentByPage.map((r) => `${r.method} ${r.url}`)));
     assert.deepEqual(JSON.parse(posts[0].body).templateId, "7a1c0e4d-0000-4000-8000-000000000002");
-    assert.equal(posts[0].auth, undefined, "no token from the page");
+    // No GraFx token from the page: only the signed-in user's app session (the demo's JWT).
+    const session = JSON.parse(Buffer.from(posts[0].auth.replace(/^Bearer /, "").split(".")[1], "base64url"));
+    assert.equal(session.sub, "demo-user@example.com", "the app session, not a GraFx token");
+    assert.equal(session.aud, "grafx-demo");
     assert.ok(sentByPage.some((r) => r.url.startsWith("/api/writer/output/tasks/") && r.url.endsWith("/download")), "downloaded through the proxy");
     // On CHILI's side: the signer's request, with the writer's bearer.
     const onWire = (await requests()).filter((r) => r.method === "POST" && r.path === "output/pdf");
@@ -130,18 +133,75 @@ test("a new project from a template: CHILI's body on the wire, its preview, a li
     assert.ok(!sentByPage.some((r) => r.includes("/token/writer")), "the page never asked for the writer's token");
   }));
 
-test("the studio-ui page explains that studio-ui needs CHILI's URL, and refreshes through grafx", () =>
+test("the studio-ui page shows its whole config, explains that studio-ui needs CHILI's URL, and refreshes through grafx", () =>
   withPage(browser, "studio-ui", async (page) => {
-    await page.goto(new URL("studio-ui.html?projectId=p-1&projectName=Mine", DEMO_URL).href);
+    await page.goto(new URL("studio-ui.html", DEMO_URL).href);
     const base = `${EMULATOR_URL}/grafx/api/v1/environment/demo`;
     await page.locator("#ui-base", { hasText: base }).waitFor();
-    assert.equal(await text(page, "#ui-project"), "Mine (p-1)");
-    // The emulator is on http://127.0.0.1: studio-ui would refuse it, and the page says why.
+    // The emulator is on http://127.0.0.1: studio-ui would refuse it; the page shows the config
+    // it would get all the same, and says why it cannot load here.
     await page.locator("#ui-status", { hasText: "not for this environment" }).waitFor({ timeout: 15000 });
-    assert.match(await text(page, "#ui-config"), /studio-ui only accepts an Environment API at https:/);
+    const config = JSON.parse(await text(page, "#ui-config"));
+    assert.equal(config.graFxStudioEnvironmentApiBaseUrl, base);
+    assert.equal(config.refreshTokenAction, "[function]");
+    assert.equal(config.selector, "studio-ui-container");
     assert.match(await text(page, "#ui-editor"), /cargo xtask demo --chili/);
+    // Nothing in it stretches the page past the window.
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
     const before = await signerTokenRequests();
     await page.click("#ui-refresh");
     await page.locator("#ui-refreshes", { hasText: "1" }).waitFor();
     assert.equal((await signerTokenRequests()) - before, 1, "refreshTokenAction asked the signer");
+  }));
+
+test("the demo user's project opens in studio-ui and the Studio SDK page through the API proxy, and saves", () =>
+  withPage(browser, "studio project", async (page) => {
+    await page.goto(DEMO_URL);
+    await page.locator("#templates li", { hasText: "Business Card" }).click();
+    await page.click("#new-project");
+    await page.locator("#project-status", { hasText: "Created project" }).waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => document.getElementById("project-open-sdk").href.includes("projectId="));
+    const href = await page.locator("#project-open").getAttribute("href");
+    const id = new URLSearchParams(href.split("?")[1]).get("projectId");
+    const sdkHref = await page.locator("#project-open-sdk").getAttribute("href");
+    await clearRequests();
+    const sent = [];
+    page.on("request", (r) => sent.push({ line: `${r.method()} ${new URL(r.url()).pathname}`, headers: r.headers() }));
+    await page.goto(new URL(href, DEMO_URL).href);
+    await page.locator("#ui-document", { hasText: "through the signer's API proxy" }).waitFor({ timeout: 15000 });
+    assert.equal(await text(page, "#ui-user"), "demo-user@example.com");
+    assert.match(await text(page, "#ui-project"), new RegExp(`\\(${id}\\), from template 7a1c0e4d-0000-4000-8000-000000000002`));
+    const config = JSON.parse(await text(page, "#ui-config"));
+    for (const cb of ["onProjectInfoRequested", "onProjectDocumentRequested", "onProjectSave", "onProjectGetDownloadLink"]) {
+      assert.equal(config[cb], "[function]", cb);
+    }
+    assert.equal(config.via, undefined, "grafx's own options are not passed on to studio-ui");
+    await page.click("#ui-save");
+    await page.locator("#banner.ok", { hasText: "through the signer's API proxy" }).waitFor();
+    const lines = sent.map((r) => r.line);
+    for (const line of [`GET /api/writer/projects/${id}`, `GET /api/writer/projects/${id}/document`, `PUT /api/writer/projects/${id}/document`]) {
+      assert.ok(lines.includes(line), `${line} in ${lines.join(", ")}`);
+    }
+    // The page never held a token that can write, nor called CHILI's project routes itself.
+    assert.ok(!lines.some((l) => l.includes("/token/writer")), lines.join(", "));
+    assert.ok(!lines.some((l) => l.includes("/grafx/api/v1/environment/demo/projects")), lines.join(", "));
+    const pageToken = await page.evaluate(async () => (await import("./grafx.js")).grafx.token.accessToken);
+    for (const r of sent.filter((r) => r.line.includes("/api/writer/"))) {
+      assert.ok(!JSON.stringify(r.headers).includes(pageToken), `${r.line} carried the page's GraFx token`);
+    }
+    // CHILI got the save, with the proxy's bearer and the document as the page had it.
+    const saves = (await requests()).filter((r) => r.method === "PUT" && r.path === `projects/${id}/document`);
+    assert.equal(saves.length, 1);
+    assert.ok(saves[0].bearer);
+    assert.equal(typeof saves[0].body, "object");
+
+    // The Studio SDK page loads and saves the same project the same way.
+    sent.length = 0;
+    await page.goto(new URL(sdkHref, DEMO_URL).href);
+    await page.locator("#sdk-project", { hasText: "bytes through the API proxy" }).waitFor({ timeout: 15000 });
+    await page.click("#save");
+    await page.locator("#log", { hasText: `saved through PUT /api/writer/projects/${id}/document` }).waitFor({ timeout: 10000 });
+    const sdkLines = sent.map((r) => r.line);
+    assert.ok(sdkLines.includes(`GET /api/writer/projects/${id}/document`), sdkLines.join(", "));
+    assert.ok(sdkLines.includes(`PUT /api/writer/projects/${id}/document`), sdkLines.join(", "));
   }));

@@ -30,6 +30,12 @@ declare const StudioUI: {
     userInterfaceID?: string;
     projectDownloadUrl?: string;
     projectUploadUrl?: string;
+    onProjectInfoRequested?: (projectId: string) => Promise<{ name: string; id: string; template: { id: string } }>;
+    onProjectDocumentRequested?: (projectId: string) => Promise<string>;
+    onProjectSave?: (generateJson: () => Promise<string>) => Promise<{ name: string; id: string; template: { id: string } }>;
+    onProjectGetDownloadLink?: (extension: string, selectedLayoutID: string | undefined) => Promise<{
+      status: number; error: string | undefined; success: boolean; parsedData: string | undefined; data: string | undefined;
+    }>;
   }): void;
 };
 
@@ -125,6 +131,14 @@ export async function usage(): Promise<void> {
     projectName: project.name,
   });
   StudioUI.studioUILoaderConfig(uiConfig);
+  // A project the page's read-only user does not own: studio-ui's project callbacks go through
+  // the signer's API proxy.
+  const viaConfig: StudioUILoaderConfig = await grafx.studio.uiLoaderConfig({
+    selector: "studio-ui-container",
+    projectId: project.id,
+    via: "writer",
+  });
+  StudioUI.studioUILoaderConfig(viaConfig);
 
   void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction, templateOfProject, projectPreview, platform];
   grafx.signOut();

@@ -457,3 +457,39 @@ export async function peersPresent(name) {
   const { held } = await navigator.locks.query();
   return held.some((lock) => lock.name === name);
 }
+
+/**
+ * studio-ui's project callbacks through the signer's API proxy (`via`, from `grafx.via(name)`):
+ * the project, its document and its saves, and a render's download link, never with a token that
+ * can write. They replace studio-ui's default loader, which would read the project with the
+ * page's own (read-only) token: on CHILI that token's user does not own a project the writer
+ * created, so studio-ui would answer "Project not found".
+ */
+export function studioProjectLoader(via, projectId) {
+  const info = async () => {
+    const p = await via.projects.get(projectId);
+    return { id: p.id, name: p.name, template: { id: p.template ? p.template.id : undefined } };
+  };
+  return {
+    onProjectInfoRequested: async () => info(),
+    // studio-ui wants the document as JSON text.
+    onProjectDocumentRequested: async () => JSON.stringify(await via.projects.document(projectId)),
+    onProjectSave: async (generateJson) => {
+      await via.projects.saveDocument(projectId, await generateJson());
+      return info();
+    },
+    // Renders the saved project through the proxy and hands studio-ui a `blob:` URL of the file:
+    // it needs no token to download it.
+    onProjectGetDownloadLink: async (extension, selectedLayoutID, outputSettingsId) => {
+      try {
+        const body = { projectId, layoutsToExport: [selectedLayoutID || "0"] };
+        if (outputSettingsId) body.outputSettingsId = outputSettingsId;
+        const { blob } = await via.output.render(String(extension).toLowerCase(), body);
+        const url = URL.createObjectURL(blob);
+        return { status: 200, success: true, error: undefined, parsedData: url, data: url };
+      } catch (e) {
+        return { status: (e && e.status) || 0, success: false, error: messageOf(e), parsedData: undefined, data: undefined };
+      }
+    },
+  };
+}

@@ -45,6 +45,9 @@ extern "C" {
         credentials: &str,
         extra: &js_sys::Array,
     ) -> Result<web_sys::Request, JsValue>;
+    /// studio-ui's project callbacks through a `via` object (see `js/glue.js`).
+    #[wasm_bindgen(js_name = studioProjectLoader)]
+    pub(crate) fn studio_project_loader(via: &JsValue, project_id: &str) -> JsValue;
     /// Builds a GraFxError from its fields (the single JS definition of its shape).
     #[wasm_bindgen(js_name = grafxError)]
     pub(crate) fn grafx_error(fields: &JsValue) -> JsValue;

@@ -233,11 +233,31 @@ export interface StudioUIOptions {
   /** The id of the element studio-ui renders into. */
   selector: string;
   projectId?: string;
+  /**
+   * An integration behind the signer's API proxy (e.g. "writer"): studio-ui's project callbacks
+   * then load, save and render `projectId` through the proxy, never with a write token in the
+   * page. Needed on CHILI for a project the page's own (read-only) user did not create.
+   */
+  via?: string;
+  /** false: build the config even for an Environment API URL studio-ui would refuse. */
+  checkEnvironment?: boolean;
   projectName?: string;
   userInterfaceID?: string;
   projectDownloadUrl?: string;
   projectUploadUrl?: string;
   [key: string]: unknown;
+}
+
+/** studio-ui's `Project`. */
+export interface StudioUIProject { id: string; name: string; template: { id: string } }
+
+/** studio-ui's `DownloadLinkResult`: with `via`, `data` is a `blob:` URL of the rendered file. */
+export interface StudioUIDownloadLink {
+  status: number;
+  success: boolean;
+  error: string | undefined;
+  parsedData: string | undefined;
+  data: string | undefined;
 }
 
 /** What `StudioUI.studioUILoaderConfig` takes. */
@@ -246,6 +266,14 @@ export interface StudioUILoaderConfig extends StudioUIOptions {
   graFxStudioEnvironmentApiBaseUrl: string;
   authToken: string;
   refreshTokenAction: () => Promise<string | Error>;
+  /** With `via`: the project through the signer's API proxy. */
+  onProjectInfoRequested?: (projectId: string) => Promise<StudioUIProject>;
+  /** With `via`: the project's document (JSON text) through the proxy. */
+  onProjectDocumentRequested?: (projectId: string) => Promise<string>;
+  /** With `via`: saves the document through the proxy, then resolves to the project. */
+  onProjectSave?: (generateJson: () => Promise<string>) => Promise<StudioUIProject>;
+  /** With `via`: renders the saved project through the proxy. */
+  onProjectGetDownloadLink?: (extension: string, selectedLayoutID: string | undefined, outputSettingsId?: string) => Promise<StudioUIDownloadLink>;
 }
 
 /** What the Studio SDK's `onAuthExpired` resolves to for a GraFx token request. */

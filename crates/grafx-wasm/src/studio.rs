@@ -5,6 +5,8 @@
 //! await sdk.configuration.setValue(...Object.entries(await grafx.studio.configuration())[0]);
 //! // studio-ui (CHILI's ready-made editor UI):
 //! StudioUI.studioUILoaderConfig(await grafx.studio.uiLoaderConfig({ selector: "studio-ui", projectId }));
+//! // A project a write integration created, opened through the signer's API proxy:
+//! StudioUI.studioUILoaderConfig(await grafx.studio.uiLoaderConfig({ selector: "studio-ui", projectId, via: "writer" }));
 //! ```
 
 use std::rc::{Rc, Weak};
@@ -20,8 +22,13 @@ use crate::resources::method;
 
 /// `grafx.studio.uiLoaderConfig(options)`: what `StudioUI.studioUILoaderConfig` takes. Every
 /// option is passed through; added are the Environment API base URL *without* its trailing slash
-/// (studio-ui splits it on `/environment/`), the token, `refreshTokenAction`, and for a project
-/// id studio-ui's README's `projectDownloadUrl` / `projectUploadUrl` unless given.
+/// (studio-ui splits it on `/environment/`), the token, `refreshTokenAction`, and for a project:
+/// with `via` (an integration behind the signer's API proxy), studio-ui's project callbacks
+/// (`onProjectInfoRequested`, `onProjectDocumentRequested`, `onProjectSave`,
+/// `onProjectGetDownloadLink`) through the proxy, so a project the page's read-only user does not
+/// own opens and saves without a write token in the page; without it, studio-ui's README's
+/// `projectDownloadUrl` / `projectUploadUrl`, unless given. `checkEnvironment: false` builds the
+/// config even for a URL studio-ui would refuse (to show it, as the demo does on the emulator).
 async fn ui_loader_config(
     inner: &Rc<Inner>,
     opts: JsValue,
@@ -45,8 +52,24 @@ async fn ui_loader_config(
             GraFxError::options("uiLoaderConfig: projectId must be a non-empty string")
         })?),
     };
+    let via = match get(&opts, "via") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(v.as_string().filter(|s| !s.is_empty()).ok_or_else(|| {
+            GraFxError::options("uiLoaderConfig: via must name an integration behind the signer's API proxy, e.g. \"writer\"")
+        })?),
+    };
+    let via = match (via, &project) {
+        (Some(name), Some(id)) => Some((crate::proxy::base(inner, &name)?, id.clone())),
+        (Some(_), None) => {
+            return Err(GraFxError::options(
+                "uiLoaderConfig: via needs the projectId of the project to open",
+            ))
+        }
+        (None, _) => None,
+    };
+    let check = get(&opts, "checkEnvironment").as_bool() != Some(false);
     let token = inner.current(false).await?;
-    if !token.api.studio_ui_accepts() {
+    if check && !token.api.studio_ui_accepts() {
         // studio-ui would show an alert and load nothing; say why here instead.
         return Err(GraFxError::options(format!(
             "studio-ui only accepts an Environment API at https://{{environment}}.{{domain}}/grafx/api/v1/environment/{{environment}}, not {}: it runs against CHILI GraFx, not a local emulator or a host named otherwise",
@@ -60,7 +83,23 @@ async fn ui_loader_config(
         ("authToken", JsValue::from_str(&token.access_token)),
         ("refreshTokenAction", refresh),
     ];
-    if let Some(id) = project {
+    for key in ["via", "checkEnvironment"] {
+        let _ = js_sys::Reflect::delete_property(&config, &JsValue::from_str(key));
+    }
+    if let Some((base, id)) = via {
+        let helpers = crate::resources::build_via(&Rc::downgrade(inner), &base);
+        let callbacks = crate::glue::studio_project_loader(&helpers, &id);
+        for key in [
+            "onProjectInfoRequested",
+            "onProjectDocumentRequested",
+            "onProjectSave",
+            "onProjectGetDownloadLink",
+        ] {
+            if get(&opts, key).is_undefined() {
+                add.push((key, get(&callbacks, key)));
+            }
+        }
+    } else if let Some(id) = project {
         let id = String::from(js_sys::encode_uri_component(&id));
         for (key, url) in [
             (

@@ -692,6 +692,25 @@ const tests = {
       assert(post.bearer, "the signer added the writer's token");
       await w.projects.saveDocument(project.id, { edited: "via" });
       same((await sent(env, "PUT", `projects/${project.id}/document`))[0].body, { edited: "via" }, "document body");
+      // studio-ui's project callbacks for it, through the same proxy (checkEnvironment: false,
+      // since studio-ui itself would refuse the emulator's URL).
+      await clearJournal(env);
+      const ui = await c.studio.uiLoaderConfig({ selector: "x", projectId: project.id, via: "proxied", checkEnvironment: false });
+      eq(ui.via, undefined, "via is grafx's option, not studio-ui's");
+      eq(ui.checkEnvironment, undefined, "so is checkEnvironment");
+      eq(ui.projectDownloadUrl, undefined, "the callbacks replace the loader's own URLs");
+      same(await ui.onProjectInfoRequested(project.id), { id: project.id, name: "Via the proxy", template: { id: FLYER } }, "studio-ui's Project");
+      same(JSON.parse(await ui.onProjectDocumentRequested(project.id)), { edited: "via" }, "the document, as JSON text");
+      const saved = await ui.onProjectSave(async () => JSON.stringify({ edited: "studio-ui" }));
+      eq(saved.id, project.id, "a save resolves to the project");
+      same((await sent(env, "PUT", `projects/${project.id}/document`))[0].body, { edited: "studio-ui" }, "the save, on the wire");
+      assert((await sent(env, "GET", `projects/${project.id}/document`)).length === 1, "the document read, on the wire");
+      const link = await ui.onProjectGetDownloadLink("pdf", undefined);
+      assert(link.success && link.status === 200 && link.data.startsWith("blob:"), JSON.stringify(link));
+      eq(await (await (await fetch(link.data)).blob()).slice(0, 5).text(), "%PDF-", "the rendered file");
+      same((await sent(env, "POST", "output/pdf"))[0].body.layoutsToExport, ["0"], "the layout studio-ui asked for");
+      await rejects(c.studio.uiLoaderConfig({ selector: "x", via: "proxied" }), "invalid_options", isErr);
+      await clearJournal(env);
       const progress = [];
       const result = await w.output.render("pdf", { projectId: project.id }, { intervalMs: 100, onProgress: (p) => progress.push(p) });
       assert(progress.length >= 1, "progress through the proxy");

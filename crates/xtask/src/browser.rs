@@ -297,6 +297,7 @@ impl BrowserStack {
                     &[
                         "POST projects",
                         "GET projects/*",
+                        "GET projects/*/document",
                         "PUT projects/*/document",
                         "POST output/*",
                         "GET output/tasks/*",

@@ -13,10 +13,11 @@ use tokio::runtime::Runtime;
 
 use crate::bootstrap::Toolchain;
 
-/// What the demo's `writer` proxy forwards: project creation and reads, previews (whose finished
-/// task CHILI serves under `templates/preview/tasks/`), renders and their tasks.
-const DEMO_PROXY_ALLOW: [&str; 7] = [
+/// What the demo's `writer` proxy forwards: project creation, lists and reads, previews (whose
+/// finished task CHILI serves under `templates/preview/tasks/`), renders and their tasks.
+const DEMO_PROXY_ALLOW: [&str; 8] = [
     "POST projects",
+    "GET projects",
     "GET projects/**",
     "GET templates/preview/tasks/**",
     "PUT projects/*/document",
@@ -86,6 +87,63 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The demo's signed-in user: what the app's session names, and so the owner of the projects
+/// and renders the demo makes through the API proxy.
+pub(crate) const DEMO_USER: &str = "demo-user@example.com";
+
+/// The audience of the demo's session tokens.
+const DEMO_SESSION_AUDIENCE: &str = "grafx-demo";
+
+/// Signs the demo user in: a session JWT (HS256, `secret`) written to `session.txt` in the site,
+/// where the demo's pages read it (an app sends its own users' sessions).
+fn sign_in(site: &Path, secret: &str) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = serde_json::json!({
+        "sub": DEMO_USER,
+        "aud": DEMO_SESSION_AUDIENCE,
+        "iat": now,
+        "exp": now + 7 * 24 * 3600,
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())?,
+    )?;
+    std::fs::write(site.join("session.txt"), token).context("writing the demo session")?;
+    Ok(())
+}
+
+/// The `writer` integration behind the API proxy, for the signed-in demo user: each user's
+/// projects and renders are theirs, recorded in `data_dir`.
+fn demo_writer(
+    emulator: &RunningEmulator,
+    origins: &str,
+    session_secret: &str,
+) -> Result<grafx_signer::Integration> {
+    let mut writer =
+        grafx_testkit::emulator_integration(emulator.emulator(), "writer", "demo-writer", None);
+    writer.caller = Some(
+        grafx_signer::CallerConfig::new(grafx_signer::CallerMethod::JwtSecret(
+            grafx_signer::ClientSecret::new(session_secret.to_owned()),
+        ))
+        .with_audience(DEMO_SESSION_AUDIENCE),
+    );
+    writer.proxy = Some(grafx_signer::ProxyPolicy {
+        allow: grafx_core::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
+        allowed_origins: grafx_signer::OriginPolicy::parse_list(origins)?,
+        quotas: vec![grafx_signer::ProxyQuota {
+            rule: grafx_core::ProxyRule::parse("POST output/*")?,
+            per_hour: std::num::NonZeroU32::new(120).context("a quota")?,
+        }],
+        max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
+        require_caller: true,
+        shared_identity: false,
+    });
+    Ok(writer)
+}
+
 /// A running demo.
 pub(crate) struct DemoStack {
     runtime: Option<Runtime>,
@@ -140,24 +198,12 @@ impl DemoStack {
                 let mut config = SignerConfig::single(reader);
                 // "New project" and "Render" write, which the page's read-only token cannot: they
                 // go through the signer's API proxy with the `writer` integration, whose token
-                // stays on the server.
-                let mut writer = grafx_testkit::emulator_integration(
-                    emulator.emulator(),
-                    "writer",
-                    "demo-writer",
-                    None,
-                );
-                writer.proxy = Some(grafx_signer::ProxyPolicy {
-                    allow: grafx_core::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
-                    allowed_origins: grafx_signer::OriginPolicy::parse_list(&origins)?,
-                    quotas: vec![grafx_signer::ProxyQuota {
-                        rule: grafx_core::ProxyRule::parse("POST output/*")?,
-                        per_hour: std::num::NonZeroU32::new(120).context("a quota")?,
-                    }],
-                    max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,
-                    require_caller: false,
-                    shared_identity: true,
-                });
+                // stays on the server, as the signed-in demo user.
+                let secret = format!("demo-session-{:032x}", rand::random::<u128>());
+                sign_in(&site, &secret)?;
+                let writer = demo_writer(&emulator, &origins, &secret)?;
+                config.data_dir =
+                    Some(std::env::temp_dir().join(format!("grafx-demo-{}", std::process::id())));
                 config.integrations.insert("writer".into(), writer);
                 config.static_dir = Some(site);
                 config.rate_limit_per_minute = 600;
