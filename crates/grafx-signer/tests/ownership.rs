@@ -20,7 +20,9 @@ use grafx_signer::{
 };
 use serde_json::{json, Value};
 
-const ALLOW_OWNED: [&str; 11] = [
+const ALLOW_OWNED: [&str; 13] = [
+    "GET templates/*/preview/*",
+    "GET templates/preview/tasks/**",
     "GET projects",
     "POST projects",
     "GET projects/*",
@@ -260,6 +262,59 @@ async fn each_users_projects_and_outputs_are_theirs() {
         .await
         .unwrap();
     assert_eq!(direct.status(), 404);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_template_preview_task_reaches_each_user_it_was_given_to() {
+    let dir = data_dir();
+    let h = harness(settings(), false, isolated(dir.clone())).await;
+    let s = h.url.clone();
+    let ask = |user: &'static str, path: String| {
+        let s = s.clone();
+        async move {
+            let res = as_user(&s, user, reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202, "{path}");
+            let body: Value = res.json().await.unwrap();
+            body["data"]["taskId"].as_str().unwrap().to_owned()
+        }
+    };
+    // CHILI may hand everyone who asks for a template's preview the same task: each may poll it.
+    let alices = ask("alice", format!("templates/{TEMPLATE}/preview/medium")).await;
+    let bobs = ask("bob", format!("templates/{TEMPLATE}/preview/medium")).await;
+    assert_eq!(alices, bobs, "the emulator shares the task, as CHILI may");
+    for user in ["alice", "bob"] {
+        let polled = as_user(
+            &s,
+            user,
+            reqwest::Method::GET,
+            &format!("templates/preview/tasks/{alices}"),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(
+            polled.status(),
+            202,
+            "{user} polls the task they were given"
+        );
+    }
+    // Someone who never asked is not given it.
+    not_found(
+        as_user(
+            &s,
+            "carol",
+            reqwest::Method::GET,
+            &format!("templates/preview/tasks/{alices}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

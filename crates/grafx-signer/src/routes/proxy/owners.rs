@@ -152,7 +152,7 @@ pub(super) async fn check(
     }
     for resource in named {
         let owner = store
-            .owner(&id, &resource)
+            .owner(&id, &record_of(&resource, user))
             .await
             .map_err(|e| unavailable(&e))?;
         if owner.as_deref() != Some(user) {
@@ -177,6 +177,17 @@ fn project_in(body: Option<&Bytes>, query: Option<&str>) -> Option<String> {
             .find(|(k, _)| k == "projectId")
             .map(|(_, v)| v.into_owned())
     })
+}
+
+/// The record that says `user` may reach `resource`. Projects and output tasks have one owner.
+/// A preview task may have several: CHILI (like the emulator) can hand the same task to everyone
+/// who asks for the same template's preview, and each user who was given it in a 202 reply may
+/// poll it, so preview tasks are recorded per user.
+fn record_of(resource: &Resource, user: &str) -> Resource {
+    match resource.kind {
+        ResourceKind::PreviewTask => Resource::preview_task(format!("{}/{user}", resource.id)),
+        _ => resource.clone(),
+    }
 }
 
 /// Whether the reply to this claim must be held and looked at ([`settle`]).
@@ -215,7 +226,7 @@ pub(super) async fn settle(
                 kind,
                 id: created.to_owned(),
             };
-            store.bind(&id, &resource, user).await.map_err(|e| {
+            store.bind(&id, &record_of(&resource, user), user).await.map_err(|e| {
                 tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI created this, but its owner could not be recorded: no one can reach it through the proxy");
                 unavailable(&e)
             })?;
