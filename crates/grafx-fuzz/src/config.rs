@@ -159,8 +159,8 @@ mod tests {
         ] {
             assert!(vars.iter().any(|x| x == v), "{v} in {vars:?}");
         }
-        // 36 variables, of which 7 name files or directories.
-        assert_eq!(vars.len(), 29, "{vars:?}");
+        // 37 variables, of which 7 name files or directories.
+        assert_eq!(vars.len(), 30, "{vars:?}");
         assert!(!vars.iter().any(|v| super::is_path(v)));
     }
 }

@@ -153,7 +153,14 @@ impl FlightState {
                 return Some(Err(e.clone()));
             }
         }
-        if let Some(wait) = self.budget_exhausted(now) {
+        // The budget protects CHILI while it fails or refuses. A healthy integration refreshes
+        // only when its token is due (and at most once per minimum interval): its lifetime sets
+        // the pace, and the budget must never starve it.
+        let failing = self.consecutive_failures > 0;
+        if let Some(wait) = self
+            .budget_exhausted(now, settings.max_attempts_per_minute)
+            .filter(|_| failing)
+        {
             return match usable {
                 Some(t) => serve(t),
                 None => Some(Err(UpstreamError::RateLimited {
@@ -190,8 +197,8 @@ impl FlightState {
         }
     }
 
-    /// How long until another attempt fits in the per-minute bound (None: it fits now).
-    fn budget_exhausted(&mut self, now: Timestamp) -> Option<Duration> {
+    /// How long until another attempt fits in the per-minute bound of `max` (None: it fits now).
+    fn budget_exhausted(&mut self, now: Timestamp, max: usize) -> Option<Duration> {
         const MINUTE: Duration = Duration::from_secs(60);
         while self
             .recent_attempts
@@ -200,15 +207,17 @@ impl FlightState {
         {
             self.recent_attempts.pop_front();
         }
-        (self.recent_attempts.len() >= MAX_UPSTREAM_ATTEMPTS_PER_MINUTE).then(|| {
+        (self.recent_attempts.len() >= max.max(1)).then(|| {
             let oldest = self.recent_attempts.front().copied().unwrap_or(now);
             MINUTE.saturating_sub(now.since(oldest))
         })
     }
 }
 
-/// Upstream attempts per integration and minute, whatever the traffic (each attempt may retry
-/// network errors and 5xx `retries` times). A refresh-ahead signer needs one per token lifetime.
+/// The default bound on upstream attempts per integration and minute while upstream fails or
+/// refuses, whatever the traffic (each attempt may retry network errors and 5xx `retries` times;
+/// `upstream_attempts_per_minute` sets it). A healthy integration is paced by its tokens'
+/// lifetimes instead: one refresh per lifetime, never held back by this bound.
 pub const MAX_UPSTREAM_ATTEMPTS_PER_MINUTE: usize = 20;
 /// The first backoff after a failure on the request path; it doubles with each failure in a row.
 const FAILURE_BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -235,6 +244,10 @@ pub struct CacheSettings {
     pub retries: u32,
     /// Timeout of one upstream request (bounds how long a replica holds the refresh lock).
     pub upstream_timeout: Duration,
+    /// Upstream attempts per minute while upstream fails or refuses (see
+    /// [`MAX_UPSTREAM_ATTEMPTS_PER_MINUTE`]); a healthy integration's due refreshes are never
+    /// held back by it.
+    pub max_attempts_per_minute: usize,
 }
 
 /// One integration's cached token and the machinery that keeps it fresh.
@@ -571,7 +584,9 @@ impl TokenCache {
                 .is_some_and(|at| now.since(at) < self.settings.min_refresh_interval);
             if recently
                 || state.blocked_until.is_some_and(|u| now < u)
-                || state.budget_exhausted(now).is_some()
+                || state
+                    .budget_exhausted(now, self.settings.max_attempts_per_minute)
+                    .is_some()
             {
                 return Ok(None);
             }
@@ -784,20 +799,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_attempts_are_bounded_per_minute() {
+    fn upstream_attempts_are_bounded_per_minute_while_failing() {
+        const MAX: usize = MAX_UPSTREAM_ATTEMPTS_PER_MINUTE;
         let mut st = FlightState::default();
         let start = Timestamp::from_millis(1_000_000);
-        for i in 0..MAX_UPSTREAM_ATTEMPTS_PER_MINUTE as u64 {
+        for i in 0..MAX as u64 {
             let at = start.saturating_add(Duration::from_secs(i));
-            assert_eq!(st.budget_exhausted(at), None, "attempt {i} fits");
+            assert_eq!(st.budget_exhausted(at, MAX), None, "attempt {i} fits");
             st.recent_attempts.push_back(at);
         }
         let now = start.saturating_add(Duration::from_secs(30));
-        assert_eq!(st.budget_exhausted(now), Some(Duration::from_secs(30)));
+        assert_eq!(st.budget_exhausted(now, MAX), Some(Duration::from_secs(30)));
+        assert_eq!(
+            st.budget_exhausted(now, MAX + 1),
+            None,
+            "the bound is the setting"
+        );
         // A minute after the first attempt, one more fits; the window slides, nothing is scanned
         // twice.
         let later = start.saturating_add(Duration::from_secs(60));
-        assert_eq!(st.budget_exhausted(later), None);
+        assert_eq!(st.budget_exhausted(later, MAX), None);
         assert_eq!(
             st.recent_attempts.len(),
             MAX_UPSTREAM_ATTEMPTS_PER_MINUTE - 1
@@ -813,6 +834,7 @@ mod tests {
             min_refresh_interval: MIN,
             retries: 2,
             upstream_timeout: Duration::from_secs(10),
+            max_attempts_per_minute: MAX_UPSTREAM_ATTEMPTS_PER_MINUTE,
         }
     }
 
@@ -928,11 +950,13 @@ mod tests {
             .answer_without_upstream(None, 1, at(1), &settings())
             .is_none());
 
-        // The per-minute budget: once spent, no call until the oldest attempt is a minute old.
+        // The per-minute budget while upstream fails: once spent, no call until the oldest
+        // attempt is a minute old (the failure backoff has run out by then).
         let mut st = FlightState::default();
         for i in 0..MAX_UPSTREAM_ATTEMPTS_PER_MINUTE as u64 {
-            st.record(None, at(i));
+            st.record(Some(&DOWN), at(i));
         }
+        st.failing_until = None;
         match st.answer_without_upstream(None, st.attempts, at(30), &settings()) {
             Some(Err(UpstreamError::RateLimited { retry_after })) => {
                 assert_eq!(retry_after, Some(Duration::from_secs(30)));
@@ -942,6 +966,38 @@ mod tests {
         assert!(st
             .answer_without_upstream(None, st.attempts, at(60), &settings())
             .is_none());
+
+        // A healthy integration's due refreshes are never held back by it: 3-second tokens need
+        // a refresh every 2 s, 30 a minute.
+        let short = CacheSettings {
+            policy: RefreshPolicy::new(Duration::from_secs(1)),
+            min_refresh_interval: Duration::ZERO,
+            ..settings()
+        };
+        let mut st = FlightState::default();
+        for i in 0..30u64 {
+            let now = at(2 * i);
+            // Received 2 s ago, 3 s long, a 1 s leeway: due now.
+            let due = Arc::new(CachedToken {
+                access_token: grafx_core::AccessToken::new(format!("eyJ.{i}.x")).unwrap(),
+                scope: grafx_core::Scopes::parse("template:read"),
+                expiry: Expiry::stamp(
+                    now.saturating_sub(Duration::from_secs(2)),
+                    Duration::from_secs(3),
+                ),
+            });
+            assert!(
+                st.answer_without_upstream(Some(&due), st.attempts, now, &short)
+                    .is_none(),
+                "refresh {i} is due and goes upstream"
+            );
+            st.record(None, now);
+        }
+        assert_eq!(
+            st.recent_attempts.len(),
+            30,
+            "30 in a minute, over the budget of 20"
+        );
     }
 
     #[test]

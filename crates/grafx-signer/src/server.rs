@@ -86,7 +86,10 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        })
+        // A refused request is counted in the metrics; an upstream outage must not turn traffic
+        // into a line of ERROR per request (the cache logs the outage once).
+        .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
         // Outermost: a client's own request id is logged and echoed only if it is a plain token;
         // anything else is dropped, and the signer numbers the request itself.

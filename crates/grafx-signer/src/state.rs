@@ -232,6 +232,7 @@ impl AppState {
             min_refresh_interval: config.min_refresh_interval,
             retries: config.upstream_retries,
             upstream_timeout: config.upstream_timeout,
+            max_attempts_per_minute: config.upstream_attempts_per_minute as usize,
         };
         Arc::new(TokenCache::new(
             Arc::new(integration),

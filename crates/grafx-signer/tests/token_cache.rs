@@ -118,6 +118,36 @@ async fn refresh_ahead_happens_in_the_background_before_expiry() {
 }
 
 #[tokio::test]
+async fn the_upstream_budget_never_starves_a_healthy_integrations_due_refreshes() {
+    // 2 s tokens, re-issued in their last 2 s: a refresh every second. A budget of 3 attempts a
+    // minute would refuse most of them; a healthy integration is never held back by it.
+    let settings = Settings {
+        token_lifetime_secs: 2,
+        reissue_window_secs: 2,
+        ..fast_settings()
+    };
+    let h = harness(settings, true, |c| {
+        c.min_refresh_interval = Duration::ZERO;
+        c.upstream_attempts_per_minute = 3;
+    })
+    .await;
+    assert!(h.wait_for(5, |h| h.token_requests() >= 1).await);
+    let mut seen = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < deadline {
+        // Every request is served a live token, none refused.
+        let t = h.token().await;
+        seen.insert(t.access_token.secret().to_owned());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.len() >= 6,
+        "{} tokens in 8 s of 2 s tokens, over a budget of 3 a minute",
+        seen.len()
+    );
+}
+
+#[tokio::test]
 async fn chili_reissue_window_causes_no_request_storm() {
     // CHILI returns the SAME token until 1 s before expiry. With a leeway larger than that window,
     // refreshes get the old token back; the signer must keep serving it and not loop.

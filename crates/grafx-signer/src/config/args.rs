@@ -68,6 +68,9 @@ pub struct ConfigArgs {
     /// Upstream retries after network errors, 5xx and 429.
     #[arg(long, help = defaults::UPSTREAM_RETRIES_HELP, env = "SIGNER_UPSTREAM_RETRIES", global = true)]
     pub upstream_retries: Option<u32>,
+    /// Upstream attempts per integration and minute while CHILI fails or refuses.
+    #[arg(long, help = defaults::UPSTREAM_ATTEMPTS_HELP, env = "SIGNER_UPSTREAM_ATTEMPTS_PER_MINUTE", global = true)]
+    pub upstream_attempts_per_minute: Option<u32>,
     /// Requests per minute per client IP on /token, 0 for unlimited.
     #[arg(long, help = defaults::IP_RATE_LIMIT_HELP, env = "SIGNER_RATE_LIMIT_PER_MINUTE", global = true)]
     pub rate_limit_per_minute: Option<u32>,

@@ -63,6 +63,13 @@ default_setting!(
     "2"
 );
 default_setting!(
+    /// Upstream attempts per integration and minute while CHILI fails or refuses (a healthy
+    /// integration's due refreshes are never held back by it).
+    DEFAULT_UPSTREAM_ATTEMPTS_PER_MINUTE: u32 = 20,
+    UPSTREAM_ATTEMPTS_HELP = "Upstream attempts per integration and minute while CHILI fails or refuses (each may retry); due refreshes of a healthy integration are never held back",
+    "20"
+);
+default_setting!(
     /// Time to send a request's headers, and to idle between keep-alive requests.
     DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10),
     HEADER_READ_TIMEOUT_HELP = "Seconds a client has to send a request's headers, and a keep-alive connection may idle (slowloris protection)",
@@ -126,6 +133,10 @@ mod tests {
                 DEFAULT_UPSTREAM_TIMEOUT.as_secs().to_string(),
             ),
             (UPSTREAM_RETRIES_HELP, DEFAULT_UPSTREAM_RETRIES.to_string()),
+            (
+                UPSTREAM_ATTEMPTS_HELP,
+                DEFAULT_UPSTREAM_ATTEMPTS_PER_MINUTE.to_string(),
+            ),
             (
                 HEADER_READ_TIMEOUT_HELP,
                 DEFAULT_HEADER_READ_TIMEOUT.as_secs().to_string(),

@@ -22,6 +22,7 @@ pub(super) struct FileConfig {
     pub(super) min_refresh_interval_secs: Option<u64>,
     pub(super) upstream_timeout_secs: Option<u64>,
     pub(super) upstream_retries: Option<u32>,
+    pub(super) upstream_attempts_per_minute: Option<u32>,
     pub(super) rate_limit_per_minute: Option<u32>,
     pub(super) user_rate_limit_per_minute: Option<u32>,
     pub(super) trust_proxy: Option<bool>,

@@ -111,6 +111,9 @@ pub struct SignerConfig {
     pub upstream_timeout: Duration,
     /// Retries after a network error, 5xx or 429 (never after a credential error).
     pub upstream_retries: u32,
+    /// Upstream attempts per integration and minute while upstream fails or refuses; due
+    /// refreshes of a healthy integration are never held back by it.
+    pub upstream_attempts_per_minute: u32,
     /// Requests per minute per client IP on `/token` (0: unlimited).
     pub rate_limit_per_minute: u32,
     /// Requests per minute per signed-in user on `/token`, after caller authentication named
@@ -464,6 +467,10 @@ impl ConfigSource {
                 .upstream_retries
                 .or(file.upstream_retries)
                 .unwrap_or(defaults::DEFAULT_UPSTREAM_RETRIES),
+            upstream_attempts_per_minute: a
+                .upstream_attempts_per_minute
+                .or(file.upstream_attempts_per_minute)
+                .unwrap_or(defaults::DEFAULT_UPSTREAM_ATTEMPTS_PER_MINUTE),
             rate_limit_per_minute: a
                 .rate_limit_per_minute
                 .or(file.rate_limit_per_minute)
@@ -673,6 +680,16 @@ impl SignerConfig {
                 "is required: the API proxy keeps each user's projects and outputs apart, and records who owns what in a database there (or set SIGNER_REDIS_URL to keep them in Redis, shared by replicas)",
             ));
         }
+        if self.upstream_attempts_per_minute == 0 {
+            return Err(Error::config(
+                given(
+                    args.upstream_attempts_per_minute.is_some(),
+                    "SIGNER_UPSTREAM_ATTEMPTS_PER_MINUTE",
+                    "upstream_attempts_per_minute",
+                ),
+                "must be at least 1",
+            ));
+        }
         if self.upstream_retries > 10 {
             return Err(Error::config(
                 given(
@@ -718,6 +735,7 @@ impl SignerConfig {
             min_refresh_interval: defaults::DEFAULT_MIN_REFRESH_INTERVAL,
             upstream_timeout: defaults::DEFAULT_UPSTREAM_TIMEOUT,
             upstream_retries: defaults::DEFAULT_UPSTREAM_RETRIES,
+            upstream_attempts_per_minute: defaults::DEFAULT_UPSTREAM_ATTEMPTS_PER_MINUTE,
             rate_limit_per_minute: 0,
             user_rate_limit_per_minute: 0,
             trusted_proxies: Vec::new(),
