@@ -79,6 +79,14 @@ fn as_user(
         .bearer_auth(session(user))
 }
 
+/// `GET {path}` through `signer`'s proxy as `user`.
+async fn get(signer: &str, user: &str, path: &str) -> reqwest::Response {
+    as_user(signer, user, reqwest::Method::GET, path)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The 404 problem+json CHILI gives for what a user cannot see.
 async fn not_found(res: reqwest::Response) {
     assert_eq!(res.status(), 404);
@@ -132,42 +140,19 @@ async fn each_users_projects_and_outputs_are_theirs() {
     .await
     .unwrap();
     assert_eq!(saved.status(), 204);
-    let read: Value = as_user(
-        &s,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}/document"),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let read: Value = get(&s, "alice", &format!("projects/{p}/document"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read, doc);
-    let preview = as_user(
-        &s,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}/preview/thumbnail"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let preview = get(&s, "alice", &format!("projects/{p}/preview/thumbnail")).await;
     assert_eq!(preview.status(), 202);
     let preview: Value = preview.json().await.unwrap();
     let preview_task = preview["data"]["taskId"].as_str().unwrap().to_owned();
     let task = render(&s, "alice", &p).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let done = as_user(
-        &s,
-        "alice",
-        reqwest::Method::GET,
-        &format!("output/tasks/{task}/download"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let done = get(&s, "alice", &format!("output/tasks/{task}/download")).await;
     assert_eq!(done.status(), 200);
     assert!(done.bytes().await.unwrap().starts_with(b"%PDF"));
 
@@ -211,18 +196,11 @@ async fn each_users_projects_and_outputs_are_theirs() {
     not_found(steal).await;
     assert_eq!(h.api_requests(), before, "nothing of Bob's reached CHILI");
     // Alice's document is unchanged.
-    let read: Value = as_user(
-        &s,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}/document"),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let read: Value = get(&s, "alice", &format!("projects/{p}/document"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read, doc);
 
     // Each lists their own.
@@ -230,10 +208,8 @@ async fn each_users_projects_and_outputs_are_theirs() {
     let list = |user: &'static str| {
         let s = s.clone();
         async move {
-            let page: Value = as_user(&s, user, reqwest::Method::GET, "projects?limit=100")
-                .send()
+            let page: Value = get(&s, user, "projects?limit=100")
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -273,10 +249,7 @@ async fn a_shared_template_preview_task_reaches_each_user_it_was_given_to() {
     let ask = |user: &'static str, path: String| {
         let s = s.clone();
         async move {
-            let res = as_user(&s, user, reqwest::Method::GET, &path)
-                .send()
-                .await
-                .unwrap();
+            let res = get(&s, user, &path).await;
             assert_eq!(res.status(), 202, "{path}");
             let body: Value = res.json().await.unwrap();
             body["data"]["taskId"].as_str().unwrap().to_owned()
@@ -287,15 +260,7 @@ async fn a_shared_template_preview_task_reaches_each_user_it_was_given_to() {
     let bobs = ask("bob", format!("templates/{TEMPLATE}/preview/medium")).await;
     assert_eq!(alices, bobs, "the emulator shares the task, as CHILI may");
     for user in ["alice", "bob"] {
-        let polled = as_user(
-            &s,
-            user,
-            reqwest::Method::GET,
-            &format!("templates/preview/tasks/{alices}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        let polled = get(&s, user, &format!("templates/preview/tasks/{alices}")).await;
         assert_eq!(
             polled.status(),
             202,
@@ -303,18 +268,7 @@ async fn a_shared_template_preview_task_reaches_each_user_it_was_given_to() {
         );
     }
     // Someone who never asked is not given it.
-    not_found(
-        as_user(
-            &s,
-            "carol",
-            reqwest::Method::GET,
-            &format!("templates/preview/tasks/{alices}"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    not_found(get(&s, "carol", &format!("templates/preview/tasks/{alices}")).await).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -361,23 +315,9 @@ async fn owners_survive_a_restart_and_a_busy_database_fails_closed() {
     let config = h.state.config().as_ref().clone();
     h.state.stop_refreshers();
     let (restarted, url, server) = another_signer(config, |_| {}).await;
-    let got = as_user(
-        &url,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let got = get(&url, "alice", &format!("projects/{p}")).await;
     assert_eq!(got.status(), 200, "Alice still reaches her project");
-    not_found(
-        as_user(&url, "bob", reqwest::Method::GET, &format!("projects/{p}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    not_found(get(&url, "bob", &format!("projects/{p}")).await).await;
 
     // Another process holds the database's write lock: owner-scoped requests fail closed.
     let db = rusqlite::Connection::open(dir.join("ownership.sqlite3")).unwrap();
@@ -396,32 +336,13 @@ async fn owners_survive_a_restart_and_a_busy_database_fails_closed() {
         "nothing was created that could not be recorded"
     );
     // Records can still be read (SQLite's write-ahead log lets readers past a writer).
-    let got = as_user(
-        &url,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let got = get(&url, "alice", &format!("projects/{p}")).await;
     assert_eq!(got.status(), 200);
     // Paths that name nothing owned still work.
-    let settings = as_user(&url, "bob", reqwest::Method::GET, "output/settings")
-        .send()
-        .await
-        .unwrap();
+    let settings = get(&url, "bob", "output/settings").await;
     assert_eq!(settings.status(), 200);
     db.execute_batch("COMMIT").unwrap();
-    let got = as_user(
-        &url,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let got = get(&url, "alice", &format!("projects/{p}")).await;
     assert_eq!(got.status(), 200, "recovered, nothing lost");
     restarted.stop_refreshers();
     server.abort();
@@ -471,81 +392,30 @@ async fn replicas_on_redis_agree_on_owners_and_fail_closed_while_it_is_down() {
     let task = render(&two, "alice", &p).await;
     // Either replica knows whose they are.
     for signer in [&one, &two] {
-        let got = as_user(
-            signer,
-            "alice",
-            reqwest::Method::GET,
-            &format!("projects/{p}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        let got = get(signer, "alice", &format!("projects/{p}")).await;
         assert_eq!(got.status(), 200);
-        not_found(
-            as_user(
-                signer,
-                "bob",
-                reqwest::Method::GET,
-                &format!("projects/{p}"),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
-        not_found(
-            as_user(
-                signer,
-                "bob",
-                reqwest::Method::GET,
-                &format!("output/tasks/{task}"),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+        not_found(get(signer, "bob", &format!("projects/{p}")).await).await;
+        not_found(get(signer, "bob", &format!("output/tasks/{task}")).await).await;
     }
     // Redis goes down: no one is let through on a guess.
     redis.kill();
-    let res = as_user(
-        &two,
-        "alice",
-        reqwest::Method::GET,
-        &format!("projects/{p}"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let res = get(&two, "alice", &format!("projects/{p}")).await;
     let (headers, _) = error(res, 503, "ownership_unavailable").await;
     assert!(headers.contains_key("retry-after"));
     // It comes back with what it had written to disk.
     let _redis = Redis::start_persistent(port, &redis_dir);
     let mut status = 0;
     for _ in 0..50 {
-        status = as_user(
-            &one,
-            "alice",
-            reqwest::Method::GET,
-            &format!("projects/{p}"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
+        status = get(&one, "alice", &format!("projects/{p}"))
+            .await
+            .status()
+            .as_u16();
         if status == 200 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(status, 200, "the record survived Redis's restart");
-    not_found(
-        as_user(&one, "bob", reqwest::Method::GET, &format!("projects/{p}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    not_found(get(&one, "bob", &format!("projects/{p}")).await).await;
     let _ = std::fs::remove_dir_all(&redis_dir);
 }

@@ -19,24 +19,18 @@ fn is_read(method: &Method) -> bool {
 
 /// Before a write goes to CHILI.
 pub(super) fn forwarding(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
-    if is_read(&parts.method) {
-        return;
+    if !is_read(&parts.method) {
+        line(a, parts, path, s, "forwarding write");
     }
-    tracing::info!(
-        target: "grafx_signer::audit",
-        request_id = s.request_id,
-        user = s.user.unwrap_or("-"),
-        client_ip = %s.ip,
-        origin = a.origin,
-        integration = a.name,
-        method = parts.method.as_str(),
-        path = %path,
-        "forwarding write"
-    );
 }
 
 /// A request naming what is not the caller's: answered 404, nothing forwarded.
 pub(super) fn not_owner(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
+    line(a, parts, path, s, "refused: not the owner");
+}
+
+/// One audit line at info level: who, from where, what, through which integration.
+fn line(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what: &str) {
     tracing::info!(
         target: "grafx_signer::audit",
         request_id = s.request_id,
@@ -46,7 +40,7 @@ pub(super) fn not_owner(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sende
         integration = a.name,
         method = parts.method.as_str(),
         path = %path,
-        "refused: not the owner"
+        "{what}"
     );
 }
 
