@@ -81,6 +81,9 @@ test("rendering a PDF shows progress, then a download link to a real PDF", () =>
 test("a failing render shows a typed error where people see it", () =>
   withPage(browser, "failing render", async (page) => {
     await page.goto(DEMO_URL);
+    // The form is the page's once its script has run (it awaits the package first): before
+    // that, a submit would reload the page.
+    await page.locator("#templates li").first().waitFor();
     await page.fill("#search", "unrenderable");
     await page.click("#search-form button");
     await page.locator("#templates li", { hasText: "Unrenderable" }).click();
@@ -194,6 +197,33 @@ test("the demo user's project opens in studio-ui and the Studio SDK page through
     assert.equal(saves.length, 1);
     assert.ok(saves[0].bearer);
     assert.equal(typeof saves[0].body, "object");
+
+    // The download link renders through the proxy: the saved project alone, or with the document
+    // the editor holds now when studio-ui's SDK is on the page.
+    await clearRequests();
+    const links = await page.evaluate(async (projectId) => {
+      const { grafx } = await import("./grafx.js");
+      const c = await grafx.studio.uiLoaderConfig({ selector: "x", projectId, via: "writer", checkEnvironment: false });
+      const saved = await c.onProjectGetDownloadLink("PDF", "0");
+      window.StudioUISDK = { document: { getCurrentState: async () => ({ success: true, parsedData: JSON.stringify({ edited: "not saved yet" }) }) } };
+      const current = await c.onProjectGetDownloadLink("PDF", "0", "5d1c8a0e-0000-4000-8000-000000000201");
+      delete window.StudioUISDK;
+      const bytes = async (l) => new Uint8Array(await (await fetch(l.data)).arrayBuffer()).slice(0, 4);
+      return { saved: { ...saved, head: [...(await bytes(saved))] }, current: { ...current, head: [...(await bytes(current))] } };
+    }, id);
+    for (const l of [links.saved, links.current]) {
+      assert.equal(l.success, true, JSON.stringify(l));
+      assert.match(l.data, /^blob:/);
+      assert.equal(String.fromCharCode(...l.head), "%PDF");
+    }
+    const renders = (await requests()).filter((r) => r.method === "POST" && r.path === "output/pdf");
+    assert.equal(renders.length, 2, JSON.stringify(renders));
+    assert.equal(renders[0].body.projectId, id);
+    assert.deepEqual(renders[0].body.layoutsToExport, ["0"]);
+    assert.equal(renders[0].body.documentContent, undefined, "no editor on the page: the saved project");
+    assert.equal(renders[1].body.projectId, id);
+    assert.equal(renders[1].body.outputSettingsId, "5d1c8a0e-0000-4000-8000-000000000201");
+    assert.deepEqual(renders[1].body.documentContent, { edited: "not saved yet" });
 
     // The Studio SDK page loads and saves the same project the same way.
     sent.length = 0;

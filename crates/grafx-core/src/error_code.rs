@@ -106,6 +106,9 @@ error_codes! {
     /// The API proxy cannot tell who owns a project or output right now (its store is down), so
     /// it refuses rather than risk one user reaching another's.
     OwnershipUnavailable = "ownership_unavailable", Some(503);
+    /// The API proxy holds as much request-body memory as it may (all clients together, or this
+    /// client's share of it); nothing was sent to CHILI. Retry after `Retry-After`.
+    ProxyBusy = "proxy_busy", Some(503);
     /// An unexpected failure inside the signer.
     Internal = "internal_error", Some(500);
     // --- Raised by the browser module ---

@@ -38,6 +38,9 @@ pub struct RecordedRequest {
     /// The `Range` header, if any.
     #[serde(default)]
     pub range: Option<String>,
+    /// The `Accept` header, if any.
+    #[serde(default)]
+    pub accept: Option<String>,
 }
 
 /// The bounded journal.
@@ -102,6 +105,7 @@ pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next)
         content_type: header_str(header::CONTENT_TYPE),
         body: body_value,
         range: header_str(header::RANGE),
+        accept: header_str(header::ACCEPT),
     });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -637,6 +637,50 @@ async fn projects_and_outputs_belong_to_the_client_that_created_them() {
         .await
         .unwrap();
     problem(rendered, 404).await;
+    // A document sent inline does not open another's project to its id.
+    let inline = http()
+        .post(format!("{base}output/pdf"))
+        .bearer_auth(&other)
+        .json(&json!({"projectId": id, "documentContent": {"pages": []}}))
+        .send()
+        .await
+        .unwrap();
+    problem(inline, 404).await;
+    // Rename (`PATCH projects/{id}`): the owner, in either body; anyone else 404.
+    let rename = |token: &str, body: Value| {
+        http()
+            .patch(format!("{base}projects/{id}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    problem(
+        rename(&other, json!({"name": "Theirs"})).await.unwrap(),
+        404,
+    )
+    .await;
+    let renamed: Value = rename(&owner, json!({"name": " Renamed "}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["name"], "Renamed");
+    let patched = rename(
+        &owner,
+        json!([{"op": "replace", "path": "/name", "value": "Patched"}]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(patched.status(), 200);
+    let read: Value = api(&em, &owner, &format!("projects/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["name"], "Patched");
+    problem(rename(&owner, json!({"name": ""})).await.unwrap(), 400).await;
+    problem(rename(&reader, json!({"name": "x"})).await.unwrap(), 403).await;
     // The owner's document is untouched.
     let kept: Value = api(&em, &owner, &format!("projects/{id}/document"))
         .await

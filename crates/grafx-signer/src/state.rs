@@ -37,10 +37,9 @@ struct Inner {
     limits: arc_swap::ArcSwap<RateLimits>,
     callers: RwLock<Arc<BTreeMap<String, Arc<CallerAuth>>>>,
     proxy_quotas: arc_swap::ArcSwap<BTreeMap<String, Arc<ProxyQuotas>>>,
-    /// The memory every held proxy request body may take together.
-    proxy_body_budget: Arc<tokio::sync::Semaphore>,
-    /// Its size (fixed at start: a reload does not resize it).
-    proxy_body_budget_bytes: u32,
+    /// The memory every held proxy body may take together (fixed at start: a reload does not
+    /// resize it).
+    proxy_held_memory: Arc<crate::routes::proxy::HeldMemory>,
     /// Who owns what the API proxy created (when a proxy keeps owners apart).
     ownership: RwLock<Option<Arc<dyn OwnershipStore>>>,
     /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
@@ -140,37 +139,59 @@ impl AppState {
             )),
             None => None,
         };
-        let keeps_owners = needs_owners(&config);
-        let sqlite = match (&redis, &config.data_dir) {
-            (None, Some(dir)) if keeps_owners => {
-                Some(SqliteOwnership::open(dir).map_err(|e| {
+        // Owners live in Redis when the replicas share one, else in SQLite in the data
+        // directory; a database that cannot be opened stops the start.
+        let ownership: Option<Arc<dyn OwnershipStore>> =
+            match (&redis, &config.data_dir) {
+                _ if !needs_owners(&config) => None,
+                (Some(r), _) => Some(Arc::new(RedisOwnership::new(Arc::clone(r)))),
+                (None, Some(dir)) => Some(Arc::new(SqliteOwnership::open(dir).map_err(|e| {
                     Error::config(crate::Setting::Derived("data_dir"), e.to_string())
-                })?)
-            }
-            _ => None,
-        };
+                })?)),
+                (None, None) => None,
+            };
         let store: Arc<dyn TokenStore> = match &redis {
             Some(r) => Arc::clone(r) as Arc<dyn TokenStore>,
             None => Arc::new(MemoryStore::default()),
         };
-        let state = Self::with_parts(config, Arc::new(source), store, Arc::new(SystemClock));
-        let ownership: Option<Arc<dyn OwnershipStore>> = match (redis, sqlite) {
-            (Some(r), _) if keeps_owners => Some(Arc::new(RedisOwnership::new(r))),
-            (_, Some(s)) => Some(Arc::new(s)),
-            _ => None,
-        };
-        if let Some(o) = ownership {
-            state.set_ownership(o);
-        }
-        Ok(state)
+        Ok(Self::assemble(
+            config,
+            Arc::new(source),
+            store,
+            Arc::new(SystemClock),
+            ownership,
+        ))
     }
 
     /// State with a chosen token source, store and clock (tests, other transports, shared stores).
+    /// A proxy that keeps owners gets SQLite in `data_dir` when the configuration names no Redis
+    /// (else set one with [`AppState::set_ownership`]).
     pub fn with_parts(
         config: SignerConfig,
         source: Arc<dyn TokenSource>,
         store: Arc<dyn TokenStore>,
         clock: Arc<dyn Clock>,
+    ) -> Self {
+        let dir = config
+            .data_dir
+            .as_ref()
+            .filter(|_| needs_owners(&config) && config.redis.is_none());
+        let ownership = dir.and_then(|dir| match SqliteOwnership::open(dir) {
+            Ok(s) => Some(Arc::new(s) as Arc<dyn OwnershipStore>),
+            Err(e) => {
+                tracing::error!("{e}: the API proxy refuses owner-scoped requests (503)");
+                None
+            }
+        });
+        Self::assemble(config, source, store, clock, ownership)
+    }
+
+    fn assemble(
+        config: SignerConfig,
+        source: Arc<dyn TokenSource>,
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+        ownership: Option<Arc<dyn OwnershipStore>>,
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
         let inner = Inner {
@@ -183,12 +204,9 @@ impl AppState {
                 BTreeMap::new()
             }))),
             proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config, None)),
-            proxy_body_budget: Arc::new(tokio::sync::Semaphore::new(
-                config.proxy_held_body_bytes as usize,
-            )),
-            proxy_body_budget_bytes: config.proxy_held_body_bytes,
+            proxy_held_memory: crate::routes::proxy::HeldMemory::new(config.proxy_held_body_bytes),
             proxy_http: proxy_http(&config),
-            ownership: RwLock::new(None),
+            ownership: RwLock::new(ownership),
             config: arc_swap::ArcSwap::from_pointee(config.clone()),
             caches: arc_swap::ArcSwap::from_pointee(BTreeMap::new()),
             refreshers: Mutex::new(BTreeMap::new()),
@@ -206,13 +224,6 @@ impl AppState {
             .map(|i| (i.name.clone(), state.new_cache(i.clone(), &config)))
             .collect();
         state.inner.caches.store(Arc::new(caches));
-        // Without Redis, owners live in SQLite in the data directory (`new` opens Redis's).
-        if let Some(dir) = config.data_dir.as_ref().filter(|_| needs_owners(&config)) {
-            match SqliteOwnership::open(dir) {
-                Ok(s) => state.set_ownership(Arc::new(s)),
-                Err(e) => tracing::error!("{e}: the API proxy refuses owner-scoped requests (503)"),
-            }
-        }
         state
     }
 
@@ -274,6 +285,7 @@ impl AppState {
                 tracing::error!("caller authentication is unusable, keeping the previous one: {e}")
             }
         }
+        warn_fixed_at_start(&self.config(), &config);
         let old = self.caches();
         let mut kept = Vec::new();
         let mut caches = BTreeMap::new();
@@ -369,15 +381,13 @@ impl AppState {
         crate::routes::proxy::BodyLimits {
             deadline: config.request_timeout,
             idle: config.header_read_timeout,
-            budget: Arc::clone(&self.inner.proxy_body_budget),
-            budget_bytes: self.inner.proxy_body_budget_bytes,
+            memory: Arc::clone(&self.inner.proxy_held_memory),
         }
     }
 
     /// The bytes of proxy request bodies held now (`grafx_signer_proxy_held_body_bytes`).
     pub(crate) fn proxy_held_body_bytes(&self) -> u64 {
-        let free = self.inner.proxy_body_budget.available_permits() as u64;
-        u64::from(self.inner.proxy_body_budget_bytes).saturating_sub(free)
+        self.inner.proxy_held_memory.held()
     }
 
     /// The API proxy's HTTP client.
@@ -388,5 +398,30 @@ impl AppState {
     /// The rate limits in force (a lock-free read: the hot path reads them on every request).
     pub(crate) fn limits(&self) -> impl std::ops::Deref<Target = Arc<RateLimits>> {
         self.inner.limits.load()
+    }
+}
+
+/// Settings a reload cannot change (the listener and the memory budget are set up once): each
+/// one changed is named in a warning, so an operator is not left believing it applied.
+fn warn_fixed_at_start(old: &SignerConfig, new: &SignerConfig) {
+    let fixed = [
+        ("listen", old.listen != new.listen),
+        ("write_timeout_secs", old.write_timeout != new.write_timeout),
+        (
+            "max_connections",
+            old.max_connections != new.max_connections,
+        ),
+        (
+            "proxy_held_body_bytes",
+            old.proxy_held_body_bytes != new.proxy_held_body_bytes,
+        ),
+    ];
+    for (setting, changed) in fixed {
+        if changed {
+            tracing::warn!(
+                setting,
+                "this setting changed, but applies only from the next start; the running signer keeps the old value"
+            );
+        }
     }
 }

@@ -741,7 +741,7 @@ fn an_api_proxy_from_toml() {
         assert_eq!(field_of(e), key, "{text}");
     }
     let c = load(&format!(
-        "write_timeout_secs = 5\nproxy_held_body_bytes = 2000000\n{PROXY_TOML}"
+        "write_timeout_secs = 5\nproxy_held_body_bytes = 3000000\n{PROXY_TOML}"
     ))
     .unwrap();
     assert_eq!(c.write_timeout, std::time::Duration::from_secs(5));
@@ -749,5 +749,5 @@ fn an_api_proxy_from_toml() {
         c.serve_options().write_timeout,
         std::time::Duration::from_secs(5)
     );
-    assert_eq!(c.proxy_held_body_bytes, 2_000_000);
+    assert_eq!(c.proxy_held_body_bytes, 3_000_000);
 }

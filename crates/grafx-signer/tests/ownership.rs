@@ -15,8 +15,8 @@ use common::*;
 use grafx_core::ProxyAllowList;
 use grafx_emulator::{RunningEmulator, Settings};
 use grafx_signer::{
-    AppState, CallerConfig, CallerMethod, ChiliAuthClient, ClientSecret, RedisOwnership,
-    RedisStore, SignerConfig, StoreKey, SystemClock,
+    AppState, CallerConfig, CallerMethod, ChiliAuthClient, ClientSecret, SignerConfig, StoreKey,
+    SystemClock,
 };
 use serde_json::{json, Value};
 
@@ -241,6 +241,187 @@ async fn each_users_projects_and_outputs_are_theirs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `POST {path}` through `signer`'s proxy as `user`, with this raw body.
+async fn post_raw(signer: &str, user: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
+    as_user(signer, user, reqwest::Method::POST, path)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_spelling_of_a_render_or_a_list_gets_past_the_owner_check() {
+    let dir = data_dir();
+    let h = harness(settings(), false, isolated(dir.clone())).await;
+    let s = h.url.clone();
+    let alices = create_project(&s, "alice").await;
+    let bobs = create_project(&s, "bob").await;
+
+    // Bob names Alice's project in a render every way a lenient binder could read it.
+    let before = h.api_requests();
+    let bom = [
+        &b"\xEF\xBB\xBF"[..],
+        format!(r#"{{"projectId":"{alices}"}}"#).as_bytes(),
+    ]
+    .concat();
+    for (path, body) in [
+        (format!("output/image?projectId={alices}"), b"{}".to_vec()),
+        (format!("output/image?ProjectID={alices}"), Vec::new()),
+        (
+            "output/pdf".to_owned(),
+            format!(r#"{{"ProjectId":"{alices}"}}"#).into_bytes(),
+        ),
+        (
+            "output/pdf".to_owned(),
+            format!(r#"{{"projectid":"{alices}"}}"#).into_bytes(),
+        ),
+        (
+            "output/pdf".to_owned(),
+            format!(r#"{{"projectId":"{bobs}","projectId":"{alices}"}}"#).into_bytes(),
+        ),
+        (
+            format!("output/pdf?projectId={alices}"),
+            format!(r#"{{"projectId":"{bobs}"}}"#).into_bytes(),
+        ),
+        ("output/pdf".to_owned(), bom),
+    ] {
+        let res = post_raw(&s, "bob", &path, body.clone()).await;
+        assert_eq!(
+            res.status(),
+            404,
+            "{path} {}",
+            String::from_utf8_lossy(&body)
+        );
+        not_found(res).await;
+    }
+    for body in [format!(r#"["{alices}"]"#), "projectId=1".to_owned()] {
+        error(
+            post_raw(&s, "bob", "output/pdf", body.into_bytes()).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    assert_eq!(h.api_requests(), before, "nothing of Bob's reached CHILI");
+    // His own project renders.
+    let own = post_raw(
+        &s,
+        "bob",
+        "output/pdf",
+        format!(r#"{{"projectId":"{bobs}"}}"#).into_bytes(),
+    )
+    .await;
+    assert_eq!(own.status(), 200);
+
+    // A list's search is matched by the proxy, on the user's own projects; CHILI never sees it,
+    // and is asked for JSON whatever the page accepts.
+    let report = as_user(&s, "alice", reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE }, "name": "Quarterly Report" }))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = report.json().await.unwrap();
+    let ids = |page: Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let found = as_user(
+        &s,
+        "alice",
+        reqwest::Method::GET,
+        "projects?search=quarterly&pageSize=50",
+    )
+    .header("accept", "text/html")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(found.status(), 200);
+    assert_eq!(
+        ids(found.json().await.unwrap()),
+        [report["id"].as_str().unwrap()]
+    );
+    let asked = h.emulator.emulator().requests();
+    let asked = asked
+        .iter()
+        .rev()
+        .find(|r| r.path == "projects" && r.method == "GET")
+        .unwrap();
+    assert_eq!(asked.query.as_deref(), Some("pageSize=50"));
+    assert_eq!(asked.accept.as_deref(), Some("application/json"));
+    let none: Value = get(&s, "alice", "projects?search=bob")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(ids(none).is_empty(), "Bob's project is not Alice's to find");
+
+    // A list CHILI sends in a shape the proxy cannot filter is not passed on.
+    for (ctype, body) in [
+        ("text/plain", format!(r#"{{"data":[{{"id":"{bobs}"}}]}}"#)),
+        (
+            "application/json",
+            format!(r#"{{"items":[{{"id":"{bobs}"}}]}}"#),
+        ),
+        (
+            "application/json",
+            format!(r#"{{"data":[{{"id":"{bobs}"}}"#),
+        ),
+        (
+            "application/json",
+            format!(
+                r#"{{"data":[{{"id":"{bobs}"}}],"pad":"{}"}}"#,
+                "x".repeat(2_200_000)
+            ),
+        ),
+    ] {
+        h.emulator
+            .emulator()
+            .arm_fault(grafx_emulator::FaultSpec {
+                target: grafx_emulator::FaultTarget::Api,
+                times: 1,
+                fault: grafx_emulator::Fault::Reply {
+                    status: 200,
+                    headers: vec![("content-type".into(), ctype.into())],
+                    body: body.clone(),
+                    gzip: false,
+                },
+            })
+            .unwrap();
+        let res = get(&s, "alice", "projects").await;
+        let (_, why) = error(res, 502, "proxy_upstream_failed").await;
+        assert!(why.contains("could not be filtered"), "{why}");
+    }
+    // CHILI answering Bob's create with Alice's project id does not hand it to him.
+    h.emulator
+        .emulator()
+        .arm_fault(grafx_emulator::FaultSpec {
+            target: grafx_emulator::FaultTarget::Api,
+            times: 1,
+            fault: grafx_emulator::Fault::Reply {
+                status: 201,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: format!(r#"{{"id":"{alices}","name":"x"}}"#),
+                gzip: false,
+            },
+        })
+        .unwrap();
+    let res = as_user(&s, "bob", reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    let (_, why) = error(res, 502, "proxy_upstream_failed").await;
+    assert!(why.contains("another user"), "{why}");
+    not_found(get(&s, "bob", &format!("projects/{alices}")).await).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_template_preview_task_reaches_each_user_it_was_given_to() {
     let dir = data_dir();
@@ -352,22 +533,25 @@ async fn owners_survive_a_restart_and_a_busy_database_fails_closed() {
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// A replica on the shared Redis: tokens and ownership records both there.
+/// A replica as the binary builds it (`AppState::new`): Redis configured, and a data directory
+/// too, which a replica on Redis must not use for owners.
 async fn replica(
     em: &RunningEmulator,
     redis: &Redis,
 ) -> (AppState, String, tokio::task::JoinHandle<()>) {
     let mut config = SignerConfig::single(integration(em, "default", "demo-reader"));
-    isolated(data_dir())(&mut config);
-    config.data_dir = None;
-    let tokens =
-        Arc::new(RedisStore::new(&redis.url(), StoreKey::from_text(KEY).unwrap()).unwrap());
-    let state = AppState::with_parts(
-        config.clone(),
-        Arc::new(ChiliAuthClient::new(config.upstream_timeout).unwrap()),
-        Arc::clone(&tokens) as Arc<dyn grafx_signer::TokenStore>,
-        Arc::new(SystemClock),
+    let dir = data_dir();
+    isolated(dir.clone())(&mut config);
+    config.redis = Some(grafx_signer::RedisSettings {
+        url: ClientSecret::new(redis.url()),
+        key: StoreKey::from_text(KEY).unwrap(),
+        ca_pem: None,
+    });
+    let state = AppState::new(config.clone()).unwrap();
+    assert!(
+        !dir.exists(),
+        "owners are in Redis: nothing is written to the data directory"
     );
-    state.set_ownership(Arc::new(RedisOwnership::new(tokens)));
     serve_state(state, config).await
 }
 

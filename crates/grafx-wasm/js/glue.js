@@ -465,6 +465,22 @@ export async function peersPresent(name) {
  * page's own (read-only) token: on CHILI that token's user does not own a project the writer
  * created, so studio-ui would answer "Project not found".
  */
+// The document studio-ui's editor holds now, from its SDK (`window.StudioUISDK`), as studio-ui's
+// own download sends it; `undefined` when no editor is on the page or it cannot tell.
+async function currentDocument() {
+  const sdk = typeof window === "undefined" ? undefined : window.StudioUISDK;
+  const getState = sdk && sdk.document && sdk.document.getCurrentState;
+  if (typeof getState !== "function") return undefined;
+  try {
+    const state = await getState.call(sdk.document);
+    const doc = state && (state.parsedData ?? state.data);
+    if (doc == null) return undefined;
+    return typeof doc === "string" ? JSON.parse(doc) : doc;
+  } catch {
+    return undefined;
+  }
+}
+
 export function studioProjectLoader(via, projectId) {
   const info = async () => {
     const p = await via.projects.get(projectId);
@@ -478,12 +494,16 @@ export function studioProjectLoader(via, projectId) {
       await via.projects.saveDocument(projectId, await generateJson());
       return info();
     },
-    // Renders the saved project through the proxy and hands studio-ui a `blob:` URL of the file:
-    // it needs no token to download it.
+    // Renders the project through the proxy and hands studio-ui a `blob:` URL of the file: it
+    // needs no token to download it. Like studio-ui's own download, the document as the editor
+    // has it now (unsaved edits too) goes with the project id, when the editor's SDK is on the
+    // page (studio-ui puts it at `window.StudioUISDK`); else the saved project is rendered.
     onProjectGetDownloadLink: async (extension, selectedLayoutID, outputSettingsId) => {
       try {
         const body = { projectId, layoutsToExport: [selectedLayoutID || "0"] };
         if (outputSettingsId) body.outputSettingsId = outputSettingsId;
+        const current = await currentDocument();
+        if (current !== undefined) body.documentContent = current;
         const { blob } = await via.output.render(String(extension).toLowerCase(), body);
         const url = URL.createObjectURL(blob);
         return { status: 200, success: true, error: undefined, parsedData: url, data: url };

@@ -51,7 +51,9 @@ pub(crate) fn routes() -> Router<Emulator> {
         )
         .route(
             "/projects/{id}",
-            get(projects::get).delete(projects::delete),
+            get(projects::get)
+                .patch(projects::rename)
+                .delete(projects::delete),
         )
         .route(
             "/projects/{id}/document",

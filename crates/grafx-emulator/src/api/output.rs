@@ -115,6 +115,22 @@ fn source(em: &Emulator, caller: &Caller, body: &Value) -> Result<Template, Prob
             "Body must have 'templateId' or 'projectId', not both.",
         ));
     }
+    // A named project must be the caller's, whatever else the body holds: a document sent
+    // inline does not open someone else's project to its id.
+    let project = if has("projectId") {
+        let id = body["projectId"]
+            .as_str()
+            .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
+        let project = world
+            .content
+            .projects
+            .get(id)
+            .filter(|p| caller.owns(&p.owner))
+            .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
+        Some((id, project.template_id.clone()))
+    } else {
+        None
+    };
     if has("documentContent") {
         // API samples send the document object; a JSON string is accepted too.
         let doc = match &body["documentContent"] {
@@ -140,20 +156,10 @@ fn source(em: &Emulator, caller: &Caller, body: &Value) -> Result<Template, Prob
             .cloned()
             .ok_or_else(|| Problem::not_found(format!("Template '{id}' was not found.")));
     }
-    if has("projectId") {
-        let id = body["projectId"]
-            .as_str()
-            .ok_or_else(|| Problem::bad_request("'projectId' must be a string."))?;
-        // Only one's own project can be rendered.
-        let project = world
-            .content
-            .projects
-            .get(id)
-            .filter(|p| caller.owns(&p.owner))
-            .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")))?;
+    if let Some((id, template_id)) = project {
         return world
             .content
-            .template(&project.template_id)
+            .template(&template_id)
             .cloned()
             .ok_or_else(|| Problem::not_found(format!("Project '{id}' was not found.")));
     }

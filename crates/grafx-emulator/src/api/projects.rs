@@ -1,5 +1,5 @@
-//! `projects`: create from a template (`{template:{id}, name?}`), list, get, read or save the
-//! document, delete, and preview. A project is its creator's: another client is answered 404, as
+//! `projects`: create from a template (`{template:{id}, name?}`), list, get, rename, read or save
+//! the document, delete, and preview. A project is its creator's: another client is answered 404, as
 //! if it did not exist (see [`Caller::owns`]).
 
 use axum::extract::rejection::JsonRejection;
@@ -118,6 +118,44 @@ pub(crate) async fn get(
     caller.require(READ)?;
     let world = em.world();
     owned(&world.content, &caller, &id).map(|p| Json(p.json()))
+}
+
+/// `PATCH projects/{id}`: rename (release notes 2023-05-16, which name the route and not its
+/// body). Both likely bodies are taken: `{"name": …}` and a JSON Patch
+/// `[{"op": "replace", "path": "/name", "value": …}]`. The reply is the renamed project.
+pub(crate) async fn rename(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, Problem> {
+    caller.require(WRITE)?;
+    let body = json_body(body)?;
+    let name = match &body {
+        Value::Object(o) => o.get("name"),
+        Value::Array(ops) => ops.iter().find_map(|op| {
+            (op["op"] == "replace" && op["path"] == "/name").then(|| &op["value"])
+        }),
+        _ => None,
+    }
+    .and_then(Value::as_str)
+    .map(str::trim)
+    .filter(|n| !n.is_empty())
+    .ok_or_else(|| {
+        Problem::bad_request(
+            "Body must be {\"name\": \"…\"} (or a JSON Patch replacing /name) with a non-empty name.",
+        )
+    })?
+    .to_owned();
+    let mut world = em.world();
+    owned(&world.content, &caller, &id)?;
+    let project = world
+        .content
+        .projects
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&id))?;
+    project.name = name;
+    Ok(Json(project.json()))
 }
 
 /// `DELETE projects/{id}`.

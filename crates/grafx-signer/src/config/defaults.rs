@@ -99,8 +99,9 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The memory all API proxy request bodies held for a retry may take together: 256 of them at
 /// the largest held size.
 pub const DEFAULT_PROXY_HELD_BODY_BYTES: u32 = 64 * 1024 * 1024;
-/// The smallest such budget: four bodies of the largest held size.
-pub const MIN_PROXY_HELD_BODY_BYTES: u32 = 4 * 256 * 1024;
+/// The smallest such budget: eight bodies of the largest held size (one client address may hold
+/// a quarter of the budget: two of them).
+pub const MIN_PROXY_HELD_BODY_BYTES: u32 = 8 * 256 * 1024;
 /// The whole time a request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests.

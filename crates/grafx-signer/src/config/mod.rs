@@ -663,7 +663,7 @@ impl SignerConfig {
             return Err(Error::toml(
                 "proxy_held_body_bytes",
                 format!(
-                    "must be at least {} (four request bodies held for a retry)",
+                    "must be at least {} (eight request bodies held for a retry)",
                     defaults::MIN_PROXY_HELD_BODY_BYTES
                 ),
             ));

@@ -1,13 +1,16 @@
 //! The request body on its way to CHILI: bounded in size (`proxy.max_request_bytes`, 413), in
 //! time (408: the part held for a retry within the request deadline, and no pause between two
 //! chunks longer than the header read timeout), and in memory across all connections (the held
-//! parts of every request together stay within `proxy_held_body_bytes`; a request that would go
-//! over waits for room, within its deadline).
+//! parts of every request together stay within `proxy_held_body_bytes`, one client address's
+//! within a quarter of it; a request that would go over is refused at once with 503 `proxy_busy`,
+//! see [`super::budget`]). A body too large to hold gives its room back as soon as its held part
+//! has been handed on to CHILI, not when its upload ends.
 //!
 //! ```ignore
-//! let outgoing = body::read(body, &parts.headers, &policy, &state.proxy_body_limits()).await?;
+//! let outgoing = body::read(body, &parts.headers, &policy, &limits, client_ip, whole).await?;
 //! ```
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +19,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use futures_util::{Stream, StreamExt};
 use grafx_core::ErrorCode;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::budget::{HeldMemory, Room};
 use crate::{AppError, ProxyPolicy};
 
 /// A request body up to this size is held so a 401 can be retried; a larger one streams.
@@ -30,10 +33,8 @@ pub(crate) struct BodyLimits {
     pub(crate) deadline: Duration,
     /// No pause between two chunks is longer than this.
     pub(crate) idle: Duration,
-    /// Bytes every held body may take together.
-    pub(crate) budget: Arc<Semaphore>,
-    /// The budget's size: no chunk asks for more than there is.
-    pub(crate) budget_bytes: u32,
+    /// The memory every held body may take together.
+    pub(crate) memory: Arc<HeldMemory>,
 }
 
 /// A request body for CHILI: held (and so replayable) when small, else streamed with its size
@@ -42,12 +43,12 @@ pub(super) enum Outgoing {
     Held {
         body: Option<Bytes>,
         /// Its share of the memory budget, returned when the request is done.
-        _room: Option<OwnedSemaphorePermit>,
+        _room: Option<Room>,
     },
+    /// The room of its held part goes with the stream, and back once that part is sent.
     Streamed {
         body: reqwest::Body,
         flags: Arc<StreamFlags>,
-        _room: Option<OwnedSemaphorePermit>,
     },
 }
 
@@ -109,16 +110,17 @@ impl Outgoing {
 }
 
 /// Reads up to [`REPLAY_LIMIT`] of the body within the deadline (all of it when `whole`, within
-/// the memory budget); the rest, if any, streams.
+/// the client's share of the memory budget); the rest, if any, streams.
 pub(super) async fn read(
     body: Body,
     headers: &HeaderMap,
     policy: &ProxyPolicy,
     limits: &BodyLimits,
+    client: IpAddr,
     whole: bool,
 ) -> Result<Outgoing, AppError> {
     let max = if whole {
-        policy.max_request_bytes.min(u64::from(limits.budget_bytes))
+        policy.max_request_bytes.min(limits.memory.client_share())
     } else {
         policy.max_request_bytes
     };
@@ -136,57 +138,64 @@ pub(super) async fn read(
         });
     }
     let held = if whole { usize::MAX } else { REPLAY_LIMIT };
+    let room = Room::new(&limits.memory, client);
     tokio::time::timeout(
         limits.deadline,
-        hold(body.into_data_stream(), max, held, limits),
+        hold(body.into_data_stream(), max, held, limits, room),
     )
     .await
     .map_err(|_| late(limits.deadline))?
 }
 
-/// The held part, its memory taken from the budget chunk by chunk (waiting for room when every
-/// other request holds it), then the streamed rest.
+/// The held part, its memory taken from the budget chunk by chunk (refused at once when there is
+/// no room), then the streamed rest.
 async fn hold(
     mut stream: axum::body::BodyDataStream,
     max: u64,
     held_at_most: usize,
     limits: &BodyLimits,
+    mut room: Room,
 ) -> Result<Outgoing, AppError> {
     let mut held = Vec::new();
-    let mut room: Option<OwnedSemaphorePermit> = None;
     let mut size = 0usize;
     while let Some(chunk) = next_chunk(&mut stream, limits.idle).await? {
         size += chunk.len();
         if size as u64 > max {
             return Err(too_large(max));
         }
-        let more = u32::try_from(chunk.len())
-            .unwrap_or(u32::MAX)
-            .min(limits.budget_bytes);
-        let permit = Arc::clone(&limits.budget)
-            .acquire_many_owned(more)
-            .await
-            .map_err(|_| late(limits.deadline))?;
-        match &mut room {
-            Some(r) => r.merge(permit),
-            None => room = Some(permit),
-        }
+        room.grow(chunk.len())?;
         held.push(chunk);
         if size > held_at_most {
             let flags = Arc::new(StreamFlags::default());
             let rest = guarded(stream, size as u64, max, limits.idle, Arc::clone(&flags));
-            let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(rest);
+            let whole = handed_on(held, room).chain(rest);
             return Ok(Outgoing::Streamed {
                 body: reqwest::Body::wrap_stream(whole),
                 flags,
-                _room: room,
             });
         }
     }
     Ok(Outgoing::Held {
         body: Some(held.concat().into()),
-        _room: room,
+        _room: Some(room),
     })
+}
+
+/// The held chunks, their room given back once the last has been taken.
+fn handed_on(
+    held: Vec<Bytes>,
+    room: Room,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(
+        (held.into_iter(), Some(room)),
+        |(mut chunks, mut room)| async move {
+            let chunk = chunks.next();
+            if chunks.len() == 0 {
+                room = None;
+            }
+            chunk.map(|c| (Ok(c), (chunks, room)))
+        },
+    )
 }
 
 /// The next chunk, or 408 after a pause longer than `idle`.

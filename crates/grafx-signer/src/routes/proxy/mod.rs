@@ -8,7 +8,7 @@
 //!    too ([`super::gates`]: the client IP's limit, `X-CSRF: 1`, the caller's session, the
 //!    signed-in user's limit); then the path against the allow-list and the caller's quotas.
 //! 2. [`body`]: the request body, bounded in size, in time, and in the memory all held bodies
-//!    take together.
+//!    take together ([`budget`], which held replies share).
 //! 3. [`send`]: CHILI is asked with the integration's token, within [`PROXY_DEADLINE`]; a 401 is
 //!    retried once with a replacement token when the body can be sent again.
 //! 4. [`reply`]: CHILI's status, headers and body go back; API links made relative
@@ -22,6 +22,7 @@
 mod admit;
 mod audit;
 mod body;
+mod budget;
 mod links;
 mod owners;
 mod redact;
@@ -40,6 +41,7 @@ use axum::http::{header, request::Parts, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 pub(crate) use body::BodyLimits;
+pub(crate) use budget::HeldMemory;
 pub(crate) use send::PROXY_DEADLINE;
 
 /// An admitted request's integration.
@@ -120,15 +122,27 @@ async fn forward_admitted(
     // A render's `projectId` is checked, so its body is held whole.
     let whole = claim.renders_project && !a.proxy.shared_identity;
     let limits = state.proxy_body_limits();
-    let outgoing = body::read(body, &parts.headers, &a.proxy, &limits, whole).await?;
-    let query = parts.uri.query();
+    let outgoing = body::read(body, &parts.headers, &a.proxy, &limits, ip, whole).await?;
     let held = outgoing.held();
-    if let Some(refused) = owners::check(state, &a, &claim, sender.user, held, query).await? {
+    if let Some(refused) =
+        owners::check(state, &a, &claim, sender.user, held, parts.uri.query()).await?
+    {
         audit::not_owner(&a, parts, &path, &sender);
         return Ok(refused);
     }
+    let settles = sender.user.is_some() && owners::settles(&a, &claim);
+    let (query, search) = if settles {
+        owners::split_search(&claim, parts.uri.query())
+    } else {
+        (parts.uri.query().map(str::to_owned), None)
+    };
     audit::forwarding(&a, parts, &path, &sender);
-    let (upstream, token) = send::send_in_time(state, parts, &a, &path, outgoing).await?;
+    let upstream_query = send::Upstream {
+        query: query.as_deref(),
+        json: settles && owners::wants_json(&claim),
+    };
+    let (upstream, token) =
+        send::send_in_time(state, parts, &a, &path, upstream_query, outgoing).await?;
     let status = upstream.status();
     state
         .metrics()
@@ -140,13 +154,12 @@ async fn forward_admitted(
         })
         .inc();
     audit::answered(&a, parts, &path, &sender, status);
-    let settle = sender
-        .user
-        .filter(|_| owners::settles(&a, &claim))
-        .map(|user| reply::Settle {
-            state,
-            claim: &claim,
-            user,
-        });
-    reply::reply(upstream, &a, &path, &token, &parts.method, settle).await
+    let settle = sender.user.filter(|_| settles).map(|user| reply::Settle {
+        state,
+        claim: &claim,
+        user,
+        search: search.as_deref(),
+    });
+    let room = budget::Room::new(&limits.memory, ip);
+    reply::reply(upstream, &a, &path, &token, &parts.method, settle, room).await
 }

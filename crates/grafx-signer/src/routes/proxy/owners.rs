@@ -88,6 +88,15 @@ fn identity(a: &Admitted) -> Identity {
     Identity::new(a.integration.environment.as_str(), &a.integration.client_id)
 }
 
+/// Who owns what a signed-in user creates: the user as the integration's caller check names them.
+/// Each integration has its own caller check (its own issuer, its own forward-auth app), so the
+/// same `sub` through two integrations on one CHILI identity may be two people: the owner is
+/// named per integration, and one user's projects are reachable through the integration that
+/// created them.
+pub(super) fn owner_name(a: &Admitted, subject: &str) -> String {
+    format!("{}:{subject}", a.name)
+}
+
 fn unavailable(e: &OwnershipError) -> AppError {
     tracing::warn!(error = %e, "the ownership store cannot answer: owner-scoped proxy requests are refused");
     AppError::new(
@@ -140,6 +149,7 @@ pub(super) async fn check(
             "the session names no user: the API proxy keeps each user's projects and outputs apart and needs to know whose they are",
         ));
     };
+    let user = &owner_name(a, user);
     let store = state.ownership().ok_or_else(|| {
         unavailable(&OwnershipError::Unavailable(
             "no ownership store is configured".into(),
@@ -148,7 +158,7 @@ pub(super) async fn check(
     let id = identity(a);
     let mut named: Vec<Resource> = claim.names.iter().cloned().collect();
     if claim.renders_project {
-        named.extend(project_in(body, query).map(Resource::project));
+        named.extend(projects_in(body, query)?.into_iter().map(Resource::project));
     }
     for resource in named {
         let owner = store
@@ -166,17 +176,71 @@ pub(super) async fn check(
     Ok(None)
 }
 
-/// A render's `projectId`, from its JSON body or (the older `output/image?projectId=…` form)
-/// its query.
-fn project_in(body: Option<&Bytes>, query: Option<&str>) -> Option<String> {
-    let from_body = body
-        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        .and_then(|v| v.get("projectId")?.as_str().map(str::to_owned));
-    from_body.or_else(|| {
-        url::form_urlencoded::parse(query?.as_bytes())
-            .find(|(k, _)| k == "projectId")
-            .map(|(_, v)| v.into_owned())
-    })
+/// Every project a render names: each `projectId` key of its JSON body (any case: CHILI's JSON
+/// binding may match keys without regard to case, and may take either of two duplicates), and each
+/// in its query (the older `output/image?projectId=…` form). All must be the user's. A body that
+/// is not a JSON object is refused: the proxy could not tell which project it names.
+fn projects_in(body: Option<&Bytes>, query: Option<&str>) -> Result<Vec<String>, AppError> {
+    let mut named = Vec::new();
+    if let Some(body) = body.filter(|b| !b.is_empty()) {
+        let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        let refused = || {
+            AppError::new(
+                ErrorCode::InvalidRequest,
+                "a render's body must be a JSON object (with its projectId, when it renders a project)",
+            )
+        };
+        // Parsed as pairs, so duplicate keys are all seen.
+        let pairs: Vec<(String, Box<serde_json::value::RawValue>)> =
+            serde_json::from_slice::<PairList>(text)
+                .map_err(|_| refused())?
+                .0;
+        for (key, value) in pairs {
+            if key.eq_ignore_ascii_case("projectId") {
+                let id: Value = serde_json::from_str(value.get()).map_err(|_| refused())?;
+                match id {
+                    Value::Null => {}
+                    Value::String(id) => named.push(id),
+                    // A number or object could still name a project to a lenient binder.
+                    other => named.push(other.to_string()),
+                }
+            }
+        }
+    }
+    if let Some(query) = query {
+        named.extend(
+            url::form_urlencoded::parse(query.as_bytes())
+                .filter(|(k, _)| k.eq_ignore_ascii_case("projectId"))
+                .map(|(_, v)| v.into_owned()),
+        );
+    }
+    Ok(named)
+}
+
+/// A JSON object's members in order, duplicates kept.
+struct PairList(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for PairList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = PairList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PairList, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(PairList(pairs))
+            }
+        }
+        d.deserialize_map(Members)
+    }
 }
 
 /// The record that says `user` may reach `resource`. Projects and output tasks have one owner.
@@ -195,6 +259,16 @@ pub(super) fn settles(a: &Admitted, claim: &Claim) -> bool {
     !a.proxy.shared_identity && (claim.creates.is_some() || claim.lists)
 }
 
+/// Whether CHILI is asked for JSON whatever the caller accepts: a list and what creates a project
+/// or output must be read. Not a preview, whose 200 is the image.
+pub(super) fn wants_json(claim: &Claim) -> bool {
+    claim.lists
+        || matches!(
+            claim.creates,
+            Some(ResourceKind::Project | ResourceKind::OutputTask)
+        )
+}
+
 /// After CHILI answered: binds what it created to the user, or keeps only the user's own
 /// projects in a list. Returns the body to send.
 pub(super) async fn settle(
@@ -204,14 +278,21 @@ pub(super) async fn settle(
     user: &str,
     status: StatusCode,
     body: Vec<u8>,
+    search: Option<&str>,
 ) -> Result<Vec<u8>, AppError> {
+    let user = &owner_name(a, user);
     let store = state.ownership().ok_or_else(|| {
         unavailable(&OwnershipError::Unavailable(
             "no ownership store is configured".into(),
         ))
     })?;
+    let lists = claim.lists && status.is_success();
     let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
-        return Ok(body);
+        return if lists {
+            Err(unfiltered("it is not JSON"))
+        } else {
+            Ok(body)
+        };
     };
     let id = identity(a);
     if let Some(kind) = claim.creates.filter(|_| status.is_success()) {
@@ -226,32 +307,79 @@ pub(super) async fn settle(
                 kind,
                 id: created.to_owned(),
             };
-            store.bind(&id, &record_of(&resource, user), user).await.map_err(|e| {
+            let owner = store.bind(&id, &record_of(&resource, user), user).await.map_err(|e| {
                 tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI created this, but its owner could not be recorded: no one can reach it through the proxy");
                 unavailable(&e)
             })?;
+            if owner != *user {
+                // CHILI's ids are fresh: an id already someone else's is not handed to this user.
+                tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI answered with an id already recorded as another user's: the reply is withheld");
+                return Err(AppError::new(
+                    ErrorCode::ProxyUpstreamFailed,
+                    "the Environment API answered with an id that belongs to another user; nothing was passed on",
+                ));
+            }
         }
     }
-    if claim.lists && status.is_success() {
-        if let Some(items) = json.get_mut("data").and_then(Value::as_array_mut) {
-            let ids: Vec<String> = items
-                .iter()
-                .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
-                .collect();
-            let mine = store
-                .owned_of(&id, ResourceKind::Project, &ids, user)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let mut keep = mine.into_iter();
-            items.retain(|_| keep.next().unwrap_or(false));
-            // CHILI's total counts every user's projects: not the user's to know.
-            if let Some(obj) = json.as_object_mut() {
-                obj.remove("total");
-            }
-            return Ok(json.to_string().into_bytes());
+    if lists {
+        let items = json
+            .get_mut("data")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| unfiltered("it has no `data` list"))?;
+        let ids: Vec<String> = items
+            .iter()
+            .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let mine = store
+            .owned_of(&id, ResourceKind::Project, &ids, user)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut keep = mine.into_iter();
+        items.retain(|p| keep.next().unwrap_or(false) && matches_search(p, search));
+        // CHILI's total counts every user's projects: not the user's to know.
+        if let Some(obj) = json.as_object_mut() {
+            obj.remove("total");
         }
+        return Ok(json.to_string().into_bytes());
     }
     Ok(body)
+}
+
+/// 502 for a project list the proxy could not filter to the user's own: never passed on whole.
+pub(super) fn unfiltered(why: &str) -> AppError {
+    AppError::new(
+        ErrorCode::ProxyUpstreamFailed,
+        format!("the Environment API's project list could not be filtered to the user's own projects ({why}); nothing was passed on"),
+    )
+}
+
+/// The `search` of a project list kept apart. It is not sent to CHILI: matched against every
+/// user's projects, a page's `links.nextPage` would tell whether another user's project name
+/// contains the text. The proxy matches it here, on the user's own projects, against the name
+/// (case-insensitively; CHILI documents no finer rule). Returns the query for CHILI without it.
+pub(super) fn split_search(claim: &Claim, query: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(query) = query.filter(|_| claim.lists) else {
+        return (query.map(str::to_owned), None);
+    };
+    let mut search = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k.eq_ignore_ascii_case("search") {
+            search = Some(v.into_owned()).filter(|s| !s.is_empty());
+        } else {
+            rest.append_pair(&k, &v);
+        }
+    }
+    let rest = rest.finish();
+    (Some(rest).filter(|r| !r.is_empty()), search)
+}
+
+fn matches_search(project: &Value, search: Option<&str>) -> bool {
+    search.is_none_or(|s| {
+        project["name"]
+            .as_str()
+            .is_some_and(|n| n.to_lowercase().contains(&s.to_lowercase()))
+    })
 }
 
 #[cfg(test)]
@@ -315,16 +443,66 @@ mod tests {
     }
 
     #[test]
-    fn a_render_names_its_project_in_the_body_or_the_query() {
-        let body = Bytes::from_static(br#"{"projectId":"P1","outputSettingsId":"x"}"#);
-        assert_eq!(project_in(Some(&body), None).as_deref(), Some("P1"));
+    fn a_render_names_its_projects_in_the_body_and_the_query_in_any_spelling() {
+        let named = |body: &'static [u8], query: Option<&str>| {
+            projects_in(Some(&Bytes::from_static(body)), query)
+        };
         assert_eq!(
-            project_in(None, Some("outputType=png&projectId=P2")).as_deref(),
-            Some("P2")
+            named(br#"{"projectId":"P1","outputSettingsId":"x"}"#, None).unwrap(),
+            ["P1"]
         );
         assert_eq!(
-            project_in(Some(&Bytes::from_static(b"{}")), Some("a=b")),
-            None
+            projects_in(None, Some("outputType=png&projectId=P2")).unwrap(),
+            ["P2"]
         );
+        assert_eq!(
+            named(
+                br#"{"ProjectId":"P1","projectid":"P2","projectId":"P3"}"#,
+                Some("PROJECTID=P4")
+            )
+            .unwrap(),
+            ["P1", "P2", "P3", "P4"],
+            "every spelling and duplicate"
+        );
+        assert_eq!(
+            named(b"\xEF\xBB\xBF{\"projectId\":\"P5\"}", None).unwrap(),
+            ["P5"]
+        );
+        assert_eq!(named(br#"{"projectId":42}"#, None).unwrap(), ["42"]);
+        assert!(named(b"{}", Some("a=b")).unwrap().is_empty());
+        assert!(named(br#"{"projectId":null}"#, None).unwrap().is_empty());
+        assert!(projects_in(Some(&Bytes::new()), None).unwrap().is_empty());
+        for refused in [&b"[1]"[..], b"not json", br#"{"projectId":"P1""#] {
+            let e = named(refused, None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+        }
+    }
+
+    #[test]
+    fn a_kept_apart_list_searches_here_not_at_chili() {
+        let list = of(Method::GET, "projects");
+        assert_eq!(
+            split_search(&list, Some("pageSize=5&search=Acme%20Co&sortBy=name")),
+            (
+                Some("pageSize=5&sortBy=name".to_owned()),
+                Some("Acme Co".to_owned())
+            )
+        );
+        assert_eq!(
+            split_search(&list, Some("Search=x")),
+            (None, Some("x".to_owned()))
+        );
+        assert_eq!(split_search(&list, Some("search=")), (None, None));
+        let other = of(Method::GET, "templates");
+        assert_eq!(
+            split_search(&other, Some("search=x")),
+            (Some("search=x".to_owned()), None),
+            "only project lists"
+        );
+        let p = serde_json::json!({"id": "1", "name": "The ACME brochure"});
+        assert!(matches_search(&p, Some("acme")));
+        assert!(matches_search(&p, None));
+        assert!(!matches_search(&p, Some("globex")));
+        assert!(!matches_search(&serde_json::json!({"id": "1"}), Some("a")));
     }
 }

@@ -55,8 +55,10 @@ impl Redactor {
         buf.extend_from_slice(chunk);
         let spans = spans(&buf, &self.token);
         // A spelling that starts before the cut ends inside `buf` (it is at most `window` long),
-        // so it was found whole; the cut moves past one that straddles it.
-        let mut cut = buf.len().saturating_sub(self.window() - 1);
+        // so it was found whole; the cut moves past one that straddles it. The cut never splits
+        // an escape (`\\` included): what is held back is decoded again with the next chunk, and
+        // must start where an escape or a plain byte starts.
+        let mut cut = unit_start(&buf, buf.len().saturating_sub(self.window() - 1));
         if let Some(&(_, end)) = spans.iter().find(|(s, e)| *s < cut && *e > cut) {
             cut = end;
         }
@@ -98,19 +100,48 @@ fn replaced<'a>(buf: &[u8], spans: impl Iterator<Item = &'a (usize, usize)>) -> 
 }
 
 /// Where `token` is spelled in `buf`, as sorted, disjoint byte ranges: literally (a fast,
-/// linear search), or, when `buf` holds JSON escapes at all, with any of its characters escaped
-/// (a linear pass that decodes them, then the same search).
+/// linear search), and, when `buf` holds JSON escapes at all, with any of its characters escaped
+/// (a linear pass that decodes them, then the same search). Both: a literal token right after
+/// a broken escape (`\u006` then the token) is not there once decoded.
 fn spans(buf: &[u8], token: &[u8]) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = memmem::find_iter(buf, token)
+        .map(|i| (i, i + token.len()))
+        .collect();
     let escaped = memmem::find(buf, b"\\u").is_some() || memmem::find(buf, b"\\/").is_some();
     if !escaped {
-        return memmem::find_iter(buf, token)
-            .map(|i| (i, i + token.len()))
-            .collect();
+        return found;
     }
     let (decoded, at) = decode_escapes(buf);
-    memmem::find_iter(&decoded, token)
-        .map(|i| (at[i], at[i + token.len()]))
-        .collect()
+    found.extend(memmem::find_iter(&decoded, token).map(|i| (at[i], at[i + token.len()])));
+    found.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
+    for (start, end) in found {
+        match merged.last_mut() {
+            Some(last) if start < last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// The start of the escape or plain byte `cut` falls in (`cut` itself when it falls between
+/// two): a cut there never splits an escape.
+fn unit_start(buf: &[u8], cut: usize) -> usize {
+    let Some(first) = memchr::memchr(b'\\', &buf[..cut]) else {
+        return cut;
+    };
+    let mut i = first;
+    while i < cut {
+        let len = match buf[i] {
+            b'\\' => escape_at(&buf[i..]).map_or(1, |(_, len)| len),
+            _ => 1,
+        };
+        if i + len > cut {
+            return i;
+        }
+        i += len;
+    }
+    cut
 }
 
 /// `buf` with JSON's ASCII escapes decoded (`\u0000`–`\u007f`, `\/`, `\"`, `\\`), and where each
@@ -224,5 +255,32 @@ mod tests {
         let binary: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
         let chunks: Vec<&[u8]> = binary.chunks(1000).collect();
         assert_eq!(streamed(TOKEN, &chunks), binary);
+    }
+
+    #[test]
+    fn long_streams_split_anywhere_redact_as_the_whole_does() {
+        // Longer than the held window (six times the token), with escaped backslashes, broken
+        // escapes and escaped spellings, so cuts land inside each.
+        let pad = "ab\\\\cd\\/ef\\u0041".repeat(20);
+        let rest = &TOKEN[1..];
+        let body = format!(
+            "{pad}{TOKEN}{pad}\\u006{TOKEN}{pad}\"\\\\u0065{rest}\"{pad}\\u0065{rest}{pad}"
+        );
+        assert!(body.len() > 4 * TOKEN.len() * MAX_ESCAPE, "{}", body.len());
+        let whole = redact_all(body.as_bytes(), TOKEN).unwrap();
+        let text = String::from_utf8(whole.clone()).unwrap();
+        // Three spellings redacted (the literal, the one after `\u006`, the escaped one); the
+        // escaped backslash before `u0065` is left alone.
+        assert_eq!(text.matches("[redacted]").count(), 3, "{text}");
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(text.contains(&format!("\\\\u0065{rest}")), "{text}");
+        for cut in 0..body.len() {
+            let (a, b) = body.as_bytes().split_at(cut);
+            assert_eq!(streamed(TOKEN, &[a, b]), whole, "cut at {cut}");
+        }
+        for size in [1, 5, 7, 64] {
+            let chunks: Vec<&[u8]> = body.as_bytes().chunks(size).collect();
+            assert_eq!(streamed(TOKEN, &chunks), whole, "chunks of {size}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use grafx_core::{AccessToken, ErrorCode, ProxyPath};
 
+use super::budget::Room;
 use super::links::{relative_link, rewrite_links, rewrites};
 use super::owners::{self, Claim};
 use super::redact::{redact_all, Redactor};
@@ -26,6 +27,8 @@ pub(super) struct Settle<'a> {
     pub(super) state: &'a AppState,
     pub(super) claim: &'a Claim,
     pub(super) user: &'a str,
+    /// A project list's `search`, matched here ([`owners::split_search`]).
+    pub(super) search: Option<&'a str>,
 }
 
 /// JSON API replies up to this size have their links rewritten; larger ones and every other
@@ -57,6 +60,7 @@ pub(super) async fn reply(
     token: &AccessToken,
     method: &Method,
     settle: Option<Settle<'_>>,
+    room: Room,
 ) -> Result<Response, AppError> {
     refuse_unknown_encoding(upstream.headers())?;
     let status = upstream.status();
@@ -69,18 +73,34 @@ pub(super) async fn reply(
     let small = upstream
         .content_length()
         .is_none_or(|n| n <= REWRITE_LIMIT as u64);
+    // A list kept apart is filtered, or not passed on at all.
+    let filters = settle
+        .as_ref()
+        .is_some_and(|s| s.claim.lists && status.is_success());
+    if filters && !json {
+        return Err(owners::unfiltered("it is not JSON"));
+    }
     let settle = settle.filter(|_| json && status.is_success());
     let rewritable = json && rewrites(path) && *method != Method::HEAD && small;
     let body = if rewritable || settle.is_some() {
         let links = rewrites(path);
-        let held = hold_json(upstream, token).await?;
+        // A reply to a write CHILI has done is never lost for want of room.
+        let wrote = !matches!(*method, Method::GET | Method::HEAD);
+        let held = hold_json(upstream, token, room, wrote).await?;
         let (body, changed) = match held {
-            Held::Whole(body) => {
+            Held::Whole(body, _room) => {
                 let body = match &settle {
-                    Some(s) => owners::settle(s.state, a, s.claim, s.user, status, body).await?,
+                    Some(s) => {
+                        owners::settle(s.state, a, s.claim, s.user, status, body, s.search).await?
+                    }
                     None => body,
                 };
                 edited(body, base, path.clone(), token, links).await?
+            }
+            Held::TooLarge(_) if filters => {
+                return Err(owners::unfiltered(
+                    "it is larger than the proxy holds; ask for a smaller pageSize",
+                ))
             }
             Held::TooLarge(body) => (body, false),
         };
@@ -100,15 +120,21 @@ pub(super) async fn reply(
 /// 502 for a reply still encoded after the HTTP client decoded gzip and deflate (brotli, zstd,
 /// anything else): the proxy could not check it for the token.
 fn refuse_unknown_encoding(headers: &HeaderMap) -> Result<(), AppError> {
-    match headers.get(header::CONTENT_ENCODING) {
-        Some(v) if !v.as_bytes().eq_ignore_ascii_case(b"identity") => Err(AppError::new(
+    let encoded = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .find(|e| !e.is_empty() && !e.eq_ignore_ascii_case(b"identity"));
+    match encoded {
+        Some(e) => Err(AppError::new(
             ErrorCode::ProxyUpstreamFailed,
             format!(
                 "the Environment API sent a reply in an encoding the proxy cannot check ({}); nothing was passed on",
-                String::from_utf8_lossy(v.as_bytes())
+                String::from_utf8_lossy(e)
             ),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -174,26 +200,40 @@ fn redacted_stream(
     Body::from_stream(chunks)
 }
 
-/// A JSON reply held whole, or (past [`REWRITE_LIMIT`]) streaming on through the redactor.
+/// A JSON reply held whole (with its room in the memory budget), or (past [`REWRITE_LIMIT`])
+/// streaming on through the redactor.
 enum Held {
-    Whole(Vec<u8>),
+    Whole(Vec<u8>, Room),
     TooLarge(Body),
 }
 
-async fn hold_json(upstream: reqwest::Response, token: &AccessToken) -> Result<Held, AppError> {
+/// Holds a JSON reply within the memory budget: a read with no room is refused (503
+/// `proxy_busy`, and may be asked again); the reply to a write (`forced`) is held regardless.
+async fn hold_json(
+    upstream: reqwest::Response,
+    token: &AccessToken,
+    mut room: Room,
+    forced: bool,
+) -> Result<Held, AppError> {
     let mut stream = upstream.bytes_stream();
     let mut held = Vec::new();
     let mut size = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| unreachable_api(&e))?;
+        if forced {
+            room.force(chunk.len());
+        } else {
+            room.grow(chunk.len())?;
+        }
         size += chunk.len();
         held.push(chunk);
         if size > REWRITE_LIMIT {
+            drop(room);
             let whole = futures_util::stream::iter(held.into_iter().map(Ok)).chain(stream);
             return Ok(Held::TooLarge(redacted_stream(whole, token)));
         }
     }
-    Ok(Held::Whole(held.concat()))
+    Ok(Held::Whole(held.concat(), room))
 }
 
 /// A held JSON reply with its links rewritten (when `links`) and redacted; the flag says
@@ -225,4 +265,32 @@ async fn edited(
         edit()
     };
     Ok((Body::from(out), changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_content_encoding_is_checked_not_only_the_first() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::CONTENT_ENCODING, HeaderValue::from_str(v).unwrap());
+            }
+            refuse_unknown_encoding(&h)
+        };
+        assert!(with(&[]).is_ok());
+        assert!(with(&["identity"]).is_ok());
+        assert!(with(&["Identity, identity"]).is_ok());
+        for refused in [
+            &["br"][..],
+            &["identity", "br"],
+            &["identity, zstd"],
+            &["gzip"],
+        ] {
+            let e = with(refused).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ProxyUpstreamFailed, "{refused:?}");
+        }
+    }
 }

@@ -36,17 +36,26 @@ fn is_download(path: &ProxyPath) -> bool {
     path.as_str().ends_with("/download")
 }
 
+/// How the request to CHILI differs from the caller's.
+pub(super) struct Upstream<'a> {
+    /// The query sent (the caller's, less what the proxy answers itself).
+    pub(super) query: Option<&'a str>,
+    /// Ask for JSON whatever the caller accepts: the proxy must read the reply.
+    pub(super) json: bool,
+}
+
 /// [`send_with_retry`] within [`PROXY_DEADLINE`]: 504 `proxy_upstream_timeout` after it.
 pub(super) async fn send_in_time(
     state: &AppState,
     parts: &Parts,
     a: &Admitted,
     path: &ProxyPath,
+    upstream: Upstream<'_>,
     outgoing: Outgoing,
 ) -> Result<(reqwest::Response, AccessToken), AppError> {
     tokio::time::timeout(
         PROXY_DEADLINE,
-        send_with_retry(state, parts, a, path, outgoing),
+        send_with_retry(state, parts, a, path, upstream, outgoing),
     )
     .await
     .map_err(|_| {
@@ -67,14 +76,16 @@ async fn send_with_retry(
     parts: &Parts,
     a: &Admitted,
     path: &ProxyPath,
+    upstream: Upstream<'_>,
     outgoing: Outgoing,
 ) -> Result<(reqwest::Response, AccessToken), AppError> {
     let (token, _) = a.cache.get().await?;
     let token = token.access_token.clone();
-    let url = upstream_url(a, path, parts.uri.query())?;
+    let url = upstream_url(a, path, upstream.query)?;
+    let json = upstream.json;
     match outgoing {
-        Outgoing::Streamed { body, flags, _room } => {
-            let sent = request(state, parts, path, &url, &token)
+        Outgoing::Streamed { body, flags } => {
+            let sent = request(state, parts, path, &url, &token, json)
                 .body(body)
                 .send()
                 .await;
@@ -88,7 +99,7 @@ async fn send_with_retry(
         }
         Outgoing::Held { body, _room } => {
             let send = |access: &AccessToken| {
-                let req = request(state, parts, path, &url, access);
+                let req = request(state, parts, path, &url, access, json);
                 let req = match &body {
                     Some(b) => req.body(b.clone()),
                     None => req,
@@ -134,6 +145,7 @@ fn request(
     path: &ProxyPath,
     url: &url::Url,
     token: &AccessToken,
+    json: bool,
 ) -> reqwest::RequestBuilder {
     let mut req = state
         .proxy_http()
@@ -145,9 +157,15 @@ fn request(
         &[]
     };
     for name in FORWARDED_REQUEST_HEADERS.iter().chain(ranges) {
+        if json && name == header::ACCEPT {
+            continue;
+        }
         for value in parts.headers.get_all(name) {
             req = req.header(name, value);
         }
+    }
+    if json {
+        req = req.header(header::ACCEPT, "application/json");
     }
     req
 }

@@ -1,0 +1,190 @@
+//! The memory the API proxy holds for bodies: request bodies held for a retry, JSON replies held
+//! to rewrite their links or bind what CHILI created. All connections together stay within
+//! `proxy_held_body_bytes`, and one client address (IPv6 per /64, as the rate limits count it)
+//! within a quarter of it. Nothing ever waits for room: a request that would go over is refused at
+//! once with 503 `proxy_busy` and `Retry-After`, so a slow client can hold its share for at most
+//! the request deadline, and never make other requests queue behind it.
+//!
+//! ```ignore
+//! let mut room = Room::new(&budget, client_ip);
+//! room.grow(chunk.len())?; // 503 proxy_busy when the budget or the client's share is spent
+//! // … the room is given back when `room` is dropped.
+//! ```
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use grafx_core::ErrorCode;
+
+use crate::AppError;
+
+/// One client address's share of the budget: a quarter.
+const CLIENT_SHARE_DIVISOR: u64 = 4;
+
+/// How long a refused client is told to wait: about as long as a slow body may hold its room.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The shared budget (see the module docs).
+pub(crate) struct HeldMemory {
+    limit: u64,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    total: u64,
+    by_client: HashMap<IpAddr, u64>,
+}
+
+impl HeldMemory {
+    /// A budget of `limit` bytes.
+    pub(crate) fn new(limit: u32) -> Arc<Self> {
+        Arc::new(HeldMemory {
+            limit: u64::from(limit),
+            held: Mutex::new(Held::default()),
+        })
+    }
+
+    /// The most one client address may hold.
+    pub(crate) fn client_share(&self) -> u64 {
+        self.limit / CLIENT_SHARE_DIVISOR
+    }
+
+    /// Bytes held now (`grafx_signer_proxy_held_body_bytes`).
+    pub(crate) fn held(&self) -> u64 {
+        self.lock().total
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The room one body holds; given back on drop.
+pub(crate) struct Room {
+    memory: Arc<HeldMemory>,
+    client: IpAddr,
+    bytes: u64,
+}
+
+impl Room {
+    /// An empty room for a body from `client` (the address as the rate limits count it).
+    pub(crate) fn new(memory: &Arc<HeldMemory>, client: IpAddr) -> Self {
+        Room {
+            memory: Arc::clone(memory),
+            client: crate::RateLimits::ip_key(client),
+            bytes: 0,
+        }
+    }
+
+    /// Takes `more` bytes, or refuses (503 `proxy_busy`) when the budget or the client's share
+    /// would be exceeded; nothing is taken then.
+    pub(crate) fn grow(&mut self, more: usize) -> Result<(), AppError> {
+        let more = more as u64;
+        let share = self.memory.client_share();
+        let mut held = self.memory.lock();
+        let mine = held.by_client.get(&self.client).copied().unwrap_or(0);
+        if held.total + more > self.memory.limit || mine + more > share {
+            return Err(busy(mine + more > share));
+        }
+        held.total += more;
+        *held.by_client.entry(self.client).or_insert(0) += more;
+        self.bytes += more;
+        Ok(())
+    }
+
+    /// Takes `more` bytes even past the budget: for a reply to a write CHILI has already done,
+    /// which must not be lost. Such replies are few (writes are quota-bound) and small.
+    pub(crate) fn force(&mut self, more: usize) {
+        let more = more as u64;
+        let mut held = self.memory.lock();
+        held.total += more;
+        *held.by_client.entry(self.client).or_insert(0) += more;
+        self.bytes += more;
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        if self.bytes == 0 {
+            return;
+        }
+        let mut held = self.memory.lock();
+        held.total = held.total.saturating_sub(self.bytes);
+        if let Some(mine) = held.by_client.get_mut(&self.client) {
+            *mine = mine.saturating_sub(self.bytes);
+            if *mine == 0 {
+                held.by_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+fn busy(client_share: bool) -> AppError {
+    let whose = if client_share {
+        "this client address holds its whole share of the proxy's body memory"
+    } else {
+        "the proxy holds as much body memory as it may (proxy_held_body_bytes)"
+    };
+    AppError::new(
+        ErrorCode::ProxyBusy,
+        format!("{whose}; nothing was sent to CHILI; retry shortly"),
+    )
+    .retry_after(RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    #[test]
+    fn the_budget_and_each_clients_share_bound_what_is_held() {
+        let memory = HeldMemory::new(4000);
+        assert_eq!(memory.client_share(), 1000);
+        let mut a = Room::new(&memory, ip(1));
+        a.grow(600).unwrap();
+        a.grow(400).unwrap();
+        let e = a.grow(1).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProxyBusy);
+        assert_eq!(e.retry_after, Some(RETRY_AFTER));
+        assert!(e.description.contains("share"), "{}", e.description);
+        // Another room from the same address shares the share.
+        let mut a2 = Room::new(&memory, ip(1));
+        assert!(a2.grow(1).is_err());
+        let mut rooms: Vec<Room> = (2..=4).map(|i| Room::new(&memory, ip(i))).collect();
+        for r in &mut rooms {
+            r.grow(1000).unwrap();
+        }
+        assert_eq!(memory.held(), 4000);
+        let mut e5 = Room::new(&memory, ip(5));
+        let e = e5.grow(1).unwrap_err();
+        assert!(
+            e.description.contains("proxy_held_body_bytes"),
+            "{}",
+            e.description
+        );
+        // A refused grow takes nothing; a dropped room gives its bytes back.
+        assert_eq!(memory.held(), 4000);
+        drop(a);
+        assert_eq!(memory.held(), 3000);
+        e5.grow(1000).unwrap();
+        assert!(a2.grow(1).is_err(), "the budget is full again");
+        // A forced grow goes past the budget and is given back too.
+        a2.force(500);
+        assert_eq!(memory.held(), 4500);
+        drop(a2);
+        drop(rooms);
+        drop(e5);
+        assert_eq!(memory.held(), 0);
+        assert!(
+            memory.lock().by_client.is_empty(),
+            "no address is left behind"
+        );
+    }
+}
