@@ -340,12 +340,13 @@ async fn vdp_style_batch_output_with_document_content() {
     assert!(text.starts_with("%PDF") && text.contains("Batch of 2 data rows"));
 
     // studio-ui's documentExportHelper: the document with the project it came from, plus
-    // engineVersion and dataConnectorConfig.
+    // engineVersion and dataConnectorConfig, by the project's owner (anyone else is told the
+    // project does not exist: emulator.rs `projects_and_outputs_belong_to_…`).
     let writer = env.token("demo-writer").await;
     let project = env.create_project(&writer).await;
     start_output(
         &env,
-        &reader,
+        &writer,
         "pdf",
         json!({
             "outputSettingsId": setting_id,

@@ -47,12 +47,17 @@ use crate::server;
 use crate::AppState;
 
 /// The signer's public service: the router, behind the cached-token fast path. What `serve`
-/// runs; a bare `Router` converts into one without the fast path.
+/// runs, built only by [`SignerService::new`] (what the binary serves), so the fast path cannot
+/// be dropped by accident; [`SignerService::router_only`] says so when a comparison needs it.
 #[derive(Clone)]
 pub struct SignerService {
     pub(crate) router: Router,
     pub(crate) fast: Option<Arc<TokenFastPath>>,
+    observer: Option<Observer>,
 }
+
+/// Called with every request's method and path before it is answered (fast path or router).
+pub type Observer = Arc<dyn Fn(&Method, &axum::http::Uri) + Send + Sync>;
 
 impl SignerService {
     /// `app(state)` behind the fast path, both numbering requests from one sequence.
@@ -61,13 +66,34 @@ impl SignerService {
         Self {
             router: server::app_with_request_ids(state.clone(), ids.clone()),
             fast: Some(Arc::new(TokenFastPath::new(state, ids))),
+            observer: None,
         }
     }
-}
 
-impl From<Router> for SignerService {
-    fn from(router: Router) -> Self {
-        Self { router, fast: None }
+    /// `router` alone, with no fast path: for a listener without `/token` (the ops listener) and
+    /// for tests that compare the two paths. Never the public listener of the binary.
+    pub fn router_only(router: Router) -> Self {
+        Self {
+            router,
+            fast: None,
+            observer: None,
+        }
+    }
+
+    /// The same service with `extra` routes beside the signer's (a test app's login, fixtures);
+    /// the fast path still answers first.
+    #[must_use]
+    pub fn with_routes(mut self, extra: Router) -> Self {
+        self.router = self.router.merge(extra);
+        self
+    }
+
+    /// The same service, telling `observer` of every request before it is answered, whichever
+    /// path answers it: a layer around the whole service (test counters, diagnostics).
+    #[must_use]
+    pub fn observed(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 }
 
@@ -93,6 +119,9 @@ impl SignerService {
         B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
+        if let Some(observe) = &self.observer {
+            observe(req.method(), req.uri());
+        }
         if let Some(fast) = &self.fast {
             if let Some(res) = fast.answer(&req, peer) {
                 return Either::Left(std::future::ready(Ok(res)));
@@ -121,7 +150,12 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match req.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(&ConnectInfo(peer)) => self.dispatch(req, peer),
-            None => Either::Right(self.router.clone().oneshot(req)),
+            None => {
+                if let Some(observe) = &self.observer {
+                    observe(req.method(), req.uri());
+                }
+                Either::Right(self.router.clone().oneshot(req))
+            }
         }
     }
 }

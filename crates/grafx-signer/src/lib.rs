@@ -64,7 +64,7 @@ pub use config::{
     DEFAULT_PROXY_MAX_REQUEST_BYTES,
 };
 pub use error::{AppError, Error, InvalidValue, Setting};
-pub use fast_path::{SignerFuture, SignerService};
+pub use fast_path::{Observer, SignerFuture, SignerService};
 pub use origin::OriginPolicy;
 pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,

@@ -134,7 +134,8 @@ async fn serve(args: &ConfigArgs) -> Result<(), Error> {
                 "operational endpoints (/healthz, /readyz, /metrics) on http://{}",
                 ops_listener.local_addr()?
             );
-            let router = grafx_signer::ops_app(state.clone());
+            let router =
+                grafx_signer::SignerService::router_only(grafx_signer::ops_app(state.clone()));
             Some(tokio::spawn(grafx_signer::serve(
                 ops_listener,
                 router,

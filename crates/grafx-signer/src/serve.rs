@@ -72,11 +72,10 @@ impl Default for ServeOptions {
 /// `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
-    service: impl Into<SignerService>,
+    service: SignerService,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let service = service.into();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);

@@ -761,7 +761,9 @@ audience = "app"
         .await
         .unwrap();
     let id = task["data"]["taskId"].as_str().unwrap().to_owned();
-    let done = loop {
+    // Polled for at most 10 s: a render that never finishes fails the test, not hangs it.
+    let mut done = None;
+    for _ in 0..500 {
         let res = http
             .get(api(&format!("output/tasks/{id}")))
             .header("origin", ORIGIN)
@@ -770,10 +772,12 @@ audience = "app"
             .await
             .unwrap();
         if res.status() == 200 {
-            break res;
+            done = Some(res);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
+    let done = done.expect("the render finished within 10 s");
     let base = done.url().clone();
     let done: serde_json::Value = done.json().await.unwrap();
     let download = base

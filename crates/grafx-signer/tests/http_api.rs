@@ -564,7 +564,7 @@ async fn the_fast_path_answers_exactly_like_the_router() {
     let h = harness(fast_settings(), false, |c| c.rate_limit_per_minute = 1000).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let plain = format!("http://{}", listener.local_addr().unwrap());
-    let router = grafx_signer::app(h.state.clone());
+    let router = grafx_signer::SignerService::router_only(grafx_signer::app(h.state.clone()));
     let options = h.state.config().serve_options();
     tokio::spawn(grafx_signer::serve(
         listener,

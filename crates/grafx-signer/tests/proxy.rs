@@ -101,14 +101,17 @@ async fn a_project_is_created_and_a_pdf_rendered_with_the_server_side_token() {
     assert_eq!(res.status(), 200);
     let task: Value = res.json().await.unwrap();
     let task_id = task["data"]["taskId"].as_str().unwrap().to_owned();
-    let done = loop {
+    // Polled for at most 10 s: a render that never finishes fails the test, not hangs it.
+    let mut done = None;
+    for _ in 0..300 {
         let res = h
             .api(reqwest::Method::GET, &format!("output/tasks/{task_id}"))
             .send()
             .await
             .unwrap();
         if res.status() == 200 {
-            break res;
+            done = Some(res);
+            break;
         }
         assert!(
             matches!(res.status().as_u16(), 202 | 204),
@@ -116,7 +119,8 @@ async fn a_project_is_created_and_a_pdf_rendered_with_the_server_side_token() {
             res.status()
         );
         tokio::time::sleep(Duration::from_millis(30)).await;
-    };
+    }
+    let done = done.expect("the render finished within 10 s");
     let poll_url = done.url().clone();
     let (headers, body) = (done.headers().clone(), done.bytes().await.unwrap());
     assert_no_token(&headers, &body, &token);
@@ -147,7 +151,8 @@ async fn a_project_is_created_and_a_pdf_rendered_with_the_server_side_token() {
     let (headers, pdf) = (res.headers().clone(), res.bytes().await.unwrap());
     assert!(pdf.starts_with(b"%PDF"));
     assert_no_token(&headers, &pdf, &token);
-    // Every write left an audit line; the metrics count what went through.
+    // The metrics count what went through (the audit lines themselves are read from the
+    // binary's log in binary.rs: `a_large_download_streams_through_the_proxy_without_being_held`).
     let metrics = h.metrics().await;
     assert!(
         metrics.contains(r#"grafx_signer_proxy_requests_total{integration="writer",method="POST",status="201"} 1"#),

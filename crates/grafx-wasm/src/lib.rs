@@ -559,9 +559,14 @@ mod tests {
             .iter()
             .map(|c| format!("{c:?}"))
             .collect();
+        // The scan must see what it checks: a renamed directory or a changed spelling would
+        // otherwise pass with nothing looked at.
+        let mut files = 0;
+        let mut raised = BTreeSet::new();
         for entry in std::fs::read_dir(dir).expect("src") {
             let path = entry.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("source");
+            files += 1;
             for (_, rest) in text
                 .match_indices("ErrorCode::")
                 .map(|(i, _)| ((), &text[i + 11..]))
@@ -578,16 +583,28 @@ mod tests {
                     "{} raises ErrorCode::{name}, which is not in ErrorCode::BROWSER",
                     path.display()
                 );
+                raised.insert(name);
             }
         }
+        assert!(files >= 10, "only {files} source files scanned");
+        assert!(
+            raised.len() >= 6,
+            "the scan found only {raised:?}: is it still reading the sources?"
+        );
         let glue = include_str!("../js/glue.js");
         let typescript = typescript_codes();
+        let mut in_glue = BTreeSet::new();
         for (i, _) in glue.match_indices("grafxError(\"") {
             let code: String = glue[i + 12..].chars().take_while(|c| *c != '"').collect();
             assert!(
                 typescript.contains(&code),
                 "js/glue.js raises {code}, which GraFxErrorCode lacks"
             );
+            in_glue.insert(code);
         }
+        assert!(
+            in_glue.len() >= 3,
+            "the glue scan found only {in_glue:?}: is it still reading glue.js?"
+        );
     }
 }

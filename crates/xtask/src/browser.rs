@@ -3,21 +3,22 @@
 //! through `Drop`).
 //!
 //! The test page's origin is pinned (`WASM_BINDGEN_TEST_ADDRESS`) so the signer can allow exactly
-//! that origin. A small test-only layer counts signer requests per path (`GET /_test/stats`, with
-//! CORS) and serves a deliberately malformed token endpoint (`/_test/malformed/token`).
+//! that origin. The signer is the service the binary serves (`SignerService::new`: the router
+//! behind the token fast path), with the test app's routes beside it (`/_test/login`, malformed
+//! token endpoints such as `/_test/malformed/token`) and an observer around all of it that counts
+//! signer requests per path (`GET /_test/stats`, with CORS).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Router;
 use grafx_core::EnvironmentApiUrl;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator, Settings};
-use grafx_signer::{app, AppState, ClientSecret, Integration, OriginPolicy, SignerConfig};
+use grafx_signer::{AppState, ClientSecret, Integration, OriginPolicy, SignerConfig};
 use tokio::runtime::Runtime;
 
 /// A free loopback port (bound and released; good enough for a test harness on one machine).
@@ -355,7 +356,7 @@ impl BrowserStack {
             let counts: Counts = Arc::default();
             let counting = counts.clone();
             let stats = counts.clone();
-            let router = app(state.clone())
+            let fixtures = Router::new()
                 .route(
                     "/_test/stats",
                     get(move || {
@@ -417,19 +418,19 @@ impl BrowserStack {
                     })
                     .options(|| async { cors(StatusCode::NO_CONTENT.into_response()) }),
                 )
-                .layer(axum::middleware::from_fn(
-                    move |req: Request, next: Next| {
-                        let counts = counting.clone();
-                        async move {
-                            if req.method() == Method::POST {
-                                if let Ok(mut c) = counts.lock() {
-                                    *c.entry(req.uri().path().to_owned()).or_default() += 1;
-                                }
-                            }
-                            next.run(req).await
+                ;
+            // What the binary serves (the router behind the token fast path), with the test
+            // app's routes beside it and the request counter around the whole of it, so the
+            // fast path's replies are counted and checked like every other.
+            let router = grafx_signer::SignerService::new(state.clone())
+                .with_routes(fixtures)
+                .observed(Arc::new(move |method: &Method, uri: &axum::http::Uri| {
+                    if method == Method::POST {
+                        if let Ok(mut c) = counting.lock() {
+                            *c.entry(uri.path().to_owned()).or_default() += 1;
                         }
-                    },
-                ));
+                    }
+                }));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let options = state.config().serve_options();
@@ -550,5 +551,44 @@ mod fixtures {
         assert!(seen > 20, "the suites were read ({seen} names)");
         // The fault matrix's names are built in a loop: `matrix-${i++}` up to the declared count.
         assert!(is_fixture("matrix-15") && !is_fixture("matrix-16") && !is_fixture("nope"));
+    }
+
+    /// The test names of `client_tests.js`'s `tests` object (`  async name(…) {`).
+    fn js_tests(text: &str) -> std::collections::BTreeSet<String> {
+        let start = text.find("const tests = {").expect("the tests object");
+        text[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with('}'))
+            .filter_map(|l| l.strip_prefix("  async "))
+            .map(|l| l.split('(').next().unwrap_or_default().trim().to_owned())
+            .collect()
+    }
+
+    /// The names `browser.rs` runs through `js_tests!(…)`.
+    fn rust_runners(text: &str) -> std::collections::BTreeSet<String> {
+        let start = text.find("js_tests!(\n").expect("the js_tests! list");
+        let list = &text[start + "js_tests!(".len()..];
+        let end = list.find(");").expect("the list's end");
+        list[..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_js_browser_test_runs_and_every_runner_has_its_test() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../grafx-wasm/tests");
+        let js = js_tests(&std::fs::read_to_string(dir.join("client_tests.js")).unwrap());
+        let rust = rust_runners(&std::fs::read_to_string(dir.join("browser.rs")).unwrap());
+        assert!(js.len() > 30, "the JS suite was read: {js:?}");
+        let missing: Vec<_> = js.difference(&rust).collect();
+        let stale: Vec<_> = rust.difference(&js).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "client_tests.js tests not in browser.rs's js_tests!: {missing:?}; runners without a test: {stale:?}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
-use grafx_signer::{app, AppState, ConfigArgs, SignerConfig};
+use grafx_signer::{AppState, ConfigArgs, SignerConfig};
 use tokio::runtime::Runtime;
 
 use crate::bootstrap::Toolchain;
@@ -212,7 +212,8 @@ impl DemoStack {
             let state = AppState::new(config)?;
             state.start_refreshers();
             let options = state.config().serve_options();
-            let router = app(state.clone());
+            // What the binary serves: the router behind the token fast path.
+            let router = grafx_signer::SignerService::new(state.clone());
             let server = tokio::spawn(async move {
                 let _ =
                     grafx_signer::serve(listener, router, options, std::future::pending()).await;

@@ -28,6 +28,8 @@ struct Report {
     results: Vec<StepResult>,
     /// `--only`: run just the steps whose name contains it.
     only: Option<String>,
+    /// Steps left out (by `--only`, `--no-browser`), named in the summary.
+    left_out: Vec<String>,
 }
 
 impl Report {
@@ -49,6 +51,7 @@ impl Report {
     /// without saying so (it did not compile, or crashed).
     fn run(&mut self, name: &str, mut cmd: Command, gate: bool) {
         if !self.wanted(name) {
+            self.left_out.push(name.to_owned());
             return;
         }
         println!("\nxtask: ==> {name}");
@@ -64,6 +67,7 @@ impl Report {
             Tally {
                 passed: u64::from(ok),
                 failed: u64::from(!ok),
+                skipped: 0,
             }
         } else {
             Tally::parse(&output)
@@ -74,6 +78,10 @@ impl Report {
         if ok && !gate && tally.passed == 0 {
             println!("xtask: {name} ran no test; counting that as a failure");
             tally.failed = 1;
+        }
+        for note in crate::tally::unreported(&output) {
+            println!("xtask: {name}: {note}");
+            tally.failed = tally.failed.max(1);
         }
         let ok = ok && tally.failed == 0;
         self.results.push(StepResult {
@@ -88,9 +96,14 @@ impl Report {
     /// Records a step that is not a child process's test run: a build (`gate`), or a suite that
     /// could not start (not a gate: it counts as a failed test on the last line).
     fn record(&mut self, name: &str, ok: bool, took: Duration, gate: bool) {
+        if !self.wanted(name) {
+            self.left_out.push(name.to_owned());
+            return;
+        }
         let tally = Tally {
             passed: u64::from(ok),
             failed: u64::from(!ok),
+            skipped: 0,
         };
         self.results.push(StepResult {
             name: name.to_owned(),
@@ -119,18 +132,29 @@ impl Report {
                 gates += r.tally;
             } else {
                 println!(
-                    "  {status:<4} {:<44} {:>5} passed {:>3} failed  {:>6.1}s",
+                    "  {status:<4} {:<44} {:>5} passed {:>3} failed {:>3} skipped  {:>6.1}s",
                     r.name,
                     r.tally.passed,
                     r.tally.failed,
+                    r.tally.skipped,
                     r.took.as_secs_f64()
                 );
                 tests += r.tally;
             }
         }
         let ok = self.results.iter().all(|r| r.ok);
+        if !self.left_out.is_empty() {
+            println!(
+                "xtask: left out of this run ({} steps): {}",
+                self.left_out.len(),
+                self.left_out.join("; ")
+            );
+        }
         println!("gates: {} passed, {} failed", gates.passed, gates.failed);
-        println!("{} passed, {} failed", tests.passed, tests.failed);
+        println!(
+            "{} passed, {} failed ({} skipped)",
+            tests.passed, tests.failed, tests.skipped
+        );
         ok
     }
 }
@@ -146,7 +170,14 @@ fn stream(cmd: &mut Command) -> Result<(bool, String)> {
     let pump = |source: Box<dyn Read + Send>, to_stderr: bool| {
         let captured = Arc::clone(&captured);
         std::thread::spawn(move || {
-            for line in BufReader::new(source).lines().map_while(Result::ok) {
+            // Lossy: one bad byte in a child's output must not hide the rest of it.
+            let mut reader = BufReader::new(source);
+            let mut raw = Vec::new();
+            while reader.read_until(b'\n', &mut raw).unwrap_or(0) > 0 {
+                let line = String::from_utf8_lossy(&raw)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned();
+                raw.clear();
                 if to_stderr {
                     eprintln!("{line}");
                 } else {
@@ -201,6 +232,7 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         toolchain,
         results: Vec::new(),
         only: only.map(str::to_owned),
+        left_out: Vec::new(),
     };
 
     let c = report.command("cargo", &["fmt", "--all", "--", "--check"]);
@@ -237,9 +269,14 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
     ]);
     let c = report.command("cargo", &args);
     report.run("clippy -D warnings (wasm32)", c, true);
-    let c = report.command("cargo", &["test", "--workspace"]);
+    let c = report.command("cargo", &["test", "--workspace", "--no-fail-fast"]);
     report.run("cargo test --workspace", c, false);
 
+    if !browser {
+        report
+            .left_out
+            .push("every Chromium suite and the end-to-end suite (--no-browser)".to_owned());
+    }
     if browser {
         let c = wasm_test(&report, "crates/grafx-core", &["--lib"]);
         report.run("grafx-core on wasm32 in Chromium", c, false);
@@ -287,15 +324,26 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
             size as f64 / 1024.0
         );
     }
+    const TSC: &str = "tsc --noEmit (grafx-wasm types + Studio SDK)";
     if ok {
         let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
-        report.run("tsc --noEmit (grafx-wasm types + Studio SDK)", c, true);
+        report.run(TSC, c, true);
+    } else {
+        // What needs the package did not run: that fails, rather than vanish from the summary.
+        println!("xtask: the package did not build: {TSC} and the end-to-end suite did not run");
+        report.record(TSC, false, Duration::ZERO, true);
     }
-    if ok && browser && report.wanted("end-to-end") {
+    if browser && !ok {
+        report.record(END_TO_END, false, Duration::ZERO, false);
+    } else if browser && report.wanted("end-to-end") {
         end_to_end(&mut report);
+    } else if browser {
+        report.left_out.push(END_TO_END.to_owned());
     }
     Ok(report.print())
 }
+
+const END_TO_END: &str = "end-to-end: demo in Chromium (node --test)";
 
 /// The demo's end-to-end suites (`tests/e2e/`, node's test runner driving Chromium through
 /// playwright-core) against the demo stack: emulator, signer and the page it serves.
@@ -306,7 +354,15 @@ fn end_to_end(report: &mut Report) {
     match demo {
         Ok(demo) => {
             println!("xtask: demo for end-to-end tests at {}", demo.url);
-            let mut c = report.command("node", &["--test", "--test-concurrency=1", "tests/e2e/"]);
+            let mut c = report.command(
+                "node",
+                &[
+                    "--test",
+                    "--test-reporter=tap",
+                    "--test-concurrency=1",
+                    "tests/e2e/",
+                ],
+            );
             c.env("DEMO_URL", &demo.url)
                 .env("DEMO_SITE", report.root.join("target/demo"))
                 .env(
@@ -315,17 +371,12 @@ fn end_to_end(report: &mut Report) {
                 )
                 .env("CHROMIUM", bootstrap::CHROMIUM)
                 .env("E2E_ARTIFACTS", report.root.join("target/e2e-artifacts"));
-            report.run("end-to-end: demo in Chromium (node --test)", c, false);
+            report.run(END_TO_END, c, false);
             demo.stop();
         }
         Err(e) => {
             println!("xtask: cannot start the demo for end-to-end tests: {e:#}");
-            report.record(
-                "end-to-end: demo in Chromium (node --test)",
-                false,
-                started.elapsed(),
-                false,
-            );
+            report.record(END_TO_END, false, started.elapsed(), false);
         }
     }
 }
