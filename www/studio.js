@@ -52,20 +52,22 @@ async function configure() {
   return config;
 }
 
-// What the SDK's SubscriberController does with our handler when the engine reports expiry.
-async function subscriberOnAuthExpired(request) {
-  const result = await grafx.studio.onAuthExpired(JSON.parse(request));
-  return result != null ? JSON.stringify(result) : null;
-}
+// The Studio SDK, once loaded: the expiry button goes through its own SubscriberController.
+let sdk;
 
+// What the editor engine does when its token expires: it calls the SDK's
+// `window.SDK.subscriber.onAuthExpired` with a JSON string, and the SDK's SubscriberController
+// hands the parsed request to the `onAuthExpired` this page configured (grafx's), then returns
+// its answer as a JSON string. The button makes that same call on the real controller.
 $("expire").addEventListener("click", async () => {
-  log('engine → onAuthExpired(\'{"type":"grafxToken"}\')');
+  log('engine → SDK.subscriber.onAuthExpired(\'{"type":"grafxToken"}\')');
   try {
-    const reply = await subscriberOnAuthExpired(JSON.stringify({ type: "grafxToken" }));
+    if (!sdk) throw new Error("the Studio SDK did not load");
+    const reply = await sdk.subscriber.onAuthExpired(JSON.stringify({ type: "grafxToken" }));
     const parsed = JSON.parse(reply);
     authRefreshes++;
     $("auth-count").textContent = String(authRefreshes);
-    log(`handler → {"type":"${parsed.type}","token":"${parsed.token.slice(0, 16)}…"}`);
+    log(`SubscriberController → {"type":"${parsed.type}","token":"${parsed.token.slice(0, 16)}…"}`);
     await configure();
   } catch (e) {
     showError(e);
@@ -78,7 +80,9 @@ try {
   log("configuration ready from grafx.studio.configuration()");
   try {
     const StudioSDK = await loadSdk();
-    const sdk = new StudioSDK({ editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired });
+    sdk = new StudioSDK({ editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired });
+    // Where the editor engine looks for the SDK (CHILI's getting-started does the same).
+    window.SDK = sdk;
     $("sdk-status").textContent = "loaded (from the npm package)";
     log("Studio SDK loaded from the npm package");
     sdk.loadEditor();

@@ -1,6 +1,9 @@
-//! `bench-baseline LISTEN BODY_FILE`: answers `POST /token` with the file's bytes as JSON, and
-//! nothing else. No origin check, no cache lookup, no metrics: the ceiling the signer is compared
-//! with. Prints its address on the first line of standard output.
+//! `bench-baseline LISTEN BODY_FILE [signer-loop]`: answers `POST /token` with the file's bytes as
+//! JSON, and nothing else. No origin check, no cache lookup, no metrics: the ceiling the signer is
+//! compared with. Served the way a user writes it, `axum::serve` with a `Router`; with
+//! `signer-loop`, the same router on the signer's own accept loop (`grafx_signer::serve`), so the
+//! bench shows what the loop and what the handler contribute. Prints its address on the first line
+//! of standard output.
 
 use std::net::SocketAddr;
 
@@ -33,7 +36,18 @@ async fn main() -> std::io::Result<()> {
             )
         }),
     );
+    let signer_loop = args.next().as_deref() == Some("signer-loop");
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    if signer_loop {
+        grafx_signer::serve(
+            listener,
+            grafx_signer::SignerService::router_only(app),
+            grafx_signer::ServeOptions::default(),
+            std::future::pending(),
+        )
+        .await
+    } else {
+        axum::serve(listener, app).await
+    }
 }

@@ -75,6 +75,9 @@ struct FlightState {
     recent_attempts: std::collections::VecDeque<Timestamp>,
     /// The last refresh forced by a 401 (`replace_refused`): at most one per minimum interval.
     last_forced: Option<Timestamp>,
+    /// The per-minute budget is spent (said once in the log, until an attempt succeeds: an
+    /// outage must not turn every refused request into a log line).
+    budget_spent: bool,
 }
 
 /// What phase 3 of a refresh came to: refresh (holding the store's lock, or alone), or adopt the
@@ -161,6 +164,14 @@ impl FlightState {
             .budget_exhausted(now, settings.max_attempts_per_minute)
             .filter(|_| failing)
         {
+            if !self.budget_spent {
+                self.budget_spent = true;
+                tracing::warn!(
+                    attempts_per_minute = settings.max_attempts_per_minute,
+                    next_attempt_in_secs = wait.as_secs(),
+                    "the upstream budget is spent while CHILI fails: callers get the cached token, or 503 without one, until it refills (said once until an attempt succeeds; refusals are counted in grafx_signer_http_requests_total)"
+                );
+            }
             return match usable {
                 Some(t) => serve(t),
                 None => Some(Err(UpstreamError::RateLimited {
@@ -183,6 +194,7 @@ impl FlightState {
                 self.blocked_until = None;
                 self.failing_until = None;
                 self.consecutive_failures = 0;
+                self.budget_spent = false;
             }
             Some(e) => {
                 if let Some(ra) = e.upstream_retry_after() {
@@ -963,9 +975,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert!(st.budget_spent, "said once, then quiet");
+        assert!(st
+            .answer_without_upstream(None, st.attempts, at(31), &settings())
+            .is_some());
         assert!(st
             .answer_without_upstream(None, st.attempts, at(60), &settings())
             .is_none());
+        st.record(None, at(60));
+        assert!(
+            !st.budget_spent,
+            "a success ends the outage: the next one is said again"
+        );
 
         // A healthy integration's due refreshes are never held back by it: 3-second tokens need
         // a refresh every 2 s, 30 a minute.

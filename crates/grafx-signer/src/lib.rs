@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), grafx_signer::Error> {
 //! use clap::Parser;
-//! use grafx_signer::{app, AppState, ConfigArgs};
+//! use grafx_signer::{AppState, ConfigArgs, SignerService};
 //!
 //! #[derive(Parser)]
 //! struct Args {
@@ -20,13 +20,13 @@
 //! }
 //! let config = Args::parse().config.load()?;
 //! let listen = config.listen;
-//! let config_serve_options = config.serve_options();
+//! let options = config.serve_options();
 //! let state = AppState::new(config)?;
 //! state.start_refreshers();
-//! let options = config_serve_options;
 //! let listener = tokio::net::TcpListener::bind(listen).await?;
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-//! grafx_signer::serve(listener, app(state), options, shutdown).await?;
+//! // The router behind the cached-token fast path: what the binary serves.
+//! grafx_signer::serve(listener, SignerService::new(state), options, shutdown).await?;
 //! # Ok(()) }
 //! ```
 

@@ -20,7 +20,8 @@
 //! # async fn run(state: grafx_signer::AppState) -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8787").await?;
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-//! grafx_signer::serve(listener, grafx_signer::app(state), grafx_signer::ServeOptions::default(), shutdown).await
+//! let service = grafx_signer::SignerService::new(state); // what the binary serves
+//! grafx_signer::serve(listener, service, grafx_signer::ServeOptions::default(), shutdown).await
 //! # }
 //! ```
 

@@ -201,12 +201,13 @@ fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
     Ok(Sizes {
         grafx_wasm_gzip: gzip_size(&ours)?,
         auth0_spa_js_2_27_gzip: auth0,
-        target: 40 * 1024,
+        target: PACKAGE_TARGET_BYTES,
     })
 }
 
 /// `cargo xtask bench`.
-pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
+/// Runs every benchmark; with `check`, fails (returns `false`) when a target was missed.
+pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Result<bool> {
     let toolchain = ensure_tools(root, install)?;
     build_release(root)?;
     let bin = |name: &str| root.join("target/release").join(name);
@@ -228,6 +229,11 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     std::fs::write(out_dir.join("token.json"), token.to_string())?;
     let token_path = out_dir.join("token.json").display().to_string();
     let baseline = Server::start(&bin("bench-baseline"), &["127.0.0.1:0", &token_path], &[])?;
+    let baseline_loop = Server::start(
+        &bin("bench-baseline"),
+        &["127.0.0.1:0", &token_path, "signer-loop"],
+        &[],
+    )?;
     let node = Server::start(
         Path::new("node"),
         &[&root
@@ -251,9 +257,10 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
         ],
     )?;
     post_token(&signer_redis.url)?;
-    let servers = SERVERS
-        .into_iter()
-        .zip([&baseline, &signer, &signer_redis, &node]);
+    let servers =
+        SERVERS
+            .into_iter()
+            .zip([&baseline, &baseline_loop, &signer, &signer_redis, &node]);
     let servers: Vec<_> = servers.collect();
     let mut throughput = std::collections::BTreeMap::new();
     let mut load_rss = std::collections::BTreeMap::new();
@@ -263,7 +270,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
             for (i, (name, server)) in servers.iter().enumerate() {
                 let sampling = Arc::new(AtomicBool::new(true));
                 let peak = Arc::new(AtomicU64::new(0));
-                let sampler = (*name == "grafx-signer").then(|| {
+                let sampler = (*name == SIGNER).then(|| {
                     let (s, p, pid) = (sampling.clone(), peak.clone(), server.child.id());
                     std::thread::spawn(move || {
                         while s.load(Ordering::Relaxed) {
@@ -294,12 +301,12 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
                     p50_us: Stat::of(&r[1]),
                     p99_us: Stat::of(&r[2]),
                 };
-                (*name, runs)
+                ((*name).to_owned(), runs)
             })
             .collect();
         throughput.insert(c, row);
     }
-    drop((baseline, signer, signer_redis, node, redis));
+    drop((baseline, baseline_loop, signer, signer_redis, node, redis));
 
     // --- Upstream economy -----------------------------------------------------------------------
     let cold =
@@ -340,6 +347,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
         settings: RunSettings {
             seconds_per_run: secs,
             repeats,
+            signer_log_level: SIGNER_LOG_LEVEL.into(),
         },
         throughput,
         upstream: Upstream {
@@ -371,9 +379,33 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool) -> Result<bool> {
     let md = results.markdown();
     std::fs::write(out_dir.join("results.md"), &md)?;
     println!("\n{md}\nxtask: wrote target/bench/results.md and results.json");
-    Ok(true)
+    if !quick {
+        publish(root, &out_dir.join("results.json"))?;
+    }
+    let missed: Vec<Check> = results.checks().into_iter().filter(|c| !c.met).collect();
+    for c in &missed {
+        println!(
+            "xtask: bench target missed: {}: {} (target {})",
+            c.what, c.measured, c.target
+        );
+    }
+    Ok(!check || missed.is_empty())
 }
 
+/// Copies a full run's `results.json` to `docs/bench-results.json` and regenerates the part of
+/// BENCHMARKS.md between its markers from it, so the document quotes the run exactly.
+fn publish(root: &Path, results: &Path) -> Result<()> {
+    let json = std::fs::read_to_string(results)?;
+    let parsed: BenchResults = serde_json::from_str(&json)?;
+    crate::results::publish(
+        root,
+        &Generated::bench(),
+        BENCH_JSON,
+        &json,
+        "BENCHMARKS.md",
+        &parsed.markdown(),
+    )
+}
 /// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
 fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chromium> {
     let site = crate::demo::build_site(root, toolchain)?;

@@ -4,8 +4,9 @@
 //!   check and test suite, and finish with the gates (`gates: N passed, N failed`: fmt, clippy,
 //!   builds) and one line `N passed, N failed` over every test.
 //! - `cargo xtask demo`: the demo on the built-in emulator (or real CHILI with `--chili`).
-//! - `cargo xtask bench`: benchmarks; `cargo xtask soak`: load and soak; `cargo xtask fuzz`: the
-//!   fuzz targets for a bounded time.
+//! - `cargo xtask bench`: benchmarks (`--check` fails on a missed target); `cargo xtask soak`:
+//!   load and soak; `cargo xtask fuzz`: the fuzz targets for a bounded time; `cargo xtask mutants`:
+//!   mutation testing of the pure modules.
 //! - `cargo xtask bootstrap`: only the installation part.
 
 mod bench;
@@ -13,6 +14,7 @@ mod bootstrap;
 mod browser;
 mod demo;
 mod fuzz;
+mod mutants;
 mod results;
 mod servers;
 mod soak;
@@ -65,6 +67,9 @@ enum Command {
         /// One short run of each part (a smoke test of the harness, not figures to quote).
         #[arg(long)]
         quick: bool,
+        /// Exit non-zero when a target is missed (the targets table in BENCHMARKS.md).
+        #[arg(long)]
+        check: bool,
         /// Do not install anything; fail if a tool is missing.
         #[arg(long)]
         no_install: bool,
@@ -93,6 +98,13 @@ enum Command {
         #[arg(long)]
         no_install: bool,
     },
+    /// Mutation testing (cargo-mutants) of grafx-core and the signer's pure modules; fails below
+    /// 90% of viable mutants caught. Takes tens of minutes; not part of `test`.
+    Mutants {
+        /// Do not install anything; fail if cargo-mutants is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -118,7 +130,11 @@ fn main() -> ExitCode {
             chili,
             no_install,
         } => demo::run(&root, !no_install, listen, chili),
-        Command::Bench { quick, no_install } => bench::run(&root, !no_install, quick),
+        Command::Bench {
+            quick,
+            check,
+            no_install,
+        } => bench::run(&root, !no_install, quick, check),
         Command::Soak {
             load_secs,
             soak_secs,
@@ -129,6 +145,7 @@ fn main() -> ExitCode {
             targets,
             no_install,
         } => fuzz::run(&root, !no_install, secs, &targets),
+        Command::Mutants { no_install } => mutants::run(&root, !no_install),
         Command::Test {
             no_install,
             no_browser,

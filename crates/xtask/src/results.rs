@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::servers::median;
 
 /// The machine a run was measured on.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Machine {
     pub cpu: String,
     pub cores: usize,
@@ -47,7 +47,7 @@ impl Machine {
 }
 
 /// Repeated runs of one measure, with their median.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Stat {
     pub median: f64,
     pub min: f64,
@@ -69,7 +69,7 @@ impl Stat {
 }
 
 /// One server's wrk runs at one connection count.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ServerRuns {
     pub rps: Stat,
     pub p50_us: Stat,
@@ -77,15 +77,31 @@ pub(crate) struct ServerRuns {
 }
 
 /// The servers compared in the throughput table, in the table's order.
-pub(crate) const SERVERS: [&str; 4] = [
-    "bare axum",
-    "grafx-signer",
+pub(crate) const SERVERS: [&str; 5] = [
+    BARE_AXUM,
+    "bare axum on the signer's serve loop",
+    SIGNER,
     "grafx-signer (redis store)",
     "node express broker",
 ];
 
+/// The baseline: a bare axum handler served as a user writes it (`axum::serve`).
+pub(crate) const BARE_AXUM: &str = "bare axum";
+/// The signer, as shipped.
+pub(crate) const SIGNER: &str = "grafx-signer";
+/// The connection counts the signer must hold 0.90× of bare axum at.
+pub(crate) const RATIO_CONNECTIONS: [u32; 3] = [16, 64, 256];
+/// The targets (`cargo xtask bench --check`).
+pub(crate) const MIN_RATIO_TO_AXUM: f64 = 0.90;
+/// The package's gzip size target (issue #28: under auth0-spa-js's 63 KB).
+pub(crate) const PACKAGE_TARGET_BYTES: u64 = 65_536;
+/// `grafx.fetch` ÷ raw `fetch`, at most.
+pub(crate) const MAX_FETCH_RATIO: f64 = 1.05;
+/// Signer RSS under the 64-connection load, at most.
+pub(crate) const MAX_RSS_KB_AT_64: u64 = 25 * 1024;
+
 /// A figure for the signer and for the Node broker.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Compared<T> {
     #[serde(rename = "grafx-signer")]
     pub signer: T,
@@ -94,21 +110,21 @@ pub(crate) struct Compared<T> {
 }
 
 /// 1000 concurrent requests at a cold server.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ColdBurst {
     pub upstream_calls: u64,
     pub succeeded: usize,
 }
 
 /// 48 simulated hours, a request a minute.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Simulated {
     pub upstream_calls: u64,
     pub requests: u64,
 }
 
 /// Upstream economy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Upstream {
     pub cold_1000: Compared<ColdBurst>,
     pub simulated_48h: Compared<Simulated>,
@@ -116,7 +132,7 @@ pub(crate) struct Upstream {
 
 /// A measure that may have failed without failing the whole run (the browser ones need npm and
 /// Chromium).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Measured<T> {
     Ok(T),
@@ -142,7 +158,7 @@ impl<T> Measured<T> {
 }
 
 /// Package sizes, gzip -9.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Sizes {
     pub grafx_wasm_gzip: u64,
     /// `None` when npm could not fetch the reference package.
@@ -160,36 +176,41 @@ pub(crate) struct Chromium {
     pub calls: u64,
     pub rounds: u64,
     pub ten_tabs_signer_requests: u64,
+    /// Which of the two ran first in each round (they alternate).
+    #[serde(default)]
+    pub fetch_round_order: Vec<String>,
 }
 
 /// The browser figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Browser {
     pub sizes: Measured<Sizes>,
     pub chromium: Measured<Chromium>,
 }
 
-/// How long each wrk run lasted and how often it was repeated.
-#[derive(Debug, Serialize)]
+/// How long each wrk run lasted and how often it was repeated, and the signer's log level.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct RunSettings {
     pub seconds_per_run: u32,
     pub repeats: usize,
+    #[serde(default)]
+    pub signer_log_level: String,
 }
 
 /// The signer's resident memory.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SignerRss {
     pub idle: u64,
     pub peak_under_load_by_connections: BTreeMap<u32, u64>,
 }
 
 /// `target/bench/results.json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct BenchResults {
     pub machine: Machine,
     pub settings: RunSettings,
     /// Connections → server name → runs.
-    pub throughput: BTreeMap<u32, BTreeMap<&'static str, ServerRuns>>,
+    pub throughput: BTreeMap<u32, BTreeMap<String, ServerRuns>>,
     pub upstream: Upstream,
     pub browser: Browser,
     pub signer_rss_kb: SignerRss,
@@ -207,25 +228,183 @@ fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "–".into(), |v| v.to_string())
 }
 
+/// A document's generated part: between two markers naming the JSON it is rendered from.
+pub(crate) struct Generated {
+    begin: String,
+    end: &'static str,
+}
+
+/// See [`Generated`].
+const GENERATED_END: &str = "<!-- end of the generated part -->";
+
+impl Generated {
+    /// The part rendered by `command` from `json` (a path under the repository).
+    pub(crate) fn new(command: &str, json: &str) -> Self {
+        Self {
+            begin: format!("<!-- generated by `{command}` from {json}: do not edit by hand -->"),
+            end: GENERATED_END,
+        }
+    }
+
+    /// BENCHMARKS.md's, from `cargo xtask bench`.
+    pub(crate) fn bench() -> Self {
+        Self::new("cargo xtask bench", BENCH_JSON)
+    }
+
+    /// RELIABILITY.md's soak figures, from `cargo xtask soak`.
+    pub(crate) fn soak() -> Self {
+        Self::new("cargo xtask soak", SOAK_JSON)
+    }
+
+    /// `doc` with this part replaced by `generated` (put first when it has none).
+    pub(crate) fn replace(&self, doc: &str, generated: &str) -> String {
+        let block = format!("{}\n{generated}{}\n", self.begin, self.end);
+        match (doc.find(&self.begin), doc.find(self.end)) {
+            (Some(b), Some(e)) if b < e => {
+                format!(
+                    "{}{block}{}",
+                    &doc[..b],
+                    doc[e + self.end.len()..].trim_start_matches('\n')
+                )
+            }
+            _ => format!("{block}\n{doc}"),
+        }
+    }
+
+    /// This part of `doc`, when it has one (the tests compare it with its JSON).
+    #[cfg(test)]
+    pub(crate) fn part<'d>(&self, doc: &'d str) -> Option<&'d str> {
+        let b = doc.find(&self.begin)? + self.begin.len() + 1;
+        let e = doc.find(self.end)?;
+        doc.get(b..e)
+    }
+}
+
+/// The last full bench run, as committed (BENCHMARKS.md quotes it).
+pub(crate) const BENCH_JSON: &str = "docs/bench-results.json";
+/// The last full soak run, as committed (RELIABILITY.md quotes it).
+pub(crate) const SOAK_JSON: &str = "docs/soak-results.json";
+
+/// Writes `json` to `json_path` and regenerates `doc_path`'s part from `markdown`.
+pub(crate) fn publish(
+    root: &std::path::Path,
+    part: &Generated,
+    json_path: &str,
+    json: &str,
+    doc_path: &str,
+    markdown: &str,
+) -> anyhow::Result<()> {
+    std::fs::write(root.join(json_path), json)?;
+    let path = root.join(doc_path);
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, part.replace(&doc, markdown))?;
+    println!("xtask: wrote {json_path} and the generated part of {doc_path}");
+    Ok(())
+}
+
+/// One target and whether the run met it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Check {
+    pub(crate) what: String,
+    pub(crate) target: String,
+    pub(crate) measured: String,
+    pub(crate) met: bool,
+}
+
 impl BenchResults {
-    /// `target/bench/results.md`.
+    /// The targets `cargo xtask bench --check` holds the run to (a measure that could not be
+    /// taken is a missed target).
+    pub(crate) fn checks(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let mut check = |what: String, target: String, measured: String, met: bool| {
+            checks.push(Check {
+                what,
+                target,
+                measured,
+                met,
+            });
+        };
+        for c in RATIO_CONNECTIONS {
+            let row = self.throughput.get(&c);
+            let rps = |name: &str| row.and_then(|r| r.get(name)).map(|s| s.rps.median);
+            let ratio = rps(SIGNER).zip(rps(BARE_AXUM)).map(|(s, b)| s / b);
+            check(
+                format!("cached `POST /token` at {c} connections: grafx-signer ÷ bare axum"),
+                format!("at least {MIN_RATIO_TO_AXUM:.2}×"),
+                ratio.map_or("not measured".into(), |r| format!("{r:.2}×")),
+                ratio.is_some_and(|r| r >= MIN_RATIO_TO_AXUM),
+            );
+        }
+        let cold = &self.upstream.cold_1000.signer;
+        check(
+            "1000 concurrent cold requests: upstream token calls (succeeded)".into(),
+            "exactly 1 (1000/1000)".into(),
+            format!("{} ({}/1000)", cold.upstream_calls, cold.succeeded),
+            cold.upstream_calls == 1 && cold.succeeded == 1000,
+        );
+        let sim = &self.upstream.simulated_48h.signer;
+        check(
+            "48 simulated hours: upstream token calls".into(),
+            "at most 3".into(),
+            sim.upstream_calls.to_string(),
+            sim.upstream_calls <= 3,
+        );
+        let size = self.browser.sizes.ok().map(|s| s.grafx_wasm_gzip);
+        check(
+            "gzip -9 of grafx-wasm (.wasm + JS glue + snippets)".into(),
+            format!("at most {PACKAGE_TARGET_BYTES} bytes"),
+            size.map_or("not measured".into(), |b| format!("{b} bytes")),
+            size.is_some_and(|b| b <= PACKAGE_TARGET_BYTES),
+        );
+        let chromium = self.browser.chromium.ok();
+        let ratio = chromium.map(|c| c.fetch_ratio);
+        check(
+            "`grafx.fetch` ÷ raw `fetch`".into(),
+            format!("at most {MAX_FETCH_RATIO:.2}"),
+            ratio.map_or("not measured".into(), |r| format!("{r:.2}")),
+            ratio.is_some_and(|r| r <= MAX_FETCH_RATIO),
+        );
+        let tabs = chromium.map(|c| c.ten_tabs_signer_requests);
+        check(
+            "10 tabs opened at once: signer requests".into(),
+            "1".into(),
+            tabs.map_or("not measured".into(), |t| t.to_string()),
+            tabs == Some(1),
+        );
+        let rss = self.signer_rss_kb.peak_under_load_by_connections.get(&64);
+        check(
+            "signer RSS under the 64-connection load".into(),
+            format!("at most {MAX_RSS_KB_AT_64} KB"),
+            rss.map_or("not measured".into(), |kb| format!("{kb} KB")),
+            rss.is_some_and(|kb| *kb <= MAX_RSS_KB_AT_64),
+        );
+        checks
+    }
+
+    /// `target/bench/results.md`, and the generated part of BENCHMARKS.md: every figure in it is
+    /// read from `results.json`.
     pub(crate) fn markdown(&self) -> String {
-        let mut md = String::from("# Benchmarks\n\n");
+        let mut md = String::from("## The last full run\n\n");
         md += &format!(
-            "Machine: {} ({} cores), {}. Loopback; servers pinned to core 0, wrk (1 thread) to core 1. {} s per run, {} repeats: medians, with min–max.\n\n",
+            "Machine: {} ({} cores), {}. Loopback; servers pinned to core 0, wrk (1 thread) to core 1. {} s per run, {} repeats: medians, with min–max. The signer's log level: {}.\n\n",
             self.machine.cpu,
             self.machine.cores,
             self.machine.memory_total(),
             self.settings.seconds_per_run,
-            self.settings.repeats
+            self.settings.repeats,
+            self.settings.signer_log_level,
         );
+        md += &self.targets_table();
         md += &self.throughput_table();
-        md += "\nThe signer runs at its shipped defaults (info logs, written to a file) except the per-IP limit, which would refuse wrk's single IP; the bare handler and the signer are built with the release profile (opt-level 3, LTO), as a user builds an axum app. Targets: the signer at least 0.90× the bare axum handler at 16, 64 and 256 connections, its p99 within 1.2× of the bare handler's, and at least 12× the Node broker. `grafx-signer (redis store)` is the same binary with `SIGNER_REDIS_URL`: its ratio is the cost of the shared store.\n\n";
+        md += "\nThe signer runs at its shipped defaults (info logs, written to a file) except the per-IP limit, which would refuse wrk's single IP; every server is built with the release profile (opt-level 3, LTO), as a user builds an axum app. `bare axum` is a handler returning the signer's reply body, served with `axum::serve` as a user writes it; `bare axum on the signer's serve loop` is the same router on `grafx_signer::serve`, so the two baselines show what the accept loop costs and what the signer's handler costs. `grafx-signer (redis store)` is the same binary with `SIGNER_REDIS_URL`: its ratio is the cost of the shared store.\n\n";
         let u = &self.upstream;
         md += "## Upstream economy\n\n| scenario | grafx-signer | node express broker | target |\n|---|---|---|---|\n";
         md += &format!(
-            "| 1000 concurrent cold requests: upstream token calls | {} | {} | exactly 1 |\n",
-            u.cold_1000.signer.upstream_calls, u.cold_1000.node.upstream_calls
+            "| 1000 concurrent cold requests: upstream token calls (succeeded/1000) | {} ({}/1000) | {} ({}/1000) | exactly 1 (1000/1000) |\n",
+            u.cold_1000.signer.upstream_calls,
+            u.cold_1000.signer.succeeded,
+            u.cold_1000.node.upstream_calls,
+            u.cold_1000.node.succeeded
         );
         md += &format!(
             "| 48 simulated hours (24 h tokens, 1 h re-issue window, a request a minute): upstream calls | {} | {} | at most 3 |\n\n",
@@ -239,17 +418,35 @@ impl BenchResults {
         for (c, kb) in &self.signer_rss_kb.peak_under_load_by_connections {
             md += &format!("| peak under the {c}-connection load | {kb} KB |\n");
         }
-        md += "\nTarget: at most 25 MB under the 64-connection load.\n";
+        md += &format!(
+            "\nTarget: at most {} MB under the 64-connection load.\n",
+            MAX_RSS_KB_AT_64 / 1024
+        );
         md
+    }
+
+    fn targets_table(&self) -> String {
+        let checks = self.checks();
+        let missed = checks.iter().filter(|c| !c.met).count();
+        let mut md = format!(
+            "## Targets (`cargo xtask bench --check`): {} of {} met\n\n| measure | target | this run | |\n|---|---|---|---|\n",
+            checks.len() - missed,
+            checks.len()
+        );
+        for c in &checks {
+            let mark = if c.met { "met" } else { "**missed**" };
+            md += &format!("| {} | {} | {} | {mark} |\n", c.what, c.target, c.measured);
+        }
+        md + "\n"
     }
 
     fn throughput_table(&self) -> String {
         let mut md = String::from("## Cached `POST /token`\n\n| connections | server | req/s median (min–max) | p50 µs | p99 µs | signer ÷ server |\n|---|---|---|---|---|---|\n");
         for (c, row) in &self.throughput {
-            let signer = row.get("grafx-signer").map_or(f64::NAN, |s| s.rps.median);
+            let signer = row.get(SIGNER).map_or(f64::NAN, |s| s.rps.median);
             for name in SERVERS {
                 let Some(s) = row.get(name) else { continue };
-                let ratio = if name == "grafx-signer" {
+                let ratio = if name == SIGNER {
                     "–".into()
                 } else {
                     format!("{:.2}×", signer / s.rps.median)
@@ -272,12 +469,12 @@ impl BenchResults {
         let c = self.browser.chromium.ok();
         let mut md = String::from("## Browser\n\n| measure | value | target |\n|---|---|---|\n");
         md += &format!(
-            "| gzip -9 of grafx-wasm (.wasm + JS glue + snippets) | {} bytes | at most 40 KB (40960) |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
+            "| gzip -9 of grafx-wasm (.wasm + JS glue + snippets) | {} bytes | at most {PACKAGE_TARGET_BYTES} |\n| gzip -9 of auth0-spa-js 2.27.0 production bundle | {} bytes | reference |\n",
             n(sizes.map(|s| s.grafx_wasm_gzip)),
             n(sizes.and_then(|s| s.auth0_spa_js_2_27_gzip))
         );
         md += &format!(
-            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls (median of {} rounds) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
+            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls (median of {} rounds, alternating which runs first) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
             n(c.map(|c| c.calls)),
             n(c.map(|c| c.rounds)),
             f(c.map(|c| c.fetch_ratio)),
@@ -289,7 +486,7 @@ impl BenchResults {
 }
 
 /// `cargo xtask soak`'s steady load at 64 connections.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct LoadRun {
     pub seconds: u64,
     pub connections: u32,
@@ -309,7 +506,7 @@ pub(crate) struct LoadRun {
 }
 
 /// `cargo xtask soak`'s run on 3-second tokens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SoakRun {
     pub seconds: u64,
     pub clients: u32,
@@ -319,13 +516,16 @@ pub(crate) struct SoakRun {
     pub invalid: usize,
     pub first_invalid: Vec<String>,
     pub distinct_tokens: u64,
+    /// Tokens checked against the Environment API again from a reply inside the leeway.
+    #[serde(default)]
+    pub near_expiry_checked: u64,
     pub refreshes: u64,
     pub upstream_calls: u64,
     pub ok: bool,
 }
 
 /// `target/bench/soak.json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SoakResults {
     pub machine: Machine,
     pub load: LoadRun,
@@ -337,7 +537,9 @@ impl SoakResults {
     pub(crate) fn markdown(&self) -> String {
         let (load, soak) = (&self.load, &self.soak);
         format!(
-            "## Load: 64 connections, {} s\n\n| requests | req/s | p50 | p99 | errors | RSS first quarter | RSS last quarter | drift |\n|---|---|---|---|---|---|---|---|\n| {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.1} MB | {:.1} MB | {:+.1}% |\n\n## Soak: 3 s tokens, 64 clients, {} s\n\n| replies | invalid | distinct tokens (refreshes + 1) | upstream calls |\n|---|---|---|---|\n| {} | {} | {} | {} |\n",
+            "Machine: {} ({} cores).\n\n### Load: 64 connections, {} s\n\n| requests | req/s | p50 | p99 | errors | RSS first quarter | RSS last quarter | drift |\n|---|---|---|---|---|---|---|---|\n| {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.1} MB | {:.1} MB | {:+.1}% |\n\n### Soak: 3 s tokens, 64 clients, {} s\n\n| replies | invalid | distinct tokens (refreshes + 1) | checked again near expiry | upstream calls |\n|---|---|---|---|---|\n| {} | {} | {} | {} | {} |\n\nBoth runs: {}.\n",
+            self.machine.cpu,
+            self.machine.cores,
             load.seconds,
             load.requests,
             load.rps,
@@ -351,7 +553,76 @@ impl SoakResults {
             soak.replies,
             soak.invalid,
             soak.distinct_tokens,
+            soak.near_expiry_checked,
             soak.upstream_calls,
+            if load.ok && soak.ok {
+                "passed"
+            } else {
+                "**failed**"
+            },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// BENCHMARKS.md quotes docs/bench-results.json exactly: its generated part is what the JSON
+    /// renders.
+    #[test]
+    fn benchmarks_md_quotes_benchmarks_json() {
+        let json = std::fs::read_to_string(root().join(BENCH_JSON)).unwrap();
+        let results: BenchResults = serde_json::from_str(&json).unwrap();
+        let doc = std::fs::read_to_string(root().join("BENCHMARKS.md")).unwrap();
+        let part = Generated::bench()
+            .part(&doc)
+            .expect("BENCHMARKS.md has its generated part");
+        assert!(
+            part == results.markdown(),
+            "BENCHMARKS.md's generated part differs from {BENCH_JSON}: run `cargo xtask bench`"
+        );
+        assert!(part.contains("## Targets"), "{part}");
+    }
+
+    /// RELIABILITY.md quotes docs/soak-results.json exactly, from a run that passed.
+    #[test]
+    fn reliability_md_quotes_the_soak_json() {
+        let json = std::fs::read_to_string(root().join(SOAK_JSON)).unwrap();
+        let results: SoakResults = serde_json::from_str(&json).unwrap();
+        let doc = std::fs::read_to_string(root().join("RELIABILITY.md")).unwrap();
+        let part = Generated::soak()
+            .part(&doc)
+            .expect("RELIABILITY.md has its generated soak part");
+        assert!(
+            part == results.markdown(),
+            "RELIABILITY.md's soak figures differ from {SOAK_JSON}: run `cargo xtask soak`"
+        );
+        assert!(results.load.ok && results.soak.ok, "the quoted soak passed");
+        assert!(
+            results.soak.seconds >= 600,
+            "the quoted soak ran at its defaults"
+        );
+    }
+
+    #[test]
+    fn the_generated_part_is_replaced_and_the_rest_kept() {
+        let g = Generated::new("x", "y.json");
+        let doc = g.replace("# Notes\n", "A\n");
+        assert!(
+            doc.starts_with(&g.begin) && doc.ends_with("# Notes\n"),
+            "{doc}"
+        );
+        let again = g.replace(&doc, "B\n");
+        assert_eq!(g.part(&again), Some("B\n"));
+        assert_eq!(again.matches(&g.begin).count(), 1);
+        assert!(again.ends_with("# Notes\n"), "{again}");
+        let middle = g.replace("# Top\n\nbefore\n\n", "C\n");
+        let placed = format!("before\n{}", g.replace(&middle, "D\n"));
+        assert_eq!(g.part(&placed), Some("D\n"));
     }
 }

@@ -14,6 +14,14 @@ use crate::bootstrap::{self, Toolchain};
 
 pub(crate) const ORIGIN: &str = "http://app.bench";
 
+/// Logging variables taken out of every measured server's environment.
+pub(crate) const LOG_VARIABLES: [&str; 2] = ["RUST_LOG", "SIGNER_LOG_FORMAT"];
+
+/// The log level the measured signers run at: the shipped default, with [`LOG_VARIABLES`]
+/// removed.
+pub(crate) const SIGNER_LOG_LEVEL: &str =
+    "info (the shipped default; RUST_LOG and SIGNER_LOG_FORMAT removed from its environment)";
+
 /// A child process killed on drop.
 pub(crate) struct Server {
     pub(crate) child: Child,
@@ -54,6 +62,10 @@ impl Server {
             .args(args)
             .stdout(Stdio::piped())
             .stderr(stderr);
+        // Every server runs at its shipped log settings, whatever the caller's shell sets.
+        for inherited in LOG_VARIABLES {
+            cmd.env_remove(inherited);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

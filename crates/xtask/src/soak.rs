@@ -6,8 +6,10 @@
 //! - **Soak**: the emulator issues 3-second tokens (re-issuing in the last 2 s) and the signer
 //!   refreshes 1 s before expiry, so it refreshes about every 2 s; 64 clients hammer it for
 //!   `--soak-secs` (600, ≈300 refreshes). Every reply must be a well-formed token with time left
-//!   that the Environment API accepts, and the emulator must have seen exactly one token request
-//!   per distinct token (one upstream call per refresh, no storm, no duplicate).
+//!   that the Environment API accepts (when first served, and again from a reply inside the
+//!   leeway), and the emulator must have seen one token request per distinct token (one upstream
+//!   call per refresh, no storm, no duplicate; the refresher's last call may land after the
+//!   clients stopped, so one more is allowed).
 //!
 //! Writes target/bench/soak.{md,json}; exits non-zero when an expectation fails.
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::results::{LoadRun, Machine, SoakResults, SoakRun};
+use crate::results::{Generated, LoadRun, Machine, SoakResults, SoakRun, SOAK_JSON};
 use crate::servers::{self as bench, wrk_run, ORIGIN};
 
 /// Samples `pid`'s RSS every second until `stop` is set.
@@ -81,6 +83,14 @@ struct SoakTally {
     invalid: Vec<String>,
     /// token → when first seen.
     tokens: HashMap<String, Instant>,
+    /// Tokens checked against the Environment API again when a reply showed them near expiry.
+    late_checked: std::collections::HashSet<String>,
+}
+
+/// A served token to check against the Environment API: new, or near its expiry.
+enum Check {
+    First(String),
+    NearExpiry(String),
 }
 
 fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> {
@@ -130,10 +140,10 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> 
                             Ok(t) if t.expires_in.as_secs() == 0 => {
                                 Err("a token with no time left".to_owned())
                             }
-                            Ok(t) => Ok(t.access_token.secret().to_owned()),
+                            Ok(t) => Ok((t.access_token.secret().to_owned(), t.expires_in)),
                         },
                     };
-                    let new_token = {
+                    let check = {
                         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                         t.replies += 1;
                         match verdict {
@@ -141,18 +151,33 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> 
                                 t.invalid.push(e);
                                 None
                             }
-                            Ok(token) => {
+                            Ok((token, left)) => {
                                 let fresh = !t.tokens.contains_key(&token);
                                 t.tokens.entry(token.clone()).or_insert_with(Instant::now);
-                                fresh.then_some(token)
+                                // A reply inside the leeway: the token is still served, and must
+                                // still work when the page uses it.
+                                let late =
+                                    left.as_secs() <= 1 && t.late_checked.insert(token.clone());
+                                if fresh {
+                                    Some(Check::First(token))
+                                } else if late {
+                                    Some(Check::NearExpiry(token))
+                                } else {
+                                    None
+                                }
                             }
                         }
                     };
-                    // Each new token once: the Environment API must accept it.
-                    if let Some(token) = new_token {
+                    // Each new token once, and once more near its expiry: the Environment API
+                    // must accept it.
+                    if let Some(check) = check {
+                        let (token, when) = match &check {
+                            Check::First(t) => (t, "a served token"),
+                            Check::NearExpiry(t) => (t, "a token served near its expiry"),
+                        };
                         let ok = http
                             .get(&api)
-                            .bearer_auth(&token)
+                            .bearer_auth(token)
                             .send()
                             .await
                             .map(|r| r.status().is_success())
@@ -160,7 +185,7 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> 
                         if !ok {
                             let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                             t.invalid
-                                .push("the Environment API refused a served token".into());
+                                .push(format!("the Environment API refused {when}"));
                         }
                     }
                 }
@@ -184,14 +209,47 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> 
         invalid: t.invalid.len(),
         first_invalid: t.invalid.iter().take(5).cloned().collect(),
         distinct_tokens: distinct,
+        near_expiry_checked: t.late_checked.len() as u64,
         refreshes,
         upstream_calls: upstream,
-        ok: t.invalid.is_empty() && upstream == distinct && refreshes >= secs / 4,
+        // One upstream call per token: every token CHILI issued was served, except perhaps the
+        // last, which the refresher may fetch after the clients stopped asking (their deadline
+        // passes between two refreshes). No storm, no duplicate.
+        ok: t.invalid.is_empty()
+            && (distinct..=distinct + 1).contains(&upstream)
+            && refreshes >= secs / 4,
     })
 }
 
-/// `cargo xtask soak`.
+/// `cargo xtask soak`. A run at the defaults (or longer) is published: `docs/soak-results.json`
+/// and the figures in RELIABILITY.md, rendered from it.
 pub(crate) fn run(root: &Path, install: bool, load_secs: u64, soak_secs: u64) -> Result<bool> {
+    let result = measure(root, install, load_secs, soak_secs)?;
+    if load_secs >= 60 && soak_secs >= 600 {
+        crate::results::publish(
+            root,
+            &Generated::soak(),
+            SOAK_JSON,
+            &serde_json::to_string_pretty(&result)?,
+            "RELIABILITY.md",
+            &result.markdown(),
+        )?;
+    }
+    if !(result.load.ok && result.soak.ok) {
+        bail!("an expectation failed; see target/bench/soak.json");
+    }
+    Ok(true)
+}
+
+/// The short form `cargo xtask test` runs: 20 s of load and 60 s of 3-second tokens (about 30
+/// refreshes, past the upstream budget's 20 a minute), on the release build.
+pub(crate) fn short(root: &Path, install: bool) -> Result<bool> {
+    let result = measure(root, install, 20, 60)?;
+    Ok(result.load.ok && result.soak.ok)
+}
+
+/// Builds, runs both parts, writes target/bench/soak.{md,json}.
+fn measure(root: &Path, install: bool, load_secs: u64, soak_secs: u64) -> Result<SoakResults> {
     bench::ensure_tools(root, install)?;
     bench::build_release(root)?;
     let bin = |name: &str| root.join("target/release").join(name);
@@ -214,9 +272,11 @@ pub(crate) fn run(root: &Path, install: bool, load_secs: u64, soak_secs: u64) ->
     let md = result.markdown();
     std::fs::write(out_dir.join("soak.md"), &md)?;
     println!("{md}");
-    let ok = result.load.ok && result.soak.ok;
-    if !ok {
-        bail!("an expectation failed; see target/bench/soak.json");
+    if !result.soak.first_invalid.is_empty() {
+        println!(
+            "xtask: first invalid replies: {:?}",
+            result.soak.first_invalid
+        );
     }
-    Ok(ok)
+    Ok(result)
 }

@@ -72,9 +72,11 @@ pub(crate) fn unreported(output: &str) -> Vec<String> {
                 || l.starts_with("   Doc-tests ")
         })
         .count();
+    // wasm-bindgen-test-runner says "no tests to run!" for a binary with none.
     let reported = output
         .lines()
-        .filter(|l| l.trim().starts_with("test result: "))
+        .map(str::trim)
+        .filter(|l| l.starts_with("test result: ") || *l == "no tests to run!")
         .count();
     let mut notes: Vec<String> = Vec::new();
     if reported < started {
@@ -146,7 +148,7 @@ test result: ok. 5 passed; 0 failed; 0 ignored; 0 filtered out; finished in 0.07
 
     #[test]
     fn binaries_that_never_reported_are_named() {
-        let fine = "     Running tests/a.rs (target/debug/deps/a-1)\nRunning headless tests in Chrome on `http://127.0.0.1:1/`\ntest result: ok. 1 passed; 0 failed\n   Doc-tests x\ntest result: ok. 0 passed; 0 failed\n";
+        let fine = "     Running unittests src/lib.rs (target/wasm32-unknown-unknown/debug/deps/x.wasm)\nno tests to run!\n     Running tests/a.rs (target/debug/deps/a-1)\nRunning headless tests in Chrome on `http://127.0.0.1:1/`\ntest result: ok. 1 passed; 0 failed\n   Doc-tests x\ntest result: ok. 0 passed; 0 failed\n";
         assert!(unreported(fine).is_empty());
         let crashed = "     Running tests/a.rs (target/debug/deps/a-1)\ntest result: ok. 1 passed; 0 failed\n     Running tests/b.rs (target/debug/deps/b-2)\nerror: test failed, to rerun pass `-p x --test b`\n\nCaused by:\n  process didn't exit successfully (signal: 11, SIGSEGV)\nerror: 1 target failed:\n    `-p x --test b`\n";
         assert_eq!(

@@ -144,6 +144,12 @@ fn refuse_unknown_encoding(headers: &HeaderMap) -> Result<(), AppError> {
 fn passed_headers(upstream: &HeaderMap, base: &str, path: &ProxyPath, token: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let mut pass = |name: &HeaderName, value: &HeaderValue| {
+        // A header may carry the token percent-encoded (`filename*=UTF-8''%65yJ…`): such a
+        // header is dropped whole, since its encoded form cannot be redacted in place.
+        let decoded = percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>();
+        if decoded != value.as_bytes() && redact_all(&decoded, token).is_some() {
+            return;
+        }
         let value = match redact_all(value.as_bytes(), token) {
             Some(clean) => HeaderValue::from_bytes(&clean).ok(),
             None => Some(value.clone()),
@@ -270,6 +276,29 @@ async fn edited(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_with_the_token_percent_encoded_is_dropped() {
+        let token = "eyJ.tok-en.sig";
+        let path = ProxyPath::parse("output/tasks/t/download").unwrap();
+        let mut upstream = HeaderMap::new();
+        let encoded: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
+        upstream.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}.pdf")).unwrap(),
+        );
+        upstream.insert(header::ETAG, HeaderValue::from_static("\"v%201\""));
+        let passed = passed_headers(&upstream, "https://x.example/api/", &path, token);
+        assert!(
+            !passed.contains_key(header::CONTENT_DISPOSITION),
+            "{passed:?}"
+        );
+        assert_eq!(
+            passed[header::ETAG],
+            "\"v%201\"",
+            "other encoded headers pass"
+        );
+    }
 
     #[test]
     fn every_content_encoding_is_checked_not_only_the_first() {
