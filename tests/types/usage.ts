@@ -80,6 +80,8 @@ export async function usage(): Promise<void> {
   const templateOfProject: string | undefined = project.template?.id;
   await grafx.projects.saveDocument(project.id, { edited: true });
   const projectPreview: Blob = await grafx.projects.preview(project.id);
+  const mediaPreview: Blob = await grafx.media.preview("m1", "x4096", { intervalMs: 250, timeoutMs: 20_000, onProgress: (p) => console.log(p.attempt) });
+  void mediaPreview;
   await grafx.projects.delete(project.id);
   const settings: OutputSetting[] = await grafx.output.settings();
   const render: RenderResult = await grafx.output.render("pdf", { templateId: page.items[0].id }, {

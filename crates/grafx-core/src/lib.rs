@@ -21,6 +21,8 @@
 mod environment;
 mod error;
 mod error_code;
+#[cfg(test)]
+mod exact_values;
 mod expiry;
 mod grant;
 mod items;

@@ -108,9 +108,10 @@ impl ProxyRule {
             return false;
         }
         let mut given = path.segments();
-        for (i, seg) in self.segments.iter().enumerate() {
+        for seg in &self.segments {
             match seg {
-                Segment::Rest => return i < path.len() && given.next().is_some(),
+                // `**`: at least one more segment, any number.
+                Segment::Rest => return given.next().is_some(),
                 Segment::One => {
                     if given.next().is_none() {
                         return false;

@@ -141,6 +141,17 @@ pub struct Settings {
     /// outputs run to hundreds of megabytes (print PDFs, videos): streaming tests need one.
     #[serde(default)]
     pub output_min_bytes: u64,
+    /// Serve a list's `links.nextPage` as the bare next-page token rather than a URL that carries
+    /// it. CHILI's documentation shows the URL; its media example connector
+    /// (studio-connector-framework, `grafx-media-example/connector.ts`, written from CHILI's
+    /// Swagger) hands `links.nextPage` back as the token itself. No source settles which one each
+    /// endpoint sends, so the emulator serves either and the helpers read both.
+    #[serde(default)]
+    pub next_page_as_token: bool,
+    /// A media preview answers 202 for this long after it is first asked for, as CHILI does
+    /// while it generates one (0: at once).
+    #[serde(default)]
+    pub media_preview_render_ms: u64,
 }
 
 fn default_download_ttl() -> u64 {
@@ -158,6 +169,8 @@ impl Default for Settings {
             output_download_ttl_secs: default_download_ttl(),
             legacy_task_status: false,
             output_min_bytes: 0,
+            next_page_as_token: false,
+            media_preview_render_ms: 0,
         }
     }
 }

@@ -216,6 +216,18 @@ pub(crate) struct PreviewTask {
 }
 
 /// Preview sizes (templates: `thumbnail|medium|highest`; media the same).
+/// A media preview's largest side, for each of CHILI's media sizes (its media connector, written
+/// from CHILI's Swagger: `thumbnail`, `medium`, `highest`, `fullOrVector`, `x4096`,
+/// `highestOrVector`). The original-size ones are drawn at most 2048 px here: the emulator's
+/// images are generated, and their pixels are not the point.
+pub(crate) fn media_preview_size(kind: &str) -> Option<u32> {
+    match kind {
+        "fullOrVector" | "x4096" => Some(2048),
+        "highestOrVector" => Some(800),
+        other => preview_size(other),
+    }
+}
+
 pub(crate) fn preview_size(kind: &str) -> Option<u32> {
     match kind {
         "thumbnail" => Some(160),
@@ -230,6 +242,9 @@ pub(crate) fn preview_size(kind: &str) -> Option<u32> {
 pub(crate) struct Content {
     pub(crate) templates: Vec<Template>,
     pub(crate) media: Vec<Media>,
+    /// When each media preview (id, size) was first asked for (`media_preview_render_ms`).
+    pub(crate) media_previews_asked:
+        std::collections::HashMap<(String, String), grafx_core::Timestamp>,
     pub(crate) projects: HashMap<String, Project>,
     pub(crate) tasks: HashMap<String, OutputTask>,
     /// The output settings, one per format.
@@ -249,6 +264,7 @@ impl Content {
         Self {
             templates: Self::seeded_templates(),
             media: Self::seeded_media(),
+            media_previews_asked: std::collections::HashMap::new(),
             projects: HashMap::new(),
             tasks: HashMap::new(),
             output_settings: seeded_output_settings(),

@@ -46,6 +46,10 @@ struct Args {
     /// Pad every output download to at least this many bytes (streaming tests).
     #[arg(long, default_value_t = 0)]
     output_min_bytes: u64,
+    /// Serve `links.nextPage` as the bare next-page token, not a URL carrying it (CHILI's media
+    /// connector reads it so).
+    #[arg(long)]
+    next_page_as_token: bool,
 }
 
 #[tokio::main]
@@ -79,6 +83,8 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
             output_download_ttl_secs: args.output_download_ttl,
             legacy_task_status: args.legacy_task_status,
             output_min_bytes: args.output_min_bytes,
+            next_page_as_token: args.next_page_as_token,
+            ..Settings::default()
         },
         ..EmulatorConfig::default()
     };

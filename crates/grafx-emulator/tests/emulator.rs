@@ -407,6 +407,35 @@ async fn templates_are_searchable_sortable_and_paginated() {
     );
     assert_eq!(page["links"]["nextPage"], Value::Null);
 
+    // Served as the bare token (CHILI's media connector reads it so), it pages the same way.
+    let mut s = em.emulator().settings();
+    s.next_page_as_token = true;
+    em.emulator().set_settings(s).unwrap();
+    let mut token_param: Option<String> = None;
+    let mut bare_names = Vec::new();
+    loop {
+        let path = match &token_param {
+            Some(t) => format!("templates?limit=4&nextPageToken={t}"),
+            None => "templates?limit=4".to_owned(),
+        };
+        let page: Value = api(&em, &token, &path).await.json().await.unwrap();
+        bare_names.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned()),
+        );
+        match page["links"]["nextPage"].as_str() {
+            Some(next) => {
+                assert!(!next.contains('?') && !next.contains('/'), "bare: {next}");
+                token_param = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(bare_names, names);
+
     for bad in [
         "templates?limit=0",
         "templates?limit=101",

@@ -165,6 +165,15 @@ export function messageOf(e) {
 }
 
 /** The URL relative URLs resolve against: the page's, or the worker script's. */
+// `links.nextPage` as CHILI may send it: a URL carrying `nextPageToken` (its documentation), or
+// the bare token (its media example connector, written from CHILI's Swagger, hands it back
+// verbatim). A URL without the parameter ends the paging.
+export function nextPageTokenOf(next) {
+  if (typeof next !== "string" || next === "") return null;
+  const isUrl = /^[a-z][a-z0-9+.-]*:/i.test(next) || next.startsWith("/") || next.includes("?");
+  return isUrl ? new URL(next, baseHref()).searchParams.get("nextPageToken") : next;
+}
+
 export function baseHref() {
   return typeof location !== "undefined" ? location.href : undefined;
 }
@@ -231,8 +240,7 @@ export function resources(fetch, json, errorFrom) {
     const query = q.toString();
     const page = await json(query ? `${path}?${query}` : path);
     if (!page || !Array.isArray(page.data)) throw grafxError("invalid_response", `${path} did not return a list`);
-    const nextUrl = page.links && page.links.nextPage;
-    const nextPageToken = nextUrl ? new URL(nextUrl, baseHref()).searchParams.get("nextPageToken") : null;
+    const nextPageToken = nextPageTokenOf(page.links && page.links.nextPage);
     return { items: page.data, nextPageToken, total: page.total, pageSize: page.pageSize };
   };
   const all = (path) => (o = {}) => pagesIterable((pageToken) => list(path, { ...o, pageToken }));
@@ -393,11 +401,24 @@ export function resources(fetch, json, errorFrom) {
       list: (o) => list("media", o),
       all: all("media"),
       get: async (id) => one(`media/${ID(id, "id")}`),
-      preview: async (id, size = "thumbnail", o) => {
+      // CHILI answers 202 while it generates a media preview: the same URL is asked again, with
+      // a growing pause (intervalMs, ×1.5, at most 5 s), until 200 or timeoutMs (30 s).
+      preview: async (id, size = "thumbnail", o = {}) => {
         const path = `media/${ID(id, "id")}/preview/${ID(size, "size")}`;
-        const res = await fetch(path, { signal: o ? o.signal : undefined });
-        if (!res.ok) throw await errorFrom(res, `GET ${path}`);
-        return res.blob();
+        const what = `media preview of ${id}`;
+        const started = Date.now(), timeout = o.timeoutMs ?? 30000;
+        let interval = o.intervalMs ?? 500;
+        for (let attempt = 1; ; attempt++) {
+          const left = Math.max(1, timeout - (Date.now() - started));
+          const res = await fetch(path, { signal: o.signal, timeoutMs: left });
+          if (res.status === 200) return res.blob();
+          if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
+          const elapsedMs = Date.now() - started;
+          if (o.onProgress) o.onProgress({ taskId: "", attempt, elapsedMs });
+          if (elapsedMs + interval > timeout) throw grafxError("timeout", `${what} was still being generated after ${timeout} ms`);
+          await pause(interval, o.signal);
+          interval = Math.min(interval * 1.5, 5000);
+        }
       },
     },
     output: {

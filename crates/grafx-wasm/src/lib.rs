@@ -159,13 +159,16 @@ export interface OutputSetting { id: string; name: string; type: OutputFormat; d
 /** CHILI's output formats: `POST output/{format}`. */
 export type OutputFormat = "pdf" | "png" | "jpg" | "gif" | "mp4" | "html";
 
-/** Progress of a task being polled (previews and outputs). */
+/** One poll of a task (previews and outputs): the task (empty for a media preview, which has no
+ * task), the attempt, the time since the start. */
 export interface TaskProgress { taskId: string; attempt: number; elapsedMs: number; }
 /** Waiting for a task: poll interval, overall timeout, abort and progress. */
 export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: TaskProgress) => void; }
 /** Previews wait like outputs (default timeout 30 s, interval 500 ms). */
 export type PreviewOptions = WaitOptions;
 export type PreviewType = "thumbnail" | "medium" | "highest";
+/** CHILI's media preview sizes (its media connector, from CHILI's Swagger). */
+export type MediaPreviewSize = PreviewType | "fullOrVector" | "x4096" | "highestOrVector";
 
 export interface TemplatesApi {
   list(options?: ListOptions): Promise<Page<Template>>;
@@ -194,7 +197,8 @@ export interface MediaApi {
   list(options?: ListOptions): Promise<Page<Media>>;
   all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Media>;
   get(id: string): Promise<Media>;
-  preview(id: string, size?: PreviewType, options?: { signal?: AbortSignal }): Promise<Blob>;
+  /** A media preview; CHILI's 202 (still generating) is asked again with backoff, within `timeoutMs`. */
+  preview(id: string, size?: MediaPreviewSize, options?: PreviewOptions): Promise<Blob>;
 }
 
 /** One data row of batch (variable data) output: variable name to value. PDF only. */

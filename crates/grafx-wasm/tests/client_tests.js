@@ -545,6 +545,26 @@ const tests = {
     const flyers = await c.templates.list({ search: "flyer" });
     eq(flyers.items.length, 2, "search");
     eq(flyers.nextPageToken, null, "last page");
+    // CHILI may send links.nextPage as the bare token (its media connector reads it so): the
+    // helpers page on, and hand it back as nextPageToken on the wire.
+    await settings(env, { next_page_as_token: true });
+    try {
+      const bare = await c.templates.list({ limit: 4, sortBy: "name" });
+      assert(typeof bare.nextPageToken === "string" && !bare.nextPageToken.includes("?"), `a bare token: ${bare.nextPageToken}`);
+      await clearJournal(env);
+      const again = await c.templates.list({ limit: 4, sortBy: "name", pageToken: bare.nextPageToken });
+      eq(again.items[0].id, second.items[0].id, "the same second page");
+      const sent = (await journal(env)).find((r) => r.method === "GET" && r.path === "templates");
+      assert(new URLSearchParams(sent.query).get("nextPageToken") === bare.nextPageToken, `the token on the wire: ${sent.query}`);
+      const all = [];
+      for await (const t of c.templates.all({ limit: 2 })) all.push(t.name);
+      eq(all.length, 9, "iterated every template over bare tokens");
+      const media = [];
+      for await (const m of c.media.all({ limit: 2 })) media.push(m.id);
+      eq(media.length, 6, "every media item over bare tokens");
+    } finally {
+      await settings(env, { next_page_as_token: false });
+    }
     const { list } = c.media; // bound: destructuring works
     eq((await list({ limit: 5 })).total, 6, "media");
     const outputSettings = await c.output.settings();
@@ -585,7 +605,23 @@ const tests = {
     await rejects(pending, "aborted", isErr);
     await rejects(c.templates.preview("7a1c0e4d-0000-4000-8000-000000000003", "thumbnail", { intervalMs: 50, timeoutMs: 60 }), "timeout", isErr);
     const media = await c.media.list({ limit: 1 });
-    eq((await c.media.preview(media.items[0].id)).type, "image/png", "media preview");
+    const mediaId = media.items[0].id;
+    eq((await c.media.preview(mediaId)).type, "image/png", "media preview");
+    // CHILI answers 202 while it generates a media preview: the same URL again, with backoff.
+    await settings(env, { media_preview_render_ms: 250 });
+    try {
+      await clearJournal(env);
+      const seen = [];
+      const big = await c.media.preview(mediaId, "x4096", { intervalMs: 50, onProgress: (p) => seen.push(p) });
+      eq(big.type, "image/png", "the preview once generated");
+      assert(seen.length >= 1 && seen[0].attempt === 1, `progress while generating: ${JSON.stringify(seen)}`);
+      const asked = (await journal(env)).filter((r) => r.method === "GET").map((r) => r.path);
+      assert(asked.length >= 2 && asked.every((p) => p === `media/${mediaId}/preview/x4096`), `the same URL asked again: ${asked.join(", ")}`);
+      await rejects(c.media.preview(mediaId, "fullOrVector", { intervalMs: 50, timeoutMs: 100 }), "timeout", isErr);
+    } finally {
+      await settings(env, { media_preview_render_ms: 0 });
+    }
+    for (const size of ["highestOrVector", "fullOrVector"]) eq((await c.media.preview(mediaId, size)).type, "image/png", size);
     c.dispose();
   },
 

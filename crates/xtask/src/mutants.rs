@@ -41,17 +41,17 @@ const RUNS: &[Run] = &[
             "-p",
             "grafx-signer",
             "-f",
-            "src/cache.rs",
+            "crates/grafx-signer/src/cache.rs",
             "-f",
-            "src/rate_limit.rs",
+            "crates/grafx-signer/src/rate_limit.rs",
             "-f",
-            "src/origin.rs",
+            "crates/grafx-signer/src/origin.rs",
             "-f",
-            "src/client_ip.rs",
+            "crates/grafx-signer/src/client_ip.rs",
             "-f",
-            "src/routes/proxy/redact.rs",
+            "crates/grafx-signer/src/routes/proxy/redact.rs",
             "-f",
-            "src/routes/proxy/budget.rs",
+            "crates/grafx-signer/src/routes/proxy/budget.rs",
             "--re",
             r"(rate_limit|origin|client_ip|redact|budget)\.rs|cache\.rs.*(stamp_grant|FlightState::|received_no_later_than|backoff)",
             "--",
@@ -131,6 +131,7 @@ pub(crate) fn run(root: &Path, install: bool) -> Result<bool> {
     let mut total = Counts::default();
     for r in RUNS {
         let out = root.join("target/mutants").join(r.dir);
+        std::fs::create_dir_all(&out)?;
         println!("\nxtask: ==> cargo mutants: {}", r.name);
         // cargo-mutants exits non-zero when a mutant survives; the lists say what happened.
         let status = Command::new("cargo")

@@ -257,7 +257,11 @@ pub(crate) fn paginate(
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     let next = offset + page.len();
+    let bare = em.settings().next_page_as_token;
     let next_page = (next < total).then(|| {
+        if bare {
+            return encode_page_token(next);
+        }
         let mut params = vec![
             ("limit", limit.to_string()),
             ("nextPageToken", encode_page_token(next)),
