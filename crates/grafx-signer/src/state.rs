@@ -40,6 +40,8 @@ struct Inner {
     /// The memory every held proxy body may take together (fixed at start: a reload does not
     /// resize it).
     proxy_held_memory: Arc<crate::routes::proxy::HeldMemory>,
+    /// The same for held replies.
+    proxy_reply_memory: Arc<crate::routes::proxy::HeldMemory>,
     /// Who owns what the API proxy created (when a proxy keeps owners apart).
     ownership: RwLock<Option<Arc<dyn OwnershipStore>>>,
     /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
@@ -205,6 +207,7 @@ impl AppState {
             }))),
             proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config, None)),
             proxy_held_memory: crate::routes::proxy::HeldMemory::new(config.proxy_held_body_bytes),
+            proxy_reply_memory: crate::routes::proxy::HeldMemory::new(config.proxy_held_body_bytes),
             proxy_http: proxy_http(&config),
             ownership: RwLock::new(ownership),
             config: arc_swap::ArcSwap::from_pointee(config.clone()),
@@ -382,12 +385,13 @@ impl AppState {
             deadline: config.request_timeout,
             idle: config.header_read_timeout,
             memory: Arc::clone(&self.inner.proxy_held_memory),
+            replies: Arc::clone(&self.inner.proxy_reply_memory),
         }
     }
 
     /// The bytes of proxy request bodies held now (`grafx_signer_proxy_held_body_bytes`).
     pub(crate) fn proxy_held_body_bytes(&self) -> u64 {
-        self.inner.proxy_held_memory.held()
+        self.inner.proxy_held_memory.held() + self.inner.proxy_reply_memory.held()
     }
 
     /// The API proxy's HTTP client.

@@ -603,3 +603,36 @@ async fn replicas_on_redis_agree_on_owners_and_fail_closed_while_it_is_down() {
     not_found(get(&one, "bob", &format!("projects/{p}")).await).await;
     let _ = std::fs::remove_dir_all(&redis_dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sub_through_another_integration_is_another_owner() {
+    let dir = data_dir();
+    // `writer2`: the same CHILI identity, its own caller check (here the same secret: the
+    // point is that two checks may name two people with one `sub`).
+    let h = harness(settings(), false, |c: &mut SignerConfig| {
+        isolated(dir.clone())(c);
+        let mut second = c.integrations["writer"].clone();
+        second.name = "writer2".into();
+        c.integrations.insert("writer2".into(), second);
+    })
+    .await;
+    let p = create_project(&h.url, "alice").await;
+    assert_eq!(
+        get(&h.url, "alice", &format!("projects/{p}"))
+            .await
+            .status(),
+        200
+    );
+    let before = h.api_requests();
+    let other = http()
+        .get(format!("{}/api/writer2/projects/{p}", h.url))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .bearer_auth(session("alice"))
+        .send()
+        .await
+        .unwrap();
+    not_found(other).await;
+    assert_eq!(h.api_requests(), before, "refused before CHILI");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -664,3 +664,36 @@ async fn the_per_user_rate_limit_applies_to_the_proxy() {
     assert_eq!(h.api_requests(), before, "refused before CHILI");
     assert_eq!(read("bob").await.unwrap().status(), 200, "bob has his own");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_replies_count_against_their_own_budget_and_a_write_is_never_lost() {
+    const BUDGET: u32 = grafx_signer::defaults::MIN_PROXY_HELD_BODY_BYTES; // share: 512 KiB
+    let h = harness(settings(), false, |c: &mut SignerConfig| {
+        with_writer(|_| {})(c);
+        c.proxy_held_body_bytes = BUDGET;
+    })
+    .await;
+    // A JSON reply the proxy holds (to make its links relative), larger than one address's share.
+    let big = format!(r#"{{"data":[],"pad":"{}"}}"#, "x".repeat(700_000));
+    let json = [("content-type", "application/json")];
+    arm_reply(&h, 200, &json, big.clone(), false);
+    let res = h
+        .api(reqwest::Method::GET, "output/settings")
+        .send()
+        .await
+        .unwrap();
+    let (headers, why) = error(res, 503, "proxy_busy").await;
+    assert!(headers.contains_key("retry-after"));
+    assert!(why.contains("share"), "{why}");
+    // The reply to a write CHILI has done is held regardless: the page learns what it created.
+    arm_reply(&h, 201, &json, big.clone(), false);
+    let res = h
+        .api(reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.text().await.unwrap(), big);
+    assert_eq!(held_bytes(&h).await, 0, "every room given back");
+}

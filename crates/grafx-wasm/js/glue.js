@@ -523,9 +523,20 @@ export function studioProjectLoader(via, projectId) {
       try {
         const body = { projectId, layoutsToExport: [selectedLayoutID || "0"] };
         if (outputSettingsId) body.outputSettingsId = outputSettingsId;
+        const format = String(extension).toLowerCase();
         const current = await currentDocument();
-        if (current !== undefined) body.documentContent = current;
-        const { blob } = await via.output.render(String(extension).toLowerCase(), body);
+        let rendered;
+        if (current === undefined) {
+          rendered = await via.output.render(format, body);
+        } else {
+          // A document too large for the proxy (413), or no room for it now (503 proxy_busy):
+          // the saved project is rendered instead of failing the download.
+          rendered = await via.output.render(format, { ...body, documentContent: current }).catch((e) => {
+            if (e && (e.status === 413 || e.signerCode === "proxy_busy" || e.signerCode === "payload_too_large")) return via.output.render(format, body);
+            throw e;
+          });
+        }
+        const { blob } = rendered;
         const url = URL.createObjectURL(blob);
         return { status: 200, success: true, error: undefined, parsedData: url, data: url };
       } catch (e) {

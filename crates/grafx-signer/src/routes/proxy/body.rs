@@ -33,8 +33,10 @@ pub(crate) struct BodyLimits {
     pub(crate) deadline: Duration,
     /// No pause between two chunks is longer than this.
     pub(crate) idle: Duration,
-    /// The memory every held body may take together.
+    /// The memory every held request body may take together.
     pub(crate) memory: Arc<HeldMemory>,
+    /// The memory every held reply may take together (a budget of its own).
+    pub(crate) replies: Arc<HeldMemory>,
 }
 
 /// A request body for CHILI: held (and so replayable) when small, else streamed with its size

@@ -1,7 +1,8 @@
 //! The memory the API proxy holds for bodies: request bodies held for a retry, JSON replies held
-//! to rewrite their links or bind what CHILI created. All connections together stay within
-//! `proxy_held_body_bytes`, and one client address (IPv6 per /64, as the rate limits count it)
-//! within a quarter of it. Nothing ever waits for room: a request that would go over is refused at
+//! to rewrite their links or bind what CHILI created. Request bodies and replies each have a
+//! budget of `proxy_held_body_bytes` (so a flood of uploads never starves the replies), all
+//! connections together, and one client address (IPv4, or IPv6 per /56: a home network's whole
+//! prefix) within a quarter of each. Nothing ever waits for room: a request that would go over is refused at
 //! once with 503 `proxy_busy` and `Retry-After`, so a slow client can hold its share for at most
 //! the request deadline, and never make other requests queue behind it.
 //!
@@ -74,7 +75,7 @@ impl Room {
     pub(crate) fn new(memory: &Arc<HeldMemory>, client: IpAddr) -> Self {
         Room {
             memory: Arc::clone(memory),
-            client: crate::RateLimits::ip_key(client),
+            client: share_key(client),
             bytes: 0,
         }
     }
@@ -119,6 +120,18 @@ impl Drop for Room {
                 held.by_client.remove(&self.client);
             }
         }
+    }
+}
+
+/// Whose share a request counts against: an IPv4 address, or an IPv6 /56 (a site's usual
+/// delegation, coarser than the rate limits' /64, so one home network cannot take four shares).
+fn share_key(ip: IpAddr) -> IpAddr {
+    match crate::RateLimits::ip_key(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 72) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
     }
 }
 

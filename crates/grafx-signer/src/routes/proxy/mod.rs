@@ -160,6 +160,6 @@ async fn forward_admitted(
         user,
         search: search.as_deref(),
     });
-    let room = budget::Room::new(&limits.memory, ip);
+    let room = budget::Room::new(&limits.replies, ip);
     reply::reply(upstream, &a, &path, &token, &parts.method, settle, room).await
 }

@@ -93,8 +93,11 @@ fn identity(a: &Admitted) -> Identity {
 /// same `sub` through two integrations on one CHILI identity may be two people: the owner is
 /// named per integration, and one user's projects are reachable through the integration that
 /// created them.
+///
+/// The integration's name goes first, length-prefixed, so no integration name and subject
+/// (either may hold `:`) can spell another pair's owner.
 pub(super) fn owner_name(a: &Admitted, subject: &str) -> String {
-    format!("{}:{subject}", a.name)
+    format!("{}:{}:{subject}", a.name.len(), a.name)
 }
 
 fn unavailable(e: &OwnershipError) -> AppError {
@@ -340,6 +343,7 @@ pub(super) async fn settle(
         if let Some(obj) = json.as_object_mut() {
             obj.remove("total");
         }
+        keep_search_in_next_page(&mut json, search);
         return Ok(json.to_string().into_bytes());
     }
     Ok(body)
@@ -353,10 +357,12 @@ pub(super) fn unfiltered(why: &str) -> AppError {
     )
 }
 
-/// The `search` of a project list kept apart. It is not sent to CHILI: matched against every
-/// user's projects, a page's `links.nextPage` would tell whether another user's project name
-/// contains the text. The proxy matches it here, on the user's own projects, against the name
-/// (case-insensitively; CHILI documents no finer rule). Returns the query for CHILI without it.
+/// The query CHILI gets for a project list kept apart, and the `search` the proxy matches itself.
+/// Only paging goes to CHILI (`limit`, `pageSize`, `nextPageToken`): matched or sorted against
+/// every user's projects, `search`, `sortBy` and any filter would let the pages' emptiness and
+/// `links.nextPage` tell what other users' projects are called. The proxy matches `search` on the
+/// user's own projects, against the name (case-insensitively; CHILI documents no finer rule);
+/// sorting is CHILI's default order.
 pub(super) fn split_search(claim: &Claim, query: Option<&str>) -> (Option<String>, Option<String>) {
     let Some(query) = query.filter(|_| claim.lists) else {
         return (query.map(str::to_owned), None);
@@ -366,12 +372,29 @@ pub(super) fn split_search(claim: &Claim, query: Option<&str>) -> (Option<String
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k.eq_ignore_ascii_case("search") {
             search = Some(v.into_owned()).filter(|s| !s.is_empty());
-        } else {
+        } else if ["limit", "pageSize", "nextPageToken"]
+            .iter()
+            .any(|p| k.eq_ignore_ascii_case(p))
+        {
             rest.append_pair(&k, &v);
         }
     }
     let rest = rest.finish();
     (Some(rest).filter(|r| !r.is_empty()), search)
+}
+
+/// A filtered list's `links.nextPage` (a URL) carries the `search` the proxy matched, so a page
+/// that follows it verbatim is searched too.
+fn keep_search_in_next_page(json: &mut Value, search: Option<&str>) {
+    let Some(search) = search else { return };
+    if let Some(next) = json.pointer_mut("/links/nextPage") {
+        if let Some(url) = next.as_str().filter(|u| u.contains('?')) {
+            let pair = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("search", search)
+                .finish();
+            *next = Value::String(format!("{url}&{pair}"));
+        }
+    }
 }
 
 fn matches_search(project: &Value, search: Option<&str>) -> bool {
@@ -482,11 +505,15 @@ mod tests {
     fn a_kept_apart_list_searches_here_not_at_chili() {
         let list = of(Method::GET, "projects");
         assert_eq!(
-            split_search(&list, Some("pageSize=5&search=Acme%20Co&sortBy=name")),
+            split_search(
+                &list,
+                Some("pageSize=5&search=Acme%20Co&sortBy=name&sortOrder=desc&folder=x&nextPageToken=T&limit=2")
+            ),
             (
-                Some("pageSize=5&sortBy=name".to_owned()),
+                Some("pageSize=5&nextPageToken=T&limit=2".to_owned()),
                 Some("Acme Co".to_owned())
-            )
+            ),
+            "only paging reaches CHILI"
         );
         assert_eq!(
             split_search(&list, Some("Search=x")),
@@ -504,5 +531,18 @@ mod tests {
         assert!(matches_search(&p, None));
         assert!(!matches_search(&p, Some("globex")));
         assert!(!matches_search(&serde_json::json!({"id": "1"}), Some("a")));
+        let mut page =
+            serde_json::json!({"links": {"nextPage": "projects?limit=2&nextPageToken=T"}});
+        keep_search_in_next_page(&mut page, Some("a b"));
+        assert_eq!(
+            page["links"]["nextPage"],
+            "projects?limit=2&nextPageToken=T&search=a+b"
+        );
+        let mut bare = serde_json::json!({"links": {"nextPage": "T"}});
+        keep_search_in_next_page(&mut bare, Some("a"));
+        assert_eq!(
+            bare["links"]["nextPage"], "T",
+            "a bare token is left as it is"
+        );
     }
 }

@@ -80,6 +80,11 @@ pub(super) async fn reply(
     if filters && !json {
         return Err(owners::unfiltered("it is not JSON"));
     }
+    if filters {
+        // The validators describe every user's list, not this user's page.
+        headers.remove(header::ETAG);
+        headers.remove(header::LAST_MODIFIED);
+    }
     let settle = settle.filter(|_| json && status.is_success());
     let rewritable = json && rewrites(path) && *method != Method::HEAD && small;
     let body = if rewritable || settle.is_some() {
@@ -88,14 +93,21 @@ pub(super) async fn reply(
         let wrote = !matches!(*method, Method::GET | Method::HEAD);
         let held = hold_json(upstream, token, room, wrote).await?;
         let (body, changed) = match held {
-            Held::Whole(body, _room) => {
+            Held::Whole(body, mut room) => {
                 let body = match &settle {
                     Some(s) => {
                         owners::settle(s.state, a, s.claim, s.user, status, body, s.search).await?
                     }
                     None => body,
                 };
-                edited(body, base, path.clone(), token, links).await?
+                // Rewriting holds a second copy while it runs.
+                if wrote {
+                    room.force(body.len());
+                } else {
+                    room.grow(body.len())?;
+                }
+                let (out, changed) = edited(body, base, path.clone(), token, links).await?;
+                (sent_with_room(out, room), changed)
             }
             Held::TooLarge(_) if filters => {
                 return Err(owners::unfiltered(
@@ -250,7 +262,7 @@ async fn edited(
     path: ProxyPath,
     token: &AccessToken,
     links: bool,
-) -> Result<(Body, bool), AppError> {
+) -> Result<(Vec<u8>, bool), AppError> {
     let size = body.len();
     let secret = token.secret().to_owned();
     let edit = move || {
@@ -260,17 +272,35 @@ async fn edited(
         let out = redact_all(&text, &secret).unwrap_or(text);
         (out, changed)
     };
-    let (out, changed) = if size > INLINE_REWRITE {
+    if size > INLINE_REWRITE {
         tokio::task::spawn_blocking(edit).await.map_err(|e| {
             AppError::new(
                 ErrorCode::Internal,
                 format!("rewriting the reply failed: {e}"),
             )
-        })?
+        })
     } else {
-        edit()
-    };
-    Ok((Body::from(out), changed))
+        Ok(edit())
+    }
+}
+
+/// How much of a held reply is handed to the connection at a time: the room is kept until the
+/// last part is taken, so a client that reads slowly holds its share of the budget, not memory
+/// outside it.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// A held reply as a body that keeps its room in the budget until its last part is taken.
+fn sent_with_room(out: Vec<u8>, room: Room) -> Body {
+    let out = Bytes::from(out);
+    let chunks = futures_util::stream::unfold((out, Some(room)), |(mut rest, room)| async move {
+        if rest.is_empty() {
+            drop(room);
+            return None;
+        }
+        let part = rest.split_to(rest.len().min(SEND_CHUNK));
+        Some((Ok::<_, std::convert::Infallible>(part), (rest, room)))
+    });
+    Body::from_stream(chunks)
 }
 
 #[cfg(test)]

@@ -157,7 +157,14 @@ fn request(
         &[]
     };
     for name in FORWARDED_REQUEST_HEADERS.iter().chain(ranges) {
-        if json && name == header::ACCEPT {
+        // A reply the proxy must read is asked for whole: as JSON, and without conditions (a 304
+        // would say whether anyone's list changed).
+        let conditional = [
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+        ];
+        if json && (name == header::ACCEPT || conditional.contains(name)) {
             continue;
         }
         for value in parts.headers.get_all(name) {
