@@ -380,37 +380,19 @@ async fn no_spelling_of_a_render_or_a_list_gets_past_the_owner_check() {
             ),
         ),
     ] {
-        h.emulator
-            .emulator()
-            .arm_fault(grafx_emulator::FaultSpec {
-                target: grafx_emulator::FaultTarget::Api,
-                times: 1,
-                fault: grafx_emulator::Fault::Reply {
-                    status: 200,
-                    headers: vec![("content-type".into(), ctype.into())],
-                    body: body.clone(),
-                    gzip: false,
-                },
-            })
-            .unwrap();
+        arm_reply(&h, 200, &[("content-type", ctype)], body.clone(), false);
         let res = get(&s, "alice", "projects").await;
         let (_, why) = error(res, 502, "proxy_upstream_failed").await;
         assert!(why.contains("could not be filtered"), "{why}");
     }
     // CHILI answering Bob's create with Alice's project id does not hand it to him.
-    h.emulator
-        .emulator()
-        .arm_fault(grafx_emulator::FaultSpec {
-            target: grafx_emulator::FaultTarget::Api,
-            times: 1,
-            fault: grafx_emulator::Fault::Reply {
-                status: 201,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: format!(r#"{{"id":"{alices}","name":"x"}}"#),
-                gzip: false,
-            },
-        })
-        .unwrap();
+    arm_reply(
+        &h,
+        201,
+        &[("content-type", "application/json")],
+        format!(r#"{{"id":"{alices}","name":"x"}}"#),
+        false,
+    );
     let res = as_user(&s, "bob", reqwest::Method::POST, "projects")
         .json(&json!({ "template": { "id": TEMPLATE } }))
         .send()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::proxy::*;
 use common::*;
 use grafx_core::{ProxyAllowList, ProxyRule};
-use grafx_emulator::{Fault, FaultSpec, FaultTarget, Settings};
+use grafx_emulator::Settings;
 use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -423,26 +423,6 @@ async fn documents_pass_byte_for_byte_and_only_top_level_links_change() {
         "the proxy changed the user's document"
     );
     assert!(String::from_utf8_lossy(&through_proxy).contains(&link));
-}
-
-/// Arms CHILI's next API reply as exactly this.
-fn arm_reply(h: &Harness, status: u16, headers: &[(&str, &str)], body: String, gzip: bool) {
-    h.emulator
-        .emulator()
-        .arm_fault(FaultSpec {
-            target: FaultTarget::Api,
-            times: 1,
-            fault: Fault::Reply {
-                status,
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| ((*n).into(), (*v).into()))
-                    .collect(),
-                body,
-                gzip,
-            },
-        })
-        .unwrap();
 }
 
 #[tokio::test]

@@ -117,3 +117,23 @@ pub fn session(sub: &str) -> String {
     )
     .unwrap()
 }
+
+/// Arms CHILI's next API reply as exactly this.
+pub fn arm_reply(h: &Harness, status: u16, headers: &[(&str, &str)], body: String, gzip: bool) {
+    h.emulator
+        .emulator()
+        .arm_fault(FaultSpec {
+            target: FaultTarget::Api,
+            times: 1,
+            fault: Fault::Reply {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| ((*n).into(), (*v).into()))
+                    .collect(),
+                body,
+                gzip,
+            },
+        })
+        .unwrap();
+}
