@@ -94,12 +94,21 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
     let clients = config.clients.clone();
     let running = start(config, args.listen).await?;
     let em = running.emulator();
-    // First line: the base URL alone, for scripts.
-    println!("{}", em.base_url());
-    println!("  token endpoint:  {}", em.token_url());
-    println!("  environment API: {}", em.environment_api_url());
+    // First line: the base URL alone, for scripts. A reader that stops after it (a closed pipe)
+    // must not stop the emulator: write errors are ignored.
+    let mut banner = format!(
+        "{}\n  token endpoint:  {}\n  environment API: {}\n",
+        em.base_url(),
+        em.token_url(),
+        em.environment_api_url()
+    );
     for c in &clients {
-        println!("  client {} ({})", c.id, c.scopes);
+        banner += &format!("  client {} ({})\n", c.id, c.scopes);
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     shutdown_signal().await;
     tracing::info!("shutting down");

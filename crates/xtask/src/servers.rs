@@ -73,7 +73,12 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", program.display()))?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let mut out = BufReader::new(child.stdout.take().context("stdout")?);
+        out.read_line(&mut line)?;
+        // The rest of its output is drained, never cut off: a server that prints more lines after
+        // its URL must not meet a closed pipe (the emulator's `println!` would then panic, and the
+        // process would die mid-run on a busy machine).
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         let url = line.trim().trim_end_matches('/').to_owned();
         if !url.starts_with("http://") {
             bail!("{} did not print its URL (got {line:?})", program.display());
