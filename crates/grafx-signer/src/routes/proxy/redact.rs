@@ -263,15 +263,17 @@ mod tests {
         // escapes and escaped spellings, so cuts land inside each.
         let pad = "ab\\\\cd\\/ef\\u0041".repeat(20);
         let rest = &TOKEN[1..];
+        // The longest spelling too: every character escaped, six bytes each (the window's size).
+        let all: String = TOKEN.bytes().map(|b| format!("\\u{b:04x}")).collect();
         let body = format!(
-            "{pad}{TOKEN}{pad}\\u006{TOKEN}{pad}\"\\\\u0065{rest}\"{pad}\\u0065{rest}{pad}"
+            "{pad}{TOKEN}{pad}\\u006{TOKEN}{pad}\"\\\\u0065{rest}\"{pad}\\u0065{rest}{pad}{all}{pad}"
         );
         assert!(body.len() > 4 * TOKEN.len() * MAX_ESCAPE, "{}", body.len());
         let whole = redact_all(body.as_bytes(), TOKEN).unwrap();
         let text = String::from_utf8(whole.clone()).unwrap();
-        // Three spellings redacted (the literal, the one after `\u006`, the escaped one); the
-        // escaped backslash before `u0065` is left alone.
-        assert_eq!(text.matches("[redacted]").count(), 3, "{text}");
+        // Four spellings redacted (the literal, the one after `\u006`, the escaped one, the fully
+        // escaped one); the escaped backslash before `u0065` is left alone.
+        assert_eq!(text.matches("[redacted]").count(), 4, "{text}");
         assert!(!text.contains(TOKEN), "{text}");
         assert!(text.contains(&format!("\\\\u0065{rest}")), "{text}");
         for cut in 0..body.len() {
