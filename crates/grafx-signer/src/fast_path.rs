@@ -88,6 +88,12 @@ impl SignerService {
         self
     }
 
+    fn observe<B>(&self, req: &Request<B>) {
+        if let Some(observe) = &self.observer {
+            observe(req.method(), req.uri());
+        }
+    }
+
     /// The same service, telling `observer` of every request before it is answered, whichever
     /// path answers it: a layer around the whole service (test counters, diagnostics).
     #[must_use]
@@ -119,9 +125,7 @@ impl SignerService {
         B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
-        if let Some(observe) = &self.observer {
-            observe(req.method(), req.uri());
-        }
+        self.observe(&req);
         if let Some(fast) = &self.fast {
             if let Some(res) = fast.answer(&req, peer) {
                 return Either::Left(std::future::ready(Ok(res)));
@@ -151,9 +155,7 @@ where
         match req.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(&ConnectInfo(peer)) => self.dispatch(req, peer),
             None => {
-                if let Some(observe) = &self.observer {
-                    observe(req.method(), req.uri());
-                }
+                self.observe(&req);
                 Either::Right(self.router.clone().oneshot(req))
             }
         }

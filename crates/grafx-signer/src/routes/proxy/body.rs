@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap};
 use futures_util::{Stream, StreamExt};
 use grafx_core::ErrorCode;
 
-use super::budget::{HeldMemory, Room};
+use super::budget::{handed_on, HeldMemory, Room};
 use crate::{AppError, ProxyPolicy};
 
 /// A request body up to this size is held so a 401 can be retried; a larger one streams.
@@ -181,23 +181,6 @@ async fn hold(
         body: Some(held.concat().into()),
         _room: Some(room),
     })
-}
-
-/// The held chunks, their room given back once the last has been taken.
-fn handed_on(
-    held: Vec<Bytes>,
-    room: Room,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures_util::stream::unfold(
-        (held.into_iter(), Some(room)),
-        |(mut chunks, mut room)| async move {
-            let chunk = chunks.next();
-            if chunks.len() == 0 {
-                room = None;
-            }
-            chunk.map(|c| (Ok(c), (chunks, room)))
-        },
-    )
 }
 
 /// The next chunk, or 408 after a pause longer than `idle`.

@@ -2,9 +2,10 @@
 //! to rewrite their links or bind what CHILI created. Request bodies and replies each have a
 //! budget of `proxy_held_body_bytes` (so a flood of uploads never starves the replies), all
 //! connections together, and one client address (IPv4, or IPv6 per /56: a home network's whole
-//! prefix) within a quarter of each. Nothing ever waits for room: a request that would go over is refused at
-//! once with 503 `proxy_busy` and `Retry-After`, so a slow client can hold its share for at most
-//! the request deadline, and never make other requests queue behind it.
+//! prefix) within a quarter of each. Nothing ever waits for room: a request that would go over is
+//! refused at once with 503 `proxy_busy` and `Retry-After`, so a slow client can hold its share
+//! for at most the request deadline, and never make other requests queue behind it. Held bytes
+//! handed on as a stream ([`handed_on`]) keep their room until the last of them is taken.
 //!
 //! ```ignore
 //! let mut room = Room::new(&budget, client_ip);
@@ -17,6 +18,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::body::Bytes;
+use futures_util::Stream;
 use grafx_core::ErrorCode;
 
 use crate::AppError;
@@ -71,7 +74,7 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    /// An empty room for a body from `client` (the address as the rate limits count it).
+    /// An empty room for a body from `client` (counted per [`share_key`]).
     pub(crate) fn new(memory: &Arc<HeldMemory>, client: IpAddr) -> Self {
         Room {
             memory: Arc::clone(memory),
@@ -90,8 +93,7 @@ impl Room {
         if held.total + more > self.memory.limit || mine + more > share {
             return Err(busy(mine + more > share));
         }
-        held.total += more;
-        *held.by_client.entry(self.client).or_insert(0) += more;
+        held.add(self.client, more);
         self.bytes += more;
         Ok(())
     }
@@ -100,11 +102,31 @@ impl Room {
     /// which must not be lost. Such replies are few (writes are quota-bound) and small.
     pub(crate) fn force(&mut self, more: usize) {
         let more = more as u64;
-        let mut held = self.memory.lock();
-        held.total += more;
-        *held.by_client.entry(self.client).or_insert(0) += more;
+        self.memory.lock().add(self.client, more);
         self.bytes += more;
     }
+}
+
+impl Held {
+    fn add(&mut self, client: IpAddr, more: u64) {
+        self.total += more;
+        *self.by_client.entry(client).or_insert(0) += more;
+    }
+}
+
+/// `chunks` as a stream that keeps `room` until the last chunk has been taken: a body handed on
+/// to CHILI, or a reply handed to a slow reader, stays counted while it is still held.
+pub(crate) fn handed_on<E: Send + 'static>(
+    chunks: Vec<Bytes>,
+    room: Room,
+) -> impl Stream<Item = Result<Bytes, E>> + Send + 'static {
+    futures_util::stream::unfold(
+        (chunks.into_iter(), Some(room)),
+        |(mut chunks, room)| async move {
+            let chunk = chunks.next()?; // the room goes with the exhausted state
+            Some((Ok(chunk), (chunks, room)))
+        },
+    )
 }
 
 impl Drop for Room {

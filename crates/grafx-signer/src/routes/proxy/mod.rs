@@ -8,7 +8,7 @@
 //!    too ([`super::gates`]: the client IP's limit, `X-CSRF: 1`, the caller's session, the
 //!    signed-in user's limit); then the path against the allow-list and the caller's quotas.
 //! 2. [`body`]: the request body, bounded in size, in time, and in the memory all held bodies
-//!    take together ([`budget`], which held replies share).
+//!    take together ([`budget`]; held replies have a budget of their own).
 //! 3. [`send`]: CHILI is asked with the integration's token, within [`PROXY_DEADLINE`]; a 401 is
 //!    retried once with a replacement token when the body can be sent again.
 //! 4. [`reply`]: CHILI's status, headers and body go back; API links made relative

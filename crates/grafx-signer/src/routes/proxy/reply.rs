@@ -13,7 +13,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use grafx_core::{AccessToken, ErrorCode, ProxyPath};
 
-use super::budget::Room;
+use super::budget::{handed_on, Room};
 use super::links::{relative_link, rewrite_links, rewrites};
 use super::owners::{self, Claim};
 use super::redact::{redact_all, Redactor};
@@ -291,16 +291,12 @@ const SEND_CHUNK: usize = 64 * 1024;
 
 /// A held reply as a body that keeps its room in the budget until its last part is taken.
 fn sent_with_room(out: Vec<u8>, room: Room) -> Body {
-    let out = Bytes::from(out);
-    let chunks = futures_util::stream::unfold((out, Some(room)), |(mut rest, room)| async move {
-        if rest.is_empty() {
-            drop(room);
-            return None;
-        }
-        let part = rest.split_to(rest.len().min(SEND_CHUNK));
-        Some((Ok::<_, std::convert::Infallible>(part), (rest, room)))
-    });
-    Body::from_stream(chunks)
+    let mut out = Bytes::from(out);
+    let mut parts = Vec::with_capacity(out.len() / SEND_CHUNK + 1);
+    while !out.is_empty() {
+        parts.push(out.split_to(out.len().min(SEND_CHUNK)));
+    }
+    Body::from_stream(handed_on::<std::convert::Infallible>(parts, room))
 }
 
 #[cfg(test)]
