@@ -335,7 +335,7 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
     }
     if browser && !ok {
         report.record(END_TO_END, false, Duration::ZERO, false);
-    } else if browser && report.wanted("end-to-end") {
+    } else if browser && report.wanted(END_TO_END) {
         end_to_end(&mut report);
     } else if browser {
         report.left_out.push(END_TO_END.to_owned());
