@@ -89,7 +89,8 @@ enum LockOutcome {
 
 /// A grant as the token to cache, and whether it is the token already held (`usable`). Both
 /// stamps of the same token underestimate its real expiry (`expires_in` is rounded down and the
-/// reply took time to arrive): the later one is kept.
+/// reply took time to arrive): the later one is kept. On a tie the first stamp stays: it carries
+/// the lifetime CHILI issued, which the refresh leeway is measured against.
 fn stamp_grant(
     grant: &grafx_core::TokenGrant,
     usable: Option<&Arc<CachedToken>>,
@@ -102,7 +103,7 @@ fn stamp_grant(
     };
     let same = usable.filter(|old| old.access_token == token.access_token);
     if let Some(old) = same {
-        if old.expiry.expires_at() > token.expiry.expires_at() {
+        if old.expiry.expires_at() >= token.expiry.expires_at() {
             token.expiry = old.expiry;
         }
     }
@@ -958,9 +959,12 @@ mod tests {
                 .unwrap_err(),
             DOWN
         );
-        assert!(st
-            .answer_without_upstream(None, 1, at(1), &settings())
-            .is_none());
+        let until = st.failing_until.unwrap();
+        assert!(
+            st.answer_without_upstream(None, 1, until, &settings())
+                .is_none(),
+            "the backoff ends at its stamp"
+        );
 
         // The per-minute budget while upstream fails: once spent, no call until the oldest
         // attempt is a minute old (the failure backoff has run out by then).
@@ -1057,6 +1061,18 @@ mod tests {
         let (token, same) = stamp_grant(&grant, Some(&held), at(600));
         assert!(same);
         assert_eq!(token.expiry.expires_at(), held.expiry.expires_at());
+        // Reported as exactly 50 minutes: a tie, and the first stamp (a 60-minute life) stays.
+        let grant =
+            grafx_core::TokenGrant::from_parts("eyJ.same.token", "Bearer", 3000.0, "template:read")
+                .unwrap();
+        let (token, _) = stamp_grant(&grant, Some(&held), at(600));
+        assert_eq!(token.expiry, held.expiry);
+        // Reported as 55 minutes: the later stamp wins.
+        let grant =
+            grafx_core::TokenGrant::from_parts("eyJ.same.token", "Bearer", 3300.0, "template:read")
+                .unwrap();
+        let (token, _) = stamp_grant(&grant, Some(&held), at(600));
+        assert_eq!(token.expiry.expires_at(), at(3900));
         // A new token is stamped as received.
         let grant =
             grafx_core::TokenGrant::from_parts("eyJ.new.token", "Bearer", 3600.0, "template:read")

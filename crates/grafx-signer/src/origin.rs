@@ -121,6 +121,18 @@ mod tests {
         ] {
             assert!(!p.allows(no), "{no}");
         }
+        // Each part an origin lacks, on its own.
+        for no in [
+            "https://app.example.com/x",
+            "https://app.example.com/?q=1",
+            "https://app.example.com?q=1",
+            "https://app.example.com/#f",
+            "https://user@app.example.com",
+            "https://:pw@app.example.com",
+            "https://user:pw@app.example.com",
+        ] {
+            assert_eq!(normalize(no), None, "{no}");
+        }
     }
 
     #[test]

@@ -59,25 +59,12 @@ enum Key {
 #[derive(Clone, Default)]
 struct Table(Arc<DashMap<Key, InMemoryState>>);
 
-/// A key to check, and whether the check charges it or only looks.
-#[derive(Debug, Clone)]
+/// A key to check, and whether the check charges it or only looks. Its `Eq` and `Hash` exist
+/// for governor's bounds only: [`Table`] stores and finds entries by `key` alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Probe {
     key: Key,
     charge: bool,
-}
-
-impl PartialEq for Probe {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Probe {}
-
-impl std::hash::Hash for Probe {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
-    }
 }
 
 impl StateStore for Table {
@@ -517,6 +504,66 @@ mod tests {
             kept.check_user("alice").is_ok(),
             "the user limit changed: anew"
         );
+    }
+
+    /// A limiter whose keys refill within a microsecond, to see what a sweep forgets.
+    fn refilling_at_once() -> Limiter {
+        Limiter::with_quota(Quota::with_period(Duration::from_micros(1)).unwrap())
+    }
+
+    fn fill(limiter: &Limiter, keys: std::ops::Range<u32>) {
+        for i in keys {
+            let _ = limiter.check(Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i))));
+        }
+    }
+
+    #[test]
+    fn below_the_bound_every_client_has_its_own_entry() {
+        let limiter = refilling_at_once();
+        fill(&limiter, 0..1000);
+        assert_eq!(limiter.table.0.len(), 1000);
+        assert!(!limiter.full.load(Ordering::Relaxed));
+        assert!(!limiter.inner.is_empty());
+        assert!(refilling_at_once().inner.is_empty());
+    }
+
+    #[test]
+    fn the_size_is_sampled_every_so_many_checks_not_counted_per_request() {
+        let limiter = Limiter::new(600).unwrap(); // nothing refills during the test
+                                                  // Checks 0..=MAX_KEYS: the last sample (at a multiple of SAMPLE_EVERY) saw fewer keys.
+        fill(&limiter, 0..MAX_KEYS as u32 + 1);
+        assert!(!limiter.full.load(Ordering::Relaxed));
+        // Within the next SAMPLE_EVERY checks the table is seen full.
+        fill(
+            &limiter,
+            MAX_KEYS as u32 + 1..MAX_KEYS as u32 + 1 + SAMPLE_EVERY as u32,
+        );
+        assert!(limiter.full.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn refilled_keys_are_forgotten_once_the_table_is_over_half_full() {
+        let half = MAX_KEYS as u32 / 2;
+        let limiter = refilling_at_once();
+        fill(&limiter, 0..half);
+        std::thread::sleep(Duration::from_millis(20));
+        // At half: no scan (it costs a pass over the table); one key more: refilled keys go.
+        limiter.sample();
+        assert_eq!(limiter.table.0.len(), half as usize);
+        fill(&limiter, half..half + 1);
+        std::thread::sleep(Duration::from_millis(20));
+        limiter.sample();
+        assert_eq!(limiter.table.0.len(), 0, "every key had refilled");
+        // At most one scan every SWEEP_EVERY.
+        fill(&limiter, 0..half + 1);
+        std::thread::sleep(Duration::from_millis(20));
+        limiter.sample();
+        assert_eq!(limiter.table.0.len(), half as usize + 1, "swept just now");
+        // The sweep keeps keys that have not refilled.
+        let slow = Limiter::new(60).unwrap();
+        fill(&slow, 0..half + 1);
+        slow.sample();
+        assert_eq!(slow.table.0.len(), half as usize + 1);
     }
 
     #[test]

@@ -104,6 +104,9 @@ enum Command {
         /// Do not install anything; fail if cargo-mutants is missing.
         #[arg(long)]
         no_install: bool,
+        /// Only this part: `core` or `signer`.
+        #[arg(long, value_parser = ["core", "signer"])]
+        only: Option<String>,
     },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
@@ -145,7 +148,7 @@ fn main() -> ExitCode {
             targets,
             no_install,
         } => fuzz::run(&root, !no_install, secs, &targets),
-        Command::Mutants { no_install } => mutants::run(&root, !no_install),
+        Command::Mutants { no_install, only } => mutants::run(&root, !no_install, only.as_deref()),
         Command::Test {
             no_install,
             no_browser,

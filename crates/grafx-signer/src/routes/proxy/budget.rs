@@ -179,6 +179,26 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_site_holds_one_share_per_56_and_a_mapped_ipv4_is_its_address() {
+        let v6 = |s: &str| IpAddr::from(s.parse::<std::net::Ipv6Addr>().unwrap());
+        let site = share_key(v6("2001:db8:aa:bbcc:1:2:3:4"));
+        assert_eq!(site, v6("2001:db8:aa:bb00::"));
+        // Every /64 inside the /56 is the same client; the next /56 is another.
+        assert_eq!(share_key(v6("2001:db8:aa:bbff:ffff::1")), site);
+        assert_eq!(share_key(v6("2001:db8:aa:bb00::")), site);
+        assert_eq!(share_key(v6("2001:db8:aa:bc00::1")), v6("2001:db8:aa:bc00::"));
+        assert_eq!(share_key(v6("::ffff:10.0.0.7")), ip(7));
+        assert_eq!(share_key(ip(7)), ip(7));
+        let memory = HeldMemory::new(4000);
+        let mut a = Room::new(&memory, v6("2001:db8:aa:bb01::1"));
+        a.grow(1000).unwrap();
+        let mut b = Room::new(&memory, v6("2001:db8:aa:bbfe::9"));
+        assert!(b.grow(1).is_err(), "a second /64 of the same /56 shares its share");
+        let mut c = Room::new(&memory, v6("2001:db8:aa:bc00::1"));
+        c.grow(1000).unwrap();
+    }
+
+    #[test]
     fn the_budget_and_each_clients_share_bound_what_is_held() {
         let memory = HeldMemory::new(4000);
         assert_eq!(memory.client_share(), 1000);
@@ -210,9 +230,11 @@ mod tests {
         assert_eq!(memory.held(), 3000);
         e5.grow(1000).unwrap();
         assert!(a2.grow(1).is_err(), "the budget is full again");
-        // A forced grow goes past the budget and is given back too.
+        // A forced grow goes past the budget, counts against the client's share, and is given
+        // back too.
         a2.force(500);
         assert_eq!(memory.held(), 4500);
+        assert_eq!(memory.lock().by_client.get(&ip(1)), Some(&500));
         drop(a2);
         drop(rooms);
         drop(e5);
@@ -221,5 +243,26 @@ mod tests {
             memory.lock().by_client.is_empty(),
             "no address is left behind"
         );
+    }
+
+    #[test]
+    fn a_refusal_names_the_limit_that_refused() {
+        let memory = HeldMemory::new(4000);
+        let mut forced = Room::new(&memory, ip(9));
+        forced.force(500);
+        let mut rooms: Vec<Room> = (1..=3).map(|i| Room::new(&memory, ip(i))).collect();
+        for r in &mut rooms {
+            r.grow(1000).unwrap();
+        }
+        // Exactly a whole share, but past the budget: the budget refused, not the share.
+        let e = Room::new(&memory, ip(4)).grow(1000).unwrap_err();
+        assert!(
+            e.description.contains("proxy_held_body_bytes"),
+            "{}",
+            e.description
+        );
+        // Past the share: the share refused.
+        let e = Room::new(&memory, ip(1)).grow(1).unwrap_err();
+        assert!(e.description.contains("share"), "{}", e.description);
     }
 }

@@ -100,14 +100,15 @@ fn replaced<'a>(buf: &[u8], spans: impl Iterator<Item = &'a (usize, usize)>) -> 
 }
 
 /// Where `token` is spelled in `buf`, as sorted, disjoint byte ranges: literally (a fast,
-/// linear search), and, when `buf` holds JSON escapes at all, with any of its characters escaped
+/// linear search), and, when `buf` holds a JSON escape at all (`\uXXXX`, `\/`, `\"`, `\\`: a
+/// token is opaque, and may hold any of these characters), with any of its characters escaped
 /// (a linear pass that decodes them, then the same search). Both: a literal token right after
 /// a broken escape (`\u006` then the token) is not there once decoded.
 fn spans(buf: &[u8], token: &[u8]) -> Vec<(usize, usize)> {
     let mut found: Vec<(usize, usize)> = memmem::find_iter(buf, token)
         .map(|i| (i, i + token.len()))
         .collect();
-    let escaped = memmem::find(buf, b"\\u").is_some() || memmem::find(buf, b"\\/").is_some();
+    let escaped = memchr::memchr_iter(b'\\', buf).any(|i| escape_at(&buf[i..]).is_some());
     if !escaped {
         return found;
     }
@@ -186,7 +187,8 @@ mod tests {
 
     /// The replacement of a spelling `len` bytes long.
     fn mark(len: usize) -> String {
-        format!("[redacted]{}", "*".repeat(len - 10))
+        let padded = format!("[redacted]{}", "*".repeat(len.saturating_sub(10)));
+        padded[..len].to_string()
     }
 
     fn streamed(token: &str, chunks: &[&[u8]]) -> Vec<u8> {
@@ -255,6 +257,52 @@ mod tests {
         let binary: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
         let chunks: Vec<&[u8]> = binary.chunks(1000).collect();
         assert_eq!(streamed(TOKEN, &chunks), binary);
+    }
+
+    #[test]
+    fn all_but_the_window_is_sent_at_once() {
+        let held = TOKEN.len() * MAX_ESCAPE - 1;
+        // Plain bytes, with a token early on.
+        let body = format!("xx{TOKEN}{}", "y".repeat(3 * held));
+        let mut r = Redactor::new(TOKEN);
+        let sent = r.feed(body.as_bytes());
+        assert_eq!(sent.len(), body.len() - held);
+        assert!(sent.starts_with(format!("xx{}", mark(TOKEN.len())).as_bytes()));
+        // Escapes, one of them ending right at the cut: it is sent, not held.
+        let body = format!("{}z", "\\/".repeat(2 * held));
+        assert_eq!(
+            (body.len() - held) % 2,
+            0,
+            "the cut falls between two escapes"
+        );
+        assert_eq!(
+            Redactor::new(TOKEN).feed(body.as_bytes()).len(),
+            body.len() - held
+        );
+    }
+
+    #[test]
+    fn each_spelling_is_marked_on_its_own_and_any_token_character_may_be_escaped() {
+        let m = mark(TOKEN.len());
+        let body = format!("\\/{TOKEN}{TOKEN}");
+        assert_eq!(
+            redact_all(body.as_bytes(), TOKEN).unwrap(),
+            format!("\\/{m}{m}").as_bytes()
+        );
+        // Tokens are opaque: a base64 one may hold `/` (written `\/` by some encoders), and a
+        // quote or a backslash is escaped in any JSON string.
+        for (token, spelled) in [
+            ("ab/cd+ef", r"ab\/cd+ef"),
+            ("ab\"cd", r#"ab\"cd"#),
+            ("ab\\cd", r"ab\\cd"),
+        ] {
+            let body = format!("[\"{spelled}\"]");
+            assert_eq!(
+                redact_all(body.as_bytes(), token).unwrap(),
+                format!("[\"{}\"]", mark(spelled.len())).as_bytes(),
+                "{spelled}"
+            );
+        }
     }
 
     #[test]
