@@ -12,10 +12,11 @@ import init, {
   type TaskProgress,
   type OutputSetting,
   type Project,
+  type Media,
   type StudioUILoaderConfig,
   type GraFxVia,
 } from "grafx-wasm";
-import SDK, { type ConfigType, WellKnownConfigurationKeys } from "@chili-publish/studio-sdk";
+import SDK, { type ConfigType, WellKnownConfigurationKeys, RefreshedAuthCredendentials, type AnyAuthRefreshRequest } from "@chili-publish/studio-sdk";
 
 // studio-ui is not on npm: this is the part of its `IStudioUILoaderConfig` (chili-publish/studio-ui,
 // src/types/types.ts) that grafx.studio.uiLoaderConfig fills in, copied as the README documents it.
@@ -82,6 +83,18 @@ export async function usage(): Promise<void> {
   const projectPreview: Blob = await grafx.projects.preview(project.id);
   const mediaPreview: Blob = await grafx.media.preview("m1", "x4096", { intervalMs: 250, timeoutMs: 20_000, onProgress: (p) => console.log(p.attempt) });
   void mediaPreview;
+  const mine: Page<Project> = await grafx.projects.list({ limit: 10, collectionId: "c1" });
+  const renamed: Project = await grafx.projects.rename(mine.items[0].id, "Renamed");
+  void renamed;
+  const folder = await grafx.media.list({ folder: "/photos", includeFolders: true, includeItemsFromSubfolders: false, tag: ["a", "b"] });
+  const folders: Media[] = folder.items.filter((m) => m.type === 1 || m.type === "Directory");
+  const original: Blob = await grafx.media.download(folders[0].id, { signal: new AbortController().signal });
+  const item: Media = await grafx.media.get("m1");
+  const where: string | null = item.relativePath;
+  void [original, where];
+  const layoutPreview: Blob = await grafx.templates.preview(page.items[0].id, "thumbnail", { layoutId: "0", pageId: "1" });
+  const created: string | undefined = page.items[0].dateCreated ?? page.items[0].DateCreated;
+  void [layoutPreview, created];
   await grafx.projects.delete(project.id);
   const settings: OutputSetting[] = await grafx.output.settings();
   const render: RenderResult = await grafx.output.render("pdf", { templateId: page.items[0].id }, {
@@ -120,6 +133,15 @@ export async function usage(): Promise<void> {
 
   // The Studio SDK, wired as CHILI's docs do it: the handler is assignable without a cast.
   const config: ConfigType = { editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired };
+  // A connector with its own authentication: the app answers with the SDK's own credentials.
+  const withConnectors: ConfigType = {
+    editorId: "studio-editor",
+    onAuthExpired: grafx.studio.onAuthExpiredWith(async (request) => {
+      const sdkRequest: Pick<AnyAuthRefreshRequest, "connectorId" | "headerValue"> = request;
+      return sdkRequest.connectorId === "dam" ? new RefreshedAuthCredendentials({ "x-api-key": "k" }) : null;
+    }),
+  };
+  void withConnectors;
   const sdk = new SDK(config);
   const { ENVIRONMENT_API, GRAFX_AUTH_TOKEN } = await grafx.studio.configuration();
   await sdk.configuration.setValue(WellKnownConfigurationKeys.GraFxStudioEnvironmentApiUrl, ENVIRONMENT_API);

@@ -37,6 +37,26 @@ pub struct Template {
     pub extra: Extra,
 }
 
+impl Template {
+    /// When it was created: the field CHILI's release notes (2026-03-30) call `DateCreated`,
+    /// read in that casing or in camelCase (`dateCreated`), as no source shows the wire's.
+    pub fn date_created(&self) -> Option<&str> {
+        self.either_case("dateCreated", "DateCreated")
+    }
+
+    /// When its content last changed: `LastModifiedContentUtc` (release notes 2026-03-30), read
+    /// in that casing or in camelCase (`lastModifiedContentUtc`).
+    pub fn last_modified_content(&self) -> Option<&str> {
+        self.either_case("lastModifiedContentUtc", "LastModifiedContentUtc")
+    }
+
+    fn either_case(&self, camel: &str, pascal: &str) -> Option<&str> {
+        [camel, pascal]
+            .into_iter()
+            .find_map(|k| self.extra.get(k).and_then(serde_json::Value::as_str))
+    }
+}
+
 /// The template a project was made from: `{"id": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateRef {
@@ -60,17 +80,50 @@ pub struct Project {
     pub extra: Extra,
 }
 
-/// A media item (`GET media`, `GET media/{id}`).
+/// A media item or folder (`GET media`, `GET media/{id}`): the Swagger's `Asset`, as CHILI's
+/// media example connector (studio-connector-framework) types it. Every field but `id` may be
+/// null.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     /// Its id.
     pub id: String,
     /// Its name.
-    pub name: String,
-    /// Everything else CHILI sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The folder it is in (a folder's is its parent's), e.g. `/photos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_path: Option<String>,
+    /// Its file extension, e.g. `png`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    /// `0`/`"Item"` for an item, `1`/`"Directory"` for a folder: CHILI's documentation numbers
+    /// them; the Swagger's types also allow names. See [`Media::is_folder`].
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<serde_json::Value>,
+    /// Its width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Its height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Everything else CHILI sent (`metaData`…).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl Media {
+    /// Whether this is a folder: `type` 1, or (any case) `Directory`, `Folder`, `Collection` or
+    /// `"1"`, the rule of CHILI's media example connector.
+    pub fn is_folder(&self) -> bool {
+        match &self.kind {
+            Some(serde_json::Value::Number(n)) => n.as_u64() == Some(1),
+            Some(serde_json::Value::String(s)) => ["directory", "folder", "collection", "1"]
+                .iter()
+                .any(|f| s.eq_ignore_ascii_case(f)),
+            _ => false,
+        }
+    }
 }
 
 /// An output setting (`GET output/settings`): how one format is rendered.
@@ -175,6 +228,64 @@ mod tests {
         assert_eq!(s.extra["watermark"], false);
         let t: Template = serde_json::from_str(r#"{"id":"t","name":"Flyer"}"#).unwrap();
         assert!(t.tags.is_empty() && t.description.is_none());
+    }
+
+    #[test]
+    fn template_dates_are_read_in_either_casing() {
+        let camel: Template = serde_json::from_str(
+            r#"{"id":"t","name":"F","dateCreated":"2026-01-02T03:04:05Z","lastModifiedContentUtc":"2026-02-03T04:05:06Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(camel.date_created(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(camel.last_modified_content(), Some("2026-02-03T04:05:06Z"));
+        let pascal: Template = serde_json::from_str(
+            r#"{"id":"t","name":"F","DateCreated":"2025-01-02","LastModifiedContentUtc":"2025-02-03"}"#,
+        )
+        .unwrap();
+        assert_eq!(pascal.date_created(), Some("2025-01-02"));
+        assert_eq!(pascal.last_modified_content(), Some("2025-02-03"));
+        let none: Template =
+            serde_json::from_str(r#"{"id":"t","name":"F","createdDate":"x"}"#).unwrap();
+        assert_eq!(
+            (none.date_created(), none.last_modified_content()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn media_items_and_folders_in_every_spelling_chili_uses() {
+        let item: Media = serde_json::from_str(
+            r#"{"id":"m","name":"a.png","relativePath":"/photos","extension":"png","type":0,"width":10,"height":20,"metaData":{"k":"v"}}"#,
+        )
+        .unwrap();
+        assert_eq!(item.name.as_deref(), Some("a.png"));
+        assert_eq!(item.relative_path.as_deref(), Some("/photos"));
+        assert_eq!(item.extension.as_deref(), Some("png"));
+        assert_eq!((item.width, item.height), (Some(10), Some(20)));
+        assert_eq!(item.extra["metaData"]["k"], "v");
+        assert!(!item.is_folder());
+        let nulls: Media = serde_json::from_str(
+            r#"{"id":"d","name":null,"relativePath":null,"extension":null,"type":1,"width":null,"height":null,"metaData":null}"#,
+        )
+        .unwrap();
+        assert!(nulls.is_folder() && nulls.name.is_none() && nulls.width.is_none());
+        let kind = |t: &str| {
+            serde_json::from_str::<Media>(&format!(r#"{{"id":"x","type":{t}}}"#))
+                .unwrap()
+                .is_folder()
+        };
+        for folder in [
+            "1",
+            r#""Directory""#,
+            r#""folder""#,
+            r#""COLLECTION""#,
+            r#""1""#,
+        ] {
+            assert!(kind(folder), "{folder} is a folder");
+        }
+        for item in ["0", "2", r#""Item""#, r#""0""#, "null", "true"] {
+            assert!(!kind(item), "{item} is not a folder");
+        }
     }
 
     #[test]

@@ -60,6 +60,16 @@ impl Scopes {
         self.0.iter().map(String::as_str)
     }
 
+    /// The scopes that can start renders, sorted: CHILI's `output:static` and `output:animated`,
+    /// and any other `output:` action (in any case). CHILI counts renders, and warns that a token
+    /// beyond read-only "may cost you unwanted renders".
+    pub fn renders(&self) -> impl Iterator<Item = &str> {
+        self.iter().filter(|s| {
+            s.split_once(':')
+                .is_some_and(|(resource, _)| resource.eq_ignore_ascii_case("output"))
+        })
+    }
+
     /// The scopes that may grant writing, sorted: any `write` action (in any case, in any position
     /// after the resource), and anything not shaped `resource:action` (`*`, `admin`), which a
     /// read-only policy cannot vouch for.
@@ -226,6 +236,16 @@ mod tests {
         ] {
             assert!(typo.parse::<BrowserScopes>().is_err(), "{typo}");
         }
+    }
+
+    #[test]
+    fn render_scopes_are_the_output_ones() {
+        let s = Scopes::parse("output:static OUTPUT:animated output template:read outputs:x");
+        assert_eq!(
+            s.renders().collect::<Vec<_>>(),
+            ["OUTPUT:animated", "output:static"]
+        );
+        assert_eq!(Scopes::parse("template:read").renders().count(), 0);
     }
 
     #[test]

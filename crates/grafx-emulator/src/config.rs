@@ -152,6 +152,38 @@ pub struct Settings {
     /// while it generates one (0: at once).
     #[serde(default)]
     pub media_preview_render_ms: u64,
+    /// Which body `PATCH projects/{id}` (rename) takes. CHILI's release notes (2023-05-16) name
+    /// the route, not its body: by default both likely forms are taken; a test can leave one.
+    #[serde(default)]
+    pub project_rename_body: RenameBody,
+    /// Spell a media item's `type` as `"Item"`/`"Directory"` rather than `0`/`1`. CHILI's
+    /// documentation (the custom media connector guide) shows the numbers; the media example
+    /// connector's types, written from the Swagger, take either. Unsettled: both are served.
+    #[serde(default)]
+    pub media_type_names: bool,
+    /// Answer `GET media/{id}` with the bare item rather than `{data, links}`. The example
+    /// connector's Swagger types and CHILI's connector guide read `{data, links}`; an older API
+    /// description shows the bare item. Unsettled: both are served and the helpers read both.
+    #[serde(default)]
+    pub bare_media_item: bool,
+    /// Spell a template's dates `DateCreated`/`LastModifiedContentUtc` (as the release notes of
+    /// 2026-03-30 write them) rather than camelCase `dateCreated`/`lastModifiedContentUtc` (as
+    /// every other key of the API is spelled). No source shows a reply: both are served.
+    #[serde(default)]
+    pub pascal_case_template_dates: bool,
+}
+
+/// The bodies `PATCH projects/{id}` takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenameBody {
+    /// `{"name": …}` and a JSON Patch replacing `/name`.
+    #[default]
+    Either,
+    /// Only `{"name": …}`.
+    Name,
+    /// Only a JSON Patch: `[{"op": "replace", "path": "/name", "value": …}]`.
+    JsonPatch,
 }
 
 fn default_download_ttl() -> u64 {
@@ -171,6 +203,10 @@ impl Default for Settings {
             output_min_bytes: 0,
             next_page_as_token: false,
             media_preview_render_ms: 0,
+            project_rename_body: RenameBody::Either,
+            media_type_names: false,
+            bare_media_item: false,
+            pascal_case_template_dates: false,
         }
     }
 }

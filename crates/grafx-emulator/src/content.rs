@@ -25,17 +25,33 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    pub(crate) fn json(&self) -> Value {
-        json!({
+    /// The template as listed and read. Its folder is its first tag's (`/` without tags). The
+    /// dates are the fields CHILI's release notes (2026-03-30) name `DateCreated` and
+    /// `LastModifiedContentUtc`; no source shows their casing on the wire, so `pascal_case`
+    /// chooses between that spelling and camelCase (see [`crate::Settings`]).
+    pub(crate) fn json(&self, pascal_case: bool) -> Value {
+        let (created, modified) = if pascal_case {
+            ("DateCreated", "LastModifiedContentUtc")
+        } else {
+            ("dateCreated", "lastModifiedContentUtc")
+        };
+        let mut v = json!({
             "id": self.id,
             "name": self.name,
+            "relativePath": self.relative_path(),
             "description": self.description,
             "tags": self.tags,
-            "createdDate": self.created,
-            "lastModifiedDate": self.modified,
             "width": self.width,
             "height": self.height,
-        })
+        });
+        v[created] = json!(self.created);
+        v[modified] = json!(self.modified);
+        v
+    }
+
+    /// The folder the template is in.
+    pub(crate) fn relative_path(&self) -> String {
+        format!("/{}", self.tags.first().copied().unwrap_or(""))
     }
 
     /// A stand-in for a document sent inline (`documentContent`): its name and first layout's size.
@@ -64,10 +80,21 @@ impl Template {
         }
     }
 
+    /// A new project's document: the template's, marked as CHILI marks a project's
+    /// (templates-vs-projects: `properties.type` "project" and `properties.templateId`; the
+    /// template-store workshop's save check needs `selectedLayoutId`, kept from the template).
+    pub(crate) fn project_document(&self) -> Value {
+        let mut doc = self.document();
+        doc["properties"]["type"] = json!("project");
+        doc["properties"]["templateId"] = json!(self.id);
+        doc
+    }
+
     /// The Studio document JSON (what `download` returns and projects start from).
     pub(crate) fn document(&self) -> Value {
         json!({
             "engineVersion": "1.20.0",
+            "selectedLayoutId": "0",
             "properties": { "name": self.name, "type": "template" },
             "layouts": [{ "id": "0", "name": "Main", "width": self.width, "height": self.height, "unit": "px" }],
             "pages": [{ "id": "0", "number": 0, "frames": [
@@ -87,24 +114,75 @@ impl Template {
 pub(crate) struct Media {
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) created: &'static str,
+    /// The folder it is in: `/`, or `/a/b` (no trailing slash), as CHILI's media example
+    /// connector writes a `folder`.
+    pub(crate) folder: &'static str,
     pub(crate) width: u32,
     pub(crate) height: u32,
     pub(crate) rgb: [u8; 3],
 }
 
+/// A media item's `type`: CHILI's documentation numbers them (0 an item, 1 a folder); the media
+/// example connector's Swagger types also take the names.
+fn media_type(directory: bool, names: bool) -> Value {
+    match (directory, names) {
+        (false, false) => json!(0),
+        (true, false) => json!(1),
+        (false, true) => json!("Item"),
+        (true, true) => json!("Directory"),
+    }
+}
+
 impl Media {
-    pub(crate) fn json(&self) -> Value {
+    /// The item as listed and read: the shape of the Swagger's `Asset` (studio-connector-framework,
+    /// `grafx-media-example/lib/types.ts`). `names` spells `type` as a name.
+    pub(crate) fn json(&self, names: bool) -> Value {
         json!({
             "id": self.id,
             "name": self.name,
-            "type": "image",
+            "relativePath": self.folder,
             "extension": "png",
+            "type": media_type(false, names),
             "width": self.width,
             "height": self.height,
-            "createdDate": self.created,
+            "metaData": {},
         })
     }
+}
+
+/// The folders that hold `media`, each as a list entry of `type` 1 (`Directory`): its
+/// `relativePath` is its parent's, as the media example connector reads it. Sorted by path.
+pub(crate) fn media_folders(media: &[Media], names: bool) -> Vec<(String, Value)> {
+    let mut paths: Vec<String> = Vec::new();
+    for m in media {
+        let mut path = String::new();
+        for part in m.folder.split('/').filter(|p| !p.is_empty()) {
+            path = format!("{path}/{part}");
+            if !paths.contains(&path) {
+                paths.push(path.clone());
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            let parent = if parent.is_empty() { "/" } else { parent };
+            let entry = json!({
+                "id": format!("3e5b9f20-0000-4000-8000-0000000009{:02}", i + 1),
+                "name": name,
+                "relativePath": parent,
+                "extension": null,
+                "type": media_type(true, names),
+                "width": null,
+                "height": null,
+                "metaData": null,
+            });
+            (path, entry)
+        })
+        .collect()
 }
 
 /// A project created from a template.
@@ -403,63 +481,28 @@ impl Content {
 
     /// The seeded media, one row each.
     fn seeded_media() -> Vec<Media> {
-        let m = |n: u8, name: &str, created, w, h, rgb| Media {
+        let m = |n: u8, name: &str, folder, w, h, rgb| Media {
             id: format!("3e5b9f20-0000-4000-8000-0000000001{n:02}"),
             name: name.into(),
-            created,
+            folder,
             width: w,
             height: h,
             rgb,
         };
         vec![
-            m(
-                1,
-                "beach.png",
-                "2026-05-01T10:00:00Z",
-                1600,
-                1067,
-                [70, 160, 210],
-            ),
-            m(
-                2,
-                "logo.png",
-                "2026-01-10T09:00:00Z",
-                512,
-                512,
-                [230, 60, 60],
-            ),
-            m(
-                3,
-                "storefront.png",
-                "2026-02-02T12:00:00Z",
-                1920,
-                1280,
-                [160, 140, 90],
-            ),
-            m(
-                4,
-                "team.png",
-                "2026-03-03T15:30:00Z",
-                1600,
-                900,
-                [110, 170, 120],
-            ),
+            m(1, "beach.png", "/photos", 1600, 1067, [70, 160, 210]),
+            m(2, "logo.png", "/", 512, 512, [230, 60, 60]),
+            m(3, "storefront.png", "/photos", 1920, 1280, [160, 140, 90]),
+            m(4, "team.png", "/photos", 1600, 900, [110, 170, 120]),
             m(
                 5,
                 "product-shot.png",
-                "2026-07-21T08:45:00Z",
+                "/photos/products",
                 1200,
                 1200,
                 [240, 200, 80],
             ),
-            m(
-                6,
-                "texture.png",
-                "2026-09-09T09:09:00Z",
-                1024,
-                1024,
-                [100, 100, 140],
-            ),
+            m(6, "texture.png", "/", 1024, 1024, [100, 100, 140]),
         ]
     }
 

@@ -33,7 +33,9 @@ mod server;
 mod state;
 mod tokens;
 
-pub use config::{ClientSpec, EmulatorConfig, Settings, AUDIENCE, READ_SCOPES, WRITE_SCOPES};
+pub use config::{
+    ClientSpec, EmulatorConfig, RenameBody, Settings, AUDIENCE, READ_SCOPES, WRITE_SCOPES,
+};
 pub use error::Error;
 pub use faults::{Fault, FaultSpec, FaultTarget};
 pub use journal::RecordedRequest;

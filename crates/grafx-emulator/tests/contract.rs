@@ -519,8 +519,53 @@ async fn the_platform_api_route_takes_the_same_token() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"]["name"], "demo");
+    assert_eq!(body["name"], "demo");
+    assert_eq!(body["totalRenders"], 0);
+    assert_eq!(body["totalWatermarkedRenders"], 0);
     assert_eq!(env.http.get(&url).send().await.unwrap().status(), 401);
+    // The routes the release notes of 2026-02-23 name: by id, renders, the subscription.
+    let platform = env.em.emulator().platform_api_url();
+    let get = |path: String| {
+        let (http, reader) = (env.http.clone(), reader.clone());
+        async move {
+            let res = http.get(path).bearer_auth(&reader).send().await.unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let id = body["id"].as_str().unwrap().to_owned();
+    let sub = body["subscriptionId"].as_str().unwrap().to_owned();
+    let (status, by_id) = get(format!("{platform}api/v1/environments/{id}")).await;
+    assert_eq!((status, &by_id["name"]), (200, &json!("demo")));
+    let started = env
+        .call(
+            &env.token("demo-writer").await,
+            Method::POST,
+            "output/pdf",
+            Some(json!({ "templateId": FLYER })),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    for path in [
+        format!("{platform}api/v1/environments/{id}/renders"),
+        format!("{platform}api/v1/subscriptions/{sub}/renders"),
+        format!("{platform}api/v1/subscriptions/{sub}"),
+    ] {
+        let (status, reply) = get(path.clone()).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(reply["totalRenders"], 1, "{path}: the render counted");
+        assert_eq!(reply["totalWatermarkedRenders"], 0, "{path}");
+    }
+    assert_eq!(
+        get(format!("{platform}api/v1/environments/other")).await.0,
+        404
+    );
+    assert_eq!(
+        get(format!("{platform}api/v1/subscriptions/{id}")).await.0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -634,6 +679,95 @@ async fn the_older_query_string_output_endpoints_still_answer() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+    // The format and the source in a JSON body, or the document itself as the body.
+    let started = |path: &str, body: Value| {
+        let req = env
+            .http
+            .post(env.url(path))
+            .bearer_auth(&writer)
+            .json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let file_type = |task: Value| {
+        let task = task["data"]["taskId"].as_str().unwrap().to_owned();
+        let (env, writer) = (&env, &writer);
+        async move {
+            let file = env
+                .get(writer, &format!("output/tasks/{task}/download"))
+                .await;
+            file.headers()["content-type"].to_str().unwrap().to_owned()
+        }
+    };
+    let (status, task) = started(
+        "output/animation",
+        json!({ "projectId": id, "outputType": "mp4" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(file_type(task).await, "video/mp4");
+    let document = env
+        .get(&writer, &format!("templates/{FLYER}/download"))
+        .await;
+    let document: Value = document.json().await.unwrap();
+    let (status, task) = started("output/image?outputType=jpg", document).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(file_type(task).await, "image/jpeg");
+    let (status, problem) = started(
+        "output/image",
+        json!({ "projectId": id, "outputType": "gif" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("png, jpg"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_finished_task_carries_no_invented_status() {
+    let env = Env::new(Settings {
+        output_render_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let writer = env.token("demo-writer").await;
+    let res = env
+        .call(
+            &writer,
+            Method::POST,
+            "output/pdf",
+            Some(json!({ "templateId": FLYER })),
+        )
+        .await;
+    let task: Value = res.json().await.unwrap();
+    let task = task["data"]["taskId"].as_str().unwrap();
+    let done: Value = env
+        .get(&writer, &format!("output/tasks/{task}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        done["data"],
+        json!({ "taskId": task }),
+        "studio-ui's shape, nothing invented"
+    );
+    assert!(done["links"]["download"]
+        .as_str()
+        .unwrap()
+        .ends_with("/download"));
+    assert!(
+        done.get("status").is_none(),
+        "studio-ui reads a top-level status as an error"
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ pub use config::defaults;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, ProxyPolicy, ProxyQuota, RedisSettings, RedisUrl,
     SignerConfig, DEFAULT_AUDIENCE, DEFAULT_AUTH_URL, DEFAULT_LISTEN,
-    DEFAULT_PROXY_MAX_REQUEST_BYTES,
+    DEFAULT_PROXY_MAX_REQUEST_BYTES, RENDERS_IN_BROWSERS,
 };
 pub use error::{AppError, Error, InvalidValue, Setting};
 pub use fast_path::{Observer, SignerFuture, SignerService};

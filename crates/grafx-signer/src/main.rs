@@ -243,6 +243,20 @@ fn scope_warnings(
 ) -> Vec<String> {
     let browser_facing = integration.allowed_origins != grafx_signer::OriginPolicy::ServerSideOnly;
     let mut warnings = Vec::new();
+    // A token with any refused scope is not handed to browsers at all.
+    let handed_to_browsers = browser_facing
+        && integration
+            .browser_scopes
+            .as_ref()
+            .is_none_or(|p| p.refused(scope).is_empty());
+    let renders: Vec<&str> = scope.renders().collect();
+    if handed_to_browsers && !renders.is_empty() {
+        warnings.push(format!(
+            "browsers can obtain this token and it can start renders ({}): {}",
+            renders.join(" "),
+            grafx_signer::RENDERS_IN_BROWSERS
+        ));
+    }
     match &integration.browser_scopes {
         Some(policy) => {
             let refused = policy.refused(scope);

@@ -158,6 +158,12 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
         "a token leaked into the logs"
     );
     assert!(
+        logs.contains("WARN")
+            && logs.contains("integration `default`: a browser token with an output:* scope")
+            && logs.contains("browser_scopes = ["),
+        "the banner says browsers may start renders, and how to refuse them: {logs}"
+    );
+    assert!(
         !seen.contains(SECRET),
         "secret leaked into a response or metrics"
     );
@@ -226,7 +232,32 @@ async fn token_and_check_subcommands() {
         text.contains("default: OK") && text.contains("template:read"),
         "{text}"
     );
-    assert!(!text.contains("WARNING"), "a read-only token: {text}");
+    // CHILI's read-only token carries output:*: it can start renders, and check says how to
+    // refuse them.
+    assert!(
+        text.contains("WARNING: browsers can obtain this token and it can start renders (output:animated output:static)")
+            && text.contains("browser_scopes = [")
+            && !text.contains("it can write"),
+        "{text}"
+    );
+    let out = signer(&em, SECRET, &["check"])
+        .env(
+            "SIGNER_BROWSER_SCOPES",
+            "template:list,template:read,media:list,media:read,font:list,font:read,myproject:list,myproject:read,template_collection:list,template_collection:read",
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("refuses output:animated output:static") && !text.contains("start renders"),
+        "{text}"
+    );
+    let out = signer(&em, SECRET, &["check"])
+        .env_remove("SIGNER_ALLOWED_ORIGINS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!text.contains("WARNING"), "server-side only: {text}");
 
     // A browser-facing integration that can write gets a warning; with read-only, a refusal note.
     em.emulator().upsert_client(ClientSpec::new(

@@ -629,13 +629,18 @@ fn an_api_proxy_from_toml() {
     assert!(proxy.shared_identity);
     // Said at start and after every reload.
     let warnings = c.warnings();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
     assert!(
         warnings[0].contains("`writer`") && warnings[0].contains("require_caller = false"),
         "{warnings:?}"
     );
     assert!(
         warnings[1].contains("`writer`") && warnings[1].contains("shared_identity = true"),
+        "{warnings:?}"
+    );
+    // The reader hands browsers a token that may carry output:* (no browser_scopes list).
+    assert!(
+        warnings[2].contains("`reader`") && warnings[2].contains("can start renders"),
         "{warnings:?}"
     );
     // Its own origins; with caller authentication the session is required by default.
@@ -671,7 +676,27 @@ fn an_api_proxy_from_toml() {
         "each signed-in user's projects are theirs"
     );
     assert!(proxy.keeps_owners());
-    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    assert_eq!(
+        c.warnings().len(),
+        1,
+        "only the reader's renders: {:?}",
+        c.warnings()
+    );
+    // A browser_scopes list without output:* refuses such tokens: nothing to say.
+    let scoped = |scopes: &str| {
+        own.replace(
+            "[integrations.reader]\n",
+            &format!("[integrations.reader]\nbrowser_scopes = {scopes}\n"),
+        )
+    };
+    let listed = scoped("[\"template:read\", \"template:list\"]");
+    assert!(load(&listed).unwrap().warnings().is_empty());
+    let read_only = scoped("\"read-only\"");
+    assert_eq!(
+        load(&read_only).unwrap().warnings().len(),
+        1,
+        "read-only lets output:* through"
+    );
 
     // Mistakes, each named by its key.
     for (from, to, key, says) in [

@@ -232,10 +232,19 @@ const FORMATS = ["pdf", "png", "jpg", "gif", "mp4", "html"];
  * documented contract (see the README's helper table for each endpoint and its source).
  */
 export function resources(fetch, json, errorFrom) {
+  // A list's query: the named options, and every other option as CHILI's own parameter
+  // (`folder`, `includeFolders`, `collectionId`…; an array repeats it), so that parameters CHILI
+  // adds work without a release of this package.
   const list = async (path, o = {}) => {
     const q = new URLSearchParams();
-    for (const [opt, param] of [["search", "search"], ["limit", "limit"], ["sortBy", "sortBy"], ["sortOrder", "sortOrder"], ["pageToken", "nextPageToken"]]) {
-      if (o[opt] !== undefined && o[opt] !== null) q.append(param, String(o[opt]));
+    const named = { search: "search", limit: "limit", sortBy: "sortBy", sortOrder: "sortOrder", pageToken: "nextPageToken" };
+    for (const [opt, value] of Object.entries(o || {})) {
+      if (value === undefined || value === null || opt === "signal") continue;
+      const param = Object.hasOwn(named, opt) ? named[opt] : opt;
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (v !== null && typeof v === "object") throw options(`list option ${opt} must be a string, number or boolean (or an array of them)`);
+        q.append(param, String(v));
+      }
     }
     const query = q.toString();
     const page = await json(query ? `${path}?${query}` : path);
@@ -308,7 +317,12 @@ export function resources(fetch, json, errorFrom) {
   const preview = async (kind, id, type = "thumbnail", o = {}) => {
     const what = `${kind} preview of ${id}`;
     const started = Date.now();
-    const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}`;
+    // A layout or page of the document (release notes 2026-05-21): query parameters.
+    const q = new URLSearchParams();
+    for (const k of ["layoutId", "pageId"]) {
+      if (o[k] !== undefined && o[k] !== null) q.append(k, String(o[k]));
+    }
+    const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}${q.size ? `?${q}` : ""}`;
     const timeoutMs = o.timeoutMs ?? 30000;
     const res = await fetch(path, { signal: o.signal, timeoutMs, headers: { accept: "image/png, application/json" } });
     if (res.status === 200) return res.blob();
@@ -373,6 +387,9 @@ export function resources(fetch, json, errorFrom) {
       preview: async (id, type, o) => preview("templates", id, type, o),
     },
     projects: {
+      // The caller's own projects (scope myproject:list).
+      list: (o) => list("projects", o),
+      all: all("projects"),
       create: async (body) => {
         if (!body || typeof body.templateId !== "string" || body.templateId === "") throw options("projects.create needs {templateId, name?}");
         if (body.name !== undefined && (typeof body.name !== "string" || body.name.trim() === "")) throw options("projects.create: name must be a non-empty string");
@@ -382,6 +399,24 @@ export function resources(fetch, json, errorFrom) {
         return unwrap(await json("projects", postJson("POST", payload)));
       },
       get: async (id) => one(`projects/${ID(id, "id")}`),
+      // `PATCH projects/{id}` (release notes 2023-05-16, which do not show the body): `{name}`
+      // first; if CHILI refuses that form (400, 415, 422), the JSON Patch replacing /name.
+      rename: async (id, name) => {
+        if (typeof name !== "string" || name.trim() === "") throw options("projects.rename needs a non-empty name");
+        const path = `projects/${ID(id, "id")}`;
+        // The renamed project: the reply's, or (a reply without one) read back.
+        const renamed = async (res) => {
+          const text = (await res.text()).trim();
+          if (text) { try { return unwrap(JSON.parse(text)); } catch { /* read back below */ } }
+          return one(path);
+        };
+        const res = await fetch(path, postJson("PATCH", { name }));
+        if (res.ok) return renamed(res);
+        if (![400, 415, 422].includes(res.status)) throw await errorFrom(res, `PATCH ${path}`);
+        const patch = await fetch(path, { method: "PATCH", headers: { "content-type": "application/json-patch+json" }, body: JSON.stringify([{ op: "replace", path: "/name", value: name }]) });
+        if (!patch.ok) throw await errorFrom(patch, `PATCH ${path}`);
+        return renamed(patch);
+      },
       document: async (id) => json(`projects/${ID(id, "id")}/document`),
       // The document as an object, or as the JSON string the SDK's getCurrentState() gives (sent
       // as is: CHILI wants the document, not a JSON string literal of it).
@@ -392,15 +427,17 @@ export function resources(fetch, json, errorFrom) {
         const body = typeof doc === "string" ? doc : JSON.stringify(doc);
         await send(path, { method: "PUT", headers: { "content-type": "application/json" }, body }, `PUT ${path}`);
       },
-      // CHILI's API table lists `DELETE projects` without showing its form: this per-id path is
-      // the REST reading of it, unverified against CHILI.
+      // `DELETE projects/{id}` (release notes 2023-05-16).
       delete: async (id) => send(`projects/${ID(id, "id")}`, { method: "DELETE" }, `DELETE projects/${id}`),
       preview: async (id, type, o) => preview("projects", id, type, o),
     },
     media: {
       list: (o) => list("media", o),
       all: all("media"),
+      // `{data, links}` on CHILI; a bare item is taken too.
       get: async (id) => one(`media/${ID(id, "id")}`),
+      // The original file.
+      download: async (id, o = {}) => getFile(`media/${ID(id, "id")}/download`, `media download of ${id}`, o.signal, false),
       // CHILI answers 202 while it generates a media preview: the same URL is asked again, with
       // a growing pause (intervalMs, ×1.5, at most 5 s), until 200 or timeoutMs (30 s).
       preview: async (id, size = "thumbnail", o = {}) => {

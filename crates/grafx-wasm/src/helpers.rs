@@ -46,6 +46,34 @@ pub struct ListOptions {
     /// The `next_page_token` of the page before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_token: Option<String>,
+    /// Any other query parameter, sent as given (a name given twice is sent twice): `folder`,
+    /// `includeFolders`, `includeItemsFromSubfolders` for media; `collectionId`…
+    #[serde(skip)]
+    pub params: Vec<(String, String)>,
+}
+
+impl ListOptions {
+    /// These options with the query parameter `name=value` added.
+    pub fn param(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.params.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// The JS helpers' options object: the named options, and each extra parameter (an array
+    /// when a name repeats).
+    fn to_js(&self) -> JsValue {
+        let v = js(self);
+        for (name, _) in &self.params {
+            let values: js_sys::Array = self
+                .params
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| JsValue::from_str(v))
+                .collect();
+            let _ = Reflect::set(&v, &name.into(), &values);
+        }
+        v
+    }
 }
 
 /// One page of a list.
@@ -80,6 +108,20 @@ pub struct RenderRequest {
     /// Layout ids to export, e.g. `["0"]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layouts_to_export: Option<Vec<String>>,
+    /// The engine version the document was made with (studio-ui sends it with `documentContent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
+    /// Data rows for batch output (PDF): variable name to value, at most 10,000 rows and
+    /// 10 MB in all (CHILI's variable-data guide).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<std::collections::BTreeMap<String, Option<String>>>,
+    /// The document to render, as the Studio SDK's `getCurrentState` gives it (a JS object, or
+    /// its JSON text), with or without the template or project it came from.
+    #[serde(skip)]
+    pub document_content: Option<JsValue>,
+    /// The data connector studio-ui sends for batch output, passed on as given.
+    #[serde(skip)]
+    pub data_connector_config: Option<JsValue>,
 }
 
 impl RenderRequest {
@@ -97,6 +139,23 @@ impl RenderRequest {
             project_id: Some(id.into()),
             ..Self::default()
         }
+    }
+
+    /// CHILI's body: the serde fields, then `documentContent` (parsed when given as JSON text)
+    /// and `dataConnectorConfig`.
+    fn to_js(&self) -> JsValue {
+        let body = js(self);
+        if let Some(doc) = &self.document_content {
+            let doc = match doc.as_string() {
+                Some(text) => js_sys::JSON::parse(&text).unwrap_or_else(|_| doc.clone()),
+                None => doc.clone(),
+            };
+            let _ = Reflect::set(&body, &"documentContent".into(), &doc);
+        }
+        if let Some(config) = &self.data_connector_config {
+            let _ = Reflect::set(&body, &"dataConnectorConfig".into(), config);
+        }
+        body
     }
 }
 
@@ -143,12 +202,12 @@ impl GraFxClient {
         Templates(self)
     }
 
-    /// Projects: create, get, save_document, delete.
+    /// Projects: list, create, get, rename, save_document, delete.
     pub fn projects(&self) -> Projects<'_> {
         Projects(self)
     }
 
-    /// Media: list, get.
+    /// Media: list, get, download.
     pub fn media(&self) -> MediaItems<'_> {
         MediaItems(self)
     }
@@ -184,14 +243,19 @@ impl GraFxClient {
     }
 }
 
+/// `value` as a plain JS object (maps as objects, as JSON has them).
 fn js<T: Serialize>(value: &T) -> JsValue {
-    serde_wasm_bindgen::to_value(value).unwrap_or(JsValue::UNDEFINED)
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
 impl Templates<'_> {
     /// One page of templates.
     pub async fn list(&self, options: &ListOptions) -> Result<Page<Template>, GraFxError> {
-        self.0.call_typed("templates", "list", &[js(options)]).await
+        self.0
+            .call_typed("templates", "list", &[options.to_js()])
+            .await
     }
 
     /// `GET templates/{id}`.
@@ -201,15 +265,50 @@ impl Templates<'_> {
 
     /// A preview image (`thumbnail`, `medium` or `highest`), following CHILI's task flow.
     pub async fn preview(&self, id: &str, kind: &str) -> Result<web_sys::Blob, GraFxError> {
+        self.preview_of(id, kind, None, None).await
+    }
+
+    /// A preview of one layout and/or page (`layoutId`, `pageId`; CHILI: engine 2.24.0 or later).
+    pub async fn preview_of(
+        &self,
+        id: &str,
+        kind: &str,
+        layout_id: Option<&str>,
+        page_id: Option<&str>,
+    ) -> Result<web_sys::Blob, GraFxError> {
+        let options = js_sys::Object::new();
+        for (key, value) in [("layoutId", layout_id), ("pageId", page_id)] {
+            if let Some(value) = value {
+                let _ = Reflect::set(&options, &key.into(), &value.into());
+            }
+        }
         let v = self
             .0
-            .call("templates", "preview", &[id.into(), kind.into()])
+            .call(
+                "templates",
+                "preview",
+                &[id.into(), kind.into(), options.into()],
+            )
             .await?;
         Ok(v.unchecked_into())
     }
 }
 
 impl Projects<'_> {
+    /// One page of the caller's own projects (`GET projects`, scope `myproject:list`).
+    pub async fn list(&self, options: &ListOptions) -> Result<Page<Project>, GraFxError> {
+        self.0
+            .call_typed("projects", "list", &[options.to_js()])
+            .await
+    }
+
+    /// Renames the project (`PATCH projects/{id}`); resolves to the renamed project.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<Project, GraFxError> {
+        self.0
+            .call_typed("projects", "rename", &[id.into(), name.into()])
+            .await
+    }
+
     /// `POST projects` from the template `template_id`.
     pub async fn create(
         &self,
@@ -256,7 +355,13 @@ impl Projects<'_> {
 impl MediaItems<'_> {
     /// One page of media.
     pub async fn list(&self, options: &ListOptions) -> Result<Page<Media>, GraFxError> {
-        self.0.call_typed("media", "list", &[js(options)]).await
+        self.0.call_typed("media", "list", &[options.to_js()]).await
+    }
+
+    /// The original file (`GET media/{id}/download`).
+    pub async fn download(&self, id: &str) -> Result<web_sys::Blob, GraFxError> {
+        let v = self.0.call("media", "download", &[id.into()]).await?;
+        Ok(v.unchecked_into())
     }
 
     /// `GET media/{id}`.
@@ -283,7 +388,7 @@ impl Output<'_> {
             let _ = Reflect::set(&options, &"signal".into(), signal);
         }
         self.0
-            .call_typed("output", "render", &[js(&format), js(request), options])
+            .call_typed("output", "render", &[js(&format), request.to_js(), options])
             .await
     }
 }

@@ -132,13 +132,30 @@ export interface GraFxRequestInit extends RequestInit {
   timeoutMs?: number;
 }
 
-/** List parameters of CHILI's list endpoints. */
+/**
+ * List parameters of CHILI's list endpoints. Any other key is sent as CHILI's own query
+ * parameter (`folder`, `includeFolders`, `includeItemsFromSubfolders`, `collectionId`…; an array
+ * repeats it), so parameters CHILI adds work without a release of this package.
+ */
 export interface ListOptions {
   search?: string;
   limit?: number;
+  /** CHILI documents `name`, `id` and `relativePath`. */
   sortBy?: string;
   sortOrder?: "asc" | "desc";
   pageToken?: string;
+  signal?: AbortSignal;
+  [param: string]: string | number | boolean | ReadonlyArray<string | number | boolean> | AbortSignal | undefined;
+}
+
+/** Media list parameters (CHILI's media connector sends these). */
+export interface MediaListOptions extends ListOptions {
+  /** The folder to list: `/` or `/photos/products`. */
+  folder?: string;
+  /** List the folders (`type` 1 or "Directory") as well as the items. */
+  includeFolders?: boolean;
+  /** With `folder`: the items of its subfolders too. */
+  includeItemsFromSubfolders?: boolean;
 }
 
 /** One page of a list. */
@@ -150,8 +167,26 @@ export interface Page<T> {
   pageSize: number;
 }
 
-export interface Template { id: string; name: string; description?: string; tags?: string[]; createdDate?: string; lastModifiedDate?: string; width?: number; height?: number; [key: string]: unknown; }
-export interface Media { id: string; name: string; type?: string; width?: number; height?: number; createdDate?: string; [key: string]: unknown; }
+/**
+ * A template. Its dates are the fields CHILI's release notes (2026-03-30) call `DateCreated` and
+ * `LastModifiedContentUtc`; no source shows their casing on the wire, so both are typed.
+ */
+export interface Template {
+  id: string; name: string; relativePath?: string | null; description?: string; tags?: string[];
+  dateCreated?: string; lastModifiedContentUtc?: string; DateCreated?: string; LastModifiedContentUtc?: string;
+  width?: number; height?: number; [key: string]: unknown;
+}
+/**
+ * A media item or folder (the Swagger's `Asset`, from CHILI's media example connector): `type`
+ * is 0 or "Item" for an item, 1 or "Directory" for a folder; a folder's `relativePath` is its
+ * parent's.
+ */
+export interface Media {
+  id: string; name: string | null; relativePath: string | null; extension: string | null;
+  type: 0 | 1 | "Item" | "Directory" | string | number | null;
+  width: number | null; height: number | null; metaData: Record<string, string> | null;
+  [key: string]: unknown;
+}
 /** A project as CHILI returns it: the template it came from is `template.id`. */
 export interface Project { id: string; name: string; template?: { id: string }; [key: string]: unknown; }
 /** An output setting (`GET output/settings`). */
@@ -166,8 +201,13 @@ export interface TaskProgress { taskId: string; attempt: number; elapsedMs: numb
 export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: TaskProgress) => void; }
 /** Previews wait like outputs (default timeout 30 s, interval 500 ms). */
 export type PreviewOptions = WaitOptions;
+/** A template or project preview of one layout or page (CHILI: templates, engine 2.24.0 or later). */
+export interface LayoutPreviewOptions extends PreviewOptions { layoutId?: string; pageId?: string; }
 export type PreviewType = "thumbnail" | "medium" | "highest";
-/** CHILI's media preview sizes (its media connector, from CHILI's Swagger). */
+/**
+ * CHILI's media preview sizes (its media connector, from CHILI's Swagger). `highestOrVector` is
+ * in no public source; it is kept for environments that take it.
+ */
 export type MediaPreviewSize = PreviewType | "fullOrVector" | "x4096" | "highestOrVector";
 
 export interface TemplatesApi {
@@ -179,10 +219,18 @@ export interface TemplatesApi {
   /** The template's document JSON. */
   download(id: string): Promise<unknown>;
   /** A preview image: 200 at once, or CHILI's 202 task flow (poll, then download). */
-  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
+  preview(id: string, type?: PreviewType, options?: LayoutPreviewOptions): Promise<Blob>;
 }
 
 export interface ProjectsApi {
+  /** The caller's own projects (`GET projects`, scope `myproject:list`). */
+  list(options?: ListOptions): Promise<Page<Project>>;
+  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Project>;
+  /**
+   * `PATCH projects/{id}` (release notes 2023-05-16, which do not show the body): `{name}`, or,
+   * if CHILI refuses that form (400, 415, 422), a JSON Patch replacing `/name`.
+   */
+  rename(id: string, name: string): Promise<Project>;
   /** `POST projects` with CHILI's body `{template: {id: templateId}, name?}`. */
   create(body: { templateId: string; name?: string }): Promise<Project>;
   get(id: string): Promise<Project>;
@@ -190,13 +238,16 @@ export interface ProjectsApi {
   saveDocument(id: string, document: unknown): Promise<void>;
   /** `DELETE projects/{id}`. */
   delete(id: string): Promise<void>;
-  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
+  preview(id: string, type?: PreviewType, options?: LayoutPreviewOptions): Promise<Blob>;
 }
 
 export interface MediaApi {
-  list(options?: ListOptions): Promise<Page<Media>>;
-  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Media>;
+  list(options?: MediaListOptions): Promise<Page<Media>>;
+  all(options?: Omit<MediaListOptions, "pageToken">): AsyncIterable<Media>;
+  /** `GET media/{id}`: CHILI's `{data, links}` unwrapped (a bare item is taken too). */
   get(id: string): Promise<Media>;
+  /** `GET media/{id}/download`: the original file. */
+  download(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   /** A media preview; CHILI's 202 (still generating) is asked again with backoff, within `timeoutMs`. */
   preview(id: string, size?: MediaPreviewSize, options?: PreviewOptions): Promise<Blob>;
 }
@@ -249,6 +300,14 @@ export interface StudioUIOptions {
   userInterfaceID?: string;
   projectDownloadUrl?: string;
   projectUploadUrl?: string;
+  /**
+   * studio-ui's hook for a connector whose own authentication (e.g. OAuth2 authorization code)
+   * expired, passed through as given. Older studio-ui passes the connector id; newer passes
+   * `{id, name, supportedAuth, connectorHubId?}`. It resolves to `{type: "authentified"}` (older;
+   * "authenticated" in newer tests), `{type: "canceled"}`, `{type: "timeout"}` or
+   * `{type: "error", error}`.
+   */
+  onConnectorAuthenticationRequested?: (request: string | { id: string; name?: string; supportedAuth?: string; connectorHubId?: string }) => Promise<{ type: string; error?: unknown }>;
   [key: string]: unknown;
 }
 
@@ -282,6 +341,20 @@ export interface StudioUILoaderConfig extends StudioUIOptions {
 
 /** What the Studio SDK's `onAuthExpired` resolves to for a GraFx token request. */
 export interface GraFxTokenCredentials { type: "grafxToken"; token: string; }
+/** The Studio SDK's `AnyAuthRefreshRequest` (1.45): a connector's own authentication expired. */
+export interface ConnectorAuthRequest {
+  type: string;
+  connectorId: string;
+  remoteConnectorId: string;
+  /** The `X-GRAFX-UNAUTHORIZED` header's value, e.g. "OAuthClientCredentials, 5678"; null without the proxy. */
+  headerValue: string | null;
+  connectorDefinition: { id: string; name: string; type: string; supportedAuthentication: { browser: string[]; server: string[] }; [key: string]: unknown };
+}
+/**
+ * The Studio SDK's `RefreshedAuthCredendentials` (`type` "refreshed", the SDK's
+ * `AuthCredentialsTypeEnum.refreshed`): headers for the connector's requests.
+ */
+export interface ConnectorCredentials { type: string; headers?: Record<string, string>; }
 
 /** Ready-made handlers for `@chili-publish/studio-sdk` and studio-ui (bound functions). */
 export interface StudioAdapters {
@@ -291,6 +364,17 @@ export interface StudioAdapters {
    * assigned to the SDK's handler type, whose `type` field is a TypeScript enum.
    */
   onAuthExpired<Credentials = GraFxTokenCredentials>(request: { type: string }): Promise<Credentials | null>;
+  /**
+   * An `onAuthExpired` that also answers connectors' own authentication: the SDK's
+   * `AnyAuthRefreshRequest` (`{type: "any", connectorId, remoteConnectorId, headerValue,
+   * connectorDefinition}`) goes to `onConnectorAuth`, whose answer (the SDK's
+   * `RefreshedAuthCredendentials`, `{type: "refreshed", headers?}`, or null) is passed on. A
+   * handler that throws gives null (and a console warning); GraFx token requests are answered as
+   * by `onAuthExpired`.
+   */
+  onAuthExpiredWith(
+    onConnectorAuth: (request: ConnectorAuthRequest) => Promise<ConnectorCredentials | null> | ConnectorCredentials | null,
+  ): <Credentials = GraFxTokenCredentials | ConnectorCredentials>(request: { type: string }) => Promise<Credentials | null>;
   /** studio-ui's `refreshTokenAction`: resolves to a fresh token, or to an Error (never rejects). */
   refreshTokenAction(): Promise<string | Error>;
   /** `{ENVIRONMENT_API, GRAFX_AUTH_TOKEN}` for `sdk.configuration.setValue`. */

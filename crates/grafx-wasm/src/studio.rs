@@ -139,16 +139,19 @@ fn refresh_token_action(weak: &Weak<Inner>) -> JsValue {
 }
 
 /// The Studio SDK's `onAuthExpired`: credentials or null, never a rejection, also after dispose
-/// or free.
-fn on_auth_expired(weak: &Weak<Inner>) -> JsValue {
+/// or free. A GraFx token request (`{type: "grafxToken"}`) gets a fresh token; any other (the
+/// SDK's `AnyAuthRefreshRequest`, for a connector's own authentication) goes to `connector`,
+/// whose answer (`{type: "refreshed", headers?}` or null) is passed on; without one, null.
+fn on_auth_expired(weak: &Weak<Inner>, connector: Option<js_sys::Function>) -> JsValue {
     let weak = weak.clone();
     Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let Some(inner) = weak.upgrade() else {
             return Promise::resolve(&JsValue::NULL);
         };
+        let connector = connector.clone();
         future_to_promise(async move {
             if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
-                return Ok(JsValue::NULL);
+                return Ok(connector_credentials(connector, request).await);
             }
             match inner.current(true).await {
                 Ok(t) => Ok(object(&[
@@ -164,12 +167,54 @@ fn on_auth_expired(weak: &Weak<Inner>) -> JsValue {
     .into_js_value()
 }
 
-/// The Studio adapters object: `onAuthExpired`, `refreshTokenAction`, `uiLoaderConfig`,
-/// `configuration`.
+/// The app's answer to a connector's authentication request, or null: without a handler, when
+/// it throws or rejects (reported on the console, as the SDK would swallow it), or when it
+/// answers anything but an object or null.
+async fn connector_credentials(connector: Option<js_sys::Function>, request: JsValue) -> JsValue {
+    let Some(handler) = connector else {
+        return JsValue::NULL;
+    };
+    let answer = match handler.call1(&JsValue::UNDEFINED, &request) {
+        Ok(v) if v.has_type::<Promise>() => {
+            wasm_bindgen_futures::JsFuture::from(v.unchecked_into::<Promise>()).await
+        }
+        other => other,
+    };
+    match answer {
+        Ok(v) if v.is_object() => v,
+        Ok(_) => JsValue::NULL,
+        Err(e) => {
+            web_sys::console::warn_2(
+                &JsValue::from_str("grafx: the connector authentication handler failed:"),
+                &e,
+            );
+            JsValue::NULL
+        }
+    }
+}
+
+/// `grafx.studio.onAuthExpiredWith(onConnectorAuth)`: an `onAuthExpired` for the SDK that also
+/// answers connectors' authentication requests with `onConnectorAuth`.
+fn on_auth_expired_with(weak: &Weak<Inner>) -> JsValue {
+    let weak = weak.clone();
+    Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |handler: JsValue| {
+        let handler = handler.dyn_into::<js_sys::Function>().map_err(|_| {
+            JsValue::from(GraFxError::options(
+                "onAuthExpiredWith needs a function (request) => Promise<{type: \"refreshed\", headers?} | null>",
+            ))
+        })?;
+        Ok(on_auth_expired(&weak, Some(handler)))
+    })
+    .into_js_value()
+}
+
+/// The Studio adapters object: `onAuthExpired`, `onAuthExpiredWith`, `refreshTokenAction`,
+/// `uiLoaderConfig`, `configuration`.
 pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
     let refresh = refresh_token_action(weak);
     object(&[
-        ("onAuthExpired", on_auth_expired(weak)),
+        ("onAuthExpired", on_auth_expired(weak, None)),
+        ("onAuthExpiredWith", on_auth_expired_with(weak)),
         ("refreshTokenAction", refresh.clone()),
         ("uiLoaderConfig", {
             let weak = weak.clone();

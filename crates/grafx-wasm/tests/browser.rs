@@ -103,6 +103,8 @@ js_tests!(
     pagination_and_async_iteration,
     previews_follow_the_task_flow_on_the_wire,
     projects_on_the_wire,
+    media_folders_items_and_downloads,
+    templates_dates_folders_and_layout_previews,
     output_render_with_progress,
     via_the_signer_proxy,
     output_mistakes_and_expired_downloads,
@@ -172,6 +174,8 @@ mod rust_api {
     struct Sent {
         method: String,
         path: String,
+        #[serde(default)]
+        query: Option<String>,
         #[serde(default, with = "serde_wasm_bindgen::preserve")]
         body: JsValue,
     }
@@ -306,6 +310,154 @@ mod rust_api {
         assert!(
             field(&post.body, &["outputSettingsId"]).is_string(),
             "the default setting"
+        );
+        grafx
+            .projects()
+            .delete(&project.id)
+            .await
+            .expect("projects.delete");
+        grafx.dispose();
+    }
+
+    /// The helpers added for CHILI's second contract pass: extra list parameters, the caller's
+    /// projects and their rename, a layout's preview, a media original, and studio-ui's render
+    /// body (`documentContent`, `engineVersion`, `dataConnectorConfig`, `variables`).
+    #[wasm_bindgen_test]
+    async fn rust_api_lists_renames_originals_and_render_bodies_on_the_wire() {
+        let grafx = client("rw");
+        clear_journal().await;
+        let social = grafx
+            .templates()
+            .list(&ListOptions::default().param("folder", "/social"))
+            .await
+            .expect("templates in a folder");
+        assert_eq!(social.items.len(), 2);
+        assert!(
+            social.items[0].date_created().is_some(),
+            "the template's date"
+        );
+        let sent = journal().await;
+        assert_eq!(sent[0].query.as_deref(), Some("folder=%2Fsocial"));
+
+        let project = grafx
+            .projects()
+            .create(FLYER, Some("To rename"))
+            .await
+            .expect("projects.create");
+        let mine = grafx
+            .projects()
+            .list(&ListOptions {
+                limit: Some(100),
+                ..ListOptions::default()
+            })
+            .await
+            .expect("projects.list");
+        assert!(mine.items.iter().any(|p| p.id == project.id));
+        clear_journal().await;
+        let renamed = grafx
+            .projects()
+            .rename(&project.id, "Renamed from Rust")
+            .await
+            .expect("projects.rename");
+        assert_eq!(renamed.name, "Renamed from Rust");
+        let sent = journal().await;
+        let patch = sent
+            .iter()
+            .find(|r| r.method == "PATCH")
+            .expect("PATCH on the wire");
+        assert_eq!(patch.path, format!("projects/{}", project.id));
+        assert_eq!(
+            field(&patch.body, &["name"]).as_string().as_deref(),
+            Some("Renamed from Rust")
+        );
+
+        clear_journal().await;
+        let layout = grafx
+            .templates()
+            .preview_of(FLYER, "thumbnail", Some("0"), Some("0"))
+            .await
+            .expect("a layout's preview");
+        assert_eq!(layout.type_(), "image/png");
+        let sent = journal().await;
+        assert_eq!(sent[0].query.as_deref(), Some("layoutId=0&pageId=0"));
+
+        let media = grafx
+            .media()
+            .list(&ListOptions::default().param("folder", "/photos/products"))
+            .await
+            .expect("media in a folder");
+        assert_eq!(media.items.len(), 1);
+        let item = &media.items[0];
+        assert_eq!(item.relative_path.as_deref(), Some("/photos/products"));
+        assert!(!item.is_folder());
+        let original = grafx
+            .media()
+            .download(&item.id)
+            .await
+            .expect("media.download");
+        assert_eq!(original.type_(), "image/png");
+
+        let document = grafx
+            .json::<serde_json::Value>(&format!("templates/{FLYER}/download"), None)
+            .await
+            .expect("the document");
+        let connector = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&connector, &"id".into(), &"dc-1".into());
+        let mut row = std::collections::BTreeMap::new();
+        row.insert("Headline".to_owned(), Some("Red".to_owned()));
+        row.insert("Hero image".to_owned(), None);
+        let request = RenderRequest {
+            project_id: Some(project.id.clone()),
+            engine_version: Some("1.20.0".into()),
+            document_content: Some(JsValue::from_str(&document.to_string())),
+            data_connector_config: Some(connector.into()),
+            variables: vec![row],
+            ..RenderRequest::default()
+        };
+        clear_journal().await;
+        grafx
+            .output()
+            .render(
+                OutputFormat::Pdf,
+                &request,
+                &WaitOptions {
+                    interval_ms: Some(100),
+                    ..WaitOptions::default()
+                },
+            )
+            .await
+            .expect("a batch render of the editor's document");
+        let sent = journal().await;
+        let post = sent
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "output/pdf")
+            .expect("POST output/pdf on the wire");
+        assert_eq!(
+            field(&post.body, &["engineVersion"]).as_string().as_deref(),
+            Some("1.20.0")
+        );
+        assert_eq!(
+            field(&post.body, &["documentContent", "properties", "name"])
+                .as_string()
+                .as_deref(),
+            Some("Summer Sale Flyer"),
+            "the document as an object, not its JSON text"
+        );
+        assert_eq!(
+            field(&post.body, &["dataConnectorConfig", "id"])
+                .as_string()
+                .as_deref(),
+            Some("dc-1")
+        );
+        let rows = field(&post.body, &["variables"]);
+        assert_eq!(js_sys::Array::from(&rows).length(), 1);
+        assert_eq!(
+            field(&rows, &["0", "Headline"]).as_string().as_deref(),
+            Some("Red")
+        );
+        assert!(
+            field(&rows, &["0", "Hero image"]).is_null(),
+            "null, as CHILI takes"
         );
         grafx
             .projects()

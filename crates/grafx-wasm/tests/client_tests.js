@@ -93,6 +93,10 @@ async function studioUiConfig(c, isErr) {
   eq(ui.projectDownloadUrl, `${base}/projects/p%201/document`, "projectDownloadUrl");
   eq(ui.projectUploadUrl, `${base}/projects/p%201`, "projectUploadUrl");
   eq(typeof (await ui.refreshTokenAction()), "string", "refreshTokenAction");
+  // studio-ui's hook for a connector's own authentication is the app's, passed through.
+  const onConnectorAuthenticationRequested = async () => ({ type: "authentified" });
+  const withHook = await uiLoaderConfig({ selector: "x", onConnectorAuthenticationRequested });
+  eq(withHook.onConnectorAuthenticationRequested, onConnectorAuthenticationRequested, "studio-ui's connector hook passed through");
   const plain = await uiLoaderConfig({ selector: "x" });
   eq(plain.projectDownloadUrl, undefined, "no project, no project URLs");
   const own = await uiLoaderConfig({ selector: "x", projectId: "p", projectUploadUrl: "https://mine.example/save" });
@@ -262,7 +266,8 @@ const tests = {
     eq(new URL(platform).hostname, "localhost", "the signer named the Platform API");
     await clearJournal(env);
     const reply = await p.json(`${platform}api/v1/environments/demo`);
-    eq(reply.data.name, "demo", "Platform API call");
+    eq(reply.name, "demo", "Platform API call");
+    eq(reply.totalWatermarkedRenders, 0, "the release notes' new field");
     const [call] = await sent(env, "GET", "/api/v1/environments/demo");
     eq(call.bearer, true, "with the bearer");
     await rejects(p.fetch(`http://localhost:${Number(origin.port) + 1}/x`), "invalid_options", isErr);
@@ -575,7 +580,7 @@ const tests = {
 
   async previews_follow_the_task_flow_on_the_wire(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
-    const { items } = await c.templates.list({ limit: 1, sortBy: "lastModifiedDate", sortOrder: "desc" });
+    const { items } = await c.templates.list({ limit: 1, sortBy: "name", sortOrder: "desc" });
     const id = items[0].id;
     await clearJournal(env);
     const progress = [];
@@ -650,8 +655,111 @@ const tests = {
     eq((await c.projects.preview(project.id, "thumbnail", { intervalMs: 100 })).type, "image/png", "project preview");
     const projectPolls = (await journal(env)).filter((r) => /^projects\/preview\/tasks\/[^/]+$/.test(r.path));
     assert(projectPolls.length >= 1, "project previews poll projects/preview/tasks");
+    // The caller's own projects, and extra list parameters on the wire.
+    await clearJournal(env);
+    const mine = await c.projects.list({ limit: 50, collectionId: "c1" });
+    assert(mine.items.some((p) => p.id === project.id), "projects.list has the new project");
+    const [listed] = await sent(env, "GET", "projects");
+    eq(listed.path, "projects", "GET projects");
+    eq(listed.query, "limit=50&collectionId=c1", "the list's query on the wire");
+    // A new project's document is marked as CHILI marks one (templates-vs-projects).
+    const fresh = await c.projects.create({ templateId: FLYER });
+    const doc = await c.projects.document(fresh.id);
+    same([doc.properties.type, doc.properties.templateId, doc.selectedLayoutId], ["project", FLYER, "0"], "a project's document");
+    await c.projects.delete(fresh.id);
+    // Rename: `{name}` first; where only a JSON Patch is taken, that after the refusal.
+    await clearJournal(env);
+    eq((await c.projects.rename(project.id, "Renamed")).name, "Renamed", "renamed");
+    const patches = await sent(env, "PATCH", `projects/${project.id}`);
+    eq(patches.length, 1, "one PATCH");
+    same(patches[0].body, { name: "Renamed" }, "the rename body");
+    eq(patches[0].content_type, "application/json", "JSON");
+    await settings(env, { project_rename_body: "json_patch" });
+    try {
+      await clearJournal(env);
+      eq((await c.projects.rename(project.id, "Patched")).name, "Patched", "renamed by JSON Patch");
+      const both = await sent(env, "PATCH", `projects/${project.id}`);
+      eq(both.length, 2, "{name} refused, then the JSON Patch");
+      same(both[1].body, [{ op: "replace", path: "/name", value: "Patched" }], "the JSON Patch");
+      eq(both[1].content_type, "application/json-patch+json", "JSON Patch's media type");
+    } finally {
+      await settings(env, { project_rename_body: "either" });
+    }
+    eq((await c.projects.get(project.id)).name, "Patched", "the name read back");
+    await rejects(c.projects.rename(project.id, " "), "invalid_options", isErr);
     await c.projects.delete(project.id);
     eq((await sent(env, "DELETE", `projects/${project.id}`)).length, 1, "DELETE projects/{id}");
+    c.dispose();
+  },
+
+  async media_folders_items_and_downloads(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await clearJournal(env);
+    const photos = await c.media.list({ folder: "/photos", includeFolders: true, includeItemsFromSubfolders: false, sortBy: "name" });
+    const [listed] = await sent(env, "GET", "media");
+    same(Object.fromEntries(new URLSearchParams(listed.query)), { folder: "/photos", includeFolders: "true", includeItemsFromSubfolders: "false", sortBy: "name" }, "the media connector's parameters on the wire");
+    same(photos.items.map((m) => [m.name, m.type]), [["beach.png", 0], ["products", 1], ["storefront.png", 0], ["team.png", 0]], "the folder's items and its subfolder");
+    const beach = photos.items[0];
+    same(Object.keys(beach).sort(), ["extension", "height", "id", "metaData", "name", "relativePath", "type", "width"], "the Swagger's Asset");
+    same([beach.relativePath, beach.extension, beach.width, beach.height], ["/photos", "png", 1600, 1067], "an item");
+    same([photos.items[1].relativePath, photos.items[1].width, photos.items[1].metaData], ["/photos", null, null], "a folder: its parent's path, no size");
+    eq((await c.media.list({ folder: "/photos", includeItemsFromSubfolders: true })).total, 4, "with the subfolder's item, no folders");
+    eq((await c.media.list({ folder: "/" })).total, 2, "the root's own items");
+    eq((await c.media.list()).total, 6, "without a folder: every item");
+    await clearJournal(env);
+    await c.media.list({ tag: ["a", "b"], limit: 3 });
+    eq(new URLSearchParams((await sent(env, "GET", "media"))[0].query).getAll("tag").join(","), "a,b", "an array repeats its parameter");
+    await rejects(c.media.list({ folder: { path: "/" } }), "invalid_options", isErr);
+    await rejects(c.media.list({ folder: "photos" }), "api_error", isErr);
+    // GET media/{id}: CHILI's {data, links} unwrapped, a bare item taken too; type by name too.
+    const one = await c.media.get(beach.id);
+    same([one.id, one.name, one.type], [beach.id, "beach.png", 0], "media.get unwraps {data}");
+    await settings(env, { bare_media_item: true, media_type_names: true });
+    try {
+      const bare = await c.media.get(beach.id);
+      same([bare.id, bare.name, bare.type], [beach.id, "beach.png", "Item"], "a bare item");
+      const named = await c.media.list({ includeFolders: true });
+      same([...new Set(named.items.map((m) => m.type))].sort(), ["Directory", "Item"], "types by name");
+    } finally {
+      await settings(env, { bare_media_item: false, media_type_names: false });
+    }
+    // The original file.
+    await clearJournal(env);
+    const file = await c.media.download(beach.id);
+    eq(file.type, "image/png", "the original");
+    const png = new Uint8Array(await file.arrayBuffer());
+    eq(new DataView(png.buffer).getUint32(16), 1600, "at its own width");
+    const [dl] = await sent(env, "GET", `media/${beach.id}/download`);
+    eq(dl && dl.bearer, true, "GET media/{id}/download with the bearer");
+    await rejects(c.media.download("no-such-media"), "api_error", isErr);
+    c.dispose();
+  },
+
+  async templates_dates_folders_and_layout_previews(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    const flyer = await c.templates.get(FLYER);
+    assert(/^\d{4}-\d\d-\d\dT/.test(flyer.dateCreated) && /^\d{4}-/.test(flyer.lastModifiedContentUtc), `camelCase dates: ${JSON.stringify(flyer)}`);
+    eq(flyer.relativePath, "/print", "its folder");
+    await settings(env, { pascal_case_template_dates: true });
+    try {
+      const pascal = (await c.templates.list({ search: "Summer Sale" })).items[0];
+      same([pascal.DateCreated, pascal.LastModifiedContentUtc, pascal.dateCreated], [flyer.dateCreated, flyer.lastModifiedContentUtc, undefined], "the release notes' casing");
+    } finally {
+      await settings(env, { pascal_case_template_dates: false });
+    }
+    // Extra list parameters reach CHILI: a folder.
+    await clearJournal(env);
+    const social = await c.templates.list({ folder: "/social", includeItemsFromSubfolders: true });
+    eq(social.items.length, 2, "the social folder");
+    assert(social.items.every((t) => t.relativePath === "/social"), "only its templates");
+    same(Object.fromEntries(new URLSearchParams((await sent(env, "GET", "templates"))[0].query)), { folder: "/social", includeItemsFromSubfolders: "true" }, "on the wire");
+    // A preview of one layout and page: query parameters (release notes 2026-05-21).
+    await clearJournal(env);
+    eq((await c.templates.preview(FLYER, "thumbnail", { layoutId: "0", pageId: "0", intervalMs: 50 })).type, "image/png", "a layout's preview");
+    const first = (await journal(env)).find((r) => r.method === "GET" && r.path === `templates/${FLYER}/preview/thumbnail`);
+    eq(first && first.query, "layoutId=0&pageId=0", "layoutId and pageId on the wire");
+    const refused = await rejects(c.templates.preview(FLYER, "thumbnail", { layoutId: "no-such-layout" }), "api_error", isErr);
+    eq(refused.status, 400, "an unknown layout");
     c.dispose();
   },
 
@@ -1026,6 +1134,26 @@ const tests = {
     eq(out.type, "grafxToken", "round trip type");
     eq(out.token, c.token.accessToken, "round trip token");
     eq(await subscriber(JSON.stringify({ type: "any" })), null, "round trip null");
+    // A connector's own authentication (the SDK's AnyAuthRefreshRequest) goes to the app's hook;
+    // its RefreshedAuthCredendentials come back; GraFx token requests are still answered here.
+    const asked = [];
+    const withConnectors = c.studio.onAuthExpiredWith(async (request) => {
+      asked.push(request);
+      return request.connectorId === "dam" ? { type: "refreshed", headers: { "x-api-key": "k2" } } : null;
+    });
+    const anyRequest = { type: "any", connectorId: "dam", remoteConnectorId: "r1", headerValue: "Static, 1234", connectorDefinition: { id: "r1", name: "DAM", type: "media", supportedAuthentication: { browser: ["staticKey"], server: [] } } };
+    same(await withConnectors(anyRequest), { type: "refreshed", headers: { "x-api-key": "k2" } }, "the app's connector credentials");
+    same(asked, [anyRequest], "the hook got the SDK's request as it came");
+    eq(await withConnectors({ ...anyRequest, connectorId: "other" }), null, "the hook's null");
+    const viaHook = await signerCalls(env, "/token/studio");
+    eq((await withConnectors({ type: "grafxToken" })).token, c.token.accessToken, "GraFx requests still refresh");
+    eq((await signerCalls(env, "/token/studio")) - viaHook, 1, "one forced refresh, not the hook");
+    eq(asked.length, 2, "the hook is not asked for GraFx tokens");
+    const throwing = c.studio.onAuthExpiredWith(() => { throw new Error("hook failed"); });
+    eq(await throwing(anyRequest), null, "a failing hook gives null, never a rejection");
+    const rejecting = c.studio.onAuthExpiredWith(async () => { throw new Error("hook failed"); });
+    eq(await rejecting(anyRequest), null, "a rejecting hook gives null");
+    throws(() => c.studio.onAuthExpiredWith("not a function"), "invalid_options", "onAuthExpiredWith", isErr);
     eq(typeof (await refreshTokenAction()), "string", "refreshTokenAction resolves to the token");
     const cfg = await configuration();
     eq(cfg.ENVIRONMENT_API, c.token.environmentApiUrl, "ENVIRONMENT_API");
@@ -1127,5 +1255,18 @@ const tests = {
 
 export async function run_test(name, env, make, isGraFxError) {
   const test = tests[name] ?? fail(`no test named ${name}`);
-  await test(env, make, isGraFxError);
+  // Every client a test makes is freed when it ends, as an app frees what it is done with:
+  // left to the garbage collector, they would be freed at any later time, in the middle of the
+  // Rust leak test that counts live clients.
+  const made = [];
+  const tracked = (options) => {
+    const c = make(options);
+    made.push(c);
+    return c;
+  };
+  try {
+    await test(env, tracked, isGraFxError);
+  } finally {
+    for (const c of made) c.free();
+  }
 }

@@ -27,8 +27,9 @@ use crate::problem::Problem;
 use crate::tokens::TokenRejection;
 use crate::Emulator;
 
-/// The largest API request body accepted: CHILI's variable-data guide allows 10 MB (a document
-/// and up to 10,000 data rows).
+/// The largest API request body accepted: CHILI's variable-data guide: "a hard limit of 10,000
+/// rows (objects) or a 10 MB request body, whichever comes first" (the whole body; "MB" read as
+/// MiB). No source names a larger limit for any request.
 pub(crate) const MAX_API_BODY: usize = 10 * 1024 * 1024;
 
 /// The API routes, relative to the environment root.
@@ -68,6 +69,7 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/media", get(media::list))
         .route("/media/{id}", get(media::get))
         .route("/media/{id}/preview/{size}", get(media::preview))
+        .route("/media/{id}/download", get(media::download))
         .route("/output/settings", get(output::settings))
         .route("/output/settings/{id}", get(output::setting))
         .route("/output/{format}", post(output::start))
@@ -163,17 +165,65 @@ pub(crate) fn api_url(em: &Emulator, path: &str) -> String {
     format!("{}{path}", em.environment_api_url())
 }
 
+/// A list's query. Parameters it does not name (such as `collectionId`) are ignored, as no source
+/// says CHILI refuses them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListQuery {
+pub(crate) struct ListQuery {
     search: Option<String>,
     limit: Option<String>,
     sort_by: Option<String>,
     sort_order: Option<String>,
     next_page_token: Option<String>,
+    folder: Option<String>,
+    include_items_from_subfolders: Option<String>,
+    include_folders: Option<String>,
+}
+
+/// `true`/`false` (as CHILI's media example connector sends them; absent: false).
+fn flag(name: &str, value: Option<&str>) -> Result<bool, Problem> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("" | "false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(Problem::bad_request(format!(
+            "{name} must be true or false, not '{other}'"
+        ))),
+    }
 }
 
 impl ListQuery {
+    /// The query string parsed, or a 400 saying what is wrong.
+    pub(crate) fn parse(raw_query: Option<&str>) -> Result<Self, Problem> {
+        serde_urlencoded::from_str(raw_query.unwrap_or(""))
+            .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))
+    }
+
+    /// `includeFolders`: whether folders are listed with the items.
+    pub(crate) fn include_folders(&self) -> Result<bool, Problem> {
+        flag("includeFolders", self.include_folders.as_deref())
+    }
+
+    /// `folder` (`/` or `/a/b`, a trailing slash ignored) and `includeItemsFromSubfolders`.
+    /// Without `folder`, everything is listed, wherever it is: no source says what CHILI lists
+    /// then, and an older API description kept a separate `media/directory` for one folder.
+    fn folder(&self) -> Result<Option<(String, bool)>, Problem> {
+        let deep = flag(
+            "includeItemsFromSubfolders",
+            self.include_items_from_subfolders.as_deref(),
+        )?;
+        let Some(folder) = self.folder.as_deref().filter(|f| !f.is_empty()) else {
+            return Ok(None);
+        };
+        if !folder.starts_with('/') {
+            return Err(Problem::bad_request(format!(
+                "folder must start with a slash (such as /photos), not '{folder}'"
+            )));
+        }
+        let trimmed = folder.trim_end_matches('/');
+        let folder = if trimmed.is_empty() { "/" } else { trimmed };
+        Ok(Some((folder.to_owned(), deep)))
+    }
+
     /// `limit`: 10 when absent, 1 to 100.
     fn limit(&self) -> Result<usize, Problem> {
         match self.limit.as_deref() {
@@ -233,9 +283,12 @@ pub(crate) fn paginate(
     mut items: Vec<Value>,
     sortable: &[&str],
 ) -> Result<Json<Value>, Problem> {
-    let q: ListQuery = serde_urlencoded::from_str(raw_query.unwrap_or(""))
-        .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
+    let q = ListQuery::parse(raw_query)?;
     let (limit, offset) = (q.limit()?, q.offset()?);
+    let folder = q.folder()?;
+    if let Some((folder, deep)) = &folder {
+        items.retain(|v| in_folder(v["relativePath"].as_str().unwrap_or("/"), folder, *deep));
+    }
     if let Some(search) = q.search() {
         let needle = search.to_lowercase();
         items.retain(|v| {
@@ -269,6 +322,13 @@ pub(crate) fn paginate(
         if let Some(s) = q.search() {
             params.push(("search", s.to_owned()));
         }
+        if let Some((folder, deep)) = &folder {
+            params.push(("folder", folder.clone()));
+            params.push(("includeItemsFromSubfolders", deep.to_string()));
+        }
+        if let Some(with) = &q.include_folders {
+            params.push(("includeFolders", with.clone()));
+        }
         params.push(("sortBy", sort_by.to_owned()));
         let order = if descending { "desc" } else { "asc" };
         params.push(("sortOrder", order.to_owned()));
@@ -278,6 +338,20 @@ pub(crate) fn paginate(
     Ok(Json(
         json!({ "data": page, "pageSize": limit, "links": { "nextPage": next_page }, "total": total }),
     ))
+}
+
+/// Whether what lies in `path` is listed for `folder`: directly in it, or (`deep`) anywhere below.
+fn in_folder(path: &str, folder: &str, deep: bool) -> bool {
+    let path = match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    path == folder
+        || (deep
+            && (folder == "/"
+                || path
+                    .strip_prefix(folder)
+                    .is_some_and(|r| r.starts_with('/'))))
 }
 
 fn encode_page_token(offset: usize) -> String {

@@ -96,7 +96,7 @@ fn variable_rows(body: &Value, format: Format) -> Result<usize, Problem> {
             .is_some_and(|r| r.values().all(|v| v.is_string() || v.is_null()));
         if !ok {
             return Err(Problem::bad_request(format!(
-                "'variables' row {i} must be an object of variable names to strings or null."
+                "'variables' row {i} must be an object of variable names to strings or null, such as {{\"Headline\": \"Red\"}} (one flat object per row, as CHILI's variable-data guide shows)."
             )));
         }
     }
@@ -177,7 +177,7 @@ pub(crate) async fn start(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
     match format.as_str() {
-        "image" | "animation" => create_legacy(em, caller, &format, q).await,
+        "image" | "animation" => create_legacy(em, caller, &format, q, body).await,
         _ => create(State(em), caller, Path(format), body).await,
     }
 }
@@ -265,37 +265,62 @@ struct LegacyQuery {
 }
 
 /// The older endpoints CHILI's API table and the template-store project (section 13) use:
-/// `POST output/image?projectId=…&outputType=png&layoutToExport=0&pixelRatio=1` (no body) and
-/// `POST output/animation?…`.
+/// `POST output/image?projectId=…&outputType=png&layoutToExport=0&pixelRatio=1` and
+/// `POST output/animation?…`. The template-store sends no body; an older API description sends
+/// the document as the body. No source says whether `outputType` and the source may also come
+/// in a JSON body, so both places are read (the query wins) and the body may be the document,
+/// a `{templateId|projectId|documentContent, outputType, layoutsToExport}` object, or absent.
 async fn create_legacy(
     em: Emulator,
     caller: Caller,
     kind: &str,
     q: Option<String>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
     let q: LegacyQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
         .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
+    let mut body = match body {
+        Err(JsonRejection::MissingJsonContentType(_)) => json!({}),
+        other => json_body(other)?,
+    };
+    if !body.is_object() {
+        return Err(Problem::bad_request("The body must be a JSON object."));
+    }
+    if body.get("layouts").is_some() && body.get("documentContent").is_none() {
+        body = json!({ "documentContent": body });
+    }
     let default = if kind == "image" { "png" } else { "gif" };
-    let format = q.output_type.as_deref().unwrap_or(default);
+    let format = match (q.output_type, body.get("outputType")) {
+        (Some(t), _) => t,
+        (None, Some(Value::String(t))) => t.clone(),
+        (None, Some(_)) => return Err(Problem::bad_request("'outputType' must be a string.")),
+        (None, None) => default.to_owned(),
+    };
     let allowed: &[&str] = if kind == "image" {
         &["png", "jpg"]
     } else {
         &["gif", "mp4"]
     };
-    if !allowed.contains(&format) {
+    if !allowed.contains(&format.to_ascii_lowercase().as_str()) {
         return Err(Problem::bad_request(format!(
             "outputType must be one of {} for output/{kind}, not '{format}'.",
             allowed.join(", ")
         )));
     }
-    let mut body = json!({ "layoutsToExport": [q.layout_to_export.unwrap_or_else(|| "0".into())] });
+    if let Some(layout) = q.layout_to_export {
+        body["layoutsToExport"] = json!([layout]);
+    }
     if let Some(id) = q.project_id {
         body["projectId"] = json!(id);
     }
     if let Some(id) = q.template_id {
         body["templateId"] = json!(id);
     }
-    create(State(em), caller, Path(format.to_owned()), Ok(Json(body))).await
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("outputType");
+    }
+    let format = format.to_ascii_lowercase();
+    create(State(em), caller, Path(format), Ok(Json(body))).await
 }
 
 enum TaskState {
@@ -366,8 +391,12 @@ pub(crate) async fn task(
         // answers, its download does not.
         TaskState::Done(_) | TaskState::Expired => {
             let download = api_url(&em, &format!("output/tasks/{id}/download"));
-            Ok(Json(json!({ "data": { "taskId": id, "status": "Succeeded" }, "links": { "download": download } }))
-                .into_response())
+            // No `data.status`: no source shows one, and studio-ui reads a top-level `status`
+            // as an error.
+            Ok(
+                Json(json!({ "data": { "taskId": id }, "links": { "download": download } }))
+                    .into_response(),
+            )
         }
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{api_url, json_body, paginate, previews, Caller};
 use crate::content::{Content, PreviewOf, Project};
 use crate::problem::Problem;
-use crate::{new_id, Emulator};
+use crate::{new_id, Emulator, RenameBody};
 
 /// The scope to list one's projects.
 pub(crate) const LIST: &str = "myproject:list";
@@ -95,7 +95,7 @@ pub(crate) async fn create(
         name,
         template_id: template.id.clone(),
         created: now.as_secs(),
-        document: template.document(),
+        document: template.project_document(),
     };
     let location = api_url(&em, &format!("projects/{}", project.id));
     let json = project.json();
@@ -131,9 +131,10 @@ pub(crate) async fn rename(
 ) -> Result<Json<Value>, Problem> {
     caller.require(WRITE)?;
     let body = json_body(body)?;
+    let takes = em.settings().project_rename_body;
     let name = match &body {
-        Value::Object(o) => o.get("name"),
-        Value::Array(ops) => ops.iter().find_map(|op| {
+        Value::Object(o) if takes != RenameBody::JsonPatch => o.get("name"),
+        Value::Array(ops) if takes != RenameBody::Name => ops.iter().find_map(|op| {
             (op["op"] == "replace" && op["path"] == "/name").then(|| &op["value"])
         }),
         _ => None,

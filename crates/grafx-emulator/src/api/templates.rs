@@ -22,19 +22,21 @@ pub(crate) async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     caller.require(LIST)?;
+    let pascal = em.settings().pascal_case_template_dates;
     let items = em
         .world()
         .content
         .templates
         .iter()
-        .map(|t| t.json())
+        .map(|t| t.json(pascal))
         .collect();
+    // An older API description sorts by name, id or relativePath; no source names a date sort.
     paginate(
         &em,
         "templates",
         q.as_deref(),
         items,
-        &["name", "createdDate", "lastModifiedDate"],
+        &["name", "id", "relativePath"],
     )
 }
 
@@ -49,11 +51,12 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     caller.require(READ)?;
+    let pascal = em.settings().pascal_case_template_dates;
     let world = em.world();
     world
         .content
         .template(&id)
-        .map(|t| Json(json!({ "data": t.json() })))
+        .map(|t| Json(json!({ "data": t.json(pascal) })))
         .ok_or_else(|| not_found(&id))
 }
 
@@ -71,17 +74,57 @@ pub(crate) async fn download(
         .ok_or_else(|| not_found(&id))
 }
 
+/// `layoutId` and `pageId`, the optional query parameters of a template preview (release notes
+/// 2026-05-21).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PreviewQuery {
+    layout_id: Option<String>,
+    page_id: Option<String>,
+}
+
+/// `GET templates/{id}/preview/{type}[?layoutId=…&pageId=…]`: a layout or page other than the
+/// default must be one of the document's (400 otherwise). CHILI also answers 400 when the
+/// template's engine is older than 2.24.0; the emulator's documents carry no real engine, so that
+/// check is not modelled.
 pub(crate) async fn preview(
     State(em): State<Emulator>,
     caller: Caller,
     Path((id, kind)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
     caller.require(READ)?;
+    let q: PreviewQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
+        .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
     let template = em
         .world()
         .content
         .template(&id)
         .cloned()
         .ok_or_else(|| not_found(&id))?;
-    previews::preview(&em, PreviewOf::Template, &id, &kind, template, None)
+    let document = template.document();
+    let one_of = |list: &str, param: &str, value: &Option<String>| match value {
+        Some(v)
+            if !document[list]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|x| x["id"].as_str() == Some(v))) =>
+        {
+            Err(Problem::bad_request(format!(
+                "{param} '{v}' is not one of template '{id}''s {list}."
+            )))
+        }
+        _ => Ok(()),
+    };
+    one_of("layouts", "layoutId", &q.layout_id)?;
+    one_of("pages", "pageId", &q.page_id)?;
+    // Each layout and page has its own preview (and its own task).
+    let key = match (&q.layout_id, &q.page_id) {
+        (None, None) => id.clone(),
+        (layout, page) => format!(
+            "{id}?layoutId={}&pageId={}",
+            layout.as_deref().unwrap_or(""),
+            page.as_deref().unwrap_or("")
+        ),
+    };
+    previews::preview(&em, PreviewOf::Template, &key, &kind, template, None)
 }

@@ -47,6 +47,7 @@ use integration::{build_integration, IntegrationInput};
 pub use proxy::{ProxyPolicy, ProxyQuota, DEFAULT_PROXY_MAX_REQUEST_BYTES};
 pub use redis::{RedisSettings, RedisUrl};
 use values::{cidrs, given, origins, read_secret_file, split_list, Naming};
+pub use warnings::RENDERS_IN_BROWSERS;
 
 use crate::{CallerConfig, ClientSecret, Error, OriginPolicy, Setting};
 

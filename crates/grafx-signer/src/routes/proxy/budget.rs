@@ -186,14 +186,20 @@ mod tests {
         // Every /64 inside the /56 is the same client; the next /56 is another.
         assert_eq!(share_key(v6("2001:db8:aa:bbff:ffff::1")), site);
         assert_eq!(share_key(v6("2001:db8:aa:bb00::")), site);
-        assert_eq!(share_key(v6("2001:db8:aa:bc00::1")), v6("2001:db8:aa:bc00::"));
+        assert_eq!(
+            share_key(v6("2001:db8:aa:bc00::1")),
+            v6("2001:db8:aa:bc00::")
+        );
         assert_eq!(share_key(v6("::ffff:10.0.0.7")), ip(7));
         assert_eq!(share_key(ip(7)), ip(7));
         let memory = HeldMemory::new(4000);
         let mut a = Room::new(&memory, v6("2001:db8:aa:bb01::1"));
         a.grow(1000).unwrap();
         let mut b = Room::new(&memory, v6("2001:db8:aa:bbfe::9"));
-        assert!(b.grow(1).is_err(), "a second /64 of the same /56 shares its share");
+        assert!(
+            b.grow(1).is_err(),
+            "a second /64 of the same /56 shares its share"
+        );
         let mut c = Room::new(&memory, v6("2001:db8:aa:bc00::1"));
         c.grow(1000).unwrap();
     }
