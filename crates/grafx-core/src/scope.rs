@@ -16,7 +16,6 @@
 //! # Ok::<(), grafx_core::Error>(())
 //! ```
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -25,24 +24,37 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// A set of scopes, kept sorted so that equal sets print identically.
+///
+/// A sorted vector without duplicates rather than a `BTreeSet`: a token holds a dozen scopes, and
+/// the browser package is smaller without the tree's code (issue #28).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
-pub struct Scopes(BTreeSet<String>);
+pub struct Scopes(Vec<String>);
 
 impl Scopes {
     /// Parses a space-separated list; extra whitespace is ignored.
     pub fn parse(s: &str) -> Self {
-        Self(s.split_whitespace().map(str::to_owned).collect())
+        s.split_whitespace().collect()
+    }
+
+    /// Adds `scope` where it sorts, unless it is empty or already here.
+    fn insert(&mut self, scope: String) {
+        if scope.is_empty() {
+            return;
+        }
+        if let Err(at) = self.0.binary_search(&scope) {
+            self.0.insert(at, scope);
+        }
     }
 
     /// Whether the set holds `scope`.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.contains(scope)
+        self.0.binary_search_by(|s| s.as_str().cmp(scope)).is_ok()
     }
 
     /// Whether every scope here is also in `other`.
     pub fn is_subset_of(&self, other: &Scopes) -> bool {
-        self.0.is_subset(&other.0)
+        self.iter().all(|s| other.contains(s))
     }
 
     /// The scopes here that are not in `other`, sorted.
@@ -153,12 +165,11 @@ impl fmt::Display for BrowserScopes {
 
 impl<S: Into<String>> FromIterator<S> for Scopes {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(Into::into)
-                .filter(|s: &String| !s.is_empty())
-                .collect(),
-        )
+        let mut scopes = Self::default();
+        for scope in iter {
+            scopes.insert(scope.into());
+        }
+        scopes
     }
 }
 
@@ -198,6 +209,29 @@ mod tests {
         assert_eq!(s.iter().collect::<Vec<_>>(), ["a:read", "b:read"]);
         assert_eq!(s.to_string(), "a:read b:read");
         assert!(Scopes::parse("   ").is_empty());
+    }
+
+    #[test]
+    fn sets_from_any_order_are_equal_and_lookups_find_each_member() {
+        let a: Scopes = ["c:x", "a:x", "", "b:x", "a:x"].into_iter().collect();
+        let b = Scopes::parse("b:x c:x a:x");
+        assert_eq!(a, b);
+        let hash = |s: &Scopes| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            s.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&a), hash(&b));
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["a:x", "b:x", "c:x"]);
+        for member in ["a:x", "b:x", "c:x"] {
+            assert!(a.contains(member), "{member}");
+        }
+        for stranger in ["", "a", "b:y", "d:x", "0", "c:xx"] {
+            assert!(!a.contains(stranger), "{stranger}");
+        }
+        assert!(!b.is_subset_of(&Scopes::parse("a:x c:x")));
+        assert!(b.is_subset_of(&Scopes::parse("a:x b:x c:x d:x")));
     }
 
     #[test]

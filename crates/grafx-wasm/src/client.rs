@@ -13,7 +13,7 @@ use std::rc::{Rc, Weak};
 use grafx_core::{Freshness, RefreshPolicy, Timestamp};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::error::GraFxError;
 use crate::glue::{
@@ -270,7 +270,7 @@ impl Inner {
                 let forced = reject.clone();
                 let reject = reject.clone();
                 let this = Rc::clone(self);
-                let p = future_to_promise(async move {
+                let p = crate::boxed_promise(Box::pin(async move {
                     let result = this.refresh_coordinated(reject.clone()).await;
                     if let (Ok(()), Some(refused)) = (&result, reject) {
                         // Later 401s on the same token within a few seconds use this answer.
@@ -286,7 +286,7 @@ impl Inner {
                             Err(e)
                         }
                     }
-                });
+                }));
                 self.inflight.replace(Some((p.clone(), forced)));
                 p
             }
@@ -365,7 +365,7 @@ impl Inner {
         let reject = reject.clone();
         let asked_at = date_now();
         Closure::once(move || -> Promise {
-            future_to_promise(async move {
+            crate::boxed_promise(Box::pin(async move {
                 for i in 0..=grace {
                     let Some(this) = weak.upgrade() else {
                         return Err(disposed().into());
@@ -395,7 +395,7 @@ impl Inner {
                     .await
                     .map(|()| JsValue::TRUE)
                     .map_err(JsValue::from)
-            })
+            }))
         })
     }
 

@@ -32,7 +32,6 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 #[doc(hidden)]
 pub use client::live_clients;
@@ -427,11 +426,19 @@ fn path_string(value: &JsValue) -> Result<String, GraFxError> {
         })
 }
 
+/// The crate's one `future_to_promise` instance (issue #28, package size): every caller boxes its
+/// future, so the promise machinery is compiled once rather than once per future type.
+pub(crate) fn boxed_promise(
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
+) -> Promise {
+    wasm_bindgen_futures::future_to_promise(future)
+}
+
 fn promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, GraFxError>> + 'static,
 {
-    future_to_promise(async move { future.await.map_err(JsValue::from) })
+    crate::boxed_promise(Box::pin(async move { future.await.map_err(JsValue::from) }))
 }
 
 #[wasm_bindgen(js_class = GraFxClient)]

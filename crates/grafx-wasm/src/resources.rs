@@ -10,7 +10,6 @@ use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::api;
 use crate::client::Inner;
@@ -26,7 +25,7 @@ pub(crate) fn method(weak: &Weak<Inner>, f: Method) -> JsValue {
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
         Some(inner) => {
             let fut = f(inner, a, b);
-            future_to_promise(async move { fut.await.map_err(JsValue::from) })
+            crate::boxed_promise(Box::pin(async move { fut.await.map_err(JsValue::from) }))
         }
         None => Promise::reject(&JsValue::from(crate::client::disposed())),
     })
@@ -68,7 +67,7 @@ fn via_method(
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
         Some(inner) => {
             let fut = f(inner, Rc::clone(&base), a, b);
-            future_to_promise(async move { fut.await.map_err(JsValue::from) })
+            crate::boxed_promise(Box::pin(async move { fut.await.map_err(JsValue::from) }))
         }
         None => Promise::reject(&JsValue::from(crate::client::disposed())),
     })

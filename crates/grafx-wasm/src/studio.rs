@@ -13,7 +13,6 @@ use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::client::Inner;
 use crate::error::GraFxError;
@@ -127,13 +126,13 @@ fn refresh_token_action(weak: &Weak<Inner>) -> JsValue {
             // studio-ui expects an Error value, never a rejection.
             return Promise::resolve(&JsValue::from(crate::client::disposed()));
         };
-        future_to_promise(async move {
+        crate::boxed_promise(Box::pin(async move {
             // studio-ui treats anything but an Error as the token: a failure is a GraFxError.
             Ok(match inner.current(true).await {
                 Ok(t) => JsValue::from_str(&t.access_token),
                 Err(e) => e.into(),
             })
-        })
+        }))
     })
     .into_js_value()
 }
@@ -149,7 +148,7 @@ fn on_auth_expired(weak: &Weak<Inner>, connector: Option<js_sys::Function>) -> J
             return Promise::resolve(&JsValue::NULL);
         };
         let connector = connector.clone();
-        future_to_promise(async move {
+        crate::boxed_promise(Box::pin(async move {
             if get(&request, "type").as_string().as_deref() != Some("grafxToken") {
                 return Ok(connector_credentials(connector, request).await);
             }
@@ -162,7 +161,7 @@ fn on_auth_expired(weak: &Weak<Inner>, connector: Option<js_sys::Function>) -> J
                 // the failure through onError (already emitted by the refresh).
                 Err(_) => Ok(JsValue::NULL),
             }
-        })
+        }))
     })
     .into_js_value()
 }
@@ -221,11 +220,11 @@ pub(crate) fn adapters(weak: &Weak<Inner>) -> JsValue {
             Closure::<dyn Fn(JsValue) -> Promise>::new(move |opts| match weak.upgrade() {
                 Some(inner) => {
                     let refresh = refresh.clone();
-                    future_to_promise(async move {
+                    crate::boxed_promise(Box::pin(async move {
                         ui_loader_config(&inner, opts, refresh)
                             .await
                             .map_err(JsValue::from)
-                    })
+                    }))
                 }
                 None => Promise::reject(&JsValue::from(crate::client::disposed())),
             })

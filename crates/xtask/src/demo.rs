@@ -28,22 +28,7 @@ const DEMO_PROXY_ALLOW: [&str; 8] = [
 
 /// Builds the web package and assembles `target/demo/` = `www/` + `pkg/`.
 pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
-    let status = std::process::Command::new("wasm-pack")
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "web",
-            "--mode",
-            "no-install",
-            "--out-dir",
-            "pkg",
-            "crates/grafx-wasm",
-        ])
-        .current_dir(root)
-        .env("PATH", &toolchain.path)
-        // Size for the whole wasm; the servers keep the release profile's opt-level 3.
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
+    let status = crate::package::wasm_pack(root, toolchain, "web", "pkg")
         .status()
         .context("running wasm-pack")?;
     if !status.success() {

@@ -7,6 +7,7 @@
 //! - `cargo xtask bench`: benchmarks (`--check` fails on a missed target); `cargo xtask soak`:
 //!   load and soak; `cargo xtask fuzz`: the fuzz targets for a bounded time; `cargo xtask mutants`:
 //!   mutation testing of the pure modules.
+//! - `cargo xtask package`: the npm package as users get it (`crates/grafx-wasm/pkg`).
 //! - `cargo xtask bootstrap`: only the installation part.
 
 mod bench;
@@ -15,6 +16,7 @@ mod browser;
 mod demo;
 mod fuzz;
 mod mutants;
+mod package;
 mod results;
 mod servers;
 mod soak;
@@ -108,6 +110,13 @@ enum Command {
         #[arg(long, value_parser = ["core", "signer"])]
         only: Option<String>,
     },
+    /// Build the npm package as users get it: `crates/grafx-wasm/pkg` (`--target web`) and
+    /// `pkg-bundler` (`--target bundler`), with the size settings the tests measure.
+    Package {
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -148,6 +157,7 @@ fn main() -> ExitCode {
             targets,
             no_install,
         } => fuzz::run(&root, !no_install, secs, &targets),
+        Command::Package { no_install } => package::run(&root, !no_install),
         Command::Mutants { no_install, only } => mutants::run(&root, !no_install, only.as_deref()),
         Command::Test {
             no_install,

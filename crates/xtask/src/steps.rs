@@ -401,68 +401,18 @@ fn end_to_end(report: &mut Report) {
     }
 }
 
-/// Adds what wasm-pack leaves out of the package manifest: `exports` (import and types), and the
-/// wasm file as an export so bundlers and import maps can address it.
-fn finish_package_json(pkg: &std::path::Path) -> anyhow::Result<()> {
-    let path = pkg.join("package.json");
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    manifest["exports"] = serde_json::json!({
-        ".": { "types": "./grafx_wasm.d.ts", "import": "./grafx_wasm.js" },
-        "./grafx_wasm_bg.wasm": "./grafx_wasm_bg.wasm",
-        "./package.json": "./package.json",
-    });
-    manifest["sideEffects"] = serde_json::json!(["./snippets/*"]);
-    // The licenses ship with the package (wasm-pack lists them only on some runs).
-    for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
-        let from = pkg.join("..").join(license);
-        if !pkg.join(license).exists() {
-            std::fs::copy(&from, pkg.join(license))?;
-        }
-        if let Some(files) = manifest["files"].as_array_mut() {
-            if !files.iter().any(|f| f == license) {
-                files.push(serde_json::json!(license));
-            }
-        }
-    }
-    // What the npm registry shows besides the README: where the code lives and where to report.
-    manifest["repository"]["directory"] = serde_json::json!("crates/grafx-wasm");
-    manifest["homepage"] = serde_json::json!(
-        "https://github.com/grafx-signer/grafx-signer/tree/main/crates/grafx-wasm#readme"
-    );
-    manifest["bugs"] =
-        serde_json::json!({ "url": "https://github.com/grafx-signer/grafx-signer/issues" });
-    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
-    Ok(())
-}
-
 /// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) in
 /// release mode, and measures gzip -9 of the web build's .wasm plus its JS glue.
 fn package(report: &Report) -> (bool, Option<u64>) {
     let mut ok = true;
-    for (target, out) in [("web", "pkg"), ("bundler", "pkg-bundler")] {
+    for (target, out) in crate::package::TARGETS {
         println!("\nxtask: ==> wasm-pack build --target {target}");
-        let status = report
-            .command(
-                "wasm-pack",
-                &[
-                    "build",
-                    "--release",
-                    "--target",
-                    target,
-                    "--mode",
-                    "no-install",
-                    "--out-dir",
-                    out,
-                    "crates/grafx-wasm",
-                ],
-            )
-            // Size for the whole wasm (its dependencies too); the servers keep opt-level 3.
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-            .status();
+        let status =
+            crate::package::wasm_pack(&report.root, &report.toolchain, target, out).status();
         ok &= status.is_ok_and(|s| s.success());
     }
     let pkg = report.root.join("crates/grafx-wasm/pkg");
-    if let Err(e) = finish_package_json(&pkg) {
+    if let Err(e) = crate::package::finish_package_json(&pkg) {
         println!("xtask: cannot complete pkg/package.json: {e:#}");
         ok = false;
     }
