@@ -189,7 +189,7 @@ fn without_access_token(body: &str) -> String {
     const KEY: &str = "\"access_token\"";
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
-    while let Some(at) = rest.find(KEY) {
+    while let Some(at) = crate::api::find(rest, KEY) {
         let (head, tail) = rest.split_at(at + KEY.len());
         out.push_str(head);
         let after_colon = tail.trim_start().strip_prefix(':').map(str::trim_start);
@@ -243,5 +243,32 @@ pub(crate) fn signer_error(e: ErrorBody, status: u16) -> GraFxError {
         .status(status)
         .signer_code(code.as_str())
         .detail(e.error_description),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_access_token;
+    use crate::api::find;
+
+    #[test]
+    fn a_plain_search_finds_the_first_occurrence() {
+        assert_eq!(find("https://x", "://"), Some(5));
+        assert_eq!(find("a://b://", "://"), Some(1));
+        assert_eq!(find("templates?x=1", "://"), None);
+        assert_eq!(find(":/", "://"), None);
+        assert_eq!(find("abc", ""), Some(0));
+    }
+
+    #[test]
+    fn every_access_token_value_is_redacted_even_cut_off() {
+        let body = r#"{"access_token" : "eyJ.a\"b", "x": 1, "access_token":"eyJ.second"}"#;
+        let shown = without_access_token(body);
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 2, "{shown}");
+        assert!(shown.contains(r#""x": 1"#), "{shown}");
+        let cut = without_access_token(r#"{"access_token":"eyJ.cut-off"#);
+        assert!(!cut.contains("eyJ"), "{cut}");
+        assert_eq!(without_access_token("no token here"), "no token here");
     }
 }
