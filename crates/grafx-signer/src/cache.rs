@@ -1067,6 +1067,10 @@ mod tests {
                 .unwrap();
         let (token, _) = stamp_grant(&grant, Some(&held), at(600));
         assert_eq!(token.expiry, held.expiry);
+        // Which matters to the refresh: a 40-minute leeway is capped at half the lifetime, so the
+        // first stamp refreshes at 30 minutes (60 / 2), the second would at 35 (10 + 50 / 2).
+        let policy = RefreshPolicy::new(std::time::Duration::from_secs(40 * 60));
+        assert_eq!(token.expiry.refresh_at(&policy), at(1800));
         // Reported as 55 minutes: the later stamp wins.
         let grant =
             grafx_core::TokenGrant::from_parts("eyJ.same.token", "Bearer", 3300.0, "template:read")

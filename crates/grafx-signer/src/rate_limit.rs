@@ -529,8 +529,9 @@ mod tests {
 
     #[test]
     fn the_size_is_sampled_every_so_many_checks_not_counted_per_request() {
-        let limiter = Limiter::new(600).unwrap(); // nothing refills during the test
-                                                  // Checks 0..=MAX_KEYS: the last sample (at a multiple of SAMPLE_EVERY) saw fewer keys.
+        // One a minute: no key refills during the test, so no sweep can shrink the table.
+        let limiter = Limiter::new(1).unwrap();
+        // Checks 0..=MAX_KEYS: the last sample (at a multiple of SAMPLE_EVERY) saw fewer keys.
         fill(&limiter, 0..MAX_KEYS as u32 + 1);
         assert!(!limiter.full.load(Ordering::Relaxed));
         // Within the next SAMPLE_EVERY checks the table is seen full.
@@ -554,13 +555,17 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         limiter.sample();
         assert_eq!(limiter.table.0.len(), 0, "every key had refilled");
-        // At most one scan every SWEEP_EVERY.
+        // At most one scan every SWEEP_EVERY: stamp the last sweep as now, however slow the
+        // machine was to get here.
         fill(&limiter, 0..half + 1);
         std::thread::sleep(Duration::from_millis(20));
+        limiter
+            .last_sweep_ms
+            .store(governor_now_ms(), Ordering::Relaxed);
         limiter.sample();
         assert_eq!(limiter.table.0.len(), half as usize + 1, "swept just now");
-        // The sweep keeps keys that have not refilled.
-        let slow = Limiter::new(60).unwrap();
+        // The sweep keeps keys that have not refilled (one a minute: none does here).
+        let slow = Limiter::new(1).unwrap();
         fill(&slow, 0..half + 1);
         slow.sample();
         assert_eq!(slow.table.0.len(), half as usize + 1);

@@ -4,10 +4,10 @@
 //!
 //! Covered: the token's bytes anywhere in a reply body (any content type, any size, decoded from
 //! gzip or deflate first; a reply in any other content encoding is refused), including across
-//! chunk boundaries, and written with JSON escapes (`\u0065`, `\/`) for any of its characters;
-//! every passed reply header. Not covered: a token split over two `Range` replies (the proxy
-//! forwards `Range` only for file downloads, which CHILI's renderer writes, never an API echo),
-//! and encodings that hide bytes some other way (base64 of the token, say).
+//! chunk boundaries, and written with JSON escapes (`\u0065`, `\/`, `\"`, `\\`) for any of its
+//! characters; every passed reply header. Not covered: a token split over two `Range` replies
+//! (the proxy forwards `Range` only for file downloads, which CHILI's renderer writes, never an
+//! API echo), and encodings that hide bytes some other way (base64 of the token, say).
 //!
 //! ```ignore
 //! let mut r = Redactor::new("eyJ.a.b");
