@@ -68,7 +68,11 @@ export async function usage(): Promise<void> {
   const body: unknown = await grafx.json("templates");
   const page: Page<Template> = await grafx.templates.list({ search: "flyer", limit: 10, sortOrder: "desc" });
   const next: string | null = page.nextPageToken;
-  for await (const template of grafx.templates.all({ limit: 50 })) {
+  for await (const m of grafx.media.all({ folder: "/photos", includeFolders: true, limit: 50 })) {
+    const kind: Media["type"] = m.type;
+    void kind;
+  }
+  for await (const template of grafx.templates.all({ limit: 50, sortOrder: "asc", collectionId: "c1" })) {
     const name: string = template.name;
     void name;
   }
@@ -161,7 +165,14 @@ export async function usage(): Promise<void> {
     selector: "studio-ui-container",
     projectId: project.id,
     via: "writer",
+    // Older studio-ui passes the connector's id, newer an object: a handler for either fits.
+    onConnectorAuthenticationRequested: async (connectorId: string) => ({ type: connectorId ? "authentified" : "canceled" }),
   });
+  const newerHook: StudioUILoaderConfig = await grafx.studio.uiLoaderConfig({
+    selector: "studio-ui-container",
+    onConnectorAuthenticationRequested: async (request: { id: string; name?: string }) => ({ type: request.name ? "authenticated" : "canceled" }),
+  });
+  void newerHook;
   StudioUI.studioUILoaderConfig(viaConfig);
 
   void [token, forced, expiresAt, res, body, next, preview, blob, refreshTokenAction, templateOfProject, projectPreview, platform];
@@ -181,6 +192,10 @@ grafx_mistakes().output.render("bmp", { templateId: "a" });
 // @ts-expect-error uiLoaderConfig needs a selector
 grafx_mistakes().studio.uiLoaderConfig({ projectId: "p" });
 function grafx_mistakes(): GraFxClient { return new GraFxClient({ signerUrl: "/" }); }
+// @ts-expect-error sortOrder is asc or desc, in all() as in list()
+grafx_mistakes().templates.all({ sortOrder: "up" });
+// @ts-expect-error project previews take no layoutId (the release notes give it to templates)
+grafx_mistakes().projects.preview("p", "thumbnail", { layoutId: "0" });
 // @ts-expect-error via takes the integration's name
 grafx_mistakes().via();
 // @ts-expect-error accessToken resolves to a string, not a number

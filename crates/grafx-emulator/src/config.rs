@@ -156,6 +156,10 @@ pub struct Settings {
     /// the route, not its body: by default both likely forms are taken; a test can leave one.
     #[serde(default)]
     pub project_rename_body: RenameBody,
+    /// Answer a rename with 204 and no body rather than 200 and the project. The release notes
+    /// do not show the reply: both are served, and the helpers read the project back after a 204.
+    #[serde(default)]
+    pub project_rename_no_content: bool,
     /// Spell a media item's `type` as `"Item"`/`"Directory"` rather than `0`/`1`. CHILI's
     /// documentation (the custom media connector guide) shows the numbers; the media example
     /// connector's types, written from the Swagger, take either. Unsettled: both are served.
@@ -171,6 +175,17 @@ pub struct Settings {
     /// every other key of the API is spelled). No source shows a reply: both are served.
     #[serde(default)]
     pub pascal_case_template_dates: bool,
+    /// A list with `folder` but without `includeItemsFromSubfolders` includes the items of its
+    /// subfolders. CHILI's media connector always sends the flag, so no source shows CHILI's
+    /// default; an older API description listed subfolders (and kept `media/directory` for one
+    /// folder). Unsettled: both are served, and the helpers send the flag whenever they send a
+    /// folder.
+    #[serde(default)]
+    pub subfolders_by_default: bool,
+    /// Wrap the Platform API's replies in `data`. Its release notes (2026-02-23) list the
+    /// properties of a reply, not its shape: bare by default, wrapped with this.
+    #[serde(default)]
+    pub wrapped_platform_replies: bool,
 }
 
 /// The bodies `PATCH projects/{id}` takes.
@@ -204,9 +219,12 @@ impl Default for Settings {
             next_page_as_token: false,
             media_preview_render_ms: 0,
             project_rename_body: RenameBody::Either,
+            project_rename_no_content: false,
             media_type_names: false,
             bare_media_item: false,
             pascal_case_template_dates: false,
+            subfolders_by_default: false,
+            wrapped_platform_replies: false,
         }
     }
 }

@@ -22,7 +22,19 @@ pub(crate) struct Template {
     pub(crate) rgb: [u8; 3],
     /// Output generation for this template always fails (to demo and test error paths).
     pub(crate) broken: bool,
+    /// The document's `engineVersion`: CHILI refuses a layout or page preview of a template whose
+    /// engine is older than [`LAYOUT_PREVIEW_ENGINE`] (release notes 2026-05-21).
+    pub(crate) engine_version: String,
 }
+
+/// The engine a template needs for a preview of one layout or page (release notes 2026-05-21:
+/// "below `2.24.0`, the endpoint returns `400 Bad Request`").
+pub(crate) const LAYOUT_PREVIEW_ENGINE: (u32, u32, u32) = (2, 24, 0);
+
+/// The engine version of the seeded templates; one of them keeps an older one.
+const CURRENT_ENGINE: &str = "2.25.0";
+/// The seeded template with an engine too old for layout and page previews.
+pub(crate) const OLD_ENGINE_TEMPLATE: u8 = 2;
 
 impl Template {
     /// The template as listed and read. Its folder is its first tag's (`/` without tags). The
@@ -77,6 +89,23 @@ impl Template {
             height: px(&layout["height"], 1000),
             rgb: [90, 120, 200],
             broken: false,
+            engine_version: doc["engineVersion"]
+                .as_str()
+                .unwrap_or(CURRENT_ENGINE)
+                .to_owned(),
+        }
+    }
+
+    /// Whether the template's engine can preview one layout or page. A version that does not
+    /// read as `major.minor.patch` is taken as able: CHILI's own reading of it is unknown.
+    pub(crate) fn previews_layouts(&self) -> bool {
+        let mut parts = self.engine_version.split('.').map(str::parse::<u32>);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(a)), Some(Ok(b)), patch) => {
+                let patch = patch.and_then(Result::ok).unwrap_or(0);
+                (a, b, patch) >= LAYOUT_PREVIEW_ENGINE
+            }
+            _ => true,
         }
     }
 
@@ -93,7 +122,7 @@ impl Template {
     /// The Studio document JSON (what `download` returns and projects start from).
     pub(crate) fn document(&self) -> Value {
         json!({
-            "engineVersion": "1.20.0",
+            "engineVersion": self.engine_version,
             "selectedLayoutId": "0",
             "properties": { "name": self.name, "type": "template" },
             "layouts": [{ "id": "0", "name": "Main", "width": self.width, "height": self.height, "unit": "px" }],
@@ -366,6 +395,11 @@ impl Content {
                 height: h,
                 rgb,
                 broken,
+                engine_version: if n == OLD_ENGINE_TEMPLATE {
+                    "1.20.0".into()
+                } else {
+                    CURRENT_ENGINE.into()
+                },
             };
         vec![
             t(

@@ -504,41 +504,36 @@ async fn studio_ui_reads_connectors_and_user_interfaces() {
 
 #[tokio::test]
 async fn the_platform_api_route_takes_the_same_token() {
-    let env = Env::new(fast()).await;
+    // The release notes of 2026-02-23 name the routes and two fields of their replies; the rest
+    // (the reply's shape, the ids) is unsettled, so both shapes are served and only the named
+    // fields are read.
+    for wrapped in [false, true] {
+        let env = Env::new(Settings {
+            wrapped_platform_replies: wrapped,
+            ..fast()
+        })
+        .await;
+        platform_replies(&env, wrapped).await;
+    }
+}
+
+async fn platform_replies(env: &Env, wrapped: bool) {
     let reader = env.token("demo-reader").await;
-    let url = format!(
-        "{}api/v1/environments/demo",
-        env.em.emulator().platform_api_url()
-    );
-    let res = env
-        .http
-        .get(&url)
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["name"], "demo");
-    assert_eq!(body["totalRenders"], 0);
-    assert_eq!(body["totalWatermarkedRenders"], 0);
-    assert_eq!(env.http.get(&url).send().await.unwrap().status(), 401);
-    // The routes the release notes of 2026-02-23 name: by id, renders, the subscription.
     let platform = env.em.emulator().platform_api_url();
     let get = |path: String| {
         let (http, reader) = (env.http.clone(), reader.clone());
         async move {
             let res = http.get(path).bearer_auth(&reader).send().await.unwrap();
-            (
-                res.status().as_u16(),
-                res.json::<Value>().await.unwrap_or(Value::Null),
-            )
+            let status = res.status().as_u16();
+            let body = res.json::<Value>().await.unwrap_or(Value::Null);
+            let reply = if wrapped { body["data"].clone() } else { body };
+            (status, reply)
         }
     };
-    let id = body["id"].as_str().unwrap().to_owned();
-    let sub = body["subscriptionId"].as_str().unwrap().to_owned();
-    let (status, by_id) = get(format!("{platform}api/v1/environments/{id}")).await;
-    assert_eq!((status, &by_id["name"]), (200, &json!("demo")));
+    let env_id = "e7a0c1d2-0000-4000-8000-000000000001";
+    let sub = "5b5c0de0-0000-4000-8000-000000000001";
+    let by_id = format!("{platform}api/v1/environments/{env_id}");
+    assert_eq!(env.http.get(&by_id).send().await.unwrap().status(), 401);
     let started = env
         .call(
             &env.token("demo-writer").await,
@@ -549,7 +544,9 @@ async fn the_platform_api_route_takes_the_same_token() {
         .await;
     assert_eq!(started.status(), 200);
     for path in [
-        format!("{platform}api/v1/environments/{id}/renders"),
+        by_id.clone(),
+        format!("{platform}api/v1/environments/demo"),
+        format!("{by_id}/renders"),
         format!("{platform}api/v1/subscriptions/{sub}/renders"),
         format!("{platform}api/v1/subscriptions/{sub}"),
     ] {
@@ -563,7 +560,9 @@ async fn the_platform_api_route_takes_the_same_token() {
         404
     );
     assert_eq!(
-        get(format!("{platform}api/v1/subscriptions/{id}")).await.0,
+        get(format!("{platform}api/v1/subscriptions/{env_id}"))
+            .await
+            .0,
         404
     );
 }
@@ -807,4 +806,199 @@ async fn projects_delete_one_or_many() {
         .call(&writer, Method::DELETE, "projects", Some(json!(["nope"])))
         .await;
     assert_eq!(res.status(), 404);
+}
+
+/// The names of a list page's entries, and its `links.nextPage`.
+async fn names_and_next(res: Response) -> (Vec<String>, Option<String>) {
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    let names = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .collect();
+    let next = page["links"]["nextPage"].as_str().map(str::to_owned);
+    (names, next)
+}
+
+#[tokio::test]
+async fn the_media_connectors_list_query_is_served_as_it_sends_it() {
+    let env = Env::new(fast()).await;
+    let reader = env.token("demo-reader").await;
+    // grafx-media-example/connector.ts, with no search, page size or order set by its host: every
+    // parameter sent, the empty ones empty.
+    let (names, next) = names_and_next(
+        env.get(
+            &reader,
+            "media?search=&limit=&sortBy=&sortOrder=&includeItemsFromSubfolders=false&includeFolders=true&folder=%2F",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(names, ["logo.png", "photos", "texture.png"]);
+    assert_eq!(next, None);
+    // One folder's items and folders, two a page: links.nextPage keeps the folder.
+    let mut path = "media?limit=2&folder=%2Fphotos&includeFolders=true&includeItemsFromSubfolders=false&sortBy=name&sortOrder=desc".to_owned();
+    let mut all = Vec::new();
+    loop {
+        let (names, next) = names_and_next(env.get(&reader, &path).await).await;
+        assert!(names.len() <= 2);
+        all.extend(names);
+        let Some(next) = next else { break };
+        let base = env.url("");
+        path = next
+            .strip_prefix(&base)
+            .expect("nextPage is a URL of the API")
+            .to_owned();
+        assert!(path.contains("folder=%2Fphotos"), "{path}");
+    }
+    assert_eq!(all, ["team.png", "storefront.png", "products", "beach.png"]);
+    // With subfolders: the items below /photos too, and no folders.
+    let (names, _) = names_and_next(
+        env.get(
+            &reader,
+            "media?limit=10&folder=/photos/&includeItemsFromSubfolders=true",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        names,
+        [
+            "beach.png",
+            "product-shot.png",
+            "storefront.png",
+            "team.png"
+        ]
+    );
+    // A folder that only shares a prefix is not the folder.
+    let (names, _) = names_and_next(env.get(&reader, "media?folder=/photo").await).await;
+    assert!(names.is_empty(), "{names:?}");
+    // The old API description's search: by name, relativePath or id.
+    let (names, _) =
+        names_and_next(env.get(&reader, "media?search=%2Fphotos%2Fproducts").await).await;
+    assert_eq!(names, ["product-shot.png"]);
+    let (names, _) = names_and_next(
+        env.get(&reader, "media?search=3e5b9f20-0000-4000-8000-000000000102")
+            .await,
+    )
+    .await;
+    assert_eq!(names, ["logo.png"]);
+    // A value that is neither empty nor an order is refused, saying what is allowed.
+    let res = env.get(&reader, "media?sortBy=size").await;
+    assert_eq!(res.status(), 400);
+    let problem: Value = res.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("name, id, relativePath"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_without_the_subfolder_flag_lists_either_way_chili_might() {
+    for (deep, expected) in [
+        (false, &["beach.png", "storefront.png", "team.png"][..]),
+        (
+            true,
+            &[
+                "beach.png",
+                "product-shot.png",
+                "storefront.png",
+                "team.png",
+            ][..],
+        ),
+    ] {
+        let env = Env::new(Settings {
+            subfolders_by_default: deep,
+            ..fast()
+        })
+        .await;
+        let reader = env.token("demo-reader").await;
+        let (names, _) = names_and_next(env.get(&reader, "media?folder=%2Fphotos").await).await;
+        assert_eq!(names, expected, "subfolders by default: {deep}");
+        // Sent explicitly, the flag wins over the default.
+        let (names, _) = names_and_next(
+            env.get(
+                &reader,
+                &format!(
+                    "media?folder=%2Fphotos&includeItemsFromSubfolders={}",
+                    !deep
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_ne!(names, expected);
+    }
+}
+
+#[tokio::test]
+async fn layout_and_page_previews_need_a_recent_engine_and_take_either_form() {
+    let env = Env::new(Settings {
+        preview_render_ms: 0,
+        ..Settings::default()
+    })
+    .await;
+    let reader = env.token("demo-reader").await;
+    let png = |res: Response| async move {
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/png");
+    };
+    // Release notes 2026-05-21: both forms take layoutId and pageId.
+    png(env
+        .get(
+            &reader,
+            &format!("templates/{FLYER}/preview/medium?layoutId=0&pageId=0"),
+        )
+        .await)
+    .await;
+    png(env
+        .get(
+            &reader,
+            &format!("templates/{FLYER}/preview?previewType=medium&layoutId=0"),
+        )
+        .await)
+    .await;
+    png(env
+        .get(&reader, &format!("templates/{FLYER}/preview"))
+        .await)
+    .await;
+    // A template on an engine below 2.24.0: its default preview, but 400 for one layout or page.
+    const OLD: &str = "7a1c0e4d-0000-4000-8000-000000000002";
+    let document: Value = env
+        .get(&reader, &format!("templates/{OLD}/download"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["engineVersion"], "1.20.0");
+    png(env
+        .get(&reader, &format!("templates/{OLD}/preview/thumbnail"))
+        .await)
+    .await;
+    for query in ["layoutId=0", "pageId=0"] {
+        for path in [
+            format!("templates/{OLD}/preview/thumbnail?{query}"),
+            format!("templates/{OLD}/preview?{query}"),
+        ] {
+            let res = env.get(&reader, &path).await;
+            assert_eq!(res.status(), 400, "{path}");
+            let problem: Value = res.json().await.unwrap();
+            assert!(
+                problem["detail"].as_str().unwrap().contains("2.24.0"),
+                "{problem}"
+            );
+        }
+    }
+    let res = env
+        .get(
+            &reader,
+            &format!("templates/{FLYER}/preview?previewType=huge"),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
 }

@@ -247,12 +247,17 @@ export function resources(fetch, json, errorFrom) {
       }
     }
     const query = q.toString();
-    const page = await json(query ? `${path}?${query}` : path);
+    const page = await json(query ? `${path}?${query}` : path, { signal: o && o.signal });
     if (!page || !Array.isArray(page.data)) throw grafxError("invalid_response", `${path} did not return a list`);
     const nextPageToken = nextPageTokenOf(page.links && page.links.nextPage);
     return { items: page.data, nextPageToken, total: page.total, pageSize: page.pageSize };
   };
-  const all = (path) => (o = {}) => pagesIterable((pageToken) => list(path, { ...o, pageToken }));
+  const all = (path, list_ = list) => (o = {}) => pagesIterable((pageToken) => list_(path, { ...o, pageToken }));
+  // A media folder's list says whether subfolders' items and the folders themselves are wanted:
+  // CHILI's media connector always sends both flags, so CHILI's defaults are not known.
+  const mediaList = (path, o = {}) => list(path, o && o.folder !== undefined && o.folder !== null
+    ? { includeItemsFromSubfolders: false, includeFolders: false, ...o }
+    : o);
   const one = async (path) => unwrap(await json(path));
   // Polls `path` until it answers 200 (202, 204, or a 200 without a body: still running), with
   // progress, abort and an overall timeout that also bounds each request. Resolves to the
@@ -322,7 +327,8 @@ export function resources(fetch, json, errorFrom) {
     for (const k of ["layoutId", "pageId"]) {
       if (o[k] !== undefined && o[k] !== null) q.append(k, String(o[k]));
     }
-    const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}${q.size ? `?${q}` : ""}`;
+    const query = q.toString();
+    const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}${query ? `?${query}` : ""}`;
     const timeoutMs = o.timeoutMs ?? 30000;
     const res = await fetch(path, { signal: o.signal, timeoutMs, headers: { accept: "image/png, application/json" } });
     if (res.status === 200) return res.blob();
@@ -413,8 +419,10 @@ export function resources(fetch, json, errorFrom) {
         const res = await fetch(path, postJson("PATCH", { name }));
         if (res.ok) return renamed(res);
         if (![400, 415, 422].includes(res.status)) throw await errorFrom(res, `PATCH ${path}`);
+        const first = await errorFrom(res, `PATCH ${path}`);
         const patch = await fetch(path, { method: "PATCH", headers: { "content-type": "application/json-patch+json" }, body: JSON.stringify([{ op: "replace", path: "/name", value: name }]) });
-        if (!patch.ok) throw await errorFrom(patch, `PATCH ${path}`);
+        // Both forms refused as malformed: the first refusal says why (the name, most likely).
+        if (!patch.ok) throw [400, 415, 422].includes(patch.status) ? first : await errorFrom(patch, `PATCH ${path}`);
         return renamed(patch);
       },
       document: async (id) => json(`projects/${ID(id, "id")}/document`),
@@ -432,8 +440,8 @@ export function resources(fetch, json, errorFrom) {
       preview: async (id, type, o) => preview("projects", id, type, o),
     },
     media: {
-      list: (o) => list("media", o),
-      all: all("media"),
+      list: (o) => mediaList("media", o),
+      all: all("media", mediaList),
       // `{data, links}` on CHILI; a bare item is taken too.
       get: async (id) => one(`media/${ID(id, "id")}`),
       // The original file.

@@ -132,29 +132,44 @@ export interface GraFxRequestInit extends RequestInit {
 }
 
 /**
- * List parameters of CHILI's list endpoints. Any other key is sent as CHILI's own query
- * parameter (`folder`, `includeFolders`, `includeItemsFromSubfolders`, `collectionId`…; an array
- * repeats it), so parameters CHILI adds work without a release of this package.
+ * List parameters of CHILI's list endpoints, for `all()` (which pages by itself). Any other key
+ * is sent as CHILI's own query parameter (`folder`, `includeFolders`,
+ * `includeItemsFromSubfolders`, `collectionId`…; an array repeats it), so parameters CHILI adds
+ * work without a release of this package.
  */
-export interface ListOptions {
+export interface ListParams {
   search?: string;
   limit?: number;
   /** CHILI documents `name`, `id` and `relativePath`. */
   sortBy?: string;
   sortOrder?: "asc" | "desc";
-  pageToken?: string;
   signal?: AbortSignal;
   [param: string]: string | number | boolean | ReadonlyArray<string | number | boolean> | AbortSignal | undefined;
 }
 
-/** Media list parameters (CHILI's media connector sends these). */
-export interface MediaListOptions extends ListOptions {
-  /** The folder to list: `/` or `/photos/products`. */
+/** List parameters for one page: {@link ListParams} and where to resume. */
+export interface ListOptions extends ListParams {
+  /** A page's `nextPageToken`. */
+  pageToken?: string;
+}
+
+/** Media list parameters (CHILI's media connector sends these), for `all()`. */
+export interface MediaListParams extends ListParams {
+  /**
+   * The folder to list: `/` or `/photos/products`. With a folder, the two flags below are sent
+   * as `false` unless given (CHILI's defaults for them are not documented).
+   */
   folder?: string;
   /** List the folders (`type` 1 or "Directory") as well as the items. */
   includeFolders?: boolean;
   /** With `folder`: the items of its subfolders too. */
   includeItemsFromSubfolders?: boolean;
+}
+
+/** Media list parameters for one page. */
+export interface MediaListOptions extends MediaListParams {
+  /** A page's `nextPageToken`. */
+  pageToken?: string;
 }
 
 /** One page of a list. */
@@ -212,7 +227,7 @@ export type MediaPreviewSize = PreviewType | "fullOrVector" | "x4096" | "highest
 export interface TemplatesApi {
   list(options?: ListOptions): Promise<Page<Template>>;
   /** Every template, walking all pages: `for await (const t of grafx.templates.all())`. */
-  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Template>;
+  all(options?: ListParams): AsyncIterable<Template>;
   /** `GET templates/{id}`, unwrapped from CHILI's `{data}`. */
   get(id: string): Promise<Template>;
   /** The template's document JSON. */
@@ -224,7 +239,7 @@ export interface TemplatesApi {
 export interface ProjectsApi {
   /** The caller's own projects (`GET projects`, scope `myproject:list`). */
   list(options?: ListOptions): Promise<Page<Project>>;
-  all(options?: Omit<ListOptions, "pageToken">): AsyncIterable<Project>;
+  all(options?: ListParams): AsyncIterable<Project>;
   /**
    * `PATCH projects/{id}` (release notes 2023-05-16, which do not show the body): `{name}`, or,
    * if CHILI refuses that form (400, 415, 422), a JSON Patch replacing `/name`.
@@ -237,12 +252,16 @@ export interface ProjectsApi {
   saveDocument(id: string, document: unknown): Promise<void>;
   /** `DELETE projects/{id}`. */
   delete(id: string): Promise<void>;
-  preview(id: string, type?: PreviewType, options?: LayoutPreviewOptions): Promise<Blob>;
+  /**
+   * A project's preview. CHILI's release notes give `layoutId` and `pageId` to template previews
+   * only, so they are not offered here.
+   */
+  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
 }
 
 export interface MediaApi {
   list(options?: MediaListOptions): Promise<Page<Media>>;
-  all(options?: Omit<MediaListOptions, "pageToken">): AsyncIterable<Media>;
+  all(options?: MediaListParams): AsyncIterable<Media>;
   /** `GET media/{id}`: CHILI's `{data, links}` unwrapped (a bare item is taken too). */
   get(id: string): Promise<Media>;
   /** `GET media/{id}/download`: the original file. */
@@ -306,7 +325,9 @@ export interface StudioUIOptions {
    * "authenticated" in newer tests), `{type: "canceled"}`, `{type: "timeout"}` or
    * `{type: "error", error}`.
    */
-  onConnectorAuthenticationRequested?: (request: string | { id: string; name?: string; supportedAuth?: string; connectorHubId?: string }) => Promise<{ type: string; error?: unknown }>;
+  onConnectorAuthenticationRequested?:
+    | ((connectorId: string) => Promise<{ type: string; error?: unknown }>)
+    | ((request: { id: string; name?: string; supportedAuth?: string; connectorHubId?: string }) => Promise<{ type: string; error?: unknown }>);
   [key: string]: unknown;
 }
 

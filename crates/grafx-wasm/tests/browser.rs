@@ -176,6 +176,8 @@ mod rust_api {
         path: String,
         #[serde(default)]
         query: Option<String>,
+        #[serde(default)]
+        bearer: bool,
         #[serde(default, with = "serde_wasm_bindgen::preserve")]
         body: JsValue,
     }
@@ -381,6 +383,7 @@ mod rust_api {
         let sent = journal().await;
         assert_eq!(sent[0].query.as_deref(), Some("layoutId=0&pageId=0"));
 
+        clear_journal().await;
         let media = grafx
             .media()
             .list(&ListOptions::default().param("folder", "/photos/products"))
@@ -396,13 +399,39 @@ mod rust_api {
             .await
             .expect("media.download");
         assert_eq!(original.type_(), "image/png");
+        let sent = journal().await;
+        let listed = sent
+            .iter()
+            .find(|r| r.method == "GET" && r.path == "media")
+            .expect("GET media on the wire");
+        let mut query: Vec<&str> = listed.query.as_deref().unwrap_or("").split('&').collect();
+        query.sort_unstable();
+        assert_eq!(
+            query,
+            [
+                "folder=%2Fphotos%2Fproducts",
+                "includeFolders=false",
+                "includeItemsFromSubfolders=false"
+            ],
+            "a folder goes out with both of its flags"
+        );
+        assert!(
+            sent.iter().any(|r| r.method == "GET"
+                && r.path == format!("media/{}/download", item.id)
+                && r.bearer),
+            "GET media/{{id}}/download with the bearer"
+        );
 
         let document = grafx
             .json::<serde_json::Value>(&format!("templates/{FLYER}/download"), None)
             .await
             .expect("the document");
-        let connector = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&connector, &"id".into(), &"dc-1".into());
+        // studio-ui's shape (OutputGenerationTypes.ts): {dataConnectorId, dataConnectorParameters:
+        // {context}}, passed on as it is.
+        let connector = js_sys::JSON::parse(
+            r#"{"dataConnectorId":"dc-1","dataConnectorParameters":{"context":{"sheet":"A","header":true}}}"#,
+        )
+        .expect("JSON");
         let mut row = std::collections::BTreeMap::new();
         row.insert("Headline".to_owned(), Some("Red".to_owned()));
         row.insert("Hero image".to_owned(), None);
@@ -410,7 +439,7 @@ mod rust_api {
             project_id: Some(project.id.clone()),
             engine_version: Some("1.20.0".into()),
             document_content: Some(JsValue::from_str(&document.to_string())),
-            data_connector_config: Some(connector.into()),
+            data_connector_config: Some(connector),
             variables: vec![row],
             ..RenderRequest::default()
         };
@@ -444,10 +473,23 @@ mod rust_api {
             "the document as an object, not its JSON text"
         );
         assert_eq!(
-            field(&post.body, &["dataConnectorConfig", "id"])
+            field(&post.body, &["dataConnectorConfig", "dataConnectorId"])
                 .as_string()
                 .as_deref(),
             Some("dc-1")
+        );
+        assert_eq!(
+            field(
+                &post.body,
+                &[
+                    "dataConnectorConfig",
+                    "dataConnectorParameters",
+                    "context",
+                    "header"
+                ]
+            )
+            .as_bool(),
+            Some(true)
         );
         let rows = field(&post.body, &["variables"]);
         assert_eq!(js_sys::Array::from(&rows).length(), 1);

@@ -266,8 +266,7 @@ const tests = {
     eq(new URL(platform).hostname, "localhost", "the signer named the Platform API");
     await clearJournal(env);
     const reply = await p.json(`${platform}api/v1/environments/demo`);
-    eq(reply.name, "demo", "Platform API call");
-    eq(reply.totalWatermarkedRenders, 0, "the release notes' new field");
+    same([typeof reply.totalRenders, reply.totalWatermarkedRenders], ["number", 0], "the fields the release notes name");
     const [call] = await sent(env, "GET", "/api/v1/environments/demo");
     eq(call.bearer, true, "with the bearer");
     await rejects(p.fetch(`http://localhost:${Number(origin.port) + 1}/x`), "invalid_options", isErr);
@@ -686,6 +685,16 @@ const tests = {
       await settings(env, { project_rename_body: "either" });
     }
     eq((await c.projects.get(project.id)).name, "Patched", "the name read back");
+    // A rename answered 204 without a body (the release notes do not show the reply): the
+    // project is read back.
+    await settings(env, { project_rename_no_content: true });
+    try {
+      await clearJournal(env);
+      eq((await c.projects.rename(project.id, "Read back")).name, "Read back", "a 204 rename gives the project");
+      eq((await sent(env, "GET", `projects/${project.id}`)).length, 1, "read back with GET projects/{id}");
+    } finally {
+      await settings(env, { project_rename_no_content: false });
+    }
     await rejects(c.projects.rename(project.id, " "), "invalid_options", isErr);
     await c.projects.delete(project.id);
     eq((await sent(env, "DELETE", `projects/${project.id}`)).length, 1, "DELETE projects/{id}");
@@ -706,6 +715,26 @@ const tests = {
     eq((await c.media.list({ folder: "/photos", includeItemsFromSubfolders: true })).total, 4, "with the subfolder's item, no folders");
     eq((await c.media.list({ folder: "/" })).total, 2, "the root's own items");
     eq((await c.media.list()).total, 6, "without a folder: every item");
+    // A folder alone: both flags go out as false, so CHILI's undocumented defaults do not matter
+    // (here the emulator's default is to include subfolders).
+    await settings(env, { subfolders_by_default: true });
+    try {
+      await clearJournal(env);
+      eq((await c.media.list({ folder: "/photos" })).total, 3, "the folder's own items only");
+      same(Object.fromEntries(new URLSearchParams((await sent(env, "GET", "media"))[0].query)), { folder: "/photos", includeItemsFromSubfolders: "false", includeFolders: "false" }, "both flags on the wire");
+      const names = [];
+      for await (const m of c.media.all({ folder: "/photos", limit: 1 })) names.push(m.name);
+      same(names, ["beach.png", "storefront.png", "team.png"], "all() pages one folder");
+      eq((await sent(env, "GET", "media")).length, 4, "one request a page");
+    } finally {
+      await settings(env, { subfolders_by_default: false });
+    }
+    // A list honours its signal.
+    await clearJournal(env);
+    const stop = new AbortController();
+    stop.abort();
+    await rejects(c.media.list({ signal: stop.signal }), "aborted", isErr);
+    eq((await sent(env, "GET", "media")).length, 0, "an aborted list sends nothing");
     await clearJournal(env);
     await c.media.list({ tag: ["a", "b"], limit: 3 });
     eq(new URLSearchParams((await sent(env, "GET", "media"))[0].query).getAll("tag").join(","), "a,b", "an array repeats its parameter");

@@ -29,7 +29,8 @@ use crate::Emulator;
 
 /// The largest API request body accepted: CHILI's variable-data guide: "a hard limit of 10,000
 /// rows (objects) or a 10 MB request body, whichever comes first" (the whole body; "MB" read as
-/// MiB). No source names a larger limit for any request.
+/// MiB, the looser reading). The guide states it for output requests; no source names a limit
+/// for any other request, so the emulator applies the one it knows to every route.
 pub(crate) const MAX_API_BODY: usize = 10 * 1024 * 1024;
 
 /// The API routes, relative to the environment root.
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/templates", get(templates::list))
         .route("/templates/{id}", get(templates::get))
         .route("/templates/{id}/download", get(templates::download))
+        .route("/templates/{id}/preview", get(templates::preview_by_query))
         .route("/templates/{id}/preview/{kind}", get(templates::preview))
         .route("/templates/preview/tasks/{task}", get(previews::poll))
         .route(
@@ -203,14 +205,16 @@ impl ListQuery {
         flag("includeFolders", self.include_folders.as_deref())
     }
 
-    /// `folder` (`/` or `/a/b`, a trailing slash ignored) and `includeItemsFromSubfolders`.
-    /// Without `folder`, everything is listed, wherever it is: no source says what CHILI lists
-    /// then, and an older API description kept a separate `media/directory` for one folder.
-    fn folder(&self) -> Result<Option<(String, bool)>, Problem> {
-        let deep = flag(
-            "includeItemsFromSubfolders",
-            self.include_items_from_subfolders.as_deref(),
-        )?;
+    /// `folder` (`/` or `/a/b`, a trailing slash ignored) and `includeItemsFromSubfolders`
+    /// (`deep_by_default` when absent: CHILI's media connector always sends it, so no source
+    /// shows CHILI's default; an older API description listed subfolders under `media` and kept
+    /// `media/directory` for one folder's items). Without `folder`, everything is listed,
+    /// wherever it is: no source says what CHILI lists then.
+    fn folder(&self, deep_by_default: bool) -> Result<Option<(String, bool)>, Problem> {
+        let deep = match self.include_items_from_subfolders.as_deref() {
+            None | Some("") => deep_by_default,
+            given => flag("includeItemsFromSubfolders", given)?,
+        };
         let Some(folder) = self.folder.as_deref().filter(|f| !f.is_empty()) else {
             return Ok(None);
         };
@@ -249,16 +253,19 @@ impl ListQuery {
         }
     }
 
-    /// `sortBy` (one of `sortable`, `name` by default) and whether `sortOrder` is `desc`.
+    /// `sortBy` (one of `sortable`, `name` by default) and whether `sortOrder` is `desc`. Empty
+    /// values count as absent: CHILI's media connector sends `sortBy=&sortOrder=` when its host
+    /// sets no order.
     fn sort<'q>(&'q self, sortable: &[&str]) -> Result<(&'q str, bool), Problem> {
-        let sort_by = self.sort_by.as_deref().unwrap_or("name");
+        let given = |v: &'q Option<String>| v.as_deref().filter(|v| !v.is_empty());
+        let sort_by = given(&self.sort_by).unwrap_or("name");
         if !sortable.contains(&sort_by) {
             return Err(Problem::bad_request(format!(
                 "sortBy must be one of {}, not '{sort_by}'",
                 sortable.join(", ")
             )));
         }
-        let order = self.sort_order.as_deref().unwrap_or("asc");
+        let order = given(&self.sort_order).unwrap_or("asc");
         match order.to_ascii_lowercase().as_str() {
             "asc" => Ok((sort_by, false)),
             "desc" => Ok((sort_by, true)),
@@ -285,16 +292,19 @@ pub(crate) fn paginate(
 ) -> Result<Json<Value>, Problem> {
     let q = ListQuery::parse(raw_query)?;
     let (limit, offset) = (q.limit()?, q.offset()?);
-    let folder = q.folder()?;
+    let folder = q.folder(em.settings().subfolders_by_default)?;
     if let Some((folder, deep)) = &folder {
         items.retain(|v| in_folder(v["relativePath"].as_str().unwrap_or("/"), folder, *deep));
     }
+    // An older API description: "Search by name, relativePath or resource ID".
     if let Some(search) = q.search() {
         let needle = search.to_lowercase();
         items.retain(|v| {
-            v["name"]
-                .as_str()
-                .is_some_and(|n| n.to_lowercase().contains(&needle))
+            ["name", "relativePath", "id"].iter().any(|field| {
+                v[*field]
+                    .as_str()
+                    .is_some_and(|n| n.to_lowercase().contains(&needle))
+            })
         });
     }
     let (sort_by, descending) = q.sort(sortable)?;
@@ -374,4 +384,72 @@ pub(crate) async fn method_not_allowed() -> Problem {
         StatusCode::METHOD_NOT_ALLOWED,
         "This endpoint does not support that HTTP method.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_holds_its_own_items_and_with_subfolders_those_below() {
+        // Shallow: only the folder itself, a trailing slash on the item's path ignored.
+        assert!(in_folder("/photos", "/photos", false));
+        assert!(in_folder("/photos/", "/photos", false));
+        assert!(in_folder("/", "/", false));
+        assert!(in_folder("", "/", false));
+        assert!(!in_folder("/photos/products", "/photos", false));
+        assert!(!in_folder("/photos", "/", false));
+        // Deep: everything below, but not a sibling that shares a prefix.
+        assert!(in_folder("/photos/products", "/photos", true));
+        assert!(!in_folder("/photosX", "/photos", true));
+        assert!(!in_folder("/photos", "/photos/products", true));
+        assert!(in_folder("/a/b/c", "/", true));
+    }
+
+    #[test]
+    fn the_folder_parameter_is_normalised_and_checked() {
+        let q = |raw: &str| ListQuery::parse(Some(raw)).unwrap();
+        assert_eq!(
+            q("folder=%2Fphotos%2F").folder(false).unwrap(),
+            Some(("/photos".to_owned(), false))
+        );
+        assert_eq!(
+            q("folder=%2F%2F").folder(false).unwrap(),
+            Some(("/".to_owned(), false))
+        );
+        assert_eq!(q("folder=").folder(true).unwrap(), None);
+        assert_eq!(
+            q("folder=%2Fa&includeItemsFromSubfolders=")
+                .folder(true)
+                .unwrap(),
+            Some(("/a".to_owned(), true)),
+            "an empty flag takes the default"
+        );
+        assert_eq!(
+            q("folder=%2Fa&includeItemsFromSubfolders=TRUE")
+                .folder(false)
+                .unwrap(),
+            Some(("/a".to_owned(), true))
+        );
+        assert!(q("folder=photos").folder(false).is_err());
+        assert!(q("folder=%2Fa&includeItemsFromSubfolders=yes")
+            .folder(false)
+            .is_err());
+    }
+
+    #[test]
+    fn an_empty_order_is_no_order() {
+        let q = |raw: &str| ListQuery::parse(Some(raw)).unwrap();
+        let sortable = ["name", "id"];
+        assert_eq!(
+            q("sortBy=&sortOrder=").sort(&sortable).unwrap(),
+            ("name", false)
+        );
+        assert_eq!(
+            q("sortBy=id&sortOrder=DESC").sort(&sortable).unwrap(),
+            ("id", true)
+        );
+        assert!(q("sortBy=size").sort(&sortable).is_err());
+        assert!(q("sortOrder=up").sort(&sortable).is_err());
+    }
 }

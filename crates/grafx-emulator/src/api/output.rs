@@ -1,7 +1,7 @@
-//! `output`: settings, start a render (`POST output/{pdf|png|jpg|gif|mp4|html}`, and the older
-//! query-string form `POST output/image|animation?projectId=…&outputType=…`), poll the task
-//! (204 while running, or 202 as older versions answered; 200 with `links.download`; 500 when it
-//! failed) and download the file, which expires after a while (CHILI: about 4 hours).
+//! `output`: settings, start a render (`POST output/{pdf|png|jpg|gif|mp4|html}`, and the form by
+//! kind, `POST output/image|animation?projectId=…&outputType=…`, still in CHILI's API table), poll
+//! the task (204 while running, or 202 as older versions answered; 200 with `links.download`; 500
+//! when it failed) and download the file, which expires after a while (CHILI: about 4 hours).
 
 use std::time::Duration;
 
@@ -177,7 +177,7 @@ pub(crate) async fn start(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
     match format.as_str() {
-        "image" | "animation" => create_legacy(em, caller, &format, q, body).await,
+        "image" | "animation" => create_by_kind(em, caller, &format, q, body).await,
         _ => create(State(em), caller, Path(format), body).await,
     }
 }
@@ -257,27 +257,30 @@ fn check_output_setting(em: &Emulator, body: &Value, format: Format) -> Result<(
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LegacyQuery {
+struct KindQuery {
     project_id: Option<String>,
     template_id: Option<String>,
     output_type: Option<String>,
     layout_to_export: Option<String>,
 }
 
-/// The older endpoints CHILI's API table and the template-store project (section 13) use:
+/// The endpoints by kind, which CHILI's API table still lists (no release note retires them) and
+/// the template-store project (section 13) uses:
 /// `POST output/image?projectId=…&outputType=png&layoutToExport=0&pixelRatio=1` and
 /// `POST output/animation?…`. The template-store sends no body; an older API description sends
 /// the document as the body. No source says whether `outputType` and the source may also come
 /// in a JSON body, so both places are read (the query wins) and the body may be the document,
 /// a `{templateId|projectId|documentContent, outputType, layoutsToExport}` object, or absent.
-async fn create_legacy(
+/// Whether CHILI refuses an id in the query beside a document body is unsettled too: the
+/// document wins, as it does beside an id in `POST output/{format}` (studio-ui sends both).
+async fn create_by_kind(
     em: Emulator,
     caller: Caller,
     kind: &str,
     q: Option<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, Problem> {
-    let q: LegacyQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
+    let q: KindQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
         .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
     let mut body = match body {
         Err(JsonRejection::MissingJsonContentType(_)) => json!({}),

@@ -8,8 +8,9 @@
 //! The note says these report `totalRenders` (without watermarked renders) and a new
 //! `totalWatermarkedRenders`. Nothing public shows the rest of a reply, whether the id is a GUID
 //! or the environment's name (both are taken here), or whether replies are wrapped in `data`
-//! (they are bare here, as the note lists properties of the reply). Every other field served
-//! (`id`, `name`, `subscriptionId`, `environmentApiUrl`) is this emulator's assumption.
+//! (bare by default, as the note lists properties of the reply; wrapped with the setting
+//! `wrapped_platform_replies`). Every other field served (`id`, `name`, `subscriptionId`,
+//! `environmentApiUrl`) is this emulator's assumption.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -75,7 +76,16 @@ fn with_renders(em: &Emulator, fields: Value) -> Json<Value> {
     if let (Some(reply), Value::Object(fields)) = (reply.as_object_mut(), fields) {
         reply.extend(fields);
     }
-    Json(reply)
+    wrapped(em, reply)
+}
+
+/// The reply bare, or in `data` (see [`crate::Settings`]).
+fn wrapped(em: &Emulator, reply: Value) -> Json<Value> {
+    Json(if em.settings().wrapped_platform_replies {
+        json!({ "data": reply })
+    } else {
+        reply
+    })
 }
 
 async fn environment(
@@ -101,7 +111,7 @@ async fn environment_renders(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     check_environment(&em, &id)?;
-    Ok(Json(renders(&em)))
+    Ok(wrapped(&em, renders(&em)))
 }
 
 async fn subscription(
@@ -119,5 +129,5 @@ async fn subscription_renders(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     check_subscription(&id)?;
-    Ok(Json(renders(&em)))
+    Ok(wrapped(&em, renders(&em)))
 }

@@ -128,10 +128,16 @@ pub(crate) async fn rename(
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     caller.require(WRITE)?;
     let body = json_body(body)?;
-    let takes = em.settings().project_rename_body;
+    let (takes, no_content) = {
+        let settings = em.settings();
+        (
+            settings.project_rename_body,
+            settings.project_rename_no_content,
+        )
+    };
     let name = match &body {
         Value::Object(o) if takes != RenameBody::JsonPatch => o.get("name"),
         Value::Array(ops) if takes != RenameBody::Name => ops.iter().find_map(|op| {
@@ -156,7 +162,11 @@ pub(crate) async fn rename(
         .get_mut(&id)
         .ok_or_else(|| not_found(&id))?;
     project.name = name;
-    Ok(Json(project.json()))
+    Ok(if no_content {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        Json(project.json()).into_response()
+    })
 }
 
 /// `DELETE projects/{id}`.

@@ -74,34 +74,73 @@ pub(crate) async fn download(
         .ok_or_else(|| not_found(&id))
 }
 
-/// `layoutId` and `pageId`, the optional query parameters of a template preview (release notes
-/// 2026-05-21).
+/// The optional query parameters of a template preview: `layoutId` and `pageId` (release notes
+/// 2026-05-21), and `previewType` for the form without a type in the path (an older API
+/// description).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PreviewQuery {
     layout_id: Option<String>,
     page_id: Option<String>,
+    preview_type: Option<String>,
 }
 
-/// `GET templates/{id}/preview/{type}[?layoutId=…&pageId=…]`: a layout or page other than the
-/// default must be one of the document's (400 otherwise). CHILI also answers 400 when the
-/// template's engine is older than 2.24.0; the emulator's documents carry no real engine, so that
-/// check is not modelled.
+impl PreviewQuery {
+    fn parse(q: Option<&str>) -> Result<Self, Problem> {
+        serde_urlencoded::from_str(q.unwrap_or(""))
+            .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))
+    }
+}
+
+/// `GET templates/{id}/preview/{type}[?layoutId=…&pageId=…]`.
 pub(crate) async fn preview(
     State(em): State<Emulator>,
     caller: Caller,
     Path((id, kind)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
+    let q = PreviewQuery::parse(q.as_deref())?;
+    preview_of(&em, &caller, id, &kind, &q)
+}
+
+/// `GET templates/{id}/preview[?previewType=…&layoutId=…&pageId=…]`: the same preview, its type
+/// as a query parameter. The release notes of 2026-05-21 name this form beside the typed one; the
+/// older API description that shows `previewType` gives no default, so the emulator takes
+/// `thumbnail` when it is absent.
+pub(crate) async fn preview_by_query(
+    State(em): State<Emulator>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Problem> {
+    let q = PreviewQuery::parse(q.as_deref())?;
+    let kind = q.preview_type.clone().unwrap_or_else(|| "thumbnail".into());
+    preview_of(&em, &caller, id, &kind, &q)
+}
+
+/// A layout or page other than the default must be one of the document's, and the template's
+/// engine at least 2.24.0 (400 otherwise, as the release notes of 2026-05-21 say).
+fn preview_of(
+    em: &Emulator,
+    caller: &Caller,
+    id: String,
+    kind: &str,
+    q: &PreviewQuery,
+) -> Result<Response, Problem> {
     caller.require(READ)?;
-    let q: PreviewQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
-        .map_err(|e| Problem::bad_request(format!("Invalid query string: {e}")))?;
     let template = em
         .world()
         .content
         .template(&id)
         .cloned()
         .ok_or_else(|| not_found(&id))?;
+    let one_layout = q.layout_id.is_some() || q.page_id.is_some();
+    if one_layout && !template.previews_layouts() {
+        return Err(Problem::bad_request(format!(
+            "layoutId and pageId need a rendering engine of 2.24.0 or later; template '{id}' uses {}.",
+            template.engine_version
+        )));
+    }
     let document = template.document();
     let one_of = |list: &str, param: &str, value: &Option<String>| match value {
         Some(v)
@@ -126,5 +165,5 @@ pub(crate) async fn preview(
             page.as_deref().unwrap_or("")
         ),
     };
-    previews::preview(&em, PreviewOf::Template, &key, &kind, template, None)
+    previews::preview(em, PreviewOf::Template, &key, kind, template, None)
 }

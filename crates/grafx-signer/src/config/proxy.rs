@@ -27,10 +27,11 @@ use serde::Deserialize;
 use super::values::{origins, Naming};
 use crate::{Error, OriginPolicy};
 
-/// The request body limit when the file sets none: CHILI's own, "a 10 MB request body" (its
-/// variable-data guide; read as MiB, the looser reading), so a body CHILI would refuse is refused
-/// here, before it is sent, with a code the page can branch on.
-pub const DEFAULT_PROXY_MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
+/// The request body limit when the file sets none: a large document (`PUT projects/*/document`)
+/// fits; a runaway upload does not. CHILI documents a limit only for output requests ("a 10 MB
+/// request body", its variable-data guide); a larger render body is passed on and CHILI's own
+/// refusal comes back as it is, so this never refuses what CHILI might accept.
+pub const DEFAULT_PROXY_MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// `[integrations.{name}.proxy]` as written.
 #[derive(Debug, Default, Deserialize)]
