@@ -80,7 +80,14 @@ try {
   log("configuration ready from grafx.studio.configuration()");
   try {
     const StudioSDK = await loadSdk();
-    sdk = new StudioSDK({ editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpired });
+    // GraFx token requests are grafx's to answer; a connector's own authentication (an
+    // `AnyAuthRefreshRequest`) is the app's. This demo's app knows one connector, "demo-dam",
+    // and would fetch its credentials from its own backend; every other connector gets null.
+    const connectorAuth = async (request) => {
+      log(`connector ${request.connectorId} asked to re-authenticate: the app answers`);
+      return request.connectorId === "demo-dam" ? { type: "refreshed", headers: { "x-demo-dam-session": "renewed" } } : null;
+    };
+    sdk = new StudioSDK({ editorId: "studio-editor", onAuthExpired: grafx.studio.onAuthExpiredWith(connectorAuth) });
     // Where the editor engine looks for the SDK (CHILI's getting-started does the same).
     window.SDK = sdk;
     $("sdk-status").textContent = "loaded (from the npm package)";

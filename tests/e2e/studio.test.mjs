@@ -21,13 +21,16 @@ test("the studio page hands the SDK the signer's configuration, and the SDK's ow
     const direct = await page.evaluate(async () => {
       const reply = await window.SDK.subscriber.onAuthExpired(JSON.stringify({ type: "grafxToken" }));
       const other = await window.SDK.subscriber.onAuthExpired(JSON.stringify({ type: "any", connectorId: "c", remoteConnectorId: "r", headerValue: null }));
-      return { reply, other };
+      const dam = await window.SDK.subscriber.onAuthExpired(JSON.stringify({ type: "any", connectorId: "demo-dam", remoteConnectorId: "r", headerValue: null }));
+      return { reply, other, dam };
     });
     assert.equal(typeof direct.reply, "string", "the controller answers a JSON string");
     const parsed = JSON.parse(direct.reply);
     assert.equal(parsed.type, "grafxToken");
     assert.match(parsed.token, /^eyJ/);
-    assert.equal(direct.other, null, "a connector's expiry is not grafx's to answer");
+    assert.equal(direct.other, null, "a connector the app does not know: the app's null");
+    assert.deepEqual(JSON.parse(direct.dam), { type: "refreshed", headers: { "x-demo-dam-session": "renewed" } }, "the app's connector credentials, through the SDK's controller");
+    assert.match(await page.locator("#log").textContent(), /connector demo-dam asked to re-authenticate/);
     assert.equal((await signerTokenRequests()) - before, 1, "one forced refresh reached the signer");
     // The page's button takes the same path.
     await page.click("#expire");
