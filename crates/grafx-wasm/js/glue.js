@@ -137,8 +137,8 @@ export function onWake(cb) {
 }
 
 /**
- * The one constructor of GraFxError values: `fields` is `{code, message, status?, detail?,
- * signerCode?, body?}` (Rust builds its errors through it too, from serde).
+ * The one constructor of GraFxError values, from its fields in order or as one object
+ * `{code, message, status?, detail?, signerCode?, body?}`; Rust builds its errors through it too.
  */
 export function grafxError(code, message, status, detail, signerCode, body) {
   const fields = typeof code === "object" ? code : { code, message, status, detail, signerCode, body };
@@ -150,13 +150,6 @@ export function grafxError(code, message, status, detail, signerCode, body) {
   e.signerCode = fields.signerCode;
   e.body = fields.body;
   return e;
-}
-
-/** A GraFxError's fields as a plain object (what Rust reads back). */
-export function fieldsOf(e) {
-  const fields = { code: e.code, message: e.message };
-  for (const k of ["status", "detail", "signerCode", "body"]) if (e[k] !== undefined && e[k] !== null) fields[k] = e[k];
-  return fields;
 }
 
 /** The message of any thrown value. */

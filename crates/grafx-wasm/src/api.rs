@@ -196,10 +196,11 @@ pub(crate) async fn body_text(res: &web_sys::Response) -> String {
 /// [`error_from`] with the body already read.
 pub(crate) fn error_from_text(res: &web_sys::Response, body: &str, what: &str) -> GraFxError {
     let status = res.status();
-    let problem: Option<Problem> = js_sys::JSON::parse(body)
+    let (title, detail) = js_sys::JSON::parse(body)
         .ok()
-        .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
-    let (title, detail) = problem.map_or((None, None), |p| (p.title, p.detail));
+        .as_ref()
+        .and_then(problem)
+        .unwrap_or_default();
     let code = if status == 401 {
         ErrorCode::Unauthorized
     } else {
@@ -220,13 +221,14 @@ pub(crate) fn error_from_text(res: &web_sys::Response, body: &str, what: &str) -
     err
 }
 
-/// The parts of an RFC 7807 problem+json body a message uses.
-#[derive(serde::Deserialize)]
-struct Problem {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    detail: Option<String>,
+/// The `title` and `detail` of an RFC 7807 problem+json body, with serde's rules: either may be
+/// absent or null, and a field of another type makes it no problem body at all.
+fn problem(json: &JsValue) -> Option<(Option<String>, Option<String>)> {
+    let f = crate::fields::Fields::of(json)?;
+    Some((
+        f.optional_text("title").ok()?,
+        f.optional_text("detail").ok()?,
+    ))
 }
 
 /// `fetch`, then the parsed JSON body (null for 204), or a GraFxError for a non-2xx reply.

@@ -12,8 +12,9 @@
 //! [`code`]: GraFxError::code
 
 use grafx_core::ErrorCode;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+
+use crate::fields::{Fields, Mismatch};
 
 /// An error from the client: a code from [`ErrorCode::BROWSER`], a message that says what to fix,
 /// and what the server said when one answered. Boxed: it travels through many `Result`s.
@@ -21,20 +22,42 @@ use wasm_bindgen::prelude::*;
 #[error("{}", .0.message)]
 pub struct GraFxError(Box<ErrorFields>);
 
-/// The fields, as JavaScript sees them on the `Error` object (camelCase).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields, as JavaScript sees them on the `Error` object (camelCase: `code`, `message`,
+/// `status`, `detail`, `signerCode`, `body`).
+#[derive(Debug, Clone, PartialEq)]
 struct ErrorFields {
     code: ErrorCode,
     message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     signer_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<String>,
+}
+
+impl ErrorFields {
+    /// The fields of a `GraFxError` thrown back into Rust: `code` and `message` required, the
+    /// rest optional (null or absent), each of its type, or nothing is read.
+    fn from_js(e: &JsValue) -> Option<Self> {
+        let f = Fields::of(e)?;
+        let read = || -> Result<Option<Self>, Mismatch> {
+            let (Some(code), Some(message)) = (f.text("code")?, f.text("message")?) else {
+                return Ok(None);
+            };
+            Ok(Some(Self {
+                code: code
+                    .parse()
+                    .unwrap_or_else(|e: std::convert::Infallible| match e {}),
+                message,
+                status: f
+                    .whole("status", u32::from(u16::MAX), true)?
+                    .map(|s| s as u16),
+                detail: f.optional_text("detail")?,
+                signer_code: f.optional_text("signerCode")?,
+                body: f.optional_text("body")?,
+            }))
+        };
+        read().ok().flatten()
+    }
 }
 
 impl GraFxError {
@@ -107,9 +130,7 @@ impl GraFxError {
     /// (an app callback's own error, a browser API's) becomes `code` with its message.
     pub(crate) fn from_js(value: JsValue, code: ErrorCode) -> Self {
         if is_grafx_error(&value) {
-            if let Ok(fields) =
-                serde_wasm_bindgen::from_value::<ErrorFields>(crate::glue::fields_of(&value))
-            {
+            if let Some(fields) = ErrorFields::from_js(&value) {
                 return Self(Box::new(fields));
             }
         }
@@ -120,8 +141,15 @@ impl GraFxError {
 
 impl From<GraFxError> for JsValue {
     fn from(e: GraFxError) -> JsValue {
-        let fields = serde_wasm_bindgen::to_value(&*e.0).unwrap_or(JsValue::UNDEFINED);
-        crate::glue::grafx_error(&fields)
+        let f = *e.0;
+        crate::glue::grafx_error(
+            f.code.as_str(),
+            &f.message,
+            f.status,
+            f.detail,
+            f.signer_code,
+            f.body,
+        )
     }
 }
 

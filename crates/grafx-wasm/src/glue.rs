@@ -50,10 +50,14 @@ extern "C" {
     pub(crate) fn studio_project_loader(via: &JsValue, project_id: &str) -> JsValue;
     /// Builds a GraFxError from its fields (the single JS definition of its shape).
     #[wasm_bindgen(js_name = grafxError)]
-    pub(crate) fn grafx_error(fields: &JsValue) -> JsValue;
-    /// A GraFxError's fields as a plain object.
-    #[wasm_bindgen(js_name = fieldsOf)]
-    pub(crate) fn fields_of(error: &JsValue) -> JsValue;
+    pub(crate) fn grafx_error(
+        code: &str,
+        message: &str,
+        status: Option<u16>,
+        detail: Option<String>,
+        signer_code: Option<String>,
+        body: Option<String>,
+    ) -> JsValue;
     /// Any thrown value as a GraFxError (`timeout`, `aborted` or `api_error`).
     #[wasm_bindgen(js_name = asGraFx)]
     pub(crate) fn as_grafx(error: &JsValue) -> JsValue;

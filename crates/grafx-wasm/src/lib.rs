@@ -17,6 +17,7 @@
 mod api;
 mod client;
 mod error;
+mod fields;
 mod glue;
 mod grafx_client;
 mod helpers;
@@ -30,7 +31,17 @@ mod token;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
-use serde::Serialize;
+
+/// The npm package's allocator (the `small-allocator` feature, which `cargo xtask package` and
+/// the Chromium suites turn on): talc, which takes less of the `.wasm` than Rust's own dlmalloc.
+/// A Rust app that links this crate keeps the allocator it chose.
+#[cfg(all(
+    feature = "small-allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 use wasm_bindgen::prelude::*;
 
 #[doc(hidden)]
@@ -613,10 +624,15 @@ impl JsGraFxClient {
     /// Signer requests made, token changes seen, and the time of the last signer call.
     #[wasm_bindgen(getter, unchecked_return_type = "GraFxStats")]
     pub fn stats(&self) -> JsValue {
-        self.client
-            .stats()
-            .serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true))
-            .unwrap_or(JsValue::UNDEFINED)
+        let stats = self.client.stats();
+        glue::object(&[
+            ("signerRequests", stats.signer_requests.into()),
+            ("refreshes", stats.refreshes.into()),
+            (
+                "lastSignerCall",
+                stats.last_signer_call.map_or(JsValue::NULL, JsValue::from),
+            ),
+        ])
     }
 
     /// Forgets the token here and in every instance of the same caller (other tabs and workers

@@ -12,7 +12,6 @@
 //! # Ok::<(), grafx_wasm::GraFxError>(())
 //! ```
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use grafx_core::BROWSER_DEFAULT_LEEWAY;
@@ -55,9 +54,10 @@ pub struct ClientOptions {
     /// The signer call's cookies (default same-origin).
     #[serde(default, deserialize_with = "credentials")]
     pub credentials: Option<Credentials>,
-    /// Extra headers for the signer call, e.g. the app's own session.
+    /// Extra headers for the signer call, e.g. the app's own session: names and values, in the
+    /// order they are set (a `Vec`, not a map: it keeps the package small).
     #[serde(default, deserialize_with = "signer_headers")]
-    pub signer_headers: BTreeMap<String, String>,
+    pub signer_headers: Vec<(String, String)>,
     /// Returns the app's session token (a string or a Promise of one), sent to the signer as
     /// `Authorization: Bearer …`.
     #[serde(default, deserialize_with = "get_session_token")]
@@ -93,7 +93,11 @@ impl std::fmt::Debug for ClientOptions {
             .field("credentials", &self.credentials)
             .field(
                 "signer_headers",
-                &self.signer_headers.keys().collect::<Vec<_>>(),
+                &self
+                    .signer_headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
             )
             .field("share_key", &self.share_key)
             .finish_non_exhaustive()
@@ -172,8 +176,8 @@ fn js_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsValue>, D::Error
     Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
 }
 
-fn signer_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let mut headers = BTreeMap::new();
+fn signer_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let mut headers = Vec::new();
     let Some(value) = js_value(d)? else {
         return Ok(headers);
     };
@@ -189,7 +193,7 @@ fn signer_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, St
             .get(1)
             .as_string()
             .ok_or_else(|| D::Error::custom(format!("signerHeaders.{name} must be a string")))?;
-        headers.insert(name, value);
+        headers.push((name, value));
     }
     Ok(headers)
 }
@@ -319,7 +323,7 @@ impl ClientOptions {
                 Credentials::SameOrigin => RequestCredentials::SameOrigin,
                 Credentials::Include => RequestCredentials::Include,
             },
-            signer_headers: self.signer_headers.into_iter().collect(),
+            signer_headers: self.signer_headers,
             get_session_token: self.get_session_token,
             timeout_ms,
             cross_tab,

@@ -19,7 +19,7 @@
 use std::rc::Rc;
 
 use gloo_net::http::Response;
-use grafx_core::{ErrorBody, ErrorCode, CSRF_HEADER, CSRF_HEADER_VALUE};
+use grafx_core::{ErrorCode, CSRF_HEADER, CSRF_HEADER_VALUE};
 use wasm_bindgen::JsValue;
 use web_sys::RequestCredentials;
 
@@ -122,9 +122,9 @@ pub(crate) async fn fetch(
 /// reports it, else CHILI's problem+json as `api_error`.
 pub(crate) async fn error_from(res: &web_sys::Response, what: &str) -> GraFxError {
     let body = crate::api::body_text(res).await;
-    let signer: Option<ErrorBody> = js_sys::JSON::parse(&body)
+    let signer = js_sys::JSON::parse(&body)
         .ok()
-        .and_then(|v| serde_wasm_bindgen::from_value(v).ok());
+        .and_then(|v| crate::signer::error_body(&v));
     match signer {
         Some(e) => crate::signer::signer_error(e, res.status()),
         None => crate::api::error_from_text(res, &body, what),

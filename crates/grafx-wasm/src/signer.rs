@@ -154,7 +154,7 @@ fn read_token_reply(status: u16, body: &str) -> Result<SignerToken, GraFxError> 
     // A reply may hold a token even when it is not a valid one: errors never carry it.
     let shown = without_access_token(body);
     if !(200..300).contains(&status) {
-        let error = json.and_then(|j| serde_wasm_bindgen::from_value::<ErrorBody>(j).ok());
+        let error = json.as_ref().and_then(error_body);
         return Err(match error {
             Some(e) => signer_error(e, status),
             // A proxy's HTML page in front of a dead signer.
@@ -181,6 +181,18 @@ fn read_token_reply(status: u16, body: &str) -> Result<SignerToken, GraFxError> 
         ))
         .body(shown)
     })
+}
+
+/// The signer's error reply (`{error, error_description?}`, grafx-core's `ErrorBody`), read with
+/// serde's rules, or None for any other JSON.
+pub(crate) fn error_body(json: &JsValue) -> Option<ErrorBody> {
+    let f = crate::fields::Fields::of(json)?;
+    let error = f.text("error").ok()??;
+    let description = f.text("error_description").ok()?.unwrap_or_default();
+    let code = error
+        .parse()
+        .unwrap_or_else(|e: std::convert::Infallible| match e {});
+    Some(ErrorBody::new(code, description))
 }
 
 /// `body` with the value of every `"access_token": "…"` replaced by `[redacted]`, even in a reply

@@ -1,11 +1,13 @@
 //! A token held by the page, stamped with the local clock on receipt; its JavaScript shape
-//! (`GraFxToken`) and the messages tabs exchange about it, all through serde.
+//! (`GraFxToken`) and the messages tabs exchange about it, built as plain objects and read with
+//! serde's rules (see `fields.rs`).
 
 use grafx_core::{EnvironmentApiUrl, Expiry, Timestamp};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::error::GraFxError;
+use crate::fields::{Fields, Mismatch};
+use crate::glue::object;
 
 /// A token and where it may be used. Its `Debug` never shows the bearer.
 #[derive(Clone, PartialEq)]
@@ -65,52 +67,53 @@ impl Token {
         &self.scope
     }
 
-    /// The public JavaScript shape, `GraFxToken`.
+    /// The public JavaScript shape, `GraFxToken` (`platformApiUrl` null, not absent, when the
+    /// signer names none, as the type says).
     pub(crate) fn to_js(&self) -> JsValue {
-        to_js(&TokenView {
-            access_token: &self.access_token,
-            expires_at: self.expires_at_ms(),
-            environment: &self.environment,
-            environment_api_url: self.api.as_str(),
-            platform_api_url: self.platform.as_ref().map(EnvironmentApiUrl::as_str),
-            scope: &self.scope,
-        })
+        object(&[
+            ("accessToken", self.access_token.as_str().into()),
+            ("expiresAt", self.expires_at_ms().into()),
+            ("environment", self.environment.as_str().into()),
+            ("environmentApiUrl", self.api.as_str().into()),
+            ("platformApiUrl", self.platform_url()),
+            ("scope", self.scope.as_str().into()),
+        ])
+    }
+
+    fn platform_url(&self) -> JsValue {
+        self.platform
+            .as_ref()
+            .map_or(JsValue::NULL, |p| p.as_str().into())
     }
 
     /// What is broadcast to other tabs of this origin (same machine, so the same clock).
     pub(crate) fn to_message(&self) -> JsValue {
-        to_js(&PeerMessage {
-            v: 1,
-            kind: TOKEN.into(),
-            access_token: self.access_token.clone(),
+        PeerMessage {
+            access_token: &self.access_token,
             received_at: self.expiry.received_at().as_millis() as f64,
             expires_at: self.expires_at_ms(),
-            environment: self.environment.clone(),
-            environment_api_url: self.api.as_str().to_owned(),
-            platform_api_url: self.platform.as_ref().map(|p| p.as_str().to_owned()),
-            scope: self.scope.clone(),
+            environment: &self.environment,
+            environment_api_url: self.api.as_str(),
+            platform_api_url: self.platform_url(),
+            scope: &self.scope,
             requested_at: self.requested_at,
-            ..PeerMessage::default()
-        })
+            ..PeerMessage::of(TOKEN)
+        }
+        .to_js()
     }
 
     /// The question a cold tab asks its peers: "does anyone hold a fresh token?".
     pub(crate) fn query_message() -> JsValue {
-        to_js(&PeerMessage {
-            v: 1,
-            kind: QUERY.into(),
-            ..PeerMessage::default()
-        })
+        PeerMessage::of(QUERY).to_js()
     }
 
     /// What `signOut()` tells the other instances of the same caller, with when (`Date.now()`).
     pub(crate) fn sign_out_message(at: f64) -> JsValue {
-        to_js(&PeerMessage {
-            v: 1,
-            kind: SIGN_OUT.into(),
+        PeerMessage {
             requested_at: at,
-            ..PeerMessage::default()
-        })
+            ..PeerMessage::of(SIGN_OUT)
+        }
+        .to_js()
     }
 
     /// When the caller signed out, if the message says so.
@@ -124,12 +127,11 @@ impl Token {
     /// only. (Its message may quote the app's session callback or the signer's description of
     /// the user, and any script of the origin can listen on the channel.)
     pub(crate) fn failure_message(e: &GraFxError) -> JsValue {
-        to_js(&PeerMessage {
-            v: 1,
-            kind: FAILED.into(),
-            code: e.code().as_str().to_owned(),
-            ..PeerMessage::default()
-        })
+        PeerMessage {
+            code: e.code().as_str(),
+            ..PeerMessage::of(FAILED)
+        }
+        .to_js()
     }
 
     /// The failure a peer reported, if the message is one.
@@ -172,18 +174,6 @@ impl Token {
     }
 }
 
-/// `GraFxToken`: `null` (not absent) for a missing Platform API, as the type says.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenView<'a> {
-    access_token: &'a str,
-    expires_at: f64,
-    environment: &'a str,
-    environment_api_url: &'a str,
-    platform_api_url: Option<&'a str>,
-    scope: &'a str,
-}
-
 /// "Does anyone hold a fresh token?"
 const QUERY: &str = "query";
 /// "Here is mine."
@@ -193,13 +183,62 @@ const SIGN_OUT: &str = "signout";
 /// "My refresh failed: here is why."
 const FAILED: &str = "failed";
 
-/// What instances of one signer and integration say on their BroadcastChannel: a query, or a
-/// token. One flat struct rather than a tagged enum, whose buffering costs kilobytes of wasm.
-#[derive(Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct PeerMessage {
-    v: u8,
-    #[serde(rename = "type")]
+/// What instances of one signer and integration say on their BroadcastChannel, as sent: a query,
+/// a token, a sign-out or a failure, in one flat shape with every field present (`platformApiUrl`
+/// null when there is none), which [`Received`] reads.
+struct PeerMessage<'a> {
+    kind: &'static str,
+    access_token: &'a str,
+    received_at: f64,
+    expires_at: f64,
+    environment: &'a str,
+    environment_api_url: &'a str,
+    platform_api_url: JsValue,
+    scope: &'a str,
+    /// For a failure: its code.
+    code: &'a str,
+    /// For a token: when it was asked for; for a sign-out: when it happened.
+    requested_at: f64,
+}
+
+impl PeerMessage<'_> {
+    /// A message of `kind` with every other field empty.
+    fn of(kind: &'static str) -> Self {
+        Self {
+            kind,
+            access_token: "",
+            received_at: 0.0,
+            expires_at: 0.0,
+            environment: "",
+            environment_api_url: "",
+            platform_api_url: JsValue::NULL,
+            scope: "",
+            code: "",
+            requested_at: 0.0,
+        }
+    }
+
+    fn to_js(&self) -> JsValue {
+        object(&[
+            ("v", 1.into()),
+            ("type", self.kind.into()),
+            ("accessToken", self.access_token.into()),
+            ("receivedAt", self.received_at.into()),
+            ("expiresAt", self.expires_at.into()),
+            ("environment", self.environment.into()),
+            ("environmentApiUrl", self.environment_api_url.into()),
+            ("platformApiUrl", self.platform_api_url.clone()),
+            ("scope", self.scope.into()),
+            ("code", self.code.into()),
+            ("requestedAt", self.requested_at.into()),
+        ])
+    }
+}
+
+/// A message as read: a missing field is empty, a field of the wrong type makes the message
+/// unreadable (serde's rules, as older versions of this package read them).
+struct Received {
+    v: u32,
     kind: String,
     access_token: String,
     received_at: f64,
@@ -208,18 +247,28 @@ struct PeerMessage {
     environment_api_url: String,
     platform_api_url: Option<String>,
     scope: String,
-    /// For a failure: its code.
     code: String,
-    /// For a token: when it was asked for; for a sign-out: when it happened.
     requested_at: f64,
 }
 
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true))
-        .unwrap_or(JsValue::UNDEFINED)
-}
-
-fn read(m: &JsValue) -> Option<PeerMessage> {
-    serde_wasm_bindgen::from_value(m.clone()).ok()
+fn read(m: &JsValue) -> Option<Received> {
+    let f = Fields::of(m)?;
+    let text = |key| f.text(key).map(Option::unwrap_or_default);
+    let number = |key| f.number(key).map(|n| n.unwrap_or(0.0));
+    let read = || -> Result<Received, Mismatch> {
+        Ok(Received {
+            v: f.whole("v", u32::from(u8::MAX), false)?.unwrap_or(0),
+            kind: text("type")?,
+            access_token: text("accessToken")?,
+            received_at: number("receivedAt")?,
+            expires_at: number("expiresAt")?,
+            environment: text("environment")?,
+            environment_api_url: text("environmentApiUrl")?,
+            platform_api_url: f.optional_text("platformApiUrl")?,
+            scope: text("scope")?,
+            code: text("code")?,
+            requested_at: number("requestedAt")?,
+        })
+    };
+    read().ok()
 }

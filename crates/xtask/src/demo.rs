@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
 use grafx_signer::{AppState, ConfigArgs, SignerConfig};
@@ -28,12 +28,7 @@ const DEMO_PROXY_ALLOW: [&str; 8] = [
 
 /// Builds the web package and assembles `target/demo/` = `www/` + `pkg/`.
 pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
-    let status = crate::package::wasm_pack(root, toolchain, "web", "pkg")
-        .status()
-        .context("running wasm-pack")?;
-    if !status.success() {
-        bail!("wasm-pack build failed");
-    }
+    crate::package::build(root, toolchain, "web", "pkg")?;
     assemble_site(root)
 }
 

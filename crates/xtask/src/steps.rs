@@ -263,6 +263,9 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         "--target",
         "wasm32-unknown-unknown",
         "--all-targets",
+        // What ships: the npm build's allocator too.
+        "--features",
+        "grafx-wasm/small-allocator",
         "--",
         "-D",
         "warnings",
@@ -293,7 +296,13 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
                         "crates/grafx-wasm",
                     ),
                 ] {
-                    let mut c = wasm_test(&report, dir, &[]);
+                    // grafx-wasm with the npm build's features: the suites test what ships.
+                    let features: &[&str] = if dir == "crates/grafx-wasm" {
+                        &["--features", crate::package::FEATURES]
+                    } else {
+                        &[]
+                    };
+                    let mut c = wasm_test(&report, dir, features);
                     c.envs(stack.env.iter().map(|(k, v)| (k, v)));
                     report.run(name, c, false);
                 }
@@ -401,27 +410,20 @@ fn end_to_end(report: &mut Report) {
     }
 }
 
-/// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) in
-/// release mode, and measures gzip -9 of the web build's .wasm plus its JS glue.
+/// Builds the npm package for `--target web` (pkg/) and `--target bundler` (pkg-bundler/) as
+/// `cargo xtask package` does, and measures gzip -9 of the web build's .wasm plus its JS.
 fn package(report: &Report) -> (bool, Option<u64>) {
     let mut ok = true;
     for (target, out) in crate::package::TARGETS {
-        println!("\nxtask: ==> wasm-pack build --target {target}");
-        let status =
-            crate::package::wasm_pack(&report.root, &report.toolchain, target, out).status();
-        ok &= status.is_ok_and(|s| s.success());
+        if let Err(e) = crate::package::build(&report.root, &report.toolchain, target, out) {
+            println!("xtask: {e:#}");
+            ok = false;
+        }
     }
     let pkg = report.root.join("crates/grafx-wasm/pkg");
     if let Err(e) = crate::package::finish_package_json(&pkg) {
         println!("xtask: cannot complete pkg/package.json: {e:#}");
         ok = false;
     }
-    let size = Command::new("sh")
-        .arg("-c")
-        .arg("cat grafx_wasm_bg.wasm grafx_wasm.js snippets/*/js/*.js | gzip -9 | wc -c")
-        .current_dir(pkg)
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok());
-    (ok, size)
+    (ok, crate::package::gzip_size(&report.root))
 }

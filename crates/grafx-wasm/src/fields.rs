@@ -1,0 +1,109 @@
+//! Plain JavaScript objects read field by field, with serde's rules: a missing (`undefined`)
+//! field takes its default, `null` counts as missing only where the field is optional, and a field
+//! of the wrong type makes the whole value unreadable. The messages other tabs send and the
+//! fields of a `GraFxError` are read this way rather than through serde: its generated code for
+//! each type cost the npm package kilobytes (issue #28).
+//!
+//! ```text
+//! let f = Fields::of(&message)?;
+//! let kind = f.text("type").ok()?.unwrap_or_default();
+//! ```
+
+use wasm_bindgen::JsValue;
+
+use crate::glue::get;
+
+/// A field had the wrong type: the value is not read at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mismatch;
+
+/// The fields of a plain JavaScript object.
+pub(crate) struct Fields<'a>(&'a JsValue);
+
+impl<'a> Fields<'a> {
+    /// The object's fields; None for anything that is not an object.
+    pub(crate) fn of(value: &'a JsValue) -> Option<Self> {
+        value.is_object().then_some(Self(value))
+    }
+
+    /// A string field: None when missing.
+    pub(crate) fn text(&self, key: &str) -> Result<Option<String>, Mismatch> {
+        let v = get(self.0, key);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or(Mismatch)
+    }
+
+    /// An optional string field: None when missing or null.
+    pub(crate) fn optional_text(&self, key: &str) -> Result<Option<String>, Mismatch> {
+        if get(self.0, key).is_null() {
+            return Ok(None);
+        }
+        self.text(key)
+    }
+
+    /// A number field: None when missing.
+    pub(crate) fn number(&self, key: &str) -> Result<Option<f64>, Mismatch> {
+        let v = get(self.0, key);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_f64().map(Some).ok_or(Mismatch)
+    }
+
+    /// A whole-number field from 0 to `max` (serde's `u8`, `u16`…): None when missing or (with
+    /// `optional`) null.
+    pub(crate) fn whole(
+        &self,
+        key: &str,
+        max: u32,
+        optional: bool,
+    ) -> Result<Option<u32>, Mismatch> {
+        if optional && get(self.0, key).is_null() {
+            return Ok(None);
+        }
+        match self.number(key)? {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(max)).contains(&n) => {
+                Ok(Some(n as u32))
+            }
+            Some(_) => Err(Mismatch),
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn parse(json: &str) -> JsValue {
+        js_sys::JSON::parse(json).expect("test JSON")
+    }
+
+    #[wasm_bindgen_test]
+    fn fields_follow_serdes_rules() {
+        let v =
+            parse(r#"{"s":"x","n":1.5,"w":7,"nul":null,"neg":-1,"big":300,"half":2.5,"num":3}"#);
+        let f = Fields::of(&v).expect("an object");
+        assert_eq!(f.text("s"), Ok(Some("x".into())));
+        assert_eq!(f.text("missing"), Ok(None));
+        assert_eq!(f.text("nul"), Err(Mismatch), "null is no string");
+        assert_eq!(f.optional_text("nul"), Ok(None));
+        assert_eq!(f.text("num"), Err(Mismatch));
+        assert_eq!(f.number("n"), Ok(Some(1.5)));
+        assert_eq!(f.number("s"), Err(Mismatch));
+        assert_eq!(f.whole("w", 255, false), Ok(Some(7)));
+        assert_eq!(f.whole("big", 255, false), Err(Mismatch));
+        assert_eq!(f.whole("big", 65_535, false), Ok(Some(300)));
+        assert_eq!(f.whole("neg", 255, false), Err(Mismatch));
+        assert_eq!(f.whole("half", 255, false), Err(Mismatch));
+        assert_eq!(f.whole("nul", 255, false), Err(Mismatch));
+        assert_eq!(f.whole("nul", 255, true), Ok(None));
+        assert!(Fields::of(&JsValue::NULL).is_none());
+        assert!(Fields::of(&JsValue::from_str("x")).is_none());
+    }
+}
