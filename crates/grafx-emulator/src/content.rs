@@ -223,7 +223,9 @@ pub(crate) struct Project {
     pub(crate) name: String,
     pub(crate) template_id: String,
     pub(crate) created: u64,
-    pub(crate) document: Value,
+    /// The document saved to it; `None` until then, when it is its template's project document
+    /// (built on read: a benchmark creates projects by the hundred thousand).
+    pub(crate) document: Option<Value>,
 }
 
 impl Project {

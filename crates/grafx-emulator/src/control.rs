@@ -1,5 +1,5 @@
 //! The test control plane, under `/_emulator/` and nowhere else: counters, faults, the clock,
-//! settings, clients and reset.
+//! settings, clients, reset and forgetting projects.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/clients/{id}", put(upsert_client).delete(remove_client))
         .route("/requests", get(requests).delete(clear_requests))
         .route("/reset", post(reset))
+        .route("/projects", axum::routing::delete(forget_projects))
 }
 
 /// A 400 reply from the control plane, saying what is wrong.
@@ -163,5 +164,12 @@ async fn remove_client(State(em): State<Emulator>, Path(id): Path<String>) -> St
 
 async fn reset(State(em): State<Emulator>) -> StatusCode {
     em.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// `DELETE /_emulator/projects`: forgets every project (and keeps the tokens, which a reset
+/// does not), so that a benchmark creating projects by the hundred thousand stays small.
+async fn forget_projects(State(em): State<Emulator>) -> StatusCode {
+    em.world().content.projects.clear();
     StatusCode::NO_CONTENT
 }

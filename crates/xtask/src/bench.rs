@@ -9,6 +9,7 @@
 //! 3. The browser: package size against auth0-spa-js, `grafx.fetch` against raw `fetch`, wasm init
 //!    time, and ten tabs opened at once.
 //! 4. Signer memory: RSS idle and under the 64-connection load.
+//! 5. The API proxy against nginx `proxy_pass` (see `proxy_bench.rs`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -336,6 +337,15 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
     drop(node_server);
     drop(emulator);
 
+    // --- The API proxy against nginx -------------------------------------------------------------
+    let proxy = Measured::from(crate::proxy_bench::run(
+        &bin,
+        &out_dir,
+        secs,
+        repeats,
+        conns_proxy(quick),
+    ));
+
     // --- Browser --------------------------------------------------------------------------------
     let browser = Browser {
         sizes: Measured::from(package_sizes(root, &toolchain)),
@@ -371,6 +381,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
             idle: idle_rss,
             peak_under_load_by_connections: load_rss,
         },
+        proxy: Some(proxy),
     };
     std::fs::write(
         out_dir.join("results.json"),
@@ -390,6 +401,15 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
         );
     }
     Ok(!check || missed.is_empty())
+}
+
+/// The proxy's connection counts: the three the issue names, or one for a quick run.
+fn conns_proxy(quick: bool) -> &'static [u32] {
+    if quick {
+        &[crate::proxy_bench::CHECK_CONNECTIONS]
+    } else {
+        &[16, crate::proxy_bench::CHECK_CONNECTIONS, 256]
+    }
 }
 
 /// Copies a full run's `results.json` to `docs/bench-results.json` and regenerates the part of

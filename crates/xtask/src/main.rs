@@ -17,6 +17,7 @@ mod demo;
 mod fuzz;
 mod mutants;
 mod package;
+mod proxy_bench;
 mod results;
 mod servers;
 mod soak;

@@ -214,6 +214,9 @@ pub(crate) struct BenchResults {
     pub upstream: Upstream,
     pub browser: Browser,
     pub signer_rss_kb: SignerRss,
+    /// The API proxy against nginx (absent from runs before it was measured).
+    #[serde(default)]
+    pub proxy: Option<Measured<crate::proxy_bench::ProxyBench>>,
 }
 
 fn f(v: Option<f64>) -> String {
@@ -378,6 +381,9 @@ impl BenchResults {
             rss.map_or("not measured".into(), |kb| format!("{kb} KB")),
             rss.is_some_and(|kb| *kb <= MAX_RSS_KB_AT_64),
         );
+        checks.extend(crate::proxy_bench::ProxyBench::checks(
+            self.proxy.as_ref().and_then(Measured::ok),
+        ));
         checks
     }
 
@@ -410,6 +416,13 @@ impl BenchResults {
             "| 48 simulated hours (24 h tokens, 1 h re-issue window, a request a minute): upstream calls | {} | {} | at most 3 |\n\n",
             u.simulated_48h.signer.upstream_calls, u.simulated_48h.node.upstream_calls
         );
+        md += &match &self.proxy {
+            Some(Measured::Ok(proxy)) => proxy.markdown(),
+            Some(Measured::Failed { error }) => {
+                format!("## The API proxy against nginx\n\nNot measured: {error}\n\n")
+            }
+            None => "## The API proxy against nginx\n\nNot measured in this run.\n\n".into(),
+        };
         md += &self.browser_table();
         md += &format!(
             "## Signer memory\n\n| state | RSS |\n|---|---|\n| idle | {} KB |\n",

@@ -146,6 +146,11 @@ pub(crate) struct WrkRun {
 }
 
 pub(crate) fn wrk_run(url: &str, conns: u32, secs: u64, script: &Path) -> Result<WrkRun> {
+    wrk_at(&format!("{url}/token"), conns, secs, script)
+}
+
+/// wrk against `url` (the whole URL) with `script`, pinned to core 1.
+pub(crate) fn wrk_at(url: &str, conns: u32, secs: u64, script: &Path) -> Result<WrkRun> {
     let out = Command::new("taskset")
         .args([
             "-c",
@@ -157,7 +162,7 @@ pub(crate) fn wrk_run(url: &str, conns: u32, secs: u64, script: &Path) -> Result
         ])
         .args(["--latency", "--timeout", "5s", "-s"])
         .arg(script)
-        .arg(format!("{url}/token"))
+        .arg(url)
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -331,18 +336,25 @@ pub(crate) fn start_signer(
     Server::start_logged(&program, &[], &env, log.as_deref())
 }
 
-/// The bootstrap, plus wrk.
+/// The bootstrap, plus wrk and nginx (Debian's packages).
 pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
     let toolchain = bootstrap::ensure(root, install)?;
-    if which("wrk").is_none() {
+    let tools = [
+        ("wrk", which("wrk").is_some()),
+        ("nginx", Path::new(crate::proxy_bench::NGINX_BIN).exists()),
+    ];
+    for (package, present) in tools {
+        if present {
+            continue;
+        }
         if !install {
-            bail!("wrk is missing (run without --no-install)");
+            bail!("{package} is missing (run without --no-install)");
         }
         let status = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "wrk"])
+            .args(["install", "-y", "-qq", package])
             .status()?;
         if !status.success() {
-            bail!("cannot install wrk");
+            bail!("cannot install {package}");
         }
     }
     Ok(toolchain)

@@ -95,7 +95,7 @@ pub(crate) async fn create(
         name,
         template_id: template.id.clone(),
         created: now.as_secs(),
-        document: template.project_document(),
+        document: None,
     };
     let location = api_url(&em, &format!("projects/{}", project.id));
     let json = project.json();
@@ -224,7 +224,15 @@ pub(crate) async fn document(
 ) -> Result<Json<Value>, Problem> {
     caller.require(READ)?;
     let world = em.world();
-    owned(&world.content, &caller, &id).map(|p| Json(p.document.clone()))
+    let project = owned(&world.content, &caller, &id)?;
+    if let Some(doc) = &project.document {
+        return Ok(Json(doc.clone()));
+    }
+    world
+        .content
+        .template(&project.template_id)
+        .map(|t| Json(t.project_document()))
+        .ok_or_else(|| not_found(&id))
 }
 
 pub(crate) async fn save_document(
@@ -241,7 +249,7 @@ pub(crate) async fn save_document(
     let mut world = em.world();
     owned(&world.content, &caller, &id)?;
     if let Some(project) = world.content.projects.get_mut(&id) {
-        project.document = doc;
+        project.document = Some(doc);
     }
     Ok(StatusCode::NO_CONTENT)
 }

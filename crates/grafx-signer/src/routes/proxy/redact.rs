@@ -17,6 +17,8 @@
 //! assert_eq!(out, b"{\"t\":\"[redact\"}"); // as long as the token: `Content-Length` holds
 //! ```
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use memchr::memmem;
 
 /// What a token is replaced with (cut or padded with `*` to the token's length).
@@ -25,9 +27,30 @@ pub(crate) const REDACTED: &[u8] = b"[redacted]";
 /// The longest spelling of one character: `\u0041`.
 const MAX_ESCAPE: usize = 6;
 
+/// How many tokens' searchers are kept: one per integration in use, and the one it replaced.
+const KEPT_FINDERS: usize = 8;
+
+/// The searcher for `token`, built once and kept for the replies that follow (building one
+/// costs more than searching a typical reply with it). The last [`KEPT_FINDERS`] are kept; a
+/// token it holds is one the cache held too.
+fn finder_of(token: &str) -> Arc<memmem::Finder<'static>> {
+    static RECENT: Mutex<Vec<Arc<memmem::Finder<'static>>>> = Mutex::new(Vec::new());
+    let mut recent = RECENT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = recent.iter().find(|f| f.needle() == token.as_bytes()) {
+        return Arc::clone(found);
+    }
+    let finder = Arc::new(memmem::Finder::new(token.as_bytes()).into_owned());
+    if recent.len() >= KEPT_FINDERS {
+        recent.remove(0);
+    }
+    recent.push(Arc::clone(&finder));
+    finder
+}
+
 /// A streaming redactor: [`Redactor::feed`] each chunk, then [`Redactor::finish`].
 pub(crate) struct Redactor {
-    token: Vec<u8>,
+    /// The token's searcher (see [`finder_of`]).
+    token: Arc<memmem::Finder<'static>>,
     /// Bytes not yet emitted: a token may start in them and end in the next chunk.
     carry: Vec<u8>,
 }
@@ -35,20 +58,20 @@ pub(crate) struct Redactor {
 impl Redactor {
     pub(crate) fn new(token: &str) -> Self {
         Self {
-            token: token.as_bytes().to_vec(),
+            token: finder_of(token),
             carry: Vec::new(),
         }
     }
 
     /// The longest a spelling of the token can be.
     fn window(&self) -> usize {
-        self.token.len() * MAX_ESCAPE
+        self.token.needle().len() * MAX_ESCAPE
     }
 
     /// The bytes of `chunk` (and of earlier chunks held back) that can be sent now, redacted.
     /// The last `window - 1` bytes are held: a token may begin there.
     pub(crate) fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
-        if self.token.is_empty() {
+        if self.token.needle().is_empty() {
             return chunk.to_vec();
         }
         let mut buf = std::mem::take(&mut self.carry);
@@ -77,10 +100,12 @@ impl Redactor {
 
 /// `text` with every spelling of `token` redacted (a whole body or a header value).
 pub(crate) fn redact_all(text: &[u8], token: &str) -> Option<Vec<u8>> {
-    if token.is_empty() {
+    // Shorter than the token: no spelling of it fits (escapes only lengthen it), and building
+    // the searcher would cost more than the reply (most header values).
+    if token.is_empty() || text.len() < token.len() {
         return None;
     }
-    let spans = spans(text, token.as_bytes());
+    let spans = spans(text, &finder_of(token));
     (!spans.is_empty()).then(|| replaced(text, spans.iter()))
 }
 
@@ -104,16 +129,18 @@ fn replaced<'a>(buf: &[u8], spans: impl Iterator<Item = &'a (usize, usize)>) -> 
 /// token is opaque, and may hold any of these characters), with any of its characters escaped
 /// (a linear pass that decodes them, then the same search). Both: a literal token right after
 /// a broken escape (`\u006` then the token) is not there once decoded.
-fn spans(buf: &[u8], token: &[u8]) -> Vec<(usize, usize)> {
-    let mut found: Vec<(usize, usize)> = memmem::find_iter(buf, token)
-        .map(|i| (i, i + token.len()))
-        .collect();
+fn spans(buf: &[u8], finder: &memmem::Finder<'_>) -> Vec<(usize, usize)> {
+    let len = finder.needle().len();
+    if buf.len() < len {
+        return Vec::new();
+    }
+    let mut found: Vec<(usize, usize)> = finder.find_iter(buf).map(|i| (i, i + len)).collect();
     let escaped = memchr::memchr_iter(b'\\', buf).any(|i| escape_at(&buf[i..]).is_some());
     if !escaped {
         return found;
     }
     let (decoded, at) = decode_escapes(buf);
-    found.extend(memmem::find_iter(&decoded, token).map(|i| (at[i], at[i + token.len()])));
+    found.extend(finder.find_iter(&decoded).map(|i| (at[i], at[i + len])));
     found.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
     for (start, end) in found {
@@ -184,6 +211,36 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "eyJhbGciOi.payload-x_Y.sig";
+
+    #[test]
+    fn a_tokens_searcher_is_built_once_and_the_oldest_let_go() {
+        let a = finder_of("eyJ.searcher-test-a");
+        assert!(Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-a")), "kept");
+        assert_eq!(a.needle(), b"eyJ.searcher-test-a");
+        assert!(!Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-b")));
+        // Other tests may add theirs meanwhile: that only lets `a` go sooner.
+        for i in 0..KEPT_FINDERS {
+            finder_of(&format!("eyJ.searcher-test-other-{i}"));
+        }
+        assert!(
+            !Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-a")),
+            "let go"
+        );
+    }
+
+    #[test]
+    fn a_text_exactly_the_token_is_redacted_and_a_shorter_one_left() {
+        let whole = redact_all(TOKEN.as_bytes(), TOKEN).expect("the token alone");
+        assert_eq!(whole.len(), TOKEN.len());
+        assert!(whole.starts_with(REDACTED));
+        assert_eq!(redact_all(&TOKEN.as_bytes()[1..], TOKEN), None);
+        assert_eq!(redact_all(b"", ""), None);
+        // The same at the end of a stream: what is held is exactly the token.
+        let mut r = Redactor::new(TOKEN);
+        let mut out = r.feed(TOKEN.as_bytes());
+        out.extend(r.finish());
+        assert_eq!(out, whole);
+    }
 
     /// The replacement of a spelling `len` bytes long.
     fn mark(len: usize) -> String {

@@ -1,0 +1,706 @@
+//! `cargo xtask bench`, the API proxy (issue #28): the signer's proxy against what a team would
+//! otherwise deploy, nginx `proxy_pass` with the bearer added by `proxy_set_header`, and against
+//! the emulator asked straight, side by side in one run.
+//!
+//! - `GET output/settings` and `POST projects` at each connection count: req/s, p50 and p99.
+//! - A 64 MiB output download: MB/s, and how much the signer's RSS grew while it streamed.
+//!
+//! Every server is pinned to core 0 (the emulator too: a proxy and its upstream share one core,
+//! whichever proxy it is) and wrk to core 1. nginx runs as Debian ships it, with one worker and
+//! upstream keep-alive (what its documentation advises for a proxy; the signer keeps its upstream
+//! connections too). The emulator forgets its projects before each `POST projects` run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::results::{Check, ServerRuns, Stat};
+use crate::servers::{emulator_post, rss_kb, start_emulator, wrk_at, Server, ORIGIN};
+
+/// The signer's API proxy.
+pub(crate) const SIGNER_PROXY: &str = "grafx-signer proxy";
+/// nginx `proxy_pass`.
+pub(crate) const NGINX: &str = "nginx proxy_pass";
+/// The emulator, asked straight with the bearer.
+pub(crate) const DIRECT: &str = "emulator, direct";
+/// The ways to the API, in the tables' order.
+pub(crate) const WAYS: [&str; 3] = [SIGNER_PROXY, NGINX, DIRECT];
+/// The routes measured.
+pub(crate) const ROUTES: [&str; 2] = ["GET output/settings", "POST projects"];
+/// The connection count the targets are held at.
+pub(crate) const CHECK_CONNECTIONS: u32 = 64;
+/// The signer's proxy throughput ÷ nginx's, at least.
+pub(crate) const MIN_RATIO_TO_NGINX: f64 = 0.80;
+/// The p99 the signer adds to the emulator's ÷ the p99 nginx adds, at most.
+pub(crate) const MAX_ADDED_P99_RATIO: f64 = 1.5;
+/// The signer's RSS growth while it streams the download, at most.
+pub(crate) const MAX_DOWNLOAD_RSS_GROWTH_KB: u64 = 4 * 1024;
+/// The download's size.
+const DOWNLOAD_BYTES: u64 = 64 * 1024 * 1024;
+/// The template the projects and the render are made from.
+const FLYER: &str = "7a1c0e4d-0000-4000-8000-000000000001";
+/// The signer's integration behind the proxy.
+const WRITER: &str = "writer";
+
+/// One way's download: MB/s (10⁶ bytes) and, for the signer, its RSS growth.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Download {
+    pub mb_per_s: Stat,
+    #[serde(default)]
+    pub rss_growth_kb: Option<u64>,
+}
+
+/// The proxy figures in `results.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ProxyBench {
+    /// `nginx -v`.
+    pub nginx: String,
+    /// Route → connections → way → runs.
+    pub routes: BTreeMap<String, BTreeMap<u32, BTreeMap<String, ServerRuns>>>,
+    pub download_bytes: u64,
+    /// Way → its downloads.
+    pub download: BTreeMap<String, Download>,
+}
+
+/// Measures the three ways at `conns` connections, `repeats` times each, `secs` seconds a run.
+pub(crate) fn run(
+    bin: &dyn Fn(&str) -> PathBuf,
+    out_dir: &Path,
+    secs: u32,
+    repeats: usize,
+    conns: &[u32],
+) -> Result<ProxyBench> {
+    let emulator = start_emulator(bin)?;
+    emulator_post(
+        &emulator.url,
+        "settings",
+        json!({ "output_render_ms": 0, "output_min_bytes": DOWNLOAD_BYTES }),
+    )?;
+    let api = format!("{}/grafx/api/v1/environment/demo/", emulator.url);
+    let token = writer_token(&emulator.url)?;
+    let signer = start_proxy_signer(bin, &emulator.url, out_dir)?;
+    let nginx = Nginx::start(&out_dir.join("nginx"), &api, &token)?;
+    let bases = [
+        format!("{}/api/{WRITER}/", signer.url),
+        format!("{}/api/{WRITER}/", nginx.url),
+        api.clone(),
+    ];
+    let mut routes = BTreeMap::new();
+    for route in ROUTES {
+        let (method, path) = route.split_once(' ').context("a route")?;
+        let scripts = WAYS
+            .iter()
+            .map(|way| script(out_dir, way, method, path, &token))
+            .collect::<Result<Vec<_>>>()?;
+        let mut by_conns = BTreeMap::new();
+        for &c in conns {
+            let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); WAYS.len()];
+            for _ in 0..repeats {
+                for (i, way) in WAYS.iter().enumerate() {
+                    emulator_delete(&emulator.url, "projects")?;
+                    let url = format!("{}{path}", bases[i]);
+                    let run = wrk_at(&url, c, u64::from(secs), &scripts[i])?;
+                    if run.non_2xx + run.socket_errors > 0 {
+                        bail!(
+                            "{way} {route} at {c} connections: {} error replies, {} socket errors",
+                            run.non_2xx,
+                            run.socket_errors
+                        );
+                    }
+                    println!(
+                        "xtask: bench {way:<20} {route:<20} c={c:<3} {:>8.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs",
+                        run.rps, run.p50_us, run.p99_us
+                    );
+                    runs[i][0].push(run.rps);
+                    runs[i][1].push(run.p50_us);
+                    runs[i][2].push(run.p99_us);
+                }
+            }
+            let row = WAYS
+                .iter()
+                .zip(&runs)
+                .map(|(way, r)| {
+                    let runs = ServerRuns {
+                        rps: Stat::of(&r[0]),
+                        p50_us: Stat::of(&r[1]),
+                        p99_us: Stat::of(&r[2]),
+                    };
+                    ((*way).to_owned(), runs)
+                })
+                .collect();
+            by_conns.insert(c, row);
+        }
+        routes.insert(route.to_owned(), by_conns);
+    }
+    emulator_delete(&emulator.url, "projects")?;
+    let download = downloads(&signer, &bases, &token, repeats.max(3))?;
+    Ok(ProxyBench {
+        nginx: nginx.version.clone(),
+        routes,
+        download_bytes: DOWNLOAD_BYTES,
+        download,
+    })
+}
+
+/// The signer with the writer integration behind its proxy (no caller authentication and one
+/// shared identity: wrk stands for the app's server), from a config file as a deployment writes
+/// it.
+fn start_proxy_signer(
+    bin: &dyn Fn(&str) -> PathBuf,
+    emulator: &str,
+    out_dir: &Path,
+) -> Result<Server> {
+    let config = out_dir.join("proxy-signer.toml");
+    std::fs::write(&config, signer_config(emulator))?;
+    let log = out_dir.join("proxy-signer.log");
+    Server::start_logged(
+        &bin("grafx-signer"),
+        &["--config", &config.display().to_string()],
+        &[],
+        Some(&log),
+    )
+}
+
+/// The signer's configuration: the writer behind the proxy, allowed exactly the measured routes.
+fn signer_config(emulator: &str) -> String {
+    format!(
+        r#"listen = "127.0.0.1:0"
+allowed_origins = ["{ORIGIN}"]
+# wrk is one IP: the per-IP limit on /token would refuse it (the proxy has none).
+rate_limit_per_minute = 0
+
+[integrations.{WRITER}]
+client_id = "demo-writer"
+client_secret = "demo-writer-secret"
+environment = "demo"
+environment_api_url = "{emulator}/grafx/api/v1/environment/demo/"
+auth_url = "{emulator}/oauth/token"
+
+[integrations.{WRITER}.proxy]
+allow = ["GET output/settings", "POST projects", "POST output/*", "GET output/tasks/**"]
+# wrk stands for the app's own server: one CHILI user for every request, knowingly.
+require_caller = false
+shared_identity = true
+"#
+    )
+}
+
+/// nginx with one server: `/api/writer/` passed to the Environment API with the bearer added.
+struct Nginx {
+    child: Child,
+    url: String,
+    version: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where Debian installs nginx.
+pub(crate) const NGINX_BIN: &str = "/usr/sbin/nginx";
+
+impl Nginx {
+    fn start(dir: &Path, api: &str, token: &str) -> Result<Self> {
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let port = crate::browser::free_port()?;
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, nginx_config(dir, port, api, token)?)?;
+        let version = Command::new(NGINX_BIN).arg("-v").output()?;
+        let version = String::from_utf8_lossy(&version.stderr)
+            .trim()
+            .trim_start_matches("nginx version: ")
+            .to_owned();
+        let child = Command::new("taskset")
+            .args(["-c", "0", NGINX_BIN, "-p"])
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting nginx")?;
+        let ready = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if ready.elapsed() > Duration::from_secs(10) {
+                bail!("nginx did not listen on {port} (see {})", dir.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            version,
+        })
+    }
+}
+
+/// nginx's configuration: `location /api/writer/` → the Environment API root, with the token.
+fn nginx_config(dir: &Path, port: u16, api: &str, token: &str) -> Result<String> {
+    let rest = api.strip_prefix("http://").context("an http:// API URL")?;
+    let (host, path) = rest.split_once('/').context("an API URL with a path")?;
+    let dir = dir.display();
+    Ok(format!(
+        r#"worker_processes 1;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream grafx {{
+        server {host};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/{WRITER}/ {{
+            proxy_pass http://grafx/{path};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "Bearer {token}";
+        }}
+    }}
+}}
+"#
+    ))
+}
+
+/// The wrk script for `method path` along `way`: the signer's proxy wants the page's `Origin`
+/// and `X-CSRF`; the emulator, asked straight, the bearer; nginx adds the bearer itself.
+fn script(out_dir: &Path, way: &str, method: &str, path: &str, token: &str) -> Result<PathBuf> {
+    let mut lua = format!("wrk.method = \"{method}\"\n");
+    if method == "POST" {
+        lua += &format!(
+            "wrk.body = '{}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+            json!({ "template": { "id": FLYER } })
+        );
+    }
+    match way {
+        SIGNER_PROXY => {
+            lua += &format!(
+                "wrk.headers[\"Origin\"] = \"{ORIGIN}\"\nwrk.headers[\"X-CSRF\"] = \"1\"\n"
+            );
+        }
+        DIRECT => lua += &format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
+        _ => {}
+    }
+    let name = format!(
+        "proxy-{}-{}.lua",
+        way.split(' ').next().unwrap_or(way),
+        path.replace('/', "-")
+    );
+    let file = out_dir.join(name.replace(',', ""));
+    std::fs::write(&file, lua)?;
+    Ok(file)
+}
+
+/// The writer's token, for nginx and the direct calls.
+fn writer_token(emulator: &str) -> Result<String> {
+    let reply: Value = runtime()?.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{emulator}/oauth/token"))
+            .json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": "demo-writer",
+                "client_secret": "demo-writer-secret",
+                "audience": "https://chiligrafx.com",
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    })?;
+    reply["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the emulator gave no access_token")
+}
+
+fn emulator_delete(emulator: &str, path: &str) -> Result<()> {
+    runtime()?.block_on(async {
+        reqwest::Client::new()
+            .delete(format!("{emulator}/_emulator/{path}"))
+            .send()
+            .await?
+            .error_for_status()?;
+        anyhow::Ok(())
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// A render started through the signer's proxy (so the signer knows the task is its caller's),
+/// then its file downloaded along each way, `repeats` times, the signer's RSS sampled meanwhile.
+fn downloads(
+    signer: &Server,
+    bases: &[String; 3],
+    token: &str,
+    repeats: usize,
+) -> Result<BTreeMap<String, Download>> {
+    let rt = runtime()?;
+    let http = reqwest::Client::new();
+    let task = rt.block_on(start_render(&http, &bases[0]))?;
+    let path = format!("output/tasks/{task}/download");
+    let mut out = BTreeMap::new();
+    for (i, way) in WAYS.iter().enumerate() {
+        let mut speeds = Vec::new();
+        let mut growth = 0;
+        for _ in 0..repeats {
+            let mut req = http.get(format!("{}{path}", bases[i]));
+            req = match *way {
+                SIGNER_PROXY => req.header("origin", ORIGIN).header("x-csrf", "1"),
+                DIRECT => req.bearer_auth(token),
+                _ => req,
+            };
+            let before = rss_kb(signer.pid());
+            let peak = Arc::new(AtomicU64::new(before));
+            let sampling = Arc::new(AtomicBool::new(true));
+            let sampler = {
+                let (peak, sampling, pid) = (peak.clone(), sampling.clone(), signer.pid());
+                std::thread::spawn(move || {
+                    while sampling.load(Ordering::Relaxed) {
+                        peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                })
+            };
+            let timed = rt.block_on(download(req));
+            sampling.store(false, Ordering::Relaxed);
+            let _ = sampler.join();
+            let (bytes, secs) = timed?;
+            if bytes < DOWNLOAD_BYTES {
+                bail!("{way}: the download had {bytes} bytes, not {DOWNLOAD_BYTES}");
+            }
+            speeds.push(bytes as f64 / secs / 1e6);
+            growth = growth.max(peak.load(Ordering::Relaxed).saturating_sub(before));
+        }
+        println!(
+            "xtask: bench {way:<20} 64 MiB download {:>8.0} MB/s",
+            Stat::of(&speeds).median
+        );
+        let download = Download {
+            mb_per_s: Stat::of(&speeds),
+            rss_growth_kb: (*way == SIGNER_PROXY).then_some(growth),
+        };
+        out.insert((*way).to_owned(), download);
+    }
+    Ok(out)
+}
+
+/// `POST output/pdf` through the proxy, polled until its file is ready; the task id.
+async fn start_render(http: &reqwest::Client, proxy: &str) -> Result<String> {
+    let started: Value = http
+        .post(format!("{proxy}output/pdf"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .json(&json!({ "templateId": FLYER }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let task = started["data"]["taskId"]
+        .as_str()
+        .context("no taskId")?
+        .to_owned();
+    for _ in 0..100 {
+        let res = http
+            .get(format!("{proxy}output/tasks/{task}"))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+            .send()
+            .await?;
+        if res.status() == 200 {
+            return Ok(task);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the render {task} did not finish")
+}
+
+/// Reads the whole reply, counting bytes; (bytes, seconds).
+async fn download(req: reqwest::RequestBuilder) -> Result<(u64, f64)> {
+    let started = Instant::now();
+    let mut res = req.send().await?.error_for_status()?;
+    let mut bytes = 0;
+    while let Some(chunk) = res.chunk().await? {
+        bytes += chunk.len() as u64;
+    }
+    Ok((bytes, started.elapsed().as_secs_f64()))
+}
+
+impl ProxyBench {
+    /// The median of `way` on `route` at `c` connections.
+    fn runs(&self, route: &str, c: u32, way: &str) -> Option<&ServerRuns> {
+        self.routes.get(route)?.get(&c)?.get(way)
+    }
+
+    /// The proxy's targets; `None` (not measured) misses every one.
+    pub(crate) fn checks(bench: Option<&Self>) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let c = CHECK_CONNECTIONS;
+        let shown = |v: Option<f64>, unit: &str| {
+            v.map_or("not measured".into(), |v| format!("{v:.2}{unit}"))
+        };
+        for route in ROUTES {
+            let runs = |way| bench.and_then(|b| b.runs(route, c, way));
+            let rps = |way| runs(way).map(|r| r.rps.median);
+            let ratio = rps(SIGNER_PROXY).zip(rps(NGINX)).map(|(s, n)| s / n);
+            checks.push(Check {
+                what: format!(
+                    "`{route}` through the proxy at {c} connections: grafx-signer ÷ nginx"
+                ),
+                target: format!("at least {MIN_RATIO_TO_NGINX:.2}×"),
+                measured: shown(ratio, "×"),
+                met: ratio.is_some_and(|r| r >= MIN_RATIO_TO_NGINX),
+            });
+            // What a proxy adds to the emulator's own p99; a run where the emulator alone was
+            // slower than through a proxy measured the emulator's hiccups, not the proxies.
+            let p99 = |way| runs(way).map(|r| r.p99_us.median);
+            let added = |way| p99(way).zip(p99(DIRECT)).map(|(p, d)| p - d);
+            let (measured, met) = match added(SIGNER_PROXY).zip(added(NGINX)) {
+                None => ("not measured".to_owned(), false),
+                Some((s, n)) if s <= 0.0 || n <= 0.0 => (
+                    "not measured (the emulator's own p99 exceeded a proxy's)".to_owned(),
+                    false,
+                ),
+                Some((s, n)) => (format!("{:.2}×", s / n), s / n <= MAX_ADDED_P99_RATIO),
+            };
+            checks.push(Check {
+                what: format!("`{route}` at {c} connections: p99 the signer adds ÷ p99 nginx adds"),
+                target: format!("at most {MAX_ADDED_P99_RATIO:.2}×"),
+                measured,
+                met,
+            });
+        }
+        let speed = |way| {
+            bench
+                .and_then(|b| b.download.get(way))
+                .map(|d| d.mb_per_s.median)
+        };
+        let ratio = speed(SIGNER_PROXY).zip(speed(NGINX)).map(|(s, n)| s / n);
+        checks.push(Check {
+            what: "64 MiB download through the proxy: grafx-signer ÷ nginx MB/s".into(),
+            target: format!("at least {MIN_RATIO_TO_NGINX:.2}×"),
+            measured: shown(ratio, "×"),
+            met: ratio.is_some_and(|r| r >= MIN_RATIO_TO_NGINX),
+        });
+        let growth = bench
+            .and_then(|b| b.download.get(SIGNER_PROXY))
+            .and_then(|d| d.rss_growth_kb);
+        checks.push(Check {
+            what: "64 MiB download through the proxy: signer RSS growth".into(),
+            target: format!("at most {MAX_DOWNLOAD_RSS_GROWTH_KB} KB"),
+            measured: growth.map_or("not measured".into(), |kb| format!("{kb} KB")),
+            met: growth.is_some_and(|kb| kb <= MAX_DOWNLOAD_RSS_GROWTH_KB),
+        });
+        checks
+    }
+
+    /// The section of `results.md` and BENCHMARKS.md.
+    pub(crate) fn markdown(&self) -> String {
+        let mut md = format!(
+            "## The API proxy against nginx\n\nThe emulator as upstream; nginx {} (`proxy_pass` with `proxy_set_header Authorization`, one worker, upstream keep-alive); `emulator, direct` is the same request with the bearer, no proxy. \"added p99\" is the way's p99 minus the direct p99.\n\n| route | connections | way | req/s median (min–max) | p50 µs | p99 µs | added p99 µs | signer ÷ way |\n|---|---|---|---|---|---|---|---|\n",
+            self.nginx
+        );
+        for (route, by_conns) in &self.routes {
+            for (c, row) in by_conns {
+                let direct_p99 = row.get(DIRECT).map_or(f64::NAN, |r| r.p99_us.median);
+                let signer = row.get(SIGNER_PROXY).map_or(f64::NAN, |r| r.rps.median);
+                for way in WAYS {
+                    let Some(r) = row.get(way) else { continue };
+                    let ratio = if way == SIGNER_PROXY {
+                        "–".into()
+                    } else {
+                        format!("{:.2}×", signer / r.rps.median)
+                    };
+                    let added = if way == DIRECT {
+                        "–".into()
+                    } else {
+                        format!("{:.0}", r.p99_us.median - direct_p99)
+                    };
+                    md += &format!(
+                        "| `{route}` | {c} | {way} | {:.0} ({:.0}–{:.0}) | {:.0} | {:.0} | {added} | {ratio} |\n",
+                        r.rps.median, r.rps.min, r.rps.max, r.p50_us.median, r.p99_us.median
+                    );
+                }
+            }
+        }
+        md += &format!(
+            "\n| {} MiB download | MB/s median (min–max) | signer RSS growth |\n|---|---|---|\n",
+            self.download_bytes / (1024 * 1024)
+        );
+        for way in WAYS {
+            let Some(d) = self.download.get(way) else {
+                continue;
+            };
+            md += &format!(
+                "| {way} | {:.0} ({:.0}–{:.0}) | {} |\n",
+                d.mb_per_s.median,
+                d.mb_per_s.min,
+                d.mb_per_s.max,
+                d.rss_growth_kb.map_or("–".into(), |kb| format!("{kb} KB"))
+            );
+        }
+        md + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(rps: f64, p99: f64) -> ServerRuns {
+        ServerRuns {
+            rps: Stat::of(&[rps]),
+            p50_us: Stat::of(&[p99 / 2.0]),
+            p99_us: Stat::of(&[p99]),
+        }
+    }
+
+    fn bench(signer: (f64, f64), speed: f64, growth: u64) -> ProxyBench {
+        let row: BTreeMap<String, ServerRuns> = [
+            (SIGNER_PROXY.to_owned(), runs(signer.0, signer.1)),
+            (NGINX.to_owned(), runs(1000.0, 600.0)),
+            (DIRECT.to_owned(), runs(2000.0, 400.0)),
+        ]
+        .into_iter()
+        .collect();
+        let routes = ROUTES
+            .iter()
+            .map(|r| {
+                let by: BTreeMap<u32, _> = [(CHECK_CONNECTIONS, row_clone(&row))].into();
+                ((*r).to_owned(), by)
+            })
+            .collect();
+        let download = [
+            (
+                SIGNER_PROXY.to_owned(),
+                Download {
+                    mb_per_s: Stat::of(&[speed]),
+                    rss_growth_kb: Some(growth),
+                },
+            ),
+            (
+                NGINX.to_owned(),
+                Download {
+                    mb_per_s: Stat::of(&[1000.0]),
+                    rss_growth_kb: None,
+                },
+            ),
+        ]
+        .into();
+        ProxyBench {
+            nginx: "nginx/1.26.3".into(),
+            routes,
+            download_bytes: DOWNLOAD_BYTES,
+            download,
+        }
+    }
+
+    fn row_clone(row: &BTreeMap<String, ServerRuns>) -> BTreeMap<String, ServerRuns> {
+        row.iter()
+            .map(|(k, r)| (k.clone(), runs(r.rps.median, r.p99_us.median)))
+            .collect()
+    }
+
+    fn met(checks: &[Check]) -> Vec<bool> {
+        checks.iter().map(|c| c.met).collect()
+    }
+
+    #[test]
+    fn the_targets_hold_the_signer_to_nginx_at_their_bounds() {
+        // nginx: 1000 req/s, adds 200 µs of p99; 1000 MB/s.
+        let at_bounds = bench((800.0, 700.0), 800.0, 4096);
+        assert_eq!(met(&ProxyBench::checks(Some(&at_bounds))), vec![true; 6]);
+        let slower = bench((799.0, 701.0), 799.0, 4097);
+        assert_eq!(met(&ProxyBench::checks(Some(&slower))), vec![false; 6]);
+        let checks = ProxyBench::checks(Some(&at_bounds));
+        assert_eq!(checks[0].measured, "0.80×");
+        assert_eq!(checks[1].measured, "1.50×");
+        assert_eq!(checks[5].measured, "4096 KB");
+        // The emulator alone slower than through nginx: the p99 checks say so and fail.
+        let mut noisy = bench((900.0, 700.0), 900.0, 100);
+        for by in noisy.routes.values_mut() {
+            let row = by.get_mut(&CHECK_CONNECTIONS).unwrap();
+            row.insert(DIRECT.to_owned(), runs(2000.0, 650.0));
+        }
+        let checks = ProxyBench::checks(Some(&noisy));
+        assert_eq!(met(&checks), vec![true, false, true, false, true, true]);
+        assert!(
+            checks[1].measured.contains("exceeded"),
+            "{}",
+            checks[1].measured
+        );
+        // Not measured: every target missed, and said so.
+        let none = ProxyBench::checks(None);
+        assert_eq!(met(&none), vec![false; 6]);
+        assert!(none.iter().all(|c| c.measured == "not measured"));
+    }
+
+    #[test]
+    fn nginx_passes_the_api_root_with_the_bearer() {
+        let conf = nginx_config(
+            Path::new("/tmp/n"),
+            8080,
+            "http://127.0.0.1:4010/grafx/api/v1/environment/demo/",
+            "eyJ.t",
+        )
+        .unwrap();
+        assert!(conf.contains("listen 127.0.0.1:8080;"));
+        assert!(conf.contains("server 127.0.0.1:4010;"));
+        assert!(conf.contains("location /api/writer/ {"));
+        assert!(conf.contains("proxy_pass http://grafx/grafx/api/v1/environment/demo/;"));
+        assert!(conf.contains("proxy_set_header Authorization \"Bearer eyJ.t\";"));
+        assert!(nginx_config(Path::new("/tmp/n"), 1, "https://x/y/", "t").is_err());
+    }
+
+    #[test]
+    fn the_signer_proxies_exactly_the_measured_routes() {
+        let conf = signer_config("http://127.0.0.1:4010");
+        for route in ROUTES {
+            assert!(conf.contains(&format!("\"{route}\"")), "{route}");
+        }
+        assert!(conf.contains("auth_url = \"http://127.0.0.1:4010/oauth/token\""));
+        assert!(conf.contains("require_caller = false"));
+    }
+
+    #[test]
+    fn each_way_sends_what_its_server_needs() {
+        let dir = std::env::temp_dir().join(format!("proxy-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let read = |way| {
+            std::fs::read_to_string(script(&dir, way, "POST", "projects", "eyJ.t").unwrap())
+                .unwrap()
+        };
+        let signer = read(SIGNER_PROXY);
+        assert!(signer.contains("X-CSRF") && signer.contains(ORIGIN));
+        assert!(!signer.contains("Authorization"));
+        assert!(read(DIRECT).contains("Bearer eyJ.t"));
+        let nginx = read(NGINX);
+        assert!(!nginx.contains("Authorization") && !nginx.contains("X-CSRF"));
+        assert!(nginx.contains(r#"wrk.body = '{"template":{"id":"#));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
