@@ -563,6 +563,20 @@ async fn projects_round_trip_their_document() {
         .unwrap();
     problem(res, 400).await;
     problem(api(&em, &token, "projects/missing").await, 404).await;
+    // The control plane forgets every project (the benchmark's), and keeps the token.
+    let root = em.emulator().base_url();
+    let res = http()
+        .delete(format!("{}/_emulator/projects", root.trim_end_matches('/')))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    problem(api(&em, &token, &format!("projects/{id}")).await, 404).await;
+    assert_eq!(
+        api(&em, &token, "projects").await.status(),
+        200,
+        "the token still works"
+    );
 }
 
 /// On CHILI an integration is a user: its projects, their documents and previews, and its output

@@ -1,6 +1,8 @@
-//! Plain JavaScript objects read field by field, with serde's rules: a missing (`undefined`)
-//! field takes its default, `null` counts as missing only where the field is optional, and a field
-//! of the wrong type makes the whole value unreadable. The messages other tabs send and the
+//! Plain JavaScript objects read field by field, with serde's rules: a missing field takes its
+//! default, `null` counts as missing only where the field is optional, and a field of the wrong
+//! type makes the whole value unreadable. One difference: a key present with the value
+//! `undefined` counts as missing here, where serde-wasm-bindgen refused it (a sender can as well
+//! leave the key out, so nothing depends on it). The messages other tabs send and the
 //! fields of a `GraFxError` are read this way rather than through serde: its generated code for
 //! each type cost the npm package kilobytes (issue #28).
 //!
@@ -97,6 +99,13 @@ mod tests {
         assert_eq!(f.number("n"), Ok(Some(1.5)));
         assert_eq!(f.number("s"), Err(Mismatch));
         assert_eq!(f.whole("w", 255, false), Ok(Some(7)));
+        let edges = parse(r#"{"max":255,"over":256,"zero":0,"nul":null,"n":4}"#);
+        let e = Fields::of(&edges).expect("an object");
+        assert_eq!(e.whole("max", 255, false), Ok(Some(255)));
+        assert_eq!(e.whole("over", 255, false), Err(Mismatch));
+        assert_eq!(e.whole("zero", 255, false), Ok(Some(0)));
+        assert_eq!(e.number("nul"), Err(Mismatch), "null is no number");
+        assert_eq!(e.optional_text("n"), Err(Mismatch), "a number is no string");
         assert_eq!(f.whole("big", 255, false), Err(Mismatch));
         assert_eq!(f.whole("big", 65_535, false), Ok(Some(300)));
         assert_eq!(f.whole("neg", 255, false), Err(Mismatch));

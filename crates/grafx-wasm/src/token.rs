@@ -272,3 +272,95 @@ fn read(m: &JsValue) -> Option<Received> {
     };
     read().ok()
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use std::time::Duration;
+
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn token() -> Token {
+        let received = Timestamp::from_js_millis(1_000.0);
+        Token {
+            access_token: "eyJ.t".into(),
+            expiry: Expiry::stamp(received, Duration::from_secs(3_600)),
+            environment: "acme".into(),
+            api: EnvironmentApiUrl::parse(
+                "https://acme.chili-publish.online/grafx/api/v1/environment/acme/",
+            )
+            .expect("a URL"),
+            platform: None,
+            scope: "template:read".into(),
+            requested_at: 900.0,
+        }
+    }
+
+    fn json(v: &JsValue) -> String {
+        js_sys::JSON::stringify(v)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
+    }
+
+    fn parse(text: &str) -> JsValue {
+        js_sys::JSON::parse(text).expect("test JSON")
+    }
+
+    /// Exactly what earlier versions of this package, in other tabs, read and send.
+    #[wasm_bindgen_test]
+    fn peer_messages_keep_their_wire_shape() {
+        assert_eq!(
+            json(&token().to_message()),
+            r#"{"v":1,"type":"token","accessToken":"eyJ.t","receivedAt":1000,"expiresAt":3601000,"environment":"acme","environmentApiUrl":"https://acme.chili-publish.online/grafx/api/v1/environment/acme/","platformApiUrl":null,"scope":"template:read","code":"","requestedAt":900}"#
+        );
+        assert_eq!(
+            json(&Token::query_message()),
+            r#"{"v":1,"type":"query","accessToken":"","receivedAt":0,"expiresAt":0,"environment":"","environmentApiUrl":"","platformApiUrl":null,"scope":"","code":"","requestedAt":0}"#
+        );
+        assert_eq!(
+            json(&Token::sign_out_message(42.0)),
+            r#"{"v":1,"type":"signout","accessToken":"","receivedAt":0,"expiresAt":0,"environment":"","environmentApiUrl":"","platformApiUrl":null,"scope":"","code":"","requestedAt":42}"#
+        );
+        let failed = GraFxError::new(grafx_core::ErrorCode::SignerUnreachable, "secret detail");
+        let message = json(&Token::failure_message(&failed));
+        assert!(
+            message.contains(r#""type":"failed""#)
+                && message.contains(r#""code":"signer_unreachable""#)
+        );
+        assert!(!message.contains("secret detail"), "the code only");
+    }
+
+    #[wasm_bindgen_test]
+    fn peer_messages_read_back_and_a_mistyped_field_spoils_the_whole() {
+        let t = token();
+        assert_eq!(Token::from_message(&t.to_message()), Some(t.clone()));
+        assert_eq!(
+            Token::sign_out_from(&Token::sign_out_message(42.0)),
+            Some(42.0)
+        );
+        assert!(Token::is_query(&Token::query_message()));
+        let failed = GraFxError::new(grafx_core::ErrorCode::SignerUnreachable, "x");
+        let code = Token::failure_from(&Token::failure_message(&failed)).map(|e| e.code().clone());
+        assert_eq!(code, Some(grafx_core::ErrorCode::SignerUnreachable));
+        // An older sender leaves keys out: they take their defaults.
+        let minimal = parse(
+            r#"{"v":1,"type":"token","accessToken":"eyJ.m","receivedAt":1000,"expiresAt":61000,"environmentApiUrl":"https://acme.chili-publish.online/grafx/api/v1/environment/acme/"}"#,
+        );
+        let read = Token::from_message(&minimal).expect("defaults for the rest");
+        assert_eq!((read.scope.as_str(), read.platform), ("", None));
+        // One field of the wrong type, or the wrong version: nothing is read.
+        let text = json(&t.to_message());
+        for spoiled in [
+            text.replace(r#""scope":"template:read""#, r#""scope":5"#),
+            text.replace(r#""v":1"#, r#""v":"1""#),
+            text.replace(r#""v":1"#, r#""v":2"#),
+            text.replace(r#""requestedAt":900"#, r#""requestedAt":"900""#),
+            text.replace(r#""platformApiUrl":null"#, r#""platformApiUrl":7"#),
+        ] {
+            assert_eq!(Token::from_message(&parse(&spoiled)), None, "{spoiled}");
+        }
+        assert_eq!(Token::from_message(&JsValue::from_str("token")), None);
+    }
+}

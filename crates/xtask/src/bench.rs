@@ -414,7 +414,7 @@ fn conns_proxy(quick: bool) -> &'static [u32] {
 
 /// Copies a full run's `results.json` to `docs/bench-results.json` and regenerates the part of
 /// BENCHMARKS.md between its markers from it, so the document quotes the run exactly.
-fn publish(root: &Path, results: &Path) -> Result<()> {
+pub(crate) fn publish(root: &Path, results: &Path) -> Result<()> {
     let json = std::fs::read_to_string(results)?;
     let parsed: BenchResults = serde_json::from_str(&json)?;
     crate::results::publish(

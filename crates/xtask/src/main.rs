@@ -76,6 +76,10 @@ enum Command {
         /// Do not install anything; fail if a tool is missing.
         #[arg(long)]
         no_install: bool,
+        /// Measure nothing: publish this full run's results.json (docs/bench-results.json and
+        /// BENCHMARKS.md) again, after a change to how its figures are rendered.
+        #[arg(long, value_name = "RESULTS_JSON")]
+        publish: Option<std::path::PathBuf>,
     },
     /// Load (wrk, 64 connections) and soak (3-second tokens, hundreds of refreshes) against the
     /// release binaries; writes target/bench/soak.{md,json}.
@@ -144,9 +148,14 @@ fn main() -> ExitCode {
             no_install,
         } => demo::run(&root, !no_install, listen, chili),
         Command::Bench {
+            publish: Some(results),
+            ..
+        } => bench::publish(&root, &results).map(|()| true),
+        Command::Bench {
             quick,
             check,
             no_install,
+            publish: None,
         } => bench::run(&root, !no_install, quick, check),
         Command::Soak {
             load_secs,

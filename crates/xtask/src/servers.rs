@@ -356,6 +356,13 @@ pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
         if !status.success() {
             bail!("cannot install {package}");
         }
+        if package == "nginx" {
+            // Debian's package may start its own server on port 80: the bench runs its own.
+            let _ = Command::new(crate::proxy_bench::NGINX_BIN)
+                .args(["-s", "stop"])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
     Ok(toolchain)
 }

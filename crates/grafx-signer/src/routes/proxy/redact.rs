@@ -30,21 +30,41 @@ const MAX_ESCAPE: usize = 6;
 /// How many tokens' searchers are kept: one per integration in use, and the one it replaced.
 const KEPT_FINDERS: usize = 8;
 
-/// The searcher for `token`, built once and kept for the replies that follow (building one
-/// costs more than searching a typical reply with it). The last [`KEPT_FINDERS`] are kept; a
-/// token it holds is one the cache held too.
+/// Searchers for the tokens in use, built once and kept for the replies that follow (building
+/// one costs more than searching a typical reply with it): the [`KEPT_FINDERS`] most recently
+/// used, most recent last. A token it holds is one the token cache held too (memory only).
+struct Finders(Mutex<Vec<Arc<memmem::Finder<'static>>>>);
+
+impl Finders {
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    /// The searcher for `token`; a new one is built outside the lock.
+    fn get(&self, token: &str) -> Arc<memmem::Finder<'static>> {
+        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut recent = lock();
+            if let Some(at) = recent.iter().position(|f| f.needle() == token.as_bytes()) {
+                let found = recent.remove(at);
+                recent.push(Arc::clone(&found));
+                return found;
+            }
+        }
+        let finder = Arc::new(memmem::Finder::new(token.as_bytes()).into_owned());
+        let mut recent = lock();
+        if recent.len() >= KEPT_FINDERS {
+            recent.remove(0);
+        }
+        recent.push(Arc::clone(&finder));
+        finder
+    }
+}
+
+/// The process's [`Finders`].
 fn finder_of(token: &str) -> Arc<memmem::Finder<'static>> {
-    static RECENT: Mutex<Vec<Arc<memmem::Finder<'static>>>> = Mutex::new(Vec::new());
-    let mut recent = RECENT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(found) = recent.iter().find(|f| f.needle() == token.as_bytes()) {
-        return Arc::clone(found);
-    }
-    let finder = Arc::new(memmem::Finder::new(token.as_bytes()).into_owned());
-    if recent.len() >= KEPT_FINDERS {
-        recent.remove(0);
-    }
-    recent.push(Arc::clone(&finder));
-    finder
+    static FINDERS: Finders = Finders::new();
+    FINDERS.get(token)
 }
 
 /// A streaming redactor: [`Redactor::feed`] each chunk, then [`Redactor::finish`].
@@ -213,19 +233,30 @@ mod tests {
     const TOKEN: &str = "eyJhbGciOi.payload-x_Y.sig";
 
     #[test]
-    fn a_tokens_searcher_is_built_once_and_the_oldest_let_go() {
-        let a = finder_of("eyJ.searcher-test-a");
-        assert!(Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-a")), "kept");
-        assert_eq!(a.needle(), b"eyJ.searcher-test-a");
-        assert!(!Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-b")));
-        // Other tests may add theirs meanwhile: that only lets `a` go sooner.
-        for i in 0..KEPT_FINDERS {
-            finder_of(&format!("eyJ.searcher-test-other-{i}"));
+    fn a_tokens_searcher_is_built_once_and_the_least_recently_used_let_go() {
+        let finders = Finders::new();
+        let a = finders.get("eyJ.a");
+        assert!(Arc::ptr_eq(&a, &finders.get("eyJ.a")), "kept");
+        assert_eq!(a.needle(), b"eyJ.a");
+        let b = finders.get("eyJ.b");
+        assert!(!Arc::ptr_eq(&a, &b));
+        // Full: a, b and six more. Using `a` again makes `b` the one to go next.
+        for i in 0..KEPT_FINDERS - 2 {
+            finders.get(&format!("eyJ.other-{i}"));
         }
-        assert!(
-            !Arc::ptr_eq(&a, &finder_of("eyJ.searcher-test-a")),
-            "let go"
+        assert!(Arc::ptr_eq(&a, &finders.get("eyJ.a")), "a used again");
+        finders.get("eyJ.new");
+        assert!(!Arc::ptr_eq(&b, &finders.get("eyJ.b")), "b let go");
+        // That brought b back and let the oldest other go, never a.
+        assert!(Arc::ptr_eq(&a, &finders.get("eyJ.a")), "a still kept");
+        assert_eq!(
+            finders.0.lock().unwrap().len(),
+            KEPT_FINDERS,
+            "never more than kept"
         );
+        // The process's own.
+        let p = finder_of("eyJ.process");
+        assert_eq!(p.needle(), b"eyJ.process");
     }
 
     #[test]
