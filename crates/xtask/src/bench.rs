@@ -296,14 +296,7 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
         let row = servers
             .iter()
             .zip(&runs)
-            .map(|((name, _), r)| {
-                let runs = ServerRuns {
-                    rps: Stat::of(&r[0]),
-                    p50_us: Stat::of(&r[1]),
-                    p99_us: Stat::of(&r[2]),
-                };
-                ((*name).to_owned(), runs)
-            })
+            .map(|((name, _), r)| ((*name).to_owned(), ServerRuns::of(r)))
             .collect();
         throughput.insert(c, row);
     }

@@ -175,14 +175,7 @@ pub(crate) fn run(
             let row = WAYS
                 .iter()
                 .zip(&runs)
-                .map(|(way, r)| {
-                    let runs = ServerRuns {
-                        rps: Stat::of(&r[0]),
-                        p50_us: Stat::of(&r[1]),
-                        p99_us: Stat::of(&r[2]),
-                    };
-                    ((*way).to_owned(), runs)
-                })
+                .map(|(way, r)| ((*way).to_owned(), ServerRuns::of(r)))
                 .collect();
             let cpu_row: BTreeMap<String, f64> = WAYS
                 .iter()

@@ -76,6 +76,17 @@ pub(crate) struct ServerRuns {
     pub p99_us: Stat,
 }
 
+impl ServerRuns {
+    /// From the runs' req/s, p50 and p99 (the first three of `r`).
+    pub(crate) fn of(r: &[Vec<f64>]) -> Self {
+        Self {
+            rps: Stat::of(&r[0]),
+            p50_us: Stat::of(&r[1]),
+            p99_us: Stat::of(&r[2]),
+        }
+    }
+}
+
 /// The servers compared in the throughput table, in the table's order.
 pub(crate) const SERVERS: [&str; 5] = [
     BARE_AXUM,
