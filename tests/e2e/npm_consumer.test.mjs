@@ -1,5 +1,5 @@
 // The npm package in real front-end toolchains: `npm pack`, then installed into a plain-ESM page
-// and into fresh Vite 7 and Vite 8 projects, built, served by the demo's signer (same origin) and
+// and into fresh Vite 7, Vite 8 and webpack 5 projects (no wasm plugin), built, served by the demo's signer (same origin) and
 // used from Chromium.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -94,3 +94,27 @@ for (const vite of ["7", "8"]) {
     await expectWorking(new URL(`consumers/vite${vite}/index.html`, DEMO_URL).href, `vite ${vite} consumer`);
   });
 }
+
+test("a fresh webpack 5 project (no wasm plugin: the .wasm is an asset by new URL)", async () => {
+  const dir = join(WORK, "webpack5");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "webpack5-consumer", private: true, type: "module" }));
+  writeFileSync(join(dir, "main.js"), APP);
+  writeFileSync(join(dir, "webpack.config.mjs"), `
+import { fileURLToPath } from "node:url";
+export default {
+  mode: "production",
+  entry: "./main.js",
+  output: { path: fileURLToPath(new URL("dist", import.meta.url)), filename: "main.js", publicPath: "auto", clean: true },
+};
+`);
+  npm(["install", "webpack@5", "webpack-cli@5", tarball], dir);
+  run(join(dir, "node_modules/.bin/webpack"), ["--config", "webpack.config.mjs"], dir);
+  const emitted = readdirSync(join(dir, "dist"));
+  assert.ok(emitted.some((f) => f.endsWith(".wasm")), `webpack emitted the wasm as an asset: ${emitted}`);
+  writeFileSync(join(dir, "dist/index.html"), `<!doctype html><meta charset="utf-8"><title>webpack</title><script src="./main.js"></script><body>webpack consumer</body>`);
+  const served = join(SITE, "consumers/webpack5");
+  rmSync(served, { recursive: true, force: true });
+  cpSync(join(dir, "dist"), served, { recursive: true });
+  await expectWorking(new URL("consumers/webpack5/index.html", DEMO_URL).href, "webpack 5 consumer");
+});

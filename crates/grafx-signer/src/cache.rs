@@ -147,9 +147,7 @@ impl FlightState {
         if let Some(until) = self.blocked_until.filter(|u| now < *u) {
             return match usable {
                 Some(t) => serve(t),
-                None => Some(Err(UpstreamError::RateLimited {
-                    retry_after: Some(until.since(now)),
-                })),
+                None => Some(Err(self.held_back(until.since(now)))),
             };
         }
         if usable.is_none() && self.failing_until.is_some_and(|u| now < u) {
@@ -175,12 +173,21 @@ impl FlightState {
             }
             return match usable {
                 Some(t) => serve(t),
-                None => Some(Err(UpstreamError::RateLimited {
-                    retry_after: Some(wait),
-                })),
+                None => Some(Err(self.held_back(wait))),
             };
         }
         None
+    }
+
+    /// The answer to a caller without a token while no call is made for `wait`: CHILI's last
+    /// failure, as it was (a 503 is never reported as a 429).
+    fn held_back(&self, wait: Duration) -> UpstreamError {
+        match &self.last_error {
+            Some(e) => e.held_back(wait),
+            None => UpstreamError::RateLimited {
+                retry_after: Some(wait),
+            },
+        }
     }
 
     /// Phase 4's bookkeeping: one more attempt at `now`, and its error if it failed (upstream's
@@ -939,11 +946,32 @@ mod tests {
             at(3300),
         );
         match st.answer_without_upstream(None, 1, at(3320), &settings()) {
-            Some(Err(UpstreamError::RateLimited { retry_after })) => {
-                assert_eq!(retry_after, Some(Duration::from_secs(100)));
+            Some(Err(UpstreamError::HeldBack { last, retry_after })) => {
+                assert_eq!(retry_after, Duration::from_secs(100));
+                assert!(
+                    matches!(*last, UpstreamError::RateLimited { .. }),
+                    "{last:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
+        // After a 503 with Retry-After, callers hear of the 503, never of a 429.
+        let mut down = FlightState::default();
+        down.record(
+            Some(&UpstreamError::Unavailable {
+                status: 503,
+                retry_after: Some(Duration::from_secs(120)),
+            }),
+            at(3300),
+        );
+        let e = down
+            .answer_without_upstream(None, 1, at(3320), &settings())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(100)));
+        assert_eq!(e.label(), "held_back");
+        let said = e.to_string();
+        assert!(said.contains("HTTP 503") && !said.contains("429"), "{said}");
         served(st.answer_without_upstream(Some(&t), 1, at(3350), &settings()));
         assert!(st
             .answer_without_upstream(None, 1, at(3420), &settings())
@@ -974,8 +1002,9 @@ mod tests {
         }
         st.failing_until = None;
         match st.answer_without_upstream(None, st.attempts, at(30), &settings()) {
-            Some(Err(UpstreamError::RateLimited { retry_after })) => {
-                assert_eq!(retry_after, Some(Duration::from_secs(30)));
+            Some(Err(UpstreamError::HeldBack { last, retry_after })) => {
+                assert_eq!(retry_after, Duration::from_secs(30));
+                assert_eq!(*last, DOWN, "the failure CHILI last sent");
             }
             other => panic!("{other:?}"),
         }

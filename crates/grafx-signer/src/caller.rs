@@ -337,7 +337,7 @@ impl CallerAuth {
         timeout: Duration,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crate::Error> {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))

@@ -48,6 +48,7 @@ mod serve;
 mod server;
 mod state;
 mod store;
+mod tls;
 mod upstream;
 mod write_stall;
 
@@ -79,4 +80,5 @@ pub use state::AppState;
 pub use store::{
     CachedToken, Clock, MemoryStore, RefreshLock, StoreError, SystemClock, TokenStore,
 };
+pub use tls::SSL_CERT_FILE;
 pub use upstream::{ChiliAuthClient, TokenSource, UpstreamError};

@@ -69,14 +69,19 @@ fn proxy_quotas(
 }
 
 fn proxy_http(config: &SignerConfig) -> reqwest::Client {
-    reqwest::Client::builder()
+    // `AppState::new` refused a bad `SSL_CERT_FILE` already; an embedding app is told here.
+    crate::tls::client_builder()
+        .unwrap_or_else(|e| {
+            tracing::error!("the API proxy trusts Mozilla's roots only: {e}");
+            reqwest::Client::builder()
+        })
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(
             config
                 .upstream_timeout
                 .min(std::time::Duration::from_secs(5)),
         )
-        .read_timeout(PROXY_READ_TIMEOUT)
+        .read_timeout(config.proxy_timeout)
         .build()
         .unwrap_or_else(|e| {
             // Only a broken TLS setup fails here; the default client still works for plain use.
@@ -84,9 +89,6 @@ fn proxy_http(config: &SignerConfig) -> reqwest::Client {
             reqwest::Client::new()
         })
 }
-
-/// How long the API proxy waits for any byte of CHILI's reply (a render is polled, not held).
-pub const PROXY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn callers(
     config: &SignerConfig,
@@ -128,12 +130,7 @@ impl AppState {
     /// State with CHILI's real auth server, the system clock, and the store the configuration
     /// names: Redis with `redis_url`, otherwise memory.
     pub fn new(config: SignerConfig) -> Result<Self, Error> {
-        let source = ChiliAuthClient::new(config.upstream_timeout).map_err(|e| {
-            Error::config(
-                crate::Setting::Derived("the upstream HTTP client"),
-                format!("cannot build the HTTP client: {e}"),
-            )
-        })?;
+        let source = ChiliAuthClient::new(config.upstream_timeout)?;
         let redis = match &config.redis {
             Some(r) => Some(Arc::new(
                 RedisStore::with_tls_roots(r.url.expose(), r.key.clone(), r.ca_pem.as_deref())
@@ -411,6 +408,7 @@ fn warn_fixed_at_start(old: &SignerConfig, new: &SignerConfig) {
     let fixed = [
         ("listen", old.listen != new.listen),
         ("write_timeout_secs", old.write_timeout != new.write_timeout),
+        ("proxy_timeout_secs", old.proxy_timeout != new.proxy_timeout),
         (
             "max_connections",
             old.max_connections != new.max_connections,

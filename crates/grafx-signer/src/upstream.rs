@@ -49,6 +49,16 @@ pub enum UpstreamError {
         /// Its `Retry-After`, if any.
         retry_after: Option<Duration>,
     },
+    /// No call was made: the signer is holding back after CHILI's last failure (its
+    /// `Retry-After`, the failure backoff or the per-minute attempt budget). Says what CHILI
+    /// last answered, never a status it did not send.
+    #[error("the signer is not asking CHILI's auth server again for {}s after its last failure: {last}", .retry_after.as_secs().max(1))]
+    HeldBack {
+        /// CHILI's last failure.
+        last: Box<UpstreamError>,
+        /// When the signer asks again.
+        retry_after: Duration,
+    },
     /// No reply within the timeout.
     #[error("CHILI's auth server did not answer within {0:?}")]
     Timeout(Duration),
@@ -81,7 +91,20 @@ impl UpstreamError {
             Self::RateLimited { retry_after } | Self::Unavailable { retry_after, .. } => {
                 Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
             }
+            Self::HeldBack { retry_after, .. } => Some(*retry_after),
             _ => Some(DEFAULT_RETRY_AFTER),
+        }
+    }
+
+    /// The answer while the signer holds back after this failure for `wait`.
+    pub(crate) fn held_back(&self, wait: Duration) -> Self {
+        let last = match self {
+            Self::HeldBack { last, .. } => last.clone(),
+            other => Box::new(other.clone()),
+        };
+        Self::HeldBack {
+            last,
+            retry_after: wait,
         }
     }
 
@@ -101,6 +124,7 @@ impl UpstreamError {
             Self::Rejected { .. } => "rejected",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
+            Self::HeldBack { .. } => "held_back",
             Self::Timeout(_) => "timeout",
             Self::Network(_) => "network",
             Self::InvalidReply(_) => "invalid_reply",
@@ -123,14 +147,20 @@ pub struct ChiliAuthClient {
 }
 
 impl ChiliAuthClient {
-    /// A client with this per-request timeout.
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// A client with this per-request timeout, trusting Mozilla's roots and `SSL_CERT_FILE`'s.
+    pub fn new(timeout: Duration) -> Result<Self, crate::Error> {
+        let http = crate::tls::client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("grafx-signer/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| {
+                crate::Error::config(
+                    crate::Setting::Derived("the upstream HTTP client"),
+                    format!("cannot build the HTTP client: {e}"),
+                )
+            })?;
         Ok(Self { http, timeout })
     }
 }

@@ -191,6 +191,113 @@ async fn the_secret_never_appears_in_logs_responses_or_metrics_even_at_trace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_origin_is_logged_once_at_the_default_level() {
+    // README's troubleshooting row: browsers hide a refused preflight, so the log must say which
+    // origin to add; a flood of refusals writes one line per interval, not one per request.
+    let em = emulator().await;
+    let (mut child, url, _out) = serve(signer(&em, SECRET, &["serve"]));
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let res = http
+            .request(reqwest::Method::OPTIONS, format!("{url}/token"))
+            .header("origin", "https://wrong.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    let ok = http
+        .post(format!("{url}/token"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let (_, logs) = stop_and_read_logs(&mut child, None);
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("refused: origin"))
+        .collect();
+    assert_eq!(refused.len(), 1, "one line for five refusals:\n{logs}");
+    assert!(
+        refused[0].contains("INFO") && refused[0].contains("https://wrong.example"),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        !logs.contains(&format!("refused: origin \"{ORIGIN}")),
+        "an allowed origin is never reported refused"
+    );
+}
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_grafx-signer"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8(out.stdout).unwrap();
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let expected = format!(
+        "grafx-signer {} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        commit.as_deref().unwrap_or("unknown")
+    );
+    assert_eq!(said.trim(), expected);
+}
+
+#[test]
+fn the_compose_example_sets_only_variables_the_signer_reads() {
+    let help = Command::new(env!("CARGO_BIN_EXE_grafx-signer"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let compose = include_str!("../../../deploy/compose.yaml");
+    let names: Vec<&str> = compose
+        .lines()
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k))
+        .filter(|k| k.starts_with("GRAFX_") || k.starts_with("SIGNER_"))
+        .collect();
+    assert!(names.len() >= 6, "{names:?}");
+    for name in names {
+        assert!(
+            help.contains(&format!("[env: {name}")),
+            "deploy/compose.yaml sets {name}, which the signer does not read"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_ssl_cert_file_stops_the_start_naming_the_variable() {
+    let em = emulator().await;
+    let dir = std::env::temp_dir().join(format!("grafx-signer-ssl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    for (file, says) in [
+        (dir.join("missing.pem"), "cannot read"),
+        (not_pem, "holds no PEM certificate"),
+    ] {
+        let mut cmd = signer(&em, SECRET, &["check"]);
+        cmd.env("SSL_CERT_FILE", &file);
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("SSL_CERT_FILE") && err.contains(says), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_on_request() {
     let em = emulator().await;
     let (mut child, url, _out) = serve(signer(&em, SECRET, &["--log-format", "json"]));

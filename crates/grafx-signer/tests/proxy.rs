@@ -486,6 +486,46 @@ async fn a_401_with_no_other_token_to_be_had_goes_back_as_chili_sent_it() {
 }
 
 #[tokio::test]
+async fn a_silent_chili_gets_504_after_the_proxy_timeout() {
+    // One rule for every wait on CHILI: silent for `proxy_timeout_secs` before its reply, or in
+    // the middle of a reply the proxy must read, gives 504 `proxy_upstream_timeout`.
+    let h = harness(settings(), false, |c: &mut SignerConfig| {
+        with_writer(|_| {})(c);
+        c.proxy_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let _ = h.writer_token().await;
+    for fault in [
+        grafx_emulator::Fault::Delay { ms: 3_000 },
+        grafx_emulator::Fault::SlowBody { ms: 3_000 },
+    ] {
+        let what = format!("{fault:?}");
+        h.emulator
+            .emulator()
+            .arm_fault(grafx_emulator::FaultSpec {
+                target: grafx_emulator::FaultTarget::Api,
+                times: 1,
+                fault,
+            })
+            .unwrap();
+        let started = std::time::Instant::now();
+        let res = h
+            .api(reqwest::Method::GET, "output/settings")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 504, "{what}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "proxy_upstream_timeout", "{what}: {body}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_millis(2_900),
+            "{what}: answered after {waited:?}, not at the 1 s timeout"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
     let h = harness(
         settings(),

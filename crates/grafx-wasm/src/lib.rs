@@ -155,13 +155,14 @@ export interface ListParams {
   sortBy?: string;
   sortOrder?: "asc" | "desc";
   signal?: AbortSignal;
-  [param: string]: string | number | boolean | ReadonlyArray<string | number | boolean> | AbortSignal | undefined;
+  /** Any other CHILI parameter; `null` and `undefined` are left out. */
+  [param: string]: string | number | boolean | ReadonlyArray<string | number | boolean> | AbortSignal | null | undefined;
 }
 
 /** List parameters for one page: {@link ListParams} and where to resume. */
 export interface ListOptions extends ListParams {
-  /** A page's `nextPageToken`. */
-  pageToken?: string;
+  /** A page's `nextPageToken` (`null` or absent: the first page). */
+  pageToken?: string | null;
 }
 
 /** Media list parameters (CHILI's media connector sends these), for `all()`. */
@@ -179,8 +180,8 @@ export interface MediaListParams extends ListParams {
 
 /** Media list parameters for one page. */
 export interface MediaListOptions extends MediaListParams {
-  /** A page's `nextPageToken`. */
-  pageToken?: string;
+  /** A page's `nextPageToken` (`null` or absent: the first page). */
+  pageToken?: string | null;
 }
 
 /** One page of a list. */

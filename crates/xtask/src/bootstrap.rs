@@ -7,6 +7,7 @@
 //!   `--locked` (its own lockfile pins a crate the registry here lacks);
 //! - Chromium and ChromeDriver from Debian (`chromium`, `chromium-driver`); browsers cannot be
 //!   downloaded any other way here;
+//! - the x86_64-unknown-linux-musl target and Debian's musl-tools, for the static signer;
 //! - redis-server from Debian, started by the shared-store tests themselves on free ports;
 //! - npm dev tools through `npm ci`, which puts `binaryen@132.0.0`'s `wasm-opt` first on PATH
 //!   (Debian's binaryen 108 produces wasm that Chromium refuses to instantiate).
@@ -23,6 +24,9 @@ const WASM_PACK_VERSION: &str = "0.15.1";
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's ChromeDriver.
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Debian's musl C compiler wrapper, for the static (musl) signer's C dependencies.
+const MUSL_GCC: &str = "/usr/bin/musl-gcc";
 
 /// Debian's Redis server, which the shared-store tests start on a free port.
 pub(crate) const REDIS_SERVER: &str = "/usr/bin/redis-server";
@@ -127,6 +131,18 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
                 &path,
             )
         })?;
+    }
+    if !targets.lines().any(|t| t.trim() == crate::dist::MUSL) {
+        need(
+            format!("the {} target (the static signer)", crate::dist::MUSL),
+            &|| run("rustup", &["target", "add", crate::dist::MUSL], root, &path),
+        )?;
+    }
+    if !Path::new(MUSL_GCC).exists() {
+        need(
+            "musl-tools (Debian package: musl-gcc, for the static signer's C parts)".into(),
+            &|| apt_install(&["musl-tools"], root, &path),
+        )?;
     }
     if output("cargo", &["fmt", "--version"]).is_none()
         || output("cargo", &["clippy", "--version"]).is_none()

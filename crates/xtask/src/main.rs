@@ -14,10 +14,13 @@ mod bench;
 mod bootstrap;
 mod browser;
 mod demo;
+mod dist;
+mod empty_root;
 mod fuzz;
 mod mutants;
 mod package;
 mod proxy_bench;
+mod readme_snippets;
 mod results;
 mod servers;
 mod soak;
@@ -122,6 +125,15 @@ enum Command {
         #[arg(long)]
         no_install: bool,
     },
+    /// The release artifacts in `dist/`: the static signer and emulator for
+    /// x86_64-unknown-linux-musl (each a .tar.gz with its licenses and a README), the npm
+    /// package's tarball, and SHA256SUMS; after proving the signer static in an empty root and
+    /// packaging the publishable crates.
+    Dist {
+        /// Do not install anything; fail if a tool is missing.
+        #[arg(long)]
+        no_install: bool,
+    },
     /// Install the toolchain pieces the tests need (wasm32 target, wasm-pack, wasm-bindgen-cli,
     /// Chromium and ChromeDriver, npm dev tools).
     Bootstrap,
@@ -168,6 +180,7 @@ fn main() -> ExitCode {
             no_install,
         } => fuzz::run(&root, !no_install, secs, &targets),
         Command::Package { no_install } => package::run(&root, !no_install),
+        Command::Dist { no_install } => dist::run_dist(&root, !no_install),
         Command::Mutants { no_install, only } => mutants::run(&root, !no_install, only.as_deref()),
         Command::Test {
             no_install,

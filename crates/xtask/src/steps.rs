@@ -334,13 +334,28 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         );
     }
     const TSC: &str = "tsc --noEmit (grafx-wasm types + Studio SDK)";
+    const README_TSC: &str = "tsc --noEmit (README's JavaScript snippets)";
     if ok {
         let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
         report.run(TSC, c, true);
+        match crate::readme_snippets::write(&report.root) {
+            Ok(tsconfig) => {
+                let tsconfig = tsconfig.to_string_lossy().into_owned();
+                let c = report.command("node_modules/.bin/tsc", &["-p", &tsconfig]);
+                report.run(README_TSC, c, true);
+            }
+            Err(e) => {
+                println!("xtask: {e:#}");
+                report.record(README_TSC, false, Duration::ZERO, true);
+            }
+        }
     } else {
         // What needs the package did not run: that fails, rather than vanish from the summary.
-        println!("xtask: the package did not build: {TSC} and the end-to-end suite did not run");
+        println!(
+            "xtask: the package did not build: the tsc checks and the end-to-end suite did not run"
+        );
         report.record(TSC, false, Duration::ZERO, true);
+        report.record(README_TSC, false, Duration::ZERO, true);
     }
     if browser && !ok {
         report.record(END_TO_END, false, Duration::ZERO, false);
@@ -350,7 +365,46 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         report.left_out.push(END_TO_END.to_owned());
     }
     soak_step(&mut report, install);
+    empty_root_step(&mut report);
+    let c = report.command(
+        "cargo",
+        &[
+            "package",
+            "--locked",
+            "--allow-dirty",
+            "--no-verify",
+            "-p",
+            "grafx-core",
+            "-p",
+            "grafx-wasm",
+            "-p",
+            "grafx-signer",
+        ],
+    );
+    report.run(
+        "cargo package (grafx-core, grafx-wasm, grafx-signer: metadata and versions)",
+        c,
+        true,
+    );
     Ok(report.print())
+}
+
+const EMPTY_ROOT: &str =
+    "static signer in an empty root (musl build; chroot: --version, check over TLS, serve)";
+
+/// The release signer for x86_64-unknown-linux-musl, run in a root that holds nothing else:
+/// what a `FROM scratch` image holds (README, Install).
+fn empty_root_step(report: &mut Report) {
+    if !report.wanted(EMPTY_ROOT) {
+        report.left_out.push(EMPTY_ROOT.to_owned());
+        return;
+    }
+    println!("\nxtask: ==> {EMPTY_ROOT}");
+    let started = Instant::now();
+    let result = crate::dist::build_static(&report.root, &report.toolchain)
+        .and_then(|bins| crate::empty_root::check(&report.root, &bins.join("grafx-signer")));
+    let ok = result.inspect_err(|e| println!("xtask: {e:#}")).is_ok();
+    report.record(EMPTY_ROOT, ok, started.elapsed(), true);
 }
 
 const SOAK: &str = "soak, short form (release build: 20 s load, 60 s of 3 s tokens)";

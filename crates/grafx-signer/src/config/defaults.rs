@@ -96,6 +96,9 @@ default_setting!(
 /// How long a reply may make no progress (the client stopped reading) before its connection is
 /// closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long CHILI may be silent on a proxied request: before its reply starts, or between two
+/// bytes of it (a render is polled, not held).
+pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The memory all API proxy request bodies held for a retry may take together: 256 of them at
 /// the largest held size.
 pub const DEFAULT_PROXY_HELD_BODY_BYTES: u32 = 64 * 1024 * 1024;

@@ -31,6 +31,7 @@ pub(super) struct FileConfig {
     pub(super) header_read_timeout_secs: Option<u64>,
     pub(super) max_connections: Option<usize>,
     pub(super) write_timeout_secs: Option<u64>,
+    pub(super) proxy_timeout_secs: Option<u64>,
     pub(super) data_dir: Option<PathBuf>,
     pub(super) proxy_held_body_bytes: Option<u32>,
     pub(super) redis_url: Option<RedisUrl>,

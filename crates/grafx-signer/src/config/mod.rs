@@ -135,6 +135,9 @@ pub struct SignerConfig {
     /// A connection whose reply makes no progress for this long (the client stopped reading) is
     /// closed, and an API proxy download with it.
     pub write_timeout: Duration,
+    /// How long CHILI may be silent on an API proxy request, before its reply or between two of
+    /// its bytes (`proxy_timeout_secs`; 504 `proxy_upstream_timeout` after). Fixed at start.
+    pub proxy_timeout: Duration,
     /// The bytes every API proxy request body held for a retry may take together (each holds at
     /// most 256 KiB); more wait for room.
     pub proxy_held_body_bytes: u32,
@@ -500,6 +503,11 @@ impl ConfigSource {
                 file.write_timeout_secs,
                 defaults::DEFAULT_WRITE_TIMEOUT,
             ),
+            proxy_timeout: secs(
+                None,
+                file.proxy_timeout_secs,
+                defaults::DEFAULT_PROXY_TIMEOUT,
+            ),
             proxy_held_body_bytes: file
                 .proxy_held_body_bytes
                 .unwrap_or(defaults::DEFAULT_PROXY_HELD_BODY_BYTES),
@@ -660,6 +668,12 @@ impl SignerConfig {
                 "must be between 1 and 600",
             ));
         }
+        if self.proxy_timeout.is_zero() || self.proxy_timeout > Duration::from_secs(600) {
+            return Err(Error::toml(
+                "proxy_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
         if self.proxy_held_body_bytes < defaults::MIN_PROXY_HELD_BODY_BYTES {
             return Err(Error::toml(
                 "proxy_held_body_bytes",
@@ -746,6 +760,7 @@ impl SignerConfig {
             header_read_timeout: defaults::DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: defaults::DEFAULT_MAX_CONNECTIONS,
             write_timeout: defaults::DEFAULT_WRITE_TIMEOUT,
+            proxy_timeout: defaults::DEFAULT_PROXY_TIMEOUT,
             proxy_held_body_bytes: defaults::DEFAULT_PROXY_HELD_BODY_BYTES,
             data_dir: None,
             redis: None,

@@ -55,16 +55,21 @@ fn admit(
             "the request has no Origin header; tokens are handed only to pages on allowed origins",
         )
     })?;
-    match &cache.integration().allowed_origins {
-        crate::OriginPolicy::ServerSideOnly => Err(AppError::new(
-            ErrorCode::OriginNotAllowed,
-            format!("integration `{name}` is server-side only: no browser origin may obtain its tokens"),
+    let refusal = match &cache.integration().allowed_origins {
+        crate::OriginPolicy::ServerSideOnly => Some(format!(
+            "integration `{name}` is server-side only: no browser origin may obtain its tokens"
         )),
-        policy if !policy.allows(origin) => Err(AppError::new(
-            ErrorCode::OriginNotAllowed,
-            format!("origin `{origin}` is not allowed for integration `{name}`; add it to the allowed origins"),
+        policy if !policy.allows(origin) => Some(format!(
+            "origin `{origin}` is not allowed for integration `{name}`; add it to the allowed origins"
         )),
-        _ => Ok((cache, origin.to_owned())),
+        _ => None,
+    };
+    match refusal {
+        Some(why) => {
+            crate::origin::log_refused(origin, name);
+            Err(AppError::new(ErrorCode::OriginNotAllowed, why))
+        }
+        None => Ok((cache, origin.to_owned())),
     }
 }
 

@@ -177,7 +177,16 @@ fn request(
     req
 }
 
+/// 504 `proxy_upstream_timeout` when CHILI stayed silent longer than `proxy_timeout_secs`
+/// (before its reply or in the middle of it), else 502 `proxy_upstream_failed`: one rule for
+/// every wait on CHILI, whichever timer fired.
 pub(super) fn unreachable_api(e: &reqwest::Error) -> AppError {
+    if e.is_timeout() {
+        return AppError::new(
+            ErrorCode::ProxyUpstreamTimeout,
+            "the Environment API did not answer in time (proxy_timeout_secs)",
+        );
+    }
     // reqwest's message names the URL, which is not a secret; the token is never in it.
     AppError::new(
         ErrorCode::ProxyUpstreamFailed,

@@ -1,0 +1,49 @@
+//! The certificates the signer trusts for HTTPS: CHILI's auth server, the API proxy's calls, a
+//! caller check's JWKS or forward-auth endpoint.
+//!
+//! Mozilla's root certificates are built into the binary (webpki-roots, through reqwest's
+//! `rustls-tls`), so the static binary reaches CHILI from an empty image (`FROM scratch`) with no
+//! CA bundle on disk. `SSL_CERT_FILE`, when set, names a PEM file of further roots for a private
+//! CA (a TLS-inspecting egress proxy, a local HTTPS emulator), trusted besides Mozilla's. A file
+//! that cannot be read, or holds no certificate, stops the signer at start naming the variable.
+//!
+//! ```ignore
+//! let http = tls::client_builder()?.timeout(timeout).build()?;
+//! ```
+
+use crate::Error;
+
+/// The variable naming extra root certificates (OpenSSL's name, which tools already set).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
+/// A reqwest client builder that trusts Mozilla's roots and those of `SSL_CERT_FILE`.
+pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, Error> {
+    let mut builder = reqwest::Client::builder();
+    for cert in extra_roots()? {
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder)
+}
+
+/// The certificates of `SSL_CERT_FILE`, none when it is unset.
+fn extra_roots() -> Result<Vec<reqwest::Certificate>, Error> {
+    let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let pem = std::fs::read(&path)
+        .map_err(|e| Error::env(SSL_CERT_FILE, format!("cannot read {shown}: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        Error::env(
+            SSL_CERT_FILE,
+            format!("{shown} is not a PEM certificate bundle: {e}"),
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(Error::env(
+            SSL_CERT_FILE,
+            format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
+    }
+    Ok(certs)
+}

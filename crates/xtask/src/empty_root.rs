@@ -1,0 +1,265 @@
+//! The static signer in an empty root: what a `FROM scratch` image holds, proven without a
+//! container daemon (these machines have none).
+//!
+//! ```ignore
+//! empty_root::check(root, &root.join("target/x86_64-unknown-linux-musl/release/grafx-signer"))?;
+//! ```
+//!
+//! The root holds the binary and one PEM file (a private CA), nothing else: no libc, no loader,
+//! no `/etc`, no CA bundle, no shell. In it, under `chroot` (or `unshare --map-root-user --root`
+//! when not root), the binary must print its version, pass `check` by fetching a token over TLS
+//! from the emulator behind a local HTTPS front whose certificate that CA signed (trusted through
+//! `SSL_CERT_FILE`), fail `check` without that variable (the built-in roots do not know the CA),
+//! and serve `/healthz` and a token.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use tokio_rustls::rustls;
+
+/// The page origin the signer in the root allows.
+const ORIGIN: &str = "http://app.test";
+
+/// A private CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`.
+fn private_ca(dir: &Path) -> Result<()> {
+    let openssl = |args: &[&str]| -> Result<()> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("openssl")?;
+        if !out.status.success() {
+            bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(key);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+    ca.extend(["-subj", "/CN=grafx empty-root test CA"]);
+    openssl(&ca)?;
+    let mut csr = vec!["req"];
+    csr.extend(key);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&csr)?;
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ])
+}
+
+/// An HTTPS front on a free loopback port that forwards each connection to `upstream`.
+async fn https_front(dir: &Path, upstream: SocketAddr) -> Result<SocketAddr> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    let certs =
+        CertificateDer::pem_file_iter(dir.join("server.pem"))?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A refused handshake (the signer without the CA) just ends the connection.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// The command that runs `/grafx-signer args` inside `dir`, with exactly `env`.
+fn in_root(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut cmd = if root_user {
+        let mut c = Command::new(on_path("chroot"));
+        c.arg(dir).arg("/grafx-signer");
+        c
+    } else {
+        let mut c = Command::new(on_path("unshare"));
+        c.arg("--map-root-user")
+            .arg(format!("--root={}", dir.display()))
+            .arg("/grafx-signer");
+        c
+    };
+    cmd.args(args).env_clear().envs(env.iter().cloned());
+    cmd
+}
+
+/// `program`'s full path on this process's PATH: the command's own environment is cleared, so
+/// it cannot be looked up there.
+fn on_path(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
+fn output(mut cmd: Command) -> Result<Output> {
+    cmd.output().context("cannot start chroot/unshare")
+}
+
+/// Runs the checks described in the module header; `bin` is the static signer.
+pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
+    let work = root.join("target/empty-root");
+    let _ = std::fs::remove_dir_all(&work);
+    let (certs, jail) = (work.join("certs"), work.join("root"));
+    std::fs::create_dir_all(&certs)?;
+    std::fs::create_dir_all(&jail)?;
+    private_ca(&certs)?;
+    std::fs::copy(bin, jail.join("grafx-signer"))?;
+    std::fs::copy(certs.join("ca.pem"), jail.join("ca.pem"))?;
+    let entries: Vec<PathBuf> = std::fs::read_dir(&jail)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(
+        entries.len() == 2,
+        "the root holds more than the binary and the CA"
+    );
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let emulator = rt.block_on(grafx_emulator::start(
+        grafx_emulator::EmulatorConfig::default(),
+        "127.0.0.1:0".parse()?,
+    ))?;
+    let front = rt.block_on(https_front(&certs, emulator.addr()))?;
+    let base = format!("https://{front}");
+    let mut env = vec![
+        ("GRAFX_CLIENT_ID".to_owned(), "demo-reader".to_owned()),
+        ("GRAFX_CLIENT_SECRET".into(), "demo-reader-secret".into()),
+        ("GRAFX_ENVIRONMENT".into(), "demo".into()),
+        (
+            "GRAFX_ENVIRONMENT_API_URL".into(),
+            format!("{base}/grafx/api/v1/environment/demo/"),
+        ),
+        ("GRAFX_AUTH_URL".into(), format!("{base}/oauth/token")),
+        ("SIGNER_ALLOWED_ORIGINS".into(), ORIGIN.into()),
+        ("SIGNER_LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+
+    let version = output(in_root(&jail, &["--version"], &[]))?;
+    let said = String::from_utf8_lossy(&version.stdout);
+    anyhow::ensure!(
+        version.status.success() && said.starts_with("grafx-signer "),
+        "--version in the empty root: {said}{}",
+        String::from_utf8_lossy(&version.stderr)
+    );
+    println!("xtask: empty root: {}", said.trim());
+
+    let untrusted = output(in_root(&jail, &["check"], &env))?;
+    let text = String::from_utf8_lossy(&untrusted.stdout);
+    anyhow::ensure!(
+        !untrusted.status.success() && text.contains("FAILED"),
+        "check without SSL_CERT_FILE must fail (the built-in roots do not know the private CA): {text}"
+    );
+    println!("xtask: empty root: check without SSL_CERT_FILE fails, as it must");
+
+    env.push(("SSL_CERT_FILE".into(), "/ca.pem".into()));
+    let checked = output(in_root(&jail, &["check"], &env))?;
+    let text = String::from_utf8_lossy(&checked.stdout);
+    anyhow::ensure!(
+        checked.status.success() && text.contains("OK, token valid"),
+        "check with SSL_CERT_FILE: {text}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    println!("xtask: empty root: check over TLS with SSL_CERT_FILE: OK");
+
+    let served = rt.block_on(serve_in_root(&jail, &env));
+    served?;
+    anyhow::ensure!(
+        emulator.emulator().stats().token_requests >= 2,
+        "the tokens came from the emulator, through the TLS front"
+    );
+    Ok(())
+}
+
+/// `serve` in the root: `/healthz` answers and a browser origin gets a token.
+async fn serve_in_root(jail: &Path, env: &[(String, String)]) -> Result<()> {
+    let mut cmd = in_root(jail, &["serve"], env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child: Child = cmd.spawn().context("serve in the empty root")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let result = async {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), first)
+            .await
+            .context("the signer printed no URL within 20 s")???;
+        let url = line.trim().to_owned();
+        anyhow::ensure!(url.starts_with("http://127.0.0.1:"), "first line: {line:?}");
+        let http = reqwest::Client::new();
+        let health = http.get(format!("{url}/healthz")).send().await?;
+        anyhow::ensure!(health.status() == 200, "/healthz: {}", health.status());
+        let token = http
+            .post(format!("{url}/token"))
+            .header("origin", ORIGIN)
+            .header("x-csrf", "1")
+            .send()
+            .await?;
+        let status = token.status();
+        let body: serde_json::Value = token.json().await?;
+        anyhow::ensure!(
+            status == 200 && body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
+            "POST /token in the empty root: {status} {body}"
+        );
+        println!("xtask: empty root: serve: /healthz 200, POST /token 200");
+        Ok(())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
