@@ -108,7 +108,7 @@ export default {
   output: { path: fileURLToPath(new URL("dist", import.meta.url)), filename: "main.js", publicPath: "auto", clean: true },
 };
 `);
-  npm(["install", "webpack@5", "webpack-cli@5", tarball], dir);
+  npm(["install", "webpack@5.113.0", "webpack-cli@5.1.4", tarball], dir);
   run(join(dir, "node_modules/.bin/webpack"), ["--config", "webpack.config.mjs"], dir);
   const emitted = readdirSync(join(dir, "dist"));
   assert.ok(emitted.some((f) => f.endsWith(".wasm")), `webpack emitted the wasm as an asset: ${emitted}`);

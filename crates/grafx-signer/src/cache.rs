@@ -972,6 +972,17 @@ mod tests {
         assert_eq!(e.label(), "held_back");
         let said = e.to_string();
         assert!(said.contains("HTTP 503") && !said.contains("429"), "{said}");
+        assert_eq!(e.code(), grafx_core::ErrorCode::UpstreamUnavailable);
+        // Held back after a refusal of the credentials: still that refusal, with no retry time.
+        let refused = UpstreamError::Rejected {
+            integration: "reader".into(),
+            status: 401,
+            code: "access_denied".into(),
+        }
+        .held_back(Duration::from_secs(30));
+        assert_eq!(refused.code(), grafx_core::ErrorCode::UpstreamRejected);
+        assert_eq!(refused.retry_after(), None);
+        assert!(!refused.is_retryable());
         served(st.answer_without_upstream(Some(&t), 1, at(3350), &settings()));
         assert!(st
             .answer_without_upstream(None, 1, at(3420), &settings())

@@ -41,6 +41,7 @@ mod origin;
 mod ownership;
 mod rate_limit;
 mod redis_store;
+mod refusal_log;
 mod request_id;
 mod routes;
 mod secret;

@@ -76,39 +76,6 @@ impl fmt::Display for OriginPolicy {
 }
 
 /// `scheme://host[:port]` in canonical form, or None if `s` is not an http(s) origin.
-/// Logs a refused origin at info level, at most once per [`REFUSAL_LOG_INTERVAL`] for the whole
-/// process (a page on a wrong origin retries, a scanner sends thousands): browsers hide a refused
-/// preflight from the page, so this line is how an operator learns which origin to add. Every
-/// refusal is still counted in `grafx_signer_http_requests_total`.
-pub(crate) fn log_refused(origin: &str, integration: &str) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    // Seconds since START of the last line, plus one (0: never logged).
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_secs()
-        + 1;
-    let last = LAST.load(Ordering::Relaxed);
-    let due = last == 0 || now >= last + REFUSAL_LOG_INTERVAL.as_secs();
-    if due
-        && LAST
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        tracing::info!(
-            origin = ?origin,
-            integration,
-            "refused: origin {origin:?} is not allowed for integration `{integration}` (add it to SIGNER_ALLOWED_ORIGINS or the integration's allowed_origins; further refusals in the next {}s are only counted)",
-            REFUSAL_LOG_INTERVAL.as_secs()
-        );
-    }
-}
-
-/// At most one refused-origin line per this interval.
-pub(crate) const REFUSAL_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
-
 fn normalize(s: &str) -> Option<String> {
     let url = url::Url::parse(s.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {

@@ -78,7 +78,10 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
     };
     router
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(middleware::from_fn_with_state(config.request_timeout, deadline))
+        .layer(middleware::from_fn_with_state(
+            (config.request_timeout, config.proxy_timeout),
+            deadline,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         // A span per request at debug level: at the shipped info level none is built (building
         // and formatting one cost ~10% of a cached /token). The lines a request writes at info
@@ -97,11 +100,15 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
         .with_state(state)
 }
 
-/// 408 when a request takes longer than `limit`. The API proxy's own steps answer first (408 for
-/// a slow body, 504 when CHILI is slow); its backstop is longer, since an upload must fit.
-async fn deadline(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
+/// 408 when a request takes longer than the request timeout. The API proxy's own steps answer
+/// first (408 for a slow body, 504 when CHILI is slow): its backstop adds `proxy_timeout_secs`.
+async fn deadline(
+    State((limit, proxy)): State<(std::time::Duration, std::time::Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let limit = if req.uri().path().starts_with("/api/") {
-        limit + proxy::PROXY_DEADLINE
+        limit + proxy
     } else {
         limit
     };

@@ -2,7 +2,7 @@
 //! caller check's JWKS or forward-auth endpoint.
 //!
 //! Mozilla's root certificates are built into the binary (webpki-roots, through reqwest's
-//! `rustls-tls`), so the static binary reaches CHILI from an empty image (`FROM scratch`) with no
+//! `rustls-tls`; the system's store is never read), so the static binary reaches CHILI from an empty image (`FROM scratch`) with no
 //! CA bundle on disk. `SSL_CERT_FILE`, when set, names a PEM file of further roots for a private
 //! CA (a TLS-inspecting egress proxy, a local HTTPS emulator), trusted besides Mozilla's. A file
 //! that cannot be read, or holds no certificate, stops the signer at start naming the variable.
@@ -18,11 +18,20 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
 /// A reqwest client builder that trusts Mozilla's roots and those of `SSL_CERT_FILE`.
 pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, Error> {
-    let mut builder = reqwest::Client::builder();
+    let mut builder = with_built_in_roots(reqwest::Client::builder());
     for cert in extra_roots()? {
         builder = builder.add_root_certificate(cert);
     }
     Ok(builder)
+}
+
+/// Mozilla's roots compiled in, and never the system's store (reqwest is built without its
+/// native-roots feature): an empty image has none, and the same binary must trust the same roots
+/// everywhere.
+fn with_built_in_roots(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    builder
+        .tls_built_in_root_certs(true)
+        .tls_built_in_webpki_certs(true)
 }
 
 /// The certificates of `SSL_CERT_FILE`, none when it is unset.
@@ -44,6 +53,19 @@ fn extra_roots() -> Result<Vec<reqwest::Certificate>, Error> {
             SSL_CERT_FILE,
             format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
         ));
+    }
+    // A PEM block whose contents are not a certificate is found only when a client is built:
+    // found here, it is reported with the variable's name.
+    for (n, cert) in certs.iter().enumerate() {
+        with_built_in_roots(reqwest::Client::builder())
+            .add_root_certificate(cert.clone())
+            .build()
+            .map_err(|e| {
+                Error::env(
+                    SSL_CERT_FILE,
+                    format!("certificate {} of {shown} is not valid: {e}", n + 1),
+                )
+            })?;
     }
     Ok(certs)
 }

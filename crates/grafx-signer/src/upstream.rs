@@ -75,13 +75,19 @@ impl UpstreamError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Rejected { .. } => ErrorCode::UpstreamRejected,
+            // Held back after a refusal is still a refusal.
+            Self::HeldBack { last, .. } => last.code(),
             _ => ErrorCode::UpstreamUnavailable,
         }
     }
 
     /// Whether another attempt may succeed (never for credential errors).
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Rejected { .. })
+        match self {
+            Self::Rejected { .. } => false,
+            Self::HeldBack { last, .. } => last.is_retryable(),
+            _ => true,
+        }
     }
 
     /// How long to wait before asking again: upstream's own `Retry-After`, else a default.
@@ -91,7 +97,8 @@ impl UpstreamError {
             Self::RateLimited { retry_after } | Self::Unavailable { retry_after, .. } => {
                 Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
             }
-            Self::HeldBack { retry_after, .. } => Some(*retry_after),
+            // A refusal advertises no retry time, held back or not.
+            Self::HeldBack { last, retry_after } => last.retry_after().map(|_| *retry_after),
             _ => Some(DEFAULT_RETRY_AFTER),
         }
     }
@@ -165,6 +172,21 @@ impl ChiliAuthClient {
     }
 }
 
+/// `e` and the chain of errors that caused it, joined by ": ".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim()
@@ -186,8 +208,9 @@ impl TokenSource for ChiliAuthClient {
             if e.is_timeout() {
                 UpstreamError::Timeout(self.timeout)
             } else {
-                // Without the URL's query and without the body: nothing secret is in this text.
-                UpstreamError::Network(e.without_url().to_string())
+                // Without the URL and without the body: nothing secret is in this text. With its
+                // causes ("invalid peer certificate: UnknownIssuer"), which say what to fix.
+                UpstreamError::Network(with_causes(&e.without_url()))
             }
         };
         let mut res = self

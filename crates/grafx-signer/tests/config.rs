@@ -760,15 +760,22 @@ fn an_api_proxy_from_toml() {
     for (line, key) in [
         ("write_timeout_secs = 0", "write_timeout_secs"),
         ("proxy_held_body_bytes = 1000", "proxy_held_body_bytes"),
+        ("proxy_timeout_secs = 0", "proxy_timeout_secs"),
+        ("proxy_timeout_secs = 601", "proxy_timeout_secs"),
     ] {
         let e = load(&format!("{line}\n{PROXY_TOML}")).unwrap_err();
         let text = e.to_string();
         assert_eq!(field_of(e), key, "{text}");
     }
     let c = load(&format!(
-        "write_timeout_secs = 5\nproxy_held_body_bytes = 3000000\n{PROXY_TOML}"
+        "write_timeout_secs = 5\nproxy_held_body_bytes = 3000000\nproxy_timeout_secs = 600\n{PROXY_TOML}"
     ))
     .unwrap();
+    assert_eq!(c.proxy_timeout, std::time::Duration::from_secs(600));
+    assert_eq!(
+        load(PROXY_TOML).unwrap().proxy_timeout,
+        grafx_signer::defaults::DEFAULT_PROXY_TIMEOUT
+    );
     assert_eq!(c.write_timeout, std::time::Duration::from_secs(5));
     assert_eq!(
         c.serve_options().write_timeout,

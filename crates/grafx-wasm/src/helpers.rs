@@ -12,7 +12,7 @@
 //!     .output()
 //!     .render(OutputFormat::Pdf, &RenderRequest::template("t-1"), &WaitOptions::default())
 //!     .await?;
-//! let file: web_sys::Blob = pdf.blob; // e.g. for URL.createObjectURL
+//! let file = pdf.blob; // a `web_sys::Blob`, e.g. for URL.createObjectURL
 //! # let _ = file;
 //! # Ok(()) }
 //! ```

@@ -207,9 +207,15 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
             &|| apt_install(&["chromium", "chromium-driver"], root, &path),
         )?;
     }
+    if !Path::new("/usr/bin/curl").exists() {
+        need(
+            "curl (Debian package, for the README's emulator example)".into(),
+            &|| apt_install(&["curl"], root, &path),
+        )?;
+    }
     if !Path::new(REDIS_SERVER).exists() || !Path::new("/usr/bin/openssl").exists() {
         need(
-            "redis-server and openssl (Debian packages, for the shared-store tests and their TLS certificates)".into(),
+            "redis-server and openssl (Debian packages, for the shared-store tests and the TLS certificates of those and of the empty-root check)".into(),
             &|| apt_install(&["redis-server", "openssl"], root, &path),
         )?;
     }

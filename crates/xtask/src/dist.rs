@@ -46,32 +46,28 @@ fn run(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds the signer and the emulator for [`MUSL`], stripped; returns their directory.
-pub(crate) fn build_static(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
+/// Builds `bins` (packages whose binary has their name) for [`MUSL`], stripped; returns their
+/// directory.
+pub(crate) fn build_static(root: &Path, toolchain: &Toolchain, bins: &[&str]) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
-    cmd.args([
-        "build",
-        "--release",
-        "--locked",
-        "--target",
-        MUSL,
-        "-p",
-        "grafx-signer",
-        "-p",
-        "grafx-emulator",
-        "--bins",
-    ])
-    .current_dir(root)
-    .env("PATH", &toolchain.path)
-    // mimalloc and ring compile C: with musl's gcc wrapper, against musl's libc.
-    .env("CC_x86_64_unknown_linux_musl", "musl-gcc")
-    .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    cmd.args(["build", "--release", "--locked", "--target", MUSL, "--bins"]);
+    for bin in bins {
+        cmd.args(["-p", bin]);
+    }
+    cmd.current_dir(root)
+        .env("PATH", &toolchain.path)
+        // mimalloc and ring compile C: with musl's gcc wrapper, against musl's libc.
+        .env("CC_x86_64_unknown_linux_musl", "musl-gcc")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
     run(
         cmd,
-        &format!("cargo build --release --target {MUSL} (grafx-signer, grafx-emulator)"),
+        &format!(
+            "cargo build --release --target {MUSL} ({})",
+            bins.join(", ")
+        ),
     )?;
     let dir = root.join("target").join(MUSL).join("release");
-    for bin in ["grafx-signer", "grafx-emulator"] {
+    for bin in bins {
         ensure_static(&dir.join(bin))?;
     }
     Ok(dir)
@@ -108,17 +104,21 @@ pub(crate) fn ensure_static(bin: &Path) -> Result<()> {
 
 /// The README inside each binary's archive.
 fn archive_readme(bin: &str, version: &str) -> String {
-    let what = match bin {
-        "grafx-signer" => "Keeps a CHILI GraFx integration's client secret server-side and hands short-lived access tokens to trusted browser origins.",
-        _ => "A local stand-in for CHILI GraFx's auth server and Environment API, for tests and demos.",
+    let about = match bin {
+        "grafx-signer" => "Keeps a CHILI GraFx integration's client secret server-side and hands short-lived \
+             access tokens to trusted browser origins.\n\n\
+             A statically linked binary: it needs no libc, loader or CA bundle, and runs in an empty \
+             image (`FROM scratch`: see `Dockerfile`, and `compose.yaml` for replicas sharing Redis). \
+             HTTPS trusts Mozilla's root certificates, built in; set `SSL_CERT_FILE` to a PEM file \
+             to trust a private CA as well.",
+        _ => "A local stand-in for CHILI GraFx's auth server and Environment API (seeded content, \
+             fault injection, a movable clock), for your own tests and demos. A statically linked \
+             binary; it serves plain HTTP on loopback.",
     };
     format!(
-        "# {bin} {version} (x86_64-unknown-linux-musl)\n\n{what}\n\n\
-         A statically linked binary: it needs no libc, loader or CA bundle, and runs in an empty\n\
-         image (`FROM scratch`). HTTPS trusts Mozilla's root certificates, built in; set\n\
-         `SSL_CERT_FILE` to a PEM file to trust a private CA as well.\n\n\
+        "# {bin} {version} (x86_64-unknown-linux-musl)\n\n{about}\n\n\
          ```sh\n./{bin} --help\n./{bin} --version\n```\n\n\
-         Configuration, deployment and the container recipe: \
+         The crates it links and their licenses: THIRD-PARTY-LICENSES.txt. Documentation: \
          https://github.com/grafx-signer/grafx-signer#readme\n"
     )
 }
@@ -134,11 +134,16 @@ fn archive(root: &Path, dist: &Path, bins: &Path, bin: &str, version: &str) -> R
         std::fs::copy(root.join(license), stage.join(license))?;
     }
     std::fs::write(stage.join("README.md"), archive_readme(bin, version))?;
+    std::fs::write(
+        stage.join("THIRD-PARTY-LICENSES.txt"),
+        crate::licenses::third_party(root, bin, MUSL)?,
+    )?;
     if bin == "grafx-signer" {
         // The container recipe builds from the unpacked archive: `docker build .` there.
         for recipe in ["Dockerfile", "compose.yaml"] {
             std::fs::copy(root.join("deploy").join(recipe), stage.join(recipe))?;
         }
+        std::fs::create_dir_all(stage.join("data"))?;
     }
     let file = format!("{name}.tar.gz");
     let mut tar = Command::new("tar");
@@ -158,18 +163,36 @@ fn archive(root: &Path, dist: &Path, bins: &Path, bin: &str, version: &str) -> R
     Ok(file)
 }
 
+/// Lists `file` in the npm package's `files`, so `npm pack` takes it.
+fn add_to_npm_files(pkg: &Path, file: &str) -> Result<()> {
+    let path = pkg.join("package.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    if let Some(files) = manifest["files"].as_array_mut() {
+        if !files.iter().any(|f| f == file) {
+            files.push(serde_json::json!(file));
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(())
+}
+
 /// `cargo xtask dist`.
 pub(crate) fn run_dist(root: &Path, install: bool) -> Result<bool> {
     let toolchain = crate::bootstrap::ensure(root, install)?;
     let version = version(root)?;
-    let bins = build_static(root, &toolchain)?;
+    let bins = build_static(root, &toolchain, &["grafx-signer", "grafx-emulator"])?;
     crate::empty_root::check(root, &bins.join("grafx-signer"))?;
     let mut package = Command::new("cargo");
     package.args(["package", "--locked", "--allow-dirty"]);
     for krate in PUBLISHED {
         package.args(["-p", krate]);
     }
-    package.current_dir(root).env("PATH", &toolchain.path);
+    // Its own target directory: the packaged crates' builds must not leave a second copy of a
+    // dependency beside the workspace's (rustdoc then cannot tell the two apart).
+    package
+        .current_dir(root)
+        .env("PATH", &toolchain.path)
+        .env("CARGO_TARGET_DIR", root.join("target/package-verify"));
     run(
         package,
         "cargo package -p grafx-core -p grafx-wasm -p grafx-signer",
@@ -177,7 +200,13 @@ pub(crate) fn run_dist(root: &Path, install: bool) -> Result<bool> {
     for (target, out) in crate::package::TARGETS {
         crate::package::build(root, &toolchain, target, out)?;
     }
-    crate::package::finish_package_json(&root.join("crates/grafx-wasm/pkg"))?;
+    let pkg = root.join("crates/grafx-wasm/pkg");
+    crate::package::finish_package_json(&pkg)?;
+    std::fs::write(
+        pkg.join("THIRD-PARTY-LICENSES.txt"),
+        crate::licenses::third_party(root, "grafx-wasm", "wasm32-unknown-unknown")?,
+    )?;
+    add_to_npm_files(&pkg, "THIRD-PARTY-LICENSES.txt")?;
     let dist = root.join("dist");
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist)?;

@@ -17,6 +17,7 @@ mod demo;
 mod dist;
 mod empty_root;
 mod fuzz;
+mod licenses;
 mod mutants;
 mod package;
 mod proxy_bench;

@@ -1,4 +1,4 @@
-//! The README's JavaScript snippets as TypeScript modules, for `tsc --noEmit` in strict mode: a
+//! The READMEs' JavaScript snippets (the project's and the npm package's) as TypeScript modules, for `tsc --noEmit` in strict mode: a
 //! snippet that stops compiling against the package's `.d.ts` fails `cargo xtask test`.
 //!
 //! ```ignore
@@ -113,29 +113,44 @@ pub(crate) fn module(code: &str) -> String {
         }
         let _ = writeln!(m, "declare const {name}: {ty};");
     }
+    if code.contains("import.meta.env") {
+        // A Vite app's environment, as Vite's client types declare it.
+        m.push_str(
+            "declare global { interface ImportMeta { env: Record<string, string | undefined> } }\n",
+        );
+    }
     m.push_str("export {};\n");
     m.push_str(code);
     m
 }
 
-/// Writes every JavaScript snippet of README.md as `target/readme-snippets/snippet-L.ts` (L: its
-/// line) with a tsconfig extending `tests/types`'s, and returns that tsconfig's path.
+/// The READMEs whose snippets are compiled, and the prefix of their files.
+const READMES: [(&str, &str); 2] = [
+    ("README.md", "readme"),
+    ("crates/grafx-wasm/README.md", "npm-readme"),
+];
+
+/// Writes every JavaScript snippet of [`READMES`] as `target/readme-snippets/{prefix}-L.ts` (L:
+/// its line) with a tsconfig extending `tests/types`'s, and returns that tsconfig's path.
 pub(crate) fn write(root: &Path) -> Result<PathBuf> {
-    let readme = std::fs::read_to_string(root.join("README.md")).context("reading README.md")?;
-    let snippets = blocks(&readme, "js");
-    anyhow::ensure!(
-        snippets.len() >= 5,
-        "README.md has {} js snippets; the extractor is broken",
-        snippets.len()
-    );
     let dir = root.join("target/readme-snippets");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let mut files = Vec::new();
-    for (line, code) in &snippets {
-        let name = format!("snippet-{line}.ts");
-        std::fs::write(dir.join(&name), module(code))?;
-        files.push(format!("\"{name}\""));
+    for (readme, prefix) in READMES {
+        let text = std::fs::read_to_string(root.join(readme))
+            .with_context(|| format!("reading {readme}"))?;
+        let snippets = blocks(&text, "js");
+        anyhow::ensure!(
+            snippets.len() >= 3,
+            "{readme} has {} js snippets; the extractor is broken",
+            snippets.len()
+        );
+        for (line, code) in &snippets {
+            let name = format!("{prefix}-{line}.ts");
+            std::fs::write(dir.join(&name), module(code))?;
+            files.push(format!("\"{name}\""));
+        }
     }
     let tsconfig = dir.join("tsconfig.json");
     std::fs::write(

@@ -66,7 +66,7 @@ fn admit(
     };
     match refusal {
         Some(why) => {
-            crate::origin::log_refused(origin, name);
+            crate::refusal_log::origin_refused(origin, name, "/token");
             Err(AppError::new(ErrorCode::OriginNotAllowed, why))
         }
         None => Ok((cache, origin.to_owned())),

@@ -56,10 +56,13 @@ pub(super) fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppErro
 fn origin(parts: &Parts, policy: &OriginPolicy, name: &str) -> Result<String, AppError> {
     match parts.headers.get(header::ORIGIN).map(|v| v.to_str()) {
         Some(Ok(origin)) if policy.allows(origin) => Ok(origin.to_owned()),
-        Some(Ok(origin)) => Err(AppError::new(
-            ErrorCode::OriginNotAllowed,
-            format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
-        )),
+        Some(Ok(origin)) => {
+            crate::refusal_log::origin_refused(origin, name, "/api/");
+            Err(AppError::new(
+                ErrorCode::OriginNotAllowed,
+                format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
+            ))
+        }
         // Browsers send no `Origin` on a same-origin GET or HEAD; they do send the
         // `Sec-Fetch-Site` a script cannot set. A page served by the signer itself is its own,
         // but only on a host the policy names: a page on a rebound DNS name is "same origin" to

@@ -9,7 +9,7 @@
 //!    signed-in user's limit); then the path against the allow-list and the caller's quotas.
 //! 2. [`body`]: the request body, bounded in size, in time, and in the memory all held bodies
 //!    take together ([`budget`]; held replies have a budget of their own).
-//! 3. [`send`]: CHILI is asked with the integration's token, within [`PROXY_DEADLINE`]; a 401 is
+//! 3. [`send`]: CHILI is asked with the integration's token, within `proxy_timeout_secs`; a 401 is
 //!    retried once with a replacement token when the body can be sent again.
 //! 4. [`reply`]: CHILI's status, headers and body go back; API links made relative
 //!    ([`links`]), the token redacted from every header and body ([`redact`]).
@@ -42,7 +42,6 @@ use axum::response::{IntoResponse, Response};
 
 pub(crate) use body::BodyLimits;
 pub(crate) use budget::HeldMemory;
-pub(crate) use send::PROXY_DEADLINE;
 
 /// An admitted request's integration.
 struct Admitted {

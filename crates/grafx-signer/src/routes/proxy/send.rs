@@ -12,10 +12,6 @@ use super::body::Outgoing;
 use super::Admitted;
 use crate::{AppError, AppState};
 
-/// How long the proxy waits for CHILI's reply head (a request body streams within it). Longer than
-/// the token route's deadline: an upload of `max_request_bytes` must fit.
-pub const PROXY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// Request headers passed on to CHILI (never the caller's `Cookie`, `Authorization` or
 /// `Accept-Encoding`: the proxy asks for what it can decode and check).
 const FORWARDED_REQUEST_HEADERS: [HeaderName; 6] = [
@@ -44,7 +40,9 @@ pub(super) struct Upstream<'a> {
     pub(super) json: bool,
 }
 
-/// [`send_with_retry`] within [`PROXY_DEADLINE`]: 504 `proxy_upstream_timeout` after it.
+/// [`send_with_retry`] within `proxy_timeout_secs` of its start (the request body streams within
+/// it, and a retry after a 401 shares it): 504 `proxy_upstream_timeout` after it. The HTTP
+/// client's read timeout is the same setting, so every wait on CHILI follows one rule.
 pub(super) async fn send_in_time(
     state: &AppState,
     parts: &Parts,
@@ -53,8 +51,9 @@ pub(super) async fn send_in_time(
     upstream: Upstream<'_>,
     outgoing: Outgoing,
 ) -> Result<(reqwest::Response, AccessToken), AppError> {
+    let limit = state.config().proxy_timeout;
     tokio::time::timeout(
-        PROXY_DEADLINE,
+        limit,
         send_with_retry(state, parts, a, path, upstream, outgoing),
     )
     .await
@@ -62,8 +61,8 @@ pub(super) async fn send_in_time(
         AppError::new(
             ErrorCode::ProxyUpstreamTimeout,
             format!(
-                "the Environment API did not answer within {} s",
-                PROXY_DEADLINE.as_secs()
+                "the Environment API did not answer within {} s (proxy_timeout_secs)",
+                limit.as_secs()
             ),
         )
     })?
