@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use grafx_core::{EnvironmentApiUrl, Timestamp};
+use grafx_core::Timestamp;
 use serde::Serialize;
 
 use crate::clock::EmulatorClock;
@@ -129,11 +129,6 @@ impl Emulator {
 
     pub(crate) fn record_request(&self, entry: RecordedRequest) {
         lock(&self.inner.journal).push(entry);
-    }
-
-    /// The Environment API base URL as grafx-core's validated type.
-    pub fn environment_api(&self) -> Result<EnvironmentApiUrl, Error> {
-        Ok(EnvironmentApiUrl::parse(&self.environment_api_url())?)
     }
 
     /// The emulator clock.

@@ -187,12 +187,24 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Upstream's `Retry-After`, at most an hour.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s.min(3600)))
+    retry_after_value(v, std::time::SystemTime::now())
+}
+
+/// A `Retry-After` value as a wait from `now`: delay-seconds or an HTTP date (RFC 9110 allows
+/// both; a date in the past means now), at most an hour; `None` for anything else.
+fn retry_after_value(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(v)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(Duration::from_secs(3600)))
 }
 
 #[async_trait]
@@ -260,5 +272,37 @@ impl TokenSource for ChiliAuthClient {
             status: status.as_u16(),
             code,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Sat, 05 Dec 2026 20:00:00 GMT").unwrap();
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        assert_eq!(retry_after_value(" 120 ", now), secs(120));
+        assert_eq!(
+            retry_after_value("Sat, 05 Dec 2026 20:02:00 GMT", now),
+            secs(120)
+        );
+        assert_eq!(
+            retry_after_value("Sat, 05 Dec 2026 19:00:00 GMT", now),
+            secs(0),
+            "a date in the past means now"
+        );
+        assert_eq!(
+            retry_after_value("86400", now),
+            secs(3600),
+            "at most an hour"
+        );
+        assert_eq!(
+            retry_after_value("Sun, 06 Dec 2026 20:00:00 GMT", now),
+            secs(3600)
+        );
+        assert_eq!(retry_after_value("soon", now), None);
+        assert_eq!(retry_after_value("-5", now), None);
     }
 }

@@ -153,7 +153,10 @@ mod tests {
             br#"{"links":{"nextPage":"templates?next=2"}}"#
         );
         let elsewhere = r#"{"data":[],"links":{"nextPage":"https://other.example/x"}}"#;
-        assert_eq!(rewrite_links(elsewhere.as_bytes(), BASE, &path("templates")), None);
+        assert_eq!(
+            rewrite_links(elsewhere.as_bytes(), BASE, &path("templates")),
+            None
+        );
     }
 
     #[test]
