@@ -140,7 +140,7 @@ impl RedisStore {
     }
 
     /// Like [`RedisStore::new`]; for `rediss://`, `ca_pem` (PEM certificates) is what the server's
-    /// certificate must chain to, instead of the system's roots (a private CA).
+    /// certificate must chain to, instead of Mozilla's roots built into the binary (a private CA).
     pub fn with_tls_roots(
         url: &str,
         key: StoreKey,

@@ -84,9 +84,13 @@ fn proxy_http(config: &SignerConfig) -> reqwest::Client {
         .read_timeout(config.proxy_timeout)
         .build()
         .unwrap_or_else(|e| {
-            // Only a broken TLS setup fails here; the default client still works for plain use.
+            // Only a broken TLS setup fails here: the same policy without the extra roots.
             tracing::error!("cannot build the API proxy's HTTP client: {e}");
-            reqwest::Client::new()
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .read_timeout(config.proxy_timeout)
+                .build()
+                .unwrap_or_default()
         })
 }
 

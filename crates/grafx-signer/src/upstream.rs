@@ -197,12 +197,14 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// both; a date in the past means now), at most an hour; `None` for anything else.
 fn retry_after_value(v: &str, now: std::time::SystemTime) -> Option<Duration> {
     let v = v.trim();
-    let wait = match v.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => httpdate::parse_http_date(v)
+    let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "later than the cap".
+        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        httpdate::parse_http_date(v)
             .ok()?
             .duration_since(now)
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
     };
     Some(wait.min(Duration::from_secs(3600)))
 }
@@ -302,7 +304,17 @@ mod tests {
             retry_after_value("Sun, 06 Dec 2026 20:00:00 GMT", now),
             secs(3600)
         );
+        assert_eq!(
+            retry_after_value("99999999999999999999999", now),
+            secs(3600)
+        );
         assert_eq!(retry_after_value("soon", now), None);
         assert_eq!(retry_after_value("-5", now), None);
+        assert_eq!(
+            retry_after_value("+5", now),
+            None,
+            "delay-seconds is digits only"
+        );
+        assert_eq!(retry_after_value("", now), None);
     }
 }

@@ -152,6 +152,8 @@ fn archive(root: &Path, dist: &Path, bins: &Path, bin: &str, version: &str) -> R
         "--owner=0",
         "--group=0",
         "--numeric-owner",
+        // Readable by all and not writable but by the owner, whatever the umask was.
+        "--mode=u+rwX,go+rX,go-w",
         "--mtime=@0",
         "-czf",
     ])

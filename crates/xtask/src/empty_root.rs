@@ -174,6 +174,17 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
     );
     std::fs::copy(bin, jail.join("grafx-signer"))?;
     std::fs::copy(certs.join("ca.pem"), jail.join("ca.pem"))?;
+    // The image's modes whatever this process's umask: the user 65532 runs the binary and reads
+    // the CA, and owns neither.
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in [
+        (work.as_path(), 0o755),
+        (jail.as_path(), 0o755),
+        (&jail.join("grafx-signer"), 0o755),
+        (&jail.join("ca.pem"), 0o644),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
     let entries: Vec<PathBuf> = std::fs::read_dir(&jail)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;

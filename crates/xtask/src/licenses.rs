@@ -60,6 +60,125 @@ fn linked(resolve: &Value, start: &str) -> BTreeSet<String> {
     seen
 }
 
+/// Directories below a crate whose files are not built into it.
+const NOT_SHIPPED: [&str; 6] = ["tests", "benches", "examples", "target", ".git", "fuzz"];
+
+/// The license files of the crate in `dir`, at any depth (C sources a crate compiles in carry
+/// their own: mimalloc's under `c_src/`, ring's under `third_party/`), sorted.
+fn license_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
+    let mut todo = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = todo.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry.file_type()?;
+            let in_licenses_dir = d.file_name().is_some_and(|n| n == "LICENSES");
+            if kind.is_dir() && depth < 6 && !NOT_SHIPPED.contains(&name.as_str()) {
+                todo.push((entry.path(), depth + 1));
+            } else if kind.is_file() && (is_license_file(&name) || in_licenses_dir) {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// A crate that ships no license file: the standard text of its license, with its authors.
+fn fallback_text(root: &Path, p: &Value) -> Result<String> {
+    let license = p["license"].as_str().unwrap_or("");
+    let authors: Vec<&str> = p["authors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let holders = if authors.is_empty() {
+        format!("the {} authors", p["name"].as_str().unwrap_or("?"))
+    } else {
+        authors.join(", ")
+    };
+    if license.contains("MIT") {
+        let mit = std::fs::read_to_string(root.join("LICENSE-MIT"))?;
+        // The standard MIT terms (from our own LICENSE-MIT), under this crate's holders.
+        let terms = mit
+            .find("Permission is hereby granted")
+            .map(|at| &mit[at..])
+            .context("LICENSE-MIT has no MIT terms")?;
+        Ok(format!("MIT License\n\nCopyright (c) {holders}\n\n{terms}"))
+    } else if license.contains("Apache-2.0") {
+        Ok(std::fs::read_to_string(root.join("LICENSE-APACHE"))?)
+    } else {
+        bail!(
+            "{} {} ships no license file and its license ({license}) has no standard text here",
+            p["name"],
+            p["version"]
+        )
+    }
+}
+
+/// What the toolchain links into a binary for `target`: Rust's standard library, and musl's libc
+/// for a musl target.
+fn toolchain_parts(target: &str) -> Result<Vec<(String, String)>> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
+    let html =
+        std::fs::read_to_string(Path::new(&sysroot).join("share/doc/rust/COPYRIGHT-library.html"))
+            .context("the Rust toolchain's COPYRIGHT-library.html")?;
+    let mut parts = vec![(
+        "Rust's standard library (MIT OR Apache-2.0), with the notices of what it includes"
+            .to_owned(),
+        strip_tags(&html),
+    )];
+    if target.contains("musl") {
+        let musl = std::fs::read_to_string("/usr/share/doc/musl/copyright")
+            .context("musl's copyright (Debian package musl)")?;
+        parts.push(("musl libc (MIT), linked statically".to_owned(), musl));
+    }
+    Ok(parts)
+}
+
+/// HTML as plain text: tags removed, entities for `<`, `>`, `&` and quotes decoded.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+    lines
+        .join("\n")
+        .split("\n\n\n")
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Whether the package is only a procedural macro (run by the compiler, not linked).
+fn is_proc_macro(p: &Value) -> bool {
+    let targets = p["targets"].as_array().into_iter().flatten();
+    let mut kinds = targets.flat_map(|t| t["kind"].as_array().into_iter().flatten());
+    let mut any = false;
+    let all = kinds.all(|k| {
+        any = true;
+        k == "proc-macro" || k == "custom-build"
+    });
+    any && all
+}
+
 /// The third-party license file for `package` built for `target`.
 pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<String> {
     let out = Command::new("cargo")
@@ -86,14 +205,15 @@ pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<St
         .with_context(|| format!("{package} is not a workspace member"))?;
     let ids = linked(&meta["resolve"], start);
     let mut text = format!(
-        "Third-party software in {package} ({target}): the crates it links, with their licenses.\n\
-         {package} itself is licensed under MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE).\n"
+        "Third-party software in {package} ({target}): the crates it links and what the Rust\n\
+         toolchain links in, with their licenses. {package} itself is licensed under\n\
+         MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE).\n"
     );
     let mut shipped: Vec<&Value> = packages
         .iter()
         .filter(|p| {
             let id = p["id"].as_str().unwrap_or("");
-            ids.contains(id) && !members.contains(id)
+            ids.contains(id) && !members.contains(id) && !is_proc_macro(p)
         })
         .collect();
     shipped.sort_by_key(|p| (p["name"].as_str(), p["version"].as_str()));
@@ -101,6 +221,18 @@ pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<St
     // Identical texts (most Apache-2.0 files are) are written once, numbered, and each crate
     // names the texts that are its own.
     let mut texts: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |body: String, user: String| -> usize {
+        let body = body.trim_end().to_owned();
+        let n = match texts.iter().position(|(t, _)| *t == body) {
+            Some(n) => n,
+            None => {
+                texts.push((body, Vec::new()));
+                texts.len() - 1
+            }
+        };
+        texts[n].1.push(user);
+        n + 1
+    };
     let mut listing = String::new();
     for p in shipped {
         let name = format!(
@@ -109,47 +241,39 @@ pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<St
             p["version"].as_str().unwrap_or("?")
         );
         let license = p["license"].as_str().unwrap_or("see its license file");
-        let dir = Path::new(p["manifest_path"].as_str().unwrap_or("")).parent();
-        let mut files: Vec<_> = dir
-            .and_then(|d| std::fs::read_dir(d).ok())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| is_license_file(&e.file_name().to_string_lossy()))
-            .map(|e| e.path())
-            .collect();
-        files.sort();
+        let dir = Path::new(p["manifest_path"].as_str().unwrap_or(""))
+            .parent()
+            .context("a manifest path")?;
         let mut refs = Vec::new();
-        for file in files {
-            let body = std::fs::read_to_string(&file).unwrap_or_default();
-            let body = body.trim_end().to_owned();
-            let n = match texts.iter().position(|(t, _)| *t == body) {
-                Some(n) => n,
-                None => {
-                    texts.push((body, Vec::new()));
-                    texts.len() - 1
-                }
-            };
+        for file in license_files(dir)? {
+            let body = std::fs::read_to_string(&file)
+                .with_context(|| format!("{name}: reading {}", file.display()))?;
             let shown = file
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            texts[n].1.push(format!("{name} ({shown})"));
-            refs.push(format!("[{}]", n + 1));
+                .strip_prefix(dir)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            refs.push(format!("[{}]", add(body, format!("{name} ({shown})"))));
         }
-        let refs = if refs.is_empty() {
-            "the crate carries no license file".to_owned()
-        } else {
-            format!("texts {}", refs.join(" "))
-        };
+        if refs.is_empty() {
+            let body = fallback_text(root, p)?;
+            refs.push(format!(
+                "[{}] (the crate ships no license file: the standard text of its license)",
+                add(body, format!("{name} (standard {license} text)"))
+            ));
+        }
         let _ = writeln!(
             listing,
-            "- {name}: {license}; {}; {refs}",
-            p["repository"].as_str().unwrap_or("no repository given")
+            "- {name}: {license}; {}; texts {}",
+            p["repository"].as_str().unwrap_or("no repository given"),
+            refs.join(" ")
         );
     }
-    let _ = write!(text, "\nThe crates:\n\n{listing}");
+    for (what, body) in toolchain_parts(target)? {
+        let n = add(body, what.clone());
+        let _ = writeln!(listing, "- {what}; text [{n}]");
+    }
+    let _ = write!(text, "\nThe crates and toolchain parts:\n\n{listing}");
     for (n, (body, users)) in texts.iter().enumerate() {
         let _ = write!(
             text,
