@@ -236,6 +236,22 @@ async fn a_refused_origin_is_logged_once_at_the_default_level() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_right_after_the_url_is_printed_still_shuts_down_gracefully() {
+    // An orchestrator may stop the signer the moment it starts: the handler must already be
+    // installed when the URL is printed, or the default action kills the process (no drain).
+    let em = emulator().await;
+    for _ in 0..5 {
+        let (mut child, _url, stdout) = serve(signer(&em, SECRET, &["serve"]));
+        let (status, logs) = stop_and_read_logs(&mut child, Some(stdout));
+        assert!(
+            status.success(),
+            "exit after an early SIGTERM: {status}\n{logs}"
+        );
+        assert!(logs.contains("shutting down"), "{logs}");
+    }
+}
+
 #[test]
 fn version_names_the_release_and_the_commit() {
     let out = Command::new(env!("CARGO_BIN_EXE_grafx-signer"))
@@ -733,7 +749,7 @@ async fn audit_lines_name_identified_callers_and_anonymous_issuance_is_counted()
     };
     let logs_of = |mut child: Child, stdout: BufReader<std::process::ChildStdout>| {
         let (status, logs) = stop_and_read_logs(&mut child, Some(stdout));
-        assert!(status.success());
+        assert!(status.success(), "exit after SIGTERM: {status}\n{logs}");
         logs
     };
 

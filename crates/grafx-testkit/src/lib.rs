@@ -1,5 +1,6 @@
 //! Test support shared by the signer's integration tests, the benchmarks and the browser suites:
-//! one simulated clock and one way to describe an emulator client as an [`Integration`].
+//! one simulated clock, one way to describe an emulator client as an [`Integration`], and a
+//! private certificate authority for TLS tests ([`PrivateCa`]).
 //!
 //! ```no_run
 //! # fn run(em: &grafx_emulator::Emulator) {
@@ -9,6 +10,10 @@
 //! clock.advance(Duration::from_secs(3600)); // an hour later, without waiting for it
 //! # }
 //! ```
+
+mod private_ca;
+
+pub use private_ca::PrivateCa;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;

@@ -19,77 +19,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use grafx_testkit::PrivateCa;
 use tokio_rustls::rustls;
 
 /// The page origin the signer in the root allows.
 const ORIGIN: &str = "http://app.test";
 
-/// A private CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`.
-fn private_ca(dir: &Path) -> Result<()> {
-    let openssl = |args: &[&str]| -> Result<()> {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .context("openssl")?;
-        if !out.status.success() {
-            bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(())
-    };
-    let key = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(key);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
-    ca.extend(["-subj", "/CN=grafx empty-root test CA"]);
-    openssl(&ca)?;
-    let mut csr = vec!["req"];
-    csr.extend(key);
-    csr.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    openssl(&csr)?;
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )?;
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ])
-}
-
 /// An HTTPS front on a free loopback port that forwards each connection to `upstream`.
-async fn https_front(dir: &Path, upstream: SocketAddr) -> Result<SocketAddr> {
+async fn https_front(ca: &PrivateCa, upstream: SocketAddr) -> Result<SocketAddr> {
     use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-    let certs =
-        CertificateDer::pem_file_iter(dir.join("server.pem"))?.collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key"))?;
+    let certs = CertificateDer::pem_file_iter(ca.server_pem())?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(ca.server_key())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -164,7 +105,7 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
     let (certs, jail) = (work.join("certs"), work.join("root"));
     std::fs::create_dir_all(&certs)?;
     std::fs::create_dir_all(&jail)?;
-    private_ca(&certs)?;
+    let ca = PrivateCa::create(&certs).map_err(anyhow::Error::msg)?;
     // Mozilla's roots are compiled in (webpki-roots): the root below has no CA bundle, and CHILI's
     // certificate chains to one of these.
     let image = std::fs::read(bin)?;
@@ -173,7 +114,7 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
         "the binary does not carry Mozilla's root certificates (webpki-roots)"
     );
     std::fs::copy(bin, jail.join("grafx-signer"))?;
-    std::fs::copy(certs.join("ca.pem"), jail.join("ca.pem"))?;
+    std::fs::copy(ca.ca_pem(), jail.join("ca.pem"))?;
     // The image's modes whatever this process's umask: the user 65532 runs the binary and reads
     // the CA, and owns neither.
     use std::os::unix::fs::PermissionsExt;
@@ -198,7 +139,7 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
         grafx_emulator::EmulatorConfig::default(),
         "127.0.0.1:0".parse()?,
     ))?;
-    let front = rt.block_on(https_front(&certs, emulator.addr()))?;
+    let front = rt.block_on(https_front(&ca, emulator.addr()))?;
     let base = format!("https://{front}");
     let mut env = vec![
         ("GRAFX_CLIENT_ID".to_owned(), "demo-reader".to_owned()),

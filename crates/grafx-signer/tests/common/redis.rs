@@ -88,71 +88,15 @@ impl Redis {
     }
 
     /// A TLS-only redis-server (`--port 0`) with a certificate for 127.0.0.1 from a private CA
-    /// made with openssl in `dir`; returns it and the CA's PEM.
+    /// made in `dir` ([`grafx_testkit::PrivateCa`]); returns it and the CA's PEM.
     pub fn start_tls(dir: &std::path::Path) -> (Self, Vec<u8>) {
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=grafx-test-ca",
-        ]);
-        run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        let ca = grafx_testkit::PrivateCa::create(dir).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let file = |n: &str| dir.join(n).display().to_string();
+        let file = |p: std::path::PathBuf| p.display().to_string();
         let child = Command::new(REDIS_SERVER)
             .args([
                 "--port",
@@ -164,13 +108,13 @@ impl Redis {
             ])
             .args([
                 "--tls-cert-file",
-                &file("server.pem"),
+                &file(ca.server_pem()),
                 "--tls-key-file",
-                &file("server.key"),
+                &file(ca.server_key()),
             ])
             .args([
                 "--tls-ca-cert-file",
-                &file("ca.pem"),
+                &file(ca.ca_pem()),
                 "--tls-auth-clients",
                 "no",
             ])
@@ -180,7 +124,7 @@ impl Redis {
             .spawn()
             .unwrap();
         wait_until_listening(port);
-        let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+        let ca = std::fs::read(ca.ca_pem()).unwrap();
         (
             Self {
                 child: Some(child),
