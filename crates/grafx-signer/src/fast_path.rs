@@ -173,7 +173,7 @@ pub(crate) struct TokenFastPath {
 }
 
 /// The routes the fast path serves, as the metrics label them.
-const ROUTES: [&str; 2] = ["/token", "/token/{integration}"];
+const ROUTES: [&str; 2] = [crate::server::TOKEN_ROUTE, crate::server::NAMED_TOKEN_ROUTE];
 
 impl TokenFastPath {
     fn new(state: AppState, ids: SequentialRequestId) -> Self {
@@ -215,7 +215,7 @@ impl TokenFastPath {
         }
         let state = &self.state;
         let path = req.uri().path();
-        let (route, name) = match path.strip_prefix("/token") {
+        let (route, name) = match path.strip_prefix(crate::server::TOKEN_ROUTE) {
             Some("") => (0, None),
             // The router decodes a percent-encoded name (`/token/defaul%74` is `default`): leave
             // those to it rather than decode here.

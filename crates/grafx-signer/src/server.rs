@@ -19,6 +19,11 @@ use crate::request_id::{drop_odd_request_id, SequentialRequestId, REQUEST_ID};
 use crate::routes::{ops, proxy, token};
 use crate::{AppError, AppState};
 
+/// The token route, as the router matches it and the metrics label it (the fast path too).
+pub(crate) const TOKEN_ROUTE: &str = "/token";
+/// The token route for a named integration.
+pub(crate) const NAMED_TOKEN_ROUTE: &str = "/token/{integration}";
+
 /// The operational routes: `/healthz`, `/readyz`, `/metrics`.
 fn ops_routes() -> Router<AppState> {
     Router::new()
@@ -51,8 +56,8 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
             .fallback(token::wrong_method)
     };
     let mut router = Router::new()
-        .route("/token", token_route())
-        .route("/token/{integration}", token_route())
+        .route(TOKEN_ROUTE, token_route())
+        .route(NAMED_TOKEN_ROUTE, token_route())
         .route("/api/{integration}", any(proxy::forward))
         .route("/api/{integration}/", any(proxy::forward))
         .route("/api/{integration}/{*path}", any(proxy::forward));
@@ -157,8 +162,8 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
     {
-        Some("/token") => "/token",
-        Some("/token/{integration}") => "/token/{integration}",
+        Some(TOKEN_ROUTE) => TOKEN_ROUTE,
+        Some(NAMED_TOKEN_ROUTE) => NAMED_TOKEN_ROUTE,
         Some("/api/{integration}" | "/api/{integration}/" | "/api/{integration}/{*path}") => {
             "/api/{integration}"
         }

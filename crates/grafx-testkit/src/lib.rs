@@ -15,6 +15,10 @@ mod private_ca;
 
 pub use private_ca::PrivateCa;
 
+/// Debian's Redis server, which `cargo xtask test` installs and the shared-store tests start on
+/// free ports.
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 

@@ -20,13 +20,13 @@ mod error;
 mod fields;
 mod glue;
 mod grafx_client;
-mod helpers;
 mod options;
 mod proxy;
 mod resources;
 mod signer;
 mod studio;
 mod token;
+mod typed_api;
 
 use std::rc::Rc;
 
@@ -52,12 +52,12 @@ pub use grafx_client::GraFxClient;
 pub use grafx_core::{
     ErrorCode, Media, OutputFormat, OutputSetting, Project, Template, TemplateRef,
 };
-pub use helpers::{
+pub use options::{ClientOptions, Credentials};
+pub use token::Token;
+pub use typed_api::{
     ListOptions, MediaItems, Output, Page, Projects, RenderRequest, RenderResult, Templates,
     WaitOptions,
 };
-pub use options::{ClientOptions, Credentials};
-pub use token::Token;
 
 use crate::glue::get;
 

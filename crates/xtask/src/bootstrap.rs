@@ -29,7 +29,7 @@ pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const MUSL_GCC: &str = "/usr/bin/musl-gcc";
 
 /// Debian's Redis server, which the shared-store tests start on a free port.
-pub(crate) const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub(crate) const REDIS_SERVER: &str = grafx_testkit::REDIS_SERVER;
 
 /// What the test steps need from the bootstrap: the PATH to give child processes.
 #[derive(Debug, Clone)]

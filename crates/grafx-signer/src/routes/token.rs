@@ -66,7 +66,7 @@ fn admit(
     };
     match refusal {
         Some(why) => {
-            crate::refusal_log::origin_refused(origin, name, "/token");
+            crate::refusal_log::origin_refused(origin, name, crate::server::TOKEN_ROUTE);
             Err(AppError::new(ErrorCode::OriginNotAllowed, why))
         }
         None => Ok((cache, origin.to_owned())),

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub use grafx_testkit::REDIS_SERVER;
 
 /// Waits (at most 10 s) until something accepts connections on `port`, and panics otherwise.
 pub fn wait_until_listening(port: u16) {
