@@ -56,16 +56,17 @@ fn extra_roots() -> Result<Vec<reqwest::Certificate>, Error> {
     }
     // A PEM block whose contents are not a certificate is found only when a client is built:
     // found here, it is reported with the variable's name.
-    for (n, cert) in certs.iter().enumerate() {
-        with_built_in_roots(reqwest::Client::builder())
-            .add_root_certificate(cert.clone())
-            .build()
-            .map_err(|e| {
-                Error::env(
-                    SSL_CERT_FILE,
-                    format!("certificate {} of {shown} is not valid: {e}", n + 1),
-                )
-            })?;
-    }
+    certs
+        .iter()
+        .fold(with_built_in_roots(reqwest::Client::builder()), |b, c| {
+            b.add_root_certificate(c.clone())
+        })
+        .build()
+        .map_err(|e| {
+            Error::env(
+                SSL_CERT_FILE,
+                format!("{shown} holds a certificate that is not valid: {e}"),
+            )
+        })?;
     Ok(certs)
 }

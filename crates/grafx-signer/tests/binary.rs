@@ -303,9 +303,16 @@ async fn a_bad_ssl_cert_file_stops_the_start_naming_the_variable() {
     std::fs::create_dir_all(&dir).unwrap();
     let not_pem = dir.join("not.pem");
     std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    let not_a_cert = dir.join("garbage.pem");
+    std::fs::write(
+        &not_a_cert,
+        "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     for (file, says) in [
         (dir.join("missing.pem"), "cannot read"),
         (not_pem, "holds no PEM certificate"),
+        (not_a_cert, "not valid"),
     ] {
         let mut cmd = signer(&em, SECRET, &["check"]);
         cmd.env("SSL_CERT_FILE", &file);

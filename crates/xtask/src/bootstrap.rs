@@ -76,7 +76,8 @@ pub(crate) fn locked_wasm_bindgen_version(root: &Path) -> Result<String> {
     bail!("Cargo.lock has no wasm-bindgen package")
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (apt without sudo; chroot without a user namespace).
+pub(crate) fn is_root() -> bool {
     output("id", &["-u"]).as_deref() == Some("0")
 }
 

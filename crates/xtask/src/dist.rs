@@ -24,16 +24,9 @@ pub(crate) const MUSL: &str = "x86_64-unknown-linux-musl";
 /// The crates published to crates.io, in dependency order.
 pub(crate) const PUBLISHED: [&str; 3] = ["grafx-core", "grafx-wasm", "grafx-signer"];
 
-/// The workspace version: the crates' and the npm package's (wasm-pack copies it).
-pub(crate) fn version(root: &Path) -> Result<String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    manifest
-        .lines()
-        .skip_while(|l| l.trim() != "[workspace.package]")
-        .find_map(|l| l.trim().strip_prefix("version = \""))
-        .map(|v| v.trim_end_matches('"').to_owned())
-        .context("Cargo.toml has no [workspace.package] version")
-}
+/// The workspace version: the crates' and the npm package's (wasm-pack copies it). xtask
+/// inherits it from `[workspace.package]` like every crate.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn run(mut cmd: Command, what: &str) -> Result<()> {
     println!("xtask: $ {what}");
@@ -165,23 +158,10 @@ fn archive(root: &Path, dist: &Path, bins: &Path, bin: &str, version: &str) -> R
     Ok(file)
 }
 
-/// Lists `file` in the npm package's `files`, so `npm pack` takes it.
-fn add_to_npm_files(pkg: &Path, file: &str) -> Result<()> {
-    let path = pkg.join("package.json");
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    if let Some(files) = manifest["files"].as_array_mut() {
-        if !files.iter().any(|f| f == file) {
-            files.push(serde_json::json!(file));
-        }
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
-    Ok(())
-}
-
 /// `cargo xtask dist`.
 pub(crate) fn run_dist(root: &Path, install: bool) -> Result<bool> {
     let toolchain = crate::bootstrap::ensure(root, install)?;
-    let version = version(root)?;
+    let version = VERSION;
     let bins = build_static(root, &toolchain, &["grafx-signer", "grafx-emulator"])?;
     crate::empty_root::check(root, &bins.join("grafx-signer"))?;
     let mut package = Command::new("cargo");
@@ -208,13 +188,13 @@ pub(crate) fn run_dist(root: &Path, install: bool) -> Result<bool> {
         pkg.join("THIRD-PARTY-LICENSES.txt"),
         crate::licenses::third_party(root, "grafx-wasm", "wasm32-unknown-unknown")?,
     )?;
-    add_to_npm_files(&pkg, "THIRD-PARTY-LICENSES.txt")?;
+    crate::package::ship_in_npm_package(&pkg, "THIRD-PARTY-LICENSES.txt")?;
     let dist = root.join("dist");
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist)?;
     let mut files = vec![
-        archive(root, &dist, &bins, "grafx-signer", &version)?,
-        archive(root, &dist, &bins, "grafx-emulator", &version)?,
+        archive(root, &dist, &bins, "grafx-signer", version)?,
+        archive(root, &dist, &bins, "grafx-emulator", version)?,
     ];
     let mut pack = Command::new("npm");
     pack.args(["pack", "--pack-destination"])
@@ -247,13 +227,6 @@ pub(crate) fn run_dist(root: &Path, install: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_version_comes_from_the_workspace_manifest() {
-        let root = crate::workspace_root();
-        let v = version(&root).unwrap();
-        assert_eq!(v, env!("CARGO_PKG_VERSION"), "xtask inherits it too");
-    }
 
     #[test]
     fn a_dynamically_linked_binary_is_refused() {

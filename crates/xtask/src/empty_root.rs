@@ -62,11 +62,7 @@ const IMAGE_USER: &str = "65532:65532";
 /// The command that runs `/grafx-signer args` inside `dir`, with exactly `env`, as the image's
 /// non-root user when this process may switch users.
 fn in_root(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let mut cmd = if root_user {
+    let mut cmd = if crate::bootstrap::is_root() {
         let mut c = Command::new(on_path("chroot", "/usr/sbin/chroot"));
         c.arg(format!("--userspec={IMAGE_USER}"))
             .arg(dir)

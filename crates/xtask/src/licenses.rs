@@ -16,6 +16,11 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+/// The strings of a JSON array (none for anything else).
+fn strings(v: &Value) -> impl Iterator<Item = &str> {
+    v.as_array().into_iter().flatten().filter_map(Value::as_str)
+}
+
 /// Whether a file name is a license or notice file.
 fn is_license_file(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -88,12 +93,7 @@ fn license_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 /// A crate that ships no license file: the standard text of its license, with its authors.
 fn fallback_text(root: &Path, p: &Value) -> Result<String> {
     let license = p["license"].as_str().unwrap_or("");
-    let authors: Vec<&str> = p["authors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let authors: Vec<&str> = strings(&p["authors"]).collect();
     let holders = if authors.is_empty() {
         format!("the {} authors", p["name"].as_str().unwrap_or("?"))
     } else {
@@ -191,12 +191,7 @@ pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<St
         bail!("cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let members: BTreeSet<&str> = meta["workspace_members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let members: BTreeSet<&str> = strings(&meta["workspace_members"]).collect();
     let packages = meta["packages"].as_array().context("no packages")?;
     let start = packages
         .iter()

@@ -128,6 +128,24 @@ pub(crate) fn run(root: &Path, install: bool) -> Result<bool> {
     Ok(true)
 }
 
+/// Names `file` in the manifest's `files`, so `npm pack` takes it.
+fn list_in_files(manifest: &mut serde_json::Value, file: &str) {
+    if let Some(files) = manifest["files"].as_array_mut() {
+        if !files.iter().any(|f| f == file) {
+            files.push(serde_json::json!(file));
+        }
+    }
+}
+
+/// Ships `file`, already written into `pkg`, in the npm package (its manifest's `files`).
+pub(crate) fn ship_in_npm_package(pkg: &Path, file: &str) -> Result<()> {
+    let path = pkg.join("package.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    list_in_files(&mut manifest, file);
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(())
+}
+
 /// Adds what wasm-pack leaves out of the package manifest: `exports` (import and types), and the
 /// wasm file as an export so bundlers and import maps can address it.
 pub(crate) fn finish_package_json(pkg: &Path) -> Result<()> {
@@ -145,11 +163,7 @@ pub(crate) fn finish_package_json(pkg: &Path) -> Result<()> {
         if !pkg.join(license).exists() {
             std::fs::copy(&from, pkg.join(license))?;
         }
-        if let Some(files) = manifest["files"].as_array_mut() {
-            if !files.iter().any(|f| f == license) {
-                files.push(serde_json::json!(license));
-            }
-        }
+        list_in_files(&mut manifest, license);
     }
     // What the npm registry shows besides the README: where the code lives and where to report.
     manifest["repository"]["directory"] = serde_json::json!("crates/grafx-wasm");
