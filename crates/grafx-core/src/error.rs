@@ -35,11 +35,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A browser scope policy that is neither `read-only` nor a list of `resource:action` scopes.
-    #[error(
-        "invalid browser scopes `{0}`: use \"read-only\" or a list of scopes such as template:read"
-    )]
-    InvalidBrowserScopes(String),
     /// A refresh policy parameter out of range.
     #[error("invalid refresh policy: {0}")]
     InvalidPolicy(&'static str),

@@ -26,7 +26,6 @@ mod exact_values;
 mod expiry;
 mod grant;
 mod items;
-mod proxy_rule;
 mod scope;
 mod wire;
 
@@ -36,8 +35,7 @@ pub use error_code::ErrorCode;
 pub use expiry::{Expiry, Freshness, RefreshPolicy, Timestamp};
 pub use grant::{AccessToken, TokenGrant, MAX_EXPIRES_IN};
 pub use items::{Extra, Media, OutputFormat, OutputSetting, Project, Template, TemplateRef};
-pub use proxy_rule::{ProxyAllowList, ProxyPath, ProxyRule, ProxyRuleError, PROXY_METHODS};
-pub use scope::{BrowserScopes, Scopes};
+pub use scope::Scopes;
 pub use wire::{ErrorBody, ExpiresIn, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE};
 
 /// The refresh leeway the signer uses by default: well below CHILI's one-hour re-issue window, so

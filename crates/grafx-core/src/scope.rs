@@ -1,7 +1,7 @@
 //! OAuth2 scopes: the space-separated permission list that a GraFx token carries.
 //!
 //! ```
-//! use grafx_core::{BrowserScopes, Scopes};
+//! use grafx_core::Scopes;
 //!
 //! let token = Scopes::parse("template:read  template:list");
 //! let allowed = Scopes::parse("template:list template:read media:read");
@@ -9,19 +9,13 @@
 //! assert_eq!(token.to_string(), "template:list template:read");
 //!
 //! // CHILI's vocabulary is `{font,media,myproject,template_collection,template}:{list,read,write}`
-//! // and `output:{static,animated}`; "read-only" refuses every `:write`, whatever CHILI adds.
-//! let policy: BrowserScopes = "read-only".parse()?;
-//! assert!(policy.refused(&token).is_empty());
-//! assert_eq!(policy.refused(&Scopes::parse("template:read myproject:write")), ["myproject:write"]);
-//! # Ok::<(), grafx_core::Error>(())
+//! // and `output:{static,animated}`; anything shaped otherwise counts as a write.
+//! assert_eq!(Scopes::parse("template:read myproject:write").writes().collect::<Vec<_>>(), ["myproject:write"]);
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-use crate::Error;
 
 /// A set of scopes, kept sorted so that equal sets print identically.
 ///
@@ -95,71 +89,6 @@ impl Scopes {
             }
             None => true,
         })
-    }
-}
-
-/// Which scopes a token handed to a browser may carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrowserScopes {
-    /// No scope that can write (see [`Scopes::writes`]); every other `resource:action` scope,
-    /// including ones CHILI adds later, passes.
-    ReadOnly,
-    /// Only the scopes listed.
-    Only(Scopes),
-}
-
-impl BrowserScopes {
-    /// The scopes of `token` that this policy refuses, sorted (empty: the token may be handed out).
-    pub fn refused<'a>(&self, token: &'a Scopes) -> Vec<&'a str> {
-        match self {
-            BrowserScopes::ReadOnly => token.writes().collect(),
-            BrowserScopes::Only(allowed) => token.difference(allowed),
-        }
-    }
-}
-
-impl BrowserScopes {
-    /// A list of scopes; each must look like `resource:action`.
-    pub fn only<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Result<Self, Error> {
-        let scopes: Scopes = scopes.into_iter().map(str::trim).collect();
-        if scopes.is_empty() {
-            return Err(Error::InvalidBrowserScopes(String::new()));
-        }
-        if let Some(bad) = scopes.iter().find(|s| !looks_like_a_scope(s)) {
-            return Err(Error::InvalidBrowserScopes(bad.to_owned()));
-        }
-        Ok(BrowserScopes::Only(scopes))
-    }
-}
-
-fn looks_like_a_scope(s: &str) -> bool {
-    s.split_once(':').is_some_and(|(resource, action)| {
-        !resource.is_empty()
-            && !action.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
-    })
-}
-
-impl FromStr for BrowserScopes {
-    type Err = Error;
-
-    /// `read-only`, or a list of scopes separated by spaces or commas.
-    fn from_str(s: &str) -> Result<Self, Error> {
-        if s.trim().eq_ignore_ascii_case("read-only") {
-            Ok(BrowserScopes::ReadOnly)
-        } else {
-            Self::only(s.split([',', ' ']).filter(|x| !x.trim().is_empty()))
-        }
-    }
-}
-
-impl fmt::Display for BrowserScopes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BrowserScopes::ReadOnly => f.write_str("read-only"),
-            BrowserScopes::Only(s) => s.fmt(f),
-        }
     }
 }
 
@@ -242,34 +171,6 @@ mod tests {
         assert!(!rw.is_subset_of(&read));
         assert_eq!(rw.difference(&read), ["template:write"]);
         assert!(Scopes::default().is_subset_of(&read));
-    }
-
-    #[test]
-    fn read_only_refuses_every_write_scope_and_nothing_else() {
-        let policy: BrowserScopes = " Read-Only ".parse().unwrap();
-        assert_eq!(policy, BrowserScopes::ReadOnly);
-        let reader = Scopes::parse("template:list template:read output:static brand_new:read");
-        assert!(policy.refused(&reader).is_empty());
-        let writer = Scopes::parse("font:write template:read media:write");
-        assert_eq!(policy.refused(&writer), ["font:write", "media:write"]);
-        let sneaky = Scopes::parse("template:WRITE x:write:all * admin :read y: template:list");
-        assert_eq!(
-            policy.refused(&sneaky),
-            ["*", ":read", "admin", "template:WRITE", "x:write:all", "y:"]
-        );
-        let list: BrowserScopes = "template:read, template:list".parse().unwrap();
-        assert_eq!(list.to_string(), "template:list template:read");
-        assert_eq!(list.refused(&reader), ["brand_new:read", "output:static"]);
-        for typo in [
-            "readonly",
-            "template",
-            "template:read, :x",
-            "a:b c",
-            "",
-            " , ",
-        ] {
-            assert!(typo.parse::<BrowserScopes>().is_err(), "{typo}");
-        }
     }
 
     #[test]

@@ -57,9 +57,9 @@ fn integration(name: &str, origins: Option<&str>) -> Integration {
         allowed_origins: origins.map_or(OriginPolicy::ServerSideOnly, |o| {
             OriginPolicy::parse_list(o).unwrap_or_else(|_| unreachable!())
         }),
-        browser_scopes: Some(grafx_core::BrowserScopes::Only(grafx_core::Scopes::parse(
-            "template:read",
-        ))),
+        browser_scopes: Some(grafx_signer::BrowserScopes::Only(
+            grafx_core::Scopes::parse("template:read"),
+        )),
         caller: None,
         proxy: None,
     }
@@ -74,7 +74,7 @@ fn proxied_server() -> Integration {
         )
         .unwrap_or_else(|_| unreachable!()),
         proxy: Some(grafx_signer::ProxyPolicy {
-            allow: grafx_core::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
+            allow: grafx_signer::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
                 .unwrap_or_else(|_| unreachable!()),
             allowed_origins: OriginPolicy::parse_list(ORIGIN).unwrap_or_else(|_| unreachable!()),
             quotas: Vec::new(),
@@ -214,8 +214,8 @@ fn check_proxied(
     assert_eq!(e.error.as_str(), "proxy_upstream_failed");
     let rest = uri.path().trim_start_matches("/api/server/");
     let path =
-        grafx_core::ProxyPath::parse(rest).unwrap_or_else(|e| panic!("forwarded {rest}: {e}"));
-    let allow = grafx_core::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
+        grafx_signer::ProxyPath::parse(rest).unwrap_or_else(|e| panic!("forwarded {rest}: {e}"));
+    let allow = grafx_signer::ProxyAllowList::parse(["GET projects/*", "POST output/*"])
         .unwrap_or_else(|_| unreachable!());
     assert!(
         allow.allows(method.as_str(), &path),

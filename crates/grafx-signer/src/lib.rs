@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod browser_scopes;
 mod cache;
 mod caller;
 mod client_ip;
@@ -39,6 +40,7 @@ mod fast_path;
 mod metrics;
 mod origin;
 mod ownership;
+mod proxy_rule;
 mod rate_limit;
 mod redis_store;
 mod refusal_log;
@@ -53,6 +55,7 @@ mod tls;
 mod upstream;
 mod write_stall;
 
+pub use browser_scopes::BrowserScopes;
 pub use cache::{CacheHealth, CacheSettings, Lookup, TokenCache, MAX_UPSTREAM_ATTEMPTS_PER_MINUTE};
 pub use caller::{
     Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MAX_AGE,
@@ -72,6 +75,7 @@ pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,
     SqliteOwnership, SCHEMA_VERSION,
 };
+pub use proxy_rule::{ProxyAllowList, ProxyPath, ProxyRule, ProxyRuleError, PROXY_METHODS};
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;

@@ -309,7 +309,7 @@ impl ProxyQuotas {
     pub fn check(
         &self,
         method: &str,
-        path: &grafx_core::ProxyPath,
+        path: &crate::ProxyPath,
         who: QuotaKey<'_>,
     ) -> Result<(), (Duration, &crate::ProxyQuota)> {
         let key = match who {
@@ -338,11 +338,11 @@ mod tests {
     #[test]
     fn proxy_quotas_count_matching_requests_per_caller() {
         let quota = crate::ProxyQuota {
-            rule: grafx_core::ProxyRule::parse("POST output/*").unwrap(),
+            rule: crate::ProxyRule::parse("POST output/*").unwrap(),
             per_hour: NonZeroU32::new(2).unwrap(),
         };
         let quotas = ProxyQuotas::new(&[quota]);
-        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
+        let pdf = crate::ProxyPath::parse("output/pdf").unwrap();
         let alice = QuotaKey::User("alice");
         assert!(quotas.check("POST", &pdf, alice).is_ok());
         assert!(quotas.check("POST", &pdf, alice).is_ok());
@@ -354,7 +354,7 @@ mod tests {
         );
         // Not counted: another method or path, another user, an anonymous IP.
         assert!(quotas.check("GET", &pdf, alice).is_ok());
-        let tasks = grafx_core::ProxyPath::parse("output/tasks/1").unwrap();
+        let tasks = crate::ProxyPath::parse("output/tasks/1").unwrap();
         assert!(quotas.check("POST", &tasks, alice).is_ok());
         assert!(quotas.check("POST", &pdf, QuotaKey::User("bob")).is_ok());
         assert!(quotas
@@ -446,13 +446,13 @@ mod tests {
     #[test]
     fn a_refused_quota_charges_none_of_the_others() {
         let quota = |rule: &str, n: u32| crate::ProxyQuota {
-            rule: grafx_core::ProxyRule::parse(rule).unwrap(),
+            rule: crate::ProxyRule::parse(rule).unwrap(),
             per_hour: NonZeroU32::new(n).unwrap(),
         };
         // Every write: 5 an hour; PDFs: 2 an hour.
         let quotas = ProxyQuotas::new(&[quota("POST **", 5), quota("POST output/pdf", 2)]);
-        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
-        let png = grafx_core::ProxyPath::parse("output/png").unwrap();
+        let pdf = crate::ProxyPath::parse("output/pdf").unwrap();
+        let png = crate::ProxyPath::parse("output/png").unwrap();
         let alice = QuotaKey::User("alice");
         assert!(quotas.check("POST", &pdf, alice).is_ok());
         assert!(quotas.check("POST", &pdf, alice).is_ok());
@@ -471,10 +471,10 @@ mod tests {
     #[test]
     fn a_reload_keeps_the_counts_of_unchanged_limits() {
         let quota = |n: u32| crate::ProxyQuota {
-            rule: grafx_core::ProxyRule::parse("POST output/*").unwrap(),
+            rule: crate::ProxyRule::parse("POST output/*").unwrap(),
             per_hour: NonZeroU32::new(n).unwrap(),
         };
-        let pdf = grafx_core::ProxyPath::parse("output/pdf").unwrap();
+        let pdf = crate::ProxyPath::parse("output/pdf").unwrap();
         let alice = QuotaKey::User("alice");
         let old = ProxyQuotas::new(&[quota(3)]);
         for _ in 0..3 {

@@ -71,7 +71,10 @@ fn single_integration_from_flags_and_environment() {
         i.environment_api_url.as_str(),
         "https://acme.chili-publish-sandbox.online/grafx/api/v1/environment/acme/"
     );
-    assert_eq!(i.browser_scopes, Some(grafx_core::BrowserScopes::ReadOnly));
+    assert_eq!(
+        i.browser_scopes,
+        Some(grafx_signer::BrowserScopes::ReadOnly)
+    );
     assert_eq!(c.leeway.as_secs(), 300);
     assert!(i.allowed_origins.allows("https://app.example.com"));
     assert!(
@@ -353,7 +356,7 @@ fn several_integrations_from_toml() {
     );
     assert_eq!(
         sandboxed.browser_scopes,
-        Some(grafx_core::BrowserScopes::ReadOnly)
+        Some(grafx_signer::BrowserScopes::ReadOnly)
     );
     assert_eq!(
         sandboxed.platform_api_url.as_str(),

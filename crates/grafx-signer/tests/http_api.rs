@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use grafx_core::{BrowserScopes, Scopes};
+use grafx_core::Scopes;
+use grafx_signer::BrowserScopes;
 
 #[tokio::test]
 async fn hands_a_token_with_the_wire_shape_and_headers() {

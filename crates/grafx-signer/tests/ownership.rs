@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::proxy::*;
 use common::redis::Redis;
 use common::*;
-use grafx_core::ProxyAllowList;
 use grafx_emulator::{RunningEmulator, Settings};
+use grafx_signer::ProxyAllowList;
 use grafx_signer::{
     AppState, CallerConfig, CallerMethod, ChiliAuthClient, ClientSecret, SignerConfig, StoreKey,
     SystemClock,

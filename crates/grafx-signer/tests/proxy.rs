@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::proxy::*;
 use common::*;
-use grafx_core::ProxyRule;
 use grafx_emulator::Settings;
+use grafx_signer::ProxyRule;
 use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
 use serde_json::{json, Value};
 

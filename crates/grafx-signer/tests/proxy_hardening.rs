@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use common::proxy::*;
 use common::*;
-use grafx_core::{ProxyAllowList, ProxyRule};
 use grafx_emulator::Settings;
 use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
+use grafx_signer::{ProxyAllowList, ProxyRule};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -48,7 +48,7 @@ pub(crate) fn emulator_integration(
     // Parsed here first, so a bad list is an error rather than the test kit's panic.
     OriginPolicy::parse_list(origins)?;
     Ok(Integration {
-        browser_scopes: Some(grafx_core::BrowserScopes::ReadOnly),
+        browser_scopes: Some(grafx_signer::BrowserScopes::ReadOnly),
         ..grafx_testkit::emulator_integration(e, name, client, Some(origins))
     })
 }
@@ -320,12 +320,12 @@ impl BrowserStack {
                     None,
                 );
                 i.proxy = Some(grafx_signer::ProxyPolicy {
-                    allow: grafx_core::ProxyAllowList::parse(allow.iter().copied())?,
+                    allow: grafx_signer::ProxyAllowList::parse(allow.iter().copied())?,
                     allowed_origins: OriginPolicy::parse_list(&page_origin)?,
                     quotas: quota
                         .map(|rule| {
                             anyhow::Ok(grafx_signer::ProxyQuota {
-                                rule: grafx_core::ProxyRule::parse(rule)?,
+                                rule: grafx_signer::ProxyRule::parse(rule)?,
                                 per_hour: std::num::NonZeroU32::MIN,
                             })
                         })

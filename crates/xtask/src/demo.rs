@@ -111,10 +111,10 @@ fn demo_writer(
         .with_audience(DEMO_SESSION_AUDIENCE),
     );
     writer.proxy = Some(grafx_signer::ProxyPolicy {
-        allow: grafx_core::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
+        allow: grafx_signer::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
         allowed_origins: grafx_signer::OriginPolicy::parse_list(origins)?,
         quotas: vec![grafx_signer::ProxyQuota {
-            rule: grafx_core::ProxyRule::parse("POST output/*")?,
+            rule: grafx_signer::ProxyRule::parse("POST output/*")?,
             per_hour: std::num::NonZeroU32::new(120).context("a quota")?,
         }],
         max_request_bytes: grafx_signer::DEFAULT_PROXY_MAX_REQUEST_BYTES,

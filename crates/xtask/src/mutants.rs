@@ -1,7 +1,7 @@
 //! `cargo xtask mutants`: cargo-mutants over the pure modules, where a test suite that cannot
-//! fail shows first: grafx-core (scopes, expiry, URLs, the proxy rule, the wire types) and the
-//! signer's policy code (the token cache's refresh phases, rate limits, origins, the client IP,
-//! the proxy's redactor and memory budget), each against its own unit tests.
+//! fail shows first: grafx-core (scopes, expiry, URLs, the wire types) and the signer's policy
+//! code (the token cache's refresh phases, rate limits, origins, the client IP, the browser scope
+//! policy, the proxy's allow-list, redactor and memory budget), each against its own unit tests.
 //!
 //! Not part of `cargo xtask test`: every mutant is a rebuild, and the whole run takes tens of
 //! minutes on this project's 2-core machine. Writes `target/mutants/{core,signer}/mutants.out/`
@@ -49,11 +49,15 @@ const RUNS: &[Run] = &[
             "-f",
             "crates/grafx-signer/src/client_ip.rs",
             "-f",
+            "crates/grafx-signer/src/browser_scopes.rs",
+            "-f",
+            "crates/grafx-signer/src/proxy_rule.rs",
+            "-f",
             "crates/grafx-signer/src/routes/proxy/redact.rs",
             "-f",
             "crates/grafx-signer/src/routes/proxy/budget.rs",
             "--re",
-            r"(rate_limit|origin|client_ip|redact|budget)\.rs|cache\.rs.*(stamp_grant|FlightState::|received_no_later_than|backoff)",
+            r"(rate_limit|origin|client_ip|browser_scopes|proxy_rule|redact|budget)\.rs|cache\.rs.*(stamp_grant|FlightState::|received_no_later_than|backoff)",
             // The unit tests only, built and run: each mutant links one test binary, not twenty.
             "--cargo-arg=--lib",
         ],

@@ -840,7 +840,7 @@ mod tests {
         let allows = |method: &str, path: &str| {
             proxy
                 .allow
-                .allows(method, &grafx_core::ProxyPath::parse(path).unwrap())
+                .allows(method, &grafx_signer::ProxyPath::parse(path).unwrap())
         };
         for route in ROUTES {
             let (method, path) = route.split_once(' ').unwrap();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use grafx_core::BrowserScopes;
+use crate::BrowserScopes;
 use serde::Deserialize;
 
 use super::caller::CallerInput;

@@ -1,8 +1,7 @@
 //! One integration built from its settings (flags or a TOML table).
 
-use grafx_core::{
-    BrowserScopes, EnvironmentApiUrl, EnvironmentName, PlatformApiUrl, PLATFORM_API_URL,
-};
+use crate::BrowserScopes;
+use grafx_core::{EnvironmentApiUrl, EnvironmentName, PlatformApiUrl, PLATFORM_API_URL};
 
 use super::defaults::DEFAULT_AUDIENCE;
 use super::values::{auth_url, Naming};

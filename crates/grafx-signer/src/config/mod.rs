@@ -34,7 +34,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use grafx_core::{BrowserScopes, EnvironmentApiUrl, EnvironmentName, PlatformApiUrl};
+use crate::BrowserScopes;
+use grafx_core::{EnvironmentApiUrl, EnvironmentName, PlatformApiUrl};
 
 pub use args::ConfigArgs;
 use caller::CallerInput;

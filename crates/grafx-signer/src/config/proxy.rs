@@ -21,7 +21,7 @@
 
 use std::num::NonZeroU32;
 
-use grafx_core::{ProxyAllowList, ProxyRule};
+use crate::{ProxyAllowList, ProxyRule};
 use serde::Deserialize;
 
 use super::values::{origins, Naming};
@@ -104,9 +104,9 @@ impl ProxyPolicy {
             .iter()
             .map(|(_, p)| *p)
             .chain(["projects/p", "projects/p/preview/thumbnail"]);
-        probes.flat_map(|p| methods.map(|m| (m, p))).any(|(m, p)| {
-            grafx_core::ProxyPath::parse(p).is_ok_and(|path| self.allow.allows(m, &path))
-        })
+        probes
+            .flat_map(|p| methods.map(|m| (m, p)))
+            .any(|(m, p)| crate::ProxyPath::parse(p).is_ok_and(|path| self.allow.allows(m, &path)))
     }
 
     /// Whether this proxy records owners (and so needs an ownership store).

@@ -59,7 +59,7 @@ impl SignerConfig {
 pub const RENDERS_IN_BROWSERS: &str = "a browser token with an output:* scope (output:static, output:animated) can start renders, which CHILI counts (CHILI: a token beyond read-only \"may cost you unwanted renders\"); `grafx-signer check` shows the token's scopes. To refuse them, give browsers an integration without output:* scopes and list what they may carry, e.g. browser_scopes = [\"template:list\", \"template:read\", \"media:list\", \"media:read\"] (a token with output:* is then refused: scope_not_allowed)";
 
 /// Whether `policy` (none: every scope) hands a browser a token that carries an `output:` scope.
-fn lets_renders_through(policy: Option<&grafx_core::BrowserScopes>) -> bool {
+fn lets_renders_through(policy: Option<&crate::BrowserScopes>) -> bool {
     let renders = grafx_core::Scopes::parse("output:static output:animated");
     policy.is_none_or(|p| p.refused(&renders).len() < renders.iter().count())
 }

@@ -1,8 +1,8 @@
 //! The API proxy's fixtures: the `writer` integration behind a proxy, requests to it, sessions.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use grafx_core::ProxyAllowList;
 use grafx_emulator::{Fault, FaultSpec, FaultTarget};
+use grafx_signer::ProxyAllowList;
 use grafx_signer::{ClientSecret, OriginPolicy, ProxyPolicy, SignerConfig};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;

@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use crate::ProxyPath;
 use axum::http::{header, request::Parts, HeaderMap, Method};
 use axum::response::Response;
-use grafx_core::{ErrorCode, ProxyPath};
+use grafx_core::ErrorCode;
 
 use super::{Admitted, Sender};
 use crate::rate_limit::QuotaKey;

@@ -8,8 +8,8 @@
 //! audit::answered(&admitted, &parts, &path, &sender, status);
 //! ```
 
+use crate::ProxyPath;
 use axum::http::{request::Parts, Method, StatusCode};
-use grafx_core::ProxyPath;
 
 use super::{Admitted, Sender};
 

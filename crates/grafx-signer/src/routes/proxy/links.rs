@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use grafx_core::ProxyPath;
+use crate::ProxyPath;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 

@@ -15,10 +15,11 @@
 
 use std::time::Duration;
 
+use crate::ProxyPath;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use grafx_core::{ErrorCode, ProxyPath};
+use grafx_core::ErrorCode;
 use serde_json::Value;
 
 use super::Admitted;

@@ -7,11 +7,12 @@
 //! let res = reply::reply(upstream, &admitted, &path, &token, &parts.method).await?;
 //! ```
 
+use crate::ProxyPath;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use futures_util::StreamExt;
-use grafx_core::{AccessToken, ErrorCode, ProxyPath};
+use grafx_core::{AccessToken, ErrorCode};
 
 use super::budget::{handed_on, Room};
 use super::links::{relative_link, rewrite_links, rewrites};

@@ -5,8 +5,9 @@
 //! let (reply, token) = send::send_in_time(&state, &parts, &admitted, &path, outgoing).await?;
 //! ```
 
+use crate::ProxyPath;
 use axum::http::{header, request::Parts, HeaderName, StatusCode};
-use grafx_core::{AccessToken, ErrorCode, ProxyPath};
+use grafx_core::{AccessToken, ErrorCode};
 
 use super::body::Outgoing;
 use super::Admitted;

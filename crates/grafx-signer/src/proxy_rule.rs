@@ -5,19 +5,22 @@
 //! segment and a final `**` for any number of them (at least one):
 //!
 //! ```
-//! use grafx_core::{ProxyAllowList, ProxyPath};
+//! use grafx_signer::{ProxyAllowList, ProxyPath};
 //!
 //! let allow = ProxyAllowList::parse(["POST projects", "GET projects/*", "POST output/*"])?;
 //! let path = ProxyPath::parse("output/pdf")?;
 //! assert!(allow.allows("POST", &path));
 //! assert!(!allow.allows("DELETE", &ProxyPath::parse("projects/1")?));
 //! assert!(ProxyPath::parse("projects/../templates").is_err());
-//! # Ok::<(), grafx_core::ProxyRuleError>(())
+//! # Ok::<(), grafx_signer::ProxyRuleError>(())
 //! ```
 //!
 //! Paths are matched as the signer will send them: a path with `.`/`..` segments, empty segments,
 //! backslashes or percent-encoded `/`, `\` and `.` is refused before any rule is looked at, so no
 //! spelling of a path reaches an endpoint the list does not name.
+//!
+//! Signer-only policy: the browser module never sees these rules, so they live here rather than in
+//! grafx-core, and percent-decoding is the `percent-encoding` crate's.
 
 use std::fmt;
 
@@ -238,26 +241,23 @@ impl ProxyPath {
 
 /// `raw` with `%XX` escapes of unreserved characters (letters, digits, `-`, `_`, `~`) decoded;
 /// `None` when it has any other escape (`.` included: `%2e%2e` must not become `..` after the check
-/// that refuses `..`) or a malformed one.
+/// that refuses `..`) or a malformed one. The escapes are checked here; `percent-encoding` decodes.
 fn decode_unreserved(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'%' {
-            out.push(char::from(bytes[i]));
-            i += 1;
-            continue;
-        }
-        let hex = raw.get(i + 1..i + 3)?;
-        let b = u8::from_str_radix(hex, 16).ok()?;
-        if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'~') {
-            return None;
-        }
-        out.push(char::from(b));
-        i += 3;
+    let mut escapes = raw.match_indices('%');
+    let all_unreserved = escapes.all(|(at, _)| {
+        raw.get(at + 1..at + 3)
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"-_~".contains(&b))
+    });
+    if !all_unreserved {
+        return None;
     }
-    Some(out)
+    // Every escape decodes to ASCII, and the rest was checked to be ASCII by the caller.
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 impl fmt::Display for ProxyPath {
@@ -386,5 +386,31 @@ mod tests {
         for p in ["output/pdf", "output/%70df", "Output/PDF"] {
             assert!(allow.allows("POST", &path(p)), "{p}");
         }
+    }
+
+    #[test]
+    fn rules_and_lists_report_what_they_hold() {
+        let rule = ProxyRule::parse("post output/*").unwrap();
+        assert_eq!(rule.method(), "POST");
+        let rest = ProxyRule::parse("GET projects/**").unwrap();
+        assert!(
+            !rest.matches("GET", &path("projects")),
+            "`**` needs one more segment"
+        );
+        assert!(rest.matches("GET", &path("projects/a")));
+        assert!(rest.matches("GET", &path("projects/a/b/c")));
+        let reads = ProxyAllowList::parse(["GET templates", "HEAD templates/*"]).unwrap();
+        assert!(!reads.forwards_writes());
+        assert!(!reads.is_empty());
+        assert_eq!(reads.rules().len(), 2);
+        let writes = ProxyAllowList::parse(["GET templates", "PUT projects/*/document"]).unwrap();
+        assert!(writes.forwards_writes());
+        let none = ProxyAllowList::parse([]).unwrap();
+        assert!(none.is_empty() && none.rules().is_empty() && !none.forwards_writes());
+        assert!(!path("templates").is_empty());
+        assert_eq!(
+            path("projects/p1/document").to_string(),
+            "projects/p1/document"
+        );
     }
 }
