@@ -2,13 +2,19 @@
 // raw fetch with a fixed bearer, wasm init time, and ten tabs opened at once. Prints JSON.
 import { chromium } from "playwright-core";
 
-const DEMO_URL = process.env.DEMO_URL;
+const DEMO_URL = process.env.DEMO_URL ?? fail("DEMO_URL is unset: run with `cargo xtask bench`");
+// Debian's chromium, as xtask installs it and names it (bootstrap::CHROMIUM).
+const CHROMIUM = process.env.CHROMIUM ?? fail("CHROMIUM is unset: run with `cargo xtask bench`");
 const CALLS = Number(process.env.CALLS || 1000);
 const ROUNDS = 4; // an even count: each order runs as often as the other
 const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
+  executablePath: CHROMIUM,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
+
+function fail(msg) {
+  throw new Error(msg);
+}
 
 async function signerRequests() {
   const text = await (await fetch(new URL("metrics", DEMO_URL))).text();

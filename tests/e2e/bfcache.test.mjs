@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { DEMO_URL, withPage } from "./helpers.mjs";
+import { DEMO_URL, launch, withPage } from "./helpers.mjs";
 
 const SITE = process.env.DEMO_SITE ?? join(process.cwd(), "target/demo");
 let browser;
@@ -26,11 +25,7 @@ await window.grafx.accessToken();
 document.body.dataset.ready = "yes";
 </script><body>bfcache</body>`);
   writeFileSync(join(dir, "other.html"), `<!doctype html><meta charset="utf-8"><title>other</title><body>other page</body>`);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    ignoreDefaultArgs: ["--disable-back-forward-cache"],
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
-  });
+  browser = await launch({ ignoreDefaultArgs: ["--disable-back-forward-cache"] });
 });
 after(async () => { await browser?.close(); });
 

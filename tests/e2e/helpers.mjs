@@ -7,16 +7,20 @@ import { chromium } from "playwright-core";
 export const DEMO_URL = process.env.DEMO_URL ?? fail("DEMO_URL is unset: run with `cargo xtask test`");
 export const EMULATOR_URL = process.env.EMULATOR_URL ?? fail("EMULATOR_URL is unset");
 const ARTIFACTS = process.env.E2E_ARTIFACTS ?? "target/e2e-artifacts";
+// Debian's chromium, as `cargo xtask test` installs it and names it (xtask's bootstrap::CHROMIUM).
+const CHROMIUM = process.env.CHROMIUM ?? fail("CHROMIUM is unset: run with `cargo xtask test`");
 
 function fail(msg) {
   throw new Error(msg);
 }
 
-export async function launch() {
+/** Headless Chromium; `options` are playwright's launch options, merged over ours. */
+export async function launch(options = {}) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--no-first-run"],
+    ...options,
   });
 }
 

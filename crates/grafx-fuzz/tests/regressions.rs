@@ -33,3 +33,39 @@ fn every_committed_fuzz_input_passes() {
     }
     println!("replayed {replayed} fuzz inputs");
 }
+
+/// cargo-fuzz needs each target as a `[[bin]]` of fuzz/Cargo.toml with a file in
+/// fuzz/fuzz_targets/; `grafx_fuzz::TARGETS` is the list everything else reads (the replay above,
+/// `cargo xtask fuzz`). The three must name the same targets.
+#[test]
+fn the_cargo_fuzz_bins_are_the_targets_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut listed: Vec<&str> = grafx_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
+    listed.sort_unstable();
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut bins: Vec<(String, String)> = manifest["bin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let field = |k: &str| b[k].as_str().unwrap().to_owned();
+            (field("name"), field("path"))
+        })
+        .collect();
+    bins.sort_unstable();
+    let names: Vec<&str> = bins.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, listed, "fuzz/Cargo.toml's [[bin]] names");
+    for (name, path) in &bins {
+        assert_eq!(path, &format!("fuzz_targets/{name}.rs"));
+    }
+    let mut files: Vec<String> = std::fs::read_dir(root.join("fuzz_targets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort_unstable();
+    let expected: Vec<String> = listed.iter().map(|n| format!("{n}.rs")).collect();
+    assert_eq!(files, expected, "fuzz/fuzz_targets/");
+}

@@ -177,6 +177,25 @@ export function selfOrigin() {
 }
 
 const options = (msg) => grafxError("invalid_options", msg);
+// The waits' defaults, in milliseconds: an output (render) and a preview.
+const WAIT_DEFAULTS = {
+  output: { timeoutMs: 300000, intervalMs: 1000 },
+  preview: { timeoutMs: 30000, intervalMs: 500 },
+};
+// `o[name]`, a duration in milliseconds: `fallback` when absent; otherwise a number above 0.
+// 0 has no meaning of its own (not "no timeout", not "the default"): it is refused, as in the
+// constructor's and `fetch`'s `timeoutMs`.
+const millis = (o, name, fallback) => {
+  const v = o[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw options(`${name} must be a number of milliseconds above 0`);
+  return v;
+};
+// A wait's options, checked, with `kind`'s defaults (see WAIT_DEFAULTS).
+const waitTiming = (o, kind) => ({
+  timeoutMs: millis(o, "timeoutMs", WAIT_DEFAULTS[kind].timeoutMs),
+  intervalMs: millis(o, "intervalMs", WAIT_DEFAULTS[kind].intervalMs),
+});
 const ID = (v, what) => {
   if (typeof v !== "string" || v === "") throw options(`${what} must be a non-empty string`);
   return encodeURIComponent(v);
@@ -255,9 +274,10 @@ export function resources(fetch, json, errorFrom) {
   // Polls `path` until it answers 200 (202, 204, or a 200 without a body: still running), with
   // progress, abort and an overall timeout that also bounds each request. Resolves to the
   // finished reply's JSON and URL (its links are relative to it when they come through the
-  // signer's proxy). `o.fallbackPath`: where to poll instead if the first poll fails.
+  // signer's proxy). `o.fallbackPath`: where to poll instead if the first poll fails. `o`'s
+  // `timeoutMs` and `intervalMs` have been checked by waitTiming.
   const poll = async (path, what, o, started) => {
-    const interval = o.intervalMs || 1000, timeout = o.timeoutMs || 300000;
+    const interval = o.intervalMs, timeout = o.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       const left = Math.max(1, timeout - (Date.now() - started));
       const res = await fetch(path, { signal: o.signal, timeoutMs: left }).catch((e) => {
@@ -322,8 +342,8 @@ export function resources(fetch, json, errorFrom) {
     }
     const query = q.toString();
     const path = `${kind}/${ID(id, "id")}/preview/${ID(type, "type")}${query ? `?${query}` : ""}`;
-    const timeoutMs = o.timeoutMs ?? 30000;
-    const res = await fetch(path, { signal: o.signal, timeoutMs, headers: { accept: "image/png, application/json" } });
+    const timing = waitTiming(o, "preview");
+    const res = await fetch(path, { signal: o.signal, timeoutMs: timing.timeoutMs, headers: { accept: "image/png, application/json" } });
     if (res.status === 200) return res.blob();
     if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
     const body = await res.json().catch(() => null);
@@ -332,7 +352,7 @@ export function resources(fetch, json, errorFrom) {
     // CHILI's docs name the poll under projects/ (the workshop's code, for both kinds) and
     // templates/ (the API table): projects/ first, the other if this environment refuses it.
     const tasks = (k) => `${k}/preview/tasks/${encodeURIComponent(taskId)}`;
-    const done = await poll(tasks("projects"), what, { intervalMs: 500, ...o, timeoutMs, taskId, fallbackPath: tasks("templates") }, started);
+    const done = await poll(tasks("projects"), what, { ...o, ...timing, taskId, fallbackPath: tasks("templates") }, started);
     return getFile(downloadLink(done, what), `${what} download`, o.signal, false);
   };
   const settings = async () => (await list("output/settings", { limit: 100 })).items;
@@ -363,7 +383,7 @@ export function resources(fetch, json, errorFrom) {
   // Polls the task (204 while running, or 202 from older versions); resolves to the download URL.
   const wait = async (taskId, o = {}) => {
     const id = ID(taskId, "taskId");
-    const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, taskId }, Date.now());
+    const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, ...waitTiming(o, "output"), taskId }, Date.now());
     return downloadLink(done, `output task ${taskId}`);
   };
   // Downloads a finished output by task id or by its `links.download` URL. CHILI keeps outputs
@@ -444,8 +464,8 @@ export function resources(fetch, json, errorFrom) {
       preview: async (id, size = "thumbnail", o = {}) => {
         const path = `media/${ID(id, "id")}/preview/${ID(size, "size")}`;
         const what = `media preview of ${id}`;
-        const started = Date.now(), timeout = o.timeoutMs ?? 30000;
-        let interval = o.intervalMs ?? 500;
+        const started = Date.now(), timing = waitTiming(o, "preview"), timeout = timing.timeoutMs;
+        let interval = timing.intervalMs;
         for (let attempt = 1; ; attempt++) {
           const left = Math.max(1, timeout - (Date.now() - started));
           const res = await fetch(path, { signal: o.signal, timeoutMs: left });
@@ -466,6 +486,8 @@ export function resources(fetch, json, errorFrom) {
       wait,
       download,
       render: async (format, body, o = {}) => {
+        // A bad duration is refused before a render starts: CHILI counts renders.
+        waitTiming(o, "output");
         const taskId = await create(format, body);
         const downloadUrl = await wait(taskId, o);
         return { taskId, downloadUrl, blob: await download(downloadUrl, o) };

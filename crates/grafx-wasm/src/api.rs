@@ -100,6 +100,21 @@ fn request(
     Ok(request)
 }
 
+/// A call's `timeoutMs`: none when absent; otherwise a number above 0. 0 is refused, as in the
+/// constructor and the waits (glue.js `millis`): it means neither "none" nor "at once".
+fn timeout_ms(init: &JsValue) -> Result<Option<f64>, GraFxError> {
+    let value = get(init, "timeoutMs");
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(ms) if ms.is_finite() && ms > 0.0 => Ok(Some(ms)),
+        _ => Err(GraFxError::options(
+            "timeoutMs must be a number of milliseconds above 0",
+        )),
+    }
+}
+
 /// A call's abort signal: the caller's `signal`, linked with `timeoutMs` when one is given.
 pub(crate) struct CallSignal {
     /// Held for the timeout; released when the call (or its body) is done.
@@ -114,7 +129,7 @@ impl CallSignal {
         // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting
         // it also stops reading the body. On the common path a call costs no more than a fetch.
         let user_signal = get(init, "signal");
-        let timeout = get(init, "timeoutMs").as_f64().filter(|t| *t > 0.0);
+        let timeout = timeout_ms(init)?;
         let linked = timeout.map(|t| LinkedSignal::new(&user_signal, t));
         let signal: Option<web_sys::AbortSignal> = match &linked {
             Some(l) => Some(l.signal.clone()),

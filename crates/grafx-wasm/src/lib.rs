@@ -103,7 +103,7 @@ export interface GraFxClientOptions {
   signerHeaders?: Record<string, string>;
   /** Returns your app's session token, sent to the signer as `Authorization: Bearer …`. */
   getSessionToken?: () => string | Promise<string>;
-  /** Timeout of the signer call in milliseconds (default 10000). */
+  /** Timeout of the signer call in milliseconds, 1 to 600000 (default 10000). */
   timeoutMs?: number;
   /**
    * Share tokens with other tabs and workers of this origin (default true): anonymous instances
@@ -138,7 +138,7 @@ export interface GraFxToken {
 
 /** `fetch` init, plus a timeout. */
 export interface GraFxRequestInit extends RequestInit {
-  /** Abort after this many milliseconds (none by default, like fetch). */
+  /** Abort after this many milliseconds, a number above 0 (none by default, like fetch). */
   timeoutMs?: number;
 }
 
@@ -223,7 +223,8 @@ export type OutputFormat = "pdf" | "png" | "jpg" | "gif" | "mp4" | "html";
 /** One poll of a task (previews and outputs): the task (empty for a media preview, which has no
  * task), the attempt, the time since the start. */
 export interface TaskProgress { taskId: string; attempt: number; elapsedMs: number; }
-/** Waiting for a task: poll interval, overall timeout, abort and progress. */
+/** Waiting for a task: poll interval (default 1000 ms), overall timeout (default 300000 ms), abort
+ * and progress. Durations are numbers of milliseconds above 0; 0 is refused (`invalid_options`). */
 export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: TaskProgress) => void; }
 /** Previews wait like outputs (default timeout 30 s, interval 500 ms). */
 export type PreviewOptions = WaitOptions;

@@ -23,6 +23,9 @@ use web_sys::RequestCredentials;
 
 use crate::error::GraFxError;
 
+/// The signer call's timeout when `timeoutMs` is not given, in milliseconds.
+const DEFAULT_SIGNER_TIMEOUT_MS: u32 = 10_000;
+
 /// How the signer call sends cookies: fetch's `credentials`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -62,7 +65,7 @@ pub struct ClientOptions {
     /// `Authorization: Bearer …`.
     #[serde(default, deserialize_with = "get_session_token")]
     pub get_session_token: Option<Function>,
-    /// Timeout of the signer call in milliseconds (default 10000).
+    /// Timeout of the signer call in milliseconds, 1 to 600,000 (default 10,000).
     #[serde(default, deserialize_with = "timeout_ms")]
     pub timeout_ms: Option<f64>,
     /// Share tokens with other tabs and workers of this origin (default true). Instances share
@@ -345,7 +348,7 @@ impl ClientOptions {
 
     fn timeout_ms(&self) -> Result<u32, GraFxError> {
         match self.timeout_ms {
-            None => Ok(10_000),
+            None => Ok(DEFAULT_SIGNER_TIMEOUT_MS),
             Some(ms) if (1.0..=600_000.0).contains(&ms) => Ok(ms as u32),
             Some(_) => Err(GraFxError::options(
                 "timeoutMs must be a number of milliseconds between 1 and 600000",

@@ -964,6 +964,27 @@ const tests = {
     setTimeout(() => ctrl.abort(), 150);
     await rejects(c.output.wait(task, { intervalMs: 100, signal: ctrl.signal }), "aborted", isErr);
     await rejects(c.output.wait(task, { intervalMs: 100, timeoutMs: 150 }), "timeout", isErr);
+    // A duration of 0, below 0 or not a number is refused before anything is sent, in every call
+    // that takes one: 0 means neither "no timeout" nor "the default".
+    const journaled = (await journal(env)).length;
+    for (const bad of [0, -1, NaN, "100"]) {
+      const calls = {
+        "output.wait timeoutMs": () => c.output.wait(task, { timeoutMs: bad }),
+        "output.wait intervalMs": () => c.output.wait(task, { intervalMs: bad }),
+        "output.render timeoutMs": () => c.output.render("pdf", { templateId: FLYER }, { timeoutMs: bad }),
+        "templates.preview timeoutMs": () => c.templates.preview(FLYER, "thumbnail", { timeoutMs: bad }),
+        "projects.preview intervalMs": () => c.projects.preview(FLYER, "thumbnail", { intervalMs: bad }),
+        "media.preview timeoutMs": () => c.media.preview("m1", "thumbnail", { timeoutMs: bad }),
+        "media.preview intervalMs": () => c.media.preview("m1", "thumbnail", { intervalMs: bad }),
+        "fetch timeoutMs": () => c.fetch("templates", { timeoutMs: bad }),
+      };
+      for (const [what, call] of Object.entries(calls)) {
+        const e = await rejects(call(), "invalid_options", isErr);
+        const field = what.split(" ")[1];
+        assert(e.message.includes(`${field} must be a number of milliseconds above 0`), `${what} ${bad}: ${e.message}`);
+      }
+    }
+    eq((await journal(env)).length, journaled, "nothing sent for a refused duration");
     c.dispose();
   },
 

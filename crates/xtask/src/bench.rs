@@ -427,6 +427,7 @@ fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chro
         .arg(root.join("tests/bench/browser.mjs"))
         .env("DEMO_URL", &demo.url)
         .env("CALLS", if quick { "100" } else { "1000" })
+        .env("CHROMIUM", crate::bootstrap::CHROMIUM)
         .env("PATH", &toolchain.path)
         .current_dir(root)
         .output()?;
