@@ -8,6 +8,10 @@ use clap::Parser;
 use grafx_emulator::{start, ClientSpec, EmulatorConfig, Settings};
 use tracing_subscriber::EnvFilter;
 
+// The signer's stop signal, written once (handlers installed before the URL is printed).
+#[path = "../../grafx-signer/src/shutdown.rs"]
+mod shutdown;
+
 /// A local CHILI GraFx: Auth0 token endpoint and Environment API with demo content.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -92,6 +96,8 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
         config.clients = args.clients;
     }
     let clients = config.clients.clone();
+    // Before the URL is printed: whoever reads it may stop the emulator at once.
+    let stop = shutdown::shutdown_signal();
     let running = start(config, args.listen).await?;
     let em = running.emulator();
     // First line: the base URL alone, for scripts. A reader that stops after it (a closed pipe)
@@ -110,26 +116,8 @@ async fn run(args: Args) -> Result<(), grafx_emulator::Error> {
         let mut out = std::io::stdout();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
 }

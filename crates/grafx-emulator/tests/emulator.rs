@@ -1253,6 +1253,46 @@ async fn the_binary_prints_its_base_url_and_serves() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ID:SECRET"));
 }
 
+#[test]
+fn a_sigterm_right_after_the_url_is_printed_stops_the_binary_cleanly() {
+    // Scripts and orchestrators stop the emulator with SIGTERM, possibly the moment it answers:
+    // without a handler the default action kills it (a signal exit, no "shutting down"). (The
+    // handler is installed before the URL is printed; the old lazy one was polled microseconds
+    // after the print, a window this test cannot hit, unlike the signer's.)
+    use std::io::{BufRead, Read};
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grafx-emulator"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        let mut logs = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut logs)
+            .unwrap();
+        assert!(
+            status.success(),
+            "exit after an early SIGTERM: {status}\n{logs}"
+        );
+        assert!(logs.contains("shutting down"), "{logs}");
+    }
+}
+
 #[tokio::test]
 async fn a_client_spec_with_custom_scopes_gets_exactly_those() {
     let config = EmulatorConfig::default().with_clients(vec![ClientSpec::new(

@@ -49,6 +49,7 @@ mod routes;
 mod secret;
 mod serve;
 mod server;
+mod shutdown;
 mod state;
 mod store;
 mod tls;
@@ -81,6 +82,7 @@ pub use redis_store::{RedisStore, StoreKey};
 pub use secret::ClientSecret;
 pub use serve::{serve, ServeOptions};
 pub use server::{app, ops_app};
+pub use shutdown::shutdown_signal;
 pub use state::AppState;
 pub use store::{
     CachedToken, Clock, MemoryStore, RefreshLock, StoreError, SystemClock, TokenStore,

@@ -134,7 +134,7 @@ fn banner(config: &SignerConfig, addr: SocketAddr) {
 async fn serve(args: &ConfigArgs) -> Result<(), Error> {
     let config = args.load()?;
     // Before the URL is printed: whoever reads it may stop the signer at once.
-    let stop = shutdown_signal();
+    let stop = grafx_signer::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     banner(&config, addr);
@@ -219,39 +219,6 @@ async fn reload_on_sighup(state: AppState) {
     }
     #[cfg(not(unix))]
     let _ = state;
-}
-
-/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the
-/// future is first polled: a SIGTERM that arrives while the first requests are served must
-/// start a graceful shutdown, not kill the process (the serve loop may poll its shutdown future
-/// only after accepting a connection).
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let (term, int) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate()).ok(),
-            signal(SignalKind::interrupt()).ok(),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! { () = wait(term) => {}, () = wait(int) => {} }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 async fn token(args: &ConfigArgs, integration: Option<String>) -> Result<(), Error> {
