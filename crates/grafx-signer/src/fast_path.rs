@@ -108,8 +108,9 @@ pub type SignerFuture<B> = Either<Ready<Result<Response, Infallible>>, Oneshot<R
 
 impl SignerService {
     /// The fast path's reply to `req` from `peer`, when it has one; `None` when the request is
-    /// the router's (and then nothing was counted or changed). For tests and diagnostics: serving
-    /// goes through [`serve`](crate::serve) or `tower::Service`.
+    /// the router's (and then nothing was counted or changed). A test hook (feature `testing`):
+    /// serving goes through [`serve`](crate::serve) or `tower::Service`.
+    #[cfg(feature = "testing")]
     pub fn fast_reply<B: axum::body::HttpBody>(
         &self,
         req: &Request<B>,

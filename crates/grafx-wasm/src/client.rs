@@ -79,12 +79,15 @@ pub(crate) struct Inner {
     signed_out_at: Cell<f64>,
 }
 
+#[cfg(feature = "testing")]
 thread_local! {
     /// Clients not yet freed, for `live_clients`.
     static LIVE: Cell<u32> = const { Cell::new(0) };
 }
 
-/// How many clients exist and are not yet freed (disposing is not freeing): a leak test's probe.
+/// How many clients exist and are not yet freed (disposing is not freeing): a leak test's probe
+/// (feature `testing`).
+#[cfg(feature = "testing")]
 pub fn live_clients() -> u32 {
     LIVE.with(Cell::get)
 }
@@ -123,6 +126,7 @@ impl Inner {
             peer_failure: RefCell::new(None),
             signed_out_at: Cell::new(0.0),
         });
+        #[cfg(feature = "testing")]
         LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
         if inner.opts.auto_refresh {
@@ -710,6 +714,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.dispose();
+        #[cfg(feature = "testing")]
         LIVE.with(|n| n.set(n.get().saturating_sub(1)));
     }
 }

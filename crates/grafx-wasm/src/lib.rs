@@ -44,7 +44,7 @@ use js_sys::{Function, Promise};
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 use wasm_bindgen::prelude::*;
 
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub use client::live_clients;
 pub use client::Stats;
 pub use error::{is_grafx_error, GraFxError};
