@@ -7,3 +7,7 @@
 //!
 //! The test page is served by wasm-bindgen's runner on another port, so every call is a real
 //! cross-origin request that Chromium subjects to CORS.
+//!
+//! Why a crate of its own: these tests check the emulator as a browser sees it, with no signer in
+//! between, so they belong to no other crate's suite. grafx-emulator (tokio, axum) cannot build
+//! for wasm32, and grafx-wasm's suites always go through the signer.
