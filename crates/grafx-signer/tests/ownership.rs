@@ -20,22 +20,6 @@ use grafx_signer::{
 };
 use serde_json::{json, Value};
 
-const ALLOW_OWNED: [&str; 13] = [
-    "GET templates/*/preview/*",
-    "GET templates/preview/tasks/**",
-    "GET projects",
-    "POST projects",
-    "GET projects/*",
-    "GET projects/*/document",
-    "PUT projects/*/document",
-    "GET projects/*/preview/*",
-    "GET projects/preview/tasks/**",
-    "POST output/*",
-    "GET output/tasks/*",
-    "GET output/tasks/*/download",
-    "GET output/settings",
-];
-
 fn data_dir() -> PathBuf {
     std::env::temp_dir().join(format!("grafx-owners-{}", rand::random::<u64>()))
 }
@@ -45,7 +29,13 @@ fn data_dir() -> PathBuf {
 fn isolated(dir: PathBuf) -> impl FnOnce(&mut SignerConfig) {
     move |c: &mut SignerConfig| {
         with_writer(|p| {
-            p.allow = ProxyAllowList::parse(ALLOW_OWNED).unwrap();
+            // Every path that reads or writes an owned project or output, previews included.
+            p.allow = ProxyAllowList::parse(
+                grafx_testkit::PROXY_ALLOW
+                    .into_iter()
+                    .chain(grafx_testkit::PROXY_ALLOW_PREVIEWS),
+            )
+            .unwrap();
             p.require_caller = true;
             p.shared_identity = false;
         })(c);

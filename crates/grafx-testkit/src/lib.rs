@@ -1,6 +1,8 @@
-//! Test support shared by the signer's integration tests, the benchmarks and the browser suites:
-//! one simulated clock, one way to describe an emulator client as an [`Integration`], and a
-//! private certificate authority for TLS tests ([`PrivateCa`]).
+//! Test support shared by the signer's integration tests, the demo, the benchmarks and the browser
+//! suites: one simulated clock, one way to describe an emulator client as an [`Integration`], the
+//! API proxy allow-lists the tests and the demo use, a running emulator and signer ([`Stack`]),
+//! the browser suites' fixtures ([`BrowserStack`]) and a private certificate authority for TLS
+//! tests ([`PrivateCa`]).
 //!
 //! ```no_run
 //! # fn run(em: &grafx_emulator::Emulator) {
@@ -11,9 +13,38 @@
 //! # }
 //! ```
 
+mod browser;
 mod private_ca;
+mod stack;
 
+pub use browser::{
+    fixture_config, is_fixture, BrowserStack, FAULT_MATRIX_INTEGRATIONS, FIXTURE_INTEGRATIONS,
+};
 pub use private_ca::PrivateCa;
+pub use stack::Stack;
+
+/// The API proxy's allow-list for a page that makes, reads, edits and renders projects: the
+/// writes a read-only browser token cannot make, and the reads that go with them.
+pub const PROXY_ALLOW: [&str; 8] = [
+    "POST projects",
+    "GET projects/*",
+    "GET projects/*/document",
+    "PUT projects/*/document",
+    "POST output/*",
+    "GET output/tasks/*",
+    "GET output/tasks/*/download",
+    "GET output/settings",
+];
+
+/// What a page that also lists its projects and shows previews adds to [`PROXY_ALLOW`] (the
+/// demo's pages): CHILI's previews answer 202 and are polled under `{kind}/preview/tasks/`.
+pub const PROXY_ALLOW_PREVIEWS: [&str; 5] = [
+    "GET projects",
+    "GET templates/*/preview/*",
+    "GET templates/preview/tasks/**",
+    "GET projects/*/preview/*",
+    "GET projects/preview/tasks/**",
+];
 
 /// Debian's Redis server, which `cargo xtask test` installs and the shared-store tests start on
 /// free ports.
@@ -84,6 +115,22 @@ pub fn emulator_integration(
         caller: None,
         proxy: None,
     }
+}
+
+/// [`emulator_integration`] for browsers at `origins`, limited to read scopes
+/// (`browser_scopes = "read-only"`), as the demo and the browser suites hand tokens to pages.
+/// The origins are checked first, so a bad list is an error rather than a panic.
+pub fn read_only_integration(
+    em: &Emulator,
+    name: &str,
+    client: &str,
+    origins: &str,
+) -> Result<Integration, grafx_signer::InvalidValue> {
+    OriginPolicy::parse_list(origins)?;
+    Ok(Integration {
+        browser_scopes: Some(grafx_signer::BrowserScopes::ReadOnly),
+        ..emulator_integration(em, name, client, Some(origins))
+    })
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ fn simulate_signer_48h() -> Result<(u64, u64)> {
         .await?;
         let e = em.emulator();
         let integration =
-            crate::browser::emulator_integration(e, "default", "demo-reader", ORIGIN)?;
+            grafx_testkit::read_only_integration(e, "default", "demo-reader", ORIGIN)?;
         // The signer's clock, moved in step with the emulator's.
         let clock = Arc::new(grafx_testkit::SimClock::default());
         let state = grafx_signer::AppState::with_parts(

@@ -9,22 +9,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use grafx_emulator::{start, EmulatorConfig, RunningEmulator};
 use grafx_signer::{AppState, ConfigArgs, SignerConfig};
-use tokio::runtime::Runtime;
 
 use crate::bootstrap::Toolchain;
-
-/// What the demo's `writer` proxy forwards: project creation, lists and reads, previews (whose
-/// finished task CHILI serves under `templates/preview/tasks/`), renders and their tasks.
-const DEMO_PROXY_ALLOW: [&str; 8] = [
-    "POST projects",
-    "GET projects",
-    "GET projects/**",
-    "GET templates/preview/tasks/**",
-    "PUT projects/*/document",
-    "POST output/*",
-    "GET output/tasks/**",
-    "GET output/settings",
-];
 
 /// Builds the web package and assembles `target/demo/` = `www/` + `pkg/`.
 pub(crate) fn build_site(root: &Path, toolchain: &Toolchain) -> Result<PathBuf> {
@@ -111,7 +97,13 @@ fn demo_writer(
         .with_audience(DEMO_SESSION_AUDIENCE),
     );
     writer.proxy = Some(grafx_signer::ProxyPolicy {
-        allow: grafx_signer::ProxyAllowList::parse(DEMO_PROXY_ALLOW)?,
+        // What the demo's pages do through the proxy: make, read and edit projects, list
+        // them, show previews and render (grafx_testkit's lists, shared with the tests).
+        allow: grafx_signer::ProxyAllowList::parse(
+            grafx_testkit::PROXY_ALLOW
+                .into_iter()
+                .chain(grafx_testkit::PROXY_ALLOW_PREVIEWS),
+        )?,
         allowed_origins: grafx_signer::OriginPolicy::parse_list(origins)?,
         quotas: vec![grafx_signer::ProxyQuota {
             rule: grafx_signer::ProxyRule::parse("POST output/*")?,
@@ -126,10 +118,7 @@ fn demo_writer(
 
 /// A running demo.
 pub(crate) struct DemoStack {
-    runtime: Option<Runtime>,
-    emulator: Option<RunningEmulator>,
-    server: Option<tokio::task::JoinHandle<()>>,
-    state: Option<AppState>,
+    stack: grafx_testkit::Stack,
     /// The page URL.
     pub(crate) url: String,
     /// The emulator's base URL (none with `--chili`).
@@ -143,74 +132,73 @@ struct FromEnv {
     config: ConfigArgs,
 }
 
+/// The demo's signer configuration, against real CHILI: the signer's environment variables, with
+/// the demo's origins and site.
+fn chili_config(origins: String, site: PathBuf) -> Result<SignerConfig> {
+    let mut args = FromEnv::parse_from(["demo"]).config;
+    args.allowed_origins = Some(origins);
+    args.static_dir = Some(site);
+    args.load()
+        .context("the signer's configuration (GRAFX_* environment variables)")
+}
+
+/// The demo's signer configuration on the emulator: a read-only `default` for the pages, and
+/// the `writer` behind the API proxy for the signed-in demo user.
+fn emulator_config(
+    emulator: &RunningEmulator,
+    origins: &str,
+    site: PathBuf,
+) -> Result<SignerConfig> {
+    let reader = grafx_testkit::read_only_integration(
+        emulator.emulator(),
+        "default",
+        "demo-reader",
+        origins,
+    )?;
+    let mut config = SignerConfig::single(reader);
+    // "New project" and "Render" write, which the page's read-only token cannot: they go
+    // through the signer's API proxy with the `writer` integration, whose token stays on the
+    // server, as the signed-in demo user.
+    let secret = format!("demo-session-{:032x}", rand::random::<u128>());
+    sign_in(&site, &secret)?;
+    let writer = demo_writer(emulator, origins, &secret)?;
+    config.data_dir = Some(std::env::temp_dir().join(format!("grafx-demo-{}", std::process::id())));
+    config.integrations.insert("writer".into(), writer);
+    config.static_dir = Some(site);
+    config.rate_limit_per_minute = 600;
+    Ok(config)
+}
+
 impl DemoStack {
     /// Starts the demo on `listen` (port 0: any free port).
     pub(crate) fn start(site: PathBuf, listen: SocketAddr, chili: bool) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let (emulator, state, server, url) = runtime.block_on(async {
+        let runtime = grafx_testkit::Stack::runtime()?;
+        let (emulator, state, listener) = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| {
                     format!("cannot listen on {listen}; pick another address with --listen")
                 })?;
-            let addr = listener.local_addr()?;
-            let origins = format!("http://127.0.0.1:{p},http://localhost:{p}", p = addr.port());
+            let port = listener.local_addr()?.port();
+            let origins = format!("http://127.0.0.1:{port},http://localhost:{port}");
             let (emulator, config) = if chili {
-                let mut args = FromEnv::parse_from(["demo"]).config;
-                args.allowed_origins = Some(origins);
-                args.static_dir = Some(site);
-                (
-                    None,
-                    args.load()
-                        .context("the signer's configuration (GRAFX_* environment variables)")?,
-                )
+                (None, chili_config(origins, site)?)
             } else {
                 let emulator = start(EmulatorConfig::default(), "127.0.0.1:0".parse()?).await?;
-                let reader = crate::browser::emulator_integration(
-                    emulator.emulator(),
-                    "default",
-                    "demo-reader",
-                    &origins,
-                )?;
-                let mut config = SignerConfig::single(reader);
-                // "New project" and "Render" write, which the page's read-only token cannot: they
-                // go through the signer's API proxy with the `writer` integration, whose token
-                // stays on the server, as the signed-in demo user.
-                let secret = format!("demo-session-{:032x}", rand::random::<u128>());
-                sign_in(&site, &secret)?;
-                let writer = demo_writer(&emulator, &origins, &secret)?;
-                config.data_dir =
-                    Some(std::env::temp_dir().join(format!("grafx-demo-{}", std::process::id())));
-                config.integrations.insert("writer".into(), writer);
-                config.static_dir = Some(site);
-                config.rate_limit_per_minute = 600;
+                let config = emulator_config(&emulator, &origins, site)?;
                 (Some(emulator), config)
             };
             let state = AppState::new(config)?;
             state.start_refreshers();
-            let options = state.config().serve_options();
-            // What the binary serves: the router behind the token fast path.
-            let router = grafx_signer::SignerService::new(state.clone());
-            let server = tokio::spawn(async move {
-                let _ =
-                    grafx_signer::serve(listener, router, options, std::future::pending()).await;
-            });
-            anyhow::Ok((
-                emulator,
-                state,
-                server,
-                format!("http://127.0.0.1:{}/", addr.port()),
-            ))
+            anyhow::Ok((emulator, state, listener))
         })?;
+        let url = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
         let emulator_url = emulator.as_ref().map(|e| e.base_url().to_owned());
+        // What the binary serves: the router behind the token fast path.
+        let service = grafx_signer::SignerService::new(state.clone());
+        let stack = grafx_testkit::Stack::serve(runtime, emulator, state, service, listener);
         Ok(Self {
-            runtime: Some(runtime),
-            emulator,
-            server: Some(server),
-            state: Some(state),
+            stack,
             url,
             emulator_url,
         })
@@ -218,37 +206,14 @@ impl DemoStack {
 
     /// Runs until Ctrl-C.
     pub(crate) fn wait_for_ctrl_c(&self) {
-        if let Some(rt) = &self.runtime {
-            rt.block_on(async {
-                let _ = tokio::signal::ctrl_c().await;
-            });
-        }
+        self.stack.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
     }
 
     /// Stops everything.
-    pub(crate) fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(state) = self.state.take() {
-            state.stop_refreshers();
-        }
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
-        if let Some(rt) = self.runtime.take() {
-            if let Some(em) = self.emulator.take() {
-                rt.block_on(em.stop());
-            }
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for DemoStack {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub(crate) fn stop(self) {
+        self.stack.stop();
     }
 }
 

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
-use crate::browser::{free_port, BrowserStack};
+use crate::browser::free_port;
 use crate::tally::Tally;
+use grafx_testkit::BrowserStack;
 
 struct StepResult {
     name: String,

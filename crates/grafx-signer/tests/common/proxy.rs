@@ -12,16 +12,9 @@ use super::{http, Harness, ORIGIN};
 pub const TEMPLATE: &str = "7a1c0e4d-0000-4000-8000-000000000001";
 pub const HS_SECRET: &str = "an-app-session-secret-of-at-least-32-bytes";
 
-/// The issue's allow-list.
-pub const ALLOW: [&str; 7] = [
-    "POST projects",
-    "GET projects/*",
-    "PUT projects/*/document",
-    "POST output/*",
-    "GET output/tasks/*",
-    "GET output/tasks/*/download",
-    "GET output/settings",
-];
+/// The issue's allow-list, with the document read that goes with its write (grafx-testkit's,
+/// shared with the browser suites).
+pub const ALLOW: [&str; 8] = grafx_testkit::PROXY_ALLOW;
 
 pub fn proxy_policy() -> ProxyPolicy {
     ProxyPolicy {
