@@ -206,6 +206,31 @@ fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
     })
 }
 
+/// How long and how often each load runs.
+struct Plan {
+    secs: u32,
+    repeats: usize,
+    conns: &'static [u32],
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                secs: 1,
+                repeats: 1,
+                conns: &[16],
+            }
+        } else {
+            Self {
+                secs: 5,
+                repeats: 3,
+                conns: &[1, 16, 64, 256],
+            }
+        }
+    }
+}
+
 /// `cargo xtask bench`.
 /// Runs every benchmark; with `check`, fails (returns `false`) when a target was missed.
 pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Result<bool> {
@@ -214,78 +239,147 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
     let bin = |name: &str| root.join("target/release").join(name);
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
-    let (secs, repeats, conns): (u32, usize, &[u32]) = if quick {
-        (1, 1, &[16])
-    } else {
-        (5, 3, &[1, 16, 64, 256])
-    };
-    let script = post_script(&out_dir)?;
-
-    // --- Throughput and latency ---------------------------------------------------------------
+    let plan = Plan::new(quick);
     let emulator = start_emulator(&bin)?;
-    let signer = start_signer(&bin, &emulator.url, &[])?;
-    std::thread::sleep(Duration::from_millis(300));
-    let idle_rss = signer.rss_kb();
-    let token = post_token(&signer.url)?;
-    std::fs::write(out_dir.join("token.json"), token.to_string())?;
-    let token_path = out_dir.join("token.json").display().to_string();
-    let baseline = Server::start(&bin("bench-baseline"), &["127.0.0.1:0", &token_path], &[])?;
-    let baseline_loop = Server::start(
-        &bin("bench-baseline"),
-        &["127.0.0.1:0", &token_path, "signer-loop"],
-        &[],
-    )?;
-    let node = Server::start(
-        Path::new("node"),
-        &[&root
-            .join("tests/bench/node-broker.mjs")
-            .display()
-            .to_string()],
-        &node_env(&emulator.url),
-    )?;
-    post_token(&node.url)?;
-    // The same signer with its token store in Redis (issue 8): the hot path reads the replica's
-    // own copy, so the shared store should cost nothing per request.
-    let redis = RedisChild::start()?;
-    let key_file = out_dir.join("redis.key");
-    std::fs::write(&key_file, format!("{:064x}", 0xfeed_u128))?;
-    let signer_redis = start_signer(
+    let tokens = token_throughput(root, &bin, &out_dir, &emulator.url, &plan)?;
+    let upstream = upstream_economy(root, &bin, &emulator.url)?;
+    drop(emulator);
+    let proxy = Measured::from(crate::proxy_bench::run(
         &bin,
-        &emulator.url,
-        &[
-            ("SIGNER_REDIS_URL", redis.url.clone()),
-            ("SIGNER_REDIS_KEY_FILE", key_file.display().to_string()),
-        ],
-    )?;
-    post_token(&signer_redis.url)?;
-    let servers =
+        &out_dir,
+        plan.secs,
+        plan.repeats,
+        conns_proxy(quick),
+    ));
+    let browser = Browser {
+        sizes: Measured::from(package_sizes(root, &toolchain)),
+        chromium: Measured::from(browser_bench(root, &toolchain, quick)),
+    };
+    let results = BenchResults {
+        machine: Machine::this(),
+        settings: RunSettings {
+            seconds_per_run: plan.secs,
+            repeats: plan.repeats,
+            signer_log_level: SIGNER_LOG_LEVEL.into(),
+        },
+        throughput: tokens.throughput,
+        upstream,
+        browser,
+        signer_rss_kb: tokens.rss,
+        proxy: Some(proxy),
+    };
+    report(root, &out_dir, &results, quick, check)
+}
+
+/// The token servers side by side: the bare handlers, the signer (memory and Redis store) and
+/// the Node broker, each loaded in turn.
+struct TokenServers {
+    baseline: Server,
+    baseline_loop: Server,
+    signer: Server,
+    signer_redis: Server,
+    node: Server,
+    /// Kept running while `signer_redis` is.
+    _redis: RedisChild,
+    /// The signer's RSS (KB) once started, before its first request.
+    idle_rss: u64,
+}
+
+impl TokenServers {
+    fn start(
+        root: &Path,
+        bin: &dyn Fn(&str) -> std::path::PathBuf,
+        out_dir: &Path,
+        emulator: &str,
+    ) -> Result<Self> {
+        let signer = start_signer(bin, emulator, &[])?;
+        std::thread::sleep(Duration::from_millis(300));
+        let idle_rss = signer.rss_kb();
+        let token = post_token(&signer.url)?;
+        std::fs::write(out_dir.join("token.json"), token.to_string())?;
+        let token_path = out_dir.join("token.json").display().to_string();
+        let baseline = Server::start(&bin("bench-baseline"), &["127.0.0.1:0", &token_path], &[])?;
+        let baseline_loop = Server::start(
+            &bin("bench-baseline"),
+            &["127.0.0.1:0", &token_path, "signer-loop"],
+            &[],
+        )?;
+        let node_script = root.join("tests/bench/node-broker.mjs");
+        let node = Server::start(
+            Path::new("node"),
+            &[&node_script.display().to_string()],
+            &node_env(emulator),
+        )?;
+        post_token(&node.url)?;
+        // The same signer with its token store in Redis (issue 8): the hot path reads the
+        // replica's own copy, so the shared store should cost nothing per request.
+        let redis = RedisChild::start()?;
+        let key_file = out_dir.join("redis.key");
+        std::fs::write(&key_file, format!("{:064x}", 0xfeed_u128))?;
+        let signer_redis = start_signer(
+            bin,
+            emulator,
+            &[
+                ("SIGNER_REDIS_URL", redis.url.clone()),
+                ("SIGNER_REDIS_KEY_FILE", key_file.display().to_string()),
+            ],
+        )?;
+        post_token(&signer_redis.url)?;
+        Ok(Self {
+            baseline,
+            baseline_loop,
+            signer,
+            signer_redis,
+            node,
+            _redis: redis,
+            idle_rss,
+        })
+    }
+
+    /// Each server with its name, in `SERVERS` order.
+    fn named(&self) -> Vec<(&'static str, &Server)> {
         SERVERS
             .into_iter()
-            .zip([&baseline, &baseline_loop, &signer, &signer_redis, &node]);
-    let servers: Vec<_> = servers.collect();
+            .zip([
+                &self.baseline,
+                &self.baseline_loop,
+                &self.signer,
+                &self.signer_redis,
+                &self.node,
+            ])
+            .collect()
+    }
+}
+
+/// Cached `POST /token` figures per connection count, and the signer's memory.
+struct TokenFigures {
+    throughput: std::collections::BTreeMap<u32, std::collections::BTreeMap<String, ServerRuns>>,
+    rss: SignerRss,
+}
+
+/// Throughput and latency of every token server at each connection count, rounds alternating
+/// between servers; the signer's RSS idle and at its peak under each load.
+fn token_throughput(
+    root: &Path,
+    bin: &dyn Fn(&str) -> std::path::PathBuf,
+    out_dir: &Path,
+    emulator: &str,
+    plan: &Plan,
+) -> Result<TokenFigures> {
+    let script = post_script(out_dir)?;
+    let servers = TokenServers::start(root, bin, out_dir, emulator)?;
+    let named = servers.named();
     let mut throughput = std::collections::BTreeMap::new();
-    let mut load_rss = std::collections::BTreeMap::new();
-    for &c in conns {
-        let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); servers.len()];
-        for _ in 0..repeats {
-            for (i, (name, server)) in servers.iter().enumerate() {
-                let sampling = Arc::new(AtomicBool::new(true));
-                let peak = Arc::new(AtomicU64::new(0));
-                let sampler = (*name == SIGNER).then(|| {
-                    let (s, p, pid) = (sampling.clone(), peak.clone(), server.child.id());
-                    std::thread::spawn(move || {
-                        while s.load(Ordering::Relaxed) {
-                            p.fetch_max(rss_kb(pid), Ordering::Relaxed);
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    })
-                });
-                let (rps, p50, p99) = wrk(&server.url, c, secs, &script)?;
-                sampling.store(false, Ordering::Relaxed);
-                if let Some(t) = sampler {
-                    let _ = t.join();
-                    let seen: &mut u64 = load_rss.entry(c).or_default();
-                    *seen = (*seen).max(peak.load(Ordering::Relaxed));
+    let mut peak_under_load_by_connections = std::collections::BTreeMap::new();
+    for &c in plan.conns {
+        let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); named.len()];
+        for _ in 0..plan.repeats {
+            for (i, (name, server)) in named.iter().enumerate() {
+                let sample_rss = *name == SIGNER;
+                let (rps, p50, p99, peak) = wrk_sampled(server, sample_rss, c, plan.secs, &script)?;
+                if sample_rss {
+                    let seen: &mut u64 = peak_under_load_by_connections.entry(c).or_default();
+                    *seen = (*seen).max(peak);
                 }
                 println!("xtask: bench {name:<20} c={c:<3} {rps:>10.0} req/s  p50 {p50:>8.0} µs  p99 {p99:>8.0} µs");
                 runs[i][0].push(rps);
@@ -293,92 +387,111 @@ pub(crate) fn run(root: &Path, install: bool, quick: bool, check: bool) -> Resul
                 runs[i][2].push(p99);
             }
         }
-        let row = servers
+        let row = named
             .iter()
             .zip(&runs)
             .map(|((name, _), r)| ((*name).to_owned(), ServerRuns::of(r)))
             .collect();
         throughput.insert(c, row);
     }
-    drop((baseline, baseline_loop, signer, signer_redis, node, redis));
+    Ok(TokenFigures {
+        throughput,
+        rss: SignerRss {
+            idle: servers.idle_rss,
+            peak_under_load_by_connections,
+        },
+    })
+}
 
-    // --- Upstream economy -----------------------------------------------------------------------
-    let cold =
-        |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| -> Result<ColdBurst> {
-            emulator_post(&emulator.url, "reset", json!({}))?;
-            emulator_post(&emulator.url, "settings", json!({ "token_rate_limit": 0 }))?;
-            let server = Server::start(program, args, &env)?;
-            let ok = burst(&server.url, 1000)?;
-            std::thread::sleep(Duration::from_millis(200));
-            let upstream_calls = emulator_stats(&emulator.url)?.token_requests;
-            Ok(ColdBurst {
-                upstream_calls,
-                succeeded: ok,
-            })
-        };
-    let mut signer_cold_env = signer_env(&emulator.url, "127.0.0.1:0");
+/// One wrk run against `server`: req/s, p50 and p99 (µs), and the server's peak RSS (KB) when
+/// `sample_rss` (sampled every 100 ms; 0 otherwise).
+fn wrk_sampled(
+    server: &Server,
+    sample_rss: bool,
+    conns: u32,
+    secs: u32,
+    script: &Path,
+) -> Result<(f64, f64, f64, u64)> {
+    let sampling = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = sample_rss.then(|| {
+        let (s, p, pid) = (sampling.clone(), peak.clone(), server.child.id());
+        std::thread::spawn(move || {
+            while s.load(Ordering::Relaxed) {
+                p.fetch_max(rss_kb(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    });
+    let measured = wrk(&server.url, conns, secs, script);
+    sampling.store(false, Ordering::Relaxed);
+    if let Some(t) = sampler {
+        let _ = t.join();
+    }
+    let (rps, p50, p99) = measured?;
+    Ok((rps, p50, p99, peak.load(Ordering::Relaxed)))
+}
+
+/// Upstream token calls: 1000 concurrent cold requests, and 48 simulated hours, for the signer
+/// and the Node broker.
+fn upstream_economy(
+    root: &Path,
+    bin: &dyn Fn(&str) -> std::path::PathBuf,
+    emulator: &str,
+) -> Result<Upstream> {
+    let cold = |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| {
+        emulator_post(emulator, "reset", json!({}))?;
+        emulator_post(emulator, "settings", json!({ "token_rate_limit": 0 }))?;
+        let server = Server::start(program, args, &env)?;
+        let succeeded = burst(&server.url, 1000)?;
+        std::thread::sleep(Duration::from_millis(200));
+        let upstream_calls = emulator_stats(emulator)?.token_requests;
+        anyhow::Ok(ColdBurst {
+            upstream_calls,
+            succeeded,
+        })
+    };
+    let mut signer_cold_env = signer_env(emulator, "127.0.0.1:0");
     signer_cold_env.push(("SIGNER_UPSTREAM_RETRIES", "0".into()));
     let signer_cold = cold(&bin("grafx-signer"), &[], signer_cold_env)?;
     let node_script = root
         .join("tests/bench/node-broker.mjs")
         .display()
         .to_string();
-    let node_cold = cold(Path::new("node"), &[&node_script], node_env(&emulator.url))?;
+    let node_cold = cold(Path::new("node"), &[&node_script], node_env(emulator))?;
     let (signer_48h, signer_served) = simulate_signer_48h()?;
-    let node_server = Server::start(Path::new("node"), &[&node_script], &node_env(&emulator.url))?;
-    let (node_48h, node_served) = simulate_node_48h(&node_server.url, &emulator.url)?;
-    drop(node_server);
-    drop(emulator);
-
-    // --- The API proxy against nginx -------------------------------------------------------------
-    let proxy = Measured::from(crate::proxy_bench::run(
-        &bin,
-        &out_dir,
-        secs,
-        repeats,
-        conns_proxy(quick),
-    ));
-
-    // --- Browser --------------------------------------------------------------------------------
-    let browser = Browser {
-        sizes: Measured::from(package_sizes(root, &toolchain)),
-        chromium: Measured::from(browser_bench(root, &toolchain, quick)),
-    };
-
-    let results = BenchResults {
-        machine: Machine::this(),
-        settings: RunSettings {
-            seconds_per_run: secs,
-            repeats,
-            signer_log_level: SIGNER_LOG_LEVEL.into(),
+    let node_server = Server::start(Path::new("node"), &[&node_script], &node_env(emulator))?;
+    let (node_48h, node_served) = simulate_node_48h(&node_server.url, emulator)?;
+    Ok(Upstream {
+        cold_1000: Compared {
+            signer: signer_cold,
+            node: node_cold,
         },
-        throughput,
-        upstream: Upstream {
-            cold_1000: Compared {
-                signer: signer_cold,
-                node: node_cold,
+        simulated_48h: Compared {
+            signer: Simulated {
+                upstream_calls: signer_48h,
+                requests: signer_served,
             },
-            simulated_48h: Compared {
-                signer: Simulated {
-                    upstream_calls: signer_48h,
-                    requests: signer_served,
-                },
-                node: Simulated {
-                    upstream_calls: node_48h,
-                    requests: node_served,
-                },
+            node: Simulated {
+                upstream_calls: node_48h,
+                requests: node_served,
             },
         },
-        browser,
-        signer_rss_kb: SignerRss {
-            idle: idle_rss,
-            peak_under_load_by_connections: load_rss,
-        },
-        proxy: Some(proxy),
-    };
+    })
+}
+
+/// Writes `target/bench/results.{json,md}` (and, for a full run, the published copies) and
+/// prints the missed targets; false when `check` and one was missed.
+fn report(
+    root: &Path,
+    out_dir: &Path,
+    results: &BenchResults,
+    quick: bool,
+    check: bool,
+) -> Result<bool> {
     std::fs::write(
         out_dir.join("results.json"),
-        serde_json::to_string_pretty(&results)?,
+        serde_json::to_string_pretty(results)?,
     )?;
     let md = results.markdown();
     std::fs::write(out_dir.join("results.md"), &md)?;

@@ -96,6 +96,57 @@ fn apt_install(packages: &[&str], root: &Path, path: &OsString) -> Result<()> {
     run(cmd, &install, root, path)
 }
 
+/// One thing the steps need: what it is, whether it is already here, and how to install it.
+struct Requirement {
+    what: String,
+    present: bool,
+    install: Box<dyn Fn() -> Result<()>>,
+}
+
+/// Where the installers run: the repository and the PATH the steps will use.
+#[derive(Clone)]
+struct Installer {
+    root: PathBuf,
+    path: OsString,
+}
+
+impl Installer {
+    fn requirement(
+        &self,
+        what: impl Into<String>,
+        present: bool,
+        cmd: &'static str,
+        args: &[&str],
+    ) -> Requirement {
+        let (this, args) = (
+            self.clone(),
+            args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+        );
+        Requirement {
+            what: what.into(),
+            present,
+            install: Box::new(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(cmd, &args, &this.root, &this.path)
+            }),
+        }
+    }
+
+    fn debian(
+        &self,
+        what: impl Into<String>,
+        present: bool,
+        packages: &'static [&'static str],
+    ) -> Requirement {
+        let this = self.clone();
+        Requirement {
+            what: what.into(),
+            present,
+            install: Box::new(move || apt_install(packages, &this.root, &this.path)),
+        }
+    }
+}
+
 /// Checks every tool, installing what is missing when `install` is set.
 pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
     let home = std::env::var_os("HOME")
@@ -108,132 +159,27 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
     let path = std::env::join_paths(dirs).context("building PATH")?;
     // Look tools up on the PATH the steps will use.
     std::env::set_var("PATH", &path);
-    let mut missing = Vec::new();
-    let mut need = |what: String, fix: &dyn Fn() -> Result<()>| -> Result<()> {
-        if install {
-            println!("xtask: installing {what}");
-            fix()
-        } else {
-            missing.push(what);
-            Ok(())
-        }
+    let installer = Installer {
+        root: root.to_owned(),
+        path: path.clone(),
     };
-
-    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !targets
-        .lines()
-        .any(|t| t.trim() == "wasm32-unknown-unknown")
-    {
-        need("the wasm32-unknown-unknown target".into(), &|| {
-            run(
-                "rustup",
-                &["target", "add", "wasm32-unknown-unknown"],
-                root,
-                &path,
-            )
-        })?;
-    }
-    if !targets.lines().any(|t| t.trim() == crate::dist::MUSL) {
-        need(
-            format!("the {} target (the static signer)", crate::dist::MUSL),
-            &|| run("rustup", &["target", "add", crate::dist::MUSL], root, &path),
-        )?;
-    }
-    if !Path::new(MUSL_GCC).exists() {
-        need(
-            "musl-tools (Debian package: musl-gcc, for the static signer's C parts)".into(),
-            &|| apt_install(&["musl-tools"], root, &path),
-        )?;
-    }
-    if output("cargo", &["fmt", "--version"]).is_none()
-        || output("cargo", &["clippy", "--version"]).is_none()
-    {
-        need("rustfmt and clippy".into(), &|| {
-            run(
-                "rustup",
-                &["component", "add", "rustfmt", "clippy"],
-                root,
-                &path,
-            )
-        })?;
-    }
-    let wasm_pack = output("wasm-pack", &["--version"]).unwrap_or_default();
-    if wasm_pack != format!("wasm-pack {WASM_PACK_VERSION}") {
-        need(
-            format!("wasm-pack {WASM_PACK_VERSION} (found `{wasm_pack}`)"),
-            &|| {
-                run(
-                    "cargo",
-                    &[
-                        "install",
-                        "wasm-pack",
-                        "--version",
-                        WASM_PACK_VERSION,
-                        "--locked",
-                        "--force",
-                    ],
-                    root,
-                    &path,
-                )
-            },
-        )?;
-    }
-    let bindgen = locked_wasm_bindgen_version(root)?;
-    let found = output("wasm-bindgen", &["--version"]).unwrap_or_default();
-    let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
-    if found != format!("wasm-bindgen {bindgen}") || !runner.ends_with(&bindgen) {
-        let exact = format!("={bindgen}");
-        need(
-            format!("wasm-bindgen-cli {bindgen} (found `{found}`)"),
-            &|| {
-                // Not --locked: the CLI's lockfile pins a crate version this registry lacks.
-                run(
-                    "cargo",
-                    &[
-                        "install",
-                        "wasm-bindgen-cli",
-                        "--version",
-                        &exact,
-                        "--force",
-                    ],
-                    root,
-                    &path,
-                )
-            },
-        )?;
-    }
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        need(
-            "Chromium and ChromeDriver (Debian packages)".into(),
-            &|| apt_install(&["chromium", "chromium-driver"], root, &path),
-        )?;
-    }
-    if !Path::new("/usr/bin/curl").exists() {
-        need(
-            "curl (Debian package, for the README's emulator example)".into(),
-            &|| apt_install(&["curl"], root, &path),
-        )?;
-    }
-    if !Path::new(REDIS_SERVER).exists() || !Path::new("/usr/bin/openssl").exists() {
-        need(
-            "redis-server and openssl (Debian packages, for the shared-store tests and the TLS certificates of those and of the empty-root check)".into(),
-            &|| apt_install(&["redis-server", "openssl"], root, &path),
-        )?;
-    }
-    if output("node", &["--version"]).is_none() || output("npm", &["--version"]).is_none() {
-        need("Node.js and npm (Debian packages)".into(), &|| {
-            apt_install(&["nodejs", "npm"], root, &path)
-        })?;
-    }
-    if npm_ci_needed(root) {
-        need("npm dev tools (npm ci)".into(), &|| {
-            run(
-                "npm",
-                &["ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                root,
-                &path,
-            )
-        })?;
+    let mut requirements = rust_requirements(&installer);
+    requirements.extend(wasm_requirements(&installer)?);
+    requirements.extend(debian_requirements(&installer));
+    requirements.push(installer.requirement(
+        "npm dev tools (npm ci)",
+        !npm_ci_needed(root),
+        "npm",
+        &["ci", "--no-audit", "--no-fund", "--loglevel=error"],
+    ));
+    let mut missing = Vec::new();
+    for r in requirements.into_iter().filter(|r| !r.present) {
+        if install {
+            println!("xtask: installing {}", r.what);
+            (r.install)()?;
+        } else {
+            missing.push(r.what);
+        }
     }
     if !missing.is_empty() {
         bail!(
@@ -242,6 +188,103 @@ pub(crate) fn ensure(root: &Path, install: bool) -> Result<Toolchain> {
         );
     }
     Ok(Toolchain { path })
+}
+
+/// The Rust targets (wasm32, musl) and components (rustfmt, clippy).
+fn rust_requirements(i: &Installer) -> Vec<Requirement> {
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    let has_target = |name: &str| targets.lines().any(|t| t.trim() == name);
+    let musl = crate::dist::MUSL;
+    vec![
+        i.requirement(
+            "the wasm32-unknown-unknown target",
+            has_target("wasm32-unknown-unknown"),
+            "rustup",
+            &["target", "add", "wasm32-unknown-unknown"],
+        ),
+        i.requirement(
+            format!("the {musl} target (the static signer)"),
+            has_target(musl),
+            "rustup",
+            &["target", "add", musl],
+        ),
+        i.requirement(
+            "rustfmt and clippy",
+            output("cargo", &["fmt", "--version"]).is_some()
+                && output("cargo", &["clippy", "--version"]).is_some(),
+            "rustup",
+            &["component", "add", "rustfmt", "clippy"],
+        ),
+    ]
+}
+
+/// wasm-pack at its pin, and wasm-bindgen-cli at Cargo.lock's wasm-bindgen (not `--locked`: the
+/// CLI's lockfile pins a crate version this registry lacks).
+fn wasm_requirements(i: &Installer) -> Result<Vec<Requirement>> {
+    let wasm_pack = output("wasm-pack", &["--version"]).unwrap_or_default();
+    let bindgen = locked_wasm_bindgen_version(&i.root)?;
+    let found = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
+    let exact = format!("={bindgen}");
+    Ok(vec![
+        i.requirement(
+            format!("wasm-pack {WASM_PACK_VERSION} (found `{wasm_pack}`)"),
+            wasm_pack == format!("wasm-pack {WASM_PACK_VERSION}"),
+            "cargo",
+            &[
+                "install",
+                "wasm-pack",
+                "--version",
+                WASM_PACK_VERSION,
+                "--locked",
+                "--force",
+            ],
+        ),
+        i.requirement(
+            format!("wasm-bindgen-cli {bindgen} (found `{found}`)"),
+            found == format!("wasm-bindgen {bindgen}") && runner.ends_with(&bindgen),
+            "cargo",
+            &[
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &exact,
+                "--force",
+            ],
+        ),
+    ])
+}
+
+/// Debian's packages: musl-tools, Chromium and its driver, curl, redis-server and openssl, Node.
+fn debian_requirements(i: &Installer) -> Vec<Requirement> {
+    let exists = |p: &str| Path::new(p).exists();
+    vec![
+        i.debian(
+            "musl-tools (Debian package: musl-gcc, for the static signer's C parts)",
+            exists(MUSL_GCC),
+            &["musl-tools"],
+        ),
+        i.debian(
+            "Chromium and ChromeDriver (Debian packages)",
+            exists(CHROMIUM) && exists(CHROMEDRIVER),
+            &["chromium", "chromium-driver"],
+        ),
+        i.debian(
+            "curl (Debian package, for the README's emulator example)",
+            exists("/usr/bin/curl"),
+            &["curl"],
+        ),
+        i.debian(
+            "redis-server and openssl (Debian packages, for the shared-store tests and the TLS certificates of those and of the empty-root check)",
+            exists(REDIS_SERVER) && exists("/usr/bin/openssl"),
+            &["redis-server", "openssl"],
+        ),
+        i.debian(
+            "Node.js and npm (Debian packages)",
+            output("node", &["--version"]).is_some() && output("npm", &["--version"]).is_some(),
+            &["nodejs", "npm"],
+        ),
+    ]
 }
 
 /// `npm ci` is needed when node_modules is absent or older than the lock file.

@@ -93,6 +93,120 @@ enum Check {
     NearExpiry(String),
 }
 
+impl SoakTally {
+    /// Counts one reply (a token and its time left, or what was wrong), and says which check
+    /// the token needs: each new token once, and once more when served near its expiry.
+    fn record(&mut self, reply: Result<(String, u64), String>) -> Option<Check> {
+        self.replies += 1;
+        let (token, secs_left) = match reply {
+            Err(e) => {
+                self.invalid.push(e);
+                return None;
+            }
+            Ok(reply) => reply,
+        };
+        let fresh = !self.tokens.contains_key(&token);
+        self.tokens
+            .entry(token.clone())
+            .or_insert_with(Instant::now);
+        // A reply inside the leeway: the token is still served, and must still work when the
+        // page uses it.
+        let late = secs_left <= 1 && self.late_checked.insert(token.clone());
+        if fresh {
+            Some(Check::First(token))
+        } else if late {
+            Some(Check::NearExpiry(token))
+        } else {
+            None
+        }
+    }
+
+    /// The run's figures, with the emulator's count of `upstream` token calls.
+    fn into_run(self, secs: u64, upstream: u64) -> SoakRun {
+        let distinct = self.tokens.len() as u64;
+        let refreshes = distinct.saturating_sub(1);
+        SoakRun {
+            seconds: secs,
+            clients: 64,
+            token_lifetime_secs: 3,
+            leeway_secs: 1,
+            replies: self.replies,
+            invalid: self.invalid.len(),
+            first_invalid: self.invalid.iter().take(5).cloned().collect(),
+            distinct_tokens: distinct,
+            near_expiry_checked: self.late_checked.len() as u64,
+            refreshes,
+            upstream_calls: upstream,
+            // One upstream call per token: every token CHILI issued was served, except perhaps
+            // the last, which the refresher may fetch after the clients stopped asking (their
+            // deadline passes between two refreshes). No storm, no duplicate.
+            ok: self.invalid.is_empty()
+                && (distinct..=distinct + 1).contains(&upstream)
+                && refreshes >= secs / 4,
+        }
+    }
+}
+
+/// One `POST /token`: the token and its seconds left, or what was wrong with the reply.
+async fn ask_for_token(http: &reqwest::Client, url: &str) -> Result<(String, u64), String> {
+    let res = http
+        .post(url)
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await;
+    match res {
+        Err(e) => Err(format!("request failed: {e}")),
+        Ok(r) if r.status() != 200 => Err(format!("HTTP {}", r.status())),
+        Ok(r) => match r.json::<grafx_core::SignerToken>().await {
+            Err(e) => Err(format!("not a token: {e}")),
+            Ok(t) if t.expires_in.as_secs() == 0 => Err("a token with no time left".to_owned()),
+            Ok(t) => Ok((t.access_token.secret().to_owned(), t.expires_in.as_secs())),
+        },
+    }
+}
+
+/// Whether the Environment API (`api`, a list) accepts the checked token; a refusal is noted.
+async fn check_with_api(http: &reqwest::Client, api: &str, check: Check, tally: &Mutex<SoakTally>) {
+    let (token, when) = match &check {
+        Check::First(t) => (t, "a served token"),
+        Check::NearExpiry(t) => (t, "a token served near its expiry"),
+    };
+    let ok = http
+        .get(api)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false);
+    if !ok {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.invalid
+            .push(format!("the Environment API refused {when}"));
+    }
+}
+
+/// One of the soak's clients: asks for a token until `deadline`, checking each new one (and
+/// each one near its expiry) against the Environment API.
+async fn soak_client(
+    http: reqwest::Client,
+    tally: Arc<Mutex<SoakTally>>,
+    url: String,
+    api: String,
+    deadline: Instant,
+) {
+    while Instant::now() < deadline {
+        let reply = ask_for_token(&http, &url).await;
+        let check = tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(reply);
+        if let Some(check) = check {
+            check_with_api(&http, &api, check, &tally).await;
+        }
+    }
+}
+
 fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> {
     let emulator = bench::start_emulator(bin)?;
     bench::emulator_post(
@@ -113,112 +227,32 @@ fn soak(bin: &dyn Fn(&str) -> std::path::PathBuf, secs: u64) -> Result<SoakRun> 
         .enable_all()
         .build()?;
     let tally = Arc::new(Mutex::new(SoakTally::default()));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs);
     rt.block_on(async {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
-        let clients = (0..64).map(|_| {
-            let http = http.clone();
-            let tally = Arc::clone(&tally);
-            let url = format!("{}/token", signer.url);
-            let api = format!("{}/grafx/api/v1/environment/demo/templates", emulator.url);
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let res = http
-                        .post(&url)
-                        .header("origin", ORIGIN)
-                        .header("x-csrf", "1")
-                        .send()
-                        .await;
-                    let verdict = match res {
-                        Err(e) => Err(format!("request failed: {e}")),
-                        Ok(r) if r.status() != 200 => Err(format!("HTTP {}", r.status())),
-                        Ok(r) => match r.json::<grafx_core::SignerToken>().await {
-                            Err(e) => Err(format!("not a token: {e}")),
-                            Ok(t) if t.expires_in.as_secs() == 0 => {
-                                Err("a token with no time left".to_owned())
-                            }
-                            Ok(t) => Ok((t.access_token.secret().to_owned(), t.expires_in)),
-                        },
-                    };
-                    let check = {
-                        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
-                        t.replies += 1;
-                        match verdict {
-                            Err(e) => {
-                                t.invalid.push(e);
-                                None
-                            }
-                            Ok((token, left)) => {
-                                let fresh = !t.tokens.contains_key(&token);
-                                t.tokens.entry(token.clone()).or_insert_with(Instant::now);
-                                // A reply inside the leeway: the token is still served, and must
-                                // still work when the page uses it.
-                                let late =
-                                    left.as_secs() <= 1 && t.late_checked.insert(token.clone());
-                                if fresh {
-                                    Some(Check::First(token))
-                                } else if late {
-                                    Some(Check::NearExpiry(token))
-                                } else {
-                                    None
-                                }
-                            }
-                        }
-                    };
-                    // Each new token once, and once more near its expiry: the Environment API
-                    // must accept it.
-                    if let Some(check) = check {
-                        let (token, when) = match &check {
-                            Check::First(t) => (t, "a served token"),
-                            Check::NearExpiry(t) => (t, "a token served near its expiry"),
-                        };
-                        let ok = http
-                            .get(&api)
-                            .bearer_auth(token)
-                            .send()
-                            .await
-                            .map(|r| r.status().is_success())
-                            .unwrap_or(false);
-                        if !ok {
-                            let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
-                            t.invalid
-                                .push(format!("the Environment API refused {when}"));
-                        }
-                    }
-                }
+        let url = format!("{}/token", signer.url);
+        let api = format!("{}/grafx/api/v1/environment/demo/templates", emulator.url);
+        let clients: Vec<_> = (0..64)
+            .map(|_| {
+                tokio::spawn(soak_client(
+                    http.clone(),
+                    Arc::clone(&tally),
+                    url.clone(),
+                    api.clone(),
+                    deadline,
+                ))
             })
-        });
-        for c in clients.collect::<Vec<_>>() {
+            .collect();
+        for c in clients {
             c.await?;
         }
         anyhow::Ok(())
     })?;
     let upstream = bench::emulator_stats(&emulator.url)?.token_requests;
-    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
-    let distinct = t.tokens.len() as u64;
-    let refreshes = distinct.saturating_sub(1);
-    Ok(SoakRun {
-        seconds: secs,
-        clients: 64,
-        token_lifetime_secs: 3,
-        leeway_secs: 1,
-        replies: t.replies,
-        invalid: t.invalid.len(),
-        first_invalid: t.invalid.iter().take(5).cloned().collect(),
-        distinct_tokens: distinct,
-        near_expiry_checked: t.late_checked.len() as u64,
-        refreshes,
-        upstream_calls: upstream,
-        // One upstream call per token: every token CHILI issued was served, except perhaps the
-        // last, which the refresher may fetch after the clients stopped asking (their deadline
-        // passes between two refreshes). No storm, no duplicate.
-        ok: t.invalid.is_empty()
-            && (distinct..=distinct + 1).contains(&upstream)
-            && refreshes >= secs / 4,
-    })
+    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(tally.into_run(secs, upstream))
 }
 
 /// `cargo xtask soak`. A run at the defaults (or longer) is published: `docs/soak-results.json`

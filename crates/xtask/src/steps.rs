@@ -235,7 +235,32 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         only: only.map(str::to_owned),
         left_out: Vec::new(),
     };
+    lint_steps(&mut report);
+    let c = report.command("cargo", &["test", "--workspace", "--no-fail-fast"]);
+    report.run("cargo test --workspace", c, false);
+    if browser {
+        browser_steps(&mut report);
+    } else {
+        report
+            .left_out
+            .push("every Chromium suite and the end-to-end suite (--no-browser)".to_owned());
+    }
+    let package_built = package_steps(&mut report);
+    if browser && !package_built {
+        report.record(END_TO_END, false, Duration::ZERO, false);
+    } else if browser && report.wanted(END_TO_END) {
+        end_to_end(&mut report);
+    } else if browser {
+        report.left_out.push(END_TO_END.to_owned());
+    }
+    soak_step(&mut report, install);
+    empty_root_step(&mut report);
+    cargo_package_step(&mut report);
+    Ok(report.print())
+}
 
+/// The gates on the source: rustfmt, and clippy on the host and on wasm32.
+fn lint_steps(report: &mut Report) {
     let c = report.command("cargo", &["fmt", "--all", "--", "--check"]);
     report.run("cargo fmt --check", c, true);
     let c = report.command(
@@ -250,78 +275,73 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         ],
     );
     report.run("clippy -D warnings (host)", c, true);
-    let wasm_crates = [
-        "-p",
-        "grafx-core",
-        "-p",
-        "grafx-browser-tests",
-        "-p",
-        "grafx-wasm",
-    ];
-    let mut args = vec!["clippy"];
-    args.extend_from_slice(&wasm_crates);
-    args.extend_from_slice(&[
-        "--target",
-        "wasm32-unknown-unknown",
-        "--all-targets",
-        // What ships: the npm build's allocator too.
-        "--features",
-        "grafx-wasm/small-allocator",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    let c = report.command("cargo", &args);
+    let c = report.command(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "grafx-core",
+            "-p",
+            "grafx-browser-tests",
+            "-p",
+            "grafx-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+            // What ships: the npm build's allocator too.
+            "--features",
+            "grafx-wasm/small-allocator",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
     report.run("clippy -D warnings (wasm32)", c, true);
-    let c = report.command("cargo", &["test", "--workspace", "--no-fail-fast"]);
-    report.run("cargo test --workspace", c, false);
+}
 
-    if !browser {
-        report
-            .left_out
-            .push("every Chromium suite and the end-to-end suite (--no-browser)".to_owned());
-    }
-    if browser {
-        let c = wasm_test(&report, "crates/grafx-core", &["--lib"]);
-        report.run("grafx-core on wasm32 in Chromium", c, false);
-        let stack = free_port().and_then(BrowserStack::start);
-        match stack {
-            Ok(stack) => {
-                for (name, dir) in [
-                    (
-                        "emulator across origins in Chromium",
-                        "crates/grafx-browser-tests",
-                    ),
-                    (
-                        "grafx-wasm in Chromium (signer + emulator)",
-                        "crates/grafx-wasm",
-                    ),
-                ] {
-                    // grafx-wasm with the npm build's features: the suites test what ships.
-                    let features: &[&str] = if dir == "crates/grafx-wasm" {
-                        &["--features", crate::package::FEATURES]
-                    } else {
-                        &[]
-                    };
-                    let mut c = wasm_test(&report, dir, features);
-                    c.envs(stack.env.iter().map(|(k, v)| (k, v)));
-                    report.run(name, c, false);
-                }
-                stack.stop();
-            }
-            Err(e) => {
-                println!("xtask: cannot start the emulator and signer for browser tests: {e:#}");
-                report.record(
-                    "browser suites (emulator + signer)",
-                    false,
-                    Duration::ZERO,
-                    false,
-                );
-            }
+/// grafx-core's unit tests on wasm32, then the suites that need the emulator and signer
+/// (grafx_testkit::BrowserStack), in headless Chromium.
+fn browser_steps(report: &mut Report) {
+    let c = wasm_test(report, "crates/grafx-core", &["--lib"]);
+    report.run("grafx-core on wasm32 in Chromium", c, false);
+    let stack = match free_port().and_then(BrowserStack::start) {
+        Ok(stack) => stack,
+        Err(e) => {
+            println!("xtask: cannot start the emulator and signer for browser tests: {e:#}");
+            report.record(
+                "browser suites (emulator + signer)",
+                false,
+                Duration::ZERO,
+                false,
+            );
+            return;
         }
+    };
+    for (name, dir, features) in [
+        (
+            "emulator across origins in Chromium",
+            "crates/grafx-browser-tests",
+            &[][..],
+        ),
+        // grafx-wasm with the npm build's features: the suites test what ships.
+        (
+            "grafx-wasm in Chromium (signer + emulator)",
+            "crates/grafx-wasm",
+            &["--features", crate::package::FEATURES][..],
+        ),
+    ] {
+        let mut c = wasm_test(report, dir, features);
+        c.envs(stack.env.iter().map(|(k, v)| (k, v)));
+        report.run(name, c, false);
     }
+    stack.stop();
+}
+
+/// The npm package (web and bundler builds, its size printed), then what needs it: the `.d.ts`
+/// and the READMEs' snippets compiled with tsc. Returns whether the package built.
+fn package_steps(report: &mut Report) -> bool {
     let started = Instant::now();
-    let (ok, size) = package(&report);
+    let (ok, size) = package(report);
     report.record(
         "grafx-wasm package (web + bundler)",
         ok,
@@ -336,37 +356,33 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
     }
     const TSC: &str = "tsc --noEmit (grafx-wasm types + Studio SDK)";
     const README_TSC: &str = "tsc --noEmit (the READMEs' JavaScript snippets)";
-    if ok {
-        let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
-        report.run(TSC, c, true);
-        match crate::readme_snippets::write(&report.root) {
-            Ok(tsconfig) => {
-                let tsconfig = tsconfig.to_string_lossy().into_owned();
-                let c = report.command("node_modules/.bin/tsc", &["-p", &tsconfig]);
-                report.run(README_TSC, c, true);
-            }
-            Err(e) => {
-                println!("xtask: {e:#}");
-                report.record(README_TSC, false, Duration::ZERO, true);
-            }
-        }
-    } else {
+    if !ok {
         // What needs the package did not run: that fails, rather than vanish from the summary.
         println!(
             "xtask: the package did not build: the tsc checks and the end-to-end suite did not run"
         );
         report.record(TSC, false, Duration::ZERO, true);
         report.record(README_TSC, false, Duration::ZERO, true);
+        return false;
     }
-    if browser && !ok {
-        report.record(END_TO_END, false, Duration::ZERO, false);
-    } else if browser && report.wanted(END_TO_END) {
-        end_to_end(&mut report);
-    } else if browser {
-        report.left_out.push(END_TO_END.to_owned());
+    let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
+    report.run(TSC, c, true);
+    match crate::readme_snippets::write(&report.root) {
+        Ok(tsconfig) => {
+            let tsconfig = tsconfig.to_string_lossy().into_owned();
+            let c = report.command("node_modules/.bin/tsc", &["-p", &tsconfig]);
+            report.run(README_TSC, c, true);
+        }
+        Err(e) => {
+            println!("xtask: {e:#}");
+            report.record(README_TSC, false, Duration::ZERO, true);
+        }
     }
-    soak_step(&mut report, install);
-    empty_root_step(&mut report);
+    true
+}
+
+/// `cargo package` of the published crates, without the build: metadata and versions.
+fn cargo_package_step(report: &mut Report) {
     let c = report.command(
         "cargo",
         &[
@@ -387,7 +403,6 @@ pub(crate) fn test(root: &Path, install: bool, browser: bool, only: Option<&str>
         c,
         true,
     );
-    Ok(report.print())
 }
 
 const EMPTY_ROOT: &str =
