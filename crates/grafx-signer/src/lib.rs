@@ -59,7 +59,7 @@ mod write_stall;
 pub use browser_scopes::BrowserScopes;
 pub use cache::{CacheHealth, CacheSettings, Lookup, TokenCache, MAX_UPSTREAM_ATTEMPTS_PER_MINUTE};
 pub use caller::{
-    Caller, CallerConfig, CallerMethod, CallerRefusal, CALLER_LEEWAY, JWKS_MAX_AGE,
+    Caller, CallerConfig, CallerMethod, CallerRefusal, RefusalReason, CALLER_LEEWAY, JWKS_MAX_AGE,
     JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
 pub use client_ip::client_ip;

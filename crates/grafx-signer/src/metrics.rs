@@ -33,7 +33,7 @@ pub(crate) struct IntegrationLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReasonLabel {
-    pub(crate) reason: String,
+    pub(crate) reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -163,10 +163,10 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn count_caller_refusal(&self, reason: &str) {
+    pub(crate) fn count_caller_refusal(&self, reason: crate::RefusalReason) {
         self.caller_refusals
             .get_or_create(&ReasonLabel {
-                reason: reason.to_owned(),
+                reason: reason.as_str(),
             })
             .inc();
     }

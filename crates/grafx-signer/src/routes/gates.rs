@@ -100,12 +100,21 @@ pub(crate) fn decorate(mut res: Response, cors: Option<(HeaderValue, bool)>) -> 
     res
 }
 
+/// A code's wire form borrowed from `ErrorCode::ALL`, so a refusal's label allocates nothing; a
+/// code this version does not know (the signer never emits one) is labelled `other`.
+fn code_label(code: &ErrorCode) -> &'static str {
+    ErrorCode::ALL
+        .iter()
+        .find(|known| *known == code)
+        .map_or("other", ErrorCode::as_str)
+}
+
 pub(crate) fn refuse(state: &AppState, err: AppError) -> AppError {
     state
         .metrics()
         .refusals
         .get_or_create(&ReasonLabel {
-            reason: err.code.as_str().to_owned(),
+            reason: code_label(&err.code),
         })
         .inc();
     err
@@ -154,7 +163,7 @@ pub(crate) async fn authenticate(
 fn caller_error(refusal: CallerRefusal) -> AppError {
     match refusal {
         CallerRefusal::Unauthenticated { reason, message } => {
-            let challenge = if reason == "missing" {
+            let challenge = if reason == crate::RefusalReason::Missing {
                 r#"Bearer realm="grafx-signer""#.to_owned()
             } else {
                 format!(
