@@ -26,8 +26,8 @@ struct Run {
     args: &'static [&'static str],
 }
 
-/// The runs. In the signer, only the cache's pure phases (time passed in, no I/O) are mutated,
-/// not its async plumbing, which the integration suites test through sockets.
+/// The runs. In the signer, only the cache's pure phases (`cache/flight.rs`: time passed in, no
+/// I/O) are mutated, not its async plumbing, which the integration suites test through sockets.
 const RUNS: &[Run] = &[
     Run {
         name: "grafx-core",
@@ -41,7 +41,7 @@ const RUNS: &[Run] = &[
             "-p",
             "grafx-signer",
             "-f",
-            "crates/grafx-signer/src/cache.rs",
+            "crates/grafx-signer/src/cache/flight.rs",
             "-f",
             "crates/grafx-signer/src/rate_limit.rs",
             "-f",
@@ -57,7 +57,7 @@ const RUNS: &[Run] = &[
             "-f",
             "crates/grafx-signer/src/routes/proxy/budget.rs",
             "--re",
-            r"(rate_limit|origin|client_ip|browser_scopes|proxy_rule|redact|budget)\.rs|cache\.rs.*(stamp_grant|FlightState::|received_no_later_than|backoff)",
+            r"(rate_limit|origin|client_ip|browser_scopes|proxy_rule|redact|budget)\.rs|cache/flight\.rs",
             // The unit tests only, built and run: each mutant links one test binary, not twenty.
             "--cargo-arg=--lib",
         ],
