@@ -243,7 +243,13 @@ const FORMATS = ["pdf", "png", "jpg", "gif", "mp4", "html"];
  * here rather than in the wasm, where it would cost several times its size. They follow CHILI's
  * documented contract (see the README's helper table for each endpoint and its source).
  */
-export function resources(fetch, json, errorFrom) {
+export function resources(fetch, json, errorFrom, now) {
+  // The client's clock (clock.rs reads it the same way): its `now` option, else Date.now; a
+  // reading that is not a finite number falls back to Date.now.
+  const clock = () => {
+    const t = typeof now === "function" ? now() : NaN;
+    return typeof t === "number" && Number.isFinite(t) ? t : Date.now();
+  };
   // A list's query: the named options, and every other option as CHILI's own parameter
   // (`folder`, `includeFolders`, `collectionId`…; an array repeats it), so that parameters CHILI
   // adds work without a release of this package.
@@ -279,7 +285,7 @@ export function resources(fetch, json, errorFrom) {
   const poll = async (path, what, o, started) => {
     const interval = o.intervalMs, timeout = o.timeoutMs;
     for (let attempt = 1; ; attempt++) {
-      const left = Math.max(1, timeout - (Date.now() - started));
+      const left = Math.max(1, timeout - (clock() - started));
       const res = await fetch(path, { signal: o.signal, timeoutMs: left }).catch((e) => {
         throw e && e.code === "timeout" ? grafxError("timeout", `${what} did not finish within ${timeout} ms`) : e;
       });
@@ -299,7 +305,7 @@ export function resources(fetch, json, errorFrom) {
         }
         throw await errorFrom(res, what);
       }
-      const elapsedMs = Date.now() - started;
+      const elapsedMs = clock() - started;
       if (o.onProgress) o.onProgress({ taskId: o.taskId, attempt, elapsedMs });
       if (elapsedMs > timeout) throw grafxError("timeout", `${what} did not finish within ${timeout} ms`);
       await pause(interval, o.signal);
@@ -334,7 +340,7 @@ export function resources(fetch, json, errorFrom) {
   // `{kind}/preview/tasks/{taskId}` until 200 `links.download`, then download it with the bearer.
   const preview = async (kind, id, type = "thumbnail", o = {}) => {
     const what = `${kind} preview of ${id}`;
-    const started = Date.now();
+    const started = clock();
     // A layout or page of the document (release notes 2026-05-21): query parameters.
     const q = new URLSearchParams();
     for (const k of ["layoutId", "pageId"]) {
@@ -383,7 +389,7 @@ export function resources(fetch, json, errorFrom) {
   // Polls the task (204 while running, or 202 from older versions); resolves to the download URL.
   const wait = async (taskId, o = {}) => {
     const id = ID(taskId, "taskId");
-    const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, ...waitTiming(o, "output"), taskId }, Date.now());
+    const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, ...waitTiming(o, "output"), taskId }, clock());
     return downloadLink(done, `output task ${taskId}`);
   };
   // Downloads a finished output by task id or by its `links.download` URL. CHILI keeps outputs
@@ -464,14 +470,14 @@ export function resources(fetch, json, errorFrom) {
       preview: async (id, size = "thumbnail", o = {}) => {
         const path = `media/${ID(id, "id")}/preview/${ID(size, "size")}`;
         const what = `media preview of ${id}`;
-        const started = Date.now(), timing = waitTiming(o, "preview"), timeout = timing.timeoutMs;
+        const started = clock(), timing = waitTiming(o, "preview"), timeout = timing.timeoutMs;
         let interval = timing.intervalMs;
         for (let attempt = 1; ; attempt++) {
-          const left = Math.max(1, timeout - (Date.now() - started));
+          const left = Math.max(1, timeout - (clock() - started));
           const res = await fetch(path, { signal: o.signal, timeoutMs: left });
           if (res.status === 200) return res.blob();
           if (res.status !== 202) throw await errorFrom(res, `GET ${path}`);
-          const elapsedMs = Date.now() - started;
+          const elapsedMs = clock() - started;
           if (o.onProgress) o.onProgress({ taskId: "", attempt, elapsedMs });
           if (elapsedMs + interval > timeout) throw grafxError("timeout", `${what} was still being generated after ${timeout} ms`);
           await pause(interval, o.signal);

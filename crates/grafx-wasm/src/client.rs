@@ -15,10 +15,10 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::clock::Clock;
 use crate::error::GraFxError;
 use crate::glue::{
-    clear_timeout, date_now, has_locks, hold_presence, on_wake, peers_present, set_timeout, sleep,
-    with_lock,
+    clear_timeout, has_locks, hold_presence, on_wake, peers_present, set_timeout, sleep, with_lock,
 };
 use grafx_core::ErrorCode;
 
@@ -47,6 +47,8 @@ pub struct Stats {
 /// The shared state of one `GraFxClient`.
 pub(crate) struct Inner {
     pub(crate) opts: Options,
+    /// The one clock (see `clock.rs`).
+    pub(crate) clock: Clock,
     policy: RefreshPolicy,
     key: String,
     token: RefCell<Option<Token>>,
@@ -105,6 +107,7 @@ impl Inner {
         };
         let inner = Rc::new(Self {
             policy: RefreshPolicy::new(opts.leeway),
+            clock: Clock::new(opts.now.clone()),
             key: opts.dedup_key(),
             opts,
             token: RefCell::new(None),
@@ -135,17 +138,9 @@ impl Inner {
         inner
     }
 
-    /// The local clock (or the injected one, for tests).
+    /// The client's clock (the injected one, for tests).
     pub(crate) fn now(&self) -> Timestamp {
-        let ms = match &self.opts.now {
-            Some(f) => f
-                .call0(&JsValue::NULL)
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or_else(date_now),
-            None => date_now(),
-        };
-        Timestamp::from_js_millis(ms)
+        self.clock.now()
     }
 
     pub(crate) fn token(&self) -> Option<Token> {
@@ -367,7 +362,7 @@ impl Inner {
     ) -> Closure<dyn FnMut() -> Promise> {
         let weak = Rc::downgrade(self);
         let reject = reject.clone();
-        let asked_at = date_now();
+        let asked_at = self.clock.now_ms();
         Closure::once(move || -> Promise {
             crate::boxed_promise(Box::pin(async move {
                 for i in 0..=grace {
@@ -424,11 +419,10 @@ impl Inner {
     async fn fetch_and_publish(self: &Rc<Self>) -> Result<(), GraFxError> {
         let mut stats = self.stats.get();
         stats.signer_requests += 1;
-        stats.last_signer_call = Some(date_now());
+        stats.last_signer_call = Some(self.clock.now_ms());
         self.stats.set(stats);
         let epoch = self.epoch.get();
-        let this = Rc::clone(self);
-        let token = match fetch_token(&self.opts, move || this.now()).await {
+        let token = match fetch_token(&self.opts, &self.clock).await {
             Ok(t) => t,
             Err(e) => {
                 // Instances waiting for this refresh get its outcome instead of each trying in
@@ -515,7 +509,8 @@ impl Inner {
                     return;
                 }
                 if let Some(failure) = Token::failure_from(&data) {
-                    this.peer_failure.replace(Some((failure, date_now())));
+                    this.peer_failure
+                        .replace(Some((failure, this.clock.now_ms())));
                     return;
                 }
                 if Token::is_query(&data) {
@@ -665,7 +660,7 @@ impl Inner {
     /// Forgets the token here and in every instance of the same caller (other tabs and workers
     /// included); the next call asks the signer again, as whoever the app's session says.
     pub(crate) fn sign_out(self: &Rc<Self>) {
-        let at = date_now();
+        let at = self.clock.now_ms();
         self.forget(at);
         if let Some(ch) = &self.channel {
             let _ = ch.post_message(&Token::sign_out_message(at));

@@ -70,8 +70,14 @@ extern "C" {
     /// This page's or worker's origin.
     #[wasm_bindgen(js_name = selfOrigin)]
     pub(crate) fn self_origin() -> String;
-    /// The typed helpers over `fetch`, `json` and `errorFrom`.
-    pub(crate) fn resources(fetch: &JsValue, json: &JsValue, error_from: &JsValue) -> JsValue;
+    /// The typed helpers over `fetch`, `json` and `errorFrom`, timing their waits on `now` (the
+    /// client's clock: its `now` option, or `undefined` for `Date.now`).
+    pub(crate) fn resources(
+        fetch: &JsValue,
+        json: &JsValue,
+        error_from: &JsValue,
+        now: &JsValue,
+    ) -> JsValue;
     /// Holds the shared presence lock; returns the function that releases it.
     #[wasm_bindgen(js_name = holdPresence)]
     pub(crate) fn hold_presence(name: &str) -> js_sys::Function;
@@ -147,9 +153,4 @@ pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
         let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
     }
     obj.into()
-}
-
-/// `Date.now()`.
-pub(crate) fn date_now() -> f64 {
-    js_sys::Date::now()
 }

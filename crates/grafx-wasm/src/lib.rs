@@ -16,6 +16,7 @@
 
 mod api;
 mod client;
+mod clock;
 mod error;
 mod fields;
 mod glue;
@@ -115,7 +116,7 @@ export interface GraFxClientOptions {
   shareKey?: string;
   /** Refresh in the background before expiry, re-checking when the tab wakes (default false). */
   autoRefresh?: boolean;
-  /** The clock, in milliseconds since the epoch (default `Date.now`); for tests. */
+  /** The clock, in milliseconds since the epoch (default `Date.now`); token expiry and every wait's deadline read it. For tests. */
   now?: () => number;
 }
 

@@ -82,7 +82,8 @@ pub struct ClientOptions {
     /// Refresh in the background before expiry (default false).
     #[serde(default, deserialize_with = "auto_refresh")]
     pub auto_refresh: Option<bool>,
-    /// The clock in milliseconds since the epoch (default `Date.now`); for tests.
+    /// The clock in milliseconds since the epoch (default `Date.now`); token expiry and every
+    /// wait's deadline read it. For tests.
     #[serde(default, deserialize_with = "now")]
     pub now: Option<Function>,
 }

@@ -54,7 +54,13 @@ pub(crate) fn build(weak: &Weak<Inner>) -> JsValue {
             Ok(api::error_from(res.unchecked_ref(), &what).await.into())
         })
     });
-    glue::resources(&fetch, &json, &error_from)
+    glue::resources(&fetch, &json, &error_from, &clock_of(weak))
+}
+
+/// The client's clock for glue.js (see `clock.rs`).
+fn clock_of(weak: &Weak<Inner>) -> JsValue {
+    weak.upgrade()
+        .map_or(JsValue::UNDEFINED, |inner| inner.clock.as_js())
 }
 
 /// A bound async `(a?, b?) => Promise` over the client and the proxy's base URL.
@@ -93,7 +99,7 @@ pub(crate) fn build_via(weak: &Weak<Inner>, base: &Rc<str>) -> JsValue {
                 .into())
         })
     });
-    let helpers = glue::resources(&fetch, &json, &error_from);
+    let helpers = glue::resources(&fetch, &json, &error_from, &clock_of(weak));
     let _ = js_sys::Reflect::set(&helpers, &"fetch".into(), &fetch);
     let _ = js_sys::Reflect::set(&helpers, &"json".into(), &json);
     helpers

@@ -2,13 +2,12 @@
 //! with gloo-net and read with serde (grafx-core's `SignerToken` and `ErrorBody`).
 
 use gloo_net::http::Request;
-use grafx_core::{
-    ErrorBody, ErrorCode, Expiry, SignerToken, Timestamp, CSRF_HEADER, CSRF_HEADER_VALUE,
-};
+use grafx_core::{ErrorBody, ErrorCode, Expiry, SignerToken, CSRF_HEADER, CSRF_HEADER_VALUE};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestRedirect, ResponseType};
 
+use crate::clock::Clock;
 use crate::error::GraFxError;
 use crate::glue::LinkedSignal;
 use crate::options::Options;
@@ -52,12 +51,9 @@ pub(crate) async fn session_token(opts: &Options) -> Result<Option<String>, GraF
 }
 
 /// Asks the signer for a token.
-pub(crate) async fn fetch_token(
-    opts: &Options,
-    now: impl Fn() -> Timestamp,
-) -> Result<Token, GraFxError> {
+pub(crate) async fn fetch_token(opts: &Options, clock: &Clock) -> Result<Token, GraFxError> {
     let url = opts.token_url();
-    let requested_at = crate::glue::date_now();
+    let requested_at = clock.now_ms();
     let session = session_token(opts).await?;
     // Its timer is cleared on every way out of this function.
     let linked = LinkedSignal::new(&JsValue::UNDEFINED, f64::from(opts.timeout_ms));
@@ -69,7 +65,7 @@ pub(crate) async fn fetch_token(
     let reply = read_token_reply(status, &body)?;
     Ok(Token {
         access_token: reply.access_token.secret().to_owned(),
-        expiry: Expiry::stamp(now(), reply.expires_in.duration()),
+        expiry: Expiry::stamp(clock.now(), reply.expires_in.duration()),
         environment: reply.environment.as_str().to_owned(),
         api: reply.environment_api_url,
         platform: reply.platform_api_url,

@@ -988,6 +988,29 @@ const tests = {
     c.dispose();
   },
 
+  // One clock: a wait's deadline is read on the client's clock (its `now` option), like token
+  // expiry. Two minutes pass on it after the first poll: the 60 s wait times out at once,
+  // while the render (0.6 s of real time) would have finished.
+  async waits_run_on_the_clients_clock(env, make, isErr) {
+    let offset = 0;
+    const c = make({ signerUrl: env.signerUrl, crossTab: false, now: () => Date.now() + offset });
+    const task = await c.output.create("pdf", { templateId: FLYER });
+    const polls = [];
+    const started = Date.now();
+    const e = await rejects(c.output.wait(task, {
+      intervalMs: 100, timeoutMs: 60_000,
+      onProgress: (p) => { polls.push(p); offset += 120_000; },
+    }), "timeout", isErr);
+    assert(e.message.includes("60000 ms"), e.message);
+    // The next poll has no time left on the client's clock (its request, 1 ms, may still land).
+    assert(polls.length >= 1 && polls.length <= 2, `stopped after the clock jumped: ${polls.length} polls`);
+    assert(Date.now() - started < 5_000, "well before the real deadline");
+    // On the real clock (no jump), the same wait finishes.
+    const url = await c.output.wait(task, { intervalMs: 100 });
+    assert(url.includes(task), url);
+    c.dispose();
+  },
+
   // A frozen tab (mobile browsers freeze background tabs) holds the refresh lock forever: this
   // tab waits at most its timeout, then asks the signer itself.
   async a_frozen_peer_does_not_hang_this_tab(env, make, isErr) {
