@@ -1,5 +1,15 @@
-//! The emulator's clock: real time plus an offset that tests can move, so that a day-long token
-//! can expire in a test that runs for a second.
+//! Real time plus an offset that tests can move, so that a day-long token can expire in a test
+//! that runs for a second: the emulator's clock, and (wrapped by grafx-testkit's `SimClock`) the
+//! signer's clock in tests. Written once, here.
+//!
+//! ```
+//! use grafx_emulator::EmulatorClock;
+//!
+//! let clock = EmulatorClock::with_offset_ms(-5_000); // five seconds behind
+//! let before = clock.now();
+//! clock.advance_ms(3_600_000); // an hour later, without waiting for it
+//! assert!(clock.now().since(before) >= std::time::Duration::from_secs(3_600));
+//! ```
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +23,14 @@ pub struct EmulatorClock {
 }
 
 impl EmulatorClock {
-    /// The emulator's current time.
+    /// A clock `ms` milliseconds ahead of real time (behind when negative).
+    pub fn with_offset_ms(ms: i64) -> Self {
+        Self {
+            offset_ms: AtomicI64::new(ms),
+        }
+    }
+
+    /// The clock's current time.
     pub fn now(&self) -> Timestamp {
         let real = SystemTime::now()
             .duration_since(UNIX_EPOCH)

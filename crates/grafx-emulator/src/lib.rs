@@ -33,6 +33,7 @@ mod server;
 mod state;
 mod tokens;
 
+pub use clock::EmulatorClock;
 pub use config::{
     ClientSpec, EmulatorConfig, RenameBody, Settings, AUDIENCE, READ_SCOPES, WRITE_SCOPES,
 };

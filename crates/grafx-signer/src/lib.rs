@@ -34,6 +34,7 @@ mod browser_scopes;
 mod cache;
 mod caller;
 mod client_ip;
+mod clock;
 mod config;
 mod error;
 mod fast_path;
@@ -63,6 +64,7 @@ pub use caller::{
     JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
 pub use client_ip::client_ip;
+pub use clock::{Clock, SystemClock};
 pub use config::defaults;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, ProxyPolicy, ProxyQuota, RedisSettings, RedisUrl,
@@ -84,8 +86,6 @@ pub use serve::{serve, ServeOptions};
 pub use server::{app, ops_app};
 pub use shutdown::shutdown_signal;
 pub use state::AppState;
-pub use store::{
-    CachedToken, Clock, MemoryStore, RefreshLock, StoreError, SystemClock, TokenStore,
-};
+pub use store::{CachedToken, MemoryStore, RefreshLock, StoreError, TokenStore};
 pub use tls::SSL_CERT_FILE;
 pub use upstream::{ChiliAuthClient, TokenSource, UpstreamError};

@@ -27,11 +27,13 @@ use std::time::Duration;
 use std::convert::Infallible;
 
 use dashmap::DashMap;
-use governor::clock::DefaultClock;
+use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, StateStore};
 use governor::{Quota, RateLimiter};
+
+use crate::clock::{Clock, LimiterClock, SystemClock};
 
 /// Distinct keys kept per limiter at most; beyond it clients share hashed buckets.
 pub const MAX_KEYS: usize = 100_000;
@@ -105,10 +107,11 @@ impl ShrinkableKeyedStateStore<Probe> for Table {
     }
 }
 
-/// One keyed limiter with a bounded table.
+/// One keyed limiter with a bounded table, on the signer's clock.
 struct Limiter {
-    inner: RateLimiter<Probe, Table, DefaultClock>,
+    inner: RateLimiter<Probe, Table, LimiterClock, NoOpMiddleware<Nanos>>,
     table: Table,
+    clock: LimiterClock,
     last_sweep_ms: AtomicU64,
     /// Checks so far, to sample the table's size.
     checks: AtomicU64,
@@ -117,19 +120,24 @@ struct Limiter {
 }
 
 impl Limiter {
-    fn new(per_minute: u32) -> Option<Self> {
+    fn new(per_minute: u32, clock: &Arc<dyn Clock>) -> Option<Self> {
         let n = NonZeroU32::new(per_minute)?;
         // A burst of half the minute's allowance (at least 5), refilled evenly: a morning rush
         // behind one NAT is served at once, a sustained flood is not.
         let burst = NonZeroU32::new((per_minute / 2).max(5)).unwrap_or(n);
-        Some(Self::with_quota(Quota::per_minute(n).allow_burst(burst)))
+        Some(Self::with_quota(
+            Quota::per_minute(n).allow_burst(burst),
+            clock,
+        ))
     }
 
-    fn with_quota(quota: Quota) -> Self {
+    fn with_quota(quota: Quota, clock: &Arc<dyn Clock>) -> Self {
         let table = Table::default();
+        let clock = LimiterClock(Arc::clone(clock));
         Self {
-            inner: RateLimiter::new(quota, table.clone(), DefaultClock::default()),
+            inner: RateLimiter::new(quota, table.clone(), clock.clone()),
             table,
+            clock,
             last_sweep_ms: AtomicU64::new(0),
             checks: AtomicU64::new(0),
             full: std::sync::atomic::AtomicBool::new(false),
@@ -159,16 +167,14 @@ impl Limiter {
         };
         self.inner
             .check_key(&Probe { key, charge })
-            .map_err(|not_until| {
-                not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()))
-            })
+            .map_err(|not_until| not_until.wait_time_from(governor::clock::Clock::now(&self.clock)))
     }
 
     /// Reads the table's size; over half full, forgets refilled keys (at most every few seconds,
     /// by one caller).
     fn sample(&self) {
         let len = self.inner.len();
-        let now_ms = governor_now_ms();
+        let now_ms = self.clock.0.now().as_millis();
         let last = self.last_sweep_ms.load(Ordering::Relaxed);
         let len = if len > MAX_KEYS / 2
             && now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64
@@ -197,33 +203,35 @@ fn bucket_of(key: &Key) -> u16 {
     (hash % u64::from(OVERFLOW_BUCKETS)) as u16
 }
 
-fn governor_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The per-IP and per-user limits of `/token` and the API proxy.
 pub struct RateLimits {
     ip: Option<Arc<Limiter>>,
     user: Option<Arc<Limiter>>,
     per_minute: (u32, u32),
+    clock: Arc<dyn Clock>,
 }
 
 impl RateLimits {
-    /// Limits of `ip_per_minute` per client IP and `user_per_minute` per signed-in user (0: none).
+    /// Limits of `ip_per_minute` per client IP and `user_per_minute` per signed-in user (0: none),
+    /// on the system clock.
     pub fn new(ip_per_minute: u32, user_per_minute: u32) -> Self {
+        Self::with_clock(ip_per_minute, user_per_minute, Arc::new(SystemClock))
+    }
+
+    /// The same limits on `clock` (the signer's: a test clock moves them).
+    pub fn with_clock(ip_per_minute: u32, user_per_minute: u32, clock: Arc<dyn Clock>) -> Self {
         Self {
-            ip: Limiter::new(ip_per_minute).map(Arc::new),
-            user: Limiter::new(user_per_minute).map(Arc::new),
+            ip: Limiter::new(ip_per_minute, &clock).map(Arc::new),
+            user: Limiter::new(user_per_minute, &clock).map(Arc::new),
             per_minute: (ip_per_minute, user_per_minute),
+            clock,
         }
     }
 
-    /// The same limits as `new`, keeping `old`'s counts for every limit whose rate is unchanged
-    /// (a reload must not hand every client a fresh allowance).
+    /// The same limits as `new`, keeping `old`'s counts (and clock) for every limit whose rate is
+    /// unchanged (a reload must not hand every client a fresh allowance).
     pub fn carried_over(old: &RateLimits, ip_per_minute: u32, user_per_minute: u32) -> Self {
-        let mut limits = Self::new(ip_per_minute, user_per_minute);
+        let mut limits = Self::with_clock(ip_per_minute, user_per_minute, Arc::clone(&old.clock));
         if old.per_minute.0 == ip_per_minute {
             limits.ip.clone_from(&old.ip);
         }
@@ -276,14 +284,19 @@ pub struct ProxyQuotas {
 }
 
 impl ProxyQuotas {
-    /// A limiter per quota; the whole hour's allowance may be spent at once.
+    /// A limiter per quota on the system clock; the whole hour's allowance may be spent at once.
     #[cfg(test)]
     pub fn new(quotas: &[crate::ProxyQuota]) -> Self {
-        Self::carried_over(None, quotas)
+        Self::carried_over(None, quotas, &(Arc::new(SystemClock) as Arc<dyn Clock>))
     }
 
-    /// The quotas, keeping `old`'s counts for every quota whose rule and rate are unchanged.
-    pub fn carried_over(old: Option<&ProxyQuotas>, quotas: &[crate::ProxyQuota]) -> Self {
+    /// The quotas on `clock`, keeping `old`'s counts for every quota whose rule and rate are
+    /// unchanged.
+    pub fn carried_over(
+        old: Option<&ProxyQuotas>,
+        quotas: &[crate::ProxyQuota],
+        clock: &Arc<dyn Clock>,
+    ) -> Self {
         let kept = |q: &crate::ProxyQuota| {
             old?.rules
                 .iter()
@@ -295,7 +308,7 @@ impl ProxyQuotas {
                 .iter()
                 .map(|q| {
                     let limiter = kept(q).unwrap_or_else(|| {
-                        Arc::new(Limiter::with_quota(Quota::per_hour(q.per_hour)))
+                        Arc::new(Limiter::with_quota(Quota::per_hour(q.per_hour), clock))
                     });
                     (q.clone(), limiter)
                 })
@@ -334,6 +347,58 @@ impl ProxyQuotas {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use grafx_core::Timestamp;
+
+    fn system() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    /// A clock that moves only when told (the signer's clock in tests).
+    #[derive(Default)]
+    struct ManualClock(AtomicU64);
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_millis(1_700_000_000_000 + self.0.load(Ordering::Relaxed))
+        }
+    }
+
+    #[test]
+    fn limits_and_quotas_run_on_the_signers_clock() {
+        let manual = Arc::new(ManualClock::default());
+        let clock: Arc<dyn Clock> = manual.clone();
+        let limits = RateLimits::with_clock(0, 10, Arc::clone(&clock)); // a burst of 5
+        while limits.check_user("alice").is_ok() {}
+        // No time passes on the signer's clock, however long the test takes: still refused.
+        std::thread::sleep(Duration::from_millis(50));
+        let wait = limits.check_user("alice").unwrap_err();
+        assert!(
+            wait > Duration::from_secs(5) && wait <= Duration::from_secs(6),
+            "{wait:?}"
+        );
+        // Six seconds later on it (10 a minute: one every 6 s), one more.
+        manual.0.fetch_add(6_000, Ordering::Relaxed);
+        assert!(limits.check_user("alice").is_ok());
+        assert!(limits.check_user("alice").is_err());
+        // A quota too, and a reload keeps its clock.
+        let quota = crate::ProxyQuota {
+            rule: crate::ProxyRule::parse("POST output/*").unwrap(),
+            per_hour: NonZeroU32::new(1).unwrap(),
+        };
+        let quotas = ProxyQuotas::carried_over(None, &[quota], &clock);
+        let pdf = crate::ProxyPath::parse("output/pdf").unwrap();
+        assert!(quotas.check("POST", &pdf, QuotaKey::User("bob")).is_ok());
+        assert!(quotas.check("POST", &pdf, QuotaKey::User("bob")).is_err());
+        manual.0.fetch_add(3_600_000, Ordering::Relaxed);
+        assert!(quotas.check("POST", &pdf, QuotaKey::User("bob")).is_ok());
+        let reloaded = RateLimits::carried_over(&limits, 0, 20);
+        while reloaded.check_user("carol").is_ok() {}
+        manual.0.fetch_add(3_000, Ordering::Relaxed);
+        assert!(
+            reloaded.check_user("carol").is_ok(),
+            "the new limit is on the same clock"
+        );
+    }
 
     #[test]
     fn proxy_quotas_count_matching_requests_per_caller() {
@@ -386,7 +451,7 @@ mod tests {
 
     #[test]
     fn the_table_is_bounded_and_overflow_is_spread_over_buckets() {
-        let limiter = Limiter::new(600).unwrap();
+        let limiter = Limiter::new(600, &system()).unwrap();
         let ip = |i: u32| Key::Ip(IpAddr::V4(std::net::Ipv4Addr::from(i)));
         for i in 0..(MAX_KEYS as u32 + 10_000) {
             let _ = limiter.check(ip(i));
@@ -408,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_known_client_keeps_its_own_entry_while_the_table_is_full() {
-        let limiter = Limiter::new(10).unwrap(); // a burst of 5
+        let limiter = Limiter::new(10, &system()).unwrap(); // a burst of 5
         let known = Key::User("alice".into());
         let used = (0..10)
             .filter(|_| limiter.check(known.clone()).is_ok())
@@ -426,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_look_does_not_charge() {
-        let limiter = Limiter::new(10).unwrap(); // a burst of 5
+        let limiter = Limiter::new(10, &system()).unwrap(); // a burst of 5
         let key = Key::User("bob".into());
         for _ in 0..20 {
             assert!(limiter.allows(key.clone()).is_ok());
@@ -480,12 +545,12 @@ mod tests {
         for _ in 0..3 {
             assert!(old.check("POST", &pdf, alice).is_ok());
         }
-        let same = ProxyQuotas::carried_over(Some(&old), &[quota(3)]);
+        let same = ProxyQuotas::carried_over(Some(&old), &[quota(3)], &system());
         assert!(
             same.check("POST", &pdf, alice).is_err(),
             "SIGHUP is no reset"
         );
-        let changed = ProxyQuotas::carried_over(Some(&old), &[quota(4)]);
+        let changed = ProxyQuotas::carried_over(Some(&old), &[quota(4)], &system());
         assert!(
             changed.check("POST", &pdf, alice).is_ok(),
             "a new rate starts anew"
@@ -508,7 +573,10 @@ mod tests {
 
     /// A limiter whose keys refill within a microsecond, to see what a sweep forgets.
     fn refilling_at_once() -> Limiter {
-        Limiter::with_quota(Quota::with_period(Duration::from_micros(1)).unwrap())
+        Limiter::with_quota(
+            Quota::with_period(Duration::from_micros(1)).unwrap(),
+            &system(),
+        )
     }
 
     fn fill(limiter: &Limiter, keys: std::ops::Range<u32>) {
@@ -530,7 +598,7 @@ mod tests {
     #[test]
     fn the_size_is_sampled_every_so_many_checks_not_counted_per_request() {
         // One a minute: no key refills during the test, so no sweep can shrink the table.
-        let limiter = Limiter::new(1).unwrap();
+        let limiter = Limiter::new(1, &system()).unwrap();
         // Checks 0..=MAX_KEYS: the last sample (at a multiple of SAMPLE_EVERY) saw fewer keys.
         fill(&limiter, 0..MAX_KEYS as u32 + 1);
         assert!(!limiter.full.load(Ordering::Relaxed));
@@ -561,11 +629,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         limiter
             .last_sweep_ms
-            .store(governor_now_ms(), Ordering::Relaxed);
+            .store(SystemClock.now().as_millis(), Ordering::Relaxed);
         limiter.sample();
         assert_eq!(limiter.table.0.len(), half as usize + 1, "swept just now");
         // The sweep keeps keys that have not refilled (one a minute: none does here).
-        let slow = Limiter::new(1).unwrap();
+        let slow = Limiter::new(1, &system()).unwrap();
         fill(&slow, 0..half + 1);
         slow.sample();
         assert_eq!(slow.table.0.len(), half as usize + 1);

@@ -11,9 +11,10 @@ use tokio::task::JoinHandle;
 
 use crate::cache::{CacheSettings, TokenCache};
 use crate::caller::CallerAuth;
+use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
 use crate::rate_limit::{ProxyQuotas, RateLimits};
-use crate::store::{Clock, MemoryStore, SystemClock, TokenStore};
+use crate::store::{MemoryStore, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
 use crate::{
     Error, Integration, OwnershipStore, RedisOwnership, RedisStore, SignerConfig, SqliteOwnership,
@@ -53,6 +54,7 @@ struct Inner {
 fn proxy_quotas(
     config: &SignerConfig,
     old: Option<&BTreeMap<String, Arc<ProxyQuotas>>>,
+    clock: &Arc<dyn Clock>,
 ) -> Arc<BTreeMap<String, Arc<ProxyQuotas>>> {
     Arc::new(
         config
@@ -61,7 +63,7 @@ fn proxy_quotas(
             .filter_map(|(name, i)| {
                 let p = i.proxy.as_ref()?;
                 let old = old.and_then(|o| o.get(name)).map(|q| q.as_ref());
-                let quotas = ProxyQuotas::carried_over(old, &p.quotas);
+                let quotas = ProxyQuotas::carried_over(old, &p.quotas, clock);
                 Some((name.clone(), Arc::new(quotas)))
             })
             .collect(),
@@ -123,10 +125,11 @@ fn needs_owners(config: &SignerConfig) -> bool {
     })
 }
 
-fn limits(config: &SignerConfig) -> Arc<RateLimits> {
-    Arc::new(RateLimits::new(
+fn limits(config: &SignerConfig, clock: &Arc<dyn Clock>) -> Arc<RateLimits> {
+    Arc::new(RateLimits::with_clock(
         config.rate_limit_per_minute,
         config.user_rate_limit_per_minute,
+        Arc::clone(clock),
     ))
 }
 
@@ -198,7 +201,7 @@ impl AppState {
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
         let inner = Inner {
-            limits: arc_swap::ArcSwap::new(limits(&config)),
+            limits: arc_swap::ArcSwap::new(limits(&config, &clock)),
             // Building a caller check cannot fail for a loaded configuration (only the HTTP
             // client could); a failure leaves the integration without one, so it is logged loudly
             // and every request to it is refused below.
@@ -206,7 +209,7 @@ impl AppState {
                 tracing::error!("caller authentication is unusable: {e}");
                 BTreeMap::new()
             }))),
-            proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config, None)),
+            proxy_quotas: arc_swap::ArcSwap::new(proxy_quotas(&config, None, &clock)),
             proxy_held_memory: crate::routes::proxy::HeldMemory::new(config.proxy_held_body_bytes),
             proxy_reply_memory: crate::routes::proxy::HeldMemory::new(config.proxy_held_body_bytes),
             proxy_http: proxy_http(&config),
@@ -331,7 +334,11 @@ impl AppState {
             config.user_rate_limit_per_minute,
         );
         self.inner.limits.store(Arc::new(carried));
-        let quotas = proxy_quotas(&config, Some(&self.inner.proxy_quotas.load()));
+        let quotas = proxy_quotas(
+            &config,
+            Some(&self.inner.proxy_quotas.load()),
+            &self.inner.clock,
+        );
         self.inner.proxy_quotas.store(quotas);
         self.inner.caches.store(Arc::new(caches));
         self.inner.config.store(Arc::new(config));

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use grafx_core::{AccessToken, Expiry, Scopes, Timestamp};
+use grafx_core::{AccessToken, Expiry, Scopes};
 
 /// A token with its validity window on the local clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,24 +122,4 @@ impl TokenStore for MemoryStore {
     }
 
     async fn unlock(&self, _lock: RefreshLock) {}
-}
-
-/// The source of "now" for expiry decisions.
-pub trait Clock: Send + Sync + 'static {
-    /// The current local time.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        Timestamp::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
-    }
 }

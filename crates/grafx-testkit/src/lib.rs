@@ -50,36 +50,34 @@ pub const PROXY_ALLOW_PREVIEWS: [&str; 5] = [
 /// free ports.
 pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use grafx_core::{EnvironmentApiUrl, Timestamp};
-use grafx_emulator::Emulator;
-use grafx_signer::{ClientSecret, Clock, Integration, OriginPolicy, SystemClock};
+use grafx_emulator::{Emulator, EmulatorClock};
+use grafx_signer::{ClientSecret, Clock, Integration, OriginPolicy};
 
 /// Real time plus an offset that a test moves by hand (usually together with the emulator's
-/// clock), so expiry, caches and backoffs can be driven without sleeping.
+/// clock), so expiry, caches, backoffs and rate limits can be driven without sleeping: the
+/// emulator's offset clock ([`EmulatorClock`], written once) as the signer's [`Clock`].
 #[derive(Debug, Default)]
-pub struct SimClock(AtomicI64);
+pub struct SimClock(EmulatorClock);
 
 impl SimClock {
     /// A clock `ms` milliseconds ahead of real time (behind when negative).
     pub fn offset_ms(ms: i64) -> Self {
-        Self(AtomicI64::new(ms))
+        Self(EmulatorClock::with_offset_ms(ms))
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.0.fetch_add(ms, Ordering::Relaxed);
+        self.0
+            .advance_ms(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
     }
 }
 
 impl Clock for SimClock {
     fn now(&self) -> Timestamp {
-        let real = i64::try_from(SystemClock.now().as_millis()).unwrap_or(i64::MAX);
-        let ms = real.saturating_add(self.0.load(Ordering::Relaxed)).max(0);
-        Timestamp::from_millis(u64::try_from(ms).unwrap_or(0))
+        self.0.now()
     }
 }
 
@@ -136,6 +134,7 @@ pub fn read_only_integration(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use grafx_signer::SystemClock;
 
     #[test]
     fn the_clock_moves_only_when_told() {

@@ -29,8 +29,9 @@ use std::time::Duration;
 use grafx_core::{Freshness, RefreshPolicy};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::metrics::{CacheLabels, Metrics};
-use crate::store::{CachedToken, Clock, TokenStore};
+use crate::store::{CachedToken, TokenStore};
 use crate::upstream::{TokenSource, UpstreamError};
 use crate::Integration;
 use flight::FlightState;
