@@ -101,7 +101,7 @@ fn request(
 }
 
 /// A call's `timeoutMs`: none when absent; otherwise a number above 0. 0 is refused, as in the
-/// constructor and the waits (glue.js `millis`): it means neither "none" nor "at once".
+/// constructor and the waits (js/resources.js `millis`): it means neither "none" nor "at once".
 fn timeout_ms(init: &JsValue) -> Result<Option<f64>, GraFxError> {
     let value = get(init, "timeoutMs");
     if value.is_undefined() || value.is_null() {

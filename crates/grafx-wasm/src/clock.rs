@@ -1,6 +1,6 @@
 //! The client's one clock: `Date.now`, or the `now` option (for tests). Everything the client
 //! times reads it: token expiry, when a refresh was asked for and a sign-out happened, a peer's
-//! failure, the signer-call stats, and the waits' deadlines in glue.js (`resources` is handed
+//! failure, the signer-call stats, and the waits' deadlines in js/resources.js (`resources` is handed
 //! the same function). `Clock::new(None)` is `Date.now`; `Clock::new(Some(f))` reads `f()`.
 
 use grafx_core::Timestamp;
@@ -8,7 +8,7 @@ use js_sys::Function;
 use wasm_bindgen::JsValue;
 
 /// `Date.now`, or an injected clock; a reading that is not a finite number falls back to
-/// `Date.now` (glue.js's `clockOf` reads the same way).
+/// `Date.now` (js/resources.js's `clock` reads the same way).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Clock(Option<Function>);
 
@@ -33,7 +33,7 @@ impl Clock {
         Timestamp::from_js_millis(self.now_ms())
     }
 
-    /// The injected function for glue.js (`undefined`: `Date.now`).
+    /// The injected function for js/resources.js (`undefined`: `Date.now`).
     pub(crate) fn as_js(&self) -> JsValue {
         self.0.as_ref().map_or(JsValue::UNDEFINED, |f| f.into())
     }

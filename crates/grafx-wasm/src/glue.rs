@@ -1,11 +1,12 @@
-//! Bindings to `js/glue.js` and small helpers for JS values.
+//! Bindings to the JS modules (`js/browser.js`: browser plumbing; `js/resources.js`: the
+//! Environment API helpers and studio-ui's project callbacks) and small helpers for JS values.
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(module = "/js/glue.js")]
+#[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
     #[wasm_bindgen(js_name = sleep)]
     fn sleep_promise(ms: f64) -> Promise;
@@ -45,9 +46,6 @@ extern "C" {
         credentials: &str,
         extra: &js_sys::Array,
     ) -> Result<web_sys::Request, JsValue>;
-    /// studio-ui's project callbacks through a `via` object (see `js/glue.js`).
-    #[wasm_bindgen(js_name = studioProjectLoader)]
-    pub(crate) fn studio_project_loader(via: &JsValue, project_id: &str) -> JsValue;
     /// Builds a GraFxError from its fields (the single JS definition of its shape).
     #[wasm_bindgen(js_name = grafxError)]
     pub(crate) fn grafx_error(
@@ -70,14 +68,6 @@ extern "C" {
     /// This page's or worker's origin.
     #[wasm_bindgen(js_name = selfOrigin)]
     pub(crate) fn self_origin() -> String;
-    /// The typed helpers over `fetch`, `json` and `errorFrom`, timing their waits on `now` (the
-    /// client's clock: its `now` option, or `undefined` for `Date.now`).
-    pub(crate) fn resources(
-        fetch: &JsValue,
-        json: &JsValue,
-        error_from: &JsValue,
-        now: &JsValue,
-    ) -> JsValue;
     /// Holds the shared presence lock; returns the function that releases it.
     #[wasm_bindgen(js_name = holdPresence)]
     pub(crate) fn hold_presence(name: &str) -> js_sys::Function;
@@ -86,6 +76,21 @@ extern "C" {
     pub(crate) fn peers_present(name: &str) -> Promise;
     #[wasm_bindgen(js_name = onWake)]
     pub(crate) fn on_wake(cb: &js_sys::Function) -> js_sys::Function;
+}
+
+#[wasm_bindgen(module = "/js/resources.js")]
+extern "C" {
+    /// The typed helpers over `fetch`, `json` and `errorFrom`, timing their waits on `now` (the
+    /// client's clock: its `now` option, or `undefined` for `Date.now`).
+    pub(crate) fn resources(
+        fetch: &JsValue,
+        json: &JsValue,
+        error_from: &JsValue,
+        now: &JsValue,
+    ) -> JsValue;
+    /// studio-ui's project callbacks through a `via` object (see `js/resources.js`).
+    #[wasm_bindgen(js_name = studioProjectLoader)]
+    pub(crate) fn studio_project_loader(via: &JsValue, project_id: &str) -> JsValue;
 }
 
 // The global timers, on a page and in a worker alike (web-sys binds them to `Window` or

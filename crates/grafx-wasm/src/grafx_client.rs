@@ -33,7 +33,7 @@ use crate::token::Token;
 #[derive(Clone)]
 pub struct GraFxClient {
     pub(crate) inner: Rc<Inner>,
-    /// The typed helpers' one implementation (`js/glue.js`), bound to this client.
+    /// The typed helpers' one implementation (`js/resources.js`), bound to this client.
     pub(crate) helpers: JsValue,
     /// The signer's API proxy base when this client was made by [`via`](Self::via).
     pub(crate) proxy: Option<Rc<str>>,

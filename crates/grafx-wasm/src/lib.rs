@@ -726,20 +726,24 @@ mod tests {
             raised.len() >= 6,
             "the scan found only {raised:?}: is it still reading the sources?"
         );
-        let glue = include_str!("../js/glue.js");
         let typescript = typescript_codes();
         let mut in_glue = BTreeSet::new();
-        for (i, _) in glue.match_indices("grafxError(\"") {
-            let code: String = glue[i + 12..].chars().take_while(|c| *c != '"').collect();
-            assert!(
-                typescript.contains(&code),
-                "js/glue.js raises {code}, which GraFxErrorCode lacks"
-            );
-            in_glue.insert(code);
+        for (file, glue) in [
+            ("js/browser.js", include_str!("../js/browser.js")),
+            ("js/resources.js", include_str!("../js/resources.js")),
+        ] {
+            for (i, _) in glue.match_indices("grafxError(\"") {
+                let code: String = glue[i + 12..].chars().take_while(|c| *c != '"').collect();
+                assert!(
+                    typescript.contains(&code),
+                    "{file} raises {code}, which GraFxErrorCode lacks"
+                );
+                in_glue.insert(code);
+            }
         }
         assert!(
             in_glue.len() >= 3,
-            "the glue scan found only {in_glue:?}: is it still reading glue.js?"
+            "the glue scan found only {in_glue:?}: is it still reading the JS modules?"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! Typed helpers over the Environment API (templates, projects, media, output).
 //!
-//! They are plain HTTP plumbing, written in the JS glue (`js/glue.js`, `resources`) on top of the
+//! They are plain HTTP plumbing, written in the JS glue (`js/resources.js`, `resources`) on top of the
 //! client's `fetch` and `json`, which stay in Rust with the token logic, the origin guard and the
 //! error mapping. In Rust each helper's async state machine cost kilobytes of wasm.
 
@@ -57,7 +57,7 @@ pub(crate) fn build(weak: &Weak<Inner>) -> JsValue {
     glue::resources(&fetch, &json, &error_from, &clock_of(weak))
 }
 
-/// The client's clock for glue.js (see `clock.rs`).
+/// The client's clock for js/resources.js (see `clock.rs`).
 fn clock_of(weak: &Weak<Inner>) -> JsValue {
     weak.upgrade()
         .map_or(JsValue::UNDEFINED, |inner| inner.clock.as_js())

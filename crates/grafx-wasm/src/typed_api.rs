@@ -1,6 +1,6 @@
 //! The typed Environment API helpers for Rust: templates, projects, media and output.
 //!
-//! Each helper's logic exists once, in `js/glue.js` (the JavaScript API's `grafx.templates` and
+//! Each helper's logic exists once, in `js/resources.js` (the JavaScript API's `grafx.templates` and
 //! friends, where it costs a fraction of its size in wasm); these call it and read the result
 //! into serde types (grafx-core's `Template`, `Project`…).
 //!
