@@ -698,8 +698,20 @@ mod tests {
         // otherwise pass with nothing looked at.
         let mut files = 0;
         let mut raised = BTreeSet::new();
-        for entry in std::fs::read_dir(dir).expect("src") {
-            let path = entry.expect("entry").path();
+        // Every .rs file under src/, folders (client/) included.
+        let mut sources = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(dir)];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).expect("src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push(path);
+                }
+            }
+        }
+        for path in sources {
             let text = std::fs::read_to_string(&path).expect("source");
             files += 1;
             for (_, rest) in text
