@@ -81,11 +81,11 @@ pub use ownership::{
 pub use proxy_rule::{ProxyAllowList, ProxyPath, ProxyRule, ProxyRuleError, PROXY_METHODS};
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};
-pub use secret::ClientSecret;
+pub use secret::{ClientSecret, SessionKey};
 pub use serve::{serve, ServeOptions};
 pub use server::{app, ops_app};
 pub use shutdown::shutdown_signal;
 pub use state::AppState;
-pub use store::{CachedToken, MemoryStore, RefreshLock, StoreError, TokenStore};
+pub use store::{CachedToken, MemoryStore, RefreshLock, StoreError, StoreFailure, TokenStore};
 pub use tls::SSL_CERT_FILE;
 pub use upstream::{ChiliAuthClient, TokenSource, UpstreamError};

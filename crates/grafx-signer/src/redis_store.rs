@@ -35,7 +35,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::store::{CachedToken, RefreshLock, StoreError, TokenStore};
+use crate::store::{CachedToken, RefreshLock, StoreError, StoreFailure, TokenStore};
 use crate::InvalidValue;
 
 /// Every key this store writes starts with this.
@@ -176,15 +176,12 @@ impl RedisStore {
         format!("{PREFIX}:lock:{key}")
     }
 
-    fn failed(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
+    fn failed(&self, operation: &'static str, reason: StoreFailure) -> StoreError {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(redis = %self.redacted_url, error = %e, "Redis {what} failed: the token store is degraded; each replica serves and refreshes its own token until Redis is back");
+            tracing::warn!(redis = %self.redacted_url, error = %reason, "Redis {operation} failed: the token store is degraded; each replica serves and refreshes its own token until Redis is back");
         }
-        StoreError::Unavailable {
-            operation: format!("Redis {what}"),
-            reason: e.to_string(),
-        }
+        StoreError::Unavailable { operation, reason }
     }
 
     fn succeeded(&self) {
@@ -202,8 +199,8 @@ impl RedisStore {
             let mut last = self.last_attempt.lock();
             if last.is_some_and(|t| t.elapsed() < RECONNECT_INTERVAL) {
                 return Err(StoreError::Unavailable {
-                    operation: "Redis connection".into(),
-                    reason: "unreachable; retrying shortly".into(),
+                    operation: "connection",
+                    reason: StoreFailure::RetryingShortly,
                 });
             }
             *last = Some(Instant::now());
@@ -219,15 +216,15 @@ impl RedisStore {
                 *slot = Some(c.clone());
                 Ok(c)
             }
-            Ok(Err(e)) => Err(self.failed("connection", e)),
-            Err(_) => Err(self.failed("connection", "timed out")),
+            Ok(Err(e)) => Err(self.failed("connection", StoreFailure::Client(e.to_string()))),
+            Err(_) => Err(self.failed("connection", StoreFailure::TimedOut)),
         }
     }
 
     /// Runs one command, counting a failure (and reporting the store degraded) like every other.
     pub(crate) async fn run<T: redis::FromRedisValue>(
         &self,
-        what: &str,
+        what: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, StoreError> {
         let mut conn = self.connection().await?;
@@ -236,8 +233,8 @@ impl RedisStore {
                 self.succeeded();
                 Ok(v)
             }
-            Ok(Err(e)) => Err(self.failed(what, e)),
-            Err(_) => Err(self.failed(what, "timed out")),
+            Ok(Err(e)) => Err(self.failed(what, StoreFailure::Client(e.to_string()))),
+            Err(_) => Err(self.failed(what, StoreFailure::TimedOut)),
         }
     }
 
@@ -378,10 +375,10 @@ impl TokenStore for RedisStore {
         match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
             Ok(Ok(_)) => self.succeeded(),
             Ok(Err(e)) => {
-                let _ = self.failed("unlock", e);
+                let _ = self.failed("unlock", StoreFailure::Client(e.to_string()));
             }
             Err(_) => {
-                let _ = self.failed("unlock", "timed out");
+                let _ = self.failed("unlock", StoreFailure::TimedOut);
             }
         }
     }

@@ -27,13 +27,13 @@ pub struct CachedToken {
 #[non_exhaustive]
 pub enum StoreError {
     /// The store did not answer: no connection (and none tried again yet), or a command failed
-    /// or timed out. `operation` names the command (`GET`, `SET`, `connection`…).
-    #[error("token store: {operation} failed: {reason}")]
+    /// or timed out.
+    #[error("token store: Redis {operation} failed: {reason}")]
     Unavailable {
-        /// The command.
-        operation: String,
-        /// Why (the client's message, or "timed out").
-        reason: String,
+        /// The command (`GET`, `SET`, `connection`…).
+        operation: &'static str,
+        /// Why.
+        reason: StoreFailure,
     },
     /// A stored token does not decrypt: replicas use different keys, or the value was altered.
     #[error("token store: a stored token does not decrypt: another key (SIGNER_REDIS_KEY_FILE differs between replicas?) or tampering")]
@@ -41,6 +41,20 @@ pub enum StoreError {
     /// A token could not be sealed for storage.
     #[error("token store: cannot seal the token: {0}")]
     Seal(String),
+}
+
+/// Why a store command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFailure {
+    /// No answer within the command timeout.
+    #[error("timed out")]
+    TimedOut,
+    /// The last connection attempt failed moments ago; the next one waits a little.
+    #[error("unreachable; retrying shortly")]
+    RetryingShortly,
+    /// The client's own error (its message; never the URL's password).
+    #[error("{0}")]
+    Client(String),
 }
 
 /// Proof of holding an integration's refresh lock across replicas; give it back with

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use common::*;
-use grafx_signer::{CallerConfig, CallerMethod, ClientSecret};
+use grafx_signer::{CallerConfig, CallerMethod, SessionKey};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -359,7 +359,7 @@ async fn a_jwks_endpoint_that_is_down_refuses_with_503() {
 
 #[tokio::test]
 async fn hs256_sessions_from_a_cookie_or_a_bearer() {
-    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+    let config = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())))
         .with_cookie("app_session")
         .with_audience(AUDIENCE);
     let h = harness(fast_settings(), false, with_caller(config)).await;
@@ -416,7 +416,7 @@ async fn hs256_sessions_from_a_cookie_or_a_bearer() {
 
 #[tokio::test]
 async fn rate_limits_are_per_user_when_the_user_is_known() {
-    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())));
+    let config = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())));
     let h = harness(fast_settings(), false, |c| {
         c.rate_limit_per_minute = 600; // the shared IP's allowance: plenty
         c.user_rate_limit_per_minute = 5; // a burst of 5 per user
@@ -688,7 +688,7 @@ fn caller_configuration_is_checked_and_named() {
 /// but a non-negative number of seconds is refused.
 #[tokio::test]
 async fn session_times_are_judged_on_the_signers_clock() {
-    let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+    let config = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())))
         .with_audience(AUDIENCE);
     let h = harness(fast_settings(), false, with_caller(config)).await;
     let key = EncodingKey::from_secret(HS_SECRET.as_bytes()).unwrap();

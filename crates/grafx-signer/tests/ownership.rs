@@ -15,7 +15,7 @@ use common::*;
 use grafx_emulator::{RunningEmulator, Settings};
 use grafx_signer::ProxyAllowList;
 use grafx_signer::{
-    AppState, CallerConfig, CallerMethod, ChiliAuthClient, ClientSecret, SignerConfig, StoreKey,
+    AppState, CallerConfig, CallerMethod, ChiliAuthClient, SessionKey, SignerConfig, StoreKey,
     SystemClock,
 };
 use serde_json::{json, Value};
@@ -39,9 +39,8 @@ fn isolated(dir: PathBuf) -> impl FnOnce(&mut SignerConfig) {
             p.require_caller = true;
             p.shared_identity = false;
         })(c);
-        let caller =
-            CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
-                .with_audience("grafx-signer");
+        let caller = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())))
+            .with_audience("grafx-signer");
         c.integrations.get_mut("writer").unwrap().caller = Some(caller);
         c.data_dir = Some(dir);
     }
@@ -515,7 +514,7 @@ async fn replica(
     let dir = data_dir();
     isolated(dir.clone())(&mut config);
     config.redis = Some(grafx_signer::RedisSettings {
-        url: ClientSecret::new(redis.url()),
+        url: grafx_signer::RedisUrl::new(redis.url()),
         key: StoreKey::from_text(KEY).unwrap(),
         ca_pem: None,
     });

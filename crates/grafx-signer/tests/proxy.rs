@@ -11,7 +11,7 @@ use common::proxy::*;
 use common::*;
 use grafx_emulator::Settings;
 use grafx_signer::ProxyRule;
-use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
+use grafx_signer::{CallerConfig, CallerMethod, ProxyQuota, SessionKey, SignerConfig};
 use serde_json::{json, Value};
 
 fn settings() -> Settings {
@@ -332,7 +332,7 @@ async fn the_origin_csrf_and_integration_gates() {
 
 #[tokio::test]
 async fn with_caller_auth_a_session_is_required_and_quotas_are_per_user() {
-    let caller = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+    let caller = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())))
         .with_audience("grafx-signer");
     let h = harness(settings(), false, move |config: &mut SignerConfig| {
         with_writer(|p| {

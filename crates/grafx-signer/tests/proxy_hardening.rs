@@ -12,7 +12,7 @@ use common::proxy::*;
 use common::*;
 use grafx_emulator::Settings;
 use grafx_signer::ProxyRule;
-use grafx_signer::{CallerConfig, CallerMethod, ClientSecret, ProxyQuota, SignerConfig};
+use grafx_signer::{CallerConfig, CallerMethod, ProxyQuota, SessionKey, SignerConfig};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -619,7 +619,7 @@ async fn a_reload_does_not_reset_quotas() {
 
 #[tokio::test]
 async fn the_per_user_rate_limit_applies_to_the_proxy() {
-    let caller = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new(HS_SECRET.into())))
+    let caller = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new(HS_SECRET.into())))
         .with_audience("grafx-signer");
     let h = harness(settings(), false, move |c: &mut SignerConfig| {
         with_writer(|p| p.require_caller = true)(c);

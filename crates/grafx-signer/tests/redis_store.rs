@@ -351,8 +351,8 @@ fn a_redis_url_needs_an_encryption_key() {
         client_id: Some("id".into()),
         environment: Some("acme".into()),
         allowed_origins: Some("https://app.example".into()),
-        redis_url: Some(grafx_signer::RedisUrl(
-            "redis://:hunter2@127.0.0.1:6379/".into(),
+        redis_url: Some(grafx_signer::RedisUrl::new(
+            "redis://:hunter2@127.0.0.1:6379/",
         )),
         ..Default::default()
     };
@@ -375,7 +375,7 @@ fn a_redis_url_needs_an_encryption_key() {
     std::fs::write(&good, format!("{KEY}\n")).unwrap();
     let config = load(grafx_signer::ConfigArgs {
         redis_key_file: Some(good),
-        ..base
+        ..base.clone()
     })
     .unwrap();
     let debug = format!("{config:?}");
@@ -384,6 +384,27 @@ fn a_redis_url_needs_an_encryption_key() {
         !debug.contains("hunter2") && !debug.contains(KEY),
         "{debug}"
     );
+    // A URL that is not a usable Redis URL is refused at load, naming the variable and what to
+    // write, never the URL (which may hold a password).
+    for bad in [
+        "http://:hunter2@cache.internal:6379/",
+        "redis://:hunter2@/0",
+        "hunter2",
+        "redis+unix://:hunter2@",
+    ] {
+        let e = load(grafx_signer::ConfigArgs {
+            redis_url: Some(grafx_signer::RedisUrl::new(bad)),
+            redis_key_file: Some(dir.join("good.key")),
+            ..base.clone()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("SIGNER_REDIS_URL") && e.contains("redis://[:password@]host"),
+            "{bad}: {e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 }
 
 /// `rediss://` works: TLS to a server whose certificate comes from a private CA given as

@@ -92,7 +92,7 @@ fn demo_writer(
         grafx_testkit::emulator_integration(emulator.emulator(), "writer", "demo-writer", None);
     writer.caller = Some(
         grafx_signer::CallerConfig::new(grafx_signer::CallerMethod::JwtSecret(
-            grafx_signer::ClientSecret::new(session_secret.to_owned()),
+            grafx_signer::SessionKey::new(session_secret.to_owned()),
         ))
         .with_audience(DEMO_SESSION_AUDIENCE),
     );

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use crate::ClientSecret;
+use crate::SessionKey;
 
 /// How a caller's session is checked.
 #[derive(Clone, Debug)]
 pub enum CallerMethod {
     /// A JWT signed with HS256 and this shared secret.
-    JwtSecret(ClientSecret),
+    JwtSecret(SessionKey),
     /// A JWT signed with RS256 or ES256 by a key published at this JWKS URL.
     Jwks(url::Url),
     /// Ask the app: 2xx allows, 401/403 refuses.

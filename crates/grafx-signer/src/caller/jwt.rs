@@ -5,7 +5,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::{CallerAuth, CallerRefusal, RefusalReason, CALLER_LEEWAY};
-use crate::ClientSecret;
+use crate::SessionKey;
 
 #[derive(Deserialize)]
 struct Claims {
@@ -157,7 +157,7 @@ impl CallerAuth {
     pub(super) fn verify_hs256(
         &self,
         token: &str,
-        secret: &ClientSecret,
+        secret: &SessionKey,
     ) -> Result<Option<String>, CallerRefusal> {
         let header = Self::header_alg(token)?;
         if header.alg != Algorithm::HS256 {

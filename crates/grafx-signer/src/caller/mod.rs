@@ -16,9 +16,9 @@
 //!   hash.
 //!
 //! ```
-//! use grafx_signer::{CallerConfig, CallerMethod, ClientSecret};
+//! use grafx_signer::{CallerConfig, CallerMethod, SessionKey};
 //!
-//! let config = CallerConfig::new(CallerMethod::JwtSecret(ClientSecret::new("app-session-secret".into())))
+//! let config = CallerConfig::new(CallerMethod::JwtSecret(SessionKey::new("app-session-secret".into())))
 //!     .with_cookie("session")
 //!     .with_issuer("https://login.example.com/");
 //! assert!(format!("{config:?}").contains("[redacted]"));

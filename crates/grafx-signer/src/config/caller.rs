@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::values::{https_url, read_secret_file, Naming};
 use super::{defaults, ConfigArgs};
-use crate::{CallerConfig, CallerMethod, Error};
+use crate::{CallerConfig, CallerMethod, Error, SessionKey};
 
 /// Caller authentication as written in flags, the environment or TOML (`[caller]`, or
 /// `[integrations.NAME.caller]`).
@@ -93,7 +93,7 @@ impl CallerInput {
     fn jwt_secret_method(&self, naming: &Naming, path: &Path) -> Result<CallerMethod, Error> {
         let setting = naming.of("jwt_secret_file");
         let secret = read_secret_file(&setting, path)?;
-        if secret.expose().len() < 32 {
+        if secret.len() < 32 {
             return Err(Error::config(
                 setting,
                 "the HS256 secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
@@ -105,7 +105,7 @@ impl CallerInput {
                 naming.of("audience").name()
             );
         }
-        Ok(CallerMethod::JwtSecret(secret))
+        Ok(CallerMethod::JwtSecret(SessionKey::new(secret)))
     }
 
     /// RS256/ES256 with an identity provider's keys, which requires an audience.

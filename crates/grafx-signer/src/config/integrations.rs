@@ -61,6 +61,7 @@ impl ConfigSource {
         let secret = match (&a.client_secret_file, &self.env_secret) {
             (Some(path), _) => {
                 read_secret_file(&Setting::Env("GRAFX_CLIENT_SECRET_FILE".into()), path)
+                    .map(ClientSecret::new)
             }
             (None, Some(s)) => Ok(s.clone()),
             _ => Err(Error::env(
@@ -248,7 +249,9 @@ fn file_secret(fi: &FileIntegration, naming: &Naming) -> Result<ClientSecret, Er
             "set client_secret or client_secret_file, not both",
         )),
         (Some(s), None) if !s.trim().is_empty() => Ok(ClientSecret::new(s.trim().to_owned())),
-        (None, Some(path)) => read_secret_file(&naming.of("client_secret_file"), path),
+        (None, Some(path)) => {
+            read_secret_file(&naming.of("client_secret_file"), path).map(ClientSecret::new)
+        }
         _ => Err(Error::config(
             naming.of("client_secret_file"),
             "is required (or client_secret)",

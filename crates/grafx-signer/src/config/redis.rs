@@ -5,23 +5,71 @@ use serde::Deserialize;
 use super::file::FileConfig;
 use super::values::given;
 use super::ConfigArgs;
-use crate::{ClientSecret, Error, StoreKey};
+use secrecy::{ExposeSecret, SecretString};
 
-/// A Redis URL as given; Debug hides its password.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct RedisUrl(pub String);
+use crate::{Error, InvalidValue, StoreKey};
+
+/// A Redis URL (`redis://`, `rediss://`, `redis+unix://` or `unix://`). It may carry a password,
+/// so it is kept like a secret (`secrecy`) and Debug prints it without the password.
+///
+/// Parsing (clap, TOML) only wraps it: a value that does not parse would be echoed by clap's
+/// error, password included. It is checked when the configuration loads ([`RedisUrl::check`]),
+/// with an error that names the setting and never the URL.
+#[derive(Clone, Deserialize)]
+#[serde(from = "String")]
+pub struct RedisUrl(SecretString);
+
+impl RedisUrl {
+    /// Wraps a URL as given.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+
+    /// The URL, for the Redis client only.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL without its password, for logs.
+    pub fn redacted(&self) -> String {
+        crate::redis_store::redact(self.expose())
+    }
+
+    /// Whether it is a Redis URL the client can use: a known scheme, and a host for the TCP ones.
+    /// The message says what to write, not what was written.
+    pub fn check(&self) -> Result<(), InvalidValue> {
+        let bad = |why: &str| {
+            InvalidValue(format!(
+                "is not a usable Redis URL ({why}): write redis://[:password@]host:6379/0, rediss://… for TLS, or redis+unix:///path/to/socket"
+            ))
+        };
+        let url = url::Url::parse(self.expose()).map_err(|_| bad("not a URL"))?;
+        match url.scheme() {
+            "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+            "redis" | "rediss" => Err(bad("no host")),
+            "redis+unix" | "unix" if !url.path().is_empty() => Ok(()),
+            "redis+unix" | "unix" => Err(bad("no socket path")),
+            _ => Err(bad("another scheme")),
+        }
+    }
+}
+
+impl From<String> for RedisUrl {
+    fn from(url: String) -> Self {
+        Self::new(url)
+    }
+}
 
 impl std::str::FromStr for RedisUrl {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
+        Ok(Self::new(s))
     }
 }
 
 impl std::fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", crate::redis_store::redact(&self.0))
+        write!(f, "RedisUrl({:?})", self.redacted())
     }
 }
 
@@ -29,7 +77,7 @@ impl std::fmt::Debug for RedisUrl {
 #[derive(Clone)]
 pub struct RedisSettings {
     /// The Redis URL (may carry a password).
-    pub url: ClientSecret,
+    pub url: RedisUrl,
     /// The encryption key.
     pub key: StoreKey,
     /// PEM certificates to trust for `rediss://` (a private CA); the system's roots otherwise.
@@ -39,14 +87,14 @@ pub struct RedisSettings {
 impl RedisSettings {
     /// The URL without its password, for logs.
     pub fn url_redacted(&self) -> String {
-        crate::redis_store::redact(self.url.expose())
+        self.url.redacted()
     }
 }
 
 impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
-            .field("url", &crate::redis_store::redact(self.url.expose()))
+            .field("url", &self.url)
             .field("key", &self.key)
             .finish()
     }
@@ -55,10 +103,12 @@ impl std::fmt::Debug for RedisSettings {
 /// The Redis store from `--redis-url` (or the file's `redis_url`), with its key and CA files
 /// read and the URL checked now, so a typo fails at start rather than at the first refresh.
 pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<RedisSettings>, Error> {
-    let Some(RedisUrl(url)) = a.redis_url.clone().or(file.redis_url.clone()) else {
+    let Some(url) = a.redis_url.clone().or(file.redis_url.clone()) else {
         return Ok(None);
     };
     let url_setting = given(a.redis_url.is_some(), "SIGNER_REDIS_URL", "redis_url");
+    url.check()
+        .map_err(|e| Error::config(url_setting.clone(), e.0))?;
     let key_setting = given(
         a.redis_key_file.is_some() || file.redis_key_file.is_none(),
         "SIGNER_REDIS_KEY_FILE",
@@ -92,11 +142,7 @@ pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<Redis
             Error::config(ca_setting, format!("cannot read {}: {e}", ca.display()))
         })?),
     };
-    crate::RedisStore::with_tls_roots(&url, key.clone(), ca_pem.as_deref())
+    crate::RedisStore::with_tls_roots(url.expose(), key.clone(), ca_pem.as_deref())
         .map_err(|e| Error::config(url_setting, e.0))?;
-    Ok(Some(RedisSettings {
-        url: ClientSecret::new(url),
-        key,
-        ca_pem,
-    }))
+    Ok(Some(RedisSettings { url, key, ca_pem }))
 }

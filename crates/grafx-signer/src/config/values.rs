@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::defaults::DEFAULT_AUTH_URL;
-use crate::{ClientSecret, Error, OriginPolicy, Setting};
+use crate::{Error, OriginPolicy, Setting};
 
 /// How one source names its settings in errors: environment variables with a prefix
 /// (`GRAFX_`, `SIGNER_CALLER_`), or TOML keys under a table (`integrations.reader.`).
@@ -52,7 +52,9 @@ pub(super) fn cidrs(field: &Setting, list: &[String]) -> Result<Vec<ipnet::IpNet
         .collect()
 }
 
-pub(super) fn read_secret_file(field: &Setting, path: &Path) -> Result<ClientSecret, Error> {
+/// A secret file's contents, trimmed; empty or unreadable is an error naming `field`. The
+/// caller wraps it in its secret type at once.
+pub(super) fn read_secret_file(field: &Setting, path: &Path) -> Result<String, Error> {
     let raw = std::fs::read_to_string(path).map_err(|e| {
         Error::config(
             field.clone(),
@@ -66,7 +68,7 @@ pub(super) fn read_secret_file(field: &Setting, path: &Path) -> Result<ClientSec
             format!("{} is empty", path.display()),
         ));
     }
-    Ok(ClientSecret::new(secret.to_owned()))
+    Ok(secret.to_owned())
 }
 
 /// A URL that must be https, or http on loopback (an emulator, a local test server).

@@ -10,8 +10,8 @@ use anyhow::{bail, Result};
 use grafx_core::EnvironmentApiUrl;
 use grafx_emulator::{ClientSpec, Emulator};
 use grafx_signer::{
-    CallerConfig, CallerMethod, ClientSecret, Integration, OriginPolicy, ProxyAllowList,
-    ProxyPolicy, ProxyQuota, ProxyRule, SignerConfig,
+    CallerConfig, CallerMethod, Integration, OriginPolicy, ProxyAllowList, ProxyPolicy, ProxyQuota,
+    ProxyRule, SessionKey, SignerConfig,
 };
 
 use super::routes::{SESSION_COOKIE, SESSION_ISSUER, SESSION_SECRET};
@@ -138,7 +138,7 @@ fn fault_matrix(em: &Emulator, page_origin: &str) -> Result<Vec<Integration>> {
 /// Caller authentication end to end: a cookie session and a bearer session, both HS256 JWTs
 /// minted by `/_test/login` (the app's login, in a real deployment).
 fn sessions(em: &Emulator, page_origin: &str) -> Result<Vec<Integration>> {
-    let session = CallerMethod::JwtSecret(ClientSecret::new(SESSION_SECRET.into()));
+    let session = CallerMethod::JwtSecret(SessionKey::new(SESSION_SECRET.into()));
     [
         ("session-cookie", Some(SESSION_COOKIE)),
         ("session-bearer", None),
