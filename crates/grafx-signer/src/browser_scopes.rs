@@ -86,9 +86,7 @@ impl fmt::Display for BrowserScopes {
 }
 
 fn invalid(scope: &str) -> InvalidValue {
-    InvalidValue(format!(
-        "invalid browser scopes `{scope}`: use \"read-only\" or a list of scopes such as template:read"
-    ))
+    InvalidValue::BrowserScopes(scope.to_owned())
 }
 
 #[cfg(test)]

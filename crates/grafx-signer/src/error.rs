@@ -45,10 +45,35 @@ impl std::fmt::Display for Setting {
 }
 
 /// A value that does not parse, and what to write instead. Library functions return it; the
-/// configuration turns it into an [`Error::Config`] naming the setting the value came from.
+/// configuration turns it into an [`Error::Config`] naming the setting the value came from. A
+/// value that may hold a secret (a Redis URL) is never quoted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub String);
+#[non_exhaustive]
+pub enum InvalidValue {
+    /// `*` in an origin list.
+    #[error("`*` is not allowed; list each origin, or pass --dev-allow-any-origin for local development")]
+    WildcardOrigin,
+    /// Something that is not `scheme://host[:port]`.
+    #[error(
+        "`{0}` is not an origin; write it as scheme://host[:port], e.g. https://app.example.com"
+    )]
+    NotAnOrigin(String),
+    /// An empty origin list.
+    #[error("at least one origin is required")]
+    NoOrigin,
+    /// A browser scope policy that is neither `read-only` nor `resource:action` scopes.
+    #[error(
+        "invalid browser scopes `{0}`: use \"read-only\" or a list of scopes such as template:read"
+    )]
+    BrowserScopes(String),
+    /// A token store key that is not 256 bits.
+    #[error("must hold a 256-bit key: 64 hex digits or 32 bytes in base64 (e.g. `openssl rand -hex 32`)")]
+    StoreKey,
+    /// A Redis URL the client cannot use, and why (the URL itself is not quoted: it may hold a
+    /// password).
+    #[error("is not a usable Redis URL ({0}): write redis://[:password@]host:6379/0, rediss://… for TLS, or redis+unix:///path/to/socket")]
+    RedisUrl(String),
+}
 
 /// What can go wrong configuring or starting the signer. Every message names the setting to fix.
 #[derive(Debug, thiserror::Error)]

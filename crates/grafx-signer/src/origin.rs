@@ -36,17 +36,13 @@ impl OriginPolicy {
         let mut set = BTreeSet::new();
         for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if raw == "*" {
-                return Err(InvalidValue(
-                    "`*` is not allowed; list each origin, or pass --dev-allow-any-origin for local development".into(),
-                ));
+                return Err(InvalidValue::WildcardOrigin);
             }
-            let origin = normalize(raw).ok_or_else(|| {
-                InvalidValue(format!("`{raw}` is not an origin; write it as scheme://host[:port], e.g. https://app.example.com"))
-            })?;
+            let origin = normalize(raw).ok_or_else(|| InvalidValue::NotAnOrigin(raw.to_owned()))?;
             set.insert(origin);
         }
         if set.is_empty() {
-            return Err(InvalidValue("at least one origin is required".into()));
+            return Err(InvalidValue::NoOrigin);
         }
         Ok(Self::List(set))
     }

@@ -66,11 +66,9 @@ impl StoreKey {
         } else {
             base64::engine::general_purpose::STANDARD.decode(t).ok()
         };
-        let bytes: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            InvalidValue(
-                "must hold a 256-bit key: 64 hex digits or 32 bytes in base64 (e.g. `openssl rand -hex 32`)".into(),
-            )
-        })?;
+        let bytes: [u8; 32] = bytes
+            .and_then(|b| b.try_into().ok())
+            .ok_or(InvalidValue::StoreKey)?;
         Ok(Self(bytes))
     }
 }
@@ -156,7 +154,7 @@ impl RedisStore {
                 },
             ),
         }
-        .map_err(|e| InvalidValue(format!("`{}` is not a Redis URL: {e}", redact(url))))?;
+        .map_err(|e| InvalidValue::RedisUrl(format!("the Redis client refuses it: {e}")))?;
         Ok(Self {
             client,
             cipher: Aes256Gcm::new(&key.0.into()),
@@ -477,6 +475,9 @@ mod tests {
         let e = RedisStore::new("http://x:pw@cache", key)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not a Redis URL") && !e.contains("pw@"), "{e}");
+        assert!(
+            e.contains("not a usable Redis URL") && !e.contains("pw@"),
+            "{e}"
+        );
     }
 }

@@ -141,7 +141,7 @@ impl AppState {
         let redis = match &config.redis {
             Some(r) => Some(Arc::new(
                 RedisStore::with_tls_roots(r.url.expose(), r.key.clone(), r.ca_pem.as_deref())
-                    .map_err(|e| Error::env("SIGNER_REDIS_URL", e.0))?,
+                    .map_err(|e| Error::env("SIGNER_REDIS_URL", e.to_string()))?,
             )),
             None => None,
         };

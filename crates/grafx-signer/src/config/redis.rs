@@ -38,11 +38,7 @@ impl RedisUrl {
     /// Whether it is a Redis URL the client can use: a known scheme, and a host for the TCP ones.
     /// The message says what to write, not what was written.
     pub fn check(&self) -> Result<(), InvalidValue> {
-        let bad = |why: &str| {
-            InvalidValue(format!(
-                "is not a usable Redis URL ({why}): write redis://[:password@]host:6379/0, rediss://… for TLS, or redis+unix:///path/to/socket"
-            ))
-        };
+        let bad = |why: &str| InvalidValue::RedisUrl(why.to_owned());
         let url = url::Url::parse(self.expose()).map_err(|_| bad("not a URL"))?;
         match url.scheme() {
             "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
@@ -108,7 +104,7 @@ pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<Redis
     };
     let url_setting = given(a.redis_url.is_some(), "SIGNER_REDIS_URL", "redis_url");
     url.check()
-        .map_err(|e| Error::config(url_setting.clone(), e.0))?;
+        .map_err(|e| Error::config(url_setting.clone(), e.to_string()))?;
     let key_setting = given(
         a.redis_key_file.is_some() || file.redis_key_file.is_none(),
         "SIGNER_REDIS_KEY_FILE",
@@ -130,7 +126,7 @@ pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<Redis
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    let key = StoreKey::from_text(&text).map_err(|e| Error::config(key_setting, e.0))?;
+    let key = StoreKey::from_text(&text).map_err(|e| Error::config(key_setting, e.to_string()))?;
     let ca_setting = given(
         a.redis_ca_file.is_some(),
         "SIGNER_REDIS_CA_FILE",
@@ -143,6 +139,6 @@ pub(super) fn settings(a: &ConfigArgs, file: &FileConfig) -> Result<Option<Redis
         })?),
     };
     crate::RedisStore::with_tls_roots(url.expose(), key.clone(), ca_pem.as_deref())
-        .map_err(|e| Error::config(url_setting, e.0))?;
+        .map_err(|e| Error::config(url_setting, e.to_string()))?;
     Ok(Some(RedisSettings { url, key, ca_pem }))
 }

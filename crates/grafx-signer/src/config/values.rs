@@ -102,7 +102,7 @@ pub(super) fn origins(field: &Setting, list: &[String]) -> Result<Option<OriginP
     }
     OriginPolicy::parse_list(&list.join(","))
         .map(Some)
-        .map_err(|e| Error::config(field.clone(), e.0))
+        .map_err(|e| Error::config(field.clone(), e.to_string()))
 }
 
 pub(super) fn split_list(s: &str) -> Vec<String> {
