@@ -102,6 +102,27 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
     std::fs::create_dir_all(&certs)?;
     std::fs::create_dir_all(&jail)?;
     let ca = PrivateCa::create(&certs).map_err(anyhow::Error::msg)?;
+    build_root(&work, &jail, bin, &ca)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let emulator = rt.block_on(grafx_emulator::start(
+        grafx_emulator::EmulatorConfig::default(),
+        "127.0.0.1:0".parse()?,
+    ))?;
+    let front = rt.block_on(https_front(&ca, emulator.addr()))?;
+    let mut env = signer_env(&format!("https://{front}"));
+    check_version(&jail)?;
+    check_tls(&jail, &mut env)?;
+    rt.block_on(serve_in_root(&jail, &env))?;
+    anyhow::ensure!(
+        emulator.emulator().stats().token_requests >= 2,
+        "the tokens came from the emulator, through the TLS front"
+    );
+    Ok(())
+}
+
+/// The root: the binary (which must carry Mozilla's roots) and the private CA, nothing else, at
+/// the image's modes whatever this process's umask.
+fn build_root(work: &Path, jail: &Path, bin: &Path, ca: &PrivateCa) -> Result<()> {
     // Mozilla's roots are compiled in (webpki-roots): the root below has no CA bundle, and CHILI's
     // certificate chains to one of these.
     let image = std::fs::read(bin)?;
@@ -111,33 +132,29 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
     );
     std::fs::copy(bin, jail.join("grafx-signer"))?;
     std::fs::copy(ca.ca_pem(), jail.join("ca.pem"))?;
-    // The image's modes whatever this process's umask: the user 65532 runs the binary and reads
-    // the CA, and owns neither.
+    // The user 65532 runs the binary and reads the CA, and owns neither.
     use std::os::unix::fs::PermissionsExt;
     for (path, mode) in [
-        (work.as_path(), 0o755),
-        (jail.as_path(), 0o755),
+        (work, 0o755),
+        (jail, 0o755),
         (&jail.join("grafx-signer"), 0o755),
         (&jail.join("ca.pem"), 0o644),
     ] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
-    let entries: Vec<PathBuf> = std::fs::read_dir(&jail)?
+    let entries: Vec<PathBuf> = std::fs::read_dir(jail)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     anyhow::ensure!(
         entries.len() == 2,
         "the root holds more than the binary and the CA"
     );
+    Ok(())
+}
 
-    let rt = tokio::runtime::Runtime::new()?;
-    let emulator = rt.block_on(grafx_emulator::start(
-        grafx_emulator::EmulatorConfig::default(),
-        "127.0.0.1:0".parse()?,
-    ))?;
-    let front = rt.block_on(https_front(&ca, emulator.addr()))?;
-    let base = format!("https://{front}");
-    let mut env = vec![
+/// The signer's environment against the emulator behind the HTTPS front at `base`.
+fn signer_env(base: &str) -> Vec<(String, String)> {
+    vec![
         ("GRAFX_CLIENT_ID".to_owned(), "demo-reader".to_owned()),
         ("GRAFX_CLIENT_SECRET".into(), "demo-reader-secret".into()),
         ("GRAFX_ENVIRONMENT".into(), "demo".into()),
@@ -148,9 +165,12 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
         ("GRAFX_AUTH_URL".into(), format!("{base}/oauth/token")),
         ("SIGNER_ALLOWED_ORIGINS".into(), ORIGIN.into()),
         ("SIGNER_LISTEN".into(), "127.0.0.1:0".into()),
-    ];
+    ]
+}
 
-    let version = output(in_root(&jail, &["--version"], &[]))?;
+/// `--version` in the root.
+fn check_version(jail: &Path) -> Result<()> {
+    let version = output(in_root(jail, &["--version"], &[]))?;
     let said = String::from_utf8_lossy(&version.stdout);
     anyhow::ensure!(
         version.status.success() && said.starts_with("grafx-signer "),
@@ -158,17 +178,21 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
         String::from_utf8_lossy(&version.stderr)
     );
     println!("xtask: empty root: {}", said.trim());
+    Ok(())
+}
 
-    let untrusted = output(in_root(&jail, &["check"], &env))?;
+/// `check` in the root: refused on the private CA's certificate without `SSL_CERT_FILE`, OK with
+/// it (which stays in `env` for `serve`).
+fn check_tls(jail: &Path, env: &mut Vec<(String, String)>) -> Result<()> {
+    let untrusted = output(in_root(jail, &["check"], env))?;
     let text = String::from_utf8_lossy(&untrusted.stdout);
     anyhow::ensure!(
         !untrusted.status.success() && text.contains("FAILED") && text.contains("UnknownIssuer"),
         "check without SSL_CERT_FILE must fail on the certificate (the built-in roots do not know the private CA): {text}"
     );
     println!("xtask: empty root: check without SSL_CERT_FILE fails, as it must");
-
     env.push(("SSL_CERT_FILE".into(), "/ca.pem".into()));
-    let checked = output(in_root(&jail, &["check"], &env))?;
+    let checked = output(in_root(jail, &["check"], env))?;
     let text = String::from_utf8_lossy(&checked.stdout);
     anyhow::ensure!(
         checked.status.success() && text.contains("OK, token valid"),
@@ -176,13 +200,6 @@ pub(crate) fn check(root: &Path, bin: &Path) -> Result<()> {
         String::from_utf8_lossy(&checked.stderr)
     );
     println!("xtask: empty root: check over TLS with SSL_CERT_FILE: OK");
-
-    let served = rt.block_on(serve_in_root(&jail, &env));
-    served?;
-    anyhow::ensure!(
-        emulator.emulator().stats().token_requests >= 2,
-        "the tokens came from the emulator, through the TLS front"
-    );
     Ok(())
 }
 

@@ -30,22 +30,7 @@ fn has_nightly() -> bool {
 
 /// Runs `targets` (all when empty) for `secs` seconds each; false when one found a crash.
 pub(crate) fn run(root: &Path, install: bool, secs: u64, targets: &[String]) -> Result<bool> {
-    let installed = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
-        if !install {
-            bail!("cargo-fuzz is missing (run without --no-install)");
-        }
-        let status = Command::new("cargo")
-            .args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked"])
-            .status()
-            .context("cargo install cargo-fuzz")?;
-        if !status.success() {
-            bail!("cannot install cargo-fuzz");
-        }
-    }
+    ensure_cargo_fuzz(install)?;
     let names = target_names();
     for t in targets {
         if !names.contains(&t.as_str()) {
@@ -60,42 +45,7 @@ pub(crate) fn run(root: &Path, install: bool, secs: u64, targets: &[String]) -> 
     let nightly = has_nightly();
     let mut crashed = Vec::new();
     for target in chosen {
-        let scratch = root.join("target/fuzz-corpus").join(target);
-        std::fs::create_dir_all(&scratch)?;
-        let cargo = || {
-            let mut cmd = Command::new("cargo");
-            if nightly {
-                cmd.arg("+nightly");
-            } else {
-                cmd.env("RUSTC_BOOTSTRAP", "1");
-            }
-            cmd.current_dir(root);
-            cmd
-        };
-        // Build first, so a compile error is not mistaken for a crash.
-        let built = cargo()
-            .args(["fuzz", "build", target])
-            .status()
-            .context("cargo fuzz build")?;
-        if !built.success() {
-            bail!("cannot build the fuzz target {target}");
-        }
-        let mut cmd = cargo();
-        cmd.args(["fuzz", "run", target])
-            .arg(&scratch)
-            .arg(root.join("fuzz/corpus").join(target))
-            .args([
-                "--",
-                &format!("-max_total_time={secs}"),
-                "-print_final_stats=1",
-            ])
-            .current_dir(root);
-        println!("xtask: fuzzing {target} for {secs} s");
-        let status = cmd.status().context("cargo fuzz run")?;
-        if !status.success() {
-            println!(
-                "xtask: {target} found a crash: see fuzz/artifacts/{target}/; after the fix copy it to fuzz/regressions/{target}/"
-            );
+        if !fuzz_one(root, target, secs, nightly)? {
             crashed.push(target);
         }
     }
@@ -103,4 +53,67 @@ pub(crate) fn run(root: &Path, install: bool, secs: u64, targets: &[String]) -> 
         println!("xtask: no crash in {secs} s per target");
     }
     Ok(crashed.is_empty())
+}
+
+/// cargo-fuzz at its pin, installed when missing (unless `install` is off).
+fn ensure_cargo_fuzz(install: bool) -> Result<()> {
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if installed {
+        return Ok(());
+    }
+    if !install {
+        bail!("cargo-fuzz is missing (run without --no-install)");
+    }
+    let status = Command::new("cargo")
+        .args(["install", "cargo-fuzz", "--version", "0.13.2", "--locked"])
+        .status()
+        .context("cargo install cargo-fuzz")?;
+    if !status.success() {
+        bail!("cannot install cargo-fuzz");
+    }
+    Ok(())
+}
+
+/// Builds and fuzzes `target` for `secs` seconds; false when it found a crash.
+fn fuzz_one(root: &Path, target: &str, secs: u64, nightly: bool) -> Result<bool> {
+    let scratch = root.join("target/fuzz-corpus").join(target);
+    std::fs::create_dir_all(&scratch)?;
+    let cargo = || {
+        let mut cmd = Command::new("cargo");
+        if nightly {
+            cmd.arg("+nightly");
+        } else {
+            cmd.env("RUSTC_BOOTSTRAP", "1");
+        }
+        cmd.current_dir(root);
+        cmd
+    };
+    // Build first, so a compile error is not mistaken for a crash.
+    let built = cargo()
+        .args(["fuzz", "build", target])
+        .status()
+        .context("cargo fuzz build")?;
+    if !built.success() {
+        bail!("cannot build the fuzz target {target}");
+    }
+    let mut cmd = cargo();
+    cmd.args(["fuzz", "run", target])
+        .arg(&scratch)
+        .arg(root.join("fuzz/corpus").join(target))
+        .args([
+            "--",
+            &format!("-max_total_time={secs}"),
+            "-print_final_stats=1",
+        ]);
+    println!("xtask: fuzzing {target} for {secs} s");
+    let status = cmd.status().context("cargo fuzz run")?;
+    if !status.success() {
+        println!(
+            "xtask: {target} found a crash: see fuzz/artifacts/{target}/; after the fix copy it to fuzz/regressions/{target}/"
+        );
+    }
+    Ok(status.success())
 }

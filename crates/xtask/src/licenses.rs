@@ -179,6 +179,90 @@ fn is_proc_macro(p: &Value) -> bool {
     any && all
 }
 
+/// License texts, each identical text once (most Apache-2.0 files are), numbered, with the
+/// crates and toolchain parts that carry it.
+#[derive(Default)]
+struct Texts(Vec<(String, Vec<String>)>);
+
+impl Texts {
+    /// Adds `body` as a text of `user`; its number, from 1.
+    fn add(&mut self, body: String, user: String) -> usize {
+        let body = body.trim_end().to_owned();
+        let n = match self.0.iter().position(|(t, _)| *t == body) {
+            Some(n) => n,
+            None => {
+                self.0.push((body, Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        self.0[n].1.push(user);
+        n + 1
+    }
+}
+
+/// The crates `package` links for `target` (not workspace members, not proc macros), sorted by
+/// name and version.
+fn shipped_crates<'m>(meta: &'m Value, package: &str) -> Result<Vec<&'m Value>> {
+    let members: BTreeSet<&str> = strings(&meta["workspace_members"]).collect();
+    let packages = meta["packages"].as_array().context("no packages")?;
+    let start = packages
+        .iter()
+        .find(|p| p["name"] == package && members.contains(p["id"].as_str().unwrap_or("")))
+        .and_then(|p| p["id"].as_str())
+        .with_context(|| format!("{package} is not a workspace member"))?;
+    let ids = linked(&meta["resolve"], start);
+    let mut shipped: Vec<&Value> = packages
+        .iter()
+        .filter(|p| {
+            let id = p["id"].as_str().unwrap_or("");
+            ids.contains(id) && !members.contains(id) && !is_proc_macro(p)
+        })
+        .collect();
+    shipped.sort_by_key(|p| (p["name"].as_str(), p["version"].as_str()));
+    anyhow::ensure!(shipped.len() >= 10, "only {} crates found", shipped.len());
+    Ok(shipped)
+}
+
+/// One crate's line of the listing, its texts added to `texts`: its license files, or the
+/// standard text of its license when it ships none.
+fn crate_entry(root: &Path, p: &Value, texts: &mut Texts) -> Result<String> {
+    let name = format!(
+        "{} {}",
+        p["name"].as_str().unwrap_or("?"),
+        p["version"].as_str().unwrap_or("?")
+    );
+    let license = p["license"].as_str().unwrap_or("see its license file");
+    let dir = Path::new(p["manifest_path"].as_str().unwrap_or(""))
+        .parent()
+        .context("a manifest path")?;
+    let mut refs = Vec::new();
+    for file in license_files(dir)? {
+        let body = std::fs::read_to_string(&file)
+            .with_context(|| format!("{name}: reading {}", file.display()))?;
+        let shown = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        refs.push(format!(
+            "[{}]",
+            texts.add(body, format!("{name} ({shown})"))
+        ));
+    }
+    if refs.is_empty() {
+        let body = fallback_text(root, p)?;
+        refs.push(format!(
+            "[{}] (the crate ships no license file: the standard text of its license)",
+            texts.add(body, format!("{name} (standard {license} text)"))
+        ));
+    }
+    Ok(format!(
+        "- {name}: {license}; {}; texts {}\n",
+        p["repository"].as_str().unwrap_or("no repository given"),
+        refs.join(" ")
+    ))
+}
+
 /// The third-party license file for `package` built for `target`.
 pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<String> {
     let out = Command::new("cargo")
@@ -191,85 +275,22 @@ pub(crate) fn third_party(root: &Path, package: &str, target: &str) -> Result<St
         bail!("cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let members: BTreeSet<&str> = strings(&meta["workspace_members"]).collect();
-    let packages = meta["packages"].as_array().context("no packages")?;
-    let start = packages
-        .iter()
-        .find(|p| p["name"] == package && members.contains(p["id"].as_str().unwrap_or("")))
-        .and_then(|p| p["id"].as_str())
-        .with_context(|| format!("{package} is not a workspace member"))?;
-    let ids = linked(&meta["resolve"], start);
+    let mut texts = Texts::default();
+    let mut listing = String::new();
+    for p in shipped_crates(&meta, package)? {
+        listing += &crate_entry(root, p, &mut texts)?;
+    }
+    for (what, body) in toolchain_parts(target)? {
+        let n = texts.add(body, what.clone());
+        let _ = writeln!(listing, "- {what}; text [{n}]");
+    }
     let mut text = format!(
         "Third-party software in {package} ({target}): the crates it links and what the Rust\n\
          toolchain links in, with their licenses. {package} itself is licensed under\n\
          MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE).\n"
     );
-    let mut shipped: Vec<&Value> = packages
-        .iter()
-        .filter(|p| {
-            let id = p["id"].as_str().unwrap_or("");
-            ids.contains(id) && !members.contains(id) && !is_proc_macro(p)
-        })
-        .collect();
-    shipped.sort_by_key(|p| (p["name"].as_str(), p["version"].as_str()));
-    anyhow::ensure!(shipped.len() >= 10, "only {} crates found", shipped.len());
-    // Identical texts (most Apache-2.0 files are) are written once, numbered, and each crate
-    // names the texts that are its own.
-    let mut texts: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add = |body: String, user: String| -> usize {
-        let body = body.trim_end().to_owned();
-        let n = match texts.iter().position(|(t, _)| *t == body) {
-            Some(n) => n,
-            None => {
-                texts.push((body, Vec::new()));
-                texts.len() - 1
-            }
-        };
-        texts[n].1.push(user);
-        n + 1
-    };
-    let mut listing = String::new();
-    for p in shipped {
-        let name = format!(
-            "{} {}",
-            p["name"].as_str().unwrap_or("?"),
-            p["version"].as_str().unwrap_or("?")
-        );
-        let license = p["license"].as_str().unwrap_or("see its license file");
-        let dir = Path::new(p["manifest_path"].as_str().unwrap_or(""))
-            .parent()
-            .context("a manifest path")?;
-        let mut refs = Vec::new();
-        for file in license_files(dir)? {
-            let body = std::fs::read_to_string(&file)
-                .with_context(|| format!("{name}: reading {}", file.display()))?;
-            let shown = file
-                .strip_prefix(dir)
-                .unwrap_or(&file)
-                .display()
-                .to_string();
-            refs.push(format!("[{}]", add(body, format!("{name} ({shown})"))));
-        }
-        if refs.is_empty() {
-            let body = fallback_text(root, p)?;
-            refs.push(format!(
-                "[{}] (the crate ships no license file: the standard text of its license)",
-                add(body, format!("{name} (standard {license} text)"))
-            ));
-        }
-        let _ = writeln!(
-            listing,
-            "- {name}: {license}; {}; texts {}",
-            p["repository"].as_str().unwrap_or("no repository given"),
-            refs.join(" ")
-        );
-    }
-    for (what, body) in toolchain_parts(target)? {
-        let n = add(body, what.clone());
-        let _ = writeln!(listing, "- {what}; text [{n}]");
-    }
     let _ = write!(text, "\nThe crates and toolchain parts:\n\n{listing}");
-    for (n, (body, users)) in texts.iter().enumerate() {
+    for (n, (body, users)) in texts.0.iter().enumerate() {
         let _ = write!(
             text,
             "\n\n======== [{}] the license text of {} ========\n\n{body}\n",

@@ -106,6 +106,22 @@ where
         .collect()
 }
 
+/// The three ways to one upstream: their base URLs (the signer's proxy, nginx, the emulator
+/// straight) and the processes whose CPU time counts for each.
+struct Ways<'a> {
+    emulator: &'a str,
+    bases: [String; 3],
+    pids: [Vec<u32>; 3],
+    token: &'a str,
+    out_dir: &'a Path,
+}
+
+/// One route's figures: runs per connection count, and the proxies' CPU µs per request.
+type RouteFigures = (
+    BTreeMap<u32, BTreeMap<String, ServerRuns>>,
+    BTreeMap<u32, BTreeMap<String, f64>>,
+);
+
 /// Measures the three ways at `conns` connections, `repeats` times each, `secs` seconds a run.
 pub(crate) fn run(
     bin: &dyn Fn(&str) -> PathBuf,
@@ -124,68 +140,23 @@ pub(crate) fn run(
     let token = writer_token(&emulator.url)?;
     let signer = start_proxy_signer(bin, &emulator.url, out_dir)?;
     let nginx = Nginx::start(&out_dir.join("nginx"), &api, &token)?;
-    let bases = [
-        format!("{}/api/{WRITER}/", signer.url),
-        format!("{}/api/{WRITER}/", nginx.url),
-        api.clone(),
-    ];
+    let ways = Ways {
+        emulator: &emulator.url,
+        bases: [
+            format!("{}/api/{WRITER}/", signer.url),
+            format!("{}/api/{WRITER}/", nginx.url),
+            api.clone(),
+        ],
+        pids: [vec![signer.pid()], nginx.pids(), Vec::new()],
+        token: &token,
+        out_dir,
+    };
     // The download first, while the signer is fresh: its RSS growth is the stream's alone.
-    let download = downloads(&signer, &bases, &token, repeats.max(3))?;
-    let pids = [vec![signer.pid()], nginx.pids(), Vec::new()];
+    let download = downloads(&signer, &ways.bases, &token, repeats.max(3))?;
     let mut routes = BTreeMap::new();
     let mut cpu = BTreeMap::new();
     for route in ROUTES {
-        let (method, path) = route.split_once(' ').context("a route")?;
-        let scripts = WAYS
-            .iter()
-            .map(|way| script(out_dir, way, method, path, &token))
-            .collect::<Result<Vec<_>>>()?;
-        let mut by_conns = BTreeMap::new();
-        let mut cpu_by_conns = BTreeMap::new();
-        for &c in conns {
-            let mut runs: Vec<[Vec<f64>; 4]> = vec![Default::default(); WAYS.len()];
-            for repeat in 0..repeats {
-                for i in (0..WAYS.len()).map(|k| (k + repeat) % WAYS.len()) {
-                    let way = WAYS[i];
-                    emulator_delete(&emulator.url, "projects")?;
-                    let url = format!("{}{path}", bases[i]);
-                    let before = cpu_ticks(&pids[i]);
-                    let run = wrk_at(&url, c, u64::from(secs), &scripts[i])?;
-                    let spent = cpu_ticks(&pids[i]).zip(before).map(|(a, b)| a - b);
-                    if run.non_2xx + run.socket_errors > 0 {
-                        bail!(
-                            "{way} {route} at {c} connections: {} error replies, {} socket errors",
-                            run.non_2xx,
-                            run.socket_errors
-                        );
-                    }
-                    // Clock ticks are 10 ms: over thousands of requests, exact enough.
-                    let per_request =
-                        spent.map(|t| t as f64 * 10_000.0 / run.requests.max(1) as f64);
-                    println!(
-                        "xtask: bench {way:<20} {route:<20} c={c:<3} {:>8.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs  cpu {:>5.1} µs/req",
-                        run.rps, run.p50_us, run.p99_us, per_request.unwrap_or(f64::NAN)
-                    );
-                    runs[i][0].push(run.rps);
-                    runs[i][1].push(run.p50_us);
-                    runs[i][2].push(run.p99_us);
-                    runs[i][3].extend(per_request);
-                }
-            }
-            let row = WAYS
-                .iter()
-                .zip(&runs)
-                .map(|(way, r)| ((*way).to_owned(), ServerRuns::of(r)))
-                .collect();
-            let cpu_row: BTreeMap<String, f64> = WAYS
-                .iter()
-                .zip(&runs)
-                .filter(|(_, r)| !r[3].is_empty())
-                .map(|(way, r)| ((*way).to_owned(), Stat::of(&r[3]).median))
-                .collect();
-            by_conns.insert(c, row);
-            cpu_by_conns.insert(c, cpu_row);
-        }
+        let (by_conns, cpu_by_conns) = measure_route(&ways, route, secs, repeats, conns)?;
         routes.insert(route.to_owned(), by_conns);
         cpu.insert(route.to_owned(), cpu_by_conns);
     }
@@ -197,6 +168,81 @@ pub(crate) fn run(
         download,
         cpu_us_per_request: cpu,
     })
+}
+
+/// `route` through each way at each connection count, the ways' order rotating per repeat.
+fn measure_route(
+    ways: &Ways<'_>,
+    route: &str,
+    secs: u32,
+    repeats: usize,
+    conns: &[u32],
+) -> Result<RouteFigures> {
+    let (method, path) = route.split_once(' ').context("a route")?;
+    let scripts = WAYS
+        .iter()
+        .map(|way| script(ways.out_dir, way, method, path, ways.token))
+        .collect::<Result<Vec<_>>>()?;
+    let mut by_conns = BTreeMap::new();
+    let mut cpu_by_conns = BTreeMap::new();
+    for &c in conns {
+        let mut runs: Vec<[Vec<f64>; 4]> = vec![Default::default(); WAYS.len()];
+        for repeat in 0..repeats {
+            for i in (0..WAYS.len()).map(|k| (k + repeat) % WAYS.len()) {
+                let url = format!("{}{path}", ways.bases[i]);
+                let (run, per_request) = one_run(ways, i, route, &url, c, secs, &scripts[i])?;
+                runs[i][0].push(run.rps);
+                runs[i][1].push(run.p50_us);
+                runs[i][2].push(run.p99_us);
+                runs[i][3].extend(per_request);
+            }
+        }
+        let row = WAYS
+            .iter()
+            .zip(&runs)
+            .map(|(way, r)| ((*way).to_owned(), ServerRuns::of(r)))
+            .collect();
+        let cpu_row: BTreeMap<String, f64> = WAYS
+            .iter()
+            .zip(&runs)
+            .filter(|(_, r)| !r[3].is_empty())
+            .map(|(way, r)| ((*way).to_owned(), Stat::of(&r[3]).median))
+            .collect();
+        by_conns.insert(c, row);
+        cpu_by_conns.insert(c, cpu_row);
+    }
+    Ok((by_conns, cpu_by_conns))
+}
+
+/// One wrk run of way `i` (no error reply allowed), and its process's CPU µs per request.
+fn one_run(
+    ways: &Ways<'_>,
+    i: usize,
+    route: &str,
+    url: &str,
+    c: u32,
+    secs: u32,
+    script: &Path,
+) -> Result<(crate::servers::WrkRun, Option<f64>)> {
+    let way = WAYS[i];
+    emulator_delete(ways.emulator, "projects")?;
+    let before = cpu_ticks(&ways.pids[i]);
+    let run = wrk_at(url, c, u64::from(secs), script)?;
+    let spent = cpu_ticks(&ways.pids[i]).zip(before).map(|(a, b)| a - b);
+    if run.non_2xx + run.socket_errors > 0 {
+        bail!(
+            "{way} {route} at {c} connections: {} error replies, {} socket errors",
+            run.non_2xx,
+            run.socket_errors
+        );
+    }
+    // Clock ticks are 10 ms: over thousands of requests, exact enough.
+    let per_request = spent.map(|t| t as f64 * 10_000.0 / run.requests.max(1) as f64);
+    println!(
+        "xtask: bench {way:<20} {route:<20} c={c:<3} {:>8.0} req/s  p50 {:>7.0} µs  p99 {:>7.0} µs  cpu {:>5.1} µs/req",
+        run.rps, run.p50_us, run.p99_us, per_request.unwrap_or(f64::NAN)
+    );
+    Ok((run, per_request))
 }
 
 /// User + system clock ticks of `pids` so far (None when one cannot be read, or none given).
