@@ -33,30 +33,7 @@ async fn ui_loader_config(
     opts: JsValue,
     refresh: JsValue,
 ) -> Result<JsValue, GraFxError> {
-    let needs = "uiLoaderConfig needs {selector, projectId?, projectName?, userInterfaceID?, …}";
-    if !opts.is_object() {
-        return Err(GraFxError::options(needs));
-    }
-    if get(&opts, "selector")
-        .as_string()
-        .is_none_or(|s| s.is_empty())
-    {
-        return Err(GraFxError::options(format!(
-            "{needs}: selector (the id of the element studio-ui renders into) is missing"
-        )));
-    }
-    let project = match get(&opts, "projectId") {
-        v if v.is_undefined() || v.is_null() => None,
-        v => Some(v.as_string().filter(|s| !s.is_empty()).ok_or_else(|| {
-            GraFxError::options("uiLoaderConfig: projectId must be a non-empty string")
-        })?),
-    };
-    let via = match get(&opts, "via") {
-        v if v.is_undefined() || v.is_null() => None,
-        v => Some(v.as_string().filter(|s| !s.is_empty()).ok_or_else(|| {
-            GraFxError::options("uiLoaderConfig: via must name an integration behind the signer's API proxy, e.g. \"writer\"")
-        })?),
-    };
+    let (project, via) = loader_request(&opts)?;
     let via = match (via, &project) {
         (Some(name), Some(id)) => Some((crate::proxy::base(inner, &name)?, id.clone())),
         (Some(_), None) => {
@@ -85,8 +62,55 @@ async fn ui_loader_config(
     for key in ["via", "checkEnvironment"] {
         let _ = js_sys::Reflect::delete_property(&config, &JsValue::from_str(key));
     }
-    if let Some((base, id)) = via {
-        let helpers = crate::resources::build_via(&Rc::downgrade(inner), &base);
+    add.extend(project_loading(inner, &opts, base, via, project));
+    for (key, value) in add {
+        let _ = js_sys::Reflect::set(&config, &JsValue::from_str(key), &value);
+    }
+    Ok(config.into())
+}
+
+/// The options' `projectId` and `via`, checked (a selector is required).
+fn loader_request(opts: &JsValue) -> Result<(Option<String>, Option<String>), GraFxError> {
+    let needs = "uiLoaderConfig needs {selector, projectId?, projectName?, userInterfaceID?, …}";
+    if !opts.is_object() {
+        return Err(GraFxError::options(needs));
+    }
+    if get(opts, "selector")
+        .as_string()
+        .is_none_or(|s| s.is_empty())
+    {
+        return Err(GraFxError::options(format!(
+            "{needs}: selector (the id of the element studio-ui renders into) is missing"
+        )));
+    }
+    let text = |key: &str, why: &str| match get(opts, key) {
+        v if v.is_undefined() || v.is_null() => Ok(None),
+        v => v
+            .as_string()
+            .filter(|s| !s.is_empty())
+            .map(Some)
+            .ok_or_else(|| GraFxError::options(format!("uiLoaderConfig: {key} {why}"))),
+    };
+    let project = text("projectId", "must be a non-empty string")?;
+    let via = text(
+        "via",
+        "must name an integration behind the signer's API proxy, e.g. \"writer\"",
+    )?;
+    Ok((project, via))
+}
+
+/// How studio-ui loads and saves the project, unless the options say: through the proxy (`via`,
+/// the callbacks), or straight from the Environment API at `base` (the URLs).
+fn project_loading(
+    inner: &Rc<Inner>,
+    opts: &JsValue,
+    base: &str,
+    via: Option<(Rc<str>, String)>,
+    project: Option<String>,
+) -> Vec<(&'static str, JsValue)> {
+    let mut add = Vec::new();
+    if let Some((via_base, id)) = via {
+        let helpers = crate::resources::build_via(&Rc::downgrade(inner), &via_base);
         let callbacks = crate::glue::studio_project_loader(&helpers, &id);
         for key in [
             "onProjectInfoRequested",
@@ -94,7 +118,7 @@ async fn ui_loader_config(
             "onProjectSave",
             "onProjectGetDownloadLink",
         ] {
-            if get(&opts, key).is_undefined() {
+            if get(opts, key).is_undefined() {
                 add.push((key, get(&callbacks, key)));
             }
         }
@@ -107,15 +131,12 @@ async fn ui_loader_config(
             ),
             ("projectUploadUrl", format!("{base}/projects/{id}")),
         ] {
-            if get(&opts, key).is_undefined() {
+            if get(opts, key).is_undefined() {
                 add.push((key, JsValue::from_str(&url)));
             }
         }
     }
-    for (key, value) in add {
-        let _ = js_sys::Reflect::set(&config, &JsValue::from_str(key), &value);
-    }
-    Ok(config.into())
+    add
 }
 
 /// studio-ui's `refreshTokenAction`: resolves to the token or to an Error, never rejects.

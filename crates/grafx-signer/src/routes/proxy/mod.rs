@@ -90,13 +90,14 @@ impl Admitted {
     }
 }
 
-/// The shared gates, the proxy's own, the body, then the request to CHILI and its reply.
-async fn forward_admitted(
+/// The gates before anything is read: the per-IP limit, `X-CSRF`, the allow-list, the caller
+/// (when the proxy requires one) and the per-user limit. The client's address, the checked path
+/// and the caller.
+async fn pass_gates(
     state: &AppState,
     parts: &Parts,
-    body: Body,
-    a: Admitted,
-) -> Result<Response, AppError> {
+    a: &Admitted,
+) -> Result<(std::net::IpAddr, crate::ProxyPath, Option<crate::Caller>), AppError> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -104,13 +105,24 @@ async fn forward_admitted(
     let ip = gates::client_ip(state, &parts.headers, peer);
     gates::check_ip_limit(state, ip)?;
     gates::require_csrf(&parts.headers)?;
-    let path = admit::allowed_path(&a, &parts.method, admit::split_path(parts.uri.path()).1)?;
+    let path = admit::allowed_path(a, &parts.method, admit::split_path(parts.uri.path()).1)?;
     let caller = if a.proxy.require_caller {
         gates::authenticate(state, &a.name, &a.integration, &parts.headers).await?
     } else {
         None
     };
     gates::check_user_limit(state, caller.as_ref())?;
+    Ok((ip, path, caller))
+}
+
+/// The shared gates, the proxy's own, the body, then the request to CHILI and its reply.
+async fn forward_admitted(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    a: Admitted,
+) -> Result<Response, AppError> {
+    let (ip, path, caller) = pass_gates(state, parts, &a).await?;
     let sender = Sender {
         ip,
         user: caller.as_ref().and_then(|c| c.subject.as_deref()),

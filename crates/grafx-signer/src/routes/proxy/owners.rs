@@ -300,54 +300,88 @@ pub(super) async fn settle(
     };
     let id = identity(a);
     if let Some(kind) = claim.creates.filter(|_| status.is_success()) {
-        let created = match kind {
-            ResourceKind::Project => json["id"].as_str().or(json["data"]["id"].as_str()),
-            // A preview answered at once (200, an image) created no task.
-            ResourceKind::PreviewTask if status != StatusCode::ACCEPTED => None,
-            _ => json["data"]["taskId"].as_str(),
-        };
-        if let Some(created) = created {
-            let resource = Resource {
-                kind,
-                id: created.to_owned(),
-            };
-            let owner = store.bind(&id, &record_of(&resource, user), user).await.map_err(|e| {
-                tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI created this, but its owner could not be recorded: no one can reach it through the proxy");
-                unavailable(&e)
-            })?;
-            if owner != *user {
-                // CHILI's ids are fresh: an id already someone else's is not handed to this user.
-                tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI answered with an id already recorded as another user's: the reply is withheld");
-                return Err(AppError::new(
-                    ErrorCode::ProxyUpstreamFailed,
-                    "the Environment API answered with an id that belongs to another user; nothing was passed on",
-                ));
-            }
-        }
+        bind_created(store.as_ref(), a, &id, kind, status, &json, user).await?;
     }
     if lists {
-        let items = json
-            .get_mut("data")
-            .and_then(Value::as_array_mut)
-            .ok_or_else(|| unfiltered("it has no `data` list"))?;
-        let ids: Vec<String> = items
-            .iter()
-            .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let mine = store
-            .owned_of(&id, ResourceKind::Project, &ids, user)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let mut keep = mine.into_iter();
-        items.retain(|p| keep.next().unwrap_or(false) && matches_search(p, search));
-        // CHILI's total counts every user's projects: not the user's to know.
-        if let Some(obj) = json.as_object_mut() {
-            obj.remove("total");
-        }
-        keep_search_in_next_page(&mut json, search);
+        keep_own_projects(store.as_ref(), &id, &mut json, user, search).await?;
         return Ok(json.to_string().into_bytes());
     }
     Ok(body)
+}
+
+/// Records the resource CHILI just created as `user`'s; an id already someone else's is
+/// withheld (502), and a record that cannot be written fails the reply (503).
+async fn bind_created(
+    store: &dyn crate::OwnershipStore,
+    a: &Admitted,
+    id: &Identity,
+    kind: ResourceKind,
+    status: StatusCode,
+    json: &Value,
+    user: &str,
+) -> Result<(), AppError> {
+    let created = match kind {
+        ResourceKind::Project => json["id"].as_str().or(json["data"]["id"].as_str()),
+        // A preview answered at once (200, an image) created no task.
+        ResourceKind::PreviewTask if status != StatusCode::ACCEPTED => None,
+        _ => json["data"]["taskId"].as_str(),
+    };
+    let Some(created) = created else {
+        return Ok(());
+    };
+    let resource = Resource {
+        kind,
+        id: created.to_owned(),
+    };
+    let owner = store.bind(id, &record_of(&resource, user), user).await.map_err(|e| {
+        tracing::error!(integration = a.name, user, kind = kind.as_str(), id = created, "CHILI created this, but its owner could not be recorded: no one can reach it through the proxy");
+        unavailable(&e)
+    })?;
+    if owner != *user {
+        // CHILI's ids are fresh: an id already someone else's is not handed to this user.
+        tracing::error!(
+            integration = a.name,
+            user,
+            kind = kind.as_str(),
+            id = created,
+            "CHILI answered with an id already recorded as another user's: the reply is withheld"
+        );
+        return Err(AppError::new(
+            ErrorCode::ProxyUpstreamFailed,
+            "the Environment API answered with an id that belongs to another user; nothing was passed on",
+        ));
+    }
+    Ok(())
+}
+
+/// A project list cut to `user`'s own (and to `search`), without CHILI's total of everyone's.
+async fn keep_own_projects(
+    store: &dyn crate::OwnershipStore,
+    id: &Identity,
+    json: &mut Value,
+    user: &str,
+    search: Option<&str>,
+) -> Result<(), AppError> {
+    let items = json
+        .get_mut("data")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| unfiltered("it has no `data` list"))?;
+    let ids: Vec<String> = items
+        .iter()
+        .map(|p| p["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mine = store
+        .owned_of(id, ResourceKind::Project, &ids, user)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let mut keep = mine.into_iter();
+    items.retain(|p| keep.next().unwrap_or(false) && matches_search(p, search));
+    // CHILI's total counts every user's projects: not the user's to know.
+    if let Some(obj) = json.as_object_mut() {
+        obj.remove("total");
+    }
+    keep_search_in_next_page(json, search);
+    Ok(())
 }
 
 /// 502 for a project list the proxy could not filter to the user's own: never passed on whole.

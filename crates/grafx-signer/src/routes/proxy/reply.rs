@@ -89,34 +89,20 @@ pub(super) async fn reply(
     let settle = settle.filter(|_| json && status.is_success());
     let rewritable = json && rewrites(path) && *method != Method::HEAD && small;
     let body = if rewritable || settle.is_some() {
-        let links = rewrites(path);
         // A reply to a write CHILI has done is never lost for want of room.
         let wrote = !matches!(*method, Method::GET | Method::HEAD);
         let held = hold_json(upstream, token, room, wrote).await?;
-        let (body, changed) = match held {
-            Held::Whole(body, mut room) => {
-                let body = match &settle {
-                    Some(s) => {
-                        owners::settle(s.state, a, s.claim, s.user, status, body, s.search).await?
-                    }
-                    None => body,
-                };
-                // Rewriting holds a second copy while it runs.
-                if wrote {
-                    room.force(body.len());
-                } else {
-                    room.grow(body.len())?;
-                }
-                let (out, changed) = edited(body, base, path.clone(), token, links).await?;
-                (sent_with_room(out, room), changed)
-            }
-            Held::TooLarge(_) if filters => {
-                return Err(owners::unfiltered(
-                    "it is larger than the proxy holds; ask for a smaller pageSize",
-                ))
-            }
-            Held::TooLarge(body) => (body, false),
-        };
+        let (body, changed) = held_body(
+            held,
+            a,
+            path,
+            token,
+            status,
+            settle.as_ref(),
+            wrote,
+            filters,
+        )
+        .await?;
         if changed || settle.is_some() {
             headers.remove(header::CONTENT_LENGTH);
         }
@@ -128,6 +114,46 @@ pub(super) async fn reply(
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     Ok(res)
+}
+
+/// A held JSON reply as the browser gets it: settled against the user's records (`settle`),
+/// its links rewritten and the token redacted, with room for the second copy rewriting holds;
+/// and whether it changed. One too large to hold streams on redacted, unless a list must be
+/// filtered (`filters`), which is refused.
+#[allow(clippy::too_many_arguments)]
+async fn held_body(
+    held: Held,
+    a: &Admitted,
+    path: &ProxyPath,
+    token: &AccessToken,
+    status: reqwest::StatusCode,
+    settle: Option<&Settle<'_>>,
+    wrote: bool,
+    filters: bool,
+) -> Result<(Body, bool), AppError> {
+    match held {
+        Held::Whole(body, mut room) => {
+            let body = match settle {
+                Some(s) => {
+                    owners::settle(s.state, a, s.claim, s.user, status, body, s.search).await?
+                }
+                None => body,
+            };
+            // Rewriting holds a second copy while it runs.
+            if wrote {
+                room.force(body.len());
+            } else {
+                room.grow(body.len())?;
+            }
+            let base = a.integration.environment_api_url.as_str().to_owned();
+            let (out, changed) = edited(body, base, path.clone(), token, rewrites(path)).await?;
+            Ok((sent_with_room(out, room), changed))
+        }
+        Held::TooLarge(_) if filters => Err(owners::unfiltered(
+            "it is larger than the proxy holds; ask for a smaller pageSize",
+        )),
+        Held::TooLarge(body) => Ok((body, false)),
+    }
 }
 
 /// 502 for a reply still encoded after the HTTP client decoded gzip and deflate (brotli, zstd,
