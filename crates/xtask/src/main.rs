@@ -19,6 +19,7 @@ mod empty_root;
 mod fuzz;
 mod licenses;
 mod mutants;
+mod nginx;
 mod package;
 mod proxy_bench;
 mod readme_snippets;

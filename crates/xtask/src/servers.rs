@@ -341,7 +341,7 @@ pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
     let toolchain = bootstrap::ensure(root, install)?;
     let tools = [
         ("wrk", which("wrk").is_some()),
-        ("nginx", Path::new(crate::proxy_bench::NGINX_BIN).exists()),
+        ("nginx", Path::new(crate::nginx::NGINX_BIN).exists()),
     ];
     for (package, present) in tools {
         if present {
@@ -358,7 +358,7 @@ pub(crate) fn ensure_tools(root: &Path, install: bool) -> Result<Toolchain> {
         }
         if package == "nginx" {
             // Debian's package may start its own server on port 80: the bench runs its own.
-            let _ = Command::new(crate::proxy_bench::NGINX_BIN)
+            let _ = Command::new(crate::nginx::NGINX_BIN)
                 .args(["-s", "stop"])
                 .stderr(Stdio::null())
                 .status();
