@@ -1202,20 +1202,13 @@ async fn unknown_routes_wrong_methods_and_environments_are_clear_4xx() {
     problem(res, 413).await;
 }
 
-#[tokio::test]
-async fn the_binary_prints_its_base_url_and_serves() {
+/// The emulator binary with `args`, its stderr to `stderr`; and the base URL it printed first.
+fn spawn_binary(args: &[&str], stderr: std::process::Stdio) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grafx-emulator"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--environment",
-            "acme",
-            "--client",
-            "shop:pw:template:read,media:list,media:read",
-        ])
+        .args(args)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -1224,6 +1217,22 @@ async fn the_binary_prints_its_base_url_and_serves() {
         .unwrap();
     let base = line.trim().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    (child, base)
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_base_url_and_serves() {
+    let (mut child, base) = spawn_binary(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--environment",
+            "acme",
+            "--client",
+            "shop:pw:template:read,media:list,media:read",
+        ],
+        std::process::Stdio::null(),
+    );
     let body = json!({"grant_type": "client_credentials", "client_id": "shop", "client_secret": "pw", "audience": "https://chiligrafx.com"});
     let res = http()
         .post(format!("{base}/oauth/token"))
@@ -1259,19 +1268,10 @@ fn a_sigterm_right_after_the_url_is_printed_stops_the_binary_cleanly() {
     // without a handler the default action kills it (a signal exit, no "shutting down"). (The
     // handler is installed before the URL is printed; the old lazy one was polled microseconds
     // after the print, a window this test cannot hit, unlike the signer's.)
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     for _ in 0..5 {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grafx-emulator"))
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+        let (mut child, _base) =
+            spawn_binary(&["--listen", "127.0.0.1:0"], std::process::Stdio::piped());
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()

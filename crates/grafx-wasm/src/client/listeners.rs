@@ -1,6 +1,7 @@
 //! The token in memory and who hears of it: `set_token` (stats, the presence lock, the
 //! auto-refresh timer), and the `onToken`/`onError` subscriptions.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Function;
@@ -28,16 +29,7 @@ impl Inner {
             let mut stats = self.stats.get();
             stats.refreshes += 1;
             self.stats.set(stats);
-            let js = token.to_js();
-            let listeners: Vec<Function> = self
-                .token_listeners
-                .borrow()
-                .iter()
-                .map(|(_, f)| f.clone())
-                .collect();
-            for f in listeners {
-                let _ = f.call1(&JsValue::NULL, &js);
-            }
+            notify(&self.token_listeners, &token.to_js());
         }
         if self.opts.auto_refresh {
             self.schedule(&token);
@@ -45,15 +37,7 @@ impl Inner {
     }
 
     pub(crate) fn emit_error(&self, e: &JsValue) {
-        let listeners: Vec<Function> = self
-            .error_listeners
-            .borrow()
-            .iter()
-            .map(|(_, f)| f.clone())
-            .collect();
-        for f in listeners {
-            let _ = f.call1(&JsValue::NULL, e);
-        }
+        notify(&self.error_listeners, e);
     }
 
     pub(crate) fn subscribe(&self, errors: bool, cb: Function) -> u32 {
@@ -75,5 +59,14 @@ impl Inner {
             &self.token_listeners
         };
         list.borrow_mut().retain(|(i, _)| *i != id);
+    }
+}
+
+/// Calls every listener with `value`; the list is copied first, so a listener may subscribe or
+/// unsubscribe while it runs.
+fn notify(listeners: &RefCell<Vec<(u32, Function)>>, value: &JsValue) {
+    let listeners: Vec<Function> = listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
+    for f in listeners {
+        let _ = f.call1(&JsValue::NULL, value);
     }
 }
