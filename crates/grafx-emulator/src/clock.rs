@@ -43,6 +43,11 @@ impl EmulatorClock {
         Timestamp::from_millis(u64::try_from(shifted).unwrap_or(0))
     }
 
+    /// How far ahead of real time the clock is, in milliseconds (behind when negative).
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
     /// Moves the clock by `ms` (negative moves it back).
     pub fn advance_ms(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);

@@ -1207,6 +1207,8 @@ fn spawn_binary(args: &[&str], stderr: std::process::Stdio) -> (std::process::Ch
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grafx-emulator"))
         .args(args)
+        // Its info lines ("shutting down"), whatever the caller's RUST_LOG.
+        .env("RUST_LOG", "grafx_emulator=info")
         .stdout(std::process::Stdio::piped())
         .stderr(stderr)
         .spawn()

@@ -64,7 +64,7 @@ pub use caller::{
     JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
 pub use client_ip::client_ip;
-pub use clock::{Clock, SystemClock};
+pub use clock::{process_steady, Clock, SystemClock};
 pub use config::defaults;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, ProxyPolicy, ProxyQuota, RedisSettings, RedisUrl,

@@ -43,6 +43,8 @@ pub const OVERFLOW_BUCKETS: u16 = 1024;
 const SAMPLE_EVERY: u64 = 256;
 /// How often, at most, refilled keys are forgotten (a scan of the table).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// `last_sweep_ms` before the first sweep (the steady clock starts near 0 with the process).
+const NEVER_SWEPT: u64 = u64::MAX;
 
 /// What a limit is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -138,7 +140,7 @@ impl Limiter {
             inner: RateLimiter::new(quota, table.clone(), clock.clone()),
             table,
             clock,
-            last_sweep_ms: AtomicU64::new(0),
+            last_sweep_ms: AtomicU64::new(NEVER_SWEPT),
             checks: AtomicU64::new(0),
             full: std::sync::atomic::AtomicBool::new(false),
         }
@@ -174,10 +176,11 @@ impl Limiter {
     /// by one caller).
     fn sample(&self) {
         let len = self.inner.len();
-        let now_ms = self.clock.0.now().as_millis();
+        let now_ms = self.clock.steady_ms();
         let last = self.last_sweep_ms.load(Ordering::Relaxed);
         let len = if len > MAX_KEYS / 2
-            && now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64
+            && (last == NEVER_SWEPT
+                || now_ms.saturating_sub(last) >= SWEEP_EVERY.as_millis() as u64)
             && self
                 .last_sweep_ms
                 .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
@@ -353,13 +356,20 @@ mod tests {
         Arc::new(SystemClock)
     }
 
-    /// A clock that moves only when told (the signer's clock in tests).
+    /// A clock that moves only when told (the signer's clock in tests): `.0` ms pass, and the
+    /// wall clock may be stepped back `.1` ms (NTP), which the steady time does not see.
     #[derive(Default)]
-    struct ManualClock(AtomicU64);
+    struct ManualClock(AtomicU64, AtomicU64);
 
     impl Clock for ManualClock {
         fn now(&self) -> Timestamp {
-            Timestamp::from_millis(1_700_000_000_000 + self.0.load(Ordering::Relaxed))
+            Timestamp::from_millis(
+                1_700_000_000_000 + self.0.load(Ordering::Relaxed) - self.1.load(Ordering::Relaxed),
+            )
+        }
+
+        fn steady(&self) -> Duration {
+            Duration::from_millis(self.0.load(Ordering::Relaxed))
         }
     }
 
@@ -376,7 +386,9 @@ mod tests {
             wait > Duration::from_secs(5) && wait <= Duration::from_secs(6),
             "{wait:?}"
         );
-        // Six seconds later on it (10 a minute: one every 6 s), one more.
+        // Six seconds later on it (10 a minute: one every 6 s), one more; a wall clock stepped
+        // back an hour meanwhile changes nothing (the limits count steady time).
+        manual.1.fetch_add(3_600_000, Ordering::Relaxed);
         manual.0.fetch_add(6_000, Ordering::Relaxed);
         assert!(limits.check_user("alice").is_ok());
         assert!(limits.check_user("alice").is_err());
@@ -629,7 +641,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         limiter
             .last_sweep_ms
-            .store(SystemClock.now().as_millis(), Ordering::Relaxed);
+            .store(SystemClock.steady().as_millis() as u64, Ordering::Relaxed);
         limiter.sample();
         assert_eq!(limiter.table.0.len(), half as usize + 1, "swept just now");
         // The sweep keeps keys that have not refilled (one a minute: none does here).

@@ -275,6 +275,22 @@ fn version_names_the_release_and_the_commit() {
 }
 
 #[test]
+fn help_never_shows_the_redis_password() {
+    // clap prints `[env: NAME=value]` for a set variable unless told not to.
+    let help = Command::new(env!("CARGO_BIN_EXE_grafx-signer"))
+        .arg("--help")
+        .env("SIGNER_REDIS_URL", "redis://:hunter2@cache.internal:6379/0")
+        .env("SIGNER_LISTEN", "127.0.0.1:9999")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[env: SIGNER_REDIS_URL"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+    // The guard: other variables' values are shown, so the test reads what clap prints.
+    assert!(help.contains("SIGNER_LISTEN=127.0.0.1:9999"), "{help}");
+}
+
+#[test]
 fn the_compose_example_sets_only_variables_the_signer_reads() {
     let help = Command::new(env!("CARGO_BIN_EXE_grafx-signer"))
         .arg("--help")

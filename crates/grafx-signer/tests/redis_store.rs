@@ -384,13 +384,15 @@ fn a_redis_url_needs_an_encryption_key() {
         !debug.contains("hunter2") && !debug.contains(KEY),
         "{debug}"
     );
-    // A URL that is not a usable Redis URL is refused at load, naming the variable and what to
-    // write, never the URL (which may hold a password).
-    for bad in [
-        "http://:hunter2@cache.internal:6379/",
-        "redis://:hunter2@/0",
-        "hunter2",
-        "redis+unix://:hunter2@",
+    // A URL that is not a usable Redis URL is refused at load, naming the variable, why and what
+    // to write, never the URL (which may hold a password); every scheme the client opens loads.
+    for (bad, why) in [
+        ("http://:hunter2@cache.internal:6379/", "another scheme"),
+        ("redis://:hunter2@/0", "not a URL"),
+        ("redis:///0?password=hunter2", "no host"),
+        ("hunter2", "not a URL"),
+        ("redis+unix://:hunter2@", "not a URL"),
+        ("redis+unix://?pass=hunter2", "no socket path"),
     ] {
         let e = load(grafx_signer::ConfigArgs {
             redis_url: Some(grafx_signer::RedisUrl::new(bad)),
@@ -400,10 +402,29 @@ fn a_redis_url_needs_an_encryption_key() {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("SIGNER_REDIS_URL") && e.contains("redis://[:password@]host"),
+            e.contains("SIGNER_REDIS_URL")
+                && e.contains(&format!("({why})"))
+                && e.contains("redis://[:password@]host"),
             "{bad}: {e}"
         );
         assert!(!e.contains("hunter2"), "{e}");
+    }
+    for good in [
+        "redis://[::1]/0",
+        "redis://cache",
+        "rediss://:pw@cache.internal:6380/1",
+        "redis+unix:///run/redis.sock",
+        "unix:///run/redis.sock",
+        "valkey://cache:6379",
+        "valkeys://cache",
+        "valkey+unix:///run/valkey.sock",
+    ] {
+        let loaded = load(grafx_signer::ConfigArgs {
+            redis_url: Some(grafx_signer::RedisUrl::new(good)),
+            redis_key_file: Some(dir.join("good.key")),
+            ..base.clone()
+        });
+        assert!(loaded.is_ok(), "{good}: {:?}", loaded.err());
     }
 }
 

@@ -79,6 +79,16 @@ impl Clock for SimClock {
     fn now(&self) -> Timestamp {
         self.0.now()
     }
+
+    /// The process's monotonic time, moved by the same offset (never below zero).
+    fn steady(&self) -> Duration {
+        let offset = self.0.offset_ms();
+        let steady = grafx_signer::process_steady();
+        match u64::try_from(offset) {
+            Ok(ahead) => steady.saturating_add(Duration::from_millis(ahead)),
+            Err(_) => steady.saturating_sub(Duration::from_millis(offset.unsigned_abs())),
+        }
+    }
 }
 
 /// The emulator's client `client` (secret `{client}-secret`) as integration `name`, with the

@@ -33,13 +33,16 @@ const WAIT_DEFAULTS = {
   output: { timeoutMs: 300000, intervalMs: 1000 },
   preview: { timeoutMs: 30000, intervalMs: 500 },
 };
-// `o[name]`, a duration in milliseconds: `fallback` when absent; otherwise a number above 0.
+// The longest duration a timer can wait (setTimeout fires at once beyond it).
+const MAX_MS = 2147483647;
+// `o[name]`, a duration in milliseconds: `fallback` when absent; otherwise a number above 0 and
+// at most MAX_MS.
 // 0 has no meaning of its own (not "no timeout", not "the default"): it is refused, as in the
 // constructor's and `fetch`'s `timeoutMs`.
 const millis = (o, name, fallback) => {
-  const v = o[name];
+  const v = o == null ? undefined : o[name];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw options(`${name} must be a number of milliseconds above 0`);
+  if (typeof v !== "number" || !(v > 0 && v <= MAX_MS)) throw options(`${name} must be a number of milliseconds above 0, at most ${MAX_MS}`);
   return v;
 };
 // A wait's options, checked, with `kind`'s defaults (see WAIT_DEFAULTS).
@@ -87,7 +90,8 @@ export function resources(fetch, json, errorFrom, now) {
   // The client's clock (clock.rs reads it the same way): its `now` option, else Date.now; a
   // reading that is not a finite number falls back to Date.now.
   const clock = () => {
-    const t = typeof now === "function" ? now() : NaN;
+    let t = NaN;
+    try { if (typeof now === "function") t = now(); } catch { /* Date.now, as clock.rs */ }
     return typeof t === "number" && Number.isFinite(t) ? t : Date.now();
   };
   // A list's query: the named options, and every other option as CHILI's own parameter

@@ -100,6 +100,10 @@ fn request(
     Ok(request)
 }
 
+/// The longest timeout a timer can wait (setTimeout fires at once beyond it); resources.js's
+/// `MAX_MS`.
+const MAX_TIMEOUT_MS: f64 = 2_147_483_647.0;
+
 /// A call's `timeoutMs`: none when absent; otherwise a number above 0. 0 is refused, as in the
 /// constructor and the waits (js/resources.js `millis`): it means neither "none" nor "at once".
 fn timeout_ms(init: &JsValue) -> Result<Option<f64>, GraFxError> {
@@ -108,9 +112,9 @@ fn timeout_ms(init: &JsValue) -> Result<Option<f64>, GraFxError> {
         return Ok(None);
     }
     match value.as_f64() {
-        Some(ms) if ms.is_finite() && ms > 0.0 => Ok(Some(ms)),
+        Some(ms) if ms > 0.0 && ms <= MAX_TIMEOUT_MS => Ok(Some(ms)),
         _ => Err(GraFxError::options(
-            "timeoutMs must be a number of milliseconds above 0",
+            "timeoutMs must be a number of milliseconds above 0, at most 2147483647",
         )),
     }
 }

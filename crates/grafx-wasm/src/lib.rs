@@ -139,7 +139,7 @@ export interface GraFxToken {
 
 /** `fetch` init, plus a timeout. */
 export interface GraFxRequestInit extends RequestInit {
-  /** Abort after this many milliseconds, a number above 0 (none by default, like fetch). */
+  /** Abort after this many milliseconds, above 0 and at most 2147483647 (none by default, like fetch). */
   timeoutMs?: number;
 }
 
@@ -225,7 +225,8 @@ export type OutputFormat = "pdf" | "png" | "jpg" | "gif" | "mp4" | "html";
  * task), the attempt, the time since the start. */
 export interface TaskProgress { taskId: string; attempt: number; elapsedMs: number; }
 /** Waiting for a task: poll interval (default 1000 ms), overall timeout (default 300000 ms), abort
- * and progress. Durations are numbers of milliseconds above 0; 0 is refused (`invalid_options`). */
+ * and progress. Durations are numbers of milliseconds above 0 and at most 2147483647 (a timer's
+ * longest); anything else, 0 included, is refused (`invalid_options`). */
 export interface WaitOptions { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal; onProgress?: (progress: TaskProgress) => void; }
 /** Previews wait like outputs (default timeout 30 s, interval 500 ms). */
 export type PreviewOptions = WaitOptions;

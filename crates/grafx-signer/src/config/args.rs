@@ -98,8 +98,9 @@ pub struct ConfigArgs {
     #[arg(long, env = "SIGNER_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Share tokens between replicas through this Redis (`redis://[:password@]host:6379/0`;
-    /// prefer the environment variable when it holds a password).
-    #[arg(long, env = "SIGNER_REDIS_URL", global = true)]
+    /// prefer the environment variable when it holds a password; `--help` never shows its
+    /// value).
+    #[arg(long, env = "SIGNER_REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<RedisUrl>,
     /// A file holding the 256-bit key that encrypts tokens in Redis (64 hex digits or base64;
     /// `openssl rand -hex 32`). Required with --redis-url; the same on every replica.

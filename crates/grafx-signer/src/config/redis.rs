@@ -9,7 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{Error, InvalidValue, StoreKey};
 
-/// A Redis URL (`redis://`, `rediss://`, `redis+unix://` or `unix://`). It may carry a password,
+/// A Redis URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`, or Valkey's `valkey://`,
+/// `valkeys://`, `valkey+unix://`). It may carry a password,
 /// so it is kept like a secret (`secrecy`) and Debug prints it without the password.
 ///
 /// Parsing (clap, TOML) only wraps it: a value that does not parse would be echoed by clap's
@@ -40,11 +41,16 @@ impl RedisUrl {
     pub fn check(&self) -> Result<(), InvalidValue> {
         let bad = |why: &str| InvalidValue::RedisUrl(why.to_owned());
         let url = url::Url::parse(self.expose()).map_err(|_| bad("not a URL"))?;
+        // The schemes the redis crate opens (Valkey's too).
         match url.scheme() {
-            "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
-            "redis" | "rediss" => Err(bad("no host")),
-            "redis+unix" | "unix" if !url.path().is_empty() => Ok(()),
-            "redis+unix" | "unix" => Err(bad("no socket path")),
+            "redis" | "rediss" | "valkey" | "valkeys"
+                if url.host_str().is_some_and(|h| !h.is_empty()) =>
+            {
+                Ok(())
+            }
+            "redis" | "rediss" | "valkey" | "valkeys" => Err(bad("no host")),
+            "redis+unix" | "unix" | "valkey+unix" if !url.path().is_empty() => Ok(()),
+            "redis+unix" | "unix" | "valkey+unix" => Err(bad("no socket path")),
             _ => Err(bad("another scheme")),
         }
     }
