@@ -10,201 +10,20 @@
 //!    time, and ten tabs opened at once.
 //! 4. Signer memory: RSS idle and under the 64-connection load.
 //! 5. The API proxy against nginx `proxy_pass` (see `proxy_bench.rs`).
+//!
+//! This file runs them and measures 1 and 4; 2 is `bench_upstream.rs`, 3 `bench_browser.rs`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use serde_json::json;
+use anyhow::Result;
 
-use crate::bootstrap::Toolchain;
+use crate::bench_browser::{browser_bench, package_sizes};
+use crate::bench_upstream::{node_env, upstream_economy};
 use crate::results::*;
 use crate::servers::*;
-
-fn node_env(emulator: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AUTH_URL", format!("{emulator}/oauth/token")),
-        ("CLIENT_ID", "demo-reader".into()),
-        ("CLIENT_SECRET", "demo-reader-secret".into()),
-        ("ENVIRONMENT", "demo".into()),
-        (
-            "API_URL",
-            format!("{emulator}/grafx/api/v1/environment/demo/"),
-        ),
-        ("PORT", "0".into()),
-    ]
-}
-
-/// Fires `n` concurrent token requests at `url`; returns how many succeeded.
-fn burst(url: &str, n: usize) -> Result<usize> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()?;
-        let reqs = (0..n).map(|_| {
-            let c = client.clone();
-            let u = format!("{url}/token");
-            tokio::spawn(async move {
-                c.post(u)
-                    .header("origin", ORIGIN)
-                    .header("x-csrf", "1")
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-            })
-        });
-        let mut ok = 0;
-        for r in futures_join(reqs).await {
-            if matches!(r, Ok(Ok(true))) {
-                ok += 1;
-            }
-        }
-        anyhow::Ok(ok)
-    })
-}
-
-async fn futures_join<T>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<Result<T, tokio::task::JoinError>> {
-    let mut out = Vec::new();
-    for h in handles.collect::<Vec<_>>() {
-        out.push(h.await);
-    }
-    out
-}
-
-/// 48 simulated hours, a request every simulated minute: upstream calls made by the signer.
-fn simulate_signer_48h() -> Result<(u64, u64)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let settings = grafx_emulator::Settings {
-            token_rate_limit: 0,
-            ..Default::default()
-        };
-        let em = grafx_emulator::start(
-            grafx_emulator::EmulatorConfig::default().with_settings(settings),
-            "127.0.0.1:0".parse()?,
-        )
-        .await?;
-        let e = em.emulator();
-        let integration =
-            grafx_testkit::read_only_integration(e, "default", "demo-reader", ORIGIN)?;
-        // The signer's clock, moved in step with the emulator's.
-        let clock = Arc::new(grafx_testkit::SimClock::default());
-        let state = grafx_signer::AppState::with_parts(
-            grafx_signer::SignerConfig::single(integration),
-            Arc::new(grafx_signer::ChiliAuthClient::new(Duration::from_secs(5))?),
-            Arc::new(grafx_signer::MemoryStore::default()),
-            clock.clone(),
-        );
-        let cache = state.cache("default").context("cache")?;
-        let mut served = 0;
-        for _ in 0..(48 * 60) {
-            let (token, _) = cache.get().await?;
-            let now = grafx_signer::Clock::now(clock.as_ref());
-            if token.expiry.remaining(now).is_zero() {
-                bail!("served an expired token");
-            }
-            served += 1;
-            e.advance_clock(60_000);
-            clock.advance(Duration::from_secs(60));
-        }
-        anyhow::Ok((e.stats().token_requests, served))
-    })
-}
-
-fn simulate_node_48h(node: &str, emulator: &str) -> Result<(u64, u64)> {
-    emulator_post(emulator, "reset", json!({}))?;
-    emulator_post(emulator, "settings", json!({ "token_rate_limit": 0 }))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let served = rt.block_on(async {
-        let c = reqwest::Client::new();
-        let mut served = 0u64;
-        for _ in 0..(48 * 60) {
-            let res = c
-                .post(format!("{node}/token"))
-                .header("origin", ORIGIN)
-                .send()
-                .await?;
-            if res.status().is_success() {
-                served += 1;
-            }
-            c.post(format!("{emulator}/_emulator/clock"))
-                .json(&json!({ "advance_ms": 60_000 }))
-                .send()
-                .await?;
-            c.post(format!("{node}/__clock"))
-                .json(&json!({ "advance_ms": 60_000 }))
-                .send()
-                .await?;
-        }
-        anyhow::Ok(served)
-    })?;
-    let calls = emulator_stats(emulator)?.token_requests;
-    Ok((calls, served))
-}
-
-fn gzip_size(bytes: &[u8]) -> Result<u64> {
-    let mut child = Command::new("gzip")
-        .arg("-9c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    std::io::Write::write_all(&mut child.stdin.take().context("stdin")?, bytes)?;
-    Ok(child.wait_with_output()?.stdout.len() as u64)
-}
-
-fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
-    let pkg = root.join("crates/grafx-wasm/pkg");
-    let mut ours = std::fs::read(pkg.join("grafx_wasm_bg.wasm"))?;
-    ours.extend(std::fs::read(pkg.join("grafx_wasm.js"))?);
-    for entry in std::fs::read_dir(pkg.join("snippets"))? {
-        for js in std::fs::read_dir(entry?.path().join("js"))? {
-            ours.extend(std::fs::read(js?.path())?);
-        }
-    }
-    let dir = root.join("target/bench/auth0");
-    std::fs::create_dir_all(&dir)?;
-    let out = Command::new("npm")
-        .args([
-            "pack",
-            "@auth0/auth0-spa-js@2.27.0",
-            "--silent",
-            "--pack-destination",
-        ])
-        .arg(&dir)
-        .env("PATH", &toolchain.path)
-        .output()?;
-    let tgz = dir.join(String::from_utf8_lossy(&out.stdout).trim());
-    let bundle = Command::new("tar")
-        .arg("-xzOf")
-        .arg(&tgz)
-        .arg("package/dist/auth0-spa-js.production.js")
-        .output()?
-        .stdout;
-    let auth0 = if bundle.is_empty() {
-        None
-    } else {
-        Some(gzip_size(&bundle)?)
-    };
-    Ok(Sizes {
-        grafx_wasm_gzip: gzip_size(&ours)?,
-        auth0_spa_js_2_27_gzip: auth0,
-        target: PACKAGE_TARGET_BYTES,
-    })
-}
 
 /// How long and how often each load runs.
 struct Plan {
@@ -432,54 +251,6 @@ fn wrk_sampled(
     Ok((rps, p50, p99, peak.load(Ordering::Relaxed)))
 }
 
-/// Upstream token calls: 1000 concurrent cold requests, and 48 simulated hours, for the signer
-/// and the Node broker.
-fn upstream_economy(
-    root: &Path,
-    bin: &dyn Fn(&str) -> std::path::PathBuf,
-    emulator: &str,
-) -> Result<Upstream> {
-    let cold = |program: &Path, args: &[&str], env: Vec<(&'static str, String)>| {
-        emulator_post(emulator, "reset", json!({}))?;
-        emulator_post(emulator, "settings", json!({ "token_rate_limit": 0 }))?;
-        let server = Server::start(program, args, &env)?;
-        let succeeded = burst(&server.url, 1000)?;
-        std::thread::sleep(Duration::from_millis(200));
-        let upstream_calls = emulator_stats(emulator)?.token_requests;
-        anyhow::Ok(ColdBurst {
-            upstream_calls,
-            succeeded,
-        })
-    };
-    let mut signer_cold_env = signer_env(emulator, "127.0.0.1:0");
-    signer_cold_env.push(("SIGNER_UPSTREAM_RETRIES", "0".into()));
-    let signer_cold = cold(&bin("grafx-signer"), &[], signer_cold_env)?;
-    let node_script = root
-        .join("tests/bench/node-broker.mjs")
-        .display()
-        .to_string();
-    let node_cold = cold(Path::new("node"), &[&node_script], node_env(emulator))?;
-    let (signer_48h, signer_served) = simulate_signer_48h()?;
-    let node_server = Server::start(Path::new("node"), &[&node_script], &node_env(emulator))?;
-    let (node_48h, node_served) = simulate_node_48h(&node_server.url, emulator)?;
-    Ok(Upstream {
-        cold_1000: Compared {
-            signer: signer_cold,
-            node: node_cold,
-        },
-        simulated_48h: Compared {
-            signer: Simulated {
-                upstream_calls: signer_48h,
-                requests: signer_served,
-            },
-            node: Simulated {
-                upstream_calls: node_48h,
-                requests: node_served,
-            },
-        },
-    })
-}
-
 /// Writes `target/bench/results.{json,md}` (and, for a full run, the published copies) and
 /// prints the missed targets; false when `check` and one was missed.
 fn report(
@@ -531,25 +302,4 @@ pub(crate) fn publish(root: &Path, results: &Path) -> Result<()> {
         "BENCHMARKS.md",
         &parsed.markdown(),
     )
-}
-/// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
-fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chromium> {
-    let site = crate::demo::build_site(root, toolchain)?;
-    let demo = crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false)?;
-    let out = Command::new("node")
-        .arg(root.join("tests/bench/browser.mjs"))
-        .env("DEMO_URL", &demo.url)
-        .env("CALLS", if quick { "100" } else { "1000" })
-        .env("CHROMIUM", crate::bootstrap::CHROMIUM)
-        .env("PATH", &toolchain.path)
-        .current_dir(root)
-        .output()?;
-    demo.stop();
-    if !out.status.success() {
-        bail!(
-            "browser bench failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
 }

@@ -11,6 +11,8 @@
 //! - `cargo xtask bootstrap`: only the installation part.
 
 mod bench;
+mod bench_browser;
+mod bench_upstream;
 mod bootstrap;
 mod browser;
 mod demo;

@@ -1,0 +1,83 @@
+//! `cargo xtask bench`, the browser: the package's size against auth0-spa-js, and the Chromium
+//! figures of `tests/bench/browser.mjs` (`grafx.fetch` against raw `fetch`, wasm init, ten tabs).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::bootstrap::Toolchain;
+use crate::results::*;
+
+fn gzip_size(bytes: &[u8]) -> Result<u64> {
+    let mut child = Command::new("gzip")
+        .arg("-9c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(&mut child.stdin.take().context("stdin")?, bytes)?;
+    Ok(child.wait_with_output()?.stdout.len() as u64)
+}
+
+/// The package's gzip size beside auth0-spa-js 2.27's production bundle.
+pub(crate) fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
+    let pkg = root.join("crates/grafx-wasm/pkg");
+    let mut ours = std::fs::read(pkg.join("grafx_wasm_bg.wasm"))?;
+    ours.extend(std::fs::read(pkg.join("grafx_wasm.js"))?);
+    for entry in std::fs::read_dir(pkg.join("snippets"))? {
+        for js in std::fs::read_dir(entry?.path().join("js"))? {
+            ours.extend(std::fs::read(js?.path())?);
+        }
+    }
+    let dir = root.join("target/bench/auth0");
+    std::fs::create_dir_all(&dir)?;
+    let out = Command::new("npm")
+        .args([
+            "pack",
+            "@auth0/auth0-spa-js@2.27.0",
+            "--silent",
+            "--pack-destination",
+        ])
+        .arg(&dir)
+        .env("PATH", &toolchain.path)
+        .output()?;
+    let tgz = dir.join(String::from_utf8_lossy(&out.stdout).trim());
+    let bundle = Command::new("tar")
+        .arg("-xzOf")
+        .arg(&tgz)
+        .arg("package/dist/auth0-spa-js.production.js")
+        .output()?
+        .stdout;
+    let auth0 = if bundle.is_empty() {
+        None
+    } else {
+        Some(gzip_size(&bundle)?)
+    };
+    Ok(Sizes {
+        grafx_wasm_gzip: gzip_size(&ours)?,
+        auth0_spa_js_2_27_gzip: auth0,
+        target: PACKAGE_TARGET_BYTES,
+    })
+}
+
+/// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
+pub(crate) fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chromium> {
+    let site = crate::demo::build_site(root, toolchain)?;
+    let demo = crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false)?;
+    let out = Command::new("node")
+        .arg(root.join("tests/bench/browser.mjs"))
+        .env("DEMO_URL", &demo.url)
+        .env("CALLS", if quick { "100" } else { "1000" })
+        .env("CHROMIUM", crate::bootstrap::CHROMIUM)
+        .env("PATH", &toolchain.path)
+        .current_dir(root)
+        .output()?;
+    demo.stop();
+    if !out.status.success() {
+        bail!(
+            "browser bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
