@@ -30,7 +30,7 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// The monotonic time since this process first asked.
-pub fn process_steady() -> Duration {
+fn process_steady() -> Duration {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed()
 }

@@ -71,8 +71,29 @@ pub enum InvalidValue {
     StoreKey,
     /// A Redis URL the client cannot use, and why (the URL itself is not quoted: it may hold a
     /// password).
-    #[error("is not a usable Redis URL ({0}): write redis://[:password@]host:6379/0, rediss://… for TLS, or redis+unix:///path/to/socket")]
-    RedisUrl(String),
+    #[error("is not a usable Redis URL ({0}): write redis://[:password@]host:6379/0, rediss://… for TLS, or redis+unix:///path/to/socket (valkey:// likewise)")]
+    RedisUrl(RedisUrlProblem),
+}
+
+/// Why a Redis URL is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisUrlProblem {
+    /// It does not parse as a URL.
+    #[error("not a URL")]
+    NotAUrl,
+    /// Not a scheme the Redis client opens.
+    #[error("another scheme")]
+    Scheme,
+    /// A TCP scheme without a host.
+    #[error("no host")]
+    NoHost,
+    /// A socket scheme without a path.
+    #[error("no socket path")]
+    NoSocketPath,
+    /// The client's own refusal (its message, which does not quote the URL).
+    #[error("the Redis client refuses it: {0}")]
+    Refused(String),
 }
 
 /// What can go wrong configuring or starting the signer. Every message names the setting to fix.

@@ -64,14 +64,14 @@ pub use caller::{
     JWKS_MIN_REFETCH, MAX_FORWARD_AUTH_IN_FLIGHT,
 };
 pub use client_ip::client_ip;
-pub use clock::{process_steady, Clock, SystemClock};
+pub use clock::{Clock, SystemClock};
 pub use config::defaults;
 pub use config::{
     ConfigArgs, ConfigSource, Integration, ProxyPolicy, ProxyQuota, RedisSettings, RedisUrl,
     SignerConfig, DEFAULT_AUDIENCE, DEFAULT_AUTH_URL, DEFAULT_LISTEN,
     DEFAULT_PROXY_MAX_REQUEST_BYTES, RENDERS_IN_BROWSERS,
 };
-pub use error::{AppError, Error, InvalidValue, Setting};
+pub use error::{AppError, Error, InvalidValue, RedisUrlProblem, Setting};
 pub use fast_path::{Observer, SignerFuture, SignerService};
 pub use origin::OriginPolicy;
 pub use ownership::{

@@ -154,7 +154,7 @@ impl RedisStore {
                 },
             ),
         }
-        .map_err(|e| InvalidValue::RedisUrl(format!("the Redis client refuses it: {e}")))?;
+        .map_err(|e| InvalidValue::RedisUrl(crate::RedisUrlProblem::Refused(e.to_string())))?;
         Ok(Self {
             client,
             cipher: Aes256Gcm::new(&key.0.into()),

@@ -23,13 +23,26 @@ use crate::{AppError, AppState};
 pub(crate) const TOKEN_ROUTE: &str = "/token";
 /// The token route for a named integration.
 pub(crate) const NAMED_TOKEN_ROUTE: &str = "/token/{integration}";
+/// The API proxy's routes: `/api/{integration}`, with a slash, and with a path below it (its
+/// metric label is the first).
+pub(crate) const PROXY_ROUTES: [&str; 3] = [
+    "/api/{integration}",
+    "/api/{integration}/",
+    "/api/{integration}/{*path}",
+];
+/// What every API proxy path starts with.
+pub(crate) const PROXY_PREFIX: &str = "/api/";
+/// The operational routes.
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+const METRICS: &str = "/metrics";
 
 /// The operational routes: `/healthz`, `/readyz`, `/metrics`.
 fn ops_routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route(HEALTHZ, get(ops::healthz))
+        .route(READYZ, get(ops::readyz))
+        .route(METRICS, get(ops::metrics))
 }
 
 /// The operational endpoints alone, for their own listener (`ops_listen`): monitoring need not
@@ -57,10 +70,10 @@ pub(crate) fn app_with_request_ids(state: AppState, ids: SequentialRequestId) ->
     };
     let mut router = Router::new()
         .route(TOKEN_ROUTE, token_route())
-        .route(NAMED_TOKEN_ROUTE, token_route())
-        .route("/api/{integration}", any(proxy::forward))
-        .route("/api/{integration}/", any(proxy::forward))
-        .route("/api/{integration}/{*path}", any(proxy::forward));
+        .route(NAMED_TOKEN_ROUTE, token_route());
+    for route in PROXY_ROUTES {
+        router = router.route(route, any(proxy::forward));
+    }
     if config.ops_listen.is_none() {
         router = router.merge(ops_routes());
     }
@@ -112,7 +125,7 @@ async fn deadline(
     req: Request,
     next: Next,
 ) -> Response {
-    let limit = if req.uri().path().starts_with("/api/") {
+    let limit = if req.uri().path().starts_with(PROXY_PREFIX) {
         limit + proxy
     } else {
         limit
@@ -162,15 +175,12 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
     {
-        Some(TOKEN_ROUTE) => TOKEN_ROUTE,
-        Some(NAMED_TOKEN_ROUTE) => NAMED_TOKEN_ROUTE,
-        Some("/api/{integration}" | "/api/{integration}/" | "/api/{integration}/{*path}") => {
-            "/api/{integration}"
-        }
-        Some("/healthz") => "/healthz",
-        Some("/readyz") => "/readyz",
-        Some("/metrics") => "/metrics",
-        _ => "other",
+        Some(r) if PROXY_ROUTES.contains(&r) => PROXY_ROUTES[0],
+        Some(r) => [TOKEN_ROUTE, NAMED_TOKEN_ROUTE, HEALTHZ, READYZ, METRICS]
+            .into_iter()
+            .find(|known| *known == r)
+            .unwrap_or("other"),
+        None => "other",
     };
     let res = next.run(req).await;
     state

@@ -80,10 +80,10 @@ impl Clock for SimClock {
         self.0.now()
     }
 
-    /// The process's monotonic time, moved by the same offset (never below zero).
+    /// The system clock's steady time, moved by the same offset (never below zero).
     fn steady(&self) -> Duration {
         let offset = self.0.offset_ms();
-        let steady = grafx_signer::process_steady();
+        let steady = grafx_signer::SystemClock.steady();
         match u64::try_from(offset) {
             Ok(ahead) => steady.saturating_add(Duration::from_millis(ahead)),
             Err(_) => steady.saturating_sub(Duration::from_millis(offset.unsigned_abs())),

@@ -997,7 +997,9 @@ const tests = {
     let offset = 0;
     const c = make({ signerUrl: env.signerUrl, crossTab: false, now: () => Date.now() + offset });
     // A render that outlasts the test on the real clock, however loaded the machine (the
-    // emulator judges a task's state by its render time when polled).
+    // emulator judges a task's state by its render time when polled); restored as it was.
+    const was = (await (await fetch(`${env.emulatorUrl}/_emulator/settings`)).json()).output_render_ms;
+    assert(Number.isInteger(was), `the emulator's render time: ${was}`);
     await settings(env, { output_render_ms: 60_000 });
     try {
       const task = await c.output.create("pdf", { templateId: FLYER });
@@ -1012,7 +1014,7 @@ const tests = {
       assert(polls.length >= 1 && polls.length <= 2, `stopped after the clock jumped: ${polls.length} polls`);
       assert(Date.now() - started < 5_000, "well before the real deadline");
     } finally {
-      await settings(env, { output_render_ms: 600 });
+      await settings(env, { output_render_ms: was });
     }
     // On the real clock (no jump), a render of the usual length finishes.
     const quick = await c.output.create("pdf", { templateId: FLYER });

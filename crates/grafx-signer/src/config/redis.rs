@@ -7,7 +7,7 @@ use super::values::given;
 use super::ConfigArgs;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{Error, InvalidValue, StoreKey};
+use crate::{Error, InvalidValue, RedisUrlProblem, StoreKey};
 
 /// A Redis URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`, or Valkey's `valkey://`,
 /// `valkeys://`, `valkey+unix://`). It may carry a password,
@@ -39,8 +39,8 @@ impl RedisUrl {
     /// Whether it is a Redis URL the client can use: a known scheme, and a host for the TCP ones.
     /// The message says what to write, not what was written.
     pub fn check(&self) -> Result<(), InvalidValue> {
-        let bad = |why: &str| InvalidValue::RedisUrl(why.to_owned());
-        let url = url::Url::parse(self.expose()).map_err(|_| bad("not a URL"))?;
+        let bad = InvalidValue::RedisUrl;
+        let url = url::Url::parse(self.expose()).map_err(|_| bad(RedisUrlProblem::NotAUrl))?;
         // The schemes the redis crate opens (Valkey's too).
         match url.scheme() {
             "redis" | "rediss" | "valkey" | "valkeys"
@@ -48,10 +48,10 @@ impl RedisUrl {
             {
                 Ok(())
             }
-            "redis" | "rediss" | "valkey" | "valkeys" => Err(bad("no host")),
+            "redis" | "rediss" | "valkey" | "valkeys" => Err(bad(RedisUrlProblem::NoHost)),
             "redis+unix" | "unix" | "valkey+unix" if !url.path().is_empty() => Ok(()),
-            "redis+unix" | "unix" | "valkey+unix" => Err(bad("no socket path")),
-            _ => Err(bad("another scheme")),
+            "redis+unix" | "unix" | "valkey+unix" => Err(bad(RedisUrlProblem::NoSocketPath)),
+            _ => Err(bad(RedisUrlProblem::Scheme)),
         }
     }
 }

@@ -58,7 +58,7 @@ fn origin(parts: &Parts, policy: &OriginPolicy, name: &str) -> Result<String, Ap
     match parts.headers.get(header::ORIGIN).map(|v| v.to_str()) {
         Some(Ok(origin)) if policy.allows(origin) => Ok(origin.to_owned()),
         Some(Ok(origin)) => {
-            crate::refusal_log::origin_refused(origin, name, "/api/");
+            crate::refusal_log::origin_refused(origin, name, crate::server::PROXY_PREFIX);
             Err(AppError::new(
                 ErrorCode::OriginNotAllowed,
                 format!("origin `{origin}` may not use integration `{name}`'s API proxy; add it to proxy.allowed_origins"),
@@ -112,7 +112,9 @@ fn allowed_host(parts: &Parts, policy: &OriginPolicy) -> bool {
 
 /// `/api/{name}/{rest}` → (`name`, `rest`), still percent-encoded.
 pub(super) fn split_path(path: &str) -> (&str, &str) {
-    let after = path.strip_prefix("/api/").unwrap_or_default();
+    let after = path
+        .strip_prefix(crate::server::PROXY_PREFIX)
+        .unwrap_or_default();
     after.split_once('/').unwrap_or((after, ""))
 }
 
