@@ -17,6 +17,23 @@ pub(super) const MAX_INLINE_BACKOFF: Duration = Duration::from_secs(5);
 /// Background retries after failures back off up to this.
 pub(super) const MAX_BACKGROUND_BACKOFF: Duration = Duration::from_secs(60);
 
+/// A moment on both of the clock's times: `wall` judges a token's expiry (CHILI stamps it so),
+/// `steady` every interval the cache keeps (the minimum refresh interval, `Retry-After`, the
+/// failure backoff, the per-minute budget), so that a wall clock stepped back (NTP) does not
+/// hold callers for as long as the step. Every `FlightState` timestamp but expiry is steady.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Moment {
+    pub(super) wall: Timestamp,
+    pub(super) steady: Timestamp,
+}
+
+/// One timestamp for both (the pure phases' tests, where the two clocks agree).
+impl From<Timestamp> for Moment {
+    fn from(t: Timestamp) -> Self {
+        Self { wall: t, steady: t }
+    }
+}
+
 /// The default bound on upstream attempts per integration and minute while upstream fails or
 /// refuses, whatever the traffic (each attempt may retry network errors and 5xx `retries` times;
 /// `upstream_attempts_per_minute` sets it). A healthy integration is paced by its tokens'
@@ -83,9 +100,10 @@ impl FlightState {
         &mut self,
         usable: Option<&Arc<CachedToken>>,
         seen: u64,
-        now: Timestamp,
+        at: impl Into<Moment>,
         settings: &CacheSettings,
     ) -> Option<Result<Arc<CachedToken>, UpstreamError>> {
+        let Moment { wall, steady: now } = at.into();
         let serve = |t: &Arc<CachedToken>| Some(Ok(Arc::clone(t)));
         if self.attempts != seen {
             if let Some(t) = usable {
@@ -96,7 +114,7 @@ impl FlightState {
             }
         }
         if let Some(t) = usable {
-            let fresh = t.expiry.freshness(now, &settings.policy) == Freshness::Fresh;
+            let fresh = t.expiry.freshness(wall, &settings.policy) == Freshness::Fresh;
             let recently = self
                 .last_attempt
                 .is_some_and(|at| now.since(at) < settings.min_refresh_interval);
@@ -151,9 +169,10 @@ impl FlightState {
         }
     }
 
-    /// Phase 4's bookkeeping: one more attempt at `now`, and its error if it failed (upstream's
-    /// `Retry-After`, and an exponential backoff for callers without a token).
-    pub(super) fn record(&mut self, error: Option<&UpstreamError>, now: Timestamp) {
+    /// Phase 4's bookkeeping: one more attempt at `at`, and its error if it failed (upstream's
+    /// `Retry-After`, and an exponential backoff for callers without a token), on steady time.
+    pub(super) fn record(&mut self, error: Option<&UpstreamError>, at: impl Into<Moment>) {
+        let now = at.into().steady;
         self.attempts += 1;
         self.last_attempt = Some(now);
         self.recent_attempts.push_back(now);
@@ -286,6 +305,52 @@ mod tests {
         status: 503,
         retry_after: None,
     };
+
+    #[test]
+    fn the_backoffs_count_steady_time_not_the_wall_clock() {
+        // CHILI failed with a 30 s Retry-After at wall W, steady S. Then the wall clock is
+        // stepped back an hour (NTP) while 31 s pass: the caller without a token may ask again.
+        let mut st = FlightState::default();
+        let steady = |ms: u64| Timestamp::from_millis(ms);
+        let failed_at = Moment {
+            wall: at(3600),
+            steady: steady(10_000),
+        };
+        let busy = UpstreamError::Unavailable {
+            status: 503,
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        st.record(Some(&busy), failed_at);
+        let during = Moment {
+            wall: at(3600),
+            steady: steady(39_000),
+        };
+        assert!(
+            matches!(
+                st.answer_without_upstream(None, st.attempts, during, &settings()),
+                Some(Err(_))
+            ),
+            "held back within the Retry-After"
+        );
+        let after_a_step_back = Moment {
+            wall: at(0),
+            steady: steady(41_000),
+        };
+        assert!(
+            st.answer_without_upstream(None, st.attempts, after_a_step_back, &settings())
+                .is_none(),
+            "31 s later on the steady clock, whatever the wall clock says"
+        );
+        // A served token's freshness is the wall clock's: CHILI's expiry is a wall time.
+        let t = hour_token("eyJ.a.b", 0);
+        let early = Moment {
+            wall: at(100),
+            steady: at(7200), // past the token's expiry, were it read on steady time
+        };
+        assert!(st
+            .answer_without_upstream(Some(&t), st.attempts, early, &settings())
+            .is_some());
+    }
 
     #[test]
     fn phase_two_serves_a_fresh_token_and_asks_upstream_once_it_is_due() {

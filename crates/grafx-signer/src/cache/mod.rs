@@ -26,7 +26,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use grafx_core::{Freshness, RefreshPolicy};
+use grafx_core::{Freshness, RefreshPolicy, Timestamp};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -34,8 +34,8 @@ use crate::metrics::{CacheLabels, Metrics};
 use crate::store::{CachedToken, TokenStore};
 use crate::upstream::{TokenSource, UpstreamError};
 use crate::Integration;
-use flight::FlightState;
 pub use flight::MAX_UPSTREAM_ATTEMPTS_PER_MINUTE;
+use flight::{FlightState, Moment};
 use replicas::LockOutcome;
 
 /// How a request was answered.
@@ -183,6 +183,16 @@ impl TokenCache {
         &self.name
     }
 
+    /// Now on both of the clock's times (see `Moment`).
+    fn moment(&self) -> Moment {
+        Moment {
+            wall: self.clock.now(),
+            steady: Timestamp::from_millis(
+                u64::try_from(self.clock.steady().as_millis()).unwrap_or(u64::MAX),
+            ),
+        }
+    }
+
     /// The integration this cache serves, as configured now (a lock-free read: the hot path
     /// reads it on every request).
     pub fn integration(&self) -> impl std::ops::Deref<Target = Arc<Integration>> {
@@ -304,10 +314,10 @@ impl TokenCache {
         if let Some(fresh) = self.adopt_from_store(&mut usable).await {
             return Ok(fresh);
         }
-        let now = self.clock.now();
+        let at = self.moment();
         if let Some(answer) =
             self.state()
-                .answer_without_upstream(usable.as_ref(), seen, now, &self.settings)
+                .answer_without_upstream(usable.as_ref(), seen, at, &self.settings)
         {
             return answer;
         }
@@ -316,10 +326,11 @@ impl TokenCache {
             LockOutcome::Refresh(lock) => lock,
         };
         let result = self.fetch_with_retries().await;
-        let now = self.clock.now();
-        self.state().record(result.as_ref().err(), now);
+        let at = self.moment();
+        let now = at.wall;
+        self.state().record(result.as_ref().err(), at);
         let outcome = match result {
-            Ok(grant) => Ok(self.publish(&grant, usable.as_ref(), now).await),
+            Ok(grant) => Ok(self.publish(&grant, usable.as_ref(), at).await),
             Err(e) => match usable {
                 Some(t) => {
                     tracing::warn!(integration = self.name(), error = %e, remaining = ?t.expiry.remaining(now), "refresh failed; serving the cached token while it is valid");
@@ -357,7 +368,8 @@ impl TokenCache {
         if let Some(t) = self.current().filter(other) {
             return Ok(Some(t));
         }
-        let now = self.clock.now();
+        // Intervals on steady time (see `Moment`).
+        let now = self.moment().steady;
         {
             // A 401 may follow a refresh at once (a token revoked upstream), so the usual
             // minimum interval does not apply; one forced refresh per interval does, with
@@ -377,11 +389,11 @@ impl TokenCache {
             state.last_forced = Some(now);
         }
         let result = self.fetch_with_retries().await;
-        let now = self.clock.now();
-        self.state().record(result.as_ref().err(), now);
+        let at = self.moment();
+        self.state().record(result.as_ref().err(), at);
         let grant = result?;
         let usable = self.current();
-        let token = self.publish(&grant, usable.as_ref(), now).await;
+        let token = self.publish(&grant, usable.as_ref(), at).await;
         Ok(Some(token).filter(other))
     }
 }

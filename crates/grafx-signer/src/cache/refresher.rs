@@ -79,6 +79,8 @@ impl TokenCache {
     /// minimum interval after the last attempt, upstream's `Retry-After`, or the failure backoff.
     async fn next_wake(&self) -> Duration {
         let now = self.clock.now();
+        // The intervals the state keeps are on steady time (see `Moment`).
+        let steady = self.moment().steady;
         let cached = self.current();
         let st = self.state();
         let mut wait = match &cached {
@@ -88,7 +90,7 @@ impl TokenCache {
         };
         if let Some(last) = st.last_attempt {
             if cached.is_some() {
-                let since = now.since(last);
+                let since = steady.since(last);
                 wait = wait.max(self.settings.min_refresh_interval.saturating_sub(since));
             }
         }
@@ -99,7 +101,7 @@ impl TokenCache {
             );
         }
         if let Some(until) = st.blocked_until {
-            wait = wait.max(until.since(now));
+            wait = wait.max(until.since(steady));
         }
         wait
     }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grafx_core::{Freshness, Timestamp};
+use grafx_core::Freshness;
 
-use super::flight::{received_no_later_than, stamp_grant, MAX_INLINE_BACKOFF};
+use super::flight::{received_no_later_than, stamp_grant, Moment, MAX_INLINE_BACKOFF};
 use super::TokenCache;
 use crate::store::CachedToken;
 
@@ -129,11 +129,12 @@ impl TokenCache {
         &self,
         grant: &grafx_core::TokenGrant,
         usable: Option<&Arc<CachedToken>>,
-        now: Timestamp,
+        at: Moment,
     ) -> Arc<CachedToken> {
+        let now = at.wall;
         let (token, same) = stamp_grant(grant, usable, now);
         self.state().same_token_until =
-            same.then(|| now.saturating_add(self.settings.min_refresh_interval));
+            same.then(|| at.steady.saturating_add(self.settings.min_refresh_interval));
         let policy = self.settings.policy;
         if same && token.expiry.freshness(now, &policy) != Freshness::Fresh {
             tracing::info!(
