@@ -14,7 +14,6 @@ mod bench;
 mod bench_browser;
 mod bench_upstream;
 mod bootstrap;
-mod browser;
 mod demo;
 mod dist;
 mod empty_root;

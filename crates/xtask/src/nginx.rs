@@ -59,7 +59,7 @@ impl Nginx {
     /// Starts nginx in `dir`, pinned to core 0, passing `/api/writer/` to `api` with `token`.
     pub(crate) fn start(dir: &Path, api: &str, token: &str) -> Result<Self> {
         std::fs::create_dir_all(dir.join("logs"))?;
-        let port = crate::browser::free_port()?;
+        let port = crate::servers::free_port()?;
         let conf = dir.join("nginx.conf");
         std::fs::write(&conf, nginx_config(dir, port, api, token)?)?;
         let version = Command::new(NGINX_BIN).arg("-v").output()?;

@@ -271,7 +271,7 @@ pub(crate) struct RedisChild {
 
 impl RedisChild {
     pub(crate) fn start() -> Result<Self> {
-        let port = crate::browser::free_port()?;
+        let port = free_port()?;
         let child = Command::new(bootstrap::REDIS_SERVER)
             .args([
                 "--port",
@@ -402,4 +402,10 @@ pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(tool))
         .find(|p| p.exists())
+}
+
+/// A free loopback port (bound and released; good enough for a test harness on one machine).
+pub(crate) fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }

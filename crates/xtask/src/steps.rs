@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
-use crate::browser::free_port;
+use crate::servers::free_port;
 use crate::tally::Tally;
 use grafx_testkit::BrowserStack;
 
