@@ -85,6 +85,9 @@ export async function usage(): Promise<void> {
   const templateOfProject: string | undefined = project.template?.id;
   await grafx.projects.saveDocument(project.id, { edited: true });
   const projectPreview: Blob = await grafx.projects.preview(project.id);
+  // null options (and a null preview type) are the defaults.
+  const defaults: Blob[] = [await grafx.projects.preview(project.id, null, null), await grafx.media.download("m1", null)];
+  void [defaults, await grafx.output.render("pdf", { projectId: project.id }, null), await grafx.templates.list(null)];
   const mediaPreview: Blob = await grafx.media.preview("m1", "x4096", { intervalMs: 250, timeoutMs: 20_000, onProgress: (p) => console.log(p.attempt) });
   void mediaPreview;
   const mine: Page<Project> = await grafx.projects.list({ limit: 10, collectionId: "c1" });
@@ -196,6 +199,8 @@ function grafx_mistakes(): GraFxClient { return new GraFxClient({ signerUrl: "/"
 grafx_mistakes().templates.all({ sortOrder: "up" });
 // @ts-expect-error project previews take no layoutId (the release notes give it to templates)
 grafx_mistakes().projects.preview("p", "thumbnail", { layoutId: "0" });
+// @ts-expect-error a helper's options are an object, not a number
+grafx_mistakes().media.preview("m1", "thumbnail", 5000);
 // @ts-expect-error via takes the integration's name
 grafx_mistakes().via();
 // @ts-expect-error accessToken resolves to a string, not a number

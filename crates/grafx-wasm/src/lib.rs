@@ -239,22 +239,23 @@ export type PreviewType = "thumbnail" | "medium" | "highest";
  */
 export type MediaPreviewSize = PreviewType | "fullOrVector" | "x4096" | "highestOrVector";
 
+/** The typed helpers' options, and a preview's type or size, may be `null`: the defaults. */
 export interface TemplatesApi {
-  list(options?: ListOptions): Promise<Page<Template>>;
+  list(options?: ListOptions | null): Promise<Page<Template>>;
   /** Every template, walking all pages: `for await (const t of grafx.templates.all())`. */
-  all(options?: ListParams): AsyncIterable<Template>;
+  all(options?: ListParams | null): AsyncIterable<Template>;
   /** `GET templates/{id}`, unwrapped from CHILI's `{data}`. */
   get(id: string): Promise<Template>;
   /** The template's document JSON. */
   download(id: string): Promise<unknown>;
   /** A preview image: 200 at once, or CHILI's 202 task flow (poll, then download). */
-  preview(id: string, type?: PreviewType, options?: LayoutPreviewOptions): Promise<Blob>;
+  preview(id: string, type?: PreviewType | null, options?: LayoutPreviewOptions | null): Promise<Blob>;
 }
 
 export interface ProjectsApi {
   /** The caller's own projects (`GET projects`, scope `myproject:list`). */
-  list(options?: ListOptions): Promise<Page<Project>>;
-  all(options?: ListParams): AsyncIterable<Project>;
+  list(options?: ListOptions | null): Promise<Page<Project>>;
+  all(options?: ListParams | null): AsyncIterable<Project>;
   /**
    * `PATCH projects/{id}` (release notes 2023-05-16, which do not show the body): `{name}`, or,
    * if CHILI refuses that form (400, 415, 422), a JSON Patch replacing `/name`.
@@ -271,18 +272,18 @@ export interface ProjectsApi {
    * A project's preview. CHILI's release notes give `layoutId` and `pageId` to template previews
    * only, so they are not offered here.
    */
-  preview(id: string, type?: PreviewType, options?: PreviewOptions): Promise<Blob>;
+  preview(id: string, type?: PreviewType | null, options?: PreviewOptions | null): Promise<Blob>;
 }
 
 export interface MediaApi {
-  list(options?: MediaListOptions): Promise<Page<Media>>;
-  all(options?: MediaListParams): AsyncIterable<Media>;
+  list(options?: MediaListOptions | null): Promise<Page<Media>>;
+  all(options?: MediaListParams | null): AsyncIterable<Media>;
   /** `GET media/{id}`: CHILI's `{data, links}` unwrapped (a bare item is taken too). */
   get(id: string): Promise<Media>;
   /** `GET media/{id}/download`: the original file. */
-  download(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
+  download(id: string, options?: { signal?: AbortSignal } | null): Promise<Blob>;
   /** A media preview; CHILI's 202 (still generating) is asked again with backoff, within `timeoutMs`. */
-  preview(id: string, size?: MediaPreviewSize, options?: PreviewOptions): Promise<Blob>;
+  preview(id: string, size?: MediaPreviewSize | null, options?: PreviewOptions | null): Promise<Blob>;
 }
 
 /** One data row of batch (variable data) output: variable name to value. PDF only. */
@@ -309,11 +310,11 @@ export interface OutputApi {
   /** Starts an output task; resolves to its taskId. */
   create(format: OutputFormat, body: OutputBody): Promise<string>;
   /** Polls the task (204, or 202 on older versions, while running); resolves to the download URL. */
-  wait(taskId: string, options?: WaitOptions): Promise<string>;
+  wait(taskId: string, options?: WaitOptions | null): Promise<string>;
   /** Downloads by task id or download URL; an expired output (about 4 hours) rejects saying so. */
-  download(taskIdOrUrl: string, options?: { signal?: AbortSignal }): Promise<Blob>;
+  download(taskIdOrUrl: string, options?: { signal?: AbortSignal } | null): Promise<Blob>;
   /** create + wait + download. */
-  render(format: OutputFormat, body: OutputBody, options?: WaitOptions): Promise<RenderResult>;
+  render(format: OutputFormat, body: OutputBody, options?: WaitOptions | null): Promise<RenderResult>;
 }
 
 /** Options of `grafx.studio.uiLoaderConfig`; anything else is passed through to studio-ui. */

@@ -109,6 +109,7 @@ js_tests!(
     via_the_signer_proxy,
     output_mistakes_and_expired_downloads,
     failed_output_is_an_api_error,
+    null_options_are_the_defaults_and_other_values_are_refused,
     waits_run_on_the_clients_clock,
     studio_adapters,
     a_frozen_peer_does_not_hang_this_tab,

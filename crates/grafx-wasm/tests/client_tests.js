@@ -1,7 +1,7 @@
 // The grafx-wasm test bodies, written against the package's public API.
 // Each receives env = {signerUrl, emulatorUrl}, make(options) -> GraFxClient, isGraFxError(e).
 // Every `integration` named here must be declared in FIXTURE_INTEGRATIONS
-// (crates/xtask/src/browser.rs), which a host test checks.
+// (crates/grafx-testkit/src/browser/integrations.rs), which a host test checks.
 
 const fail = (msg) => { throw new Error(msg); };
 const assert = (cond, msg) => cond || fail(`assertion failed: ${msg}`);
@@ -985,8 +985,61 @@ const tests = {
       }
     }
     eq((await journal(env)).length, 0, "nothing sent for a refused duration");
-    // Options given as null are no options: the defaults.
-    await c.output.wait(task, null);
+    c.dispose();
+  },
+
+  // Options given as null are no options, in every helper that takes them (and a null preview
+  // type or size is the default one): what goes on the wire is what absent options send. Any
+  // other value is refused, naming the helper, before anything is sent.
+  async null_options_are_the_defaults_and_other_values_are_refused(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, integration: "rw", crossTab: false });
+    eq((await c.media.list(null)).items.length > 0, true, "media.list(null)");
+    // A media item no other test previews: Chromium caches previews (max-age), and this test
+    // reads its requests on the wire.
+    let mediaId;
+    for await (const m of c.media.all(null)) if (m.name === "storefront.png") mediaId = m.id;
+    assert(mediaId, "media.all(null) found storefront.png");
+    const project = await c.projects.create({ templateId: FLYER });
+    await clearJournal(env);
+    let listed = 0;
+    for await (const _ of c.templates.all(null)) listed++;
+    assert(listed > 1, `templates.all(null) walked the list: ${listed}`);
+    eq((await c.templates.list(null)).items.length > 0, true, "templates.list(null)");
+    eq((await c.templates.preview(FLYER, null, null)).type, "image/png", "templates.preview");
+    eq((await c.projects.preview(project.id, null, null)).type, "image/png", "projects.preview");
+    eq((await c.media.preview(mediaId, null, null)).type, "image/png", "media.preview");
+    assert((await c.media.download(mediaId, null)).size > 0, "media.download");
+    const { taskId, downloadUrl, blob } = await c.output.render("pdf", { templateId: FLYER }, null);
+    eq(await c.output.wait(taskId, null), downloadUrl, "output.wait");
+    eq((await c.output.download(taskId, null)).size, blob.size, "output.download");
+    const gets = (await journal(env)).filter((r) => r.method === "GET").map((r) => r.path);
+    for (const path of [
+      `templates/${FLYER}/preview/thumbnail`,
+      `projects/${project.id}/preview/thumbnail`,
+      `media/${mediaId}/preview/thumbnail`,
+      `media/${mediaId}/download`,
+      `output/tasks/${taskId}/download`,
+    ]) assert(gets.includes(path), `${path} on the wire: ${gets.join(", ")}`);
+    eq((await sent(env, "POST", "output/pdf")).length, 1, "one render");
+    await clearJournal(env);
+    const refused = {
+      "templates.list": () => c.templates.list("limit=1"),
+      "media.list": () => c.media.list(["folder"]),
+      "templates.preview": () => c.templates.preview(FLYER, "thumbnail", 5000),
+      "media.preview": () => c.media.preview(mediaId, "thumbnail", "fast"),
+      "media.download": () => c.media.download(mediaId, true),
+      "output.wait": () => c.output.wait(taskId, 1),
+      "output.download": () => c.output.download(taskId, "now"),
+      "output.render": () => c.output.render("pdf", { templateId: FLYER }, [{ intervalMs: 100 }]),
+      "output.wait onProgress": () => c.output.wait(taskId, { onProgress: "log" }),
+    };
+    for (const [what, call] of Object.entries(refused)) {
+      const e = await rejects(call(), "invalid_options", isErr);
+      assert(e.message.startsWith(what.split(" ")[0]), `${what}: ${e.message}`);
+    }
+    throws(() => c.projects.all("mine"), "invalid_options", "projects.all", isErr);
+    eq((await journal(env)).length, 0, "nothing sent for refused options");
+    await c.projects.delete(project.id);
     c.dispose();
   },
 
