@@ -11,14 +11,15 @@
 //!
 //! ```ignore
 //! let mut r = Redactor::new("eyJ.a.b");
-//! let mut out = r.feed(b"{\"t\":\"eyJ.");
-//! out.extend(r.feed(b"a.b\"}"));
+//! let mut out = r.feed(Bytes::from_static(b"{\"t\":\"eyJ.")).concat();
+//! out.extend(r.feed(Bytes::from_static(b"a.b\"}")).concat());
 //! out.extend(r.finish());
 //! assert_eq!(out, b"{\"t\":\"[redact\"}"); // as long as the token: `Content-Length` holds
 //! ```
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::body::Bytes;
 use memchr::memmem;
 
 /// What a token is replaced with (cut or padded with `*` to the token's length).
@@ -88,12 +89,46 @@ impl Redactor {
         self.token.needle().len() * MAX_ESCAPE
     }
 
-    /// The bytes of `chunk` (and of earlier chunks held back) that can be sent now, redacted.
-    /// The last `window - 1` bytes are held: a token may begin there.
-    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+    /// The bytes of `chunk` (and of earlier chunks held back) that can be sent now, redacted, in
+    /// order: what was held, then the chunk's own. The last `window - 1` bytes are held: a token
+    /// may begin there. A chunk with nothing to redact and no escape (nor any in what was held)
+    /// is passed on without a copy: file downloads, and most API replies.
+    pub(crate) fn feed(&mut self, chunk: Bytes) -> [Bytes; 2] {
         if self.token.needle().is_empty() {
-            return chunk.to_vec();
+            return [Bytes::new(), chunk];
         }
+        if let Some(at) = self.untouched(&chunk) {
+            let held = std::mem::replace(&mut self.carry, chunk[at..].to_vec());
+            return [Bytes::from(held), chunk.slice(..at)];
+        }
+        [self.feed_copied(&chunk), Bytes::new()]
+    }
+
+    /// Where `chunk`'s held tail starts, when `carry ++ chunk` holds no escape and no spelling
+    /// of the token: then [`Redactor::feed_copied`] would send `carry ++ chunk[..at]` unchanged
+    /// and hold `chunk[at..]`. A spelling that starts in `carry` ends within the token's length
+    /// less one byte of `chunk`, so the seam is searched on its own; the rest, in `chunk`.
+    fn untouched(&self, chunk: &[u8]) -> Option<usize> {
+        let needle = self.token.needle().len();
+        let at = chunk.len().checked_sub(self.window() - 1)?;
+        let escape = |b: &[u8]| memchr::memchr(b'\\', b).is_some();
+        if escape(&self.carry) || escape(chunk) || self.token.find(chunk).is_some() {
+            return None;
+        }
+        if !self.carry.is_empty() {
+            let mut seam = Vec::with_capacity(self.carry.len() + needle);
+            seam.extend_from_slice(&self.carry);
+            seam.extend_from_slice(&chunk[..needle - 1]);
+            if self.token.find(&seam).is_some() {
+                return None;
+            }
+        }
+        Some(at)
+    }
+
+    /// [`Redactor::feed`] on `carry ++ chunk`, copied into one buffer: searched for every
+    /// spelling, cut where no escape or spelling is split, and redacted before the cut.
+    fn feed_copied(&mut self, chunk: &[u8]) -> Bytes {
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(chunk);
         let spans = spans(&buf, &self.token);
@@ -105,16 +140,24 @@ impl Redactor {
         if let Some(&(_, end)) = spans.iter().find(|(s, e)| *s < cut && *e > cut) {
             cut = end;
         }
-        let out = replaced(&buf[..cut], spans.iter().filter(|(_, e)| *e <= cut));
         self.carry = buf[cut..].to_vec();
-        out
+        let mut before_cut = spans.iter().filter(|(_, e)| *e <= cut).peekable();
+        if before_cut.peek().is_none() {
+            // Nothing to redact before the cut: the buffer itself is sent.
+            buf.truncate(cut);
+            return Bytes::from(buf);
+        }
+        Bytes::from(replaced(&buf[..cut], before_cut))
     }
 
     /// The bytes still held, redacted.
-    pub(crate) fn finish(&mut self) -> Vec<u8> {
+    pub(crate) fn finish(&mut self) -> Bytes {
         let buf = std::mem::take(&mut self.carry);
         let spans = spans(&buf, &self.token);
-        replaced(&buf, spans.iter())
+        if spans.is_empty() {
+            return Bytes::from(buf);
+        }
+        Bytes::from(replaced(&buf, spans.iter()))
     }
 }
 
@@ -159,8 +202,12 @@ fn spans(buf: &[u8], finder: &memmem::Finder<'_>) -> Vec<(usize, usize)> {
     if !escaped {
         return found;
     }
-    let (decoded, at) = decode_escapes(buf);
-    found.extend(finder.find_iter(&decoded).map(|i| (at[i], at[i + len])));
+    let (decoded, origins) = decode_escapes(buf);
+    found.extend(
+        finder
+            .find_iter(&decoded)
+            .map(|i| (origins.of(i), origins.of(i + len))),
+    );
     found.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
     for (start, end) in found {
@@ -192,23 +239,39 @@ fn unit_start(buf: &[u8], cut: usize) -> usize {
     cut
 }
 
-/// `buf` with JSON's ASCII escapes decoded (`\u0000`–`\u007f`, `\/`, `\"`, `\\`), and where each
-/// decoded byte began in `buf` (plus one entry for the end).
-fn decode_escapes(buf: &[u8]) -> (Vec<u8>, Vec<usize>) {
+/// `buf` with JSON's ASCII escapes decoded (`\u0000`–`\u007f`, `\/`, `\"`, `\\`), and where
+/// each decoded byte began in `buf`.
+fn decode_escapes(buf: &[u8]) -> (Vec<u8>, Origins) {
     let mut decoded = Vec::with_capacity(buf.len());
-    let mut at = Vec::with_capacity(buf.len() + 1);
+    let mut origins = Origins(Vec::new());
+    let mut saved = 0;
     let mut i = 0;
     while i < buf.len() {
         let (byte, len) = match buf[i] {
             b'\\' => escape_at(&buf[i..]).unwrap_or((b'\\', 1)),
             b => (b, 1),
         };
+        if len > 1 {
+            saved += len - 1;
+            origins.0.push((decoded.len(), saved));
+        }
         decoded.push(byte);
-        at.push(i);
         i += len;
     }
-    at.push(buf.len());
-    (decoded, at)
+    (decoded, origins)
+}
+
+/// Where the bytes of a decoded text began in the text: for each escape, its index in the
+/// decoded text and the bytes the escapes up to and including it saved. One entry per escape,
+/// not per byte: a file download holds few escapes.
+struct Origins(Vec<(usize, usize)>);
+
+impl Origins {
+    /// Where decoded byte `i` began (the text's end for the decoded text's end).
+    fn of(&self, i: usize) -> usize {
+        let before = self.0.partition_point(|&(at, _)| at < i);
+        i + before.checked_sub(1).map_or(0, |k| self.0[k].1)
+    }
 }
 
 /// The ASCII byte a JSON escape at the start of `s` stands for, and the escape's length.
@@ -268,7 +331,7 @@ mod tests {
         assert_eq!(redact_all(b"", ""), None);
         // The same at the end of a stream: what is held is exactly the token.
         let mut r = Redactor::new(TOKEN);
-        let mut out = r.feed(TOKEN.as_bytes());
+        let mut out = r.feed(Bytes::from_static(TOKEN.as_bytes())).concat();
         out.extend(r.finish());
         assert_eq!(out, whole);
     }
@@ -283,7 +346,7 @@ mod tests {
         let mut r = Redactor::new(token);
         let mut out = Vec::new();
         for c in chunks {
-            out.extend(r.feed(c));
+            out.extend(r.feed(Bytes::copy_from_slice(c)).concat());
         }
         out.extend(r.finish());
         out
@@ -353,7 +416,7 @@ mod tests {
         // Plain bytes, with a token early on.
         let body = format!("xx{TOKEN}{}", "y".repeat(3 * held));
         let mut r = Redactor::new(TOKEN);
-        let sent = r.feed(body.as_bytes());
+        let sent = r.feed(Bytes::from(body.clone())).concat();
         assert_eq!(sent.len(), body.len() - held);
         assert!(sent.starts_with(format!("xx{}", mark(TOKEN.len())).as_bytes()));
         // Escapes, one of them ending right at the cut: it is sent, not held.
@@ -364,7 +427,10 @@ mod tests {
             "the cut falls between two escapes"
         );
         assert_eq!(
-            Redactor::new(TOKEN).feed(body.as_bytes()).len(),
+            Redactor::new(TOKEN)
+                .feed(Bytes::from(body.clone()))
+                .concat()
+                .len(),
             body.len() - held
         );
     }
@@ -390,6 +456,58 @@ mod tests {
                 format!("[\"{}\"]", mark(spelled.len())).as_bytes(),
                 "{spelled}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_chunks_pass_without_a_copy_and_a_spelling_across_the_seam_is_still_found() {
+        let held = TOKEN.len() * MAX_ESCAPE - 1;
+        let pad = "y".repeat(2 * held);
+        // A plain chunk is sent as a slice of itself, less the held window.
+        let chunk = Bytes::from(pad.clone());
+        let mut r = Redactor::new(TOKEN);
+        let [before, own] = r.feed(chunk.clone());
+        assert!(before.is_empty());
+        assert_eq!(own.as_ptr(), chunk.as_ptr(), "not copied");
+        assert_eq!(own.len(), chunk.len() - held);
+        // The next one sends what was held, then its own.
+        let [before, own] = r.feed(chunk.clone());
+        assert_eq!((before.len(), own.as_ptr()), (held, chunk.as_ptr()));
+        // A token split at each of its bytes between two long plain chunks: each chunk alone
+        // holds no spelling, the seam does.
+        let m = mark(TOKEN.len());
+        for split in 1..TOKEN.len() {
+            let a = format!("{pad}{}", &TOKEN[..split]);
+            let b = format!("{}{pad}", &TOKEN[split..]);
+            let out = streamed(TOKEN, &[a.as_bytes(), b.as_bytes()]);
+            assert_eq!(
+                out,
+                format!("{pad}{m}{pad}").into_bytes(),
+                "split at {split}"
+            );
+        }
+        // Long plain stretches between spellings and escapes: chunks that pass uncopied and
+        // chunks that are copied, in turn, redact as the whole does.
+        let plain = "y".repeat(held + 40);
+        let all: String = TOKEN.bytes().map(|b| format!("\\u{b:04x}")).collect();
+        let body = format!(
+            "{plain}{TOKEN}{plain}\\u0065{}{plain}{all}{plain}\\/{plain}",
+            &TOKEN[1..]
+        );
+        let whole = redact_all(body.as_bytes(), TOKEN).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&whole)
+                .matches("[redacted]")
+                .count(),
+            3
+        );
+        for size in [held, held + 1, held + 7, 2 * held + 3, 1000] {
+            let chunks: Vec<&[u8]> = body.as_bytes().chunks(size).collect();
+            assert_eq!(streamed(TOKEN, &chunks), whole, "chunks of {size}");
+        }
+        for cut in 0..body.len() {
+            let (a, b) = body.as_bytes().split_at(cut);
+            assert_eq!(streamed(TOKEN, &[a, b]), whole, "cut at {cut}");
         }
     }
 

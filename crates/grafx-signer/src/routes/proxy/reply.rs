@@ -225,24 +225,23 @@ fn redacted_stream(
     token: &AccessToken,
 ) -> Body {
     let redactor = Redactor::new(token.secret());
-    let chunks = futures_util::stream::unfold(
+    // Each step sends at most two pieces (what was held, then the chunk's own); empty ones are
+    // left out.
+    let pieces = futures_util::stream::unfold(
         (Box::pin(stream), Some(redactor)),
         |(mut stream, redactor)| async move {
             let mut redactor = redactor?;
-            match stream.next().await {
-                Some(Ok(chunk)) => {
-                    let out = Bytes::from(redactor.feed(&chunk));
-                    Some((Ok(out), (stream, Some(redactor))))
-                }
-                Some(Err(e)) => Some((Err(e), (stream, None))),
-                None => {
-                    let out = Bytes::from(redactor.finish());
-                    Some((Ok(out), (stream, None)))
-                }
-            }
+            let (sent, redactor) = match stream.next().await {
+                Some(Ok(chunk)) => (redactor.feed(chunk).map(Ok), Some(redactor)),
+                Some(Err(e)) => ([Err(e), Ok(Bytes::new())], None),
+                None => ([Ok(redactor.finish()), Ok(Bytes::new())], None),
+            };
+            Some((sent, (stream, redactor)))
         },
-    );
-    Body::from_stream(chunks)
+    )
+    .flat_map(futures_util::stream::iter)
+    .filter(|piece| std::future::ready(!matches!(piece, Ok(b) if b.is_empty())));
+    Body::from_stream(pieces)
 }
 
 /// A JSON reply held whole (with its room in the memory budget), or (past [`REWRITE_LIMIT`])
