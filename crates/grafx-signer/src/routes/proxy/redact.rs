@@ -247,14 +247,15 @@ fn decode_escapes(buf: &[u8]) -> (Vec<u8>, Origins) {
     let mut saved = 0;
     let mut i = 0;
     while i < buf.len() {
-        let (byte, len) = match buf[i] {
-            b'\\' => escape_at(&buf[i..]).unwrap_or((b'\\', 1)),
-            b => (b, 1),
+        let escape = (buf[i] == b'\\').then(|| escape_at(&buf[i..])).flatten();
+        let (byte, len) = match escape {
+            Some((byte, len)) => {
+                saved += len - 1;
+                origins.0.push((decoded.len(), saved));
+                (byte, len)
+            }
+            None => (buf[i], 1),
         };
-        if len > 1 {
-            saved += len - 1;
-            origins.0.push((decoded.len(), saved));
-        }
         decoded.push(byte);
         i += len;
     }
@@ -419,6 +420,13 @@ mod tests {
         let sent = r.feed(Bytes::from(body.clone())).concat();
         assert_eq!(sent.len(), body.len() - held);
         assert!(sent.starts_with(format!("xx{}", mark(TOKEN.len())).as_bytes()));
+        // A spelling that starts right at the cut is held whole, and nothing past the cut is
+        // sent early.
+        let body = format!("xxxxxxxxxx{TOKEN}{}", "y".repeat(held - TOKEN.len()));
+        let sent = Redactor::new(TOKEN)
+            .feed(Bytes::from(body.clone()))
+            .concat();
+        assert_eq!(sent, b"xxxxxxxxxx");
         // Escapes, one of them ending right at the cut: it is sent, not held.
         let body = format!("{}z", "\\/".repeat(2 * held));
         assert_eq!(
