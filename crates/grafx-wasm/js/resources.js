@@ -59,7 +59,8 @@ const postJson = (method, body) => {
   try { text = JSON.stringify(body); } catch (e) { throw options(`the body cannot be sent as JSON: ${messageOf(e)}`); }
   return { method, headers: { "content-type": "application/json" }, body: text };
 };
-// Every helper rejects with a GraFxError only (and `all()`'s iterator throws one).
+// Every helper rejects with a GraFxError only; `all()` throws one at once for options that are
+// not an object, and its iteration rejects with one for any other mistake.
 const guarded = (group) => Object.fromEntries(Object.entries(group).map(([k, f]) => [k, (...args) => {
   try {
     const out = f(...args);
@@ -81,11 +82,11 @@ const pause = (ms, signal) => new Promise((resolve, reject) => {
 const FORMATS = ["pdf", "png", "jpg", "gif", "mp4", "html"];
 
 // A helper's options: absent or null mean none (the defaults); anything else must be an object,
-// and its `onProgress`, when given, a function.
-const optionsOf = (o, what) => {
+// and, for a helper that reports progress (`progress`), its `onProgress` a function when given.
+const optionsOf = (o, what, progress = false) => {
   if (o === undefined || o === null) return {};
   if (typeof o !== "object" || Array.isArray(o)) throw options(`${what}'s options must be an object (or absent), not ${Array.isArray(o) ? "an array" : typeof o}`);
-  if (o.onProgress !== undefined && o.onProgress !== null && typeof o.onProgress !== "function") throw options(`${what}: onProgress must be a function`);
+  if (progress && o.onProgress !== undefined && o.onProgress !== null && typeof o.onProgress !== "function") throw options(`${what}: onProgress must be a function`);
   return o;
 };
 
@@ -111,7 +112,7 @@ function listing(json) {
       if (value === undefined || value === null || opt === "signal") continue;
       const param = Object.hasOwn(named, opt) ? named[opt] : opt;
       for (const v of Array.isArray(value) ? value : [value]) {
-        if (v !== null && typeof v === "object") throw options(`list option ${opt} must be a string, number or boolean (or an array of them)`);
+        if (v !== null && (typeof v === "object" || typeof v === "function")) throw options(`list option ${opt} must be a string, number or boolean (or an array of them)`);
         q.append(param, String(v));
       }
     }
@@ -216,7 +217,7 @@ function files({ fetch, errorFrom }) {
 // download it with the bearer.
 function documentPreview({ fetch, errorFrom, clock, poll, getFile, downloadLink }) {
   return async (kind, id, type, o) => {
-    o = optionsOf(o, `${kind}.preview`);
+    o = optionsOf(o, `${kind}.preview`, true);
     const what = `${kind} preview of ${id}`;
     const started = clock();
     // A layout or page of the document (release notes 2026-05-21): query parameters.
@@ -312,7 +313,7 @@ function projects(api) {
 // growing pause (intervalMs, ×1.5, at most 5 s), until 200 or timeoutMs (30 s).
 function mediaPreview({ fetch, errorFrom, clock }) {
   return async (id, size, o) => {
-    o = optionsOf(o, "media.preview");
+    o = optionsOf(o, "media.preview", true);
     const path = `media/${ID(id, "id")}/preview/${ID(size ?? "thumbnail", "size")}`;
     const what = `media preview of ${id}`;
     const started = clock(), timing = waitTiming(o, "preview"), timeout = timing.timeoutMs;
@@ -380,7 +381,7 @@ function output(api) {
   const create = outputCreate({ ...api, settings });
   // Polls the task (204 while running, or 202 from older versions); resolves to the download URL.
   const wait = async (taskId, o) => {
-    o = optionsOf(o, "output.wait");
+    o = optionsOf(o, "output.wait", true);
     const id = ID(taskId, "taskId");
     const done = await poll(`output/tasks/${id}`, `output task ${taskId}`, { ...o, ...waitTiming(o, "output"), taskId }, clock());
     return downloadLink(done, `output task ${taskId}`);
@@ -392,7 +393,7 @@ function output(api) {
     return getFile(target, "output download", optionsOf(o, "output.download").signal);
   };
   const render = async (format, body, o) => {
-    o = optionsOf(o, "output.render");
+    o = optionsOf(o, "output.render", true);
     // A bad duration is refused before a render starts: CHILI counts renders.
     waitTiming(o, "output");
     const taskId = await create(format, body);

@@ -239,10 +239,13 @@ export type PreviewType = "thumbnail" | "medium" | "highest";
  */
 export type MediaPreviewSize = PreviewType | "fullOrVector" | "x4096" | "highestOrVector";
 
-/** The typed helpers' options, and a preview's type or size, may be `null`: the defaults. */
+// The typed helpers' options, and a preview's type or size, may be `null`: the defaults.
 export interface TemplatesApi {
   list(options?: ListOptions | null): Promise<Page<Template>>;
-  /** Every template, walking all pages: `for await (const t of grafx.templates.all())`. */
+  /**
+   * Every template, walking all pages: `for await (const t of grafx.templates.all())`. Options
+   * that are not an object throw `invalid_options` at once; other mistakes reject the iteration.
+   */
   all(options?: ListParams | null): AsyncIterable<Template>;
   /** `GET templates/{id}`, unwrapped from CHILI's `{data}`. */
   get(id: string): Promise<Template>;

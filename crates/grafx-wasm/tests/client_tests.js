@@ -994,53 +994,65 @@ const tests = {
   async null_options_are_the_defaults_and_other_values_are_refused(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, integration: "rw", crossTab: false });
     eq((await c.media.list(null)).items.length > 0, true, "media.list(null)");
-    // A media item no other test previews: Chromium caches previews (max-age), and this test
-    // reads its requests on the wire.
+    // A template and a media item no other test previews: Chromium caches previews (max-age),
+    // and this test reads its requests on the wire.
+    const CARD = "7a1c0e4d-0000-4000-8000-000000000002";
     let mediaId;
     for await (const m of c.media.all(null)) if (m.name === "storefront.png") mediaId = m.id;
     assert(mediaId, "media.all(null) found storefront.png");
     const project = await c.projects.create({ templateId: FLYER });
-    await clearJournal(env);
-    let listed = 0;
-    for await (const _ of c.templates.all(null)) listed++;
-    assert(listed > 1, `templates.all(null) walked the list: ${listed}`);
-    eq((await c.templates.list(null)).items.length > 0, true, "templates.list(null)");
-    eq((await c.templates.preview(FLYER, null, null)).type, "image/png", "templates.preview");
-    eq((await c.projects.preview(project.id, null, null)).type, "image/png", "projects.preview");
-    eq((await c.media.preview(mediaId, null, null)).type, "image/png", "media.preview");
-    assert((await c.media.download(mediaId, null)).size > 0, "media.download");
-    const { taskId, downloadUrl, blob } = await c.output.render("pdf", { templateId: FLYER }, null);
-    eq(await c.output.wait(taskId, null), downloadUrl, "output.wait");
-    eq((await c.output.download(taskId, null)).size, blob.size, "output.download");
-    const gets = (await journal(env)).filter((r) => r.method === "GET").map((r) => r.path);
-    for (const path of [
-      `templates/${FLYER}/preview/thumbnail`,
-      `projects/${project.id}/preview/thumbnail`,
-      `media/${mediaId}/preview/thumbnail`,
-      `media/${mediaId}/download`,
-      `output/tasks/${taskId}/download`,
-    ]) assert(gets.includes(path), `${path} on the wire: ${gets.join(", ")}`);
-    eq((await sent(env, "POST", "output/pdf")).length, 1, "one render");
-    await clearJournal(env);
-    const refused = {
-      "templates.list": () => c.templates.list("limit=1"),
-      "media.list": () => c.media.list(["folder"]),
-      "templates.preview": () => c.templates.preview(FLYER, "thumbnail", 5000),
-      "media.preview": () => c.media.preview(mediaId, "thumbnail", "fast"),
-      "media.download": () => c.media.download(mediaId, true),
-      "output.wait": () => c.output.wait(taskId, 1),
-      "output.download": () => c.output.download(taskId, "now"),
-      "output.render": () => c.output.render("pdf", { templateId: FLYER }, [{ intervalMs: 100 }]),
-      "output.wait onProgress": () => c.output.wait(taskId, { onProgress: "log" }),
-    };
-    for (const [what, call] of Object.entries(refused)) {
-      const e = await rejects(call(), "invalid_options", isErr);
-      assert(e.message.startsWith(what.split(" ")[0]), `${what}: ${e.message}`);
+    try {
+      await clearJournal(env);
+      let listed = 0;
+      for await (const _ of c.templates.all(null)) listed++;
+      eq(listed, (await c.templates.list({ limit: 100 })).items.length, "templates.all(null) walked the list");
+      eq((await c.templates.list(null)).items.length > 0, true, "templates.list(null)");
+      assert(Array.isArray((await c.projects.list(null)).items), "projects.list(null)");
+      let mine = 0;
+      for await (const p of c.projects.all(null)) if (p.id === project.id) mine++;
+      eq(mine, 1, "projects.all(null)");
+      eq((await c.templates.preview(CARD, null, null)).type, "image/png", "templates.preview");
+      eq((await c.projects.preview(project.id, null, null)).type, "image/png", "projects.preview");
+      eq((await c.media.preview(mediaId, null, null)).type, "image/png", "media.preview");
+      assert((await c.media.download(mediaId, null)).size > 0, "media.download");
+      const { taskId, downloadUrl, blob } = await c.output.render("pdf", { templateId: FLYER }, null);
+      eq(await c.output.wait(taskId, null), downloadUrl, "output.wait");
+      eq((await c.output.download(taskId, null)).size, blob.size, "output.download");
+      const gets = (await journal(env)).filter((r) => r.method === "GET").map((r) => r.path);
+      for (const path of [
+        `templates/${CARD}/preview/thumbnail`,
+        `projects/${project.id}/preview/thumbnail`,
+        `media/${mediaId}/preview/thumbnail`,
+        `media/${mediaId}/download`,
+      ]) assert(gets.includes(path), `${path} on the wire: ${gets.join(", ")}`);
+      // render's own download, then output.download's.
+      eq(gets.filter((p) => p === `output/tasks/${taskId}/download`).length, 2, "two downloads");
+      eq((await sent(env, "POST", "output/pdf")).length, 1, "one render");
+      await clearJournal(env);
+      const refused = {
+        "templates.list": () => c.templates.list("limit=1"),
+        "media.list": () => c.media.list(["folder"]),
+        "templates.preview": () => c.templates.preview(FLYER, "thumbnail", 5000),
+        "media.preview": () => c.media.preview(mediaId, "thumbnail", "fast"),
+        "media.download": () => c.media.download(mediaId, true),
+        "output.wait": () => c.output.wait(taskId, 1),
+        "output.download": () => c.output.download(taskId, "now"),
+        "output.render": () => c.output.render("pdf", { templateId: FLYER }, [{ intervalMs: 100 }]),
+        "output.wait onProgress": () => c.output.wait(taskId, { onProgress: "log" }),
+        "output.render onProgress": () => c.output.render("pdf", { templateId: FLYER }, { onProgress: 1 }),
+      };
+      for (const [what, call] of Object.entries(refused)) {
+        const e = await rejects(call(), "invalid_options", isErr);
+        assert(e.message.startsWith(what.split(" ")[0]), `${what}: ${e.message}`);
+      }
+      const fn = await rejects(c.templates.list({ folder: () => "/" }), "invalid_options", isErr);
+      assert(fn.message.includes("list option folder"), fn.message);
+      throws(() => c.projects.all("mine"), "invalid_options", "projects.all", isErr);
+      eq((await journal(env)).length, 0, "nothing sent for refused options");
+    } finally {
+      await c.projects.delete(project.id);
+      c.dispose();
     }
-    throws(() => c.projects.all("mine"), "invalid_options", "projects.all", isErr);
-    eq((await journal(env)).length, 0, "nothing sent for refused options");
-    await c.projects.delete(project.id);
-    c.dispose();
   },
 
   // One clock: a wait's deadline is read on the client's clock (its `now` option), like token
