@@ -107,7 +107,8 @@ impl Redactor {
     /// Where `chunk`'s held tail starts, when `carry ++ chunk` holds no escape and no spelling
     /// of the token: then [`Redactor::feed_copied`] would send `carry ++ chunk[..at]` unchanged
     /// and hold `chunk[at..]`. A spelling that starts in `carry` ends within the token's length
-    /// less one byte of `chunk`, so the seam is searched on its own; the rest, in `chunk`.
+    /// less one byte of `chunk`, so the seam is searched on its own; the rest, in `chunk`. The
+    /// seam holds all of `carry`: a copied step may have held a whole spelling back in it.
     fn untouched(&self, chunk: &[u8]) -> Option<usize> {
         let needle = self.token.needle().len();
         let at = chunk.len().checked_sub(self.window() - 1)?;
@@ -243,7 +244,8 @@ fn unit_start(buf: &[u8], cut: usize) -> usize {
 /// each decoded byte began in `buf`.
 fn decode_escapes(buf: &[u8]) -> (Vec<u8>, Origins) {
     let mut decoded = Vec::with_capacity(buf.len());
-    let mut origins = Origins(Vec::new());
+    // At most one entry per backslash: sized once, never doubled past it.
+    let mut origins = Origins(Vec::with_capacity(memchr::memchr_iter(b'\\', buf).count()));
     let mut saved = 0;
     let mut i = 0;
     while i < buf.len() {
@@ -494,6 +496,25 @@ mod tests {
                 "split at {split}"
             );
         }
+        // A whole spelling held back by a copied step, then a long plain chunk: what was held
+        // is searched again (the seam takes all of it, and a held escape sends the step down
+        // the copying path).
+        let all: String = TOKEN.bytes().map(|b| format!("\\u{b:04x}")).collect();
+        for spelled in [TOKEN.to_string(), format!("\\u0065{}", &TOKEN[1..]), all] {
+            let a = format!("{pad}{spelled}");
+            let whole = redact_all(format!("{a}{pad}").as_bytes(), TOKEN).unwrap();
+            assert_eq!(
+                streamed(TOKEN, &[a.as_bytes(), pad.as_bytes()]),
+                whole,
+                "{spelled}"
+            );
+        }
+        // A spelling ending right before an escape: the span stops where the escape starts.
+        let body = format!("\\u0065{}\\/x", &TOKEN[1..]);
+        assert_eq!(
+            redact_all(body.as_bytes(), TOKEN).unwrap(),
+            format!("{}\\/x", mark(body.len() - 3)).into_bytes()
+        );
         // Long plain stretches between spellings and escapes: chunks that pass uncopied and
         // chunks that are copied, in turn, redact as the whole does.
         let plain = "y".repeat(held + 40);
