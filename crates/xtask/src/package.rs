@@ -47,6 +47,13 @@ fn wasm_pack(root: &Path, toolchain: &Toolchain, target: &str, out: &str) -> Com
 /// JavaScript file of it minified in place.
 pub(crate) fn build(root: &Path, toolchain: &Toolchain, target: &str, out: &str) -> Result<()> {
     println!("xtask: ==> wasm-pack build --target {target} (into crates/grafx-wasm/{out})");
+    // wasm-pack leaves the snippets of earlier builds: a JS module the crate no longer has would
+    // ship, and count in the size.
+    let snippets = root.join("crates/grafx-wasm").join(out).join("snippets");
+    if snippets.exists() {
+        std::fs::remove_dir_all(&snippets)
+            .with_context(|| format!("removing {}", snippets.display()))?;
+    }
     let status = wasm_pack(root, toolchain, target, out)
         .status()
         .context("running wasm-pack")?;
