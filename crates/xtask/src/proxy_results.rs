@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Check, ServerRuns, Stat};
+use crate::results::{ratio_cell, Check, ServerRuns, Stat};
 
 /// The signer's API proxy.
 pub(crate) const SIGNER_PROXY: &str = "grafx-signer proxy";
@@ -158,11 +158,7 @@ impl ProxyBench {
                 let signer = row.get(SIGNER_PROXY).map_or(f64::NAN, |r| r.rps.median);
                 for way in WAYS {
                     let Some(r) = row.get(way) else { continue };
-                    let ratio = if way == SIGNER_PROXY {
-                        "–".into()
-                    } else {
-                        format!("{:.2}×", signer / r.rps.median)
-                    };
+                    let ratio = ratio_cell(way == SIGNER_PROXY, signer, r.rps.median);
                     let added = if way == DIRECT {
                         "–".into()
                     } else {

@@ -238,6 +238,16 @@ fn f(v: Option<f64>) -> String {
     }
 }
 
+/// A table's "signer ÷ this row" cell: `–` on the signer's own row, else the ratio of the
+/// medians.
+pub(crate) fn ratio_cell(own_row: bool, signer: f64, row: f64) -> String {
+    if own_row {
+        "–".into()
+    } else {
+        format!("{:.2}×", signer / row)
+    }
+}
+
 fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "–".into(), |v| v.to_string())
 }
@@ -470,11 +480,7 @@ impl BenchResults {
             let signer = row.get(SIGNER).map_or(f64::NAN, |s| s.rps.median);
             for name in SERVERS {
                 let Some(s) = row.get(name) else { continue };
-                let ratio = if name == SIGNER {
-                    "–".into()
-                } else {
-                    format!("{:.2}×", signer / s.rps.median)
-                };
+                let ratio = ratio_cell(name == SIGNER, signer, s.rps.median);
                 md += &format!(
                     "| {c} | {name} | {} ({}–{}) | {} | {} | {ratio} |\n",
                     f(Some(s.rps.median)),
