@@ -146,8 +146,12 @@ impl EnvironmentApiUrl {
                 "must not contain whitespace, control characters or backslashes",
             ));
         }
+        // The scheme ends at the first `:`, which `//` must follow: a valid scheme holds no `:`.
+        // (Not `split_once("://")`: a `&str` pattern links a two-way searcher, about 1 KB of the
+        // wasm package, issue #28.)
         let (scheme, rest) = trimmed
-            .split_once("://")
+            .split_once(':')
+            .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
             .ok_or_else(|| fail("must be absolute (https://…)"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "https" && scheme != "http" {
@@ -236,7 +240,13 @@ impl EnvironmentApiUrl {
             url: relative.to_owned(),
             reason,
         };
-        if relative.starts_with('/') || relative.contains("://") || relative.contains('\\') {
+        // `://` anywhere: some `:` followed by `//` (a `&str` pattern would link a two-way
+        // searcher into the wasm package, issue #28).
+        let has_scheme_separator = relative
+            .split(':')
+            .skip(1)
+            .any(|after| after.starts_with("//"));
+        if relative.starts_with('/') || has_scheme_separator || relative.contains('\\') {
             return Err(fail("must be a path relative to the Environment API base"));
         }
         // Browsers drop tabs and newlines from URLs, so `.\t./` would become `..` after this check.
@@ -247,9 +257,13 @@ impl EnvironmentApiUrl {
         }
         let path = relative.split(['?', '#']).next().unwrap_or("");
         // Percent-encoded dots are dot segments too: `%2e%2e` climbs like `..` once resolved.
+        // A segment of one or two dots, each `.` or `%2e` in any case.
         let is_dot_segment = |seg: &str| {
-            let decoded = seg.to_ascii_lowercase().replace("%2e", ".");
-            decoded == ".." || decoded == "."
+            let seg = seg.to_ascii_lowercase();
+            fn after_dot(s: &str) -> Option<&str> {
+                s.strip_prefix('.').or_else(|| s.strip_prefix("%2e"))
+            }
+            after_dot(&seg).is_some_and(|rest| rest.is_empty() || after_dot(rest) == Some(""))
         };
         if path.split('/').any(is_dot_segment) {
             return Err(fail("must not contain `.` or `..` path segments"));
@@ -407,6 +421,10 @@ mod tests {
     fn refused_urls() {
         for bad in [
             "acme.chili-publish.online/grafx",
+            "https:/x.example.com/",
+            "https:x.example.com/",
+            "https:x://x.example.com/",
+            "://x.example.com/",
             "ftp://x.example.com/",
             "http://x.example.com/",
             "http://127.0.0.1.evil.com/",
@@ -463,6 +481,21 @@ mod tests {
             u.join("templates/a%2eb").is_ok(),
             "a dot inside a name is fine"
         );
+        for ok in [
+            "a/...",
+            "a/%2e%2e%2e",
+            "a/.x",
+            "a/%2Ex",
+            "a/x.",
+            "a/%2",
+            "a:b//c",
+            "a/b:/c",
+        ] {
+            assert!(u.join(ok).is_ok(), "{ok} is no dot segment and no scheme");
+        }
+        for bad in ["a/%2E", "a/.%2E/b", "templates?u=https://x", "a:/b://c"] {
+            assert!(u.join(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

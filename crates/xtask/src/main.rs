@@ -18,6 +18,7 @@ mod demo;
 mod dist;
 mod empty_root;
 mod fuzz;
+mod import_names;
 mod licenses;
 mod mutants;
 mod nginx;

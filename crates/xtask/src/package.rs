@@ -60,11 +60,14 @@ pub(crate) fn build(root: &Path, toolchain: &Toolchain, target: &str, out: &str)
     if !status.success() {
         bail!("wasm-pack build --target {target} failed");
     }
-    minify(root, toolchain, &root.join("crates/grafx-wasm").join(out))
+    let pkg = root.join("crates/grafx-wasm").join(out);
+    let renamed = crate::import_names::shorten(&pkg, "grafx_wasm_bg.wasm")?;
+    println!("xtask: {renamed} wasm imports renamed to short names");
+    minify(root, toolchain, &pkg)
 }
 
 /// The package's JavaScript files: its own and wasm-bindgen's snippets.
-fn javascript_files(pkg: &Path) -> Result<Vec<std::path::PathBuf>> {
+pub(crate) fn javascript_files(pkg: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
     let mut dirs = vec![pkg.to_path_buf()];
     while let Some(dir) = dirs.pop() {

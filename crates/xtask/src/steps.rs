@@ -356,6 +356,8 @@ fn package_steps(report: &mut Report) -> bool {
     }
     const TSC: &str = "tsc --noEmit (grafx-wasm types + Studio SDK)";
     const README_TSC: &str = "tsc --noEmit (the READMEs' JavaScript snippets)";
+    const BUNDLER: &str =
+        "package for bundlers in Node (the .wasm as an ES module: links; signer and API calls)";
     if !ok {
         // What needs the package did not run: that fails, rather than vanish from the summary.
         println!(
@@ -363,8 +365,18 @@ fn package_steps(report: &mut Report) -> bool {
         );
         report.record(TSC, false, Duration::ZERO, true);
         report.record(README_TSC, false, Duration::ZERO, true);
+        report.record(BUNDLER, false, Duration::ZERO, true);
         return false;
     }
+    let c = report.command(
+        "node",
+        &[
+            "--experimental-wasm-modules",
+            "--no-warnings",
+            "tests/bundler/smoke.mjs",
+        ],
+    );
+    report.run(BUNDLER, c, true);
     let c = report.command("node_modules/.bin/tsc", &["-p", "tests/types"]);
     report.run(TSC, c, true);
     match crate::readme_snippets::write(&report.root) {
