@@ -3,11 +3,12 @@
 //!
 //! `wasm-pack build --release` for `--target web` (`crates/grafx-wasm/pkg`, the npm package) and
 //! `--target bundler` (`pkg-bundler`), with rustc's `opt-level = "z"` for the whole wasm (its
-//! dependencies too; the servers keep the release profile's opt-level 3); then its JavaScript
-//! minified by esbuild (whitespace and syntax: identifiers are kept, so `GraFxClient.name` and
-//! stack traces read as written; renaming them too would save about 1 KB more), and the package
-//! manifest completed. The `.d.ts` keeps every doc comment. A plain `wasm-pack build` gives a
-//! package about two fifths larger (issue #28).
+//! dependencies too; the servers keep the release profile's opt-level 3); then the `.wasm`'s
+//! imports from its glue renamed to short names in both (`import_names.rs`); then its JavaScript
+//! minified by esbuild (whitespace and syntax; the crate's own modules also get short local
+//! names, while the generated glue keeps its names so `GraFxClient.name` reads as written); and
+//! the package manifest completed. The `.d.ts` keeps every doc comment. A plain `wasm-pack
+//! build` gives a package about two fifths larger (issue #28).
 
 use std::path::Path;
 use std::process::Command;
@@ -86,11 +87,15 @@ pub(crate) fn javascript_files(pkg: &Path) -> Result<Vec<std::path::PathBuf>> {
 
 /// Minifies each JavaScript file of `pkg` in place with the esbuild that `npm ci` installs (a
 /// transform per file: imports and exports stay as they are, for browsers and bundlers alike).
+/// The crate's own modules (`snippets/`) get short local names too (exports keep theirs); the
+/// generated glue keeps its names, so `GraFxClient.name` reads as written.
 fn minify(root: &Path, toolchain: &Toolchain, pkg: &Path) -> Result<()> {
     let esbuild = root.join("node_modules/.bin/esbuild");
     for file in javascript_files(pkg)? {
+        let snippet = file.strip_prefix(pkg).is_ok_and(|f| f.starts_with("snippets"));
         let status = Command::new(&esbuild)
             .arg(&file)
+            .args(snippet.then_some("--minify-identifiers"))
             .args([
                 "--minify-whitespace",
                 "--minify-syntax",
