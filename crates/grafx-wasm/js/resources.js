@@ -1,7 +1,6 @@
 // The typed Environment API helpers (`grafx.templates`, `projects`, `media`, `output`, and
-// through the proxy `grafx.via(name)`), and studio-ui's project callbacks. Plain HTTP plumbing on
-// the client's `fetch` and `json`, so it lives here rather than in the wasm, where it would cost
-// several times its size.
+// through the proxy `grafx.via(name)`). Plain HTTP plumbing on the client's `fetch` and `json`,
+// so it lives here rather than in the wasm, where it would cost several times its size.
 import { asGraFx, baseHref, grafxError, messageOf } from "./browser.js";
 
 /** An async iterable over every item of every page; `fetchPage(pageToken)` resolves to a page. */
@@ -416,71 +415,4 @@ export function resources(fetch, json, errorFrom, now) {
   api.preview = documentPreview(api);
   const helpers = { templates: templates(api), projects: projects(api), media: media(api), output: output(api) };
   return Object.fromEntries(Object.entries(helpers).map(([k, group]) => [k, guarded(group)]));
-}
-
-// The document studio-ui's editor holds now, from its SDK (`window.StudioUISDK`), as studio-ui's
-// own download sends it; `undefined` when no editor is on the page or it cannot tell.
-async function currentDocument() {
-  const sdk = typeof window === "undefined" ? undefined : window.StudioUISDK;
-  const getState = sdk && sdk.document && sdk.document.getCurrentState;
-  if (typeof getState !== "function") return undefined;
-  try {
-    const state = await getState.call(sdk.document);
-    const doc = state && (state.parsedData ?? state.data);
-    if (doc == null) return undefined;
-    return typeof doc === "string" ? JSON.parse(doc) : doc;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * studio-ui's project callbacks through the signer's API proxy (`via`, from `grafx.via(name)`):
- * the project, its document and its saves, and a render's download link, never with a token that
- * can write. They replace studio-ui's default loader, which would read the project with the
- * page's own (read-only) token: on CHILI that token's user does not own a project the writer
- * created, so studio-ui would answer "Project not found".
- */
-export function studioProjectLoader(via, projectId) {
-  const info = async () => {
-    const p = await via.projects.get(projectId);
-    return { id: p.id, name: p.name, template: { id: p.template ? p.template.id : undefined } };
-  };
-  return {
-    onProjectInfoRequested: async () => info(),
-    // studio-ui wants the document as JSON text.
-    onProjectDocumentRequested: async () => JSON.stringify(await via.projects.document(projectId)),
-    onProjectSave: async (generateJson) => {
-      await via.projects.saveDocument(projectId, await generateJson());
-      return info();
-    },
-    // Renders the project through the proxy and hands studio-ui a `blob:` URL of the file: it
-    // needs no token to download it. Like studio-ui's own download, the document as the editor
-    // has it now (unsaved edits too) goes with the project id, when the editor's SDK is on the
-    // page (studio-ui puts it at `window.StudioUISDK`); else the saved project is rendered.
-    onProjectGetDownloadLink: async (extension, selectedLayoutID, outputSettingsId) => {
-      try {
-        const body = { projectId, layoutsToExport: [selectedLayoutID || "0"] };
-        if (outputSettingsId) body.outputSettingsId = outputSettingsId;
-        const format = String(extension).toLowerCase();
-        const current = await currentDocument();
-        let rendered;
-        if (current === undefined) {
-          rendered = await via.output.render(format, body);
-        } else {
-          // A document too large for the proxy (413), or no room for it now (503 proxy_busy):
-          // the saved project is rendered instead of failing the download.
-          rendered = await via.output.render(format, { ...body, documentContent: current }).catch((e) => {
-            if (e && (e.status === 413 || e.signerCode === "proxy_busy" || e.signerCode === "payload_too_large")) return via.output.render(format, body);
-            throw e;
-          });
-        }
-        const { blob } = rendered;
-        const url = URL.createObjectURL(blob);
-        return { status: 200, success: true, error: undefined, parsedData: url, data: url };
-      } catch (e) {
-        return { status: (e && e.status) || 0, success: false, error: messageOf(e), parsedData: undefined, data: undefined };
-      }
-    },
-  };
 }

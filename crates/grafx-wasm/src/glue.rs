@@ -1,5 +1,6 @@
 //! Bindings to the JS modules (`js/browser.js`: browser plumbing; `js/resources.js`: the
-//! Environment API helpers and studio-ui's project callbacks) and small helpers for JS values.
+//! Environment API helpers; `js/studio.js`: the Studio SDK's and studio-ui's adapters) and small
+//! helpers for JS values.
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -88,9 +89,13 @@ extern "C" {
         error_from: &JsValue,
         now: &JsValue,
     ) -> JsValue;
-    /// studio-ui's project callbacks through a `via` object (see `js/resources.js`).
-    #[wasm_bindgen(js_name = studioProjectLoader)]
-    pub(crate) fn studio_project_loader(via: &JsValue, project_id: &str) -> JsValue;
+}
+
+#[wasm_bindgen(module = "/js/studio.js")]
+extern "C" {
+    /// The Studio SDK's and studio-ui's adapters over `core` (see `js/studio.js`).
+    #[wasm_bindgen(js_name = studioAdapters)]
+    pub(crate) fn studio_adapters(core: &JsValue) -> JsValue;
 }
 
 // The global timers, on a page and in a worker alike (web-sys binds them to `Window` or

@@ -1325,6 +1325,24 @@ const tests = {
     eq(err.code, "signer_unreachable", "its code");
     eq(await down.studio.onAuthExpired({ type: "grafxToken" }), null, "onAuthExpired resolves null on failure");
     down.dispose();
+
+    // Once the client is freed, each adapter still answers as documented (null, an Error value,
+    // or a rejection), and a connector hook is no longer asked.
+    const freed = make({ signerUrl: env.signerUrl, integration: "studio", crossTab: false });
+    const adapters = freed.studio;
+    let hookAsked = 0;
+    const hooked = adapters.onAuthExpiredWith(async () => { hookAsked++; return { type: "refreshed" }; });
+    const callsBeforeFree = await signerCalls(env, "/token/studio");
+    freed.free();
+    eq(await adapters.onAuthExpired({ type: "grafxToken" }), null, "onAuthExpired after free");
+    eq(await hooked({ type: "any", connectorId: "dam" }), null, "a hooked onAuthExpired after free");
+    eq(hookAsked, 0, "the hook is not asked after free");
+    const gone = await adapters.refreshTokenAction();
+    assert(gone instanceof Error && isErr(gone), "refreshTokenAction resolves to an Error after free");
+    eq(gone.code, "invalid_options", "the disposed error");
+    await rejects(adapters.configuration(), "invalid_options", isErr);
+    await rejects(adapters.uiLoaderConfig({ selector: "x" }), "invalid_options", isErr);
+    eq(await signerCalls(env, "/token/studio"), callsBeforeFree, "no signer call after free");
   },
 
   async subscriptions(env, make) {
@@ -1412,6 +1430,13 @@ export async function run_test(name, env, make, isGraFxError) {
   const tracked = (options) => {
     const c = make(options);
     made.push(c);
+    // A client the test frees itself is not freed again at the end.
+    const free = c.free.bind(c);
+    let freed = false;
+    c.free = () => {
+      if (!freed) free();
+      freed = true;
+    };
     return c;
   };
   try {
