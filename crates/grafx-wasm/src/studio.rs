@@ -42,7 +42,9 @@ fn answer(inner: Rc<Inner>, op: &str, arg: JsValue) -> Result<JsValue, GraFxErro
             ]))
         }))
         .into()),
-        _ => Err(GraFxError::options(format!("unknown studio operation {op}"))),
+        _ => Err(GraFxError::options(format!(
+            "unknown studio operation {op}"
+        ))),
     }
 }
 

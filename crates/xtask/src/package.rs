@@ -92,7 +92,9 @@ pub(crate) fn javascript_files(pkg: &Path) -> Result<Vec<std::path::PathBuf>> {
 fn minify(root: &Path, toolchain: &Toolchain, pkg: &Path) -> Result<()> {
     let esbuild = root.join("node_modules/.bin/esbuild");
     for file in javascript_files(pkg)? {
-        let snippet = file.strip_prefix(pkg).is_ok_and(|f| f.starts_with("snippets"));
+        let snippet = file
+            .strip_prefix(pkg)
+            .is_ok_and(|f| f.starts_with("snippets"));
         let status = Command::new(&esbuild)
             .arg(&file)
             .args(snippet.then_some("--minify-identifiers"))
