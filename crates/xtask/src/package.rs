@@ -8,7 +8,7 @@
 //! minified by esbuild (whitespace and syntax; the crate's own modules also get short local
 //! names, while the generated glue keeps its names so `GraFxClient.name` reads as written); and
 //! the package manifest completed. The `.d.ts` keeps every doc comment. A plain `wasm-pack
-//! build` gives a package about two fifths larger (issue #28).
+//! build` does none of this and gives a larger package (issue #28).
 
 use std::path::Path;
 use std::process::Command;
