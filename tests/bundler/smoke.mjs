@@ -1,6 +1,7 @@
 // The `--target bundler` build of the npm package (crates/grafx-wasm/pkg-bundler), loaded the
 // way a bundler loads it: the `.wasm` as an ES module (Node's --experimental-wasm-modules), so
-// every import the `.wasm` names must be an export of grafx_wasm_bg.js. `cargo xtask test` runs
+// every import the `.wasm` names must be an export of grafx_wasm_bg.js; then the `--target web`
+// build (crates/grafx-wasm/pkg, the npm package) through its `initSync`. `cargo xtask test` runs
 // it after `cargo xtask package`, which renames those imports (crates/xtask/src/import_names.rs).
 //
 // A loopback server plays the signer and the Environment API, and the test checks what reached
@@ -9,13 +10,17 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 
-const pkg = new URL("../../crates/grafx-wasm/pkg-bundler/", import.meta.url);
+const bundler = new URL("../../crates/grafx-wasm/pkg-bundler/", import.meta.url);
+const web = new URL("../../crates/grafx-wasm/pkg/", import.meta.url);
 
-// The build under test is the renamed one: each import from the glue has a short name.
-const module = new WebAssembly.Module(await readFile(new URL("grafx_wasm_bg.wasm", pkg)));
-const glueImports = WebAssembly.Module.imports(module).filter((i) => i.module === "./grafx_wasm_bg.js");
-assert.ok(glueImports.length > 50, `the .wasm imports ${glueImports.length} functions from its glue`);
-for (const i of glueImports) assert.match(i.name, /^_[0-9a-zA-Z]{1,3}$/, "a renamed import");
+// The builds under test are the renamed ones: each import from the glue has a short name.
+async function renamedImports(pkg) {
+  const module = new WebAssembly.Module(await readFile(new URL("grafx_wasm_bg.wasm", pkg)));
+  const glueImports = WebAssembly.Module.imports(module).filter((i) => i.module === "./grafx_wasm_bg.js");
+  assert.ok(glueImports.length > 50, `the .wasm imports ${glueImports.length} functions from its glue`);
+  for (const i of glueImports) assert.match(i.name, /^_[0-9a-zA-Z]{1,3}$/, "a renamed import");
+  return glueImports.length;
+}
 
 const seen = [];
 const server = http.createServer((req, res) => {
@@ -49,8 +54,9 @@ const server = http.createServer((req, res) => {
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 const base = `http://127.0.0.1:${server.address().port}`;
 
-try {
-  const { GraFxClient, isGraFxError } = await import(new URL("grafx_wasm.js", pkg));
+/** A token, an API call on the wire, an error and bad options, through one build's exports. */
+async function exercise({ GraFxClient, isGraFxError }) {
+  seen.length = 0;
   const client = new GraFxClient({ signerUrl: base, crossTab: false });
   assert.equal(await client.accessToken(), "bundler-token-1");
   const list = await client.json("templates?limit=1");
@@ -74,7 +80,16 @@ try {
 
   // Bad options are refused in Rust and reported in JavaScript.
   assert.throws(() => new GraFxClient({ signerUrl: base, signerURL: base }), (e) => e.code === "invalid_options");
-  console.log(`bundler build: ${glueImports.length} renamed imports link; token and API calls on the wire as expected`);
+}
+
+try {
+  const bundlerImports = await renamedImports(bundler);
+  await exercise(await import(new URL("grafx_wasm.js", bundler)));
+  const webImports = await renamedImports(web);
+  const webBuild = await import(new URL("grafx_wasm.js", web));
+  webBuild.initSync({ module: await readFile(new URL("grafx_wasm_bg.wasm", web)) });
+  await exercise(webBuild);
+  console.log(`bundler and web builds: ${bundlerImports} and ${webImports} renamed imports link; token and API calls on the wire as expected`);
 } finally {
   server.close();
 }

@@ -11,8 +11,10 @@
 //!   defines the imports in `grafx_wasm.js`, `--target bundler` exports them from
 //!   `grafx_wasm_bg.js`, which the `.wasm` imports by that path).
 //!
-//! It refuses rather than guesses: an import that no JavaScript file names, a short name that
-//! some file already uses, or an import encoding it does not know stops the build.
+//! It refuses rather than guesses: a `.wasm` with no import from the glue, an import that the
+//! glue does not name or that a snippet names too, a short name that some file already uses, an
+//! import encoding it does not know, or a rewritten `.wasm` that does not validate stops the
+//! build, and nothing is written.
 //!
 //! ```text
 //! (import "./grafx_wasm_bg.js" "__wbg_fetch_a9bc66c159c18e19" (func …))
@@ -177,6 +179,9 @@ pub(crate) fn rename_imports(
         let size = reader.read_var_u32()? as usize;
         let contents = reader.read_bytes(size)?;
         if id == IMPORT_SECTION {
+            if names.is_some() {
+                bail!("the .wasm has two import sections");
+            }
             let (section, renamed) = renamed_section(contents, module, taken)?;
             out.push(id);
             section.as_slice().encode(&mut out);
@@ -205,19 +210,40 @@ pub(crate) fn shorten(pkg: &Path, wasm_file: &str) -> Result<usize> {
         .flat_map(|(_, text)| identifiers(text).map(|(_, token)| token))
         .collect();
     let (renamed_wasm, names) = rename_imports(&wasm, GLUE_MODULE, &taken)?;
-    let mut found = HashMap::new();
+    if names.is_empty() {
+        bail!("the .wasm imports nothing from {GLUE_MODULE}: has wasm-bindgen renamed its glue module?");
+    }
+    wasmparser::Validator::new()
+        .validate_all(&renamed_wasm)
+        .context("the .wasm with renamed imports does not validate")?;
+    let (mut in_glue, mut in_snippets) = (HashMap::new(), HashMap::new());
     let renamed_scripts: Vec<_> = scripts
         .iter()
-        .map(|(path, text)| (path, rename_identifiers(text, &names, &mut found)))
+        .map(|(path, text)| {
+            let snippet = path
+                .strip_prefix(pkg)
+                .is_ok_and(|p| p.starts_with("snippets"));
+            let found = if snippet {
+                &mut in_snippets
+            } else {
+                &mut in_glue
+            };
+            (path, rename_identifiers(text, &names, found))
+        })
         .collect();
-    let mut missing: Vec<_> = names.keys().filter(|n| !found.contains_key(*n)).collect();
+    let mut missing: Vec<_> = names.keys().filter(|n| !in_glue.contains_key(*n)).collect();
+    missing.sort();
     if !missing.is_empty() {
-        missing.sort();
         bail!(
-            "{} imports the .wasm takes from {GLUE_MODULE} are named in none of the package's \
-             JavaScript files, so they cannot be renamed: {missing:?}",
+            "{} imports the .wasm takes from {GLUE_MODULE} are not named in the package's glue, \
+             so they cannot be renamed: {missing:?}",
             missing.len()
         );
+    }
+    let mut in_snippets: Vec<_> = in_snippets.into_keys().collect();
+    in_snippets.sort();
+    if !in_snippets.is_empty() {
+        bail!("the package's own modules (snippets/) name imports of the glue, which only the glue should: {in_snippets:?}");
     }
     std::fs::write(&wasm_path, renamed_wasm)?;
     for (path, text) in renamed_scripts {
@@ -392,7 +418,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["_2", "withLock", "_3", "memory"]);
 
-        // An import no script names stops the build, and nothing is written.
+        // An import the glue does not name stops the build, and nothing is written.
         std::fs::write(dir.join("m_bg.wasm"), module()).unwrap();
         std::fs::write(
             dir.join("m_bg.js"),
@@ -402,6 +428,32 @@ mod tests {
         let err = shorten(&dir, "m_bg.wasm").unwrap_err().to_string();
         assert!(err.contains("__wbg_now_fedcba9876543210"), "{err}");
         assert_eq!(std::fs::read(dir.join("m_bg.wasm")).unwrap(), module());
+
+        // Named by a second glue file, it is renamed there (`_1` is the snippet's, so `_2`).
+        std::fs::write(dir.join("m.js"), "wasm.__wbg_now_fedcba9876543210").unwrap();
+        assert_eq!(shorten(&dir, "m_bg.wasm").unwrap(), 2);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("m.js")).unwrap(),
+            "wasm._2"
+        );
+        std::fs::remove_file(dir.join("m.js")).unwrap();
+
+        // A snippet that names an import stops the build.
+        std::fs::write(dir.join("m_bg.wasm"), module()).unwrap();
+        std::fs::write(dir.join("m_bg.js"), glue).unwrap();
+        std::fs::write(
+            dir.join("snippets/x/browser.js"),
+            "__wbg_now_fedcba9876543210()",
+        )
+        .unwrap();
+        let err = shorten(&dir, "m_bg.wasm").unwrap_err().to_string();
+        assert!(err.contains("snippets"), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.join("m_bg.js")).unwrap(), glue);
+
+        // A .wasm that imports nothing from the glue stops the build.
+        std::fs::write(dir.join("m_bg.wasm"), Module::new().finish()).unwrap();
+        let err = shorten(&dir, "m_bg.wasm").unwrap_err().to_string();
+        assert!(err.contains("imports nothing"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

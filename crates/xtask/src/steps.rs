@@ -357,7 +357,7 @@ fn package_steps(report: &mut Report) -> bool {
     const TSC: &str = "tsc --noEmit (grafx-wasm types + Studio SDK)";
     const README_TSC: &str = "tsc --noEmit (the READMEs' JavaScript snippets)";
     const BUNDLER: &str =
-        "package for bundlers in Node (the .wasm as an ES module: links; signer and API calls)";
+        "package in Node (bundler build: the .wasm as an ES module; web build: initSync; signer and API calls)";
     if !ok {
         // What needs the package did not run: that fails, rather than vanish from the summary.
         println!(
