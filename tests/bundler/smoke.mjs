@@ -1,4 +1,4 @@
-// The `--target bundler` build of the npm package (crates/grafx-wasm/pkg-bundler), loaded the
+// The `--target bundler` build (crates/grafx-wasm/pkg-bundler), loaded the
 // way a bundler loads it: the `.wasm` as an ES module (Node's --experimental-wasm-modules), so
 // every import the `.wasm` names must be an export of grafx_wasm_bg.js; then the `--target web`
 // build (crates/grafx-wasm/pkg, the npm package) through its `initSync`. `cargo xtask test` runs

@@ -3,18 +3,20 @@
 //! wasm-bindgen names each function the `.wasm` imports from its JavaScript glue
 //! `__wbg_{name}_{16 hex digits}`, and every name is written twice: in the `.wasm`'s import
 //! section and in the glue that defines it. The hex digits do not compress, so the names cost
-//! about 3 KB of the gzip size. After wasm-pack, [`shorten`] renames every import of the glue
-//! module to a short name (`_0`, `_1`, …) in both places:
+//! about 4 KB of the gzip size. After wasm-pack, [`shorten`] renames every import of the glue
+//! module to a short name (`_0`, `_1`, …, skipping any identifier the package's JavaScript
+//! already uses) in both places:
 //!
 //! - the `.wasm`: only the import section is rewritten; every other byte is copied as it is;
 //! - the JavaScript: whole identifiers only, in every `.js` file of the package (`--target web`
 //!   defines the imports in `grafx_wasm.js`, `--target bundler` exports them from
 //!   `grafx_wasm_bg.js`, which the `.wasm` imports by that path).
 //!
-//! It refuses rather than guesses: a `.wasm` with no import from the glue, an import that the
-//! glue does not name or that a snippet names too, a short name that some file already uses, an
-//! import encoding it does not know, or a rewritten `.wasm` that does not validate stops the
-//! build, and nothing is written.
+//! It refuses rather than guesses: a `.wasm` with no import from the glue or with two import
+//! sections, an import that the glue does not name or that a snippet names too, an import
+//! encoding it does not know, or a rewritten `.wasm` that does not validate stops the build
+//! before anything is written. (wasmparser is built without its `simd` feature: a `.wasm` with
+//! SIMD would stop the build too, saying it does not validate.)
 //!
 //! ```text
 //! (import "./grafx_wasm_bg.js" "__wbg_fetch_a9bc66c159c18e19" (func …))
@@ -375,6 +377,22 @@ mod tests {
     }
 
     #[test]
+    fn a_second_import_section_is_refused() {
+        let mut imports = ImportSection::new();
+        imports.import(
+            GLUE_MODULE,
+            "__wbg_a_0123456789abcdef",
+            EntityType::Function(0),
+        );
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut module = Module::new();
+        module.section(&types).section(&imports).section(&imports);
+        let err = rename_imports(&module.finish(), GLUE_MODULE, &BTreeSet::new()).unwrap_err();
+        assert!(err.to_string().contains("two import sections"), "{err}");
+    }
+
+    #[test]
     fn what_is_not_a_module_is_refused() {
         let err = rename_imports(b"\0asm\x0d\0\x01\0", GLUE_MODULE, &BTreeSet::new());
         assert!(err
@@ -449,6 +467,22 @@ mod tests {
         let err = shorten(&dir, "m_bg.wasm").unwrap_err().to_string();
         assert!(err.contains("snippets"), "{err}");
         assert_eq!(std::fs::read_to_string(dir.join("m_bg.js")).unwrap(), glue);
+        assert_eq!(std::fs::read(dir.join("m_bg.wasm")).unwrap(), module());
+
+        // A .wasm that does not validate (its body calls function 9 of 4) stops it too.
+        let mut broken = module();
+        let end = broken.len();
+        assert_eq!(
+            broken[end - 3..],
+            [0x10, 0x02, 0x0b],
+            "the body ends `call 2; end`"
+        );
+        broken[end - 2] = 0x09;
+        std::fs::write(dir.join("snippets/x/browser.js"), "").unwrap();
+        std::fs::write(dir.join("m_bg.wasm"), &broken).unwrap();
+        let err = format!("{:#}", shorten(&dir, "m_bg.wasm").unwrap_err());
+        assert!(err.contains("does not validate"), "{err}");
+        assert_eq!(std::fs::read(dir.join("m_bg.wasm")).unwrap(), broken);
 
         // A .wasm that imports nothing from the glue stops the build.
         std::fs::write(dir.join("m_bg.wasm"), Module::new().finish()).unwrap();

@@ -44,8 +44,8 @@ fn wasm_pack(root: &Path, toolchain: &Toolchain, target: &str, out: &str) -> Com
     c
 }
 
-/// Builds the package for `target` into `crates/grafx-wasm/{out}`: wasm-pack, then every
-/// JavaScript file of it minified in place.
+/// Builds the package for `target` into `crates/grafx-wasm/{out}`: wasm-pack, then the `.wasm`'s
+/// glue imports renamed (`import_names.rs`), then every JavaScript file of it minified in place.
 pub(crate) fn build(root: &Path, toolchain: &Toolchain, target: &str, out: &str) -> Result<()> {
     println!("xtask: ==> wasm-pack build --target {target} (into crates/grafx-wasm/{out})");
     // wasm-pack leaves the snippets of earlier builds: a JS module the crate no longer has would
@@ -65,6 +65,13 @@ pub(crate) fn build(root: &Path, toolchain: &Toolchain, target: &str, out: &str)
     let renamed = crate::import_names::shorten(&pkg, "grafx_wasm_bg.wasm")?;
     println!("xtask: {renamed} wasm imports renamed to short names");
     minify(root, toolchain, &pkg)
+}
+
+/// Whether `file` of the package at `pkg` is one of the crate's own JS modules, which
+/// wasm-bindgen copies under `snippets/` (the rest is the generated glue).
+pub(crate) fn is_snippet(pkg: &Path, file: &Path) -> bool {
+    file.strip_prefix(pkg)
+        .is_ok_and(|f| f.starts_with("snippets"))
 }
 
 /// The package's JavaScript files: its own and wasm-bindgen's snippets.
@@ -92,12 +99,9 @@ pub(crate) fn javascript_files(pkg: &Path) -> Result<Vec<std::path::PathBuf>> {
 fn minify(root: &Path, toolchain: &Toolchain, pkg: &Path) -> Result<()> {
     let esbuild = root.join("node_modules/.bin/esbuild");
     for file in javascript_files(pkg)? {
-        let snippet = file
-            .strip_prefix(pkg)
-            .is_ok_and(|f| f.starts_with("snippets"));
         let status = Command::new(&esbuild)
             .arg(&file)
-            .args(snippet.then_some("--minify-identifiers"))
+            .args(is_snippet(pkg, &file).then_some("--minify-identifiers"))
             .args([
                 "--minify-whitespace",
                 "--minify-syntax",
