@@ -179,7 +179,7 @@ impl EnvironmentApiUrl {
                 "http is allowed only for localhost, 127.0.0.0/8 and [::1]; use https",
             ));
         }
-        if path.split('/').any(|seg| seg == ".." || seg == ".") {
+        if path.split('/').any(is_dot_segment) {
             return Err(fail("must not contain `.` or `..` path segments"));
         }
         let origin = match port {
@@ -256,20 +256,21 @@ impl EnvironmentApiUrl {
             ));
         }
         let path = relative.split(['?', '#']).next().unwrap_or("");
-        // Percent-encoded dots are dot segments too: `%2e%2e` climbs like `..` once resolved.
-        // A segment of one or two dots, each `.` or `%2e` in any case.
-        let is_dot_segment = |seg: &str| {
-            let seg = seg.to_ascii_lowercase();
-            fn after_dot(s: &str) -> Option<&str> {
-                s.strip_prefix('.').or_else(|| s.strip_prefix("%2e"))
-            }
-            after_dot(&seg).is_some_and(|rest| rest.is_empty() || after_dot(rest) == Some(""))
-        };
         if path.split('/').any(is_dot_segment) {
             return Err(fail("must not contain `.` or `..` path segments"));
         }
         Ok(format!("{}{relative}", self.url))
     }
+}
+
+/// Whether a path segment is `.` or `..`, each dot written `.` or percent-encoded (`%2e`, any
+/// case): a URL parser resolves `%2e%2e` like `..`, so it climbs just the same.
+fn is_dot_segment(segment: &str) -> bool {
+    fn after_dot(s: &str) -> Option<&str> {
+        s.strip_prefix('.').or_else(|| s.strip_prefix("%2e"))
+    }
+    let segment = segment.to_ascii_lowercase();
+    after_dot(&segment).is_some_and(|rest| rest.is_empty() || after_dot(rest) == Some(""))
 }
 
 fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
@@ -401,6 +402,10 @@ mod tests {
             ("http://127.0.0.1:9/e", "http://127.0.0.1:9/e/"),
             ("http://[::1]:9/e", "http://[::1]:9/e/"),
             ("  https://x.example.com/a  ", "https://x.example.com/a/"),
+            (
+                "https://x.example.com/a%2eb/...",
+                "https://x.example.com/a%2eb/.../",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(
@@ -425,6 +430,9 @@ mod tests {
             "https:x.example.com/",
             "https:x://x.example.com/",
             "://x.example.com/",
+            "https://x.example.com/a/%2e%2e/b",
+            "https://x.example.com/a/%2E/b",
+            "https://x.example.com/a/.%2e",
             "ftp://x.example.com/",
             "http://x.example.com/",
             "http://127.0.0.1.evil.com/",
