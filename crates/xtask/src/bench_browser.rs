@@ -2,27 +2,17 @@
 //! figures of `tests/bench/browser.mjs` (`grafx.fetch` against raw `fetch`, wasm init, ten tabs).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
 use crate::bootstrap::Toolchain;
 use crate::results::*;
 
-fn gzip_size(bytes: &[u8]) -> Result<u64> {
-    let mut child = Command::new("gzip")
-        .arg("-9c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    std::io::Write::write_all(&mut child.stdin.take().context("stdin")?, bytes)?;
-    Ok(child.wait_with_output()?.stdout.len() as u64)
-}
-
 /// The package's gzip size beside auth0-spa-js 2.27's production bundle.
 pub(crate) fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
-    // Measured as `cargo xtask test` measures it (the snippets in one order: gzip of the three
-    // modules joined in directory order differed by 30 bytes).
+    // Measured as `cargo xtask test` measures it (the modules in one order: joined in directory
+    // order, gzip gave 30 bytes more).
     let ours = crate::package::gzip_size(root).context("measuring the package's gzip size")?;
     let dir = root.join("target/bench/auth0");
     std::fs::create_dir_all(&dir)?;
@@ -46,7 +36,7 @@ pub(crate) fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes>
     let auth0 = if bundle.is_empty() {
         None
     } else {
-        Some(gzip_size(&bundle)?)
+        Some(crate::package::gzip_len(&bundle)?)
     };
     Ok(Sizes {
         grafx_wasm_gzip: ours,

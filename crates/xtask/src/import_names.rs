@@ -112,7 +112,8 @@ fn read_imports(contents: &[u8]) -> Result<Vec<Import<'_>>> {
     for _ in 0..count {
         let module = reader.read_string()?;
         let name = reader.read_string()?;
-        if name.is_empty() && contents.get(reader.current_position()) == Some(&0x7F) {
+        // The compact encodings (0x7F, 0x7E) begin with an empty name.
+        if name.is_empty() && matches!(contents.get(reader.current_position()), Some(0x7E | 0x7F)) {
             bail!("the .wasm uses compact imports, which xtask cannot rename");
         }
         let start = reader.current_position();
@@ -222,10 +223,7 @@ pub(crate) fn shorten(pkg: &Path, wasm_file: &str) -> Result<usize> {
     let renamed_scripts: Vec<_> = scripts
         .iter()
         .map(|(path, text)| {
-            let snippet = path
-                .strip_prefix(pkg)
-                .is_ok_and(|p| p.starts_with("snippets"));
-            let found = if snippet {
+            let found = if crate::package::is_snippet(pkg, path) {
                 &mut in_snippets
             } else {
                 &mut in_glue

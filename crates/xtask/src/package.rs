@@ -124,15 +124,34 @@ fn minify(root: &Path, toolchain: &Toolchain, pkg: &Path) -> Result<()> {
     Ok(())
 }
 
-/// gzip -9 of the web package's `.wasm` and its JavaScript, as the size target counts it.
+/// The length of `bytes` gzipped with `gzip -9`: how every package size here is counted.
+pub(crate) fn gzip_len(bytes: &[u8]) -> Result<u64> {
+    let mut child = Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running gzip")?;
+    std::io::Write::write_all(&mut child.stdin.take().context("gzip's stdin")?, bytes)?;
+    Ok(child.wait_with_output()?.stdout.len() as u64)
+}
+
+/// gzip -9 of the web package's `.wasm` and its JavaScript, as the size target counts it: the
+/// `.wasm`, the glue, then the crate's own modules in path order.
 pub(crate) fn gzip_size(root: &Path) -> Option<u64> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("cat grafx_wasm_bg.wasm grafx_wasm.js snippets/*/js/*.js | gzip -9 | wc -c")
-        .current_dir(root.join("crates/grafx-wasm/pkg"))
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    let pkg = root.join("crates/grafx-wasm/pkg");
+    let mut files = vec![pkg.join("grafx_wasm_bg.wasm"), pkg.join("grafx_wasm.js")];
+    files.extend(
+        javascript_files(&pkg)
+            .ok()?
+            .into_iter()
+            .filter(|f| is_snippet(&pkg, f)),
+    );
+    let mut bytes = Vec::new();
+    for file in files {
+        bytes.extend(std::fs::read(file).ok()?);
+    }
+    gzip_len(&bytes).ok()
 }
 
 /// `cargo xtask package`: both builds and the manifest; prints the package's gzip size.
