@@ -1,5 +1,5 @@
-//! The client's options: one serde type for both APIs. JavaScript passes an object
-//! (`new GraFxClient({signerUrl})`, read with serde-wasm-bindgen); Rust builds the struct. Every
+//! The client's options: one type for both APIs. JavaScript passes an object
+//! (`new GraFxClient({signerUrl})`, read option by option); Rust builds the struct. Every
 //! mistake is an `invalid_options` error naming the option, a misspelt one included.
 //!
 //! ```no_run
@@ -16,8 +16,6 @@ use std::time::Duration;
 
 use grafx_core::BROWSER_DEFAULT_LEEWAY;
 use js_sys::Function;
-use serde::de::{Error as _, Visitor};
-use serde::{Deserialize, Deserializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::RequestCredentials;
 
@@ -27,8 +25,7 @@ use crate::error::GraFxError;
 const DEFAULT_SIGNER_TIMEOUT_MS: u32 = 10_000;
 
 /// How the signer call sends cookies: fetch's `credentials`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Credentials {
     /// Never.
     Omit,
@@ -41,50 +38,38 @@ pub enum Credentials {
 
 /// Options of a [`GraFxClient`](crate::GraFxClient) (`GraFxClientOptions` in TypeScript). Only
 /// `signer_url` is required; `None` means the documented default.
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Clone, Default)]
 pub struct ClientOptions {
     /// Where grafx-signer is served; a relative URL resolves against the page (`"/"` when
     /// same-origin).
-    #[serde(default, deserialize_with = "signer_url")]
     pub signer_url: String,
     /// A named integration (`POST /token/{integration}`); the signer's default when `None`.
-    #[serde(default, deserialize_with = "integration")]
     pub integration: Option<String>,
     /// Refresh this many seconds before expiry (default 60; keep it below the signer's).
-    #[serde(default, deserialize_with = "leeway_seconds")]
     pub leeway_seconds: Option<f64>,
     /// The signer call's cookies (default same-origin).
-    #[serde(default, deserialize_with = "credentials")]
     pub credentials: Option<Credentials>,
     /// Extra headers for the signer call, e.g. the app's own session: names and values, in the
     /// order they are set (a `Vec`, not a map: it keeps the package small).
-    #[serde(default, deserialize_with = "signer_headers")]
     pub signer_headers: Vec<(String, String)>,
     /// Returns the app's session token (a string or a Promise of one), sent to the signer as
     /// `Authorization: Bearer …`.
-    #[serde(default, deserialize_with = "get_session_token")]
     pub get_session_token: Option<Function>,
     /// Timeout of the signer call in milliseconds, 1 to 600,000 (default 10,000).
-    #[serde(default, deserialize_with = "timeout_ms")]
     pub timeout_ms: Option<f64>,
     /// Share tokens with other tabs and workers of this origin (default true). Instances share
     /// only when they ask as the same caller: anonymous ones with each other, and identified ones
     /// (with `get_session_token`, `signer_headers` or `credentials: include`) only with instances
     /// that pass the same `share_key`.
-    #[serde(default, deserialize_with = "cross_tab")]
     pub cross_tab: Option<bool>,
     /// Who is asking, for identified callers: e.g. the signed-in user's id. Instances with the
     /// same signer, integration and key share tokens, and `sign_out` reaches all of them. Without
     /// it an identified instance keeps its token to itself.
-    #[serde(default, deserialize_with = "share_key")]
     pub share_key: Option<String>,
     /// Refresh in the background before expiry (default false).
-    #[serde(default, deserialize_with = "auto_refresh")]
     pub auto_refresh: Option<bool>,
     /// The clock in milliseconds since the epoch (default `Date.now`); token expiry and every
     /// wait's deadline read it. For tests.
-    #[serde(default, deserialize_with = "now")]
     pub now: Option<Function>,
 }
 
@@ -117,104 +102,136 @@ impl ClientOptions {
         }
     }
 
-    /// Reads the JavaScript options object.
+    /// Reads the JavaScript options object: its own enumerable keys, each checked for its type
+    /// (a misspelt key is refused), with serde's rules for optional values: `null` and
+    /// `undefined` are the default. It reads the object with getters, not serde-wasm-bindgen's
+    /// `Deserializer`: that deserializer's error path alone linked Rust's float formatting into
+    /// the npm package, about 30 KB gzip with its generated code (issue #28).
     pub(crate) fn from_js(value: JsValue) -> Result<Self, GraFxError> {
         if !value.is_object() {
             return Err(GraFxError::options(
                 "options must be an object with at least signerUrl",
             ));
         }
-        Self::deserialize(Entries(serde_wasm_bindgen::Deserializer::from(value)))
-            .map_err(|e| GraFxError::options(crate::error::serde_message(e)))
-    }
-}
-
-/// serde-wasm-bindgen reads a struct's known fields only, so `deny_unknown_fields` would never
-/// see a misspelt option: this reads the object as a map of all its entries instead.
-struct Entries(serde_wasm_bindgen::Deserializer);
-
-impl<'de> Deserializer<'de> for Entries {
-    type Error = serde_wasm_bindgen::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_any(v)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_map(v)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-    }
-}
-
-// One reader per option, so that a value of the wrong type is reported with the option's name
-// and what it must be (serde's own message names neither).
-macro_rules! option_reader {
-    ($fn:ident: $ty:ty = $name:literal, $must:literal) => {
-        fn $fn<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
-            Deserialize::deserialize(d)
-                .map_err(|_: D::Error| D::Error::custom(concat!($name, " must be ", $must)))
+        for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !OPTION_NAMES.contains(&key.as_str()) {
+                return Err(GraFxError::options(format!(
+                    "unknown option `{key}`, expected one of {}",
+                    OPTION_NAMES.join(", ")
+                )));
+            }
         }
-    };
-}
-option_reader!(signer_url: String = "signerUrl", "a string: the URL where grafx-signer is served");
-option_reader!(integration: Option<String> = "integration", "a string: a name of letters, digits, `-` and `_`");
-option_reader!(leeway_seconds: Option<f64> = "leewaySeconds", "a number of seconds between 0 and 3600");
-option_reader!(credentials: Option<Credentials> = "credentials", "\"omit\", \"same-origin\" or \"include\"");
-option_reader!(timeout_ms: Option<f64> = "timeoutMs", "a number of milliseconds between 1 and 600000");
-option_reader!(cross_tab: Option<bool> = "crossTab", "true or false");
-option_reader!(share_key: Option<String> = "shareKey", "a string that names the caller, e.g. the user's id");
-option_reader!(auto_refresh: Option<bool> = "autoRefresh", "true or false");
-
-/// A JavaScript value as it is (functions, header objects).
-fn js_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsValue>, D::Error> {
-    let value: JsValue = serde_wasm_bindgen::preserve::deserialize(d)?;
-    Ok(Some(value).filter(|v| !v.is_undefined() && !v.is_null()))
-}
-
-fn signer_headers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    let mut headers = Vec::new();
-    let Some(value) = js_value(d)? else {
-        return Ok(headers);
-    };
-    if !value.is_object() {
-        return Err(D::Error::custom(
-            "signerHeaders must be an object of header names to strings",
-        ));
+        let o = OptionReader(&value);
+        Ok(Self {
+            signer_url: o.signer_url()?,
+            integration: o.read("integration", SHOULD_INTEGRATION, JsValue::as_string)?,
+            leeway_seconds: o.read("leewaySeconds", SHOULD_LEEWAY, JsValue::as_f64)?,
+            credentials: o.read("credentials", SHOULD_CREDENTIALS, Credentials::of)?,
+            signer_headers: o.signer_headers()?,
+            get_session_token: o.function("getSessionToken")?,
+            timeout_ms: o.read("timeoutMs", SHOULD_TIMEOUT, JsValue::as_f64)?,
+            cross_tab: o.read("crossTab", SHOULD_BOOL, JsValue::as_bool)?,
+            share_key: o.read("shareKey", SHOULD_SHARE_KEY, JsValue::as_string)?,
+            auto_refresh: o.read("autoRefresh", SHOULD_BOOL, JsValue::as_bool)?,
+            now: o.function("now")?,
+        })
     }
-    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default();
-        let value = pair
-            .get(1)
+}
+
+/// Every option's name in JavaScript, in the order the docs list them.
+const OPTION_NAMES: [&str; 11] = [
+    "signerUrl",
+    "integration",
+    "leewaySeconds",
+    "credentials",
+    "signerHeaders",
+    "getSessionToken",
+    "timeoutMs",
+    "crossTab",
+    "shareKey",
+    "autoRefresh",
+    "now",
+];
+
+// What each option must be, in the message that refuses a value of the wrong type.
+const SHOULD_SIGNER_URL: &str = "a string: the URL where grafx-signer is served";
+const SHOULD_INTEGRATION: &str = "a string: a name of letters, digits, `-` and `_`";
+const SHOULD_LEEWAY: &str = "a number of seconds between 0 and 3600";
+const SHOULD_CREDENTIALS: &str = "\"omit\", \"same-origin\" or \"include\"";
+const SHOULD_TIMEOUT: &str = "a number of milliseconds between 1 and 600000";
+const SHOULD_BOOL: &str = "true or false";
+const SHOULD_SHARE_KEY: &str = "a string that names the caller, e.g. the user's id";
+
+impl Credentials {
+    /// fetch's `credentials` value, as JavaScript spells it.
+    fn of(value: &JsValue) -> Option<Self> {
+        match value.as_string()?.as_str() {
+            "omit" => Some(Self::Omit),
+            "same-origin" => Some(Self::SameOrigin),
+            "include" => Some(Self::Include),
+            _ => None,
+        }
+    }
+}
+
+/// The options object, read one option at a time.
+struct OptionReader<'a>(&'a JsValue);
+
+impl OptionReader<'_> {
+    /// An optional value: `null` and `undefined` give None; anything `read` refuses is an error
+    /// naming the option and what it must be.
+    fn read<T>(
+        &self,
+        name: &str,
+        must: &str,
+        read: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<T>, GraFxError> {
+        let value = crate::glue::get(self.0, name);
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        read(&value)
+            .map(Some)
+            .ok_or_else(|| GraFxError::options(format!("{name} must be {must}")))
+    }
+
+    /// `signerUrl`: a string, empty when missing (`validate` says it is required); `null` is
+    /// refused, as serde refuses `null` for a `String`.
+    fn signer_url(&self) -> Result<String, GraFxError> {
+        let value = crate::glue::get(self.0, "signerUrl");
+        if value.is_undefined() {
+            return Ok(String::new());
+        }
+        value
             .as_string()
-            .ok_or_else(|| D::Error::custom(format!("signerHeaders.{name} must be a string")))?;
-        headers.push((name, value));
+            .ok_or_else(|| GraFxError::options(format!("signerUrl must be {SHOULD_SIGNER_URL}")))
     }
-    Ok(headers)
-}
 
-fn function<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<Option<Function>, D::Error> {
-    js_value(d)?
-        .map(|v| v.dyn_into::<Function>())
-        .transpose()
-        .map_err(|_| D::Error::custom(format!("{name} must be a function")))
-}
+    fn function(&self, name: &str) -> Result<Option<Function>, GraFxError> {
+        self.read(name, "a function", |v| {
+            v.clone().dyn_into::<Function>().ok()
+        })
+    }
 
-fn get_session_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Function>, D::Error> {
-    function(d, "getSessionToken")
-}
-
-fn now<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Function>, D::Error> {
-    function(d, "now")
+    /// `signerHeaders`: an object of header names to strings, in the order they are set.
+    fn signer_headers(&self) -> Result<Vec<(String, String)>, GraFxError> {
+        let must = "an object of header names to strings";
+        let Some(value) = self.read("signerHeaders", must, |v| v.is_object().then(|| v.clone()))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut headers = Vec::new();
+        for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            let name = pair.get(0).as_string().unwrap_or_default();
+            let value = pair.get(1).as_string().ok_or_else(|| {
+                GraFxError::options(format!("signerHeaders.{name} must be a string"))
+            })?;
+            headers.push((name, value));
+        }
+        Ok(headers)
+    }
 }
 
 /// Validated options.

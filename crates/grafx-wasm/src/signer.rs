@@ -1,14 +1,19 @@
 //! The request to grafx-signer: `POST {signerUrl}/token[/{integration}]` with `X-CSRF: 1`, sent
-//! with gloo-net and read with serde (grafx-core's `SignerToken` and `ErrorBody`).
+//! with gloo-net and read field by field with serde's rules (grafx-core's `SignerToken` and
+//! `ErrorBody`).
 
 use gloo_net::http::Request;
-use grafx_core::{ErrorBody, ErrorCode, Expiry, SignerToken, CSRF_HEADER, CSRF_HEADER_VALUE};
+use grafx_core::{
+    AccessToken, EnvironmentApiUrl, EnvironmentName, ErrorBody, ErrorCode, ExpiresIn, Expiry,
+    PlatformApiUrl, Scopes, SignerToken, TokenType, CSRF_HEADER, CSRF_HEADER_VALUE,
+};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestRedirect, ResponseType};
 
 use crate::clock::Clock;
 use crate::error::GraFxError;
+use crate::fields::Fields;
 use crate::glue::LinkedSignal;
 use crate::options::Options;
 use crate::token::Token;
@@ -170,19 +175,60 @@ fn read_token_reply(status: u16, body: &str) -> Result<SignerToken, GraFxError> 
     let Some(json) = json else {
         return Err(invalid("the signer's reply is not JSON").body(shown));
     };
-    serde_wasm_bindgen::from_value(json).map_err(|e| {
-        invalid(&format!(
-            "the signer's reply is not a valid token: {}",
-            crate::error::serde_message(e)
-        ))
-        .body(shown)
+    signer_token(&json).map_err(|why| {
+        invalid(&format!("the signer's reply is not a valid token: {why}")).body(shown)
     })
 }
+
+/// The signer's token reply read field by field, with serde's rules for grafx-core's
+/// `SignerToken`: a missing or mistyped field refuses the whole reply, other fields are ignored,
+/// and `platform_api_url` may be missing or null. Each value is checked by the same grafx-core
+/// constructor its `Deserialize` calls. Getters, not serde-wasm-bindgen's `Deserializer`: its
+/// error path linked Rust's float formatting into the npm package (issue #28).
+fn signer_token(json: &JsValue) -> Result<SignerToken, String> {
+    let f = Fields::of(json).ok_or("it is not a JSON object")?;
+    let text = |key: &str| match f.text(key) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(format!("missing field `{key}`")),
+        Err(_) => Err(format!("{key} must be a string")),
+    };
+    let number = |key: &str| match f.number(key) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(format!("missing field `{key}`")),
+        Err(_) => Err(format!("{key} must be a number")),
+    };
+    let core = |e: grafx_core::Error| e.to_string();
+    let expires_at = number("expires_at")?;
+    // serde-wasm-bindgen's `u64`: a safe integer, not negative.
+    if expires_at.fract() != 0.0 || !(0.0..=MAX_SAFE_INTEGER).contains(&expires_at) {
+        return Err("expires_at must be a whole number of seconds".into());
+    }
+    let platform_api_url = f
+        .optional_text("platform_api_url")
+        .map_err(|_| "platform_api_url must be a string or null".to_owned())?;
+    Ok(SignerToken {
+        access_token: AccessToken::try_from(text("access_token")?).map_err(core)?,
+        token_type: TokenType::parse(&text("token_type")?).map_err(core)?,
+        expires_in: ExpiresIn::from_secs_f64(number("expires_in")?).map_err(core)?,
+        expires_at: expires_at as u64,
+        scope: Scopes::from(text("scope")?),
+        environment: EnvironmentName::try_from(text("environment")?).map_err(core)?,
+        environment_api_url: EnvironmentApiUrl::try_from(text("environment_api_url")?)
+            .map_err(core)?,
+        platform_api_url: platform_api_url
+            .map(PlatformApiUrl::try_from)
+            .transpose()
+            .map_err(core)?,
+    })
+}
+
+/// JavaScript's `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// The signer's error reply (`{error, error_description?}`, grafx-core's `ErrorBody`), read with
 /// serde's rules, or None for any other JSON.
 pub(crate) fn error_body(json: &JsValue) -> Option<ErrorBody> {
-    let f = crate::fields::Fields::of(json)?;
+    let f = Fields::of(json)?;
     let error = f.text("error").ok()??;
     let description = f.text("error_description").ok()?.unwrap_or_default();
     let code = error
@@ -278,5 +324,128 @@ mod tests {
         let cut = without_access_token(r#"{"access_token":"eyJ.cut-off"#);
         assert!(!cut.contains("eyJ"), "{cut}");
         assert_eq!(without_access_token("no token here"), "no token here");
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests {
+    use super::*;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    const VALID: &str = r#"{"access_token":"eyJ.t","token_type":"Bearer","expires_in":3600,
+        "expires_at":1800000000,"scope":"a b","environment":"acme",
+        "environment_api_url":"https://acme.chili-publish.online/grafx/api/v1/environment/acme/",
+        "platform_api_url":"https://api.chiligrafx.com/api/v1/"}"#;
+
+    /// The reply `VALID` with `key` set to `value` (a JS expression; `undefined` deletes it).
+    fn with(key: &str, value: &str) -> JsValue {
+        let script = format!(
+            "const o = JSON.parse(arguments[0]); o[{key:?}] = {value}; \
+             if (o[{key:?}] === undefined) delete o[{key:?}]; return o;"
+        );
+        js_sys::Function::new_with_args("", &script)
+            .call1(&JsValue::NULL, &JsValue::from_str(VALID))
+            .expect("the test's script")
+    }
+
+    /// The reader against serde-wasm-bindgen's `Deserialize` for `SignerToken`, which it replaced:
+    /// both accept the same replies and read them the same.
+    #[wasm_bindgen_test]
+    fn the_token_reply_is_read_as_serde_read_it() {
+        let values = [
+            "undefined",
+            "null",
+            "true",
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "1.5",
+            "3600",
+            "86400",
+            "86401",
+            "2 ** 53 - 1",
+            "2 ** 53",
+            "1e300",
+            "Infinity",
+            "-Infinity",
+            "NaN",
+            "''",
+            "'x'",
+            "'bearer'",
+            "'BEARER'",
+            "'mac'",
+            "'3600'",
+            "'acme'",
+            "'Bad Name'",
+            "[]",
+            "{}",
+            "'https://acme.chili-publish.online/grafx/api/v1/environment/acme/'",
+            "'https://acme.chili-publish.online/grafx/api/v1/environment/acme'",
+            "'http://evil.example/'",
+            "'https://api.chiligrafx.com/api/v1/'",
+        ];
+        let keys = [
+            "access_token",
+            "token_type",
+            "expires_in",
+            "expires_at",
+            "scope",
+            "environment",
+            "environment_api_url",
+            "platform_api_url",
+            "extra",
+        ];
+        let (mut accepted, mut refused) = (0, 0);
+        for key in keys {
+            for value in values {
+                let reply = with(key, value);
+                let ours = signer_token(&reply);
+                let serdes: Result<SignerToken, _> = serde_wasm_bindgen::from_value(reply);
+                match (&ours, &serdes) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{key} = {value}"),
+                    (Err(why), Err(_)) => {
+                        assert!(!why.is_empty(), "{key} = {value}: a reason");
+                        refused += 1;
+                        continue;
+                    }
+                    _ => panic!("{key} = {value}: ours {ours:?}, serde's {serdes:?}"),
+                }
+                accepted += 1;
+            }
+        }
+        // Guard: both sides of the comparison were exercised.
+        assert!(
+            accepted >= 20 && refused >= 100,
+            "{accepted} accepted, {refused} refused"
+        );
+        for not_an_object in ["null", "'x'", "7"] {
+            let v = js_sys::eval(not_an_object).expect("a value");
+            assert!(signer_token(&v).is_err(), "{not_an_object}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn refusals_name_the_field() {
+        let cases = [
+            ("expires_in", "undefined", "missing field `expires_in`"),
+            ("expires_in", "'3600'", "expires_in must be a number"),
+            ("expires_at", "1.5", "expires_at must be a whole number"),
+            ("token_type", "'mac'", "token_type `mac`"),
+            ("scope", "null", "scope must be a string"),
+            (
+                "platform_api_url",
+                "7",
+                "platform_api_url must be a string or null",
+            ),
+        ];
+        for (key, value, says) in cases {
+            let why = signer_token(&with(key, value)).expect_err(key);
+            assert!(why.contains(says), "{key} = {value}: {why}");
+        }
+        let token = signer_token(&with("platform_api_url", "null")).expect("null is no URL");
+        assert_eq!(token.platform_api_url, None);
     }
 }

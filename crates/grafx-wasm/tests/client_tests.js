@@ -72,7 +72,7 @@ function throws(fn, code, mention, isGraFxError) {
     eq(e.code, code, "error code");
     assert(e.message.includes(mention), `message mentions ${mention}: ${e.message}`);
     assert(!e.message.startsWith("Error"), `a message of its own: ${e.message}`);
-    return;
+    return e;
   }
   fail("expected a throw");
 }
@@ -130,6 +130,27 @@ const tests = {
     throws(() => make({ signerUrl: env.signerUrl, signerHeaders: { x: 1 } }), "invalid_options", "signerHeaders.x", isErr);
     throws(() => make({ signerUrl: env.signerUrl, signerURL: "typo" }), "invalid_options", "signerURL", isErr);
     throws(() => make({ signerUrl: env.signerUrl, crossTab: "yes" }), "invalid_options", "crossTab", isErr);
+    // Every option refuses a value of the wrong type by name, saying what it must be.
+    const wrong = {
+      signerUrl: null, integration: 7, leewaySeconds: "60", credentials: true, signerHeaders: "x: y",
+      getSessionToken: "token", timeoutMs: "10s", crossTab: 1, shareKey: 7, autoRefresh: "no", now: 5,
+    };
+    for (const [name, value] of Object.entries(wrong)) {
+      const e = throws(() => make({ signerUrl: env.signerUrl, [name]: value }), "invalid_options", `${name} must be`, isErr);
+      assert(e.message.startsWith(name), `${name}: ${e.message}`);
+    }
+    const unknown = throws(() => make({ signerUrl: env.signerUrl, autorefresh: true }), "invalid_options", "autorefresh", isErr);
+    assert(unknown.message.includes("autoRefresh"), `the known names are listed: ${unknown.message}`);
+    throws(() => make(null), "invalid_options", "options must be an object", isErr);
+    // null and undefined are the defaults, as serde's Option reads them: the token comes from
+    // the default integration's POST /token.
+    const nulls = Object.fromEntries(Object.keys(wrong).filter((k) => k !== "signerUrl").map((k, i) => [k, i % 2 ? null : undefined]));
+    const before = await signerCalls(env, "/token");
+    // (crossTab off, so that no other instance's token is adopted instead.)
+    const d = make({ ...nulls, signerUrl: env.signerUrl, crossTab: false });
+    assert((await d.accessToken()).length > 0, "a token with every option null or undefined");
+    eq((await signerCalls(env, "/token")) - before, 1, "one call to the default integration's /token");
+    d.dispose();
     // A relative signerUrl resolves against the page (same-origin deployments).
     make({ signerUrl: "/" }).dispose();
   },
