@@ -157,10 +157,12 @@ impl EnvironmentApiUrl {
         if scheme != "https" && scheme != "http" {
             return Err(fail("scheme must be https (or http for a loopback host)"));
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, "/"),
-        };
+        // (`split_at_checked` and `get`, never indexing: str's slice panic formats its message
+        // with `char`'s Debug, about 2 KB of the wasm package; the indices here come from `find`.)
+        let (authority, path) = rest
+            .find('/')
+            .and_then(|i| rest.split_at_checked(i))
+            .unwrap_or((rest, "/"));
         if authority.contains('@') {
             return Err(fail("must not contain credentials"));
         }
@@ -212,7 +214,10 @@ impl EnvironmentApiUrl {
         let Some(rest) = self.url.strip_prefix("https://") else {
             return false;
         };
-        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (host, path) = rest
+            .find('/')
+            .and_then(|i| rest.split_at_checked(i))
+            .unwrap_or((rest, ""));
         let Some((label, domain)) = host.split_once('.') else {
             return false;
         };
@@ -230,7 +235,9 @@ impl EnvironmentApiUrl {
 
     /// `scheme://host[:port]`: the only origin the bearer token may be sent to.
     pub fn origin(&self) -> &str {
-        &self.url[..self.origin_len]
+        // `origin_len` is a boundary `parse` found; `get` keeps str's slice panic out of the
+        // wasm package, and a whole URL would never equal an origin.
+        self.url.get(..self.origin_len).unwrap_or(&self.url)
     }
 
     /// Joins a relative API path (e.g. `templates/abc?x=1`) onto the base. Absolute paths,
@@ -276,8 +283,8 @@ fn is_dot_segment(segment: &str) -> bool {
 fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']')?;
-        let host = &authority[..end + 2];
-        match &rest[end + 1..] {
+        let host = authority.get(..end + 2)?;
+        match rest.get(end + 1..)? {
             "" => (host, None),
             p => (host, Some(p.strip_prefix(':')?)),
         }
@@ -289,9 +296,9 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     };
     let valid_host = if host.starts_with('[') {
         host.len() > 2
-            && host[1..host.len() - 1]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            && host.as_bytes()[1..host.len() - 1]
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
         !host.is_empty()
             && host.len() <= 253

@@ -244,7 +244,10 @@ fn without_access_token(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(at) = crate::api::find(rest, KEY) {
-        let (head, tail) = rest.split_at(at + KEY.len());
+        // `split_at_checked` and `get`, not indexing: str's slice panic costs the package 2 KB.
+        let Some((head, tail)) = rest.split_at_checked(at + KEY.len()) else {
+            break;
+        };
         out.push_str(head);
         let after_colon = tail.trim_start().strip_prefix(':').map(str::trim_start);
         match after_colon.and_then(|v| v.strip_prefix('"')) {
@@ -263,7 +266,7 @@ fn without_access_token(body: &str) -> String {
                         _ => escaped = false,
                     }
                 }
-                rest = &value[end..];
+                rest = value.get(end..).unwrap_or_default();
             }
             None => rest = tail,
         }
