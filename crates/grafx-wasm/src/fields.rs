@@ -2,9 +2,10 @@
 //! default, `null` counts as missing only where the field is optional, and a field of the wrong
 //! type makes the whole value unreadable. One difference: a key present with the value
 //! `undefined` counts as missing here, where serde-wasm-bindgen refused it (a sender can as well
-//! leave the key out, so nothing depends on it). The messages other tabs send and the
-//! fields of a `GraFxError` are read this way rather than through serde: its generated code for
-//! each type cost the npm package kilobytes (issue #28).
+//! leave the key out, so nothing depends on it). The messages other tabs send, the fields of a
+//! `GraFxError` and the signer's token reply are read this way rather than through serde: its
+//! generated code for each type, and serde-wasm-bindgen's error messages (which link Rust's float
+//! formatting), cost the npm package kilobytes (issue #28).
 //!
 //! ```text
 //! let f = Fields::of(&message)?;
