@@ -27,7 +27,7 @@ const server = http.createServer((req, res) => {
   let body = "";
   req.on("data", (c) => (body += c));
   req.on("end", () => {
-    seen.push({ method: req.method, path: req.url, authorization: req.headers.authorization, body });
+    seen.push({ method: req.method, path: req.url, authorization: req.headers.authorization, app: req.headers["x-app-session"], body });
     const { port } = server.address();
     const reply = (status, json) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -70,6 +70,20 @@ async function exercise({ GraFxClient, isGraFxError }) {
   );
   assert.equal(client.stats.signerRequests, 1);
   client.dispose();
+
+  // signerHeaders go to the signer, and only there: the token call carries the app's header
+  // (and its Authorization), the API call carries neither.
+  seen.length = 0;
+  const session = new GraFxClient({ signerUrl: base, crossTab: false, signerHeaders: { "X-App-Session": "s-1", Authorization: "Bearer app-session" } });
+  await session.json("templates?limit=1");
+  assert.deepEqual(
+    seen.map(({ method, path, authorization, app }) => [method, path, authorization, app]),
+    [
+      ["POST", "/token", "Bearer app-session", "s-1"],
+      ["GET", "/grafx/api/v1/environment/demo/templates?limit=1", "Bearer bundler-token-1", undefined],
+    ],
+  );
+  session.dispose();
 
   // An error crosses the boundary as a GraFxError with its code.
   const down = new GraFxClient({ signerUrl: "http://127.0.0.1:9", crossTab: false });

@@ -235,8 +235,8 @@ impl EnvironmentApiUrl {
 
     /// `scheme://host[:port]`: the only origin the bearer token may be sent to.
     pub fn origin(&self) -> &str {
-        // `origin_len` is a boundary `parse` found; `get` keeps str's slice panic out of the
-        // wasm package, and a whole URL would never equal an origin.
+        // `origin_len` ends the ASCII origin `parse` (or `on_domain`) wrote, so `get` always
+        // finds it; `get` rather than indexing keeps str's slice panic out of the wasm package.
         self.url.get(..self.origin_len).unwrap_or(&self.url)
     }
 

@@ -243,7 +243,7 @@ pub(crate) fn error_from_text(res: &web_sys::Response, body: &str, what: &str) -
 /// The `title` and `detail` of an RFC 7807 problem+json body, with serde's rules: either may be
 /// absent or null, and a field of another type makes it no problem body at all.
 fn problem(json: &JsValue) -> Option<(Option<String>, Option<String>)> {
-    let f = crate::fields::Fields::of(json)?;
+    let f = crate::fields::Fields::of_json(json)?;
     Some((
         f.optional_text("title").ok()?,
         f.optional_text("detail").ok()?,

@@ -1,18 +1,18 @@
 //! Plain JavaScript objects read field by field, with serde's rules: a missing field takes its
 //! default, `null` counts as missing only where the field is optional, and a field of the wrong
 //! type makes the whole value unreadable. One difference: a key present with the value
-//! `undefined` counts as missing here, where serde-wasm-bindgen refused it (a sender can as well
-//! leave the key out, so nothing depends on it). The messages other tabs send, the fields of a
-//! `GraFxError` and the signer's token reply are read this way rather than through serde: its
-//! generated code for each type, and serde-wasm-bindgen's error messages (which link Rust's float
-//! formatting), cost the npm package kilobytes (issue #28).
+//! `undefined` counts as missing here, where serde-wasm-bindgen refused it for a required field
+//! (a sender can as well leave the key out, so nothing depends on it). The messages other tabs
+//! send, the fields of a `GraFxError`, the signer's replies and problem+json bodies are read this
+//! way rather than through serde: its generated code for each type, and serde-wasm-bindgen's
+//! error messages (which link Rust's float formatting), cost the npm package kilobytes (#28).
 //!
 //! ```text
 //! let f = Fields::of(&message)?;
 //! let kind = f.text("type").ok()?.unwrap_or_default();
 //! ```
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::glue::get;
 
@@ -21,17 +21,39 @@ use crate::glue::get;
 pub(crate) struct Mismatch;
 
 /// The fields of a plain JavaScript object.
-pub(crate) struct Fields<'a>(&'a JsValue);
+pub(crate) struct Fields<'a> {
+    value: &'a JsValue,
+    /// Only the object's own properties count (see [`Fields::of_json`]).
+    own: bool,
+}
 
 impl<'a> Fields<'a> {
     /// The object's fields; None for anything that is not an object.
     pub(crate) fn of(value: &'a JsValue) -> Option<Self> {
-        value.is_object().then_some(Self(value))
+        value.is_object().then_some(Self { value, own: false })
+    }
+
+    /// The fields of a reply parsed by `JSON.parse`, whose fields are all its own: one inherited
+    /// from a polluted `Object.prototype` counts as missing, so a page's prototype pollution
+    /// cannot add a field (a `platform_api_url`, say) that the server left out.
+    pub(crate) fn of_json(value: &'a JsValue) -> Option<Self> {
+        value.is_object().then_some(Self { value, own: true })
+    }
+
+    /// `value[key]`, or undefined (also when inherited, for JSON).
+    fn get(&self, key: &str) -> JsValue {
+        let key_value = JsValue::from_str(key);
+        if self.own
+            && !js_sys::Object::has_own(self.value.unchecked_ref::<js_sys::Object>(), &key_value)
+        {
+            return JsValue::UNDEFINED;
+        }
+        get(self.value, key)
     }
 
     /// A string field: None when missing.
     pub(crate) fn text(&self, key: &str) -> Result<Option<String>, Mismatch> {
-        let v = get(self.0, key);
+        let v = self.get(key);
         if v.is_undefined() {
             return Ok(None);
         }
@@ -40,7 +62,7 @@ impl<'a> Fields<'a> {
 
     /// An optional string field: None when missing or null.
     pub(crate) fn optional_text(&self, key: &str) -> Result<Option<String>, Mismatch> {
-        if get(self.0, key).is_null() {
+        if self.get(key).is_null() {
             return Ok(None);
         }
         self.text(key)
@@ -48,7 +70,7 @@ impl<'a> Fields<'a> {
 
     /// A number field: None when missing.
     pub(crate) fn number(&self, key: &str) -> Result<Option<f64>, Mismatch> {
-        let v = get(self.0, key);
+        let v = self.get(key);
         if v.is_undefined() {
             return Ok(None);
         }
@@ -63,7 +85,7 @@ impl<'a> Fields<'a> {
         max: u32,
         optional: bool,
     ) -> Result<Option<u32>, Mismatch> {
-        if optional && get(self.0, key).is_null() {
+        if optional && self.get(key).is_null() {
             return Ok(None);
         }
         match self.number(key)? {

@@ -106,6 +106,10 @@ extern "C" {
     pub(crate) fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub(crate) fn clear_timeout(id: &JsValue);
+    /// `Object.entries(value)`: own enumerable string keys, each getter called once; what a
+    /// getter or a revoked Proxy throws is returned, not thrown through the wasm.
+    #[wasm_bindgen(js_namespace = Object, js_name = entries, catch)]
+    pub(crate) fn own_entries(value: &JsValue) -> Result<js_sys::Array, JsValue>;
 }
 
 /// An AbortSignal that follows a caller's signal and times out; what it holds (a timer, a

@@ -102,27 +102,40 @@ impl ClientOptions {
         }
     }
 
-    /// Reads the JavaScript options object: its own enumerable keys, each checked for its type
-    /// (a misspelt key is refused), with serde's rules for optional values: `null` and
-    /// `undefined` are the default. It reads the object with getters, not serde-wasm-bindgen's
-    /// `Deserializer`: that deserializer's error path alone linked Rust's float formatting into
-    /// the npm package, about 30 KB gzip with its generated code (issue #28).
+    /// Reads the JavaScript options object: its own enumerable keys (what serde-wasm-bindgen
+    /// read: nothing inherited, so a polluted `Object.prototype` sets no option), each getter
+    /// called once, a misspelt key refused, with serde's rules for optional values (`null` and
+    /// `undefined` are the default). Not through serde-wasm-bindgen's `Deserializer`: its error
+    /// path linked Rust's float formatting, and with serde's generated code it cost the npm
+    /// package about 18 KB gzip (issue #28).
     pub(crate) fn from_js(value: JsValue) -> Result<Self, GraFxError> {
-        if !value.is_object() {
+        if !value.is_object()
+            || js_sys::Array::is_array(&value)
+            || value.is_instance_of::<js_sys::Map>()
+        {
             return Err(GraFxError::options(
-                "options must be an object with at least signerUrl",
+                "options must be a plain object with at least signerUrl ({signerUrl: \"/\"})",
             ));
         }
-        for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !OPTION_NAMES.contains(&key.as_str()) {
+        let entries = crate::glue::own_entries(&value).map_err(|e| {
+            GraFxError::options(format!(
+                "the options object could not be read: {}",
+                crate::glue::message_of(&e)
+            ))
+        })?;
+        let mut slots: [JsValue; OPTION_NAMES.len()] = Default::default();
+        for entry in entries.iter() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            let key = pair.get(0).as_string().unwrap_or_default();
+            let Some(slot) = OPTION_NAMES.iter().position(|n| *n == key) else {
                 return Err(GraFxError::options(format!(
                     "unknown option `{key}`, expected one of {}",
                     OPTION_NAMES.join(", ")
                 )));
-            }
+            };
+            slots[slot] = pair.get(1);
         }
-        let o = OptionReader(&value);
+        let o = OptionReader(slots);
         Ok(Self {
             signer_url: o.signer_url()?,
             integration: o.read("integration", SHOULD_INTEGRATION, JsValue::as_string)?,
@@ -175,10 +188,17 @@ impl Credentials {
     }
 }
 
-/// The options object, read one option at a time.
-struct OptionReader<'a>(&'a JsValue);
+/// The options' values, one slot per name of `OPTION_NAMES` (undefined when not given).
+struct OptionReader([JsValue; OPTION_NAMES.len()]);
 
-impl OptionReader<'_> {
+impl OptionReader {
+    /// The value given for `name`, one of `OPTION_NAMES`.
+    fn value(&self, name: &str) -> JsValue {
+        let slot = OPTION_NAMES.iter().position(|n| *n == name);
+        // A name not in the list is a bug here, and reads as "not given".
+        slot.map_or(JsValue::UNDEFINED, |i| self.0[i].clone())
+    }
+
     /// An optional value: `null` and `undefined` give None; anything `read` refuses is an error
     /// naming the option and what it must be.
     fn read<T>(
@@ -187,7 +207,7 @@ impl OptionReader<'_> {
         must: &str,
         read: impl Fn(&JsValue) -> Option<T>,
     ) -> Result<Option<T>, GraFxError> {
-        let value = crate::glue::get(self.0, name);
+        let value = self.value(name);
         if value.is_undefined() || value.is_null() {
             return Ok(None);
         }
@@ -199,7 +219,7 @@ impl OptionReader<'_> {
     /// `signerUrl`: a string, empty when missing (`validate` says it is required); `null` is
     /// refused, as serde refuses `null` for a `String`.
     fn signer_url(&self) -> Result<String, GraFxError> {
-        let value = crate::glue::get(self.0, "signerUrl");
+        let value = self.value("signerUrl");
         if value.is_undefined() {
             return Ok(String::new());
         }
@@ -221,8 +241,14 @@ impl OptionReader<'_> {
         else {
             return Ok(Vec::new());
         };
+        let entries = crate::glue::own_entries(&value).map_err(|e| {
+            GraFxError::options(format!(
+                "signerHeaders could not be read: {}",
+                crate::glue::message_of(&e)
+            ))
+        })?;
         let mut headers = Vec::new();
-        for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        for entry in entries.iter() {
             let pair: js_sys::Array = entry.unchecked_into();
             let name = pair.get(0).as_string().unwrap_or_default();
             let value = pair.get(1).as_string().ok_or_else(|| {
@@ -408,5 +434,57 @@ impl ClientOptions {
             (None, false) => (self.cross_tab.unwrap_or(true), "anonymous".to_owned()),
             (None, true) => (false, String::new()),
         })
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn options(script: &str) -> Result<Options, GraFxError> {
+        let value = js_sys::Function::new_no_args(script)
+            .call0(&JsValue::NULL)
+            .expect("the test's script");
+        ClientOptions::from_js(value)?.validate()
+    }
+
+    #[wasm_bindgen_test]
+    fn every_option_is_read_from_the_objects_own_keys() {
+        let o = options(
+            "return {signerUrl: 'https://signer.example/base/', integration: 'writer', \
+             leewaySeconds: 600, credentials: 'include', timeoutMs: 5000, crossTab: true, \
+             shareKey: 'u1', autoRefresh: true, getSessionToken: () => 's', now: () => 1, \
+             signerHeaders: {Authorization: 'Bearer x', 'X-App': '1'}};",
+        )
+        .expect("valid options");
+        assert_eq!(o.signer_url, "https://signer.example/base");
+        assert_eq!(o.integration.as_deref(), Some("writer"));
+        assert_eq!(o.leeway, Duration::from_secs(600));
+        assert_eq!(o.credentials, RequestCredentials::Include);
+        assert_eq!(o.timeout_ms, 5000);
+        assert!(o.cross_tab && o.auto_refresh);
+        assert_eq!(o.caller, "caller:id:u1");
+        assert!(o.get_session_token.is_some() && o.now.is_some());
+        let headers = [("Authorization", "Bearer x"), ("X-App", "1")]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(o.signer_headers, headers, "names and values, in order");
+        let defaults = options("return {signerUrl: 'https://signer.example'};").expect("valid");
+        assert_eq!(defaults.leeway, BROWSER_DEFAULT_LEEWAY);
+        assert_eq!(defaults.credentials, RequestCredentials::SameOrigin);
+        assert_eq!(defaults.timeout_ms, DEFAULT_SIGNER_TIMEOUT_MS);
+        assert!(defaults.cross_tab && !defaults.auto_refresh && defaults.signer_headers.is_empty());
+        let inherited = options(
+            "return Object.assign(Object.create({integration: 'evil', crossTab: false}), \
+             {signerUrl: 'https://signer.example'});",
+        )
+        .expect("valid");
+        assert_eq!(
+            inherited.integration, None,
+            "an inherited option is not read"
+        );
+        assert!(inherited.cross_tab);
     }
 }

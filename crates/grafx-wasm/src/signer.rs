@@ -186,7 +186,7 @@ fn read_token_reply(status: u16, body: &str) -> Result<SignerToken, GraFxError> 
 /// constructor its `Deserialize` calls. Getters, not serde-wasm-bindgen's `Deserializer`: its
 /// error path linked Rust's float formatting into the npm package (issue #28).
 fn signer_token(json: &JsValue) -> Result<SignerToken, String> {
-    let f = Fields::of(json).ok_or("it is not a JSON object")?;
+    let f = Fields::of_json(json).ok_or("it is not a JSON object")?;
     let text = |key: &str| match f.text(key) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(format!("missing field `{key}`")),
@@ -228,7 +228,7 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// The signer's error reply (`{error, error_description?}`, grafx-core's `ErrorBody`), read with
 /// serde's rules, or None for any other JSON.
 pub(crate) fn error_body(json: &JsValue) -> Option<ErrorBody> {
-    let f = Fields::of(json)?;
+    let f = Fields::of_json(json)?;
     let error = f.text("error").ok()??;
     let description = f.text("error_description").ok()?.unwrap_or_default();
     let code = error
@@ -246,7 +246,9 @@ fn without_access_token(body: &str) -> String {
     while let Some(at) = crate::api::find(rest, KEY) {
         // `split_at_checked` and `get`, not indexing: str's slice panic costs the package 2 KB.
         let Some((head, tail)) = rest.split_at_checked(at + KEY.len()) else {
-            break;
+            // Cannot happen (the key is ASCII); if it did, nothing after it is shown.
+            out.push_str("[redacted]");
+            return out;
         };
         out.push_str(head);
         let after_colon = tail.trim_start().strip_prefix(':').map(str::trim_start);
@@ -450,5 +452,21 @@ mod wasm_tests {
         }
         let token = signer_token(&with("platform_api_url", "null")).expect("null is no URL");
         assert_eq!(token.platform_api_url, None);
+        // Only the reply's own fields count: one inherited (a polluted prototype) is missing.
+        let inherit = js_sys::Function::new_with_args(
+            "o",
+            "return Object.setPrototypeOf(o, {platform_api_url: 'https://api.evil.example/', \
+             scope: 'inherited'});",
+        );
+        let reply = inherit
+            .call1(&JsValue::NULL, &with("platform_api_url", "undefined"))
+            .expect("the test's script");
+        let token = signer_token(&reply).expect("a reply without platform_api_url");
+        assert_eq!(token.platform_api_url, None, "not the inherited URL");
+        let reply = inherit
+            .call1(&JsValue::NULL, &with("scope", "undefined"))
+            .expect("the test's script");
+        let why = signer_token(&reply).expect_err("scope only inherited");
+        assert!(why.contains("missing field `scope`"), "{why}");
     }
 }

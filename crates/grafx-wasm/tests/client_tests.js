@@ -141,7 +141,23 @@ const tests = {
     }
     const unknown = throws(() => make({ signerUrl: env.signerUrl, autorefresh: true }), "invalid_options", "autorefresh", isErr);
     assert(unknown.message.includes("autoRefresh"), `the known names are listed: ${unknown.message}`);
-    throws(() => make(null), "invalid_options", "options must be an object", isErr);
+    for (const notPlain of [null, "x", [["signerUrl", env.signerUrl]], new Map([["signerUrl", env.signerUrl]])]) {
+      throws(() => make(notPlain), "invalid_options", "options must be a plain object", isErr);
+    }
+    // Only the object's own enumerable keys are options (as serde-wasm-bindgen read them): an
+    // inherited one is not, so a polluted Object.prototype sets nothing.
+    throws(() => make(Object.create({ signerUrl: env.signerUrl })), "invalid_options", "signerUrl is required", isErr);
+    const hidden = { signerUrl: env.signerUrl };
+    Object.defineProperty(hidden, "crossTab", { value: "not read", enumerable: false });
+    make(hidden).dispose();
+    // A getter that throws is the caller's error, named, not an option left out.
+    const getter = { signerUrl: env.signerUrl, get shareKey() { throw new Error("getter boom"); } };
+    throws(() => make(getter), "invalid_options", "getter boom", isErr);
+    const headerGetter = { signerUrl: env.signerUrl, signerHeaders: { get "x-app"() { throw new Error("header boom"); } } };
+    throws(() => make(headerGetter), "invalid_options", "header boom", isErr);
+    for (const name of Object.keys(wrong).filter((k) => k !== "signerUrl")) {
+      for (const nothing of [null, undefined]) make({ signerUrl: env.signerUrl, [name]: nothing }).dispose();
+    }
     // null and undefined are the defaults, as serde's Option reads them: the token comes from
     // the default integration's POST /token.
     const nulls = Object.fromEntries(Object.keys(wrong).filter((k) => k !== "signerUrl").map((k, i) => [k, i % 2 ? null : undefined]));
@@ -175,6 +191,19 @@ const tests = {
     eq((await signerCalls(env, "/token")) - before, 2, "refreshed inside the leeway");
     eq(c.stats.signerRequests, 2, "stats");
     c.dispose();
+    // leewaySeconds: 600 refreshes 5 minutes before expiry, where the default 60 s does not.
+    const l = make({ signerUrl: env.signerUrl, crossTab: false, leewaySeconds: 600, now: () => now });
+    now = Date.now();
+    await l.accessToken();
+    const expiresAt = l.token.expiresAt;
+    const asked = await signerCalls(env, "/token");
+    now = expiresAt - 900_000;
+    await l.accessToken();
+    eq((await signerCalls(env, "/token")) - asked, 0, "15 minutes before expiry: cached");
+    now = expiresAt - 300_000;
+    await l.accessToken();
+    eq((await signerCalls(env, "/token")) - asked, 1, "5 minutes before expiry: inside a 600 s leeway");
+    l.dispose();
   },
 
   async expiry_after_a_simulated_sleep(env, make) {
