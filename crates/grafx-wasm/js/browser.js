@@ -142,7 +142,13 @@ export function grafxError(code, message, status, detail, signerCode, body) {
 
 /** The message of any thrown value. */
 export function messageOf(e) {
-  return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
+  // Never throws: it runs inside the wasm's futures, where a thrown error would leave the call
+  // pending for ever (an object without a prototype, or a getter that throws).
+  try {
+    return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
+  } catch {
+    return "(an error that cannot be shown as text)";
+  }
 }
 
 /** The URL relative URLs resolve against: the page's, or the worker script's. */

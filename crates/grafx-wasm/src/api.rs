@@ -133,6 +133,13 @@ impl CallSignal {
         // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting
         // it also stops reading the body. On the common path a call costs no more than a fetch.
         let user_signal = get(init, "signal");
+        // Anything else would throw inside `AbortSignal.any`, in the middle of the call.
+        let given = !user_signal.is_undefined() && !user_signal.is_null();
+        if given && !user_signal.is_instance_of::<web_sys::AbortSignal>() {
+            return Err(GraFxError::options(
+                "signal must be an AbortSignal (an AbortController's `signal`)",
+            ));
+        }
         let timeout = timeout_ms(init)?;
         let linked = timeout.map(|t| LinkedSignal::new(&user_signal, t));
         let signal: Option<web_sys::AbortSignal> = match &linked {

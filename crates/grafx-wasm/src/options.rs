@@ -109,20 +109,22 @@ impl ClientOptions {
     /// path linked Rust's float formatting, and with serde's generated code it cost the npm
     /// package about 18 KB gzip (issue #28).
     pub(crate) fn from_js(value: JsValue) -> Result<Self, GraFxError> {
-        if !value.is_object()
-            || js_sys::Array::is_array(&value)
-            || value.is_instance_of::<js_sys::Map>()
-        {
-            return Err(GraFxError::options(
-                "options must be a plain object with at least signerUrl ({signerUrl: \"/\"})",
-            ));
+        let plain = "options must be a plain object with at least signerUrl ({signerUrl: \"/\"})";
+        if !value.is_object() {
+            return Err(GraFxError::options(plain));
         }
+        // First, as it catches what a getter or a revoked Proxy throws.
         let entries = crate::glue::own_entries(&value).map_err(|e| {
             GraFxError::options(format!(
                 "the options object could not be read: {}",
                 crate::glue::message_of(&e)
             ))
         })?;
+        // serde-wasm-bindgen read an iterable's pairs (an array, a Map, URLSearchParams): say so
+        // rather than "signerUrl is required".
+        if is_iterable(&value) {
+            return Err(GraFxError::options(plain));
+        }
         let mut slots: [JsValue; OPTION_NAMES.len()] = Default::default();
         for entry in entries.iter() {
             let pair: js_sys::Array = entry.unchecked_into();
@@ -188,6 +190,11 @@ impl Credentials {
     }
 }
 
+/// Whether `value` has a `Symbol.iterator` method (an array, a Map, Headers, URLSearchParams…).
+fn is_iterable(value: &JsValue) -> bool {
+    js_sys::Reflect::get(value, &js_sys::Symbol::iterator().into()).is_ok_and(|f| f.is_function())
+}
+
 /// The options' values, one slot per name of `OPTION_NAMES` (undefined when not given).
 struct OptionReader([JsValue; OPTION_NAMES.len()]);
 
@@ -247,6 +254,12 @@ impl OptionReader {
                 crate::glue::message_of(&e)
             ))
         })?;
+        // A Map or Headers has no own entries: dropping them would make the caller anonymous.
+        if is_iterable(&value) {
+            return Err(GraFxError::options(format!(
+                "signerHeaders must be {must}, not a Map, Headers or array"
+            )));
+        }
         let mut headers = Vec::new();
         for entry in entries.iter() {
             let pair: js_sys::Array = entry.unchecked_into();

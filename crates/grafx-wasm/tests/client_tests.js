@@ -141,7 +141,8 @@ const tests = {
     }
     const unknown = throws(() => make({ signerUrl: env.signerUrl, autorefresh: true }), "invalid_options", "autorefresh", isErr);
     assert(unknown.message.includes("autoRefresh"), `the known names are listed: ${unknown.message}`);
-    for (const notPlain of [null, "x", [["signerUrl", env.signerUrl]], new Map([["signerUrl", env.signerUrl]])]) {
+    const pairs = [["signerUrl", env.signerUrl]];
+    for (const notPlain of [null, "x", pairs, new Map(pairs), new URLSearchParams(pairs), new Set(pairs)]) {
       throws(() => make(notPlain), "invalid_options", "options must be a plain object", isErr);
     }
     // Only the object's own enumerable keys are options (as serde-wasm-bindgen read them): an
@@ -155,6 +156,20 @@ const tests = {
     throws(() => make(getter), "invalid_options", "getter boom", isErr);
     const headerGetter = { signerUrl: env.signerUrl, signerHeaders: { get "x-app"() { throw new Error("header boom"); } } };
     throws(() => make(headerGetter), "invalid_options", "header boom", isErr);
+    const revocable = Proxy.revocable({ signerUrl: env.signerUrl }, {});
+    revocable.revoke();
+    throws(() => make(revocable.proxy), "invalid_options", "could not be read", isErr);
+    // Headers in a Map or a Headers object would be dropped, leaving the caller anonymous.
+    for (const headers of [new Map([["x-app", "1"]]), new Headers({ "x-app": "1" })]) {
+      throws(() => make({ signerUrl: env.signerUrl, signerHeaders: headers }), "invalid_options", "signerHeaders must be", isErr);
+    }
+    // A call's signal must be an AbortSignal: refused before anything is sent, never left pending.
+    const s = make({ signerUrl: env.signerUrl, crossTab: false });
+    for (const signal of [{}, "abort"]) {
+      const e = await rejects(within(s.fetch("templates", { signal, timeoutMs: 1000 }), 5000, "fetch with a bad signal"), "invalid_options", isErr);
+      assert(e.message.includes("AbortSignal"), e.message);
+    }
+    s.dispose();
     for (const name of Object.keys(wrong).filter((k) => k !== "signerUrl")) {
       for (const nothing of [null, undefined]) make({ signerUrl: env.signerUrl, [name]: nothing }).dispose();
     }
@@ -478,6 +493,10 @@ const tests = {
     assert(e2.message.includes("signed out"), e2.message);
     eq((await signerCalls(env, path)) - before, 0, "the signer was not asked");
     d.dispose();
+    // Rejecting with something that cannot be shown as text still fails the call, never hangs it.
+    const odd = make({ signerUrl: env.signerUrl, integration: "session-bearer", crossTab: false, getSessionToken: async () => { throw Object.create(null); } });
+    await rejects(within(odd.accessToken(), 5000, "a session getter rejecting with a bare object"), "caller_unauthenticated", isErr);
+    odd.dispose();
   },
 
   async tokens_are_shared_only_as_the_same_caller_and_sign_out_reaches_all(env, make, isErr) {
