@@ -1509,7 +1509,23 @@ export async function run_test(name, env, make, isGraFxError) {
     return c;
   };
   try {
-    await test(env, tracked, isGraFxError);
+    // A test that never settles fails with its name (and what the page reported meanwhile),
+    // rather than stalling the whole run until the runner's timeout with no output at all.
+    const reported = [];
+    const report = (e) => reported.push(String(e.reason ?? e.message ?? e));
+    addEventListener("unhandledrejection", report);
+    addEventListener("error", report);
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${name} did not settle within 60 s; the page reported: ${reported.join(" | ") || "nothing"}`)), 60_000);
+    });
+    try {
+      await Promise.race([test(env, tracked, isGraFxError), late]);
+    } finally {
+      clearTimeout(timer);
+      removeEventListener("unhandledrejection", report);
+      removeEventListener("error", report);
+    }
   } finally {
     for (const c of made) c.free();
   }
