@@ -110,21 +110,7 @@ impl ClientOptions {
     /// package about 18 KB gzip (issue #28).
     pub(crate) fn from_js(value: JsValue) -> Result<Self, GraFxError> {
         let plain = "options must be a plain object with at least signerUrl ({signerUrl: \"/\"})";
-        if !value.is_object() {
-            return Err(GraFxError::options(plain));
-        }
-        // First, as it catches what a getter or a revoked Proxy throws.
-        let entries = crate::glue::own_entries(&value).map_err(|e| {
-            GraFxError::options(format!(
-                "the options object could not be read: {}",
-                crate::glue::message_of(&e)
-            ))
-        })?;
-        // serde-wasm-bindgen read an iterable's pairs (an array, a Map, URLSearchParams): say so
-        // rather than "signerUrl is required".
-        if is_iterable(&value) {
-            return Err(GraFxError::options(plain));
-        }
+        let entries = plain_entries(&value, "the options object", plain)?;
         let mut slots: [JsValue; OPTION_NAMES.len()] = Default::default();
         for entry in entries.iter() {
             let pair: js_sys::Array = entry.unchecked_into();
@@ -190,6 +176,30 @@ impl Credentials {
     }
 }
 
+/// The own enumerable `[key, value]` pairs of a plain object (each getter called once), or
+/// `invalid_options`: `not_plain` for anything else, an iterable included (serde-wasm-bindgen read
+/// an iterable's pairs: say so rather than drop them), and what a getter or a revoked Proxy threw.
+fn plain_entries(
+    value: &JsValue,
+    what: &str,
+    not_plain: &str,
+) -> Result<js_sys::Array, GraFxError> {
+    if !value.is_object() {
+        return Err(GraFxError::options(not_plain));
+    }
+    // First, as it catches what a getter or a revoked Proxy throws.
+    let entries = crate::glue::own_entries(value).map_err(|e| {
+        GraFxError::options(format!(
+            "{what} could not be read: {}",
+            crate::glue::message_of(&e)
+        ))
+    })?;
+    if is_iterable(value) {
+        return Err(GraFxError::options(not_plain));
+    }
+    Ok(entries)
+}
+
 /// Whether `value` has a `Symbol.iterator` method (an array, a Map, Headers, URLSearchParams…).
 fn is_iterable(value: &JsValue) -> bool {
     js_sys::Reflect::get(value, &js_sys::Symbol::iterator().into()).is_ok_and(|f| f.is_function())
@@ -248,18 +258,9 @@ impl OptionReader {
         else {
             return Ok(Vec::new());
         };
-        let entries = crate::glue::own_entries(&value).map_err(|e| {
-            GraFxError::options(format!(
-                "signerHeaders could not be read: {}",
-                crate::glue::message_of(&e)
-            ))
-        })?;
         // A Map or Headers has no own entries: dropping them would make the caller anonymous.
-        if is_iterable(&value) {
-            return Err(GraFxError::options(format!(
-                "signerHeaders must be {must}, not a Map, Headers or array"
-            )));
-        }
+        let not_plain = format!("signerHeaders must be {must}, not a Map, Headers or array");
+        let entries = plain_entries(&value, "signerHeaders", &not_plain)?;
         let mut headers = Vec::new();
         for entry in entries.iter() {
             let pair: js_sys::Array = entry.unchecked_into();
