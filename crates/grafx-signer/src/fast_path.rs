@@ -41,18 +41,21 @@ use prometheus_client::metrics::counter::Counter;
 use tracing::level_filters::LevelFilter;
 
 use crate::metrics::RequestLabels;
+use crate::proxy_fast_path::{ProxyFastPath, ProxyFuture};
 use crate::request_id::{self, SequentialRequestId, REQUEST_ID};
 use crate::routes::{gates, token};
 use crate::server;
 use crate::AppState;
 
-/// The signer's public service: the router, behind the cached-token fast path. What `serve`
-/// runs, built only by [`SignerService::new`] (what the binary serves), so the fast path cannot
-/// be dropped by accident; [`SignerService::router_only`] says so when a comparison needs it.
+/// The signer's public service: the router, behind the cached-token fast path and the API proxy
+/// (`/api/…` requests go straight to the proxy's handler). What `serve` runs, built only by
+/// [`SignerService::new`] (what the binary serves), so neither can be dropped by accident;
+/// [`SignerService::router_only`] says so when a comparison needs it.
 #[derive(Clone)]
 pub struct SignerService {
     pub(crate) router: Router,
     pub(crate) fast: Option<Arc<TokenFastPath>>,
+    proxy: Option<Arc<ProxyFastPath>>,
     observer: Option<Observer>,
 }
 
@@ -60,22 +63,25 @@ pub struct SignerService {
 pub type Observer = Arc<dyn Fn(&Method, &axum::http::Uri) + Send + Sync>;
 
 impl SignerService {
-    /// `app(state)` behind the fast path, both numbering requests from one sequence.
+    /// `app(state)` behind the token fast path and the proxy, all numbering requests from one
+    /// sequence.
     pub fn new(state: AppState) -> Self {
         let ids = SequentialRequestId::new();
         Self {
             router: server::app_with_request_ids(state.clone(), ids.clone()),
-            fast: Some(Arc::new(TokenFastPath::new(state, ids))),
+            fast: Some(Arc::new(TokenFastPath::new(state.clone(), ids.clone()))),
+            proxy: Some(Arc::new(ProxyFastPath::new(state, ids))),
             observer: None,
         }
     }
 
-    /// `router` alone, with no fast path: for a listener without `/token` (the ops listener) and
+    /// `router` alone, with neither the token fast path nor the proxy in front: for a listener without `/token` (the ops listener) and
     /// for tests that compare the two paths. Never the public listener of the binary.
     pub fn router_only(router: Router) -> Self {
         Self {
             router,
             fast: None,
+            proxy: None,
             observer: None,
         }
     }
@@ -103,8 +109,10 @@ impl SignerService {
     }
 }
 
-/// The future of a [`SignerService`] call: the fast path's reply, or the router's.
-pub type SignerFuture<B> = Either<Ready<Result<Response, Infallible>>, Oneshot<Router, Request<B>>>;
+/// The future of a [`SignerService`] call: the token fast path's reply, the proxy's (in front of
+/// the router), or the router's.
+pub type SignerFuture<B> =
+    Either<Ready<Result<Response, Infallible>>, Either<ProxyFuture, Oneshot<Router, Request<B>>>>;
 
 impl SignerService {
     /// The fast path's reply to `req` from `peer`, when it has one; `None` when the request is
@@ -117,6 +125,13 @@ impl SignerService {
         peer: SocketAddr,
     ) -> Option<Response> {
         self.fast.as_ref()?.answer(req, peer)
+    }
+
+    /// Whether `req` goes to the API proxy in front of the router (see `proxy_fast_path`). A test
+    /// hook (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn proxies_in_front<B>(&self, req: &Request<B>) -> bool {
+        self.proxy.as_ref().is_some_and(|p| p.takes(req))
     }
 
     /// Answers `req` from `peer`: on the fast path when it can, otherwise through the router
@@ -132,8 +147,11 @@ impl SignerService {
                 return Either::Left(std::future::ready(Ok(res)));
             }
         }
+        if let Some(proxy) = self.proxy.as_ref().filter(|p| p.takes(&req)) {
+            return Either::Right(Either::Left(proxy.answer(req, peer)));
+        }
         req.extensions_mut().insert(ConnectInfo(peer));
-        Either::Right(self.router.clone().oneshot(req))
+        Either::Right(Either::Right(self.router.clone().oneshot(req)))
     }
 }
 
@@ -157,7 +175,7 @@ where
             Some(&ConnectInfo(peer)) => self.dispatch(req, peer),
             None => {
                 self.observe(&req);
-                Either::Right(self.router.clone().oneshot(req))
+                Either::Right(Either::Right(self.router.clone().oneshot(req)))
             }
         }
     }

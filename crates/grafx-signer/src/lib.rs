@@ -41,6 +41,7 @@ mod fast_path;
 mod metrics;
 mod origin;
 mod ownership;
+mod proxy_fast_path;
 mod proxy_rule;
 mod rate_limit;
 mod redis_store;
@@ -78,6 +79,7 @@ pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,
     SqliteOwnership, SCHEMA_VERSION,
 };
+pub use proxy_fast_path::ProxyFuture;
 pub use proxy_rule::{ProxyAllowList, ProxyPath, ProxyRule, ProxyRuleError, PROXY_METHODS};
 pub use rate_limit::RateLimits;
 pub use redis_store::{RedisStore, StoreKey};

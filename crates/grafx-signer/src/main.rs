@@ -63,11 +63,17 @@ enum Command {
 /// dropped. The guard flushes what is queued when `main` returns.
 fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // A queue of 8192 lines (the default 128k preallocates about 4 MB).
+    // A queue of 8192 lines (the default 128k preallocates about 4 MB). The log thread writes
+    // through a buffer it flushes whenever the queue is empty: under load one write per batch of
+    // lines, not one per line, so a burst of audit lines cannot fill the queue and stall the
+    // requests that log them; when idle every line is out at once.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(8_192)
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     // Colours only for a terminal, not for a file or a log collector.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

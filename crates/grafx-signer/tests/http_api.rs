@@ -830,3 +830,236 @@ async fn a_scope_policy_refusal_is_left_to_the_router() {
         "a refused scope is the router's to word"
     );
 }
+
+#[tokio::test]
+async fn the_proxy_in_front_of_the_router_answers_exactly_like_the_router() {
+    // `h` serves `/api/…` in front of the router; `plain` serves the same state through the
+    // router alone.
+    let h = harness(fast_settings(), false, proxy::with_writer(|_| {})).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = format!("http://{}", listener.local_addr().unwrap());
+    let router = grafx_signer::SignerService::router_only(grafx_signer::app(h.state.clone()));
+    let options = h.state.config().serve_options();
+    tokio::spawn(grafx_signer::serve(
+        listener,
+        router,
+        options,
+        std::future::pending(),
+    ));
+    type Tweak = fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+    let plain_headers: Tweak = |r| r.header("origin", ORIGIN).header("x-csrf", "1");
+    let body = format!(r#"{{"template":{{"id":"{}"}}}}"#, proxy::TEMPLATE);
+    // What, the method, the path, the request's tweak, and whether the proxy answers it in front
+    // of the router.
+    let cases: Vec<(&str, &str, &str, Tweak, bool)> = vec![
+        (
+            "a read",
+            "GET",
+            "/api/writer/output/settings",
+            plain_headers,
+            true,
+        ),
+        (
+            "a read with a query",
+            "GET",
+            "/api/writer/output/settings?x=1",
+            plain_headers,
+            true,
+        ),
+        (
+            "a write",
+            "POST",
+            "/api/writer/projects",
+            plain_headers,
+            true,
+        ),
+        (
+            "a plain request id",
+            "GET",
+            "/api/writer/output/settings",
+            |r| {
+                r.header("origin", ORIGIN)
+                    .header("x-csrf", "1")
+                    .header("x-request-id", "abc-1.x_y")
+            },
+            true,
+        ),
+        (
+            "an odd request id",
+            "GET",
+            "/api/writer/output/settings",
+            |r| {
+                r.header("origin", ORIGIN)
+                    .header("x-csrf", "1")
+                    .header("x-request-id", "a b")
+            },
+            true,
+        ),
+        (
+            "a preflight",
+            "OPTIONS",
+            "/api/writer/projects",
+            |r| {
+                r.header("origin", ORIGIN)
+                    .header("access-control-request-method", "POST")
+            },
+            true,
+        ),
+        (
+            "a path not allowed",
+            "DELETE",
+            "/api/writer/projects/p1",
+            plain_headers,
+            true,
+        ),
+        (
+            "no X-CSRF",
+            "GET",
+            "/api/writer/output/settings",
+            |r| r.header("origin", ORIGIN),
+            true,
+        ),
+        (
+            "no Origin",
+            "GET",
+            "/api/writer/output/settings",
+            |r| r.header("x-csrf", "1"),
+            true,
+        ),
+        (
+            "another origin",
+            "GET",
+            "/api/writer/output/settings",
+            |r| {
+                r.header("origin", "https://evil.example")
+                    .header("x-csrf", "1")
+            },
+            true,
+        ),
+        (
+            "the integration alone",
+            "GET",
+            "/api/writer",
+            plain_headers,
+            true,
+        ),
+        (
+            "the integration and a slash",
+            "GET",
+            "/api/writer/",
+            plain_headers,
+            true,
+        ),
+        (
+            "an unknown integration",
+            "GET",
+            "/api/nope/output/settings",
+            plain_headers,
+            true,
+        ),
+        (
+            "an integration without a proxy",
+            "GET",
+            "/api/default/output/settings",
+            plain_headers,
+            true,
+        ),
+        (
+            "a percent-encoded name",
+            "GET",
+            "/api/writ%65r/output/settings",
+            plain_headers,
+            true,
+        ),
+        // Left to the router:
+        (
+            "no integration",
+            "GET",
+            "/api//output/settings",
+            plain_headers,
+            false,
+        ),
+        ("the prefix alone", "GET", "/api/", plain_headers, false),
+    ];
+    let service = grafx_signer::SignerService::new(h.state.clone());
+    let mut answered_200 = 0.0;
+    for (what, method, path, tweak, in_front) in cases {
+        let probe = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap();
+        assert_eq!(
+            service.proxies_in_front(&probe),
+            in_front,
+            "{what}: in front?"
+        );
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let request = |base: &str| {
+            let r = tweak(http().request(method.clone(), format!("{base}{path}")));
+            if method == reqwest::Method::POST {
+                r.header("content-type", "application/json")
+                    .body(body.clone())
+            } else {
+                r
+            }
+        };
+        let before = h.api_requests();
+        let fast = reply_shape(request(&h.url).send().await.unwrap()).await;
+        let slow = reply_shape(request(&plain).send().await.unwrap()).await;
+        if method == reqwest::Method::POST {
+            // Each write creates its own project: the same reply but for the project's id.
+            let created = |headers: &[(String, String)]| -> Vec<(String, String)> {
+                headers
+                    .iter()
+                    .map(|(k, v)| match (k.as_str(), v.strip_prefix("projects/")) {
+                        ("location", Some(id)) if id.len() == 36 => {
+                            (k.clone(), "projects/{id}".into())
+                        }
+                        _ => (k.clone(), v.clone()),
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                (fast.0, created(&fast.1)),
+                (slow.0, created(&slow.1)),
+                "{what}: the two paths differ"
+            );
+            assert!(fast.2.contains("\"id\""), "{what}: {}", fast.2);
+        } else {
+            assert_eq!(fast, slow, "{what}: the two paths differ");
+        }
+        // Both forwarded what they answered 2xx, and nothing else.
+        let forwarded = h.api_requests() - before;
+        let ok = (200..300).contains(&fast.0) && method != reqwest::Method::OPTIONS;
+        assert_eq!(
+            forwarded,
+            if ok { 2 } else { 0 },
+            "{what}: forwarded {forwarded}"
+        );
+        if fast.0 == 200 {
+            answered_200 += 2.0;
+        }
+        if what.contains("request id") && what.contains("plain") {
+            let id = fast.1.iter().find(|(k, _)| k == "x-request-id").unwrap();
+            assert_eq!(id.1, "abc-1.x_y", "{what}: a plain id is echoed");
+        }
+        if what.contains("odd request id") {
+            let id = fast.1.iter().find(|(k, _)| k == "x-request-id").unwrap();
+            assert_eq!(id.1, "{generated}", "{what}: an odd id is replaced");
+        }
+    }
+    // Both paths count into the router's metrics, once per request.
+    let metrics = h.metrics().await;
+    let served = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("grafx_signer_http_requests_total{")
+                && l.contains("route=\"/api/{integration}\"")
+                && l.contains("status=\"200\"")
+        })
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .unwrap();
+    assert!(answered_200 >= 6.0, "the reads were answered");
+    assert_eq!(served, answered_200, "{metrics}");
+}

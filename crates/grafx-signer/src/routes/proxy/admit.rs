@@ -16,7 +16,7 @@ use grafx_core::ErrorCode;
 
 use super::{Admitted, Sender};
 use crate::rate_limit::QuotaKey;
-use crate::{AppError, AppState, OriginPolicy};
+use crate::{AppError, AppState, Integration, OriginPolicy, TokenCache};
 
 /// Headers a page may send to the proxy.
 const ALLOWED_REQUEST_HEADERS: &str =
@@ -26,8 +26,11 @@ const ALLOWED_REQUEST_HEADERS: &str =
 /// `Origin`: a header spelling it is checked against the list like any other).
 const SAME_ORIGIN: &str = "(same origin)";
 
-/// The integration (with a proxy) named in the path, and the request's allowed `Origin`.
-pub(super) fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppError> {
+/// The integration named in the path: its token cache and its settings.
+pub(super) fn integration(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<(Arc<TokenCache>, Arc<Integration>), AppError> {
     let (name, _) = split_path(parts.uri.path());
     let cache = state.cache(name).ok_or_else(|| {
         AppError::new(
@@ -36,7 +39,18 @@ pub(super) fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppErro
         )
     })?;
     let integration = Arc::clone(&cache.integration());
-    let proxy = integration.proxy.clone().ok_or_else(|| {
+    Ok((cache, integration))
+}
+
+/// The request, when `integration` (the one named in its path) has a proxy and the request's
+/// `Origin` is allowed.
+pub(super) fn admit<'a>(
+    parts: &'a Parts,
+    cache: &'a Arc<TokenCache>,
+    integration: &'a Arc<Integration>,
+) -> Result<Admitted<'a>, AppError> {
+    let (name, _) = split_path(parts.uri.path());
+    let proxy = integration.proxy.as_ref().ok_or_else(|| {
         AppError::new(
             ErrorCode::ProxyPathNotAllowed,
             format!("integration `{name}` has no API proxy: add [integrations.{name}.proxy] with an allow-list"),
@@ -44,7 +58,7 @@ pub(super) fn admit(state: &AppState, parts: &Parts) -> Result<Admitted, AppErro
     })?;
     let origin = origin(parts, &proxy.allowed_origins, name)?;
     Ok(Admitted {
-        name: name.to_owned(),
+        name,
         origin,
         cache,
         integration,
@@ -128,7 +142,7 @@ pub(super) fn preflight() -> Response {
 
 /// The request path, when it is a plain path the allow-list names for this method.
 pub(super) fn allowed_path(
-    a: &Admitted,
+    a: &Admitted<'_>,
     method: &Method,
     raw: &str,
 ) -> Result<ProxyPath, AppError> {

@@ -18,19 +18,19 @@ fn is_read(method: &Method) -> bool {
 }
 
 /// Before a write goes to CHILI.
-pub(super) fn forwarding(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
+pub(super) fn forwarding(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
     if !is_read(&parts.method) {
         line(a, parts, path, s, "forwarding write");
     }
 }
 
 /// A request naming what is not the caller's: answered 404, nothing forwarded.
-pub(super) fn not_owner(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
+pub(super) fn not_owner(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>) {
     line(a, parts, path, s, "refused: not the owner");
 }
 
 /// One audit line at info level: who, from where, what, through which integration.
-fn line(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what: &str) {
+fn line(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what: &str) {
     tracing::info!(
         target: "grafx_signer::audit",
         request_id = s.request_id,
@@ -46,7 +46,7 @@ fn line(a: &Admitted, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what: &st
 
 /// With CHILI's status.
 pub(super) fn answered(
-    a: &Admitted,
+    a: &Admitted<'_>,
     parts: &Parts,
     path: &ProxyPath,
     s: &Sender<'_>,

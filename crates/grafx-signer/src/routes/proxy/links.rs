@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use super::redact::Finders;
 use crate::ProxyPath;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -48,9 +49,8 @@ pub(super) fn rewrite_links(body: &[u8], base: &str, path: &ProxyPath) -> Option
     // Without a backslash, every string's text is its value: a reply that does not hold the base
     // URL has no link to rewrite, and is not parsed (most replies; the parse was 5% of a proxied
     // request). With one (`\/`, `\u…`), the parse below decides.
-    if memchr::memchr(b'\\', body).is_none()
-        && memchr::memmem::find(body, base.as_bytes()).is_none()
-    {
+    static BASES: Finders = Finders::new();
+    if memchr::memchr(b'\\', body).is_none() && BASES.get(base).find(body).is_none() {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;

@@ -43,12 +43,13 @@ use axum::response::{IntoResponse, Response};
 pub(crate) use body::BodyLimits;
 pub(crate) use budget::HeldMemory;
 
-/// An admitted request's integration.
-struct Admitted {
-    name: String,
-    cache: Arc<TokenCache>,
-    integration: Arc<Integration>,
-    proxy: ProxyPolicy,
+/// An admitted request's integration, borrowed for the request's time (nothing of the
+/// integration's settings is copied per request).
+struct Admitted<'a> {
+    name: &'a str,
+    cache: &'a Arc<TokenCache>,
+    integration: &'a Arc<Integration>,
+    proxy: &'a ProxyPolicy,
     origin: String,
 }
 
@@ -62,7 +63,11 @@ struct Sender<'a> {
 /// `ANY /api/{integration}/{path…}`.
 pub(crate) async fn forward(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let admitted = admit::admit(&state, &parts);
+    let found = admit::integration(&state, &parts);
+    let admitted = match &found {
+        Ok((cache, integration)) => admit::admit(&parts, cache, integration),
+        Err(e) => Err(e.clone()),
+    };
     let cors = admitted
         .as_ref()
         .ok()
@@ -83,7 +88,7 @@ pub(crate) async fn forward(State(state): State<AppState>, req: Request) -> Resp
     res
 }
 
-impl Admitted {
+impl Admitted<'_> {
     /// Whether the page may send credentials: never with `--dev-allow-any-origin`.
     fn credentials(&self) -> bool {
         self.proxy.allowed_origins != crate::OriginPolicy::AnyForDevelopment
@@ -96,7 +101,7 @@ impl Admitted {
 async fn pass_gates(
     state: &AppState,
     parts: &Parts,
-    a: &Admitted,
+    a: &Admitted<'_>,
 ) -> Result<(std::net::IpAddr, crate::ProxyPath, Option<crate::Caller>), AppError> {
     let peer = parts
         .extensions
@@ -107,7 +112,7 @@ async fn pass_gates(
     gates::require_csrf(&parts.headers)?;
     let path = admit::allowed_path(a, &parts.method, admit::split_path(parts.uri.path()).1)?;
     let caller = if a.proxy.require_caller {
-        gates::authenticate(state, &a.name, &a.integration, &parts.headers).await?
+        gates::authenticate(state, a.name, a.integration, &parts.headers).await?
     } else {
         None
     };
@@ -120,7 +125,7 @@ async fn forward_admitted(
     state: &AppState,
     parts: &Parts,
     body: Body,
-    a: Admitted,
+    a: Admitted<'_>,
 ) -> Result<Response, AppError> {
     let (ip, path, caller) = pass_gates(state, parts, &a).await?;
     let sender = Sender {
@@ -128,12 +133,12 @@ async fn forward_admitted(
         user: caller.as_ref().and_then(|c| c.subject.as_deref()),
         request_id: crate::request_id::of(&parts.headers),
     };
-    admit::check_quotas(state, &a.name, &parts.method, &path, &sender)?;
+    admit::check_quotas(state, a.name, &parts.method, &path, &sender)?;
     let claim = owners::claim(&parts.method, &path);
     // A render's `projectId` is checked, so its body is held whole.
     let whole = claim.renders_project && !a.proxy.shared_identity;
     let limits = state.proxy_body_limits();
-    let outgoing = body::read(body, &parts.headers, &a.proxy, &limits, ip, whole).await?;
+    let outgoing = body::read(body, &parts.headers, a.proxy, &limits, ip, whole).await?;
     let held = outgoing.held();
     if let Some(refused) =
         owners::check(state, &a, &claim, sender.user, held, parts.uri.query()).await?
@@ -159,7 +164,7 @@ async fn forward_admitted(
         .metrics()
         .proxy_requests
         .get_or_create(&ProxyLabels {
-            integration: a.name.clone(),
+            integration: a.name.to_owned(),
             method: audit::method_label(&parts.method),
             status: status.as_u16(),
         })

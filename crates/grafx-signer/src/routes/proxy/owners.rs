@@ -85,7 +85,7 @@ pub(super) fn claim(method: &Method, path: &ProxyPath) -> Claim {
 }
 
 /// The CHILI identity the integration's resources belong to.
-fn identity(a: &Admitted) -> Identity {
+fn identity(a: &Admitted<'_>) -> Identity {
     Identity::new(a.integration.environment.as_str(), &a.integration.client_id)
 }
 
@@ -97,7 +97,7 @@ fn identity(a: &Admitted) -> Identity {
 ///
 /// The integration's name goes first, length-prefixed, so no integration name and subject
 /// (either may hold `:`) can spell another pair's owner.
-pub(super) fn owner_name(a: &Admitted, subject: &str) -> String {
+pub(super) fn owner_name(a: &Admitted<'_>, subject: &str) -> String {
     format!("{}:{}:{subject}", a.name.len(), a.name)
 }
 
@@ -135,7 +135,7 @@ fn not_found(what: &Resource) -> Response {
 /// is not the user's), `Ok(None)` lets it go on.
 pub(super) async fn check(
     state: &AppState,
-    a: &Admitted,
+    a: &Admitted<'_>,
     claim: &Claim,
     user: Option<&str>,
     body: Option<&Bytes>,
@@ -259,7 +259,7 @@ fn record_of(resource: &Resource, user: &str) -> Resource {
 }
 
 /// Whether the reply to this claim must be held and looked at ([`settle`]).
-pub(super) fn settles(a: &Admitted, claim: &Claim) -> bool {
+pub(super) fn settles(a: &Admitted<'_>, claim: &Claim) -> bool {
     !a.proxy.shared_identity && (claim.creates.is_some() || claim.lists)
 }
 
@@ -277,7 +277,7 @@ pub(super) fn wants_json(claim: &Claim) -> bool {
 /// projects in a list. Returns the body to send.
 pub(super) async fn settle(
     state: &AppState,
-    a: &Admitted,
+    a: &Admitted<'_>,
     claim: &Claim,
     user: &str,
     status: StatusCode,
@@ -313,7 +313,7 @@ pub(super) async fn settle(
 /// withheld (502), and a record that cannot be written fails the reply (503).
 async fn bind_created(
     store: &dyn crate::OwnershipStore,
-    a: &Admitted,
+    a: &Admitted<'_>,
     id: &Identity,
     kind: ResourceKind,
     status: StatusCode,

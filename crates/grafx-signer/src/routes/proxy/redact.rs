@@ -31,18 +31,19 @@ const MAX_ESCAPE: usize = 6;
 /// How many tokens' searchers are kept: one per integration in use, and the one it replaced.
 const KEPT_FINDERS: usize = 8;
 
-/// Searchers for the tokens in use, built once and kept for the replies that follow (building
-/// one costs more than searching a typical reply with it): the [`KEPT_FINDERS`] most recently
-/// used, most recent last. A token it holds is one the token cache held too (memory only).
-struct Finders(Mutex<Vec<Arc<memmem::Finder<'static>>>>);
+/// Searchers for the tokens in use (and, in [`super::links`], the API base URLs), built once and
+/// kept for the replies that follow (building one costs more than searching a typical reply with
+/// it): the [`KEPT_FINDERS`] most recently used, most recent last. A token it holds is one the
+/// token cache held too (memory only).
+pub(super) struct Finders(Mutex<Vec<Arc<memmem::Finder<'static>>>>);
 
 impl Finders {
-    const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         Self(Mutex::new(Vec::new()))
     }
 
     /// The searcher for `token`; a new one is built outside the lock.
-    fn get(&self, token: &str) -> Arc<memmem::Finder<'static>> {
+    pub(super) fn get(&self, token: &str) -> Arc<memmem::Finder<'static>> {
         let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
         {
             let mut recent = lock();

@@ -56,7 +56,7 @@ const FORWARDED_REPLY_HEADERS: [HeaderName; 9] = [
 /// The browser's reply (see the module docs).
 pub(super) async fn reply(
     upstream: reqwest::Response,
-    a: &Admitted,
+    a: &Admitted<'_>,
     path: &ProxyPath,
     token: &AccessToken,
     method: &Method,
@@ -123,7 +123,7 @@ pub(super) async fn reply(
 #[allow(clippy::too_many_arguments)]
 async fn held_body(
     held: Held,
-    a: &Admitted,
+    a: &Admitted<'_>,
     path: &ProxyPath,
     token: &AccessToken,
     status: reqwest::StatusCode,
