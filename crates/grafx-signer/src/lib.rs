@@ -41,6 +41,7 @@ mod fast_path;
 mod metrics;
 mod origin;
 mod ownership;
+mod proxy_client;
 mod proxy_fast_path;
 mod proxy_rule;
 mod rate_limit;

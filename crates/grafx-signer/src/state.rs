@@ -13,6 +13,7 @@ use crate::cache::{CacheSettings, TokenCache};
 use crate::caller::CallerAuth;
 use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
+use crate::proxy_client::{ProxyClient, ProxyClientSettings};
 use crate::rate_limit::{ProxyQuotas, RateLimits};
 use crate::store::{MemoryStore, TokenStore};
 use crate::upstream::{ChiliAuthClient, TokenSource};
@@ -47,7 +48,7 @@ struct Inner {
     ownership: RwLock<Option<Arc<dyn OwnershipStore>>>,
     /// The API proxy's client: no redirects (the bearer would follow), no overall timeout (a
     /// download may take minutes), a bound on connecting and on each read.
-    proxy_http: reqwest::Client,
+    proxy_http: ProxyClient,
 }
 
 /// Each proxy's quotas, keeping the counts of `old`'s unchanged quotas (a reload is no reset).
@@ -70,30 +71,21 @@ fn proxy_quotas(
     )
 }
 
-fn proxy_http(config: &SignerConfig) -> reqwest::Client {
+fn proxy_http(config: &SignerConfig) -> ProxyClient {
     // `AppState::new` refused a bad `SSL_CERT_FILE` already; an embedding app is told here.
-    crate::tls::client_builder()
-        .unwrap_or_else(|e| {
-            tracing::error!("the API proxy trusts Mozilla's roots only: {e}");
-            reqwest::Client::builder()
-        })
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(
-            config
-                .upstream_timeout
-                .min(std::time::Duration::from_secs(5)),
-        )
-        .read_timeout(config.proxy_timeout)
-        .build()
-        .unwrap_or_else(|e| {
-            // Only a broken TLS setup fails here: the same policy without the extra roots.
-            tracing::error!("cannot build the API proxy's HTTP client: {e}");
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .read_timeout(config.proxy_timeout)
-                .build()
-                .unwrap_or_default()
-        })
+    let extra_roots = crate::tls::extra_root_ders().unwrap_or_else(|e| {
+        tracing::error!("the API proxy trusts Mozilla's roots only: {e}");
+        Vec::new()
+    });
+    let settings = |extra_roots| ProxyClientSettings {
+        extra_roots,
+        egress: Some(hyper_util::client::proxy::matcher::Matcher::from_env()),
+        connect_timeout: config
+            .upstream_timeout
+            .min(std::time::Duration::from_secs(5)),
+        read_timeout: config.proxy_timeout,
+    };
+    ProxyClient::new(settings(extra_roots))
 }
 
 fn callers(
@@ -403,7 +395,7 @@ impl AppState {
     }
 
     /// The API proxy's HTTP client.
-    pub(crate) fn proxy_http(&self) -> &reqwest::Client {
+    pub(crate) fn proxy_http(&self) -> &ProxyClient {
         &self.inner.proxy_http
     }
 

@@ -16,6 +16,27 @@ use crate::Error;
 /// The variable naming extra root certificates (OpenSSL's name, which tools already set).
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
+/// The certificates of `SSL_CERT_FILE` as DER, for the API proxy's rustls client
+/// ([`crate::proxy_client`]); none when it is unset. The file is the one [`client_builder`]
+/// checked at start.
+pub(crate) fn extra_root_ders() -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let pem = std::fs::read(&path)
+        .map_err(|e| Error::env(SSL_CERT_FILE, format!("cannot read {shown}: {e}")))?;
+    rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::env(
+                SSL_CERT_FILE,
+                format!("{shown} is not a PEM certificate bundle: {e}"),
+            )
+        })
+}
+
 /// A reqwest client builder that trusts Mozilla's roots and those of `SSL_CERT_FILE`.
 pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, Error> {
     let mut builder = with_built_in_roots(reqwest::Client::builder());

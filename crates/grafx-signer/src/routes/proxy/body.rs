@@ -49,7 +49,7 @@ pub(super) enum Outgoing {
     },
     /// The room of its held part goes with the stream, and back once that part is sent.
     Streamed {
-        body: reqwest::Body,
+        body: axum::body::Body,
         flags: Arc<StreamFlags>,
     },
 }
@@ -172,7 +172,7 @@ async fn hold(
             let rest = guarded(stream, size as u64, max, limits.idle, Arc::clone(&flags));
             let whole = handed_on(held, room).chain(rest);
             return Ok(Outgoing::Streamed {
-                body: reqwest::Body::wrap_stream(whole),
+                body: axum::body::Body::from_stream(whole),
                 flags,
             });
         }

@@ -11,6 +11,7 @@ use crate::ProxyPath;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use grafx_core::{AccessToken, ErrorCode};
 
@@ -18,8 +19,9 @@ use super::budget::{handed_on, Room};
 use super::links::{relative_link, rewrite_links, rewrites};
 use super::owners::{self, Claim};
 use super::redact::{redact_all, Redactor};
-use super::send::unreachable_api;
+use super::send::{unreachable_api, UpstreamReply};
 use super::Admitted;
+use crate::proxy_client::UpstreamFailure;
 use crate::{AppError, AppState};
 
 /// What the reply to an owner-scoped request needs: binding what CHILI created to the user, or
@@ -55,7 +57,7 @@ const FORWARDED_REPLY_HEADERS: [HeaderName; 9] = [
 
 /// The browser's reply (see the module docs).
 pub(super) async fn reply(
-    upstream: reqwest::Response,
+    upstream: UpstreamReply,
     a: &Admitted<'_>,
     path: &ProxyPath,
     token: &AccessToken,
@@ -71,9 +73,7 @@ pub(super) async fn reply(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("json"));
-    let small = upstream
-        .content_length()
-        .is_none_or(|n| n <= REWRITE_LIMIT as u64);
+    let small = content_length(upstream.headers()).is_none_or(|n| n <= REWRITE_LIMIT as u64);
     // A list kept apart is filtered, or not passed on at all.
     let filters = settle
         .as_ref()
@@ -108,7 +108,7 @@ pub(super) async fn reply(
         }
         body
     } else {
-        redacted_stream(upstream.bytes_stream(), token)
+        redacted_stream(bytes_of(upstream), token)
     };
     let mut res = Response::new(body);
     *res.status_mut() = status;
@@ -126,7 +126,7 @@ async fn held_body(
     a: &Admitted<'_>,
     path: &ProxyPath,
     token: &AccessToken,
-    status: reqwest::StatusCode,
+    status: axum::http::StatusCode,
     settle: Option<&Settle<'_>>,
     wrote: bool,
     filters: bool,
@@ -154,6 +154,19 @@ async fn held_body(
         )),
         Held::TooLarge(body) => Ok((body, false)),
     }
+}
+
+/// A reply's `Content-Length`, when it has one (a decoded reply has none).
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A reply's body as a stream of its bytes.
+fn bytes_of(upstream: UpstreamReply) -> BoxStream<'static, Result<Bytes, axum::BoxError>> {
+    http_body_util::BodyDataStream::new(upstream.into_body()).boxed()
 }
 
 /// 502 for a reply still encoded after the HTTP client decoded gzip and deflate (brotli, zstd,
@@ -221,7 +234,7 @@ fn passed_headers(upstream: &HeaderMap, base: &str, path: &ProxyPath, token: &st
 
 /// A body streamed through the redactor, chunk by chunk.
 fn redacted_stream(
-    stream: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    stream: impl futures_util::Stream<Item = Result<Bytes, axum::BoxError>> + Send + 'static,
     token: &AccessToken,
 ) -> Body {
     let redactor = Redactor::new(token.secret());
@@ -254,16 +267,16 @@ enum Held {
 /// Holds a JSON reply within the memory budget: a read with no room is refused (503
 /// `proxy_busy`, and may be asked again); the reply to a write (`forced`) is held regardless.
 async fn hold_json(
-    upstream: reqwest::Response,
+    upstream: UpstreamReply,
     token: &AccessToken,
     mut room: Room,
     forced: bool,
 ) -> Result<Held, AppError> {
-    let mut stream = upstream.bytes_stream();
+    let mut stream = bytes_of(upstream);
     let mut held = Vec::new();
     let mut size = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| unreachable_api(&e))?;
+        let chunk = chunk.map_err(|e| unreachable_api(&UpstreamFailure::of(e.as_ref())))?;
         if forced {
             room.force(chunk.len());
         } else {
