@@ -1011,3 +1011,208 @@ audience = "app"
         peak / 1024
     );
 }
+
+/// A TLS front on 127.0.0.1 for `upstream`, with the private CA's server certificate: its port
+/// and how many TLS handshakes it completed.
+async fn tls_front(
+    ca: &grafx_testkit::PrivateCa,
+    upstream: String,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(ca.server_pem())
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(ca.server_key()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream, counted) =
+                (acceptor.clone(), upstream.clone(), counted.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, handshakes)
+}
+
+/// An HTTP egress proxy that only tunnels (`CONNECT host:port`): its port and the targets it
+/// was asked for, one per tunnel.
+async fn connect_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = targets.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut words = head.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Tunnels only\r\n\r\n").await;
+                    return;
+                };
+                seen.lock().unwrap().push(target.to_owned());
+                let mut up = tokio::net::TcpStream::connect(target).await.unwrap();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut up).await;
+            });
+        }
+    });
+    (port, targets)
+}
+
+#[tokio::test]
+async fn the_api_proxy_reaches_an_https_api_through_the_egress_proxy_trusting_ssl_cert_file() {
+    let em = emulator().await;
+    let dir = std::env::temp_dir().join(format!("grafx-signer-egress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = grafx_testkit::PrivateCa::create(&dir).unwrap();
+    let api = em.emulator().environment_api_url();
+    let emulator_addr = api
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .unwrap()
+        .0
+        .to_owned();
+    let (tls_port, handshakes) = tls_front(&ca, emulator_addr).await;
+    let (proxy_port, tunnels) = connect_proxy().await;
+    let https_api = format!("https://127.0.0.1:{tls_port}/grafx/api/v1/environment/demo/");
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let file = dir.join("signer.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+listen = "127.0.0.1:0"
+allowed_origins = ["{ORIGIN}"]
+[integrations.reader]
+client_id = "hygiene"
+client_secret_file = "{secret}"
+environment = "demo"
+environment_api_url = "{https_api}"
+auth_url = "{auth}"
+[integrations.reader.proxy]
+allow = ["GET output/settings"]
+require_caller = false
+shared_identity = true
+"#,
+            secret = dir.join("secret").display(),
+            auth = em.emulator().token_url(),
+        ),
+    )
+    .unwrap();
+    let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let ca_file = ca.ca_pem().display().to_string();
+    // What, the environment, and what to expect: the status, and whether a tunnel was opened.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, bool);
+    let cases: [Case<'_>; 4] = [
+        (
+            "through the egress proxy, trusting the private CA",
+            vec![("HTTPS_PROXY", &proxy_url), ("SSL_CERT_FILE", &ca_file)],
+            200,
+            true,
+        ),
+        (
+            "straight, trusting the private CA",
+            vec![("SSL_CERT_FILE", &ca_file)],
+            200,
+            false,
+        ),
+        (
+            "NO_PROXY names the host",
+            vec![
+                ("HTTPS_PROXY", &proxy_url),
+                ("NO_PROXY", "127.0.0.1"),
+                ("SSL_CERT_FILE", &ca_file),
+            ],
+            200,
+            false,
+        ),
+        (
+            "through the egress proxy, trusting Mozilla's roots only",
+            vec![("HTTPS_PROXY", &proxy_url)],
+            502,
+            true,
+        ),
+    ];
+    let http = reqwest::Client::new();
+    for (what, env, status, tunnelled) in cases {
+        let before = tunnels.lock().unwrap().len();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_grafx-signer"));
+        cmd.arg("--config")
+            .arg(&file)
+            .env_clear()
+            .envs(env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (mut child, url, _out) = serve(cmd);
+        // Twice: the second request reuses the pooled connection (no second tunnel).
+        for _ in 0..2 {
+            let res = http
+                .get(format!("{url}/api/reader/output/settings"))
+                .header("origin", ORIGIN)
+                .header("x-csrf", "1")
+                .send()
+                .await
+                .unwrap();
+            let got = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert_eq!(got, status, "{what}: {body}");
+            if status == 200 {
+                assert!(body.contains("\"Print PDF\""), "{what}: {body}");
+            } else {
+                assert!(body.contains("proxy_upstream_failed"), "{what}: {body}");
+                assert!(body.contains("certificate"), "{what}: {body}");
+            }
+        }
+        let opened: Vec<String> = tunnels.lock().unwrap()[before..].to_vec();
+        let expected = if !tunnelled {
+            Vec::new()
+        } else if status == 200 {
+            vec![format!("127.0.0.1:{tls_port}")]
+        } else {
+            // A refused handshake leaves nothing to pool: each request tunnels again.
+            vec![format!("127.0.0.1:{tls_port}"); 2]
+        };
+        assert_eq!(opened, expected, "{what}: tunnels");
+        sigterm(&child);
+        wait_exit(&mut child, 10);
+    }
+    assert!(
+        handshakes.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "TLS was spoken"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
