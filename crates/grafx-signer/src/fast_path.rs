@@ -87,7 +87,8 @@ impl SignerService {
     }
 
     /// The same service with `extra` routes beside the signer's (a test app's login, fixtures);
-    /// the fast path still answers first.
+    /// the fast path still answers first, and `/api/{integration}…` stays the API proxy's: a
+    /// route of `extra` under `/api/` is never reached.
     #[must_use]
     pub fn with_routes(mut self, extra: Router) -> Self {
         self.router = self.router.merge(extra);

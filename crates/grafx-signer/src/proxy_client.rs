@@ -2,14 +2,17 @@
 //! and nothing else, since reqwest's own layers (its URL type parsed three times per request, a
 //! redirect policy and a retry layer around every call) took more CPU than the hyper client
 //! underneath them (BENCHMARKS.md, the proxy's profile):
-//! - TLS by rustls, trusting Mozilla's roots and `SSL_CERT_FILE`'s, as the token client does;
+//! - TLS by rustls, trusting Mozilla's roots and `SSL_CERT_FILE`'s, as the token client does,
+//!   offering `http/1.1` by ALPN as reqwest did;
 //! - the egress proxy from the environment for `https` targets (`HTTPS_PROXY`, `ALL_PROXY`,
-//!   `NO_PROXY`, read as reqwest reads them), through a `CONNECT` tunnel; `http` targets, which
-//!   configuration allows on loopback only, are always reached directly;
+//!   `NO_PROXY`, read as reqwest reads them), through a `CONNECT` tunnel, to an `http://` proxy
+//!   in clear or an `https://` one over TLS; `http` targets, which configuration allows on
+//!   loopback only, are always reached directly;
 //! - gzip and deflate replies decoded (and asked for: `Accept-Encoding: gzip,deflate` when the
-//!   request names no encoding);
+//!   request names no encoding), `Accept: */*` when the request names no type;
 //! - no redirect followed;
-//! - a connect timeout, and a reply whose body pauses longer than the read timeout fails.
+//! - a connect timeout over the whole connection (TCP, the tunnel, TLS), TCP keep-alive every
+//!   15 s, and a reply whose body pauses longer than the read timeout fails.
 //!
 //! ```ignore
 //! let client = ProxyClient::new(&ProxyClientSettings::of(&config))?;
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, uri::Scheme, HeaderValue, Request, Response, Uri};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -40,6 +43,16 @@ pub(crate) type UpstreamBody = TimeoutBody<DecompressionBody<hyper::body::Incomi
 
 /// How long an idle pooled connection is kept (reqwest's default).
 const POOL_IDLE: Duration = Duration::from_secs(90);
+
+/// The TCP keep-alive interval (reqwest's default).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// A connection to the target: TLS (or not) over TCP to it, or over a tunnel through the egress
+/// proxy, itself TCP or TLS to the proxy.
+type TargetStream = MaybeHttpsStream<HopStream>;
+
+/// The first hop: TCP to the target or the egress proxy, or TLS to an `https://` proxy.
+type HopStream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 /// What the client is built from.
 pub(crate) struct ProxyClientSettings {
@@ -57,7 +70,7 @@ pub(crate) struct ProxyClientSettings {
 #[derive(Clone)]
 pub(crate) struct ProxyClient {
     /// The client, or why TLS could not be set up (then every request fails with it).
-    client: Result<Decompression<Client<HttpsConnector<EgressConnector>, Body>>, Arc<str>>,
+    client: Result<Decompression<Client<TimedConnector, Body>>, Arc<str>>,
     read_timeout: Duration,
 }
 
@@ -66,6 +79,8 @@ pub(crate) struct ProxyClient {
 pub(crate) struct UpstreamFailure {
     /// Whether a timer ran out (connect, read), rather than the connection failing.
     pub(crate) timed_out: bool,
+    /// Whether it was the connect timeout: no connection to CHILI (or through the egress proxy).
+    pub(crate) connecting: bool,
     /// What went wrong, with its causes (never the token: it is in no error).
     pub(crate) message: String,
 }
@@ -79,20 +94,23 @@ impl ProxyClient {
             let mut http = HttpConnector::new();
             http.enforce_http(false);
             http.set_nodelay(true);
+            http.set_keepalive(Some(TCP_KEEPALIVE));
             http.set_connect_timeout(Some(settings.connect_timeout));
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(EgressConnector {
-                    http,
-                    egress: settings.egress.map(Arc::new),
-                });
+            let egress = EgressConnector {
+                to_proxy: HttpsConnector::from((http.clone(), Arc::clone(&tls))),
+                tcp: http,
+                egress: settings.egress.map(Arc::new),
+            };
+            let connector = TimedConnector {
+                inner: HttpsConnector::from((egress, tls)),
+                timeout: settings.connect_timeout,
+            };
             let client = Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .pool_idle_timeout(POOL_IDLE)
                 .build(connector);
-            Decompression::new(client)
+            // What reqwest decoded: gzip and deflate, whatever else tower-http is built with.
+            Decompression::new(client).no_br().no_zstd()
         });
         let client = client.map_err(|e| {
             tracing::error!("the API proxy cannot set up TLS, and will answer 502: {e}");
@@ -111,13 +129,18 @@ impl ProxyClient {
     ) -> Result<Response<UpstreamBody>, UpstreamFailure> {
         // A part of a file is asked for as it is stored: a range of gzip-encoded bytes could not
         // be decoded (reqwest asked for no encoding either).
-        if req.headers().contains_key(header::RANGE) {
-            req.headers_mut()
+        let headers = req.headers_mut();
+        if headers.contains_key(header::RANGE) {
+            headers
                 .entry(header::ACCEPT_ENCODING)
                 .or_insert(HeaderValue::from_static("identity"));
         }
+        headers
+            .entry(header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
         let client = self.client.clone().map_err(|e| UpstreamFailure {
             timed_out: false,
+            connecting: false,
             message: e.to_string(),
         })?;
         let res = client
@@ -129,20 +152,22 @@ impl ProxyClient {
     }
 }
 
-/// rustls with ring, trusting Mozilla's roots and `extra_roots`.
+/// rustls with ring, trusting Mozilla's roots and `extra_roots`, offering HTTP/1.1 by ALPN.
 fn tls_config(
     extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<rustls::ClientConfig, rustls::Error> {
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     // A certificate rustls cannot use is skipped, as reqwest skipped it.
     let _ = roots.add_parsable_certificates(extra_roots);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl UpstreamFailure {
@@ -150,6 +175,7 @@ impl UpstreamFailure {
     pub(crate) fn of(e: &(dyn std::error::Error + 'static)) -> Self {
         let mut message = e.to_string();
         let mut timed_out = is_timeout(e);
+        let mut connecting = e.is::<ConnectTimedOut>();
         let mut cause = e.source();
         while let Some(c) = cause {
             let text = c.to_string();
@@ -158,14 +184,20 @@ impl UpstreamFailure {
                 message.push_str(&text);
             }
             timed_out |= is_timeout(c);
+            connecting |= c.is::<ConnectTimedOut>();
             cause = c.source();
         }
-        Self { timed_out, message }
+        Self {
+            timed_out,
+            connecting,
+            message,
+        }
     }
 }
 
 fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     e.is::<tower_http::timeout::TimeoutError>()
+        || e.is::<ConnectTimedOut>()
         || e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
         || e.downcast_ref::<hyper::Error>()
@@ -178,21 +210,33 @@ impl std::fmt::Display for UpstreamFailure {
     }
 }
 
-/// TCP to the target, or, for an `https` target the egress proxy covers, a `CONNECT` tunnel
-/// through the proxy (TLS to the target then runs inside it).
-#[derive(Clone)]
-struct EgressConnector {
-    http: HttpConnector,
-    egress: Option<Arc<Matcher>>,
+/// No connection within the connect timeout (TCP, the egress proxy's tunnel, TLS).
+#[derive(Debug)]
+struct ConnectTimedOut(Duration);
+
+impl std::fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no connection within {} s", self.0.as_secs_f32())
+    }
 }
 
-type Connecting =
-    Pin<Box<dyn Future<Output = Result<TokioIo<tokio::net::TcpStream>, axum::BoxError>> + Send>>;
+impl std::error::Error for ConnectTimedOut {}
 
-impl tower::Service<Uri> for EgressConnector {
-    type Response = TokioIo<tokio::net::TcpStream>;
+/// The connector with the connect timeout over all of it: TCP, the tunnel's `CONNECT`, TLS (the
+/// TCP connect alone has its own); a timeout is a [`ConnectTimedOut`], so it answers 504 like
+/// every other wait on CHILI.
+#[derive(Clone)]
+struct TimedConnector {
+    inner: HttpsConnector<EgressConnector>,
+    timeout: Duration,
+}
+
+type Connected<S> = Pin<Box<dyn Future<Output = Result<S, axum::BoxError>> + Send>>;
+
+impl tower::Service<Uri> for TimedConnector {
+    type Response = TargetStream;
     type Error = axum::BoxError;
-    type Future = Connecting;
+    type Future = Connected<TargetStream>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Each call clones its connector, which is always ready.
@@ -200,31 +244,62 @@ impl tower::Service<Uri> for EgressConnector {
     }
 
     fn call(&mut self, target: Uri) -> Self::Future {
-        let http = self.http.clone();
+        let (inner, timeout) = (self.inner.clone(), self.timeout);
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, inner.oneshot(target)).await {
+                Ok(connected) => connected,
+                Err(_) => Err(ConnectTimedOut(timeout).into()),
+            }
+        })
+    }
+}
+
+/// TCP to the target, or, for an `https` target the egress proxy covers, a `CONNECT` tunnel
+/// through the proxy, reached by TCP or by TLS (TLS to the target then runs inside the tunnel).
+#[derive(Clone)]
+struct EgressConnector {
+    /// TCP to the target.
+    tcp: HttpConnector,
+    /// TCP to an `http://` egress proxy, TLS over TCP to an `https://` one.
+    to_proxy: HttpsConnector<HttpConnector>,
+    egress: Option<Arc<Matcher>>,
+}
+
+impl tower::Service<Uri> for EgressConnector {
+    type Response = HopStream;
+    type Error = axum::BoxError;
+    type Future = Connected<HopStream>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each call clones its connector, which is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, target: Uri) -> Self::Future {
         let via = self
             .egress
             .as_ref()
             .filter(|_| target.scheme() == Some(&Scheme::HTTPS))
             .and_then(|m| m.intercept(&target));
-        match via {
-            // The tunnel's own connection is plain TCP: a proxy spoken to over TLS is not
-            // supported, and is refused rather than sent the tunnel request in clear text.
-            Some(proxy) if proxy.uri().scheme() != Some(&Scheme::HTTP) => {
-                let shown = format!(
-                    "the egress proxy {}://{} is not an http:// proxy (HTTPS_PROXY, ALL_PROXY); the API proxy reaches CHILI through http:// proxies only",
-                    proxy.uri().scheme_str().unwrap_or_default(),
-                    proxy.uri().authority().map_or("", |a| a.host()),
-                );
-                Box::pin(async move { Err(shown.into()) })
-            }
-            Some(proxy) => {
-                let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
-                if let Some(auth) = proxy.basic_auth() {
-                    tunnel = tunnel.with_auth(auth.clone());
-                }
-                Box::pin(async move { Ok(tunnel.oneshot(target).await?) })
-            }
-            None => Box::pin(async move { Ok(http.oneshot(target).await?) }),
+        let Some(proxy) = via else {
+            // Straight to the target: plain TCP, whatever its scheme (TLS to it comes after).
+            let tcp = self.tcp.clone();
+            return Box::pin(async move { Ok(MaybeHttpsStream::Http(tcp.oneshot(target).await?)) });
+        };
+        let scheme = proxy.uri().scheme();
+        if scheme != Some(&Scheme::HTTP) && scheme != Some(&Scheme::HTTPS) {
+            // A SOCKS proxy, say: refused by name rather than sent an HTTP request.
+            let shown = format!(
+                "the egress proxy {}://{} is neither an http:// nor an https:// proxy (HTTPS_PROXY, ALL_PROXY); the API proxy tunnels through HTTP proxies only",
+                proxy.uri().scheme_str().unwrap_or_default(),
+                proxy.uri().authority().map_or("", |a| a.host()),
+            );
+            return Box::pin(async move { Err(shown.into()) });
         }
+        let mut tunnel = Tunnel::new(proxy.uri().clone(), self.to_proxy.clone());
+        if let Some(auth) = proxy.basic_auth() {
+            tunnel = tunnel.with_auth(auth.clone());
+        }
+        Box::pin(async move { Ok(tunnel.oneshot(target).await?) })
     }
 }

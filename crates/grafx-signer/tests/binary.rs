@@ -1108,6 +1108,18 @@ async fn the_api_proxy_reaches_an_https_api_through_the_egress_proxy_trusting_ss
         .to_owned();
     let (tls_port, handshakes) = tls_front(&ca, emulator_addr).await;
     let (proxy_port, tunnels) = connect_proxy().await;
+    // The same egress proxy spoken to over TLS (an `https://` proxy).
+    let (proxy_tls_port, proxy_handshakes) =
+        tls_front(&ca, format!("127.0.0.1:{proxy_port}")).await;
+    // A proxy that takes connections and never answers: the connect timeout ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = silent.accept().await {
+            held.push(tcp);
+        }
+    });
     let https_api = format!("https://127.0.0.1:{tls_port}/grafx/api/v1/environment/demo/");
     std::fs::write(dir.join("secret"), SECRET).unwrap();
     let file = dir.join("signer.toml");
@@ -1117,6 +1129,8 @@ async fn the_api_proxy_reaches_an_https_api_through_the_egress_proxy_trusting_ss
             r#"
 listen = "127.0.0.1:0"
 allowed_origins = ["{ORIGIN}"]
+# The connect timeout is this, 5 s at most; the wait for CHILI's reply is 60 s.
+upstream_timeout_secs = 2
 [integrations.reader]
 client_id = "hygiene"
 client_secret_file = "{secret}"
@@ -1134,21 +1148,26 @@ shared_identity = true
     )
     .unwrap();
     let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let proxy_tls_url = format!("https://127.0.0.1:{proxy_tls_port}");
+    let silent_url = format!("http://127.0.0.1:{silent_port}");
     let ca_file = ca.ca_pem().display().to_string();
-    // What, the environment, and what to expect: the status, and whether a tunnel was opened.
-    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, bool);
-    let cases: [Case<'_>; 4] = [
+    // What, the environment, and what to expect: the status, whether a tunnel was opened, and
+    // what the reply says.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, bool, &'a [&'a str]);
+    let cases: [Case<'_>; 6] = [
         (
             "through the egress proxy, trusting the private CA",
             vec![("HTTPS_PROXY", &proxy_url), ("SSL_CERT_FILE", &ca_file)],
             200,
             true,
+            &["\"Print PDF\""],
         ),
         (
             "straight, trusting the private CA",
             vec![("SSL_CERT_FILE", &ca_file)],
             200,
             false,
+            &["\"Print PDF\""],
         ),
         (
             "NO_PROXY names the host",
@@ -1159,16 +1178,36 @@ shared_identity = true
             ],
             200,
             false,
+            &["\"Print PDF\""],
+        ),
+        (
+            "through an https:// egress proxy, trusting the private CA",
+            vec![("HTTPS_PROXY", &proxy_tls_url), ("SSL_CERT_FILE", &ca_file)],
+            200,
+            true,
+            &["\"Print PDF\""],
         ),
         (
             "through the egress proxy, trusting Mozilla's roots only",
             vec![("HTTPS_PROXY", &proxy_url)],
             502,
             true,
+            &["proxy_upstream_failed", "certificate"],
+        ),
+        (
+            "through an egress proxy that never answers",
+            vec![("HTTPS_PROXY", &silent_url), ("SSL_CERT_FILE", &ca_file)],
+            504,
+            false,
+            &[
+                "proxy_upstream_timeout",
+                "no connection within 2 s",
+                "HTTPS_PROXY",
+            ],
         ),
     ];
     let http = reqwest::Client::new();
-    for (what, env, status, tunnelled) in cases {
+    for (what, env, status, tunnelled, says) in cases {
         let before = tunnels.lock().unwrap().len();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_grafx-signer"));
         cmd.arg("--config")
@@ -1190,11 +1229,8 @@ shared_identity = true
             let got = res.status().as_u16();
             let body = res.text().await.unwrap();
             assert_eq!(got, status, "{what}: {body}");
-            if status == 200 {
-                assert!(body.contains("\"Print PDF\""), "{what}: {body}");
-            } else {
-                assert!(body.contains("proxy_upstream_failed"), "{what}: {body}");
-                assert!(body.contains("certificate"), "{what}: {body}");
+            for said in says {
+                assert!(body.contains(said), "{what}: {said}? {body}");
             }
         }
         let opened: Vec<String> = tunnels.lock().unwrap()[before..].to_vec();
@@ -1211,8 +1247,13 @@ shared_identity = true
         wait_exit(&mut child, 10);
     }
     assert!(
-        handshakes.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        handshakes.load(std::sync::atomic::Ordering::SeqCst) >= 4,
         "TLS was spoken"
+    );
+    assert_eq!(
+        proxy_handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "TLS to the https:// proxy, once for both requests"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -874,6 +874,13 @@ async fn the_proxy_in_front_of_the_router_answers_exactly_like_the_router() {
             true,
         ),
         (
+            "a HEAD",
+            "HEAD",
+            "/api/writer/output/settings",
+            plain_headers,
+            true,
+        ),
+        (
             "a plain request id",
             "GET",
             "/api/writer/output/settings",

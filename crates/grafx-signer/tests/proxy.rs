@@ -486,6 +486,31 @@ async fn a_401_with_no_other_token_to_be_had_goes_back_as_chili_sent_it() {
 }
 
 #[tokio::test]
+async fn what_reaches_chili_is_the_url_a_browser_would_send() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = harness(settings(), false, with_writer(|_| {})).await;
+    h.emulator.emulator().clear_requests();
+    // `"`, `{`, `}` in a path and `'` in a query pass the signer's HTTP server raw; a browser
+    // (and the `url` crate) would have percent-encoded them, and so does the proxy.
+    let addr = h.url.strip_prefix("http://").unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /api/writer/output/tasks/a{{b}}\"c%41?q='x'&r=`y`%27 HTTP/1.1\r\nHost: {addr}\r\nOrigin: {ORIGIN}\r\nX-CSRF: 1\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 404"), "no such task: {reply}");
+    let wire = h.emulator.emulator().requests();
+    assert_eq!(wire.len(), 1, "{wire:?}");
+    // Escapes already there are kept; what the browser would encode is.
+    assert_eq!(wire[0].path, "output/tasks/a%7Bb%7D%22cA");
+    assert_eq!(wire[0].query.as_deref(), Some("q=%27x%27&r=`y`%27"));
+    // No `Accept` from the page: anything, as reqwest asked before.
+    assert_eq!(wire[0].accept.as_deref(), Some("*/*"));
+}
+
+#[tokio::test]
 async fn a_silent_chili_gets_504_after_the_proxy_timeout() {
     // One rule for every wait on CHILI: silent for `proxy_timeout_secs` before its reply, or in
     // the middle of a reply the proxy must read, gives 504 `proxy_upstream_timeout`.

@@ -9,11 +9,14 @@ use anyhow::{bail, Context, Result};
 use crate::bootstrap::Toolchain;
 use crate::results::*;
 
-/// The package's gzip size beside auth0-spa-js 2.27's production bundle.
+/// The package's gzip size beside auth0-spa-js 2.27's production bundle (the package built
+/// already, into `crates/grafx-wasm/pkg`).
 pub(crate) fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes> {
     // Measured as `cargo xtask test` measures it (the modules in one order: joined in directory
     // order, gzip gave 30 bytes more).
-    let ours = crate::package::gzip_size(root).context("measuring the package's gzip size")?;
+    let ours = crate::package::gzip_size(root).context(
+        "measuring the package's gzip size (crates/grafx-wasm/pkg has no complete build)",
+    )?;
     let dir = root.join("target/bench/auth0");
     std::fs::create_dir_all(&dir)?;
     let out = Command::new("npm")
@@ -45,9 +48,10 @@ pub(crate) fn package_sizes(root: &Path, toolchain: &Toolchain) -> Result<Sizes>
     })
 }
 
-/// Chromium figures from `tests/bench/browser.mjs` against the demo stack.
+/// Chromium figures from `tests/bench/browser.mjs` against the demo stack (the package built
+/// already).
 pub(crate) fn browser_bench(root: &Path, toolchain: &Toolchain, quick: bool) -> Result<Chromium> {
-    let site = crate::demo::build_site(root, toolchain)?;
+    let site = crate::demo::assemble_site(root)?;
     let demo = crate::demo::DemoStack::start(site, "127.0.0.1:0".parse()?, false)?;
     let out = Command::new("node")
         .arg(root.join("tests/bench/browser.mjs"))

@@ -5,6 +5,8 @@
 //! let (reply, token) = send::send_in_time(&state, &parts, &admitted, &path, outgoing).await?;
 //! ```
 
+use std::borrow::Cow;
+
 use crate::proxy_client::{UpstreamBody, UpstreamFailure};
 use crate::ProxyPath;
 use axum::body::Body;
@@ -12,6 +14,7 @@ use axum::http::{
     header, request::Parts, HeaderName, HeaderValue, Request, Response, StatusCode, Uri,
 };
 use grafx_core::{AccessToken, ErrorCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::body::Outgoing;
 use super::Admitted;
@@ -128,18 +131,42 @@ async fn send_with_retry(
     }
 }
 
+/// What a URL's path has percent-encoded (WHATWG URL's path set, as the `url` crate and
+/// browsers send it): the HTTP server passes `"`, `{` and `}` raw, which a strict front of
+/// CHILI's could refuse. Escapes already there (`%`) stay as they are.
+const PATH_ESCAPED: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// What a URL's query has percent-encoded (WHATWG URL's set for an `https` URL's query).
+const QUERY_ESCAPED: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\'');
+
 /// The Environment API URL for `path` and the request's query, parsed once (as an HTTP URI: no
 /// URL type on the way, whose parsing cost more than the rest of building the request).
 fn upstream_uri(a: &Admitted<'_>, path: &ProxyPath, query: Option<&str>) -> Result<Uri, AppError> {
     let refused = |e: String| AppError::new(ErrorCode::ProxyPathNotAllowed, e);
+    let path: Cow<'_, str> = utf8_percent_encode(path.as_str(), PATH_ESCAPED).into();
     let mut url = a
         .integration
         .environment_api_url
-        .join(path.as_str())
+        .join(&path)
         .map_err(|e| refused(e.to_string()))?;
     if let Some(query) = query {
         url.push('?');
-        url.push_str(query);
+        url.extend(utf8_percent_encode(query, QUERY_ESCAPED));
     }
     Uri::try_from(url).map_err(|e| refused(format!("not a URL CHILI can be asked: {e}")))
 }
@@ -195,6 +222,12 @@ fn request(
 /// (before its reply or in the middle of it), else 502 `proxy_upstream_failed`: one rule for
 /// every wait on CHILI, whichever timer fired.
 pub(super) fn unreachable_api(e: &UpstreamFailure) -> AppError {
+    if e.connecting {
+        return AppError::new(
+            ErrorCode::ProxyUpstreamTimeout,
+            format!("the Environment API could not be reached: {e} (check the network, and the egress proxy: HTTPS_PROXY, NO_PROXY)"),
+        );
+    }
     if e.timed_out {
         return AppError::new(
             ErrorCode::ProxyUpstreamTimeout,
