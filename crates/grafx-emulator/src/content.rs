@@ -1,7 +1,7 @@
 //! The seeded demo content: templates, media, output settings, and what clients create at run time
 //! (projects, output tasks).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use grafx_core::Timestamp;
 use serde_json::{json, Value};
@@ -354,7 +354,9 @@ pub(crate) struct Content {
     /// When each media preview (id, size) was first asked for (`media_preview_render_ms`).
     pub(crate) media_previews_asked:
         std::collections::HashMap<(String, String), grafx_core::Timestamp>,
-    pub(crate) projects: HashMap<String, Project>,
+    /// By id, in a B-tree: a benchmark creates projects by the hundred thousand, and a hash map
+    /// doubling its table under the world's lock stalled every request for milliseconds.
+    pub(crate) projects: BTreeMap<String, Project>,
     pub(crate) tasks: HashMap<String, OutputTask>,
     /// The output settings, one per format.
     pub(crate) output_settings: Vec<OutputSetting>,
@@ -374,7 +376,7 @@ impl Content {
             templates: Self::seeded_templates(),
             media: Self::seeded_media(),
             media_previews_asked: std::collections::HashMap::new(),
-            projects: HashMap::new(),
+            projects: BTreeMap::new(),
             tasks: HashMap::new(),
             output_settings: seeded_output_settings(),
             preview_requested: HashMap::new(),

@@ -11,8 +11,9 @@
 //! - gzip and deflate replies decoded (and asked for: `Accept-Encoding: gzip,deflate` when the
 //!   request names no encoding), `Accept: */*` when the request names no type;
 //! - no redirect followed;
-//! - a connect timeout over the whole connection (TCP, the tunnel, TLS), TCP keep-alive every
-//!   15 s, and a reply whose body pauses longer than the read timeout fails.
+//! - a connect timeout over the whole connection (TCP, the tunnel, TLS), TCP keep-alive probes
+//!   after 15 s idle (as reqwest set them), and a reply whose body pauses longer than the read
+//!   timeout fails.
 //!
 //! ```ignore
 //! let client = ProxyClient::new(&ProxyClientSettings::of(&config))?;
@@ -44,7 +45,7 @@ pub(crate) type UpstreamBody = TimeoutBody<DecompressionBody<hyper::body::Incomi
 /// How long an idle pooled connection is kept (reqwest's default).
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
-/// The TCP keep-alive interval (reqwest's default).
+/// How long a connection is idle before TCP keep-alive probes start (reqwest's default).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// A connection to the target: TLS (or not) over TCP to it, or over a tunnel through the egress
@@ -176,6 +177,8 @@ impl UpstreamFailure {
         let mut message = e.to_string();
         let mut timed_out = is_timeout(e);
         let mut connecting = e.is::<ConnectTimedOut>();
+        // The TCP connector's own timer has the same length, and may fire first.
+        let mut in_connect = is_connect_error(e);
         let mut cause = e.source();
         while let Some(c) = cause {
             let text = c.to_string();
@@ -185,14 +188,20 @@ impl UpstreamFailure {
             }
             timed_out |= is_timeout(c);
             connecting |= c.is::<ConnectTimedOut>();
+            in_connect |= is_connect_error(c);
             cause = c.source();
         }
         Self {
             timed_out,
-            connecting,
+            connecting: connecting || (in_connect && timed_out),
             message,
         }
     }
+}
+
+fn is_connect_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(hyper_util::client::legacy::Error::is_connect)
 }
 
 fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {

@@ -486,7 +486,7 @@ async fn a_401_with_no_other_token_to_be_had_goes_back_as_chili_sent_it() {
 }
 
 #[tokio::test]
-async fn what_reaches_chili_is_the_url_a_browser_would_send() {
+async fn what_reaches_chili_is_percent_encoded_as_the_url_crate_would() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = harness(settings(), false, with_writer(|_| {})).await;
     h.emulator.emulator().clear_requests();
@@ -503,7 +503,8 @@ async fn what_reaches_chili_is_the_url_a_browser_would_send() {
     assert!(reply.starts_with("HTTP/1.1 404"), "no such task: {reply}");
     let wire = h.emulator.emulator().requests();
     assert_eq!(wire.len(), 1, "{wire:?}");
-    // Escapes already there are kept; what the browser would encode is.
+    // The path is canonical (`%41` is `A`) and encoded; the query's escapes are kept, and what
+    // the url crate would encode is.
     assert_eq!(wire[0].path, "output/tasks/a%7Bb%7D%22cA");
     assert_eq!(wire[0].query.as_deref(), Some("q=%27x%27&r=`y`%27"));
     // No `Accept` from the page: anything, as reqwest asked before.

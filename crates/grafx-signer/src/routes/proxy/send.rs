@@ -218,9 +218,10 @@ fn request(
     Ok(req)
 }
 
-/// 504 `proxy_upstream_timeout` when CHILI stayed silent longer than `proxy_timeout_secs`
-/// (before its reply or in the middle of it), else 502 `proxy_upstream_failed`: one rule for
-/// every wait on CHILI, whichever timer fired.
+/// 504 `proxy_upstream_timeout` when no connection to CHILI was made within the connect timeout
+/// (`upstream_timeout_secs`, 5 s at most) or CHILI stayed silent longer than
+/// `proxy_timeout_secs` (before its reply or in the middle of it), else 502
+/// `proxy_upstream_failed`: one rule for every wait on CHILI, whichever timer fired.
 pub(super) fn unreachable_api(e: &UpstreamFailure) -> AppError {
     if e.connecting {
         return AppError::new(
