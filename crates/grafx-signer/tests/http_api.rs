@@ -662,15 +662,7 @@ async fn the_fast_path_answers_exactly_like_the_router() {
     }
     // Both paths count into the same metrics, once per request.
     let metrics = h.metrics().await;
-    let served = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("grafx_signer_http_requests_total{")
-                && l.contains("route=\"/token\"")
-                && l.contains("status=\"200\"")
-        })
-        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .unwrap();
+    let served = requests_total(&metrics, "/token", 200);
     assert_eq!(served, token_200s, "{metrics}");
     assert_eq!(h.token_requests(), 1);
 }
@@ -1058,15 +1050,20 @@ async fn the_proxy_in_front_of_the_router_answers_exactly_like_the_router() {
     }
     // Both paths count into the router's metrics, once per request.
     let metrics = h.metrics().await;
-    let served = metrics
+    let served = requests_total(&metrics, "/api/{integration}", 200);
+    assert!(answered_200 >= 6.0, "the reads were answered");
+    assert_eq!(served, answered_200, "{metrics}");
+}
+
+/// `grafx_signer_http_requests_total` for `route` and `status`, read from the metrics page.
+fn requests_total(metrics: &str, route: &str, status: u16) -> f64 {
+    metrics
         .lines()
         .find(|l| {
             l.starts_with("grafx_signer_http_requests_total{")
-                && l.contains("route=\"/api/{integration}\"")
-                && l.contains("status=\"200\"")
+                && l.contains(&format!("route=\"{route}\""))
+                && l.contains(&format!("status=\"{status}\""))
         })
         .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .unwrap();
-    assert!(answered_200 >= 6.0, "the reads were answered");
-    assert_eq!(served, answered_200, "{metrics}");
+        .unwrap_or_else(|| panic!("no {route} {status} count in {metrics}"))
 }
