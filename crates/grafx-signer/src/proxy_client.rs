@@ -174,27 +174,15 @@ fn tls_config(
 impl UpstreamFailure {
     /// `e` and its causes, and whether any of them is a timeout.
     pub(crate) fn of(e: &(dyn std::error::Error + 'static)) -> Self {
-        let mut message = e.to_string();
-        let mut timed_out = is_timeout(e);
-        let mut connecting = e.is::<ConnectTimedOut>();
-        // The TCP connector's own timer has the same length, and may fire first.
-        let mut in_connect = is_connect_error(e);
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            let text = c.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            timed_out |= is_timeout(c);
-            connecting |= c.is::<ConnectTimedOut>();
-            in_connect |= is_connect_error(c);
-            cause = c.source();
-        }
+        let chain = || std::iter::successors(Some(e), |c| c.source());
+        let timed_out = chain().any(is_timeout);
+        // The TCP connector's own timer has the same length as ours, and may fire first.
+        let connecting = chain().any(|c| c.is::<ConnectTimedOut>())
+            || (timed_out && chain().any(is_connect_error));
         Self {
             timed_out,
-            connecting: connecting || (in_connect && timed_out),
-            message,
+            connecting,
+            message: crate::upstream::with_causes(e),
         }
     }
 }

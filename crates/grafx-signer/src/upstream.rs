@@ -173,7 +173,7 @@ impl ChiliAuthClient {
 }
 
 /// `e` and the chain of errors that caused it, joined by ": ".
-fn with_causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -563,16 +563,7 @@ async fn reply_shape(res: reqwest::Response) -> (u16, Vec<(String, String)>, Str
 async fn the_fast_path_answers_exactly_like_the_router() {
     // `h` serves through the fast path; `plain` serves the same state through the router alone.
     let h = harness(fast_settings(), false, |c| c.rate_limit_per_minute = 1000).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let plain = format!("http://{}", listener.local_addr().unwrap());
-    let router = grafx_signer::SignerService::router_only(grafx_signer::app(h.state.clone()));
-    let options = h.state.config().serve_options();
-    tokio::spawn(grafx_signer::serve(
-        listener,
-        router,
-        options,
-        std::future::pending(),
-    ));
+    let plain = router_alone(&h).await;
     h.token().await; // cached from here on
 
     type Tweak = fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder;
@@ -828,16 +819,7 @@ async fn the_proxy_in_front_of_the_router_answers_exactly_like_the_router() {
     // `h` serves `/api/…` in front of the router; `plain` serves the same state through the
     // router alone.
     let h = harness(fast_settings(), false, proxy::with_writer(|_| {})).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let plain = format!("http://{}", listener.local_addr().unwrap());
-    let router = grafx_signer::SignerService::router_only(grafx_signer::app(h.state.clone()));
-    let options = h.state.config().serve_options();
-    tokio::spawn(grafx_signer::serve(
-        listener,
-        router,
-        options,
-        std::future::pending(),
-    ));
+    let plain = router_alone(&h).await;
     type Tweak = fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder;
     let plain_headers: Tweak = |r| r.header("origin", ORIGIN).header("x-csrf", "1");
     let body = format!(r#"{{"template":{{"id":"{}"}}}}"#, proxy::TEMPLATE);
@@ -1066,4 +1048,20 @@ fn requests_total(metrics: &str, route: &str, status: u16) -> f64 {
         })
         .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no {route} {status} count in {metrics}"))
+}
+
+/// The same state as `h` served through the router alone (no fast path, no proxy in front): its
+/// base URL.
+async fn router_alone(h: &Harness) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = format!("http://{}", listener.local_addr().unwrap());
+    let router = grafx_signer::SignerService::router_only(grafx_signer::app(h.state.clone()));
+    let options = h.state.config().serve_options();
+    tokio::spawn(grafx_signer::serve(
+        listener,
+        router,
+        options,
+        std::future::pending(),
+    ));
+    plain
 }
