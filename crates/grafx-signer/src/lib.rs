@@ -38,7 +38,6 @@ mod clock;
 mod config;
 mod error;
 mod fast_path;
-mod log_sink;
 mod metrics;
 mod origin;
 mod ownership;
@@ -76,7 +75,6 @@ pub use config::{
 };
 pub use error::{AppError, Error, InvalidValue, RedisUrlProblem, Setting};
 pub use fast_path::{Observer, SignerFuture, SignerService};
-pub use log_sink::{LogSink, LogSinkGuard, BATCH_WINDOW, PENDING_LIMIT};
 pub use origin::OriginPolicy;
 pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,

@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use grafx_signer::{
-    AppState, ConfigArgs, Error, LogSink, LogSinkGuard, SignerConfig, SignerService,
-};
+use grafx_signer::{AppState, ConfigArgs, Error, SignerConfig, SignerService};
 use tracing_subscriber::EnvFilter;
 
 /// The binary's allocator: mimalloc, which the API proxy's many short-lived buffers (headers,
@@ -60,13 +58,22 @@ enum Command {
     Check,
 }
 
-/// Logs go to stderr through a background thread ([`LogSink`]), so that a request does not wait
-/// on the log sink (a pipe, a disk), and a busy signer writes its lines in batches. Not lossy:
-/// when too much is waiting, requests wait rather than audit lines being dropped. The guard
-/// flushes what is pending when `main` returns.
-fn init_tracing(format: LogFormat) -> LogSinkGuard {
+/// Logs go to stderr through a background thread, so that a request does not wait on the log sink
+/// (a pipe, a disk). Not lossy: when the queue is full, requests wait rather than audit lines being
+/// dropped. The guard flushes what is queued when `main` returns.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = LogSink::spawn(std::io::stderr());
+    // A queue of 8192 lines (the default 128k preallocates about 4 MB). The log thread writes
+    // through a buffer it flushes whenever the queue is empty: under load one write per batch of
+    // lines, not one per line, so a burst of audit lines cannot fill the queue and stall the
+    // requests that log them; when idle every line is out at once.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(8_192)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     // Colours only for a terminal, not for a file or a log collector.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
