@@ -38,6 +38,7 @@ mod clock;
 mod config;
 mod error;
 mod fast_path;
+mod log_format;
 mod metrics;
 mod origin;
 mod ownership;
@@ -75,6 +76,7 @@ pub use config::{
 };
 pub use error::{AppError, Error, InvalidValue, RedisUrlProblem, Setting};
 pub use fast_path::{Observer, SignerFuture, SignerService};
+pub use log_format::{PlainFields, UtcTime};
 pub use origin::OriginPolicy;
 pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,

@@ -56,8 +56,10 @@ const RUNS: &[Run] = &[
             "crates/grafx-signer/src/routes/proxy/redact.rs",
             "-f",
             "crates/grafx-signer/src/routes/proxy/budget.rs",
+            "-f",
+            "crates/grafx-signer/src/log_format.rs",
             "--re",
-            r"(rate_limit|origin|client_ip|browser_scopes|proxy_rule|redact|budget)\.rs|cache/flight\.rs",
+            r"(rate_limit|origin|client_ip|browser_scopes|proxy_rule|redact|budget|log_format)\.rs|cache/flight\.rs",
             // The unit tests only, built and run: each mutant links one test binary, not twenty.
             "--cargo-arg=--lib",
         ],

@@ -1,0 +1,273 @@
+//! The binary's text log, byte for byte as `tracing-subscriber` writes it, for less work per
+//! line: the API proxy writes two audit lines for every write it forwards, and formatting them
+//! took about a tenth of the signer's CPU under load (BENCHMARKS.md, issue #28).
+//!
+//! - [`PlainFields`] formats an event's (and a span's) fields as `DefaultFields` does: a field
+//!   as `name=value` with its `Debug`, a string quoted and escaped, the message sanitised of
+//!   terminal escapes. It writes plain strings and names straight out, where `DefaultFields`
+//!   paints every name with an empty style and escapes every string through `Debug`; an error,
+//!   and every field of a log with colours, goes to `DefaultFields` itself.
+//! - [`UtcTime`] is `tracing-subscriber`'s `SystemTime` timestamp (RFC 3339, microseconds, UTC)
+//!   with the date and time of day worked out once a second, not once a line.
+//!
+//! `tests` compares both with `tracing-subscriber`'s own output, event for event.
+//!
+//! ```no_run
+//! tracing_subscriber::fmt()
+//!     .fmt_fields(grafx_signer::PlainFields)
+//!     .with_timer(grafx_signer::UtcTime)
+//!     .init();
+//! ```
+
+use std::cell::Cell;
+use std::fmt::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::{RecordFields, VisitOutput};
+use tracing_subscriber::fmt::format::{DefaultFields, DefaultVisitor, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::FormatFields;
+
+/// `DefaultFields`' output with less work per field (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainFields;
+
+impl<'writer> FormatFields<'writer> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        // Colours are for a terminal, where a line's cost does not matter: `DefaultFields`
+        // paints them itself.
+        if writer.has_ansi_escapes() {
+            return DefaultFields::new().format_fields(writer, fields);
+        }
+        let mut visitor = PlainVisitor {
+            sanitize: writer.sanitizes_ansi_escapes(),
+            writer,
+            is_empty: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+/// [`PlainFields`]' visitor: `DefaultVisitor` without colours.
+struct PlainVisitor<'a> {
+    writer: Writer<'a>,
+    /// Whether no field is written yet (no space before the first).
+    is_empty: bool,
+    result: fmt::Result,
+    /// Whether terminal escapes in the message are written escaped.
+    sanitize: bool,
+}
+
+/// Fields `tracing-log` adds to an event from the `log` crate: the format shows them elsewhere.
+fn is_log_metadata(name: &str) -> bool {
+    name.starts_with("log.")
+}
+
+impl PlainVisitor<'_> {
+    /// The space between fields, and `name=` as `DefaultVisitor` writes it (a raw identifier
+    /// without its `r#`).
+    fn start(&mut self, name: &str) -> fmt::Result {
+        if self.is_empty {
+            self.is_empty = false;
+        } else {
+            self.writer.write_char(' ')?;
+        }
+        self.writer
+            .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+        self.writer.write_char('=')
+    }
+
+    /// The message: its `Debug`, with terminal escapes escaped unless sanitising is off.
+    fn message(&mut self, value: &dyn fmt::Debug) -> fmt::Result {
+        if self.is_empty {
+            self.is_empty = false;
+        } else {
+            self.writer.write_char(' ')?;
+        }
+        if self.sanitize {
+            write!(Sanitized(&mut self.writer), "{value:?}")
+        } else {
+            write!(self.writer, "{value:?}")
+        }
+    }
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = field.name();
+        if self.result.is_err() || is_log_metadata(name) {
+            return;
+        }
+        self.result = if name == "message" {
+            self.message(&format_args!("{value}"))
+        } else if is_plain(value) {
+            // What `Debug` writes for a string that needs no escape.
+            self.start(name).and_then(|()| {
+                self.writer.write_char('"')?;
+                self.writer.write_str(value)?;
+                self.writer.write_char('"')
+            })
+        } else {
+            self.start(name)
+                .and_then(|()| write!(self.writer, "{value:?}"))
+        };
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.result.is_err() || is_log_metadata(field.name()) {
+            return;
+        }
+        // An error and its sources, rare and intricate: `DefaultVisitor`'s own code.
+        let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        default.record_error(field, value);
+        self.result = default.finish();
+        self.is_empty = false;
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if self.result.is_err() || is_log_metadata(name) {
+            return;
+        }
+        self.result = if name == "message" {
+            self.message(value)
+        } else {
+            self.start(name)
+                .and_then(|()| write!(self.writer, "{value:?}"))
+        };
+    }
+}
+
+/// Whether `Debug` writes `value` as it is between quotes: printable ASCII without `"` or `\`.
+fn is_plain(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// A writer that escapes what could drive a terminal, as `tracing-subscriber` sanitises a
+/// message: ESC, BEL, BS, FF and DEL as `\x..`, C1 controls as `\u{..}`.
+struct Sanitized<'a, 'w>(&'a mut Writer<'w>);
+
+impl Write for Sanitized<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| is_terminal_control(c)) {
+            self.0.write_str(&rest[..at])?;
+            match c {
+                '\x1b' => self.0.write_str("\\x1b")?,
+                '\x07' => self.0.write_str("\\x07")?,
+                '\x08' => self.0.write_str("\\x08")?,
+                '\x0c' => self.0.write_str("\\x0c")?,
+                '\x7f' => self.0.write_str("\\x7f")?,
+                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// The characters `tracing-subscriber` escapes in a message.
+fn is_terminal_control(c: char) -> bool {
+    matches!(
+        c,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
+}
+
+/// `tracing-subscriber`'s `SystemTime` timestamp, `2026-12-06T16:28:33.123456Z`, with the part
+/// up to the second worked out once a second (per thread).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UtcTime;
+
+/// 9999-12-31T23:59:59Z: past it the year takes more than four digits, and `SystemTime` writes
+/// the timestamp.
+const LAST_FOUR_DIGIT_SECOND: u64 = 253_402_300_799;
+
+/// `YYYY-MM-DDTHH:MM:SS.`
+type SecondPrefix = [u8; 20];
+
+thread_local! {
+    /// The second last formatted on this thread and its prefix.
+    static LAST_SECOND: Cell<Option<(u64, SecondPrefix)>> = const { Cell::new(None) };
+}
+
+impl FormatTime for UtcTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH);
+        let Some(now) = since_epoch
+            .ok()
+            .filter(|d| d.as_secs() <= LAST_FOUR_DIGIT_SECOND)
+        else {
+            return tracing_subscriber::fmt::time::SystemTime.format_time(w);
+        };
+        write_since_epoch(now, w)
+    }
+}
+
+/// The timestamp of `now` (since the epoch, at most [`LAST_FOUR_DIGIT_SECOND`]).
+fn write_since_epoch(now: std::time::Duration, w: &mut Writer<'_>) -> fmt::Result {
+    let second = now.as_secs();
+    let prefix = LAST_SECOND.with(|last| match last.get() {
+        Some((cached, prefix)) if cached == second => prefix,
+        _ => {
+            let prefix = second_prefix(second);
+            last.set(Some((second, prefix)));
+            prefix
+        }
+    });
+    let mut micros = *b"000000Z";
+    write_digits(&mut micros[..6], now.subsec_micros().into());
+    // Both are ASCII digits and punctuation.
+    w.write_str(std::str::from_utf8(&prefix).map_err(|_| fmt::Error)?)?;
+    w.write_str(std::str::from_utf8(&micros).map_err(|_| fmt::Error)?)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch (at most [`LAST_FOUR_DIGIT_SECOND`]).
+fn second_prefix(second: u64) -> SecondPrefix {
+    let (days, time_of_day) = (second / 86_400, second % 86_400);
+    let (year, month, day) = civil_date(days);
+    let mut prefix = *b"0000-00-00T00:00:00.";
+    write_digits(&mut prefix[0..4], year);
+    write_digits(&mut prefix[5..7], month);
+    write_digits(&mut prefix[8..10], day);
+    write_digits(&mut prefix[11..13], time_of_day / 3_600);
+    write_digits(&mut prefix[14..16], time_of_day % 3_600 / 60);
+    write_digits(&mut prefix[17..19], time_of_day % 60);
+    prefix
+}
+
+/// `value`'s last `into.len()` decimal digits, zero-padded.
+fn write_digits(into: &mut [u8], mut value: u64) {
+    for digit in into.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153; // March = 0
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests;

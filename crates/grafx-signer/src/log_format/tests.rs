@@ -1,0 +1,292 @@
+//! `PlainFields` and `UtcTime` against `tracing-subscriber`'s own output.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+
+use super::*;
+
+/// What a subscriber wrote.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Lines {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// The lines `emit` logs through a text subscriber (no timestamp) formatting fields with
+/// `fields`.
+fn render<N>(fields: N, ansi: bool, sanitize: bool, emit: &dyn Fn()) -> String
+where
+    N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+{
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(lines.clone())
+        .with_ansi(ansi)
+        .with_ansi_sanitization(sanitize)
+        .without_time()
+        .with_max_level(tracing::Level::TRACE)
+        .fmt_fields(fields)
+        .finish();
+    tracing::subscriber::with_default(subscriber, emit);
+    let bytes = lines.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// `emit`'s lines are the same through `PlainFields` as through `DefaultFields`, in every
+/// setting of colours and sanitising; and not empty.
+fn assert_same(emit: &dyn Fn()) {
+    for (ansi, sanitize) in [(false, true), (false, false), (true, true), (true, false)] {
+        let expected = render(DefaultFields::new(), ansi, sanitize, emit);
+        let actual = render(PlainFields, ansi, sanitize, emit);
+        assert!(!expected.is_empty(), "the event was not logged");
+        assert_eq!(actual, expected, "ansi {ansi}, sanitize {sanitize}");
+    }
+}
+
+/// Strings with what a formatter could get wrong: quotes, backslashes, controls, terminal
+/// escapes, C1 controls, non-ASCII, combining marks, a `{}`.
+const AWKWARD: &[&str] = &[
+    "",
+    "plain text",
+    "/api/writer/projects",
+    "with \"quotes\" and 'apostrophes'",
+    "back\\slash",
+    "tab\there, newline\nthere, return\r",
+    "\x1b[31mred\x1b[0m and bell\x07",
+    "bs\x08 ff\x0c del\x7f nul\0",
+    "c1 \u{80}\u{9b}\u{9f} and \u{a0}",
+    "café ☕ 日本",
+    "e\u{301} combining, zero\u{200b}width",
+    "{braces} %s {}",
+    "~ !#$%&()*+,-./:;<=>?@[]^_`{|}",
+];
+
+#[test]
+fn string_fields_and_messages_are_formatted_as_default_fields_formats_them() {
+    for &s in AWKWARD {
+        assert_same(&|| tracing::info!(value = s, other = "x", "{s}"));
+        assert_same(&|| tracing::warn!(message = s, value = s));
+        assert_same(
+            &|| tracing::info!(target: "grafx_signer::audit", r#type = s, "message {s} end"),
+        );
+    }
+}
+
+#[test]
+fn generated_strings_are_formatted_as_default_fields_formats_them() {
+    let alphabet: Vec<char> =
+        "a Z0~\"\\'\n\t\r\x1b\x07\x08\x0c\x7f\0\u{80}\u{85}\u{9f}\u{a0}é\u{301}☕{}=%"
+            .chars()
+            .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let len = (next() % 12) as usize;
+        let s: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        assert_same(&|| tracing::info!(field = s.as_str(), "{s}"));
+    }
+}
+
+#[test]
+fn the_proxy_s_audit_line_is_formatted_as_default_fields_formats_it() {
+    let ip: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    assert_same(&|| {
+        tracing::info!(
+            target: "grafx_signer::audit",
+            request_id = "42",
+            user = "-",
+            client_ip = %ip,
+            origin = "http://app.example",
+            integration = "writer",
+            method = "POST",
+            path = %"projects",
+            status = 201_u16,
+            "proxied write"
+        );
+    });
+}
+
+#[derive(Debug)]
+struct Failure(&'static str, Option<Box<Failure>>);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|e| e as _)
+    }
+}
+
+#[test]
+fn numbers_debug_values_errors_and_log_metadata_are_formatted_as_default_fields_formats_them() {
+    let alone = Failure("refused\x1b[2J", None);
+    let chained = Failure(
+        "outer",
+        Some(Box::new(Failure(
+            "inner \"quoted\"",
+            Some(Box::new(Failure("root", None))),
+        ))),
+    );
+    assert_same(&|| {
+        tracing::error!(
+            count = 3_u64,
+            delta = -7_i64,
+            ratio = 0.5_f64,
+            flag = true,
+            big = 1_u128 << 100,
+            list = ?vec!["a\"b", "c"],
+            shown = %"a \"display\"",
+            error = &alone as &(dyn std::error::Error + 'static),
+            "failed"
+        );
+    });
+    assert_same(&|| {
+        let e: &(dyn std::error::Error + 'static) = &chained;
+        tracing::warn!(error = e, after = "x");
+    });
+    assert_same(&|| {
+        let e: &(dyn std::error::Error + 'static) = &chained;
+        tracing::warn!(error = e);
+    });
+    // Fields `tracing-log` adds are left out, wherever they are.
+    assert_same(&|| tracing::info!(log.target = "a", first = 1_u64, log.line = 3_u64, "m"));
+    assert_same(&|| tracing::info!(log.file = "f.rs", "only the message"));
+    assert_same(&|| tracing::info!(only = "a field"));
+}
+
+#[test]
+fn span_fields_are_formatted_as_default_fields_formats_them() {
+    assert_same(&|| {
+        let outer = tracing::info_span!(
+            "request",
+            id = "7",
+            path = "a \"b\"",
+            later = tracing::field::Empty
+        );
+        let _outer = outer.enter();
+        outer.record("later", "recorded\n");
+        outer.record("id", 8_u64);
+        let inner = tracing::info_span!("inner", r#type = ?Some(1));
+        let _inner = inner.enter();
+        tracing::info!(field = "x", "in spans");
+    });
+}
+
+/// `UtcTime`'s timestamp of `now`.
+fn utc_time(now: Duration) -> String {
+    let mut out = String::new();
+    write_since_epoch(now, &mut Writer::new(&mut out)).unwrap();
+    out
+}
+
+/// `httpdate`'s `Thu, 01 Jan 1970 00:00:00 GMT` as `1970-01-01T00:00:00`.
+fn http_date_as_rfc3339(second: u64) -> String {
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
+    let parts: Vec<&str> = date.split(' ').collect();
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])
+    .unwrap()
+        + 1;
+    format!("{}-{month:02}-{}T{}", parts[3], parts[1], parts[4])
+}
+
+#[test]
+fn the_timestamp_is_the_calendar_date_and_time_of_the_second() {
+    let leap_day_2000 = 951_782_400;
+    let mut seconds = vec![
+        0,
+        59,
+        86_399,
+        86_400,
+        leap_day_2000 - 1,
+        leap_day_2000,
+        leap_day_2000 + 86_400,
+        4_107_542_399, // 2100-02-28T23:59:59: 2100 is no leap year
+        4_107_542_400,
+        1_796_570_913, // 2026-12-06
+        LAST_FOUR_DIGIT_SECOND,
+    ];
+    seconds.extend((0..2_000).map(|i| i * 126_713_387 % LAST_FOUR_DIGIT_SECOND));
+    for second in seconds {
+        let micros = second % 1_000_000;
+        let now = Duration::from_secs(second) + Duration::from_micros(micros);
+        assert_eq!(
+            utc_time(now),
+            format!("{}.{micros:06}Z", http_date_as_rfc3339(second)),
+            "second {second}"
+        );
+    }
+}
+
+#[test]
+fn the_cached_second_is_replaced_when_the_second_changes() {
+    let day = Duration::from_secs(1_796_570_913);
+    assert_eq!(utc_time(day), "2026-12-06T15:28:33.000000Z");
+    assert_eq!(
+        utc_time(day + Duration::from_nanos(999_999_999)),
+        "2026-12-06T15:28:33.999999Z"
+    );
+    assert_eq!(
+        utc_time(day + Duration::from_secs(1)),
+        "2026-12-06T15:28:34.000000Z"
+    );
+    assert_eq!(
+        utc_time(day + Duration::from_secs(86_400)),
+        "2026-12-07T15:28:33.000000Z"
+    );
+    assert_eq!(utc_time(day), "2026-12-06T15:28:33.000000Z");
+}
+
+#[test]
+fn the_timestamp_is_the_one_tracing_subscriber_writes_now() {
+    let timestamp = |timer: &dyn FormatTime| {
+        let mut out = String::new();
+        timer.format_time(&mut Writer::new(&mut out)).unwrap();
+        out
+    };
+    // Retried across a second's turn between the two readings.
+    for _ in 0..5 {
+        let theirs = timestamp(&tracing_subscriber::fmt::time::SystemTime);
+        let ours = timestamp(&UtcTime);
+        assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
+        assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+        if ours[..19] == theirs[..19] {
+            assert!(ours[20..26] >= theirs[20..26], "{ours} before {theirs}");
+            return;
+        }
+    }
+    panic!("the timestamps differed to the second five times");
+}
