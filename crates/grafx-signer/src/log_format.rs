@@ -1,16 +1,12 @@
-//! The binary's text log, byte for byte as `tracing-subscriber` writes it, for less work per
-//! line: the API proxy writes two audit lines for every write it forwards, and formatting them
-//! took about a tenth of the signer's CPU under load (BENCHMARKS.md, issue #28).
+//! The binary's log format, with less work per line than `tracing-subscriber`'s own for the
+//! same bytes: the API proxy writes two audit lines for every write it forwards, and formatting
+//! them took about 7% of the signer's CPU samples under load (BENCHMARKS.md, issue #28).
 //!
-//! - [`PlainFields`] formats an event's (and a span's) fields as `DefaultFields` does: a field
-//!   as `name=value` with its `Debug`, a string quoted and escaped, the message sanitised of
-//!   terminal escapes. It writes plain strings and names straight out, where `DefaultFields`
-//!   paints every name with an empty style and escapes every string through `Debug`; an error,
-//!   and every field of a log with colours, goes to `DefaultFields` itself.
-//! - [`UtcTime`] is `tracing-subscriber`'s `SystemTime` timestamp (RFC 3339, microseconds, UTC)
-//!   with the date and time of day worked out once a second, not once a line.
+//! - [`PlainFields`]: `DefaultFields`' fields for a log without colours.
+//! - [`UtcTime`]: `SystemTime`'s timestamp, the date and time of day worked out once a second.
 //!
-//! `tests` compares both with `tracing-subscriber`'s own output, event for event.
+//! `tests` checks `PlainFields` against `DefaultFields` event for event, the calendar against
+//! `httpdate`'s, and a timestamp against one `SystemTime` writes at the same moment.
 //!
 //! ```no_run
 //! tracing_subscriber::fmt()
@@ -29,7 +25,13 @@ use tracing_subscriber::fmt::format::{DefaultFields, DefaultVisitor, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::FormatFields;
 
-/// `DefaultFields`' output with less work per field (see the module docs).
+/// Fields as tracing-subscriber 0.3's `DefaultFields` formats them, byte for byte (with its
+/// default `tracing-log` feature, which leaves out `log.*` fields; into the in-memory line it
+/// writes): `name=value` with the value's `Debug`, a string quoted and escaped, a raw
+/// identifier's `r#` dropped, the message sanitised of terminal escapes (ESC, BEL, BS, FF, DEL
+/// and C1 controls). It writes plain strings and names straight out, where `DefaultFields`
+/// paints every name with an empty style and escapes every string through `Debug`. Errors go to
+/// `DefaultVisitor` itself, and a log with colours (a terminal) to `DefaultFields`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlainFields;
 
@@ -179,8 +181,9 @@ fn is_terminal_control(c: char) -> bool {
     )
 }
 
-/// `tracing-subscriber`'s `SystemTime` timestamp, `2026-12-06T16:28:33.123456Z`, with the part
-/// up to the second worked out once a second (per thread).
+/// tracing-subscriber's `SystemTime` timestamp (RFC 3339 in UTC, to the microsecond:
+/// `2026-12-06T16:28:33.123456Z`), with the part up to the second worked out once a second per
+/// thread. Before 1970 and after 9999 it is `SystemTime`'s own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UtcTime;
 

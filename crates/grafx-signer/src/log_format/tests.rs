@@ -70,6 +70,9 @@ const AWKWARD: &[&str] = &[
     "/api/writer/projects",
     "with \"quotes\" and 'apostrophes'",
     "back\\slash",
+    "\\",
+    "\"",
+    "\\\"",
     "tab\there, newline\nthere, return\r",
     "\x1b[31mred\x1b[0m and bell\x07",
     "bs\x08 ff\x0c del\x7f nul\0",
@@ -182,6 +185,30 @@ fn numbers_debug_values_errors_and_log_metadata_are_formatted_as_default_fields_
     assert_same(&|| tracing::info!(log.target = "a", first = 1_u64, log.line = 3_u64, "m"));
     assert_same(&|| tracing::info!(log.file = "f.rs", "only the message"));
     assert_same(&|| tracing::info!(only = "a field"));
+    assert_same(&|| {
+        let e: &(dyn std::error::Error + 'static) = &alone;
+        tracing::info!(log.error = e, next = 1_u64, "m");
+    });
+    assert_same(&|| {
+        let e: &(dyn std::error::Error + 'static) = &alone;
+        tracing::info!(log.error = e, next = 1_u64);
+    });
+}
+
+#[test]
+fn a_plain_string_is_one_debug_writes_unescaped_between_quotes() {
+    for c in (0..=0x3000).filter_map(char::from_u32) {
+        for s in [c.to_string(), format!("a{c}b")] {
+            let unescaped = format!("{s:?}") == format!("\"{s}\"");
+            // Plain means written as it is; among ASCII (all a request's id, path and names
+            // are) it is the only way to be.
+            assert!(!is_plain(&s) || unescaped, "{s:?} is not plain");
+            if c.is_ascii() {
+                assert_eq!(is_plain(&s), unescaped, "{:?} (U+{:04X})", s, u32::from(c));
+            }
+        }
+    }
+    assert!(is_plain(""));
 }
 
 #[test]
@@ -268,6 +295,29 @@ fn the_cached_second_is_replaced_when_the_second_changes() {
         "2026-12-07T15:28:33.000000Z"
     );
     assert_eq!(utc_time(day), "2026-12-06T15:28:33.000000Z");
+}
+
+#[test]
+fn the_second_s_prefix_is_worked_out_once_and_kept() {
+    let second = 1_796_570_913;
+    LAST_SECOND.with(|last| last.set(Some((second, *b"XXXX-XX-XXTXX:XX:XX."))));
+    assert_eq!(
+        utc_time(Duration::from_secs(second) + Duration::from_micros(7)),
+        "XXXX-XX-XXTXX:XX:XX.000007Z",
+        "the cached prefix is used within its second"
+    );
+    // `UtcTime` itself caches the second it formats.
+    let mut out = String::new();
+    UtcTime.format_time(&mut Writer::new(&mut out)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cached = LAST_SECOND.with(Cell::get).map(|(second, _)| second);
+    assert!(
+        cached.is_some_and(|cached| cached + 1 >= now && cached <= now),
+        "cached {cached:?}, now {now}"
+    );
 }
 
 #[test]
