@@ -69,14 +69,19 @@ fn is_log_metadata(name: &str) -> bool {
 }
 
 impl PlainVisitor<'_> {
-    /// The space between fields, and `name=` as `DefaultVisitor` writes it (a raw identifier
-    /// without its `r#`).
-    fn start(&mut self, name: &str) -> fmt::Result {
-        if self.is_empty {
-            self.is_empty = false;
+    /// The space before every field but the first.
+    fn pad(&mut self) -> fmt::Result {
+        if std::mem::replace(&mut self.is_empty, false) {
+            Ok(())
         } else {
-            self.writer.write_char(' ')?;
+            self.writer.write_char(' ')
         }
+    }
+
+    /// The space and `name=` as `DefaultVisitor` writes them (a raw identifier without its
+    /// `r#`).
+    fn start(&mut self, name: &str) -> fmt::Result {
+        self.pad()?;
         self.writer
             .write_str(name.strip_prefix("r#").unwrap_or(name))?;
         self.writer.write_char('=')
@@ -84,11 +89,7 @@ impl PlainVisitor<'_> {
 
     /// The message: its `Debug`, with terminal escapes escaped unless sanitising is off.
     fn message(&mut self, value: &dyn fmt::Debug) -> fmt::Result {
-        if self.is_empty {
-            self.is_empty = false;
-        } else {
-            self.writer.write_char(' ')?;
-        }
+        self.pad()?;
         if self.sanitize {
             write!(Sanitized(&mut self.writer), "{value:?}")
         } else {
@@ -230,17 +231,22 @@ fn write_since_epoch(now: std::time::Duration, w: &mut Writer<'_>) -> fmt::Resul
     w.write_str(std::str::from_utf8(&micros).map_err(|_| fmt::Error)?)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch (at most [`LAST_FOUR_DIGIT_SECOND`]).
+/// `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch (at most [`LAST_FOUR_DIGIT_SECOND`]), the
+/// calendar by the `time` crate.
 fn second_prefix(second: u64) -> SecondPrefix {
-    let (days, time_of_day) = (second / 86_400, second % 86_400);
-    let (year, month, day) = civil_date(days);
     let mut prefix = *b"0000-00-00T00:00:00.";
-    write_digits(&mut prefix[0..4], year);
-    write_digits(&mut prefix[5..7], month);
-    write_digits(&mut prefix[8..10], day);
-    write_digits(&mut prefix[11..13], time_of_day / 3_600);
-    write_digits(&mut prefix[14..16], time_of_day % 3_600 / 60);
-    write_digits(&mut prefix[17..19], time_of_day % 60);
+    let Some(at) = i64::try_from(second)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+    else {
+        return prefix;
+    };
+    write_digits(&mut prefix[0..4], at.year().unsigned_abs().into());
+    write_digits(&mut prefix[5..7], u8::from(at.month()).into());
+    write_digits(&mut prefix[8..10], at.day().into());
+    write_digits(&mut prefix[11..13], at.hour().into());
+    write_digits(&mut prefix[14..16], at.minute().into());
+    write_digits(&mut prefix[17..19], at.second().into());
     prefix
 }
 
@@ -250,26 +256,6 @@ fn write_digits(into: &mut [u8], mut value: u64) {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;
     }
-}
-
-/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for days on or after the epoch).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153; // March = 0
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
