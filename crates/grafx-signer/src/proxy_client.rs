@@ -70,8 +70,10 @@ pub(crate) struct ProxyClientSettings {
 /// The API proxy's HTTP client (see the module docs). Cheap to clone: the pool is shared.
 #[derive(Clone)]
 pub(crate) struct ProxyClient {
-    /// The client, or why TLS could not be set up (then every request fails with it).
-    client: Result<Decompression<Client<TimedConnector, Body>>, Arc<str>>,
+    /// The client, or why TLS could not be set up (then every request fails with it). Each
+    /// request borrows it (decoding wrapped around the borrow): a clone per request copied and
+    /// dropped its connector and pool handles, and made every request's future larger.
+    client: Result<Client<TimedConnector, Body>, Arc<str>>,
     read_timeout: Duration,
 }
 
@@ -106,12 +108,10 @@ impl ProxyClient {
                 inner: HttpsConnector::from((egress, tls)),
                 timeout: settings.connect_timeout,
             };
-            let client = Client::builder(TokioExecutor::new())
+            Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .pool_idle_timeout(POOL_IDLE)
-                .build(connector);
-            // What reqwest decoded: gzip and deflate, whatever else tower-http is built with.
-            Decompression::new(client).no_br().no_zstd()
+                .build(connector)
         });
         let client = client.map_err(|e| {
             tracing::error!("the API proxy cannot set up TLS, and will answer 502: {e}");
@@ -139,12 +139,15 @@ impl ProxyClient {
         headers
             .entry(header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
-        let client = self.client.clone().map_err(|e| UpstreamFailure {
+        let client = self.client.as_ref().map_err(|e| UpstreamFailure {
             timed_out: false,
             connecting: false,
             message: e.to_string(),
         })?;
-        let res = client
+        // What reqwest decoded: gzip and deflate, whatever else tower-http is built with.
+        let res = Decompression::new(client)
+            .no_br()
+            .no_zstd()
             .oneshot(req)
             .await
             .map_err(|e| UpstreamFailure::of(&e))?;
