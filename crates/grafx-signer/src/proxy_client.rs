@@ -71,8 +71,9 @@ pub(crate) struct ProxyClientSettings {
 #[derive(Clone)]
 pub(crate) struct ProxyClient {
     /// The client, or why TLS could not be set up (then every request fails with it). Each
-    /// request borrows it (decoding wrapped around the borrow): a clone per request copied and
-    /// dropped its connector and pool handles, and made every request's future larger.
+    /// request borrows it (decoding wrapped around the borrow): hyper-util clones it once per
+    /// request itself, and a second clone here copied and dropped its connector and pool handles
+    /// again and made every request's future larger.
     client: Result<Client<TimedConnector, Body>, Arc<str>>,
     read_timeout: Duration,
 }
@@ -144,7 +145,7 @@ impl ProxyClient {
             connecting: false,
             message: e.to_string(),
         })?;
-        // What reqwest decoded: gzip and deflate, whatever else tower-http is built with.
+        // What reqwest decoded: gzip and deflate only, even if tower-http is built with more.
         let res = Decompression::new(client)
             .no_br()
             .no_zstd()

@@ -64,9 +64,11 @@ impl Report {
     /// A headless-Chromium suite, run again (each command once, in order) while Chromium never
     /// loaded the test page: the runner's known hang (wasm-pack#783), where no test starts, the
     /// renderer idles and the runner gives up after its page-load timeout. It has struck twice
-    /// in a row on a loaded 2-core machine, so three tries. A suite where any test ran is never
-    /// re-run.
+    /// in a row on a loaded 2-core machine, so three tries. A run that failed any other way is
+    /// never re-run; a hang in a suite's second test binary re-runs the whole suite, the first
+    /// binary's passed tests too.
     fn run_in_browser<const N: usize>(&mut self, name: &str, commands: [Command; N]) {
+        const { assert!(N > 0, "at least one try") };
         if !self.wanted(name) {
             self.left_out.push(name.to_owned());
             return;
