@@ -96,6 +96,97 @@ impl PlainVisitor<'_> {
             write!(self.writer, "{value:?}")
         }
     }
+
+    /// A message given as a string: what [`message`](Self::message) writes for its `Display`.
+    fn message_str(&mut self, value: &str) -> fmt::Result {
+        self.pad()?;
+        if self.sanitize {
+            Sanitized(&mut self.writer).write_str(value)
+        } else {
+            self.writer.write_str(value)
+        }
+    }
+
+    /// ` name="value"` for a [plain](is_plain) string.
+    fn plain_str(&mut self, name: &str, value: &str) -> fmt::Result {
+        let (space, name) = self.space_and_name(name);
+        self.write_gathered([space, name, "=\"", value, "\""])
+    }
+
+    /// The space before the field (none before the first) and its name without a raw
+    /// identifier's `r#`.
+    fn space_and_name<'n>(&mut self, name: &'n str) -> (&'static str, &'n str) {
+        let space = if std::mem::replace(&mut self.is_empty, false) {
+            ""
+        } else {
+            " "
+        };
+        (space, name.strip_prefix("r#").unwrap_or(name))
+    }
+
+    /// `pieces`, gathered into one write when they fit a line's usual field: a write to the
+    /// line is a call through `dyn Write`, and several cost more than copying the pieces
+    /// together first.
+    fn write_gathered<const N: usize>(&mut self, pieces: [&str; N]) -> fmt::Result {
+        let mut field = FieldBuffer::default();
+        if pieces.iter().all(|piece| field.push(piece)) {
+            self.writer.write_str(field.as_str()?)
+        } else {
+            // Too long to gather: piece by piece.
+            pieces.iter().try_for_each(|p| self.writer.write_str(p))
+        }
+    }
+
+    /// An integer: its `Debug` (its decimal digits), as `DefaultVisitor` writes it.
+    fn record_integer<I: itoa::Integer + fmt::Debug>(&mut self, field: &Field, value: I) {
+        let name = field.name();
+        if self.result.is_err() || is_log_metadata(name) {
+            return;
+        }
+        self.result = if name == "message" {
+            self.message(&value)
+        } else {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(value);
+            self.start(name)
+                .and_then(|()| self.writer.write_str(digits))
+        };
+    }
+}
+
+/// Bytes gathered on the stack to be written to a line at once.
+struct FieldBuffer {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl Default for FieldBuffer {
+    fn default() -> Self {
+        FieldBuffer {
+            bytes: [0; 128],
+            len: 0,
+        }
+    }
+}
+
+impl FieldBuffer {
+    /// Appends `piece`; false (and nothing appended) when it does not fit.
+    fn push(&mut self, piece: &str) -> bool {
+        let end = self.len + piece.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(room) => {
+                room.copy_from_slice(piece.as_bytes());
+                self.len = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What was appended: whole `str`s, so valid UTF-8 (checked all the same).
+    fn as_str(&self) -> Result<&str, fmt::Error> {
+        std::str::from_utf8(&self.bytes[..self.len]).map_err(|_| fmt::Error)
+    }
 }
 
 impl Visit for PlainVisitor<'_> {
@@ -105,18 +196,23 @@ impl Visit for PlainVisitor<'_> {
             return;
         }
         self.result = if name == "message" {
-            self.message(&format_args!("{value}"))
+            // A string's `Display` is the string: no formatting machinery on the way.
+            self.message_str(value)
         } else if is_plain(value) {
             // What `Debug` writes for a string that needs no escape.
-            self.start(name).and_then(|()| {
-                self.writer.write_char('"')?;
-                self.writer.write_str(value)?;
-                self.writer.write_char('"')
-            })
+            self.plain_str(name, value)
         } else {
             self.start(name)
                 .and_then(|()| write!(self.writer, "{value:?}"))
         };
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_integer(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_integer(field, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

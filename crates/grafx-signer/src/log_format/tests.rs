@@ -133,6 +133,21 @@ fn the_proxy_s_audit_line_is_formatted_as_default_fields_formats_it() {
             "proxied write"
         );
     });
+    // As `audit.rs` writes it: the message a string field, first.
+    assert_same(&|| {
+        tracing::info!(
+            target: "grafx_signer::audit",
+            message = "proxied write",
+            request_id = "42",
+            user = "-",
+            client_ip = %ip,
+            origin = "http://app.example",
+            integration = "writer",
+            method = "POST",
+            path = %"projects",
+            status = 201_u16,
+        );
+    });
 }
 
 #[derive(Debug)]
@@ -193,6 +208,40 @@ fn numbers_debug_values_errors_and_log_metadata_are_formatted_as_default_fields_
         let e: &(dyn std::error::Error + 'static) = &alone;
         tracing::info!(log.error = e, next = 1_u64);
     });
+}
+
+#[test]
+fn long_strings_integers_and_string_messages_are_formatted_as_default_fields_formats_them() {
+    // Around the length `PlainFields` gathers a field in one write (128 bytes with the space,
+    // the name, `="` and `"`), and well past it.
+    for len in [
+        0, 1, 100, 118, 119, 120, 121, 122, 123, 127, 128, 129, 200, 1000,
+    ] {
+        let s = "p".repeat(len);
+        assert_same(&|| tracing::info!(field = s.as_str(), "m"));
+        assert_same(&|| tracing::info!(field = s.as_str()));
+        assert_same(&|| tracing::info!(r#type = s.as_str(), other = s.as_str()));
+        assert_same(&|| tracing::info!(message = s.as_str(), after = s.as_str()));
+    }
+    assert_same(&|| {
+        tracing::info!(
+            zero = 0_u64,
+            max = u64::MAX,
+            min = i64::MIN,
+            minus = -1_i64,
+            status = 201_u16,
+            small = -3_i32,
+            "m"
+        );
+    });
+    assert_same(&|| tracing::info!(first = 7_u64));
+    assert_same(&|| tracing::info!(r#loop = 5_i64, after = 1_u64));
+    assert_same(&|| tracing::info!(message = 42_u64, after = -1_i64));
+    assert_same(&|| tracing::info!(log.line = 3_u64, message = "log", n = 2_u64));
+    // The audit's form: the message a string field, first.
+    for &s in AWKWARD {
+        assert_same(&|| tracing::info!(target: "grafx_signer::audit", message = s, user = s));
+    }
 }
 
 #[test]

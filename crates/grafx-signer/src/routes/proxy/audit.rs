@@ -31,8 +31,11 @@ pub(super) fn not_owner(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &S
 
 /// One audit line at info level: who, from where, what, through which integration.
 fn line(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what: &str) {
+    // The message as a string field (the same line as `"{what}"`, in text and JSON), which
+    // the signer's log format writes without `core::fmt` (`PlainFields`).
     tracing::info!(
         target: "grafx_signer::audit",
+        message = what,
         request_id = s.request_id,
         user = s.user.unwrap_or("-"),
         client_ip = %s.ip,
@@ -40,7 +43,6 @@ fn line(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what:
         integration = a.name,
         method = parts.method.as_str(),
         path = %path,
-        "{what}"
     );
 }
 
@@ -58,9 +60,9 @@ pub(super) fn answered(
         status.as_u16(),
     );
     if is_read(&parts.method) {
-        tracing::debug!(target: "grafx_signer::audit", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status, "proxied read");
+        tracing::debug!(target: "grafx_signer::audit", message = "proxied read", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status);
     } else {
-        tracing::info!(target: "grafx_signer::audit", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status, "proxied write");
+        tracing::info!(target: "grafx_signer::audit", message = "proxied write", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status);
     }
 }
 
