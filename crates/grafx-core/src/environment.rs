@@ -266,7 +266,11 @@ impl EnvironmentApiUrl {
         if path.split('/').any(is_dot_segment) {
             return Err(fail("must not contain `.` or `..` path segments"));
         }
-        Ok(format!("{}{relative}", self.url))
+        // Two copies, without `core::fmt` (the API proxy joins a path per request).
+        let mut joined = String::with_capacity(self.url.len() + relative.len());
+        joined.push_str(&self.url);
+        joined.push_str(relative);
+        Ok(joined)
     }
 }
 

@@ -194,13 +194,18 @@ fn refuse_unknown_encoding(headers: &HeaderMap) -> Result<(), AppError> {
 /// keep CHILI's content (SVG, HTML media), now served from the signer's origin, from ever running
 /// as a page.
 fn passed_headers(upstream: &HeaderMap, base: &str, path: &ProxyPath, token: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // Room for what is passed, the two headers below and the ones `decorate`, the request id
+    // and hyper add, so the map is not grown and rehashed on the way.
+    let mut headers = HeaderMap::with_capacity(16);
     let mut pass = |name: &HeaderName, value: &HeaderValue| {
         // A header may carry the token percent-encoded (`filename*=UTF-8''%65yJ…`): such a
-        // header is dropped whole, since its encoded form cannot be redacted in place.
-        let decoded = percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>();
-        if decoded != value.as_bytes() && redact_all(&decoded, token).is_some() {
-            return;
+        // header is dropped whole, since its encoded form cannot be redacted in place. (Without
+        // a `%` it decodes to itself.)
+        if value.as_bytes().contains(&b'%') {
+            let decoded = percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>();
+            if decoded != value.as_bytes() && redact_all(&decoded, token).is_some() {
+                return;
+            }
         }
         let value = match redact_all(value.as_bytes(), token) {
             Some(clean) => HeaderValue::from_bytes(&clean).ok(),

@@ -184,7 +184,7 @@ fn request(
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = uri.clone();
     let headers = req.headers_mut();
-    let mut bearer = HeaderValue::try_from(format!("Bearer {}", token.secret())).map_err(|_| {
+    let mut bearer = HeaderValue::try_from(["Bearer ", token.secret()].concat()).map_err(|_| {
         AppError::new(
             ErrorCode::Internal,
             "the integration's token cannot be sent in a header",
