@@ -1257,3 +1257,100 @@ shared_identity = true
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With one CPU (its affinity, as `taskset -c 0` sets it, or a container's quota) the signer
+/// runs on tokio's single-threaded runtime, and everything still works on it: a read and a
+/// write through the API proxy (a token fetched, the write's audit lines), a graceful stop. With more
+/// CPUs (the test machine's) it runs the multi-threaded one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_one_cpu_the_signer_runs_on_one_thread_and_serves_the_proxy() {
+    let em = emulator().await;
+    em.emulator().upsert_client(ClientSpec::new(
+        "writer",
+        SECRET,
+        ClientSpec::read_write_scopes(),
+    ));
+    let dir = std::env::temp_dir().join(format!("grafx-signer-one-cpu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let file = dir.join("signer.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+listen = "127.0.0.1:0"
+allowed_origins = ["{ORIGIN}"]
+[integrations.writer]
+client_id = "writer"
+client_secret_file = "{secret}"
+environment = "demo"
+environment_api_url = "{api}"
+auth_url = "{auth}"
+[integrations.writer.proxy]
+allow = ["GET output/settings", "POST projects"]
+require_caller = false
+shared_identity = true
+"#,
+            secret = dir.join("secret").display(),
+            api = em.emulator().environment_api_url(),
+            auth = em.emulator().token_url(),
+        ),
+    )
+    .unwrap();
+    let signer_on = |cpus: Option<&str>| {
+        let mut cmd = match cpus {
+            Some(list) => {
+                let mut c = Command::new("/usr/bin/taskset");
+                c.args(["-c", list, env!("CARGO_BIN_EXE_grafx-signer")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_grafx-signer")),
+        };
+        cmd.arg("--config")
+            .arg(&file)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let (mut child, url, out) = serve(signer_on(Some("0")));
+    let http = reqwest::Client::new();
+    let settings = http
+        .get(format!("{url}/api/writer/output/settings"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200);
+    assert!(settings.text().await.unwrap().contains("\"data\""));
+    let created = http
+        .post(format!("{url}/api/writer/projects"))
+        .header("origin", ORIGIN)
+        .header("x-csrf", "1")
+        .json(&serde_json::json!({"template": {"id": "7a1c0e4d-0000-4000-8000-000000000002"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let (status, logs) = stop_and_read_logs(&mut child, Some(out));
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.contains("async runtime: one thread (this process may use one CPU)"),
+        "{logs}"
+    );
+    for what in ["forwarding write", "proxied write"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(what) && l.contains("path=projects")),
+            "{what}: {logs}"
+        );
+    }
+    if std::thread::available_parallelism().map_or(1, std::num::NonZero::get) > 1 {
+        let (mut child, _, out) = serve(signer_on(None));
+        let (status, logs) = stop_and_read_logs(&mut child, Some(out));
+        assert!(status.success(), "{logs}");
+        assert!(logs.contains("async runtime: multi-threaded"), "{logs}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
