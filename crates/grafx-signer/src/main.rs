@@ -92,8 +92,7 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _flush_logs_on_exit = init_tracing(cli.log_format);
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let runtime = match runtime(cpus) {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("grafx-signer: cannot start the async runtime: {e}");
@@ -102,7 +101,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(&cli.config, cpus).await,
+            Command::Serve => serve(&cli.config).await,
             Command::Token { integration } => token(&cli.config, integration).await,
             Command::Check => check(&cli.config).await,
         }
@@ -116,13 +115,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The async runtime for a process that may use `cpus` CPUs (its affinity, or a container's CPU
+/// The async runtime for the CPUs this process may use (its affinity, or a container's CPU
 /// quota): tokio's multi-threaded runtime (a worker per CPU, or `TOKIO_WORKER_THREADS`), or with
 /// one CPU and no `TOKIO_WORKER_THREADS` the single-threaded runtime, which runs the same tasks on
-/// that one thread with less bookkeeping than a pool of one worker (1.6% fewer instructions per
-/// proxied request, BENCHMARKS.md). Blocking work has threads of its own either way.
-fn runtime(cpus: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = if one_thread(cpus) {
+/// that one thread with less bookkeeping than a pool of one worker (1-2% fewer instructions per
+/// proxied request, BENCHMARKS.md). The accept loop shares that thread with the connections, as
+/// it shares the one CPU anyway; blocking work has threads of its own either way.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let one_thread = cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none();
+    let mut builder = if one_thread {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()
@@ -130,17 +132,18 @@ fn runtime(cpus: usize) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
-/// Whether [`runtime`] runs everything on one thread.
-fn one_thread(cpus: usize) -> bool {
-    cpus == 1 && std::env::var_os("TOKIO_WORKER_THREADS").is_none()
-}
-
-fn banner(config: &SignerConfig, addr: SocketAddr, cpus: usize) {
+fn banner(config: &SignerConfig, addr: SocketAddr) {
     tracing::info!("grafx-signer listening on http://{addr}");
-    if one_thread(cpus) {
-        tracing::info!("async runtime: one thread (this process may use one CPU)");
-    } else {
-        tracing::info!("async runtime: multi-threaded ({cpus} CPUs)");
+    // What runs, asked of the runtime itself.
+    let runtime = tokio::runtime::Handle::current();
+    match runtime.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => {
+            tracing::info!("async runtime: one thread (this process may use one CPU)");
+        }
+        _ => tracing::info!(
+            "async runtime: {} worker threads",
+            runtime.metrics().num_workers()
+        ),
     }
     for i in config.integrations.values() {
         let origins = &i.allowed_origins;
@@ -174,13 +177,13 @@ fn banner(config: &SignerConfig, addr: SocketAddr, cpus: usize) {
     }
 }
 
-async fn serve(args: &ConfigArgs, cpus: usize) -> Result<(), Error> {
+async fn serve(args: &ConfigArgs) -> Result<(), Error> {
     let config = args.load()?;
     // Before the URL is printed: whoever reads it may stop the signer at once.
     let stop = grafx_signer::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    banner(&config, addr, cpus);
+    banner(&config, addr);
     // First line of stdout: the base URL, for scripts.
     println!("http://{addr}");
     let state = AppState::new(config)?;

@@ -165,6 +165,43 @@ impl std::error::Error for Failure {
     }
 }
 
+/// The lines `emit` logs through tracing-subscriber's own JSON format (no timestamp).
+fn render_json(emit: &dyn Fn()) -> String {
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(lines.clone())
+        .without_time()
+        .finish();
+    tracing::subscriber::with_default(subscriber, emit);
+    let bytes = lines.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn the_audit_s_message_as_a_first_string_field_writes_the_line_a_trailing_message_wrote() {
+    let ip: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    for &what in AWKWARD.iter().chain(&["forwarding write", "proxied write"]) {
+        let before = || {
+            tracing::info!(target: "grafx_signer::audit", request_id = "42", user = "-", client_ip = %ip, path = %"projects", "{what}");
+        };
+        let after = || {
+            tracing::info!(target: "grafx_signer::audit", message = what, request_id = "42", user = "-", client_ip = %ip, path = %"projects");
+        };
+        for (ansi, sanitize) in [(false, true), (false, false), (true, true)] {
+            let expected = render(DefaultFields::new(), ansi, sanitize, &before);
+            assert_eq!(
+                render(DefaultFields::new(), ansi, sanitize, &after),
+                expected
+            );
+            assert_eq!(render(PlainFields, ansi, sanitize, &after), expected);
+        }
+        let json = render_json(&before);
+        assert!(json.contains("\"message\":"), "{json}");
+        assert_eq!(render_json(&after), json);
+    }
+}
+
 #[test]
 fn numbers_debug_values_errors_and_log_metadata_are_formatted_as_default_fields_formats_them() {
     let alone = Failure("refused\x1b[2J", None);
@@ -238,9 +275,10 @@ fn long_strings_integers_and_string_messages_are_formatted_as_default_fields_for
     assert_same(&|| tracing::info!(r#loop = 5_i64, after = 1_u64));
     assert_same(&|| tracing::info!(message = 42_u64, after = -1_i64));
     assert_same(&|| tracing::info!(log.line = 3_u64, message = "log", n = 2_u64));
-    // The audit's form: the message a string field, first.
+    // The audit's form: the message a string field, first; and after another field.
     for &s in AWKWARD {
         assert_same(&|| tracing::info!(target: "grafx_signer::audit", message = s, user = s));
+        assert_same(&|| tracing::info!(first = "a", message = s));
     }
 }
 
