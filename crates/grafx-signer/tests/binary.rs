@@ -44,6 +44,15 @@ fn signer(em: &RunningEmulator, secret: &str, args: &[&str]) -> Command {
     c
 }
 
+/// A fresh directory for one test's files (`tag` and this process's id), holding the client
+/// secret in `secret`.
+fn dir_with_secret(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("grafx-signer-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    dir
+}
+
 /// Starts `serve` and returns the child and its base URL (the first stdout line).
 fn serve(mut cmd: Command) -> (Child, String, BufReader<std::process::ChildStdout>) {
     let mut child = cmd.spawn().unwrap();
@@ -499,9 +508,7 @@ async fn bad_configuration_fails_fast_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_config_and_keeps_unchanged_tokens() {
     let em = emulator().await;
-    let dir = std::env::temp_dir().join(format!("grafx-signer-hup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let dir = dir_with_secret("hup");
     let mut cmd = signer(&em, SECRET, &["serve"]);
     cmd.env_remove("GRAFX_CLIENT_SECRET")
         .env("GRAFX_CLIENT_SECRET_FILE", dir.join("secret"));
@@ -603,9 +610,7 @@ async fn sighup_applies_every_policy_change_and_keeps_the_token() {
         SECRET,
         ClientSpec::read_write_scopes(),
     ));
-    let dir = std::env::temp_dir().join(format!("grafx-signer-policy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let dir = dir_with_secret("policy");
     std::fs::write(
         dir.join("session-key"),
         "a-session-key-of-at-least-32-bytes!!",
@@ -870,9 +875,7 @@ async fn a_large_download_streams_through_the_proxy_without_being_held() {
             ..Settings::default()
         })
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("grafx-signer-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let dir = dir_with_secret("stream");
     const SESSION_KEY: &str = "a-proxy-session-key-of-at-least-32-bytes";
     std::fs::write(dir.join("session-key"), SESSION_KEY).unwrap();
     let file = dir.join("signer.toml");
@@ -1291,9 +1294,7 @@ async fn on_one_cpu_the_signer_runs_on_one_thread_and_serves_the_proxy() {
         SECRET,
         ClientSpec::read_write_scopes(),
     ));
-    let dir = std::env::temp_dir().join(format!("grafx-signer-one-cpu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let dir = dir_with_secret("one-cpu");
     let file = dir.join("signer.toml");
     std::fs::write(
         &file,
