@@ -413,3 +413,21 @@ fn the_timestamp_is_the_one_tracing_subscriber_writes_now() {
     }
     panic!("the timestamps differed to the second five times");
 }
+
+#[test]
+fn a_field_buffer_gathers_what_fits_and_refuses_what_does_not() {
+    let mut field = FieldBuffer::default();
+    assert!(field.push(" name=\""));
+    assert!(field.push("value"));
+    assert_eq!(field.as_str(), Ok(" name=\"value"));
+    let rest = 128 - field.as_str().unwrap().len();
+    let long = "x".repeat(rest + 1);
+    // One byte too many: refused, and nothing of it kept.
+    assert!(!field.push(&long));
+    assert_eq!(field.as_str(), Ok(" name=\"value"));
+    // Exactly the room left.
+    assert!(field.push(&long[1..]));
+    assert_eq!(field.as_str().unwrap().len(), 128);
+    assert!(!field.push("y"));
+    assert!(field.push(""));
+}
