@@ -68,22 +68,33 @@ fn is_log_metadata(name: &str) -> bool {
     name.starts_with("log.")
 }
 
+/// A field's name as `DefaultVisitor` writes it: a raw identifier without its `r#`.
+fn unraw(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
+}
+
 impl PlainVisitor<'_> {
-    /// The space before every field but the first.
-    fn pad(&mut self) -> fmt::Result {
+    /// The space before every field but the first: `" "`, or `""` for the first.
+    fn space(&mut self) -> &'static str {
         if std::mem::replace(&mut self.is_empty, false) {
-            Ok(())
+            ""
         } else {
-            self.writer.write_char(' ')
+            " "
         }
     }
 
-    /// The space and `name=` as `DefaultVisitor` writes them (a raw identifier without its
-    /// `r#`).
+    /// The space before every field but the first, written.
+    fn pad(&mut self) -> fmt::Result {
+        match self.space() {
+            "" => Ok(()),
+            space => self.writer.write_str(space),
+        }
+    }
+
+    /// The space and `name=` as `DefaultVisitor` writes them.
     fn start(&mut self, name: &str) -> fmt::Result {
         self.pad()?;
-        self.writer
-            .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+        self.writer.write_str(unraw(name))?;
         self.writer.write_char('=')
     }
 
@@ -107,27 +118,11 @@ impl PlainVisitor<'_> {
         }
     }
 
-    /// ` name="value"` for a [plain](is_plain) string.
+    /// ` name="value"` for a [plain](is_plain) string, gathered into one write when it fits a
+    /// line's usual field: a write to the line is a call through `dyn Write`, and five cost more
+    /// than copying the pieces together first.
     fn plain_str(&mut self, name: &str, value: &str) -> fmt::Result {
-        let (space, name) = self.space_and_name(name);
-        self.write_gathered([space, name, "=\"", value, "\""])
-    }
-
-    /// The space before the field (none before the first) and its name without a raw
-    /// identifier's `r#`.
-    fn space_and_name<'n>(&mut self, name: &'n str) -> (&'static str, &'n str) {
-        let space = if std::mem::replace(&mut self.is_empty, false) {
-            ""
-        } else {
-            " "
-        };
-        (space, name.strip_prefix("r#").unwrap_or(name))
-    }
-
-    /// `pieces`, gathered into one write when they fit a line's usual field: a write to the
-    /// line is a call through `dyn Write`, and several cost more than copying the pieces
-    /// together first.
-    fn write_gathered<const N: usize>(&mut self, pieces: [&str; N]) -> fmt::Result {
+        let pieces = [self.space(), unraw(name), "=\"", value, "\""];
         let mut field = FieldBuffer::default();
         if pieces.iter().all(|piece| field.push(piece)) {
             self.writer.write_str(field.as_str()?)
