@@ -58,6 +58,7 @@ mod state;
 mod store;
 mod tls;
 mod upstream;
+mod upstream_pool;
 mod write_stall;
 
 pub use browser_scopes::BrowserScopes;
@@ -76,7 +77,7 @@ pub use config::{
 };
 pub use error::{AppError, Error, InvalidValue, RedisUrlProblem, Setting};
 pub use fast_path::{Observer, SignerFuture, SignerService};
-pub use log_format::{PlainFields, UtcTime};
+pub use log_format::{PlainFields, PlainLine, UtcTime};
 pub use origin::OriginPolicy;
 pub use ownership::{
     Identity, OwnershipError, OwnershipStore, RedisOwnership, Resource, ResourceKind,

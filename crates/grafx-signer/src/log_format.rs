@@ -3,15 +3,17 @@
 //! them took about 7% of the signer's CPU samples under load (BENCHMARKS.md, issue #28).
 //!
 //! - [`PlainFields`]: `DefaultFields`' fields for a log without colours.
+//! - [`PlainLine`]: the `Full` format's line for a log without colours.
 //! - [`UtcTime`]: `SystemTime`'s timestamp, the date and time of day worked out once a second.
 //!
-//! `tests` checks `PlainFields` against `DefaultFields` event for event, the calendar against
-//! `httpdate`'s, and a timestamp against one `SystemTime` writes at the same moment.
+//! `tests` checks `PlainFields` against `DefaultFields` and `PlainLine` against `Full` event for
+//! event, the calendar against `httpdate`'s, and a timestamp against one `SystemTime` writes at
+//! the same moment.
 //!
 //! ```no_run
 //! tracing_subscriber::fmt()
 //!     .fmt_fields(grafx_signer::PlainFields)
-//!     .with_timer(grafx_signer::UtcTime)
+//!     .event_format(grafx_signer::PlainLine::new(grafx_signer::UtcTime))
 //!     .init();
 //! ```
 
@@ -20,10 +22,75 @@ use std::fmt::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::{RecordFields, VisitOutput};
-use tracing_subscriber::fmt::format::{DefaultFields, DefaultVisitor, Writer};
+use tracing_subscriber::fmt::format::{DefaultFields, DefaultVisitor, Format, Full, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// tracing-subscriber 0.3's default (`Full`) line, byte for byte, for a log without colours:
+/// `{time} {LEVEL} {target}: {fields}` and a newline, the level right-aligned in five columns.
+/// It writes those pieces straight out, where `Full` goes through `core::fmt` for each. An
+/// event inside spans (which `Full` writes before the target), an event from the `log` crate
+/// (whose target and level `Full` takes from its fields) and a log with colours go to `Full`
+/// itself.
+#[derive(Debug, Clone)]
+pub struct PlainLine<T> {
+    timer: T,
+    full: Format<Full, T>,
+}
+
+impl<T: FormatTime + Clone> PlainLine<T> {
+    /// Lines stamped by `timer`.
+    pub fn new(timer: T) -> Self {
+        let full = Format::default().with_timer(timer.clone());
+        Self { timer, full }
+    }
+}
+
+impl<S, N, T> FormatEvent<S, N> for PlainLine<T>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    T: FormatTime,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        // `tracing-log`'s events all have the target `log`.
+        let in_spans = || {
+            ctx.event_scope()
+                .is_some_and(|s| s.from_root().next().is_some())
+        };
+        if writer.has_ansi_escapes() || meta.target() == "log" || in_spans() {
+            return self.full.format_event(ctx, writer, event);
+        }
+        if self.timer.format_time(&mut writer).is_err() {
+            writer.write_str("<unknown time>")?;
+        }
+        writer.write_str(level_column(*meta.level()))?;
+        writer.write_str(meta.target())?;
+        writer.write_str(": ")?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writer.write_char('\n')
+    }
+}
+
+/// The space after the timestamp, the level as `Full` pads it, and the space after it.
+fn level_column(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => " TRACE ",
+        Level::DEBUG => " DEBUG ",
+        Level::INFO => "  INFO ",
+        Level::WARN => "  WARN ",
+        Level::ERROR => " ERROR ",
+    }
+}
 
 /// Fields as tracing-subscriber 0.3's `DefaultFields` formats them, byte for byte (with its
 /// default `tracing-log` feature, which leaves out `log.*` fields; into the in-memory line it

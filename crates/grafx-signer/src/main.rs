@@ -82,8 +82,11 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         .with_timer(grafx_signer::UtcTime)
         .with_writer(writer);
     match format {
-        // `tracing-subscriber`'s text, with less work per line (see `PlainFields`).
-        LogFormat::Text => builder.fmt_fields(grafx_signer::PlainFields).init(),
+        // `tracing-subscriber`'s text, with less work per line (see `PlainFields`, `PlainLine`).
+        LogFormat::Text => builder
+            .fmt_fields(grafx_signer::PlainFields)
+            .event_format(grafx_signer::PlainLine::new(grafx_signer::UtcTime))
+            .init(),
         LogFormat::Json => builder.json().init(),
     }
     guard

@@ -1,7 +1,8 @@
-//! The API proxy's HTTP client: hyper-util's pooled HTTP/1.1 client, with what reqwest gave it
-//! and nothing else, since reqwest's own layers (its URL type parsed three times per request, a
-//! redirect policy and a retry layer around every call) took more CPU than the hyper client
-//! underneath them (BENCHMARKS.md, the proxy's profile):
+//! The API proxy's HTTP client: hyper's HTTP/1.1 connections in a pool of the signer's own
+//! ([`UpstreamPool`]), opened by hyper-util's connectors, with what reqwest gave it and nothing
+//! else, since reqwest's own layers (its URL type parsed three times per request, a redirect
+//! policy and a retry layer around every call) took more CPU than the hyper client underneath
+//! them, and hyper-util's pool took more than this one (BENCHMARKS.md, the proxy's profile):
 //! - TLS by rustls, trusting Mozilla's roots and `SSL_CERT_FILE`'s, as the token client does,
 //!   offering `http/1.1` by ALPN as reqwest did;
 //! - the egress proxy from the environment for `https` targets (`HTTPS_PROXY`, `ALL_PROXY`,
@@ -31,16 +32,17 @@ use axum::http::{header, uri::Scheme, HeaderValue, Request, Response, Uri};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tower::ServiceExt;
 use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_http::timeout::TimeoutBody;
 
+use crate::upstream_pool::{PoolError, PooledBody, UpstreamPool};
+
 /// A reply's body: decoded, and failing when it pauses longer than the read timeout.
-pub(crate) type UpstreamBody = TimeoutBody<DecompressionBody<hyper::body::Incoming>>;
+pub(crate) type UpstreamBody = TimeoutBody<DecompressionBody<PooledBody>>;
 
 /// How long an idle pooled connection is kept (reqwest's default).
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -70,11 +72,9 @@ pub(crate) struct ProxyClientSettings {
 /// The API proxy's HTTP client (see the module docs). Cheap to clone: the pool is shared.
 #[derive(Clone)]
 pub(crate) struct ProxyClient {
-    /// The client, or why TLS could not be set up (then every request fails with it). Each
-    /// request borrows it (decoding wrapped around the borrow): hyper-util clones it once per
-    /// request itself, and a second clone here copied and dropped its connector and pool handles
-    /// again and made every request's future larger.
-    client: Result<Client<TimedConnector, Body>, Arc<str>>,
+    /// The connections, or why TLS could not be set up (then every request fails with it).
+    /// Each request borrows the pool (decoding wrapped around the borrow).
+    client: Result<Arc<UpstreamPool<TimedConnector>>, Arc<str>>,
     read_timeout: Duration,
 }
 
@@ -109,10 +109,7 @@ impl ProxyClient {
                 inner: HttpsConnector::from((egress, tls)),
                 timeout: settings.connect_timeout,
             };
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(POOL_IDLE)
-                .build(connector)
+            Arc::new(UpstreamPool::new(connector, POOL_IDLE))
         });
         let client = client.map_err(|e| {
             tracing::error!("the API proxy cannot set up TLS, and will answer 502: {e}");
@@ -146,7 +143,8 @@ impl ProxyClient {
             message: e.to_string(),
         })?;
         // What reqwest decoded: gzip and deflate only, even if tower-http is built with more.
-        let res = Decompression::new(client)
+        let pool = tower::service_fn(|req| client.send(req));
+        let res = Decompression::new(pool)
             .no_br()
             .no_zstd()
             .oneshot(req)
@@ -192,8 +190,8 @@ impl UpstreamFailure {
 }
 
 fn is_connect_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<hyper_util::client::legacy::Error>()
-        .is_some_and(hyper_util::client::legacy::Error::is_connect)
+    e.downcast_ref::<PoolError>()
+        .is_some_and(PoolError::is_connect)
 }
 
 fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {

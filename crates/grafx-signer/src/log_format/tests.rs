@@ -1,4 +1,4 @@
-//! `PlainFields` and `UtcTime` against `tracing-subscriber`'s own output.
+//! `PlainFields`, `PlainLine` and `UtcTime` against `tracing-subscriber`'s own output.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -430,4 +430,119 @@ fn a_field_buffer_gathers_what_fits_and_refuses_what_does_not() {
     assert_eq!(field.as_str().unwrap().len(), 128);
     assert!(!field.push("y"));
     assert!(field.push(""));
+}
+
+/// A timestamp that is the same for both formats.
+#[derive(Clone)]
+struct Noon;
+
+impl FormatTime for Noon {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        w.write_str("2026-12-06T12:00:00.000000Z")
+    }
+}
+
+/// A timer that fails: both formats write `<unknown time>`.
+#[derive(Clone)]
+struct Broken;
+
+impl FormatTime for Broken {
+    fn format_time(&self, _: &mut Writer<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
+/// The lines `emit` logs through a text subscriber with `PlainFields`, its lines formatted by
+/// `format`, with or without colours.
+fn render_lines<E>(format: E, ansi: bool, emit: &dyn Fn()) -> String
+where
+    E: for<'w> tracing_subscriber::fmt::FormatEvent<tracing_subscriber::Registry, PlainFields>
+        + Send
+        + Sync
+        + 'static,
+{
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(lines.clone())
+        .with_ansi(ansi)
+        .with_max_level(tracing::Level::TRACE)
+        .fmt_fields(PlainFields)
+        .event_format(format)
+        .finish();
+    tracing::subscriber::with_default(subscriber, emit);
+    let bytes = lines.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// `emit`'s lines are the same through `PlainLine` as through `Full` (both with `timer`), with
+/// and without colours; and not empty.
+fn assert_same_lines<T: FormatTime + Clone + Send + Sync + 'static>(timer: T, emit: &dyn Fn()) {
+    for ansi in [false, true] {
+        let full = tracing_subscriber::fmt::format().with_timer(timer.clone());
+        let expected = render_lines(full, ansi, emit);
+        let actual = render_lines(PlainLine::new(timer.clone()), ansi, emit);
+        assert!(!expected.is_empty(), "the event was not logged");
+        assert_eq!(actual, expected, "ansi {ansi}");
+    }
+}
+
+#[test]
+fn lines_are_formatted_as_full_formats_them_at_every_level_and_target() {
+    assert_same_lines(Noon, &|| {
+        tracing::trace!("a trace");
+        tracing::debug!(n = 1, "a debug");
+        tracing::info!(target: "grafx_signer::audit", message = "proxied write", request_id = "r1", status = 201_u16);
+        tracing::warn!(target: "x", "a warning with {}", "arguments");
+        tracing::error!(target: "", error = "no target");
+        tracing::info!("");
+        tracing::info!(path = "a \"b\"\n", "awkward \x1b[31m");
+    });
+    assert_same_lines(Broken, &|| tracing::info!("no time"));
+}
+
+#[test]
+fn lines_in_spans_are_formatted_as_full_formats_them() {
+    assert_same_lines(Noon, &|| {
+        let outer = tracing::info_span!("request", id = "7");
+        let _outer = outer.enter();
+        let inner = tracing::info_span!("inner");
+        let _inner = inner.enter();
+        tracing::info!(field = "x", "in spans");
+        drop(_inner);
+        tracing::info!("in one span");
+    });
+    // A span entered and left: the line after it has none.
+    assert_same_lines(Noon, &|| {
+        tracing::info_span!("gone").in_scope(|| tracing::info!("inside"));
+        tracing::info!("after");
+    });
+}
+
+#[test]
+fn lines_from_the_log_crate_are_formatted_as_full_formats_them() {
+    // `Full` writes a `log` record's own target and level, which it takes from its fields.
+    let record = || {
+        let args = format_args!("from log");
+        let record = log::Record::builder()
+            .args(args)
+            .level(log::Level::Warn)
+            .target("rustls::client")
+            .build();
+        tracing_log::format_trace(&record).unwrap();
+    };
+    assert_same_lines(Noon, &record);
+    let line = render_lines(PlainLine::new(Noon), false, &record);
+    assert!(line.contains("  WARN rustls::client: from log"), "{line}");
+}
+
+#[test]
+fn plain_line_writes_the_level_padded_as_full_does() {
+    let line = render_lines(PlainLine::new(Noon), false, &|| {
+        tracing::info!(target: "t", "m");
+        tracing::error!(target: "t", "m");
+    });
+    assert_eq!(
+        line,
+        "2026-12-06T12:00:00.000000Z  INFO t: m\n2026-12-06T12:00:00.000000Z ERROR t: m\n"
+    );
 }
