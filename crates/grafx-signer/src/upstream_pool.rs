@@ -3,9 +3,12 @@
 //! pool, which hashed its key three times a request, spawned a task per request to put the
 //! connection back, and went through a chain of boxed futures (about 8% of the signer's
 //! instructions per proxied request, BENCHMARKS.md). What it keeps of that pool:
-//! - a connection is reused once its reply has been read to the end, the newest first, and is
-//!   never shared by two requests at once;
-//! - a connection idle longer than [`UpstreamPool::new`]'s idle time is closed, not reused;
+//! - a connection is reused once its reply has been read to the end and its request sent to the
+//!   end (CHILI may answer an upload before it has all of it: that connection waits for the
+//!   upload, and no other request waits with it), the newest first, and is never shared by two
+//!   requests at once;
+//! - a connection idle longer than [`UpstreamPool::new`]'s idle time is closed, not reused,
+//!   traffic or none;
 //! - a request that a reused connection closed before it was sent (CHILI closing a keep-alive
 //!   connection as it was picked) is sent once more on another connection: it never left;
 //! - the request goes out in origin form (`/path?query`) with a `Host` header of the target's
@@ -53,14 +56,16 @@ pub(crate) struct UpstreamPool<C> {
     connector: C,
     idle: IdleList,
     idle_time: Duration,
+    /// Starts the task that closes idle connections, with the first connection.
+    sweeper: std::sync::Once,
 }
 
 /// Why a request got no reply head.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PoolError {
     /// The request's URL has no scheme or host (a bug: the proxy builds absolute URLs).
-    #[error("the request's URL {0} is not absolute")]
-    NotAbsolute(String),
+    #[error("the request's URL is not absolute")]
+    NotAbsolute,
     /// No connection could be opened (TCP, the egress proxy's tunnel, TLS, the timeout).
     #[error("connecting failed")]
     Connect(#[source] axum::BoxError),
@@ -87,6 +92,7 @@ where
             connector,
             idle: IdleList::default(),
             idle_time,
+            sweeper: std::sync::Once::new(),
         }
     }
 
@@ -98,7 +104,7 @@ where
     ) -> Result<Response<PooledBody>, PoolError> {
         let uri = req.uri();
         let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return Err(PoolError::NotAbsolute(uri.to_string()));
+            return Err(PoolError::NotAbsolute);
         };
         let target = Target {
             scheme: scheme.clone(),
@@ -108,19 +114,18 @@ where
             let host = host_header(&target);
             req.headers_mut().insert(header::HOST, host);
         }
-        let origin_form = origin_form(req.uri());
-        let absolute = std::mem::replace(req.uri_mut(), origin_form);
+        *req.uri_mut() = origin_form(req.uri());
         loop {
             let reused = self.checkout(&target);
             let is_reused = reused.is_some();
             let mut sender = match reused {
                 Some(sender) => sender,
                 // Rare, and large: boxed, so that every request's future stays small.
-                None => Box::pin(self.connect(absolute.clone())).await?,
+                None => Box::pin(self.connect(&target)).await?,
             };
-            // A connection given back at its reply's end is ready once its task has seen that
-            // end; one that closed meanwhile is left for another. (A new connection that closed
-            // before its first request is not: sending it says why.)
+            // A pooled connection was ready when given back; one that closed since is left for
+            // another. (A new connection that closed before its first request is not: sending
+            // it says why.)
             if sender.ready().await.is_err() && is_reused {
                 continue;
             }
@@ -148,12 +153,22 @@ where
         None
     }
 
-    /// A new connection to `target`, its task spawned.
-    async fn connect(&self, target: Uri) -> Result<SendRequest<Body>, PoolError> {
+    /// A new connection to `target` (the connector is given `scheme://authority/`), its task
+    /// spawned.
+    async fn connect(&self, target: &Target) -> Result<SendRequest<Body>, PoolError> {
+        self.sweeper.call_once(|| {
+            tokio::spawn(sweep(Arc::downgrade(&self.idle), self.idle_time));
+        });
+        let root = Uri::builder()
+            .scheme(target.scheme.clone())
+            .authority(target.authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| PoolError::Connect(e.into()))?;
         let io = self
             .connector
             .clone()
-            .oneshot(target)
+            .oneshot(root)
             .await
             .map_err(PoolError::Connect)?;
         let (sender, connection) = http1::handshake(io)
@@ -196,6 +211,19 @@ where
     }
 }
 
+/// Every `idle_time`, closes the connections idle that long, until the pool is gone.
+async fn sweep(idle: std::sync::Weak<Mutex<Vec<Idle>>>, idle_time: Duration) {
+    loop {
+        tokio::time::sleep(idle_time).await;
+        let Some(idle) = idle.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < idle_time);
+    }
+}
+
 /// `Host` for `target`: its host, and its port unless the scheme's default.
 fn host_header(target: &Target) -> HeaderValue {
     let default_port = match target.scheme.as_str() {
@@ -230,11 +258,23 @@ struct Lease {
 }
 
 impl Lease {
-    /// Puts the connection back (unless it closed), after dropping those idle too long.
+    /// Puts the connection back once it is ready for another request (at once, usually: its
+    /// task has read the reply's end; later if its request is still being sent), unless it
+    /// closes first.
     fn give_back(mut self) {
-        if self.conn.sender.is_closed() {
-            return;
+        if self.conn.sender.is_ready() {
+            self.push();
+        } else if !self.conn.sender.is_closed() {
+            tokio::spawn(async move {
+                if self.conn.sender.ready().await.is_ok() {
+                    self.push();
+                }
+            });
         }
+    }
+
+    /// Puts the connection back, after dropping those idle too long.
+    fn push(mut self) {
         let now = Instant::now();
         self.conn.since = now;
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -314,6 +354,8 @@ mod tests {
     #[derive(Default)]
     struct Seen {
         connections: AtomicUsize,
+        /// Connections the client closed.
+        closed: AtomicUsize,
         heads: Mutex<Vec<String>>,
     }
 
@@ -322,7 +364,9 @@ mod tests {
 
     /// An HTTP/1.1 upstream on loopback, on a thread of its own (it runs while the test's
     /// runtime does not), that keeps connections open: `/big` answers 1 MiB, `/close`
-    /// answers `Connection: close` and closes it, `/slow` answers after 300 ms, others a short body.
+    /// answers `Connection: close` and closes it, `/slow` answers after 300 ms, `/empty` an
+    /// empty body, `/early` 401 before reading the request's body (and then only reads),
+    /// others a short body.
     async fn upstream() -> (String, Arc<Seen>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -338,7 +382,11 @@ mod tests {
                 let listener = TcpListener::from_std(listener).unwrap();
                 while let Ok((stream, _)) = listener.accept().await {
                     counts.connections.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(serve_connection(stream, Arc::clone(&counts)));
+                    let counts = Arc::clone(&counts);
+                    tokio::spawn(async move {
+                        serve_connection(stream, Arc::clone(&counts)).await;
+                        counts.closed.fetch_add(1, Ordering::SeqCst);
+                    });
                 }
             });
         });
@@ -362,8 +410,19 @@ mod tests {
             };
             let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
             seen.heads.lock().unwrap().push(head);
+            if path == "/early" {
+                let no = "HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\nno";
+                if stream.write_all(no.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut rest = [0; 4096];
+                while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+                return;
+            }
             let body = if path == "/big" {
                 vec![b'x'; BIG]
+            } else if path == "/empty" {
+                Vec::new()
             } else {
                 b"ok".to_vec()
             };
@@ -511,6 +570,77 @@ mod tests {
         }
     }
 
+    /// An upload that sends one byte and never ends.
+    struct Trickle(bool);
+
+    impl hyper::body::Body for Trickle {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{")))))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_still_sending_its_request_waits_for_it_and_no_other_request_does() {
+        let (url, seen) = upstream().await;
+        let pool = pool(Duration::from_secs(90));
+        let upload = Request::post(format!("{url}/early"))
+            .body(Body::new(Trickle(false)))
+            .unwrap();
+        let early = pool.send(upload).await.unwrap();
+        assert_eq!(early.status(), 401);
+        assert_eq!(early.into_body().collect().await.unwrap().to_bytes(), "no");
+        let next = tokio::time::timeout(Duration::from_secs(2), read_all(&pool, &url, "/"));
+        assert_eq!(next.await.expect("waited for the upload"), 2);
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_reply_read_to_its_end_of_stream_gives_its_connection_back() {
+        let (url, seen) = upstream().await;
+        let pool = pool(Duration::from_secs(90));
+        for _ in 0..3 {
+            let mut body = pool.send(get(&url, "/big")).await.unwrap().into_body();
+            let mut read = 0;
+            // As hyper's server reads a body: until it says it has ended, not to `None`.
+            while !body.is_end_stream() {
+                let frame = body.frame().await.unwrap().unwrap();
+                read += frame.data_ref().map_or(0, Bytes::len);
+            }
+            assert_eq!(read, BIG);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // An empty reply gives it back with its head.
+        for _ in 0..3 {
+            assert_eq!(read_all(&pool, &url, "/empty").await, 0);
+        }
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_without_traffic() {
+        let (url, seen) = upstream().await;
+        let pool = pool(Duration::from_millis(200));
+        let (a, b) = tokio::join!(
+            read_all(&pool, &url, "/slow"),
+            read_all(&pool, &url, "/slow")
+        );
+        assert_eq!((a, b), (2, 2));
+        assert_eq!(seen.closed.load(Ordering::SeqCst), 0, "open while fresh");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+        assert_eq!(seen.closed.load(Ordering::SeqCst), 2, "both closed");
+        assert!(pool.idle.lock().unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn no_connection_is_a_connect_error() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -523,7 +653,7 @@ mod tests {
         assert!(e.is_connect(), "{e:?}");
         let relative = Request::get("/x").body(Body::empty()).unwrap();
         let e = pool(Duration::from_secs(90)).send(relative).await;
-        assert!(matches!(e, Err(PoolError::NotAbsolute(_))), "{e:?}");
+        assert!(matches!(e, Err(PoolError::NotAbsolute)), "{e:?}");
     }
 
     #[test]
