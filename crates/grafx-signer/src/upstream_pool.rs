@@ -7,8 +7,8 @@
 //!   end (CHILI may answer an upload before it has all of it: that connection waits for the
 //!   upload, and no other request waits with it), the newest first, and is never shared by two
 //!   requests at once;
-//! - a connection idle longer than [`UpstreamPool::new`]'s idle time is closed, not reused,
-//!   traffic or none;
+//! - a connection idle longer than [`UpstreamPool::new`]'s idle time is not reused, and is
+//!   closed within a quarter of that time more, traffic or none;
 //! - a request that a reused connection closed before it was sent (CHILI closing a keep-alive
 //!   connection as it was picked) is sent once more on another connection: it never left;
 //! - the request goes out in origin form (`/path?query`) with a `Host` header of the target's
@@ -211,10 +211,10 @@ where
     }
 }
 
-/// Every `idle_time`, closes the connections idle that long, until the pool is gone.
+/// Every quarter of `idle_time`, closes the connections idle that long, until the pool is gone.
 async fn sweep(idle: std::sync::Weak<Mutex<Vec<Idle>>>, idle_time: Duration) {
     loop {
-        tokio::time::sleep(idle_time).await;
+        tokio::time::sleep(idle_time / 4).await;
         let Some(idle) = idle.upgrade() else {
             return;
         };
@@ -259,14 +259,15 @@ struct Lease {
 
 impl Lease {
     /// Puts the connection back once it is ready for another request (at once, usually: its
-    /// task has read the reply's end; later if its request is still being sent), unless it
-    /// closes first.
+    /// task has read the reply's end; later if its request is still being sent, for at most the
+    /// idle time), unless it closes first.
     fn give_back(mut self) {
         if self.conn.sender.is_ready() {
             self.push();
         } else if !self.conn.sender.is_closed() {
             tokio::spawn(async move {
-                if self.conn.sender.ready().await.is_ok() {
+                let ready = tokio::time::timeout(self.idle_time, self.conn.sender.ready()).await;
+                if matches!(ready, Ok(Ok(()))) {
                     self.push();
                 }
             });
@@ -415,9 +416,19 @@ mod tests {
                 if stream.write_all(no.as_bytes()).await.is_err() {
                     return;
                 }
-                let mut rest = [0; 4096];
-                while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
-                return;
+                // Then the rest of the (chunked) upload, to its last chunk.
+                loop {
+                    if let Some(end) = buf.windows(5).position(|w| w == b"0\r\n\r\n") {
+                        buf.drain(..end + 5);
+                        break;
+                    }
+                    let mut chunk = [0; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                continue;
             }
             let body = if path == "/big" {
                 vec![b'x'; BIG]
@@ -570,36 +581,61 @@ mod tests {
         }
     }
 
-    /// An upload that sends one byte and never ends.
-    struct Trickle(bool);
+    /// An upload that sends one byte, then ends when told.
+    struct Trickle {
+        sent: bool,
+        end: tokio::sync::oneshot::Receiver<()>,
+    }
 
     impl hyper::body::Body for Trickle {
         type Data = Bytes;
         type Error = std::convert::Infallible;
         fn poll_frame(
             mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            if std::mem::replace(&mut self.0, true) {
-                Poll::Pending
-            } else {
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{")))))
+            if !std::mem::replace(&mut self.sent, true) {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{")))));
             }
+            let _ = ready!(Pin::new(&mut self.end).poll(cx));
+            Poll::Ready(None)
         }
+    }
+
+    /// Polls `done` every 10 ms for at most 5 s.
+    async fn eventually(done: impl Fn() -> bool) -> bool {
+        for _ in 0..500 {
+            if done() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        done()
     }
 
     #[tokio::test]
     async fn a_connection_still_sending_its_request_waits_for_it_and_no_other_request_does() {
         let (url, seen) = upstream().await;
         let pool = pool(Duration::from_secs(90));
+        let (end, ends) = tokio::sync::oneshot::channel();
+        let trickle = Trickle {
+            sent: false,
+            end: ends,
+        };
         let upload = Request::post(format!("{url}/early"))
-            .body(Body::new(Trickle(false)))
+            .body(Body::new(trickle))
             .unwrap();
         let early = pool.send(upload).await.unwrap();
         assert_eq!(early.status(), 401);
         assert_eq!(early.into_body().collect().await.unwrap().to_bytes(), "no");
         let next = tokio::time::timeout(Duration::from_secs(2), read_all(&pool, &url, "/"));
         assert_eq!(next.await.expect("waited for the upload"), 2);
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+        // The upload ends: its connection comes back, and two requests at once need no third.
+        end.send(()).unwrap();
+        assert!(eventually(|| pool.idle.lock().unwrap().len() == 2).await);
+        let (a, b) = tokio::join!(read_all(&pool, &url, "/slow"), read_all(&pool, &url, "/"));
+        assert_eq!((a, b), (2, 2));
         assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
     }
 
@@ -635,9 +671,9 @@ mod tests {
         );
         assert_eq!((a, b), (2, 2));
         assert_eq!(seen.closed.load(Ordering::SeqCst), 0, "open while fresh");
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        let closed = eventually(|| seen.closed.load(Ordering::SeqCst) == 2).await;
+        assert!(closed, "both closed");
         assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
-        assert_eq!(seen.closed.load(Ordering::SeqCst), 2, "both closed");
         assert!(pool.idle.lock().unwrap().is_empty());
     }
 
