@@ -251,6 +251,13 @@ fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
     );
     // The timeout of the whole run in the browser, not of one test.
     c.env("WASM_BINDGEN_TEST_TIMEOUT", "240");
+    // ChromeDriver leaves each Chromium profile (about 22 MB) in the temporary folder when the
+    // runner stops it; they go to one folder under target/, emptied before each suite.
+    let tmp = report.root.join("target/tmp/chromium");
+    let _ = std::fs::remove_dir_all(&tmp);
+    if std::fs::create_dir_all(&tmp).is_ok() {
+        c.env("TMPDIR", &tmp);
+    }
     c
 }
 
