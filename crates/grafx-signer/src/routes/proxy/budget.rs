@@ -36,10 +36,13 @@ pub(crate) struct HeldMemory {
     held: Mutex<Held>,
 }
 
+/// What is held, in all and per client. The map holds only clients holding something now, and
+/// is seeded at random per process (foldhash: SipHash cost two hashes a request for no gain on
+/// keys this few, each a client's own address).
 #[derive(Default)]
 struct Held {
     total: u64,
-    by_client: HashMap<IpAddr, u64>,
+    by_client: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
 }
 
 impl HeldMemory {

@@ -31,6 +31,13 @@ const FORWARDED_REQUEST_HEADERS: [HeaderName; 6] = [
     header::IF_MODIFIED_SINCE,
 ];
 
+/// The request headers that make a reply conditional.
+const CONDITIONAL_HEADERS: [HeaderName; 3] = [
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+];
+
 /// Passed on for file downloads only: a part of an API reply could hold part of a token, which
 /// no check on that part alone can see.
 const RANGE_HEADERS: [HeaderName; 2] = [header::RANGE, header::IF_RANGE];
@@ -192,23 +199,15 @@ fn request(
     })?;
     bearer.set_sensitive(true);
     headers.insert(header::AUTHORIZATION, bearer);
-    let ranges: &[HeaderName] = if is_download(path) {
-        &RANGE_HEADERS
-    } else {
-        &[]
-    };
-    for name in FORWARDED_REQUEST_HEADERS.iter().chain(ranges) {
+    let ranges = is_download(path);
+    // One pass over the caller's few headers (a lookup per passed name cost more).
+    for (name, value) in &parts.headers {
+        let passed =
+            FORWARDED_REQUEST_HEADERS.contains(name) || (ranges && RANGE_HEADERS.contains(name));
         // A reply the proxy must read is asked for whole: as JSON, and without conditions (a 304
         // would say whether anyone's list changed).
-        let conditional = [
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-        ];
-        if json && (name == header::ACCEPT || conditional.contains(name)) {
-            continue;
-        }
-        for value in parts.headers.get_all(name) {
+        let dropped = json && (name == header::ACCEPT || CONDITIONAL_HEADERS.contains(name));
+        if passed && !dropped {
             headers.append(name, value.clone());
         }
     }
@@ -254,5 +253,78 @@ mod tests {
         assert!(!is_download(&p("projects/p1/document")));
         assert!(!is_download(&p("output/tasks/t1")));
         assert!(!is_download(&p("download")));
+    }
+
+    /// The caller's request with every header a browser or an attacker might send, twice where
+    /// a header may repeat.
+    fn caller_parts() -> Parts {
+        let mut req = Request::builder().method("GET").uri("/api/w/x");
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("accept", "text/html"),
+            ("accept-language", "de"),
+            ("accept-language", "fr"),
+            ("if-match", "\"a\""),
+            ("if-none-match", "\"b\""),
+            ("if-modified-since", "Sun, 06 Dec 2026 10:00:00 GMT"),
+            ("range", "bytes=0-9"),
+            ("if-range", "\"c\""),
+            ("cookie", "session=s"),
+            ("authorization", "Bearer caller"),
+            ("accept-encoding", "br"),
+            ("origin", "https://app.example"),
+            ("x-csrf", "1"),
+            ("host", "signer.example"),
+        ] {
+            req = req.header(name, value);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    /// The headers sent to CHILI as `name: value` lines, in order.
+    fn sent(path: &str, json: bool) -> Vec<String> {
+        let uri: Uri = "https://x.example/api/x".parse().unwrap();
+        let token = AccessToken::new("tok".to_owned()).unwrap();
+        let path = ProxyPath::parse(path).unwrap();
+        let req = request(&caller_parts(), &path, &uri, &token, json, Body::empty()).unwrap();
+        req.headers()
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_listed_request_headers_pass_with_the_integrations_token() {
+        let common = [
+            "authorization: Bearer tok",
+            "content-type: application/json",
+            "accept-language: de",
+            "accept-language: fr",
+        ];
+        let conditions = [
+            "if-match: \"a\"",
+            "if-none-match: \"b\"",
+            "if-modified-since: Sun, 06 Dec 2026 10:00:00 GMT",
+        ];
+        let mut api: Vec<String> = common.iter().map(|s| (*s).to_owned()).collect();
+        api.extend(["accept: text/html".to_owned()]);
+        api.extend(conditions.iter().map(|s| (*s).to_owned()));
+        let mut got = sent("templates/t1", false);
+        got.sort();
+        api.sort();
+        assert_eq!(got, api, "an API request");
+        let mut download = api.clone();
+        download.extend(["range: bytes=0-9".to_owned(), "if-range: \"c\"".to_owned()]);
+        download.sort();
+        let mut got = sent("output/tasks/t1/download", false);
+        got.sort();
+        assert_eq!(got, download, "a download also passes its range");
+        // A reply the proxy must read: JSON asked for, no condition passed.
+        let mut read: Vec<String> = common.iter().map(|s| (*s).to_owned()).collect();
+        read.push("accept: application/json".to_owned());
+        read.sort();
+        let mut got = sent("projects", true);
+        got.sort();
+        assert_eq!(got, read, "a reply the proxy reads");
     }
 }
