@@ -85,6 +85,9 @@ pub(crate) struct UpstreamFailure {
     pub(crate) timed_out: bool,
     /// Whether it was the connect timeout: no connection to CHILI (or through the egress proxy).
     pub(crate) connecting: bool,
+    /// Whether a connection that had served an earlier request failed before the reply's head
+    /// (CHILI may have closed it, idle, as the request went out).
+    pub(crate) reused_connection: bool,
     /// What went wrong, with its causes (never the token: it is in no error).
     pub(crate) message: String,
 }
@@ -140,6 +143,7 @@ impl ProxyClient {
         let client = self.client.as_ref().map_err(|e| UpstreamFailure {
             timed_out: false,
             connecting: false,
+            reused_connection: false,
             message: e.to_string(),
         })?;
         // What reqwest decoded: gzip and deflate only, even if tower-http is built with more.
@@ -181,9 +185,14 @@ impl UpstreamFailure {
         // The TCP connector's own timer has the same length as ours, and may fire first.
         let connecting = chain().any(|c| c.is::<ConnectTimedOut>())
             || (timed_out && chain().any(is_connect_error));
+        let reused_connection = chain().any(|c| {
+            c.downcast_ref::<PoolError>()
+                .is_some_and(PoolError::is_reused_connection_failure)
+        });
         Self {
             timed_out,
             connecting,
+            reused_connection,
             message: crate::upstream::with_causes(e),
         }
     }

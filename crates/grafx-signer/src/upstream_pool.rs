@@ -11,6 +11,8 @@
 //!   closed within a quarter of that time more, traffic or none;
 //! - a request that a reused connection closed before it was sent (CHILI closing a keep-alive
 //!   connection as it was picked) is sent once more on another connection: it never left;
+//!   one that failed after it was sent is not, and the error says the connection was reused
+//!   ([`PoolError::is_reused_connection_failure`]: the proxy sends a `GET` once more);
 //! - the request goes out in origin form (`/path?query`) with a `Host` header of the target's
 //!   host and port (the port left out when it is the scheme's default).
 //!
@@ -71,13 +73,26 @@ pub(crate) enum PoolError {
     Connect(#[source] axum::BoxError),
     /// The connection failed while the request was sent or its reply head read.
     #[error("the request failed")]
-    Send(#[source] hyper::Error),
+    Send {
+        /// hyper's error.
+        #[source]
+        error: hyper::Error,
+        /// Whether the connection had served an earlier request: CHILI may have closed it, idle,
+        /// as this request went out.
+        reused: bool,
+    },
 }
 
 impl PoolError {
     /// Whether no connection could be opened.
     pub(crate) fn is_connect(&self) -> bool {
         matches!(self, PoolError::Connect(_))
+    }
+
+    /// Whether a reused connection failed before the reply's head: the request may or may not
+    /// have reached CHILI, so only a request that changes nothing may be sent again.
+    pub(crate) fn is_reused_connection_failure(&self) -> bool {
+        matches!(self, PoolError::Send { reused: true, .. })
     }
 }
 
@@ -134,7 +149,12 @@ where
                 Err(mut failed) => match failed.take_message() {
                     // Not sent at all on a reused connection: once more, on another.
                     Some(unsent) if is_reused => req = unsent,
-                    _ => return Err(PoolError::Send(failed.into_error())),
+                    _ => {
+                        return Err(PoolError::Send {
+                            error: failed.into_error(),
+                            reused: is_reused,
+                        })
+                    }
                 },
             }
         }

@@ -623,3 +623,124 @@ async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
     let put = last.iter().rev().find(|r| r.method == "PUT").unwrap();
     assert_eq!(put.body, doc, "the streamed document arrived whole");
 }
+
+/// An Environment API on loopback that answers requests on each connection (200, `{}`,
+/// keep-alive) until request number `closes_at` (from 0) arrives, which it reads and answers by
+/// closing the connection: with 1, CHILI closing an idle connection just as the proxy sends on
+/// it. The request lines it read, each with its connection's number.
+async fn closes_connections(
+    closes_at: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!(
+        "http://{}/grafx/api/v1/environment/demo/",
+        listener.local_addr().unwrap()
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut number = 0;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            number += 1;
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                for served in 0.. {
+                    // The head, then as much body as it announces.
+                    let end = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break end + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < end + length {
+                        let mut chunk = [0u8; 4096];
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let line = head.lines().next().unwrap_or_default().to_owned();
+                    log.lock().unwrap().push(format!("{number} {line}"));
+                    buf.drain(..end + length);
+                    if served == closes_at {
+                        return; // closed, unanswered
+                    }
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if conn.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (api, seen)
+}
+
+#[tokio::test]
+async fn a_get_goes_once_more_when_chili_closed_its_reused_connection_and_a_post_does_not() {
+    let on = |api: String| {
+        move |config: &mut SignerConfig| {
+            with_writer(|_| {})(config);
+            let writer = config.integrations.get_mut("writer").unwrap();
+            writer.environment_api_url = grafx_core::EnvironmentApiUrl::parse(&api).unwrap();
+        }
+    };
+    let (api, seen) = closes_connections(1).await;
+    let h = harness(settings(), false, on(api)).await;
+    let get = || async {
+        let res = h
+            .api(reqwest::Method::GET, "output/settings")
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    let get_line = "get /grafx/api/v1/environment/demo/output/settings http/1.1";
+    assert_eq!(get().await, (200, "{}".to_owned()));
+    // The pooled connection is reused, and closed as the request arrives: the GET goes once
+    // more, on a new connection, and the page never sees the failure.
+    assert_eq!(get().await, (200, "{}".to_owned()));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            format!("1 {get_line}"),
+            format!("1 {get_line}"),
+            format!("2 {get_line}"),
+        ]
+    );
+    // A POST on the reused connection is not sent again: CHILI may have acted on it.
+    let res = h
+        .api(reqwest::Method::POST, "projects")
+        .json(&json!({ "template": { "id": TEMPLATE } }))
+        .send()
+        .await
+        .unwrap();
+    error(res, 502, "proxy_upstream_failed").await;
+    let post_line = "post /grafx/api/v1/environment/demo/projects http/1.1";
+    assert_eq!(
+        seen.lock().unwrap()[3..],
+        [format!("2 {post_line}")],
+        "the POST was sent once"
+    );
+    // A GET that fails on a new connection is not sent again: no reused connection failed.
+    let (api, seen) = closes_connections(0).await;
+    let h = harness(settings(), false, on(api)).await;
+    let res = h
+        .api(reqwest::Method::GET, "output/settings")
+        .send()
+        .await
+        .unwrap();
+    error(res, 502, "proxy_upstream_failed").await;
+    assert_eq!(*seen.lock().unwrap(), [format!("1 {get_line}")]);
+}

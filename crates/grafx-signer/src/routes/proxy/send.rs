@@ -1,5 +1,7 @@
 //! The request to CHILI: the integration's token, the passed request headers, and one retry
-//! with a replacement token after a 401 when the body can be sent again.
+//! with a replacement token after a 401 when the body can be sent again; a `GET` or `HEAD` is
+//! also sent once more when a reused connection failed before CHILI's reply (CHILI closing it,
+//! idle, as the request went out).
 //!
 //! ```ignore
 //! let (reply, token) = send::send_in_time(&state, &parts, &admitted, &path, outgoing).await?;
@@ -7,11 +9,11 @@
 
 use std::borrow::Cow;
 
-use crate::proxy_client::{UpstreamBody, UpstreamFailure};
+use crate::proxy_client::{ProxyClient, UpstreamBody, UpstreamFailure};
 use crate::ProxyPath;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{
-    header, request::Parts, HeaderName, HeaderValue, Request, Response, StatusCode, Uri,
+    header, request::Parts, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri,
 };
 use grafx_core::{AccessToken, ErrorCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -113,11 +115,14 @@ async fn send_with_retry(
             Ok((res, token))
         }
         Outgoing::Held { body, _room } => {
-            let send = |access: &AccessToken| {
-                let body = body.clone().map_or_else(Body::empty, Body::from);
-                let req = request(parts, path, &uri, access, json, body);
-                async move { client.send(req?).await.map_err(|e| unreachable_api(&e)) }
+            let held = HeldRequest {
+                parts,
+                path,
+                uri: &uri,
+                json,
+                body,
             };
+            let send = |access| held.send(client, access);
             let res = send(&token).await?;
             if res.status() != StatusCode::UNAUTHORIZED {
                 return Ok((res, token));
@@ -135,6 +140,44 @@ async fn send_with_retry(
                 Ok(None) | Err(_) => Ok((res, token)),
             }
         }
+    }
+}
+
+/// A request whose body is held whole (or empty), so that it can be sent more than once.
+struct HeldRequest<'a> {
+    parts: &'a Parts,
+    path: &'a ProxyPath,
+    uri: &'a Uri,
+    json: bool,
+    body: Option<Bytes>,
+}
+
+impl HeldRequest<'_> {
+    /// The request with `access`, sent. A `GET` or `HEAD` on a reused connection that failed
+    /// before CHILI's reply (CHILI closing it, idle, as the request went out) goes once more, on
+    /// another connection: it changes nothing. Any other request may have been acted on, and is
+    /// not sent again.
+    async fn send(
+        &self,
+        client: &ProxyClient,
+        access: &AccessToken,
+    ) -> Result<UpstreamReply, AppError> {
+        let idempotent = matches!(self.parts.method, Method::GET | Method::HEAD);
+        let attempt = || {
+            let body = self.body.clone().map_or_else(Body::empty, Body::from);
+            request(self.parts, self.path, self.uri, access, self.json, body)
+        };
+        let res = match client.send(attempt()?).await {
+            Err(e) if idempotent && e.reused_connection => {
+                tracing::debug!(
+                    error = %e,
+                    "a reused connection to the Environment API failed before its reply; sending the request once more"
+                );
+                client.send(attempt()?).await
+            }
+            res => res,
+        };
+        res.map_err(|e| unreachable_api(&e))
     }
 }
 
