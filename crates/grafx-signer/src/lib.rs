@@ -38,6 +38,7 @@ mod clock;
 mod config;
 mod error;
 mod fast_path;
+mod ip_text;
 mod log_format;
 mod metrics;
 mod origin;

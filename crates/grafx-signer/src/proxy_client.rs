@@ -39,6 +39,7 @@ use tower::ServiceExt;
 use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_http::timeout::TimeoutBody;
 
+pub(crate) use crate::upstream_pool::FreshConnection;
 use crate::upstream_pool::{PoolError, PooledBody, UpstreamPool};
 
 /// A reply's body: decoded, and failing when it pauses longer than the read timeout.
@@ -85,8 +86,8 @@ pub(crate) struct UpstreamFailure {
     pub(crate) timed_out: bool,
     /// Whether it was the connect timeout: no connection to CHILI (or through the egress proxy).
     pub(crate) connecting: bool,
-    /// Whether a connection that had served an earlier request failed before the reply's head
-    /// (CHILI may have closed it, idle, as the request went out).
+    /// Whether a connection that had served an earlier request was closed or reset before any
+    /// of the reply arrived (CHILI closing it, idle, as the request went out).
     pub(crate) reused_connection: bool,
     /// What went wrong, with its causes (never the token: it is in no error).
     pub(crate) message: String,
@@ -187,7 +188,7 @@ impl UpstreamFailure {
             || (timed_out && chain().any(is_connect_error));
         let reused_connection = chain().any(|c| {
             c.downcast_ref::<PoolError>()
-                .is_some_and(PoolError::is_reused_connection_failure)
+                .is_some_and(PoolError::is_reused_connection_closed)
         });
         Self {
             timed_out,

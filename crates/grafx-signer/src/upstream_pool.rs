@@ -11,8 +11,9 @@
 //!   closed within a quarter of that time more, traffic or none;
 //! - a request that a reused connection closed before it was sent (CHILI closing a keep-alive
 //!   connection as it was picked) is sent once more on another connection: it never left;
-//!   one that failed after it was sent is not, and the error says the connection was reused
-//!   ([`PoolError::is_reused_connection_failure`]: the proxy sends a `GET` once more);
+//!   one that was closed after it was sent is not, and the error says so
+//!   ([`PoolError::is_reused_connection_closed`]: the proxy sends a `GET` once more, with
+//!   [`FreshConnection`]);
 //! - the request goes out in origin form (`/path?query`) with a `Host` header of the target's
 //!   host and port (the port left out when it is the scheme's default).
 //!
@@ -35,6 +36,11 @@ use axum::http::{header, HeaderValue, Request, Response, Uri};
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use tower::ServiceExt;
+
+/// In a request's extensions: the request goes out on a new connection, never a pooled one
+/// (a request sent again because its pooled connection was closed under it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FreshConnection;
 
 /// What a connection is to: a scheme and an authority.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,10 +95,28 @@ impl PoolError {
         matches!(self, PoolError::Connect(_))
     }
 
-    /// Whether a reused connection failed before the reply's head: the request may or may not
-    /// have reached CHILI, so only a request that changes nothing may be sent again.
-    pub(crate) fn is_reused_connection_failure(&self) -> bool {
-        matches!(self, PoolError::Send { reused: true, .. })
+    /// Whether a reused connection was closed or reset before any of the reply arrived (CHILI
+    /// closing it, idle, as the request went out): the request may or may not have reached
+    /// CHILI, so only one that changes nothing may be sent again (on a [`FreshConnection`]).
+    pub(crate) fn is_reused_connection_closed(&self) -> bool {
+        let PoolError::Send {
+            error,
+            reused: true,
+        } = self
+        else {
+            return false;
+        };
+        let reset = std::iter::successors(std::error::Error::source(error), |e| e.source())
+            .filter_map(|e| e.downcast_ref::<std::io::Error>())
+            .any(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::BrokenPipe
+                )
+            });
+        error.is_incomplete_message() || reset
     }
 }
 
@@ -130,8 +154,9 @@ where
             req.headers_mut().insert(header::HOST, host);
         }
         *req.uri_mut() = origin_form(req.uri());
+        let fresh = req.extensions().get::<FreshConnection>().is_some();
         loop {
-            let reused = self.checkout(&target);
+            let reused = if fresh { None } else { self.checkout(&target) };
             let is_reused = reused.is_some();
             let mut sender = match reused {
                 Some(sender) => sender,

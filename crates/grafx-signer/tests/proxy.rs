@@ -625,9 +625,9 @@ async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
 }
 
 /// An Environment API on loopback that answers requests on each connection (200, `{}`,
-/// keep-alive) until request number `closes_at` (from 0) arrives, which it reads and answers by
-/// closing the connection: with 1, CHILI closing an idle connection just as the proxy sends on
-/// it. The request lines it read, each with its connection's number.
+/// keep-alive, after 100 ms) until request number `closes_at` (from 0) arrives, which it reads
+/// and answers by closing the connection: with 1, CHILI closing an idle connection just as the
+/// proxy sends on it. The request lines it read, each with its connection's number.
 async fn closes_connections(
     closes_at: usize,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
@@ -676,6 +676,7 @@ async fn closes_connections(
                     if served == closes_at {
                         return; // closed, unanswered
                     }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
                     if conn.write_all(reply.as_bytes()).await.is_err() {
                         return;
@@ -707,18 +708,23 @@ async fn a_get_goes_once_more_when_chili_closed_its_reused_connection_and_a_post
         (res.status().as_u16(), res.text().await.unwrap())
     };
     let get_line = "get /grafx/api/v1/environment/demo/output/settings http/1.1";
+    // Two at once (each answer takes 100 ms): two pooled connections, each served once.
+    let (a, b) = tokio::join!(get(), get());
+    assert_eq!([a, b], [(200, "{}".to_owned()), (200, "{}".to_owned())]);
+    let mut first = seen.lock().unwrap().clone();
+    first.sort();
+    assert_eq!(first, [format!("1 {get_line}"), format!("2 {get_line}")]);
+    // The newest pooled connection is closed as the request arrives: the GET goes once more,
+    // on a new connection (not the other pooled one, which CHILI would close too), and the page
+    // never sees the failure.
     assert_eq!(get().await, (200, "{}".to_owned()));
-    // The pooled connection is reused, and closed as the request arrives: the GET goes once
-    // more, on a new connection, and the page never sees the failure.
-    assert_eq!(get().await, (200, "{}".to_owned()));
-    assert_eq!(
-        *seen.lock().unwrap(),
-        [
-            format!("1 {get_line}"),
-            format!("1 {get_line}"),
-            format!("2 {get_line}"),
-        ]
+    let again = seen.lock().unwrap()[2..].to_vec();
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert!(
+        again[0].ends_with(get_line) && !again[0].starts_with('3'),
+        "{again:?}"
     );
+    assert_eq!(again[1], format!("3 {get_line}"));
     // A POST on the reused connection is not sent again: CHILI may have acted on it.
     let res = h
         .api(reqwest::Method::POST, "projects")
@@ -729,8 +735,8 @@ async fn a_get_goes_once_more_when_chili_closed_its_reused_connection_and_a_post
     error(res, 502, "proxy_upstream_failed").await;
     let post_line = "post /grafx/api/v1/environment/demo/projects http/1.1";
     assert_eq!(
-        seen.lock().unwrap()[3..],
-        [format!("2 {post_line}")],
+        seen.lock().unwrap()[4..],
+        [format!("3 {post_line}")],
         "the POST was sent once"
     );
     // A GET that fails on a new connection is not sent again: no reused connection failed.

@@ -8,6 +8,7 @@
 //! audit::answered(&admitted, &parts, &path, &sender, status);
 //! ```
 
+use crate::ip_text::IpText;
 use crate::ProxyPath;
 use axum::http::{request::Parts, Method, StatusCode};
 
@@ -38,7 +39,7 @@ fn line(a: &Admitted<'_>, parts: &Parts, path: &ProxyPath, s: &Sender<'_>, what:
         message = what,
         request_id = s.request_id,
         user = s.user.unwrap_or("-"),
-        client_ip = %s.ip,
+        client_ip = %IpText(s.ip),
         origin = a.origin,
         integration = a.name,
         method = parts.method.as_str(),
@@ -60,9 +61,9 @@ pub(super) fn answered(
         status.as_u16(),
     );
     if is_read(&parts.method) {
-        tracing::debug!(target: "grafx_signer::audit", message = "proxied read", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status);
+        tracing::debug!(target: "grafx_signer::audit", message = "proxied read", request_id = s.request_id, user, client_ip = %IpText(s.ip), origin = a.origin, integration = a.name, method, path = %path, status);
     } else {
-        tracing::info!(target: "grafx_signer::audit", message = "proxied write", request_id = s.request_id, user, client_ip = %s.ip, origin = a.origin, integration = a.name, method, path = %path, status);
+        tracing::info!(target: "grafx_signer::audit", message = "proxied write", request_id = s.request_id, user, client_ip = %IpText(s.ip), origin = a.origin, integration = a.name, method, path = %path, status);
     }
 }
 

@@ -34,8 +34,12 @@ pub(super) fn rewrites(path: &ProxyPath) -> bool {
 /// resolves back through the proxy wherever the signer is mounted.
 pub(super) fn relative_link(link: &str, base: &str, request_path: &ProxyPath) -> Option<String> {
     let target = link.strip_prefix(base)?;
-    let up = "../".repeat(request_path.len().saturating_sub(1));
-    let joined = format!("{up}{target}");
+    let up = request_path.len().saturating_sub(1);
+    let mut joined = String::with_capacity(3 * up + target.len());
+    for _ in 0..up {
+        joined.push_str("../");
+    }
+    joined.push_str(target);
     Some(if joined.is_empty() {
         "./".into()
     } else {

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::proxy_client::{ProxyClient, UpstreamBody, UpstreamFailure};
+use crate::proxy_client::{FreshConnection, ProxyClient, UpstreamBody, UpstreamFailure};
 use crate::ProxyPath;
 use axum::body::{Body, Bytes};
 use axum::http::{
@@ -153,10 +153,10 @@ struct HeldRequest<'a> {
 }
 
 impl HeldRequest<'_> {
-    /// The request with `access`, sent. A `GET` or `HEAD` on a reused connection that failed
-    /// before CHILI's reply (CHILI closing it, idle, as the request went out) goes once more, on
-    /// another connection: it changes nothing. Any other request may have been acted on, and is
-    /// not sent again.
+    /// The request with `access`, sent. A `GET` or `HEAD` whose reused connection was closed or
+    /// reset before any of CHILI's reply (CHILI closing it, idle, as the request went out) goes
+    /// once more, on a new connection: it changes nothing. Any other request may have been acted
+    /// on, and is not sent again.
     async fn send(
         &self,
         client: &ProxyClient,
@@ -173,7 +173,9 @@ impl HeldRequest<'_> {
                     error = %e,
                     "a reused connection to the Environment API failed before its reply; sending the request once more"
                 );
-                client.send(attempt()?).await
+                let mut again = attempt()?;
+                again.extensions_mut().insert(FreshConnection);
+                client.send(again).await
             }
             res => res,
         };
