@@ -436,12 +436,7 @@ async fn a_401_from_chili_is_retried_once_with_a_new_token() {
     let first = h.writer_token().await;
     let tokens = h.token_requests();
     h.arm_chili_401();
-    let res = h
-        .api(reqwest::Method::POST, "projects")
-        .json(&json!({ "template": { "id": TEMPLATE } }))
-        .send()
-        .await
-        .unwrap();
+    let res = h.post_project().await;
     assert_eq!(res.status(), 201, "retried with a new token");
     assert_eq!(h.token_requests(), tokens + 1, "one refresh");
     assert_ne!(h.writer_token().await, first);
@@ -559,15 +554,7 @@ async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
         with_writer(|p| p.max_request_bytes = 1024 * 1024),
     )
     .await;
-    let created: Value = h
-        .api(reqwest::Method::POST, "projects")
-        .json(&json!({ "template": { "id": TEMPLATE } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = h.post_project().await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     let before = h.api_requests();
     let huge = vec![b' '; 2 * 1024 * 1024];
@@ -726,12 +713,7 @@ async fn a_get_goes_once_more_when_chili_closed_its_reused_connection_and_a_post
     );
     assert_eq!(again[1], format!("3 {get_line}"));
     // A POST on the reused connection is not sent again: CHILI may have acted on it.
-    let res = h
-        .api(reqwest::Method::POST, "projects")
-        .json(&json!({ "template": { "id": TEMPLATE } }))
-        .send()
-        .await
-        .unwrap();
+    let res = h.post_project().await;
     error(res, 502, "proxy_upstream_failed").await;
     let post_line = "post /grafx/api/v1/environment/demo/projects http/1.1";
     assert_eq!(

@@ -664,12 +664,7 @@ async fn held_replies_count_against_their_own_budget_and_a_write_is_never_lost()
     assert!(why.contains("share"), "{why}");
     // The reply to a write CHILI has done is held regardless: the page learns what it created.
     arm_reply(&h, 201, &json, big.clone(), false);
-    let res = h
-        .api(reqwest::Method::POST, "projects")
-        .json(&json!({ "template": { "id": TEMPLATE } }))
-        .send()
-        .await
-        .unwrap();
+    let res = h.post_project().await;
     assert_eq!(res.status(), 201);
     assert_eq!(res.text().await.unwrap(), big);
     assert_eq!(held_bytes(&h).await, 0, "every room given back");

@@ -52,6 +52,15 @@ impl Harness {
             .header("x-csrf", "1")
     }
 
+    /// `POST projects` through the writer's proxy, from the flyer template.
+    pub async fn post_project(&self) -> reqwest::Response {
+        self.api(reqwest::Method::POST, "projects")
+            .json(&serde_json::json!({ "template": { "id": TEMPLATE } }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn api_requests(&self) -> u64 {
         self.emulator.emulator().stats().api_requests
     }
