@@ -86,8 +86,8 @@ pub(crate) struct UpstreamFailure {
     pub(crate) timed_out: bool,
     /// Whether it was the connect timeout: no connection to CHILI (or through the egress proxy).
     pub(crate) connecting: bool,
-    /// Whether a connection that had served an earlier request was closed or reset before any
-    /// of the reply arrived (CHILI closing it, idle, as the request went out).
+    /// Whether a connection that had served an earlier request was closed or reset before the
+    /// reply's head (CHILI closing it, idle, as the request went out).
     pub(crate) reused_connection: bool,
     /// What went wrong, with its causes (never the token: it is in no error).
     pub(crate) message: String,

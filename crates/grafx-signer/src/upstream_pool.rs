@@ -95,9 +95,10 @@ impl PoolError {
         matches!(self, PoolError::Connect(_))
     }
 
-    /// Whether a reused connection was closed or reset before any of the reply arrived (CHILI
+    /// Whether a reused connection was closed or reset before the reply's head was whole (CHILI
     /// closing it, idle, as the request went out): the request may or may not have reached
-    /// CHILI, so only one that changes nothing may be sent again (on a [`FreshConnection`]).
+    /// CHILI, so only one that changes nothing may be sent again (on a [`FreshConnection`]). A
+    /// reply CHILI sent that could not be read is not such a failure.
     pub(crate) fn is_reused_connection_closed(&self) -> bool {
         let PoolError::Send {
             error,
@@ -114,6 +115,9 @@ impl PoolError {
                     std::io::ErrorKind::ConnectionReset
                         | std::io::ErrorKind::ConnectionAborted
                         | std::io::ErrorKind::BrokenPipe
+                        // TLS closed without `close_notify` (rustls), as many servers close an
+                        // idle connection.
+                        | std::io::ErrorKind::UnexpectedEof
                 )
             });
         error.is_incomplete_message() || reset

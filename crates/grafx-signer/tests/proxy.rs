@@ -612,9 +612,10 @@ async fn bodies_over_the_limit_are_refused_and_large_ones_stream() {
 }
 
 /// An Environment API on loopback that answers requests on each connection (200, `{}`,
-/// keep-alive, after 100 ms) until request number `closes_at` (from 0) arrives, which it reads
-/// and answers by closing the connection: with 1, CHILI closing an idle connection just as the
-/// proxy sends on it. The request lines it read, each with its connection's number.
+/// keep-alive; the first answer once two connections have asked) until request number
+/// `closes_at` (from 0) arrives, which it reads and answers by closing the connection: with 1,
+/// CHILI closing an idle connection just as the proxy sends on it. The request lines it read,
+/// each with its connection's number.
 async fn closes_connections(
     closes_at: usize,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
@@ -626,11 +627,12 @@ async fn closes_connections(
     );
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
+    let firsts = std::sync::Arc::new(tokio::sync::watch::Sender::new(0usize));
     tokio::spawn(async move {
         let mut number = 0;
         while let Ok((mut conn, _)) = listener.accept().await {
             number += 1;
-            let log = log.clone();
+            let (log, firsts) = (log.clone(), firsts.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 for served in 0.. {
@@ -663,7 +665,12 @@ async fn closes_connections(
                     if served == closes_at {
                         return; // closed, unanswered
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // The first two connections' first answers wait for both requests, so two
+                    // GETs at once always take two connections.
+                    if served == 0 {
+                        firsts.send_modify(|n| *n += 1);
+                        let _ = firsts.subscribe().wait_for(|n| *n >= 2).await;
+                    }
                     let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
                     if conn.write_all(reply.as_bytes()).await.is_err() {
                         return;
@@ -695,7 +702,7 @@ async fn a_get_goes_once_more_when_chili_closed_its_reused_connection_and_a_post
         (res.status().as_u16(), res.text().await.unwrap())
     };
     let get_line = "get /grafx/api/v1/environment/demo/output/settings http/1.1";
-    // Two at once (each answer takes 100 ms): two pooled connections, each served once.
+    // Two at once: two pooled connections, each served once.
     let (a, b) = tokio::join!(get(), get());
     assert_eq!([a, b], [(200, "{}".to_owned()), (200, "{}".to_owned())]);
     let mut first = seen.lock().unwrap().clone();

@@ -24,7 +24,8 @@ const BIG: usize = 1 << 20;
 /// runtime does not), that keeps connections open: `/big` answers 1 MiB, `/close`
 /// answers `Connection: close` and closes it, `/slow` answers after 300 ms, `/empty` an
 /// empty body, `/early` 401 before reading the request's body (and then only reads),
-/// others a short body.
+/// `/hang-up` closes the connection unanswered, `/garbled` answers what is not HTTP and
+/// closes it, others a short body.
 async fn upstream() -> (String, Arc<Seen>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -68,6 +69,13 @@ async fn serve_connection(mut stream: TcpStream, seen: Arc<Seen>) {
         };
         let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
         seen.heads.lock().unwrap().push(head);
+        if path == "/hang-up" {
+            return;
+        }
+        if path == "/garbled" {
+            let _ = stream.write_all(b"not HTTP at all\r\n\r\n").await;
+            return;
+        }
         if path == "/early" {
             let no = "HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\nno";
             if stream.write_all(no.as_bytes()).await.is_err() {
@@ -337,6 +345,36 @@ async fn idle_connections_are_closed_without_traffic() {
     assert!(closed, "both closed");
     assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
     assert!(pool.idle.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_reused_connection_closed_under_a_request_says_so_and_a_fresh_one_is_new() {
+    let (url, seen) = upstream().await;
+    let pool = pool(Duration::from_secs(60));
+    let failure = |path: &'static str| {
+        let (pool, url) = (&pool, &url);
+        async move {
+            assert_eq!(read_all(pool, url, "/a").await, 2);
+            pool.send(get(url, path)).await.unwrap_err()
+        }
+    };
+    // Closed unanswered on a reused connection: the request may be sent again.
+    let e = failure("/hang-up").await;
+    assert!(e.is_reused_connection_closed(), "{e:?}");
+    // A reply that is not HTTP is CHILI's answer, not a closed connection.
+    let e = failure("/garbled").await;
+    assert!(!e.is_reused_connection_closed(), "{e:?}");
+    // Closed unanswered on a new connection: nothing was reused.
+    let e = pool.send(get(&url, "/hang-up")).await.unwrap_err();
+    assert!(!e.is_reused_connection_closed(), "{e:?}");
+    // A request marked fresh opens a connection though one is pooled.
+    assert_eq!(read_all(&pool, &url, "/a").await, 2);
+    let before = seen.connections.load(Ordering::SeqCst);
+    let mut fresh = get(&url, "/a");
+    fresh.extensions_mut().insert(FreshConnection);
+    let reply = pool.send(fresh).await.unwrap();
+    assert_eq!(reply.into_body().collect().await.unwrap().to_bytes(), "ok");
+    assert_eq!(seen.connections.load(Ordering::SeqCst), before + 1);
 }
 
 #[tokio::test]

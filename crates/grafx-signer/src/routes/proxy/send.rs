@@ -154,7 +154,7 @@ struct HeldRequest<'a> {
 
 impl HeldRequest<'_> {
     /// The request with `access`, sent. A `GET` or `HEAD` whose reused connection was closed or
-    /// reset before any of CHILI's reply (CHILI closing it, idle, as the request went out) goes
+    /// reset before CHILI's reply head (CHILI closing it, idle, as the request went out) goes
     /// once more, on a new connection: it changes nothing. Any other request may have been acted
     /// on, and is not sent again.
     async fn send(
