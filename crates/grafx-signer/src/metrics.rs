@@ -7,6 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestLabels {
@@ -38,7 +39,8 @@ pub(crate) struct ReasonLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ProxyLabels {
-    pub(crate) integration: String,
+    /// Shared with the integration's token cache: no copy per request.
+    pub(crate) integration: Arc<str>,
     pub(crate) method: &'static str,
     pub(crate) status: u16,
 }

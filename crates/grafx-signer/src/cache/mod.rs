@@ -89,8 +89,9 @@ pub struct CacheSettings {
 
 /// One integration's cached token and the machinery that keeps it fresh.
 pub struct TokenCache {
-    /// The integration's name (fixed for the cache's life).
-    name: String,
+    /// The integration's name (fixed for the cache's life), shared with the proxy's metric
+    /// labels so that a request does not copy it.
+    name: Arc<str>,
     /// Its settings: swapped by a reload that keeps the token (origins, scopes, caller policy).
     integration: arc_swap::ArcSwap<Integration>,
     source: Arc<dyn TokenSource>,
@@ -159,7 +160,7 @@ impl TokenCache {
         Self {
             key,
             current: parking_lot::RwLock::new(None),
-            name: integration_name,
+            name: Arc::from(integration_name),
             integration: arc_swap::ArcSwap::new(integration),
             source,
             store,
@@ -181,6 +182,11 @@ impl TokenCache {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The integration's name, shared (a metric label's value).
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
     }
 
     /// Now on both of the clock's times (see `Moment`).

@@ -164,7 +164,7 @@ async fn forward_admitted(
         .metrics()
         .proxy_requests
         .get_or_create(&ProxyLabels {
-            integration: a.name.to_owned(),
+            integration: a.cache.shared_name(),
             method: audit::method_label(&parts.method),
             status: status.as_u16(),
         })

@@ -67,8 +67,8 @@ pub(super) async fn reply(
 ) -> Result<Response, AppError> {
     refuse_unknown_encoding(upstream.headers())?;
     let status = upstream.status();
-    let base = a.integration.environment_api_url.as_str().to_owned();
-    let mut headers = passed_headers(upstream.headers(), &base, path, token.secret());
+    let base = a.integration.environment_api_url.as_str();
+    let mut headers = passed_headers(upstream.headers(), base, path, token.secret());
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -135,7 +135,9 @@ async fn held_body(
         Held::Whole(body, mut room) => {
             let body = match settle {
                 Some(s) => {
-                    owners::settle(s.state, a, s.claim, s.user, status, body, s.search).await?
+                    let settled =
+                        owners::settle(s.state, a, s.claim, s.user, status, body.into(), s.search);
+                    Bytes::from(settled.await?)
                 }
                 None => body,
             };
@@ -145,8 +147,8 @@ async fn held_body(
             } else {
                 room.grow(body.len())?;
             }
-            let base = a.integration.environment_api_url.as_str().to_owned();
-            let (out, changed) = edited(body, base, path.clone(), token, rewrites(path)).await?;
+            let base = a.integration.environment_api_url.as_str();
+            let (out, changed) = edited(body, base, path, token, rewrites(path)).await?;
             Ok((sent_with_room(out, room), changed))
         }
         Held::TooLarge(_) if filters => Err(owners::unfiltered(
@@ -266,7 +268,7 @@ fn redacted_stream(
 /// A JSON reply held whole (with its room in the memory budget), or (past [`REWRITE_LIMIT`])
 /// streaming on through the redactor.
 enum Held {
-    Whole(Vec<u8>, Room),
+    Whole(Bytes, Room),
     TooLarge(Body),
 }
 
@@ -296,37 +298,46 @@ async fn hold_json(
             return Ok(Held::TooLarge(redacted_stream(whole, token)));
         }
     }
-    Ok(Held::Whole(held.concat(), room))
+    // A reply in one piece (most) is kept as it came, without a copy.
+    let whole = match <[Bytes; 1]>::try_from(held) {
+        Ok([one]) => one,
+        Err(pieces) => Bytes::from(pieces.concat()),
+    };
+    Ok(Held::Whole(whole, room))
 }
 
 /// A held JSON reply with its links rewritten (when `links`) and redacted; the flag says
-/// whether the links changed (and so the length).
+/// whether the links changed (and so the length). A large one is edited off the async worker
+/// threads (with copies of what it needs); a small one, most, in place.
 async fn edited(
-    body: Vec<u8>,
-    base: String,
-    path: ProxyPath,
+    body: Bytes,
+    base: &str,
+    path: &ProxyPath,
     token: &AccessToken,
     links: bool,
-) -> Result<(Vec<u8>, bool), AppError> {
-    let size = body.len();
-    let secret = token.secret().to_owned();
-    let edit = move || {
-        let linked = links.then(|| rewrite_links(&body, &base, &path)).flatten();
-        let changed = linked.is_some();
-        let text = linked.unwrap_or(body);
-        let out = redact_all(&text, &secret).unwrap_or(text);
-        (out, changed)
-    };
-    if size > INLINE_REWRITE {
-        tokio::task::spawn_blocking(edit).await.map_err(|e| {
+) -> Result<(Bytes, bool), AppError> {
+    if body.len() <= INLINE_REWRITE {
+        return Ok(edit(body, base, path, token.secret(), links));
+    }
+    let (base, path, secret) = (base.to_owned(), path.clone(), token.secret().to_owned());
+    tokio::task::spawn_blocking(move || edit(body, &base, &path, &secret, links))
+        .await
+        .map_err(|e| {
             AppError::new(
                 ErrorCode::Internal,
                 format!("rewriting the reply failed: {e}"),
             )
         })
-    } else {
-        Ok(edit())
-    }
+}
+
+/// [`edited`]'s work: the links rewritten (when `links`), then the token redacted; the body
+/// as it came when neither changes it.
+fn edit(body: Bytes, base: &str, path: &ProxyPath, secret: &str, links: bool) -> (Bytes, bool) {
+    let linked = links.then(|| rewrite_links(&body, base, path)).flatten();
+    let changed = linked.is_some();
+    let text = linked.map_or(body, Bytes::from);
+    let out = redact_all(&text, secret).map_or(text, Bytes::from);
+    (out, changed)
 }
 
 /// How much of a held reply is handed to the connection at a time: the room is kept until the
@@ -335,8 +346,7 @@ async fn edited(
 const SEND_CHUNK: usize = 64 * 1024;
 
 /// A held reply as a body that keeps its room in the budget until its last part is taken.
-fn sent_with_room(out: Vec<u8>, room: Room) -> Body {
-    let mut out = Bytes::from(out);
+fn sent_with_room(mut out: Bytes, room: Room) -> Body {
     let mut parts = Vec::with_capacity(out.len() / SEND_CHUNK + 1);
     while !out.is_empty() {
         parts.push(out.split_to(out.len().min(SEND_CHUNK)));
