@@ -298,12 +298,10 @@ async fn hold_json(
             return Ok(Held::TooLarge(redacted_stream(whole, token)));
         }
     }
-    // A reply in one piece (most) is kept as it came, without a copy.
-    let whole = match <[Bytes; 1]>::try_from(held) {
-        Ok([one]) => one,
-        Err(pieces) => Bytes::from(pieces.concat()),
-    };
-    Ok(Held::Whole(whole, room))
+    // Copied into a buffer of its own size even when it came in one piece: a piece shares the
+    // connection's read buffer (8 KiB to some hundreds), which a slow reader would keep alive
+    // past what the budget counts.
+    Ok(Held::Whole(Bytes::from(held.concat()), room))
 }
 
 /// A held JSON reply with its links rewritten (when `links`) and redacted; the flag says
