@@ -29,24 +29,18 @@ impl fmt::Display for IpText {
     }
 }
 
-/// `a.b.c.d` into `out`; its length.
+/// `a.b.c.d` into `out`; its length. Each octet's digits by `itoa`, as the log's integers.
 fn write_ipv4(octets: [u8; 4], out: &mut [u8; 15]) -> usize {
     let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        out[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
     for (i, octet) in octets.into_iter().enumerate() {
         if i > 0 {
-            out[len] = b'.';
-            len += 1;
+            push(b".");
         }
-        let digits = [octet / 100, octet / 10 % 10, octet % 10];
-        let skip = match octet {
-            0..=9 => 2,
-            10..=99 => 1,
-            _ => 0,
-        };
-        for digit in &digits[skip..] {
-            out[len] = b'0' + digit;
-            len += 1;
-        }
+        push(itoa::Buffer::new().format(octet).as_bytes());
     }
     len
 }
