@@ -126,8 +126,15 @@ impl RefreshPolicy {
 
     /// The leeway that applies to a token of the given lifetime.
     pub fn effective_leeway(&self, lifetime: Duration) -> Duration {
-        let cap_millis = lifetime.as_millis() * u128::from(self.max_leeway_percent) / 100;
-        let cap = Duration::from_millis(u64::try_from(cap_millis).unwrap_or(u64::MAX));
+        // In u64 (u128 division linked about 1 KB of compiler builtins into the browser
+        // package), exactly: percent is at most 100, so neither product overflows. A lifetime
+        // beyond u64 milliseconds (584 million years) caps nothing.
+        let percent = u64::from(self.max_leeway_percent);
+        let cap = match u64::try_from(lifetime.as_millis()) {
+            Ok(millis) => millis / 100 * percent + millis % 100 * percent / 100,
+            Err(_) => u64::MAX,
+        };
+        let cap = Duration::from_millis(cap);
         self.leeway.min(cap)
     }
 }
@@ -263,6 +270,36 @@ mod tests {
         assert_eq!(e.freshness(t(1010), &p), Freshness::Expired);
         let zero = Expiry::stamp(t(10), Duration::ZERO);
         assert_eq!(zero.freshness(t(10), &p), Freshness::Expired);
+    }
+
+    #[test]
+    fn the_cap_is_the_lifetime_times_the_percent_over_100_rounded_down() {
+        let lifetimes = [
+            0,
+            1,
+            99,
+            100,
+            101,
+            199,
+            86_399_999,
+            86_400_000,
+            u64::MAX / 100 * 100 - 1,
+            u64::MAX,
+        ];
+        for percent in 1..=100u8 {
+            let p = RefreshPolicy::new(Duration::MAX)
+                .with_max_leeway_percent(percent)
+                .unwrap();
+            for millis in lifetimes {
+                let exact = u128::from(millis) * u128::from(percent) / 100;
+                assert_eq!(
+                    p.effective_leeway(Duration::from_millis(millis))
+                        .as_millis(),
+                    exact,
+                    "{millis} ms at {percent}%"
+                );
+            }
+        }
     }
 
     #[test]

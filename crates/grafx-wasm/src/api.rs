@@ -14,7 +14,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::client::Inner;
 use crate::error::GraFxError;
-use crate::glue::{build_request, get, has_stream_body, timed_out, LinkedSignal};
+use crate::glue::{
+    build_request, fetch_with_bearer, get, has_stream_body, message_of, timed_out, LinkedSignal,
+};
 use crate::token::Token;
 
 /// The absolute URL for `path_or_url`, refusing any origin but the Environment API's and the
@@ -46,58 +48,64 @@ pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxE
     Ok(url.href())
 }
 
-/// Sends `request` with gloo-net (the global `fetch`: a page or a worker).
+/// One request to `url` from the caller's `init` with `token`'s bearer, the call's signal and no
+/// redirects, sent by the global `fetch` (a page or a worker) without a `Request` object built in
+/// JS first (`fetchWithBearer`), its reply as gloo-net's `Response`.
 async fn send(
-    request: web_sys::Request,
-    signal: Option<&web_sys::AbortSignal>,
+    url: &str,
+    init: &JsValue,
+    call: &CallSignal,
+    token: &Token,
 ) -> Result<Response, GraFxError> {
-    let url = request.url();
-    match gloo_net::http::Request::from(request).send().await {
-        // `redirect: "manual"`: a redirect is not followed with the token.
-        Ok(r) if r.type_() == web_sys::ResponseType::Opaqueredirect => Err(GraFxError::new(
+    let bearer = ["Bearer ", &token.access_token].concat();
+    let sent = JsFuture::from(fetch_with_bearer(url, init, &call.signal_js, &bearer)).await;
+    let res: web_sys::Response = sent
+        .map_err(|e| failure(url, init, call, &e))?
+        .unchecked_into();
+    // `redirect: "manual"`: a redirect is not followed with the token.
+    if res.type_() == web_sys::ResponseType::Opaqueredirect {
+        return Err(GraFxError::new(
             ErrorCode::ApiError,
             format!(
                 "{url} answered with a redirect, which is not followed: the token would go along"
             ),
-        )),
-        Ok(r) => Ok(r),
-        Err(e) => Err(match signal.filter(|s| s.aborted()) {
-            Some(s) if timed_out(s) => GraFxError::new(
+        ));
+    }
+    Ok(Response::from(res))
+}
+
+/// Why a request got no reply: its signal aborted (its time ran out, or the caller aborted), the
+/// browser refused the caller's `init` (told apart by building the request, on this path only),
+/// or the network failed.
+fn failure(url: &str, init: &JsValue, call: &CallSignal, error: &JsValue) -> GraFxError {
+    if let Some(signal) = call.signal.as_ref().filter(|s| s.aborted()) {
+        return if timed_out(signal) {
+            GraFxError::new(
                 ErrorCode::Timeout,
                 "the Environment API did not answer in time",
-            ),
-            Some(_) => aborted(),
-            None => GraFxError::new(
-                ErrorCode::ApiError,
-                format!("network error calling the Environment API: {e}"),
             )
-            .status(0),
-        }),
+        } else {
+            aborted()
+        };
     }
+    if let Err(refused) = build_request(url, init, &call.signal_js) {
+        return GraFxError::options(format!(
+            "the request init is invalid: {}",
+            message_of(&refused)
+        ));
+    }
+    GraFxError::new(
+        ErrorCode::ApiError,
+        format!(
+            "network error calling the Environment API: {}",
+            message_of(error)
+        ),
+    )
+    .status(0)
 }
 
 pub(crate) fn aborted() -> GraFxError {
     GraFxError::new(ErrorCode::Aborted, "the request was aborted")
-}
-
-/// The request for `url` from the caller's init, with the bearer and our signal.
-fn request(
-    url: &str,
-    init: &JsValue,
-    signal: &JsValue,
-    token: &Token,
-) -> Result<web_sys::Request, GraFxError> {
-    let request = build_request(url, init, signal).map_err(|e| {
-        GraFxError::options(format!(
-            "the request init is invalid: {}",
-            crate::glue::message_of(&e)
-        ))
-    })?;
-    request
-        .headers()
-        .set("authorization", &format!("Bearer {}", token.access_token))
-        .map_err(|_| GraFxError::options("the request's headers cannot be changed"))?;
-    Ok(request)
 }
 
 /// The longest timeout a timer can wait (setTimeout fires at once beyond it); resources.js's
@@ -169,16 +177,12 @@ pub(crate) async fn fetch(
     path_or_url: &str,
     init: &JsValue,
 ) -> Result<Response, GraFxError> {
-    let CallSignal {
-        linked,
-        signal,
-        signal_js,
-    } = CallSignal::of(init)?;
+    let call = CallSignal::of(init)?;
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
-    let res = send(request(&url, init, &signal_js, &token)?, signal.as_ref()).await?;
+    let res = send(&url, init, &call, &token).await?;
     if res.status() != 401 {
-        if let Some(linked) = linked {
+        if let Some(linked) = call.linked {
             linked.keep_for_the_body();
         }
         return Ok(res);
@@ -194,8 +198,8 @@ pub(crate) async fn fetch(
     // Rebuilt from the caller's init rather than cloned up front: cloning every request just in
     // case cost more than the rare retry.
     let fresh = inner.replace_refused(&token.access_token).await?;
-    let res = send(request(&url, init, &signal_js, &fresh)?, signal.as_ref()).await?;
-    if let Some(linked) = linked {
+    let res = send(&url, init, &call, &fresh).await?;
+    if let Some(linked) = call.linked {
         linked.keep_for_the_body();
     }
     Ok(res)

@@ -39,6 +39,15 @@ extern "C" {
         init: &JsValue,
         signal: &JsValue,
     ) -> Result<web_sys::Request, JsValue>;
+    /// `fetch(url, init)` with the bearer over the init's `Authorization`, `signal` and no
+    /// redirects; a refused init rejects (see `buildRequest` to tell why).
+    #[wasm_bindgen(js_name = fetchWithBearer)]
+    pub(crate) fn fetch_with_bearer(
+        url: &str,
+        init: &JsValue,
+        signal: &JsValue,
+        bearer: &str,
+    ) -> Promise;
     #[wasm_bindgen(js_name = buildProxyRequest, catch)]
     pub(crate) fn build_proxy_request(
         url: &str,

@@ -85,6 +85,7 @@ js_tests!(
     cross_tab_two_instances_make_one_request,
     without_cross_tab_each_instance_asks,
     retry_once_after_a_401,
+    fetch_on_the_wire,
     unauthorized_after_the_retry,
     no_bearer_to_a_foreign_origin,
     abort_and_timeout,

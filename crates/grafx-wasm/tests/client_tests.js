@@ -292,6 +292,46 @@ const tests = {
     c.dispose();
   },
 
+  // `fetch` sends `fetch(url, init)` without a Request object built first (js/browser.js
+  // `fetchWithBearer`): the caller's init, the bearer over its Authorization, the 401 retry, a
+  // refused init and a lost connection, each checked on the wire.
+  async fetch_on_the_wire(env, make, isErr) {
+    const c = make({ signerUrl: env.signerUrl, crossTab: false });
+    await c.accessToken();
+    const before = await signerCalls(env, "/token");
+    await clearJournal(env);
+    const mine = await c.fetch("templates?limit=1", { headers: { Authorization: "Bearer not-this-one", Accept: "application/json" } });
+    eq(mine.status, 200, "the client's bearer replaced the caller's Authorization");
+    await c.fetch("templates", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"name":"init"}' });
+    const [get] = await sent(env, "GET", "templates");
+    same([get.query, get.bearer, get.accept], ["limit=1", true, "application/json"], "the GET as the caller asked");
+    const [post] = await sent(env, "POST", "templates");
+    same([post.bearer, post.content_type, post.body], [true, "application/json", { name: "init" }], "the POST's init");
+    eq((await signerCalls(env, "/token")) - before, 0, "no refresh");
+
+    await armApi(env, { kind: "status", status: 401, times: 1 });
+    await clearJournal(env);
+    const retried = await c.fetch("templates?limit=2");
+    eq(retried.status, 200, "the retried call succeeded");
+    eq((await retried.json()).data.length, 2, "and its body is the API's");
+    same((await sent(env, "GET", "templates")).map((r) => [r.query, r.bearer]), [["limit=2", true], ["limit=2", true]], "sent twice, with a bearer each time");
+    eq((await signerCalls(env, "/token")) - before, 1, "one forced refresh");
+
+    await clearJournal(env);
+    const refused = await rejects(c.fetch("templates", { method: "GET", body: "x" }), "invalid_options", isErr);
+    assert(refused.message.includes("the request init is invalid"), refused.message);
+    eq((await sent(env, "GET", "templates")).length, 0, "nothing sent");
+
+    // Several times: Chromium sends a GET once more itself when a reused connection drops.
+    await armApi(env, { kind: "drop", times: 5 });
+    const lost = await rejects(c.fetch("templates"), "api_error", isErr);
+    eq(lost.status, 0, "no HTTP status");
+    assert(lost.message.includes("network error"), lost.message);
+    await clearFaults(env);
+    eq((await c.fetch("templates?limit=1")).status, 200, "and afterwards it works");
+    c.dispose();
+  },
+
   async unauthorized_after_the_retry(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
     await armApi(env, { kind: "status", status: 401, times: 2, body: '{"title":"Unauthorized","detail":"nope","status":401}' });
