@@ -126,15 +126,19 @@ impl RefreshPolicy {
 
     /// The leeway that applies to a token of the given lifetime.
     pub fn effective_leeway(&self, lifetime: Duration) -> Duration {
-        // In u64 (u128 division linked about 1 KB of compiler builtins into the browser
-        // package), exactly: percent is at most 100, so neither product overflows. A lifetime
-        // beyond u64 milliseconds (584 million years) caps nothing.
-        let percent = u64::from(self.max_leeway_percent);
+        // Without u128 division, which linked about 1 KB of compiler builtins into the browser
+        // package. In u64 milliseconds, exactly: percent is at most 100, so neither product
+        // overflows. Beyond them (584 million years), on `Duration`, at most u64::MAX ms as before.
+        let percent = self.max_leeway_percent;
         let cap = match u64::try_from(lifetime.as_millis()) {
-            Ok(millis) => millis / 100 * percent + millis % 100 * percent / 100,
-            Err(_) => u64::MAX,
+            Ok(millis) => {
+                let p = u64::from(percent);
+                Duration::from_millis(millis / 100 * p + millis % 100 * p / 100)
+            }
+            Err(_) => (lifetime / 100)
+                .saturating_mul(u32::from(percent))
+                .min(Duration::from_millis(u64::MAX)),
         };
-        let cap = Duration::from_millis(cap);
         self.leeway.min(cap)
     }
 }
@@ -299,6 +303,11 @@ mod tests {
                     "{millis} ms at {percent}%"
                 );
             }
+            // Beyond u64 milliseconds: the percent of the lifetime, at most u64::MAX ms.
+            let beyond = Duration::from_millis(u64::MAX) * 2;
+            let exact = (beyond.as_millis() * u128::from(percent) / 100).min(u128::from(u64::MAX));
+            let leeway = p.effective_leeway(beyond).as_millis();
+            assert!(exact - leeway <= 1, "{percent}%: {leeway} against {exact}");
         }
     }
 

@@ -104,21 +104,21 @@ export function buildRequest(url, init, signal) {
 /**
  * `fetch(url)` with a user's RequestInit, the bearer over its `Authorization`, the signal
  * overridden and no redirects: `buildRequest` and the header set in one step, without a `Request`
- * object (the browser builds one inside `fetch` anyway; one more in JS cost about a tenth of a
- * loopback call). An init `fetch` refuses makes the promise reject, as a network error does: the
- * caller tells them apart with `buildRequest`, on that rare path only.
+ * object (the browser builds one inside `fetch` anyway). The init is read as `buildRequest` reads
+ * it (its own enumerable fields, spread). A refused init or bearer makes the promise reject, as a
+ * network error does: the caller tells them apart by building the request, on that rare path only.
  */
 export function fetchWithBearer(url, init, signal, bearer) {
   try {
-    const given = init && init.headers;
-    let headers;
-    if (given) {
-      headers = new Headers(given);
-      headers.set("authorization", bearer);
+    const options = { ...(init || {}), signal, redirect: "manual" };
+    if (options.headers === undefined) {
+      options.headers = { authorization: bearer };
     } else {
-      headers = { authorization: bearer };
+      const headers = new Headers(options.headers);
+      headers.set("authorization", bearer);
+      options.headers = headers;
     }
-    return fetch(url, { ...(init || {}), headers, signal, redirect: "manual" });
+    return fetch(url, options);
   } catch (e) {
     return Promise.reject(e);
   }

@@ -2,8 +2,9 @@
 //!
 //! A relative path resolves against the token's `environment_api_url`; an absolute URL must be on
 //! that origin or the Platform API's, so the token is never sent to a third party. A 401 triggers one forced
-//! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`; they are sent with gloo-net,
-//! which uses the global `fetch`, so they work on a page and in a Web Worker alike.
+//! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`; they are sent with the
+//! global `fetch` (`fetchWithBearer` in js/browser.js), so they work on a page and in a Web Worker
+//! alike, and their replies come back as gloo-net's `Response`.
 
 use std::rc::Rc;
 
@@ -60,7 +61,7 @@ async fn send(
     let bearer = ["Bearer ", &token.access_token].concat();
     let sent = JsFuture::from(fetch_with_bearer(url, init, &call.signal_js, &bearer)).await;
     let res: web_sys::Response = sent
-        .map_err(|e| failure(url, init, call, &e))?
+        .map_err(|e| failure(url, init, call, &bearer, &e))?
         .unchecked_into();
     // `redirect: "manual"`: a redirect is not followed with the token.
     if res.type_() == web_sys::ResponseType::Opaqueredirect {
@@ -75,9 +76,16 @@ async fn send(
 }
 
 /// Why a request got no reply: its signal aborted (its time ran out, or the caller aborted), the
-/// browser refused the caller's `init` (told apart by building the request, on this path only),
-/// or the network failed.
-fn failure(url: &str, init: &JsValue, call: &CallSignal, error: &JsValue) -> GraFxError {
+/// browser refused the caller's `init` or the bearer (told apart by building the request, on this
+/// path only), or the network failed. A stream body is not built again (the first `fetch` holds
+/// it): its failure is a network error.
+fn failure(
+    url: &str,
+    init: &JsValue,
+    call: &CallSignal,
+    bearer: &str,
+    error: &JsValue,
+) -> GraFxError {
     if let Some(signal) = call.signal.as_ref().filter(|s| s.aborted()) {
         return if timed_out(signal) {
             GraFxError::new(
@@ -88,11 +96,19 @@ fn failure(url: &str, init: &JsValue, call: &CallSignal, error: &JsValue) -> Gra
             aborted()
         };
     }
-    if let Err(refused) = build_request(url, init, &call.signal_js) {
-        return GraFxError::options(format!(
-            "the request init is invalid: {}",
-            message_of(&refused)
-        ));
+    if !has_stream_body(init) {
+        match build_request(url, init, &call.signal_js) {
+            Err(refused) => {
+                return GraFxError::options(format!(
+                    "the request init is invalid: {}",
+                    message_of(&refused)
+                ))
+            }
+            Ok(request) if request.headers().set("authorization", bearer).is_err() => {
+                return GraFxError::options("the token cannot be sent in a header");
+            }
+            Ok(_) => {}
+        }
     }
     GraFxError::new(
         ErrorCode::ApiError,

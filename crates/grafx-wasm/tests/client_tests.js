@@ -302,6 +302,10 @@ const tests = {
     await clearJournal(env);
     const mine = await c.fetch("templates?limit=1", { headers: { Authorization: "Bearer not-this-one", Accept: "application/json" } });
     eq(mine.status, 200, "the client's bearer replaced the caller's Authorization");
+    for (const headers of [new Headers({ authorization: "Bearer not-this-one" }), [["AUTHORIZATION", "Bearer not-this-one"]]]) {
+      eq((await c.fetch("templates?limit=1", { headers })).status, 200, "over a Headers object and over pairs too");
+    }
+    await rejects(c.fetch("templates", { headers: null }), "invalid_options", isErr);
     await c.fetch("templates", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"name":"init"}' });
     const [get] = await sent(env, "GET", "templates");
     same([get.query, get.bearer, get.accept], ["limit=1", true, "application/json"], "the GET as the caller asked");
