@@ -307,7 +307,10 @@ mod tests {
             let beyond = Duration::from_millis(u64::MAX) * 2;
             let exact = (beyond.as_millis() * u128::from(percent) / 100).min(u128::from(u64::MAX));
             let leeway = p.effective_leeway(beyond).as_millis();
-            assert!(exact - leeway <= 1, "{percent}%: {leeway} against {exact}");
+            assert!(
+                exact.abs_diff(leeway) <= 1,
+                "{percent}%: {leeway} against {exact}"
+            );
         }
     }
 

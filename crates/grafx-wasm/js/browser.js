@@ -87,9 +87,17 @@ export function timedOut(signal) {
   return r === "timeout" || (r && typeof r === "object" && r.name === "TimeoutError");
 }
 
-/** Whether a RequestInit's body is a stream, which a retry cannot send again. */
-export function hasStreamBody(init) {
-  return !!init && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
+/**
+ * Whether a RequestInit's body is a stream, which a retry cannot send again (with `locked`: one
+ * that a `fetch` already holds). False when the init cannot be read (a throwing getter).
+ */
+export function hasStreamBody(init, locked) {
+  try {
+    const body = init && init.body;
+    return typeof ReadableStream !== "undefined" && body instanceof ReadableStream && (!locked || body.locked);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -77,8 +77,8 @@ async fn send(
 
 /// Why a request got no reply: its signal aborted (its time ran out, or the caller aborted), the
 /// browser refused the caller's `init` or the bearer (told apart by building the request, on this
-/// path only), or the network failed. A stream body is not built again (the first `fetch` holds
-/// it): its failure is a network error.
+/// path only), or the network failed. A stream body the first `fetch` took hold of is not built
+/// again (it cannot be): its failure is a network error.
 fn failure(
     url: &str,
     init: &JsValue,
@@ -96,7 +96,7 @@ fn failure(
             aborted()
         };
     }
-    if !has_stream_body(init) {
+    if !has_stream_body(init, true) {
         match build_request(url, init, &call.signal_js) {
             Err(refused) => {
                 return GraFxError::options(format!(
@@ -204,7 +204,7 @@ pub(crate) async fn fetch(
         return Ok(res);
     }
     drop(res);
-    if has_stream_body(init) {
+    if has_stream_body(init, false) {
         return Err(GraFxError::new(
             ErrorCode::Unauthorized,
             format!("{url} refused the token (HTTP 401), and the request cannot be sent again with a new one: its body is a stream. Send a string, Blob or ArrayBuffer body to get the automatic retry."),

@@ -30,9 +30,9 @@ extern "C" {
     /// Whether `signal` aborted because its time ran out.
     #[wasm_bindgen(js_name = timedOut)]
     pub(crate) fn timed_out(signal: &web_sys::AbortSignal) -> bool;
-    /// Whether a RequestInit's body is a stream.
+    /// Whether a RequestInit's body is a stream (with `locked`: one a `fetch` holds).
     #[wasm_bindgen(js_name = hasStreamBody)]
-    pub(crate) fn has_stream_body(init: &JsValue) -> bool;
+    pub(crate) fn has_stream_body(init: &JsValue, locked: bool) -> bool;
     #[wasm_bindgen(js_name = buildRequest, catch)]
     pub(crate) fn build_request(
         url: &str,

@@ -306,6 +306,11 @@ const tests = {
       eq((await c.fetch("templates?limit=1", { headers })).status, 200, "over a Headers object and over pairs too");
     }
     await rejects(c.fetch("templates", { headers: null }), "invalid_options", isErr);
+    // A stream body without `duplex`, and an init whose getter throws: refused, never hanging.
+    const stream = await rejects(c.fetch("templates", { method: "POST", body: new ReadableStream() }), "invalid_options", isErr);
+    assert(stream.message.includes("the request init is invalid"), stream.message);
+    const boom = await rejects(c.fetch("templates", { get body() { throw new Error("body boom"); } }), "invalid_options", isErr);
+    assert(boom.message.includes("body boom"), boom.message);
     await c.fetch("templates", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"name":"init"}' });
     const [get] = await sent(env, "GET", "templates");
     same([get.query, get.bearer, get.accept], ["limit=1", true, "application/json"], "the GET as the caller asked");
