@@ -42,8 +42,10 @@ use tower_http::timeout::TimeoutBody;
 pub(crate) use crate::upstream_pool::FreshConnection;
 use crate::upstream_pool::{PoolError, PooledBody, UpstreamPool};
 
-/// A reply's body: decoded, and failing when it pauses longer than the read timeout.
-pub(crate) type UpstreamBody = TimeoutBody<DecompressionBody<PooledBody>>;
+/// A reply's body: decoded, and failing when it pauses longer than the read timeout. Boxed:
+/// inline it is 584 bytes (the decoder's state, the timer), copied at every step the reply is
+/// handed through.
+pub(crate) type UpstreamBody = Pin<Box<TimeoutBody<DecompressionBody<PooledBody>>>>;
 
 /// How long an idle pooled connection is kept (reqwest's default).
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -156,7 +158,7 @@ impl ProxyClient {
             .await
             .map_err(|e| UpstreamFailure::of(&e))?;
         let timeout = self.read_timeout;
-        Ok(res.map(|body| TimeoutBody::new(timeout, body)))
+        Ok(res.map(|body| Box::pin(TimeoutBody::new(timeout, body))))
     }
 }
 

@@ -16,6 +16,7 @@
 //!   takes the store's refresh lock; replicas that find it held wait for the new token instead
 //!   of asking upstream. When the store fails, the cache carries on alone.
 
+mod bearer;
 mod flight;
 mod refresher;
 mod replicas;
@@ -34,6 +35,7 @@ use crate::metrics::{CacheLabels, Metrics};
 use crate::store::{CachedToken, TokenStore};
 use crate::upstream::{TokenSource, UpstreamError};
 use crate::Integration;
+use bearer::BearerMemo;
 pub use flight::MAX_UPSTREAM_ATTEMPTS_PER_MINUTE;
 use flight::{FlightState, Moment};
 use replicas::LockOutcome;
@@ -109,6 +111,8 @@ pub struct TokenCache {
     refresher_running: AtomicBool,
     /// The last reply body rendered, per token and remaining second (see `rendered`).
     rendered: Mutex<Option<(Arc<CachedToken>, u64, axum::body::Bytes)>>,
+    /// The proxy's `Authorization` value, built once per token.
+    bearer: BearerMemo,
     /// `cache_lookups_total{result}` for this integration, looked up once.
     lookups: LookupCounters,
 }
@@ -173,6 +177,7 @@ impl TokenCache {
             refresher_running: AtomicBool::new(false),
             lookups,
             rendered: Mutex::new(None),
+            bearer: BearerMemo::default(),
         }
     }
 
@@ -246,6 +251,15 @@ impl TokenCache {
         let body = axum::body::Bytes::from(render()?);
         *slot = Some((Arc::clone(token), remaining_secs, body.clone()));
         Ok(body)
+    }
+
+    /// `Bearer {token}` for the API proxy, marked sensitive, built once per token (see
+    /// [`BearerMemo`]); an error when the token cannot be a header value.
+    pub(crate) fn bearer(
+        &self,
+        token: &Arc<CachedToken>,
+    ) -> Result<axum::http::HeaderValue, axum::http::header::InvalidHeaderValue> {
+        self.bearer.get(token)
     }
 
     /// The cached token, if any, without touching upstream or the store.

@@ -8,6 +8,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::proxy_client::{FreshConnection, ProxyClient, UpstreamBody, UpstreamFailure};
 use crate::ProxyPath;
@@ -20,7 +21,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::body::Outgoing;
 use super::Admitted;
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, CachedToken};
 
 /// Request headers passed on to CHILI (never the caller's `Cookie`, `Authorization` or
 /// `Accept-Encoding`: the proxy asks for what it can decode and check).
@@ -98,16 +99,17 @@ async fn send_with_retry(
     upstream: Upstream<'_>,
     outgoing: Outgoing,
 ) -> Result<(UpstreamReply, AccessToken), AppError> {
-    let (token, _) = a.cache.get().await?;
-    let token = token.access_token.clone();
+    let (cached, _) = a.cache.get().await?;
+    let bearer = bearer_of(a, &cached)?;
+    let token = cached.access_token.clone();
     let uri = upstream_uri(a, path, upstream.query)?;
     let json = upstream.json;
     let client = state.proxy_http();
     match outgoing {
         Outgoing::Streamed { body, flags } => {
-            let req = request(parts, path, &uri, &token, json, body)?;
+            let req = request(parts, path, &uri, &bearer, json, body)?;
             let idle = state.proxy_body_limits().idle;
-            let res = client.send(req).await.map_err(|e| {
+            let res = Box::pin(client.send(req)).await.map_err(|e| {
                 flags
                     .refusal(a.proxy.max_request_bytes, idle)
                     .unwrap_or_else(|| unreachable_api(&e))
@@ -122,19 +124,21 @@ async fn send_with_retry(
                 json,
                 body,
             };
-            let send = |access| held.send(client, access);
-            let res = send(&token).await?;
+            let send = |bearer| held.send(client, bearer);
+            let res = send(&bearer).await?;
             if res.status() != StatusCode::UNAUTHORIZED {
                 return Ok((res, token));
             }
-            match a.cache.replace_refused(&token).await {
+            // Rare, and large: boxed, so that every request's future stays small (moving a
+            // future copies all of it).
+            match Box::pin(a.cache.replace_refused(&token)).await {
                 Ok(Some(fresh)) => {
                     tracing::info!(
                         integration = a.name,
                         "the Environment API refused the token; retrying once with a new one"
                     );
-                    let fresh = fresh.access_token.clone();
-                    Ok((send(&fresh).await?, fresh))
+                    let res = Box::pin(send(&bearer_of(a, &fresh)?)).await?;
+                    Ok((res, fresh.access_token.clone()))
                 }
                 // No other token now: CHILI's 401 goes back as it is.
                 Ok(None) | Err(_) => Ok((res, token)),
@@ -153,21 +157,22 @@ struct HeldRequest<'a> {
 }
 
 impl HeldRequest<'_> {
-    /// The request with `access`, sent. A `GET` or `HEAD` whose reused connection was closed or
+    /// The request with `bearer` (the token's `Authorization`), sent. A `GET` or `HEAD` whose reused connection was closed or
     /// reset before CHILI's reply head (CHILI closing it, idle, as the request went out) goes
     /// once more, on a new connection: it changes nothing. Any other request may have been acted
     /// on, and is not sent again.
     async fn send(
         &self,
         client: &ProxyClient,
-        access: &AccessToken,
+        bearer: &HeaderValue,
     ) -> Result<UpstreamReply, AppError> {
         let idempotent = matches!(self.parts.method, Method::GET | Method::HEAD);
         let attempt = || {
             let body = self.body.clone().map_or_else(Body::empty, Body::from);
-            request(self.parts, self.path, self.uri, access, self.json, body)
+            request(self.parts, self.path, self.uri, bearer, self.json, body)
         };
-        let res = match client.send(attempt()?).await {
+        // Boxed: the client's future is the largest part of the request's (see `forward_admitted`).
+        let res = match Box::pin(client.send(attempt()?)).await {
             Err(e) if idempotent && e.reused_connection => {
                 tracing::debug!(
                     error = %e,
@@ -175,7 +180,8 @@ impl HeldRequest<'_> {
                 );
                 let mut again = attempt()?;
                 again.extensions_mut().insert(FreshConnection);
-                client.send(again).await
+                // Rare: boxed, as above.
+                Box::pin(client.send(again)).await
             }
             res => res,
         };
@@ -223,12 +229,23 @@ fn upstream_uri(a: &Admitted<'_>, path: &ProxyPath, query: Option<&str>) -> Resu
     Uri::try_from(url).map_err(|e| refused(format!("not a URL CHILI can be asked: {e}")))
 }
 
-/// The request to CHILI: the method, the URL, the integration's token, the passed headers.
+/// The `Authorization` value for `token`, from the integration's cache (built once a token).
+fn bearer_of(a: &Admitted<'_>, token: &Arc<CachedToken>) -> Result<HeaderValue, AppError> {
+    a.cache.bearer(token).map_err(|_| {
+        AppError::new(
+            ErrorCode::Internal,
+            "the integration's token cannot be sent in a header",
+        )
+    })
+}
+
+/// The request to CHILI: the method, the URL, the integration's token (as `bearer`), the passed
+/// headers.
 fn request(
     parts: &Parts,
     path: &ProxyPath,
     uri: &Uri,
-    token: &AccessToken,
+    bearer: &HeaderValue,
     json: bool,
     body: Body,
 ) -> Result<Request<Body>, AppError> {
@@ -236,14 +253,7 @@ fn request(
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = uri.clone();
     let headers = req.headers_mut();
-    let mut bearer = HeaderValue::try_from(["Bearer ", token.secret()].concat()).map_err(|_| {
-        AppError::new(
-            ErrorCode::Internal,
-            "the integration's token cannot be sent in a header",
-        )
-    })?;
-    bearer.set_sensitive(true);
-    headers.insert(header::AUTHORIZATION, bearer);
+    headers.insert(header::AUTHORIZATION, bearer.clone());
     let ranges = is_download(path);
     // One pass over the caller's few headers (a lookup per passed name cost more).
     for (name, value) in &parts.headers {
@@ -329,9 +339,9 @@ mod tests {
     /// The headers sent to CHILI as `name: value` lines, in order.
     fn sent(path: &str, json: bool) -> Vec<String> {
         let uri: Uri = "https://x.example/api/x".parse().unwrap();
-        let token = AccessToken::new("tok".to_owned()).unwrap();
+        let bearer = HeaderValue::from_static("Bearer tok");
         let path = ProxyPath::parse(path).unwrap();
-        let req = request(&caller_parts(), &path, &uri, &token, json, Body::empty()).unwrap();
+        let req = request(&caller_parts(), &path, &uri, &bearer, json, Body::empty()).unwrap();
         req.headers()
             .iter()
             .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
