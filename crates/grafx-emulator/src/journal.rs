@@ -31,6 +31,11 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// Whether an `Authorization: Bearer …` header was sent (the token itself is not kept).
     pub bearer: bool,
+    /// The `jti` claim of the bearer token sent, when it is JWT-shaped as the emulator's are:
+    /// which token a request carried, without the token (a retry with a replacement is told
+    /// from one that sent the refused token again).
+    #[serde(default)]
+    pub token_id: Option<String>,
     /// The request's content type, if any.
     pub content_type: Option<String>,
     /// The body: parsed JSON, else the text; null when empty.
@@ -102,6 +107,7 @@ pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next)
         query: parts.uri.query().map(str::to_owned),
         bearer: header_str(header::AUTHORIZATION)
             .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer ")),
+        token_id: header_str(header::AUTHORIZATION).and_then(|a| token_id(&a)),
         content_type: header_str(header::CONTENT_TYPE),
         body: body_value,
         range: header_str(header::RANGE),
@@ -109,4 +115,46 @@ pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next)
     });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The `jti` claim of `authorization`'s bearer token, read from its payload without checking its
+/// signature (the journal names tokens; the API checks them). Found by its text rather than by
+/// parsing the claims: the journal sees every API request, and the bench shares its core.
+fn token_id(authorization: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let (scheme, token) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    let payload = std::str::from_utf8(&payload).ok()?;
+    let (_, after) = payload.split_once(r#""jti":""#)?;
+    let (id, _) = after.split_once('"')?;
+    Some(id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_id;
+
+    #[test]
+    fn a_token_is_named_by_its_jti() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"aud":"x","jti":"kaIVDRVY","sub":"y"}"#);
+        let token = format!("eyJhbGciOiJub25lIn0.{payload}.c2ln");
+        assert_eq!(
+            token_id(&format!("Bearer {token}")).as_deref(),
+            Some("kaIVDRVY")
+        );
+        assert_eq!(
+            token_id(&format!("bearer {token}")).as_deref(),
+            Some("kaIVDRVY")
+        );
+        assert_eq!(token_id(&format!("Basic {token}")), None);
+        assert_eq!(token_id("Bearer opaque-token"), None);
+        let no_jti = URL_SAFE_NO_PAD.encode(r#"{"aud":"x"}"#);
+        assert_eq!(token_id(&format!("Bearer a.{no_jti}.b")), None);
+    }
 }

@@ -452,6 +452,10 @@ async fn a_401_from_chili_is_retried_once_with_a_new_token() {
         created[0].body, created[1].body,
         "the same body, sent again"
     );
+    // The retry carried the replacement, not the refused token once more.
+    let sent: Vec<_> = created.iter().map(|r| r.token_id.clone()).collect();
+    assert!(sent.iter().all(Option::is_some), "{sent:?}");
+    assert_ne!(sent[0], sent[1], "a new token on the retry");
 }
 
 #[tokio::test]

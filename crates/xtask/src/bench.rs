@@ -211,9 +211,12 @@ fn token_throughput(
     let mut peak_under_load_by_connections = std::collections::BTreeMap::new();
     for &c in plan.conns {
         let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); named.len()];
-        for _ in 0..plan.repeats {
-            for (i, (name, server)) in named.iter().enumerate() {
-                let sample_rss = *name == SIGNER;
+        // The servers' order rotates between repeats (as the proxy's ways do): no server always
+        // follows the same one, or always runs first after the machine's state changed.
+        for repeat in 0..plan.repeats {
+            for i in (0..named.len()).map(|k| (k + repeat) % named.len()) {
+                let (name, server) = named[i];
+                let sample_rss = name == SIGNER;
                 let (rps, p50, p99, peak) = wrk_sampled(server, sample_rss, c, plan.secs, &script)?;
                 if sample_rss {
                     let seen: &mut u64 = peak_under_load_by_connections.entry(c).or_default();

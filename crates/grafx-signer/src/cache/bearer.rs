@@ -1,10 +1,11 @@
 //! The `Authorization` value the API proxy sends CHILI, built once per token: a token is about
 //! 1 KB, and copying it into a new header value and checking each of its bytes for every proxied
-//! request cost about 2% of the request's instructions.
+//! request cost 1.3% of a proxied `GET`'s instructions.
 //!
 //! ```ignore
 //! let memo = BearerMemo::default();
-//! let value = memo.get(&token)?; // `Bearer …`, marked sensitive; the same value until the token changes
+//! // `Bearer …`, marked sensitive; the same value until the token changes.
+//! let value = memo.get(&token)?;
 //! ```
 
 use std::sync::Arc;
@@ -54,30 +55,42 @@ mod tests {
         })
     }
 
-    #[test]
-    fn each_token_gets_its_own_sensitive_bearer_value() {
-        let memo = BearerMemo::default();
-        let first = token("tok-1");
-        let value = memo.get(&first).unwrap();
-        assert_eq!(value, "Bearer tok-1");
-        assert!(value.is_sensitive());
-        assert_eq!(
-            memo.get(&first).unwrap(),
-            "Bearer tok-1",
-            "the same token again"
-        );
-        // A replacement is another token: never the last one's value.
-        assert_eq!(memo.get(&token("tok-2")).unwrap(), "Bearer tok-2");
-        // The same text in another `Arc` (a token read back from the shared store) is built anew,
-        // and the same.
-        assert_eq!(memo.get(&token("tok-2")).unwrap(), "Bearer tok-2");
-        assert_eq!(memo.get(&first).unwrap(), "Bearer tok-1", "and back");
+    /// `memo.get(token)`, checked to be marked sensitive.
+    fn sensitive(memo: &BearerMemo, token: &Arc<CachedToken>) -> HeaderValue {
+        let value = memo.get(token).unwrap();
+        assert!(value.is_sensitive(), "never printed, never indexed");
+        value
     }
 
     #[test]
-    fn a_token_that_cannot_be_a_header_value_is_an_error_and_not_kept() {
+    fn each_token_gets_its_own_sensitive_bearer_value_built_once() {
         let memo = BearerMemo::default();
+        let first = token("tok-1");
+        let value = sensitive(&memo, &first);
+        assert_eq!(value, "Bearer tok-1");
+        let again = sensitive(&memo, &first);
+        assert_eq!(again, "Bearer tok-1", "the same token again");
+        assert_eq!(
+            again.as_bytes().as_ptr(),
+            value.as_bytes().as_ptr(),
+            "the value built before, not a copy"
+        );
+        // A replacement is another token: never the last one's value.
+        let second = token("tok-2");
+        assert_eq!(sensitive(&memo, &second), "Bearer tok-2");
+        // The same text in another `Arc` (a token read back from the shared store) is built
+        // anew, and the same.
+        assert_eq!(sensitive(&memo, &token("tok-2")), "Bearer tok-2");
+        assert_eq!(sensitive(&memo, &first), "Bearer tok-1", "and back");
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_value_is_an_error() {
+        let memo = BearerMemo::default();
+        let fine = token("ok");
+        assert_eq!(sensitive(&memo, &fine), "Bearer ok");
         assert!(memo.get(&token("tok\nx")).is_err());
-        assert_eq!(memo.get(&token("ok")).unwrap(), "Bearer ok");
+        // The value before it is still there for its token.
+        assert_eq!(sensitive(&memo, &fine), "Bearer ok");
     }
 }

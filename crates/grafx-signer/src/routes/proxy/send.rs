@@ -157,10 +157,10 @@ struct HeldRequest<'a> {
 }
 
 impl HeldRequest<'_> {
-    /// The request with `bearer` (the token's `Authorization`), sent. A `GET` or `HEAD` whose reused connection was closed or
-    /// reset before CHILI's reply head (CHILI closing it, idle, as the request went out) goes
-    /// once more, on a new connection: it changes nothing. Any other request may have been acted
-    /// on, and is not sent again.
+    /// The request with `bearer` (the token's `Authorization`), sent. A `GET` or `HEAD` whose
+    /// reused connection was closed or reset before CHILI's reply head (CHILI closing it, idle,
+    /// as the request went out) goes once more, on a new connection: it changes nothing. Any
+    /// other request may have been acted on, and is not sent again.
     async fn send(
         &self,
         client: &ProxyClient,
@@ -171,7 +171,8 @@ impl HeldRequest<'_> {
             let body = self.body.clone().map_or_else(Body::empty, Body::from);
             request(self.parts, self.path, self.uri, bearer, self.json, body)
         };
-        // Boxed: the client's future is the largest part of the request's (see `forward_admitted`).
+        // Boxed: the client's future is the largest part of the request's (see
+        // `forward_admitted`).
         let res = match Box::pin(client.send(attempt()?)).await {
             Err(e) if idempotent && e.reused_connection => {
                 tracing::debug!(
@@ -229,7 +230,7 @@ fn upstream_uri(a: &Admitted<'_>, path: &ProxyPath, query: Option<&str>) -> Resu
     Uri::try_from(url).map_err(|e| refused(format!("not a URL CHILI can be asked: {e}")))
 }
 
-/// The `Authorization` value for `token`, from the integration's cache (built once a token).
+/// The `Authorization` value for `token`, from the integration's cache (built once per token).
 fn bearer_of(a: &Admitted<'_>, token: &Arc<CachedToken>) -> Result<HeaderValue, AppError> {
     a.cache.bearer(token).map_err(|_| {
         AppError::new(
@@ -253,6 +254,10 @@ fn request(
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = uri.clone();
     let headers = req.headers_mut();
+    debug_assert!(
+        bearer.is_sensitive(),
+        "the token's header is marked sensitive"
+    );
     headers.insert(header::AUTHORIZATION, bearer.clone());
     let ranges = is_download(path);
     // One pass over the caller's few headers (a lookup per passed name cost more).
@@ -339,7 +344,8 @@ mod tests {
     /// The headers sent to CHILI as `name: value` lines, in order.
     fn sent(path: &str, json: bool) -> Vec<String> {
         let uri: Uri = "https://x.example/api/x".parse().unwrap();
-        let bearer = HeaderValue::from_static("Bearer tok");
+        let mut bearer = HeaderValue::from_static("Bearer tok");
+        bearer.set_sensitive(true);
         let path = ProxyPath::parse(path).unwrap();
         let req = request(&caller_parts(), &path, &uri, &bearer, json, Body::empty()).unwrap();
         req.headers()
