@@ -101,13 +101,15 @@ pub(crate) async fn record(State(em): State<Emulator>, req: Request, next: Next)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let authorization = header_str(header::AUTHORIZATION);
     em.record_request(RecordedRequest {
         method: parts.method.to_string(),
         path,
         query: parts.uri.query().map(str::to_owned),
-        bearer: header_str(header::AUTHORIZATION)
+        bearer: authorization
+            .as_deref()
             .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer ")),
-        token_id: header_str(header::AUTHORIZATION).and_then(|a| token_id(&a)),
+        token_id: authorization.as_deref().and_then(token_id),
         content_type: header_str(header::CONTENT_TYPE),
         body: body_value,
         range: header_str(header::RANGE),

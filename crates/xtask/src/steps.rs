@@ -371,10 +371,10 @@ fn browser_steps(report: &mut Report) {
             c.envs(stack.env.iter().map(|(k, v)| (k, v)));
             c
         };
-        // Eight tries: Chromium hangs on the grafx-wasm suite's page before loading it
-        // (wasm-pack#783) once or twice in most clean-clone runs, and three times in a row in
-        // 3357491's; a hung try costs about 5 minutes, so eight fit in CI's 90 minutes even when
-        // all but the last hang.
+        // Eight tries for each suite here: Chromium hangs on the grafx-wasm suite's page before
+        // loading it (wasm-pack#783) once or twice in most clean-clone runs, and three times in
+        // a row in 3357491's (43 minutes in all); it has not hung on the other suite's. A hung
+        // try costs about 5 minutes.
         let commands = [
             suite(),
             suite(),
