@@ -137,9 +137,7 @@ async fn held_body(
                 Some(s) => {
                     let settled =
                         owners::settle(s.state, a, s.claim, s.user, status, body.into(), s.search);
-                    // Only with signed-in users, and large (the ownership store's calls):
-                    // boxed, so that other replies do not carry it.
-                    Bytes::from(Box::pin(settled).await?)
+                    Bytes::from(settled.await?)
                 }
                 None => body,
             };
