@@ -62,19 +62,24 @@ mod tests {
         value
     }
 
+    /// `memo.get(token)` is `expected`, and the very value `before` (kept, not built again).
+    fn kept(memo: &BearerMemo, token: &Arc<CachedToken>, before: &HeaderValue, expected: &str) {
+        let again = sensitive(memo, token);
+        assert_eq!(again, expected);
+        assert_eq!(
+            again.as_bytes().as_ptr(),
+            before.as_bytes().as_ptr(),
+            "the value built before, not a copy"
+        );
+    }
+
     #[test]
     fn each_token_gets_its_own_sensitive_bearer_value_built_once() {
         let memo = BearerMemo::default();
         let first = token("tok-1");
         let value = sensitive(&memo, &first);
         assert_eq!(value, "Bearer tok-1");
-        let again = sensitive(&memo, &first);
-        assert_eq!(again, "Bearer tok-1", "the same token again");
-        assert_eq!(
-            again.as_bytes().as_ptr(),
-            value.as_bytes().as_ptr(),
-            "the value built before, not a copy"
-        );
+        kept(&memo, &first, &value, "Bearer tok-1");
         // A replacement is another token: never the last one's value.
         let second = token("tok-2");
         assert_eq!(sensitive(&memo, &second), "Bearer tok-2");
@@ -91,9 +96,7 @@ mod tests {
         let before = sensitive(&memo, &fine);
         assert_eq!(before, "Bearer ok");
         assert!(memo.get(&token("tok\nx")).is_err());
-        // The value before it is still there for its token, not built again.
-        let after = sensitive(&memo, &fine);
-        assert_eq!(after, "Bearer ok");
-        assert_eq!(after.as_bytes().as_ptr(), before.as_bytes().as_ptr());
+        // The value before it is still there for its token.
+        kept(&memo, &fine, &before, "Bearer ok");
     }
 }
