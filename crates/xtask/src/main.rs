@@ -23,6 +23,7 @@ mod licenses;
 mod mutants;
 mod nginx;
 mod package;
+mod page_watch;
 mod proxy_bench;
 mod proxy_results;
 mod readme_snippets;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
+use crate::page_watch::{self, PageWatch};
 use crate::servers::free_port;
 use crate::tally::Tally;
 use grafx_testkit::BrowserStack;
@@ -86,7 +87,7 @@ impl Report {
                     i + 1
                 );
             }
-            (ok, output) = execute(name, &mut cmd);
+            (ok, output) = run_watched(name, &mut cmd, Some(page_watch::PAGE_LOAD_LIMIT));
         }
         self.finish(name, start, ok, &output, false);
     }
@@ -190,15 +191,18 @@ impl Report {
 }
 
 /// Runs a command with both streams piped through to ours, returning success and the output.
-fn stream(cmd: &mut Command) -> Result<(bool, String)> {
+/// With `watch`, a headless-Chromium suite whose page has not loaded after that long (see
+/// [`PageWatch`]) is stopped, with [`page_watch::STOPPED`] in its output.
+fn stream(cmd: &mut Command, watch: Option<Duration>) -> Result<(bool, String)> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("spawning")?;
     let captured = Arc::new(Mutex::new(String::new()));
+    let page = Arc::new(Mutex::new(PageWatch::new(watch.unwrap_or(Duration::MAX))));
     let pump = |source: Box<dyn Read + Send>, to_stderr: bool| {
-        let captured = Arc::clone(&captured);
+        let (captured, page) = (Arc::clone(&captured), Arc::clone(&page));
         std::thread::spawn(move || {
             // Lossy: one bad byte in a child's output must not hide the rest of it.
             let mut reader = BufReader::new(source);
@@ -213,7 +217,8 @@ fn stream(cmd: &mut Command) -> Result<(bool, String)> {
                 } else {
                     println!("{line}");
                 }
-                let mut c = captured.lock().unwrap_or_else(|p| p.into_inner());
+                lock(&page).line(&line, Instant::now());
+                let mut c = lock(&captured);
                 c.push_str(&line);
                 c.push('\n');
             }
@@ -221,12 +226,46 @@ fn stream(cmd: &mut Command) -> Result<(bool, String)> {
     };
     let out = pump(Box::new(child.stdout.take().context("stdout")?), false);
     let err = pump(Box::new(child.stderr.take().context("stderr")?), true);
-    let status = child.wait().context("waiting")?;
-    let _ = out.join();
-    let _ = err.join();
+    let (status, stopped) = loop {
+        if watch.is_none() {
+            break (child.wait().context("waiting")?, false);
+        }
+        if let Some(status) = child.try_wait().context("waiting")? {
+            break (status, false);
+        }
+        if lock(&page).stalled(Instant::now()) {
+            let waited = watch.unwrap_or_default().as_secs();
+            println!(
+                "{} ({waited} s without output from the page)",
+                page_watch::STOPPED
+            );
+            page_watch::kill_tree(child.id());
+            break (child.wait().context("waiting")?, true);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    if stopped {
+        // The pipes close when the last process holding them ends: one that escaped the kill
+        // must not hold up the rest of the run.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(out.is_finished() && err.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut c = lock(&captured);
+        c.push_str(page_watch::STOPPED);
+        c.push('\n');
+    } else {
+        let _ = out.join();
+        let _ = err.join();
+    }
     let _ = std::io::stdout().flush();
-    let text = captured.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let text = lock(&captured).clone();
     Ok((status.success(), text))
+}
+
+/// A mutex's value, also after a thread panicked holding it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `wasm-pack test` of one crate in headless Chromium; `filter` (e.g. `--lib`) picks the test
@@ -374,7 +413,8 @@ fn browser_steps(report: &mut Report) {
         // Eight tries for each suite here: Chromium hangs on the grafx-wasm suite's page before
         // loading it (wasm-pack#783) once or twice in most clean-clone runs, and three times in
         // a row in 3357491's (43 minutes in all); it has not hung on the other suite's. A hung
-        // try costs about 5 minutes.
+        // try is stopped after `page_watch::PAGE_LOAD_LIMIT` (2 minutes; the runner itself
+        // waits 5).
         let commands = [
             suite(),
             suite(),
@@ -392,16 +432,24 @@ fn browser_steps(report: &mut Report) {
 
 /// A suite's command run to its end: whether it succeeded, and what it printed.
 fn execute(name: &str, cmd: &mut Command) -> (bool, String) {
-    stream(cmd).unwrap_or_else(|e| {
+    run_watched(name, cmd, None)
+}
+
+/// A command run to its end (with `watch`, or stopped when its Chromium page has not loaded
+/// after that long), whether it succeeded, and what it printed.
+fn run_watched(name: &str, cmd: &mut Command, watch: Option<Duration>) -> (bool, String) {
+    stream(cmd, watch).unwrap_or_else(|e| {
         println!("xtask: cannot run {name}: {e:#}");
         (false, String::new())
     })
 }
 
-/// Whether wasm-bindgen-test-runner gave up with Chromium still loading its page: its output
-/// div never got past "Loading scripts...", so no test ran.
+/// Whether Chromium never loaded the suite's page, so no test ran: the suite was stopped while
+/// it waited ([`page_watch::STOPPED`]), or wasm-bindgen-test-runner gave up with its output div
+/// still at "Loading scripts...".
 fn page_never_loaded(output: &str) -> bool {
-    output.contains("Loading scripts...Failed to detect test as having been run")
+    output.contains(page_watch::STOPPED)
+        || output.contains("Loading scripts...Failed to detect test as having been run")
 }
 
 /// The gate on the package's size.
@@ -595,12 +643,76 @@ fn package(report: &Report) -> (bool, Option<u64>) {
 
 #[cfg(test)]
 mod tests {
-    use super::page_never_loaded;
+    use super::{page_never_loaded, stream};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_suite_whose_page_never_loads_is_stopped_with_everything_under_it() {
+        // The runner's lines before the page, then nothing: a `sleep` stands for Chromium. Its
+        // pid goes to a file (a line of output would be the page's).
+        let pid_file = std::env::temp_dir().join(format!("page-watch-{}", std::process::id()));
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo Ok; sleep 300 & echo $! > \"$1\"; wait",
+            "sh",
+        ])
+        .arg(&pid_file);
+        let started = Instant::now();
+        let (ok, output) = stream(&mut cmd, Some(Duration::from_secs(1))).expect("sh runs");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "stopped, not waited out"
+        );
+        assert!(!ok);
+        assert!(page_never_loaded(&output), "{output}");
+        let sleep: u32 = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|pid| pid.trim().parse().ok())
+            .expect("sh wrote its sleep's pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let gone_or_zombie = || {
+            std::fs::read_to_string(format!("/proc/{sleep}/stat")).map_or(true, |s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone_or_zombie() {
+            assert!(
+                Instant::now() < deadline,
+                "the suite's child outlived the stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_suite_whose_page_loaded_is_not_stopped() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo 'running 1 test'; sleep 2; echo 'test result: ok. 1 passed'",
+        ]);
+        let (ok, output) = stream(&mut cmd, Some(Duration::from_secs(1))).expect("sh runs");
+        assert!(ok, "{output}");
+        assert!(!page_never_loaded(&output));
+        assert!(output.contains("test result: ok"));
+    }
 
     #[test]
     fn only_a_page_that_never_loaded_is_run_again() {
         let hung = "Running headless tests in Chrome on `http://127.0.0.1:1/`\nLoading scripts...Failed to detect test as having been run. It might have timed out.\n";
         assert!(page_never_loaded(hung));
+        let stopped = format!(
+            "Running headless tests in Chrome on `http://127.0.0.1:1/`\nOk\n{}\n",
+            crate::page_watch::STOPPED
+        );
+        assert!(
+            page_never_loaded(&stopped),
+            "a suite the watch stopped is run again"
+        );
         let ran = "running 48 tests\ntest a ... ok\nFailed to detect test as having been run. It might have timed out.\n";
         assert!(
             !page_never_loaded(ran),
