@@ -24,6 +24,7 @@ mod mutants;
 mod nginx;
 mod package;
 mod page_watch;
+mod process_tree;
 mod proxy_bench;
 mod proxy_results;
 mod readme_snippets;

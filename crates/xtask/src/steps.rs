@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::bootstrap::{self, Toolchain, CHROMEDRIVER};
 use crate::page_watch::{self, PageWatch};
+use crate::process_tree;
 use crate::servers::free_port;
 use crate::tally::Tally;
 use grafx_testkit::BrowserStack;
@@ -63,9 +64,10 @@ impl Report {
     }
 
     /// A headless-Chromium suite, run again (each command once, in order) while Chromium never
-    /// loaded the test page: the runner's known hang (wasm-pack#783), where no test starts, the
-    /// renderer idles and the runner gives up after its page-load timeout. The caller says how
-    /// many tries (`commands`, one per try). A run that failed any other way is
+    /// loaded the test page: the runner's known hang (wasm-pack#783), where no test starts and
+    /// the renderer idles. A try is stopped once [`page_watch::PAGE_LOAD_LIMIT`] passes with no
+    /// test started (the runner itself would wait out ChromeDriver's 300-second page-load
+    /// timeout). The caller says how many tries (`commands`, one per try). A run that failed any other way is
     /// never re-run; a hang in a suite's second test binary re-runs the whole suite, the first
     /// binary's passed tests too.
     fn run_in_browser<const N: usize>(&mut self, name: &str, commands: [Command; N]) {
@@ -191,18 +193,18 @@ impl Report {
 }
 
 /// Runs a command with both streams piped through to ours, returning success and the output.
-/// With `watch`, a headless-Chromium suite whose page has not loaded after that long (see
-/// [`PageWatch`]) is stopped, with [`page_watch::STOPPED`] in its output.
-fn stream(cmd: &mut Command, watch: Option<Duration>) -> Result<(bool, String)> {
+/// With `page_load_limit`, a headless-Chromium suite whose test page has not loaded in that
+/// time (see [`PageWatch`]) is stopped, with [`page_watch::STOPPED`] in its output.
+fn stream(cmd: &mut Command, page_load_limit: Option<Duration>) -> Result<(bool, String)> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("spawning")?;
     let captured = Arc::new(Mutex::new(String::new()));
-    let page = Arc::new(Mutex::new(PageWatch::new(watch.unwrap_or(Duration::MAX))));
+    let watch = Arc::new(Mutex::new(page_load_limit.map(PageWatch::new)));
     let pump = |source: Box<dyn Read + Send>, to_stderr: bool| {
-        let (captured, page) = (Arc::clone(&captured), Arc::clone(&page));
+        let (captured, watch) = (Arc::clone(&captured), Arc::clone(&watch));
         std::thread::spawn(move || {
             // Lossy: one bad byte in a child's output must not hide the rest of it.
             let mut reader = BufReader::new(source);
@@ -212,12 +214,15 @@ fn stream(cmd: &mut Command, watch: Option<Duration>) -> Result<(bool, String)> 
                     .trim_end_matches(['\n', '\r'])
                     .to_owned();
                 raw.clear();
+                // Noted before it is printed, which may wait on our own output.
+                if let (false, Some(w)) = (to_stderr, lock(&watch).as_mut()) {
+                    w.line(&line, Instant::now());
+                }
                 if to_stderr {
                     eprintln!("{line}");
                 } else {
                     println!("{line}");
                 }
-                lock(&page).line(&line, Instant::now());
                 let mut c = lock(&captured);
                 c.push_str(&line);
                 c.push('\n');
@@ -226,24 +231,7 @@ fn stream(cmd: &mut Command, watch: Option<Duration>) -> Result<(bool, String)> 
     };
     let out = pump(Box::new(child.stdout.take().context("stdout")?), false);
     let err = pump(Box::new(child.stderr.take().context("stderr")?), true);
-    let (status, stopped) = loop {
-        if watch.is_none() {
-            break (child.wait().context("waiting")?, false);
-        }
-        if let Some(status) = child.try_wait().context("waiting")? {
-            break (status, false);
-        }
-        if lock(&page).stalled(Instant::now()) {
-            let waited = watch.unwrap_or_default().as_secs();
-            println!(
-                "{} ({waited} s without output from the page)",
-                page_watch::STOPPED
-            );
-            page_watch::kill_tree(child.id());
-            break (child.wait().context("waiting")?, true);
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let (status, stopped) = wait_or_stop(&mut child, &watch)?;
     if stopped {
         // The pipes close when the last process holding them ends: one that escaped the kill
         // must not hold up the rest of the run.
@@ -261,6 +249,36 @@ fn stream(cmd: &mut Command, watch: Option<Duration>) -> Result<(bool, String)> 
     let _ = std::io::stdout().flush();
     let text = lock(&captured).clone();
     Ok((status.success(), text))
+}
+
+/// `child`'s exit, and whether it was stopped (with everything under it) because its page
+/// watch saw a hang. Without a watch, simply its exit.
+fn wait_or_stop(
+    child: &mut std::process::Child,
+    watch: &Mutex<Option<PageWatch>>,
+) -> Result<(std::process::ExitStatus, bool)> {
+    let limit = match lock(watch).as_ref() {
+        Some(watch) => watch.limit(),
+        None => return Ok((child.wait().context("waiting")?, false)),
+    };
+    loop {
+        if let Some(status) = child.try_wait().context("waiting")? {
+            return Ok((status, false));
+        }
+        if lock(watch)
+            .as_ref()
+            .is_some_and(|w| w.stalled(Instant::now()))
+        {
+            println!(
+                "{} (no test had started {} s after the runner began)",
+                page_watch::STOPPED,
+                limit.as_secs()
+            );
+            process_tree::kill(child.id());
+            return Ok((child.wait().context("waiting")?, true));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// A mutex's value, also after a thread panicked holding it.
@@ -290,6 +308,8 @@ fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
     );
     // The timeout of the whole run in the browser, not of one test.
     c.env("WASM_BINDGEN_TEST_TIMEOUT", "240");
+    // The page's text is streamed as it comes: the page watch reads the harness's start there.
+    c.env_remove("WASM_BINDGEN_TEST_NO_STREAM");
     // ChromeDriver leaves each Chromium profile (about 22 MB) in the temporary folder when the
     // runner stops it; they go to one folder under target/, emptied before each suite.
     let tmp = report.root.join("target/tmp/chromium");
@@ -430,15 +450,16 @@ fn browser_steps(report: &mut Report) {
     stack.stop();
 }
 
-/// A suite's command run to its end: whether it succeeded, and what it printed.
+/// A step's command (a suite or a gate) run to its end: whether it succeeded, and what it
+/// printed.
 fn execute(name: &str, cmd: &mut Command) -> (bool, String) {
     run_watched(name, cmd, None)
 }
 
-/// A command run to its end (with `watch`, or stopped when its Chromium page has not loaded
-/// after that long), whether it succeeded, and what it printed.
-fn run_watched(name: &str, cmd: &mut Command, watch: Option<Duration>) -> (bool, String) {
-    stream(cmd, watch).unwrap_or_else(|e| {
+/// A step's command run to its end, or with `page_load_limit` stopped when its Chromium page
+/// has not loaded in that time: whether it succeeded, and what it printed.
+fn run_watched(name: &str, cmd: &mut Command, page_load_limit: Option<Duration>) -> (bool, String) {
+    stream(cmd, page_load_limit).unwrap_or_else(|e| {
         println!("xtask: cannot run {name}: {e:#}");
         (false, String::new())
     })
@@ -647,45 +668,61 @@ mod tests {
     use std::process::Command;
     use std::time::{Duration, Instant};
 
-    #[test]
-    fn a_suite_whose_page_never_loads_is_stopped_with_everything_under_it() {
-        // The runner's lines before the page, then nothing: a `sleep` stands for Chromium. Its
-        // pid goes to a file (a line of output would be the page's).
-        let pid_file = std::env::temp_dir().join(format!("page-watch-{}", std::process::id()));
+    /// A suite that prints the runner's lines before its page, then `after` (a script), while a
+    /// `sleep 29` stands for Chromium; run with a 1-second page watch. Returns whether it
+    /// succeeded, its output, and the sleep's pid (written to a file: a line of output would be
+    /// the page's).
+    fn hung_suite(after: &str) -> (bool, String, u32) {
+        let pid_file =
+            std::env::temp_dir().join(format!("page-watch-{}-{}", std::process::id(), after.len()));
+        let script = format!(
+            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo Ok; sleep 29 & echo $! > \"$1\"; {after}; wait"
+        );
         let mut cmd = Command::new("sh");
-        cmd.args([
-            "-c",
-            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo Ok; sleep 300 & echo $! > \"$1\"; wait",
-            "sh",
-        ])
-        .arg(&pid_file);
+        cmd.args(["-c", &script, "sh"]).arg(&pid_file);
         let started = Instant::now();
         let (ok, output) = stream(&mut cmd, Some(Duration::from_secs(1))).expect("sh runs");
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(20),
             "stopped, not waited out"
         );
-        assert!(!ok);
-        assert!(page_never_loaded(&output), "{output}");
-        let sleep: u32 = std::fs::read_to_string(&pid_file)
+        let sleep = std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|pid| pid.trim().parse().ok())
             .expect("sh wrote its sleep's pid");
         let _ = std::fs::remove_file(&pid_file);
-        let gone_or_zombie = || {
-            std::fs::read_to_string(format!("/proc/{sleep}/stat")).map_or(true, |s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
-        };
+        (ok, output, sleep)
+    }
+
+    /// Waits (a few seconds at most) for `pid` to end.
+    fn assert_ends(pid: u32) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !gone_or_zombie() {
+        while !crate::process_tree::ended(pid) {
             assert!(
                 Instant::now() < deadline,
                 "the suite's child outlived the stop"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_suite_whose_page_never_loads_is_stopped_with_everything_under_it() {
+        let (ok, output, sleep) = hung_suite("true");
+        assert!(!ok);
+        assert!(page_never_loaded(&output), "{output}");
+        assert_ends(sleep);
+    }
+
+    #[test]
+    fn neither_the_pages_unfinished_line_nor_standard_error_disarm_the_watch() {
+        // The page's `Loading scripts...` without its newline, and the runner's log on
+        // standard error (RUST_LOG=debug), while the page hangs.
+        let (ok, output, sleep) =
+            hung_suite("printf 'Loading scripts...'; echo 'POST /session/1/url' >&2");
+        assert!(!ok);
+        assert!(page_never_loaded(&output), "{output}");
+        assert_ends(sleep);
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! A process and every process under it, found through `/proc` and killed together: a stopped
+//! `wasm-pack test` leaves cargo, the test runner, ChromeDriver and Chromium running unless each
+//! is killed too.
+//!
+//! ```ignore
+//! process_tree::kill(child.id());
+//! let _ = child.wait();
+//! ```
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+/// How many times the tree is gathered again for processes started while it was being stopped.
+const GATHERINGS: usize = 20;
+
+/// Kills `root` and every process under it. Each is stopped (`SIGSTOP`) as it is found, so
+/// that nothing forks a process that escapes, and the tree is gathered again until no new one
+/// turns up; then all are killed.
+pub(crate) fn kill(root: u32) {
+    let mut stopped = vec![root];
+    signal("-STOP", &stopped);
+    for _ in 0..GATHERINGS {
+        let found: Vec<u32> = descendants(root, &parents())
+            .into_iter()
+            .filter(|pid| !stopped.contains(pid))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        signal("-STOP", &found);
+        stopped.extend(found);
+    }
+    signal("-KILL", &stopped);
+}
+
+/// `kill SIGNAL pids…`; a process that has ended meanwhile is no error worth printing.
+fn signal(signal: &str, pids: &[u32]) {
+    let _ = Command::new("kill")
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Each running process's parent, from `/proc`.
+fn parents() -> BTreeMap<u32, u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, parent_in_stat(&stat)?))
+        })
+        .collect()
+}
+
+/// The parent's pid in a `/proc/PID/stat` line: the second field after the command name, which
+/// is in parentheses and may itself hold spaces and parentheses.
+fn parent_in_stat(stat: &str) -> Option<u32> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every process under `root`, given each process's parent.
+fn descendants(root: u32, parents: &BTreeMap<u32, u32>) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(pid) = frontier.pop() {
+        for (&child, _) in parents.iter().filter(|(_, &p)| p == pid) {
+            if child != root && !found.contains(&child) {
+                found.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Whether process `pid` has ended: gone, or a zombie waiting for its parent to reap it (for
+/// the tests, here and in `steps`).
+#[cfg(test)]
+pub(crate) fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_tree_under_a_process_is_found_through_every_generation() {
+        // wasm-pack 10 → cargo 11 → runner 12 → chromedriver 13 → chromium 14, 15; 20 is not ours.
+        let parents = BTreeMap::from([
+            (11, 10),
+            (12, 11),
+            (13, 12),
+            (14, 13),
+            (15, 14),
+            (20, 1),
+            (10, 1),
+        ]);
+        let mut under = descendants(10, &parents);
+        under.sort_unstable();
+        assert_eq!(under, [11, 12, 13, 14, 15]);
+        assert_eq!(descendants(15, &parents), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn the_parent_is_read_past_a_name_with_spaces_and_parentheses() {
+        assert_eq!(
+            parent_in_stat("4242 (chrome (gpu) x) S 4200 4242 1 0"),
+            Some(4200)
+        );
+        assert_eq!(parent_in_stat("7 (sh) R 1 7 7"), Some(1));
+        assert_eq!(parent_in_stat("garbage"), None);
+    }
+
+    #[test]
+    fn a_process_that_keeps_forking_is_killed_with_all_it_started() {
+        // A shell that starts a new `sleep` every 10 ms: whatever it started before the kill
+        // ends with it.
+        let mut shell = Command::new("sh")
+            .args(["-c", "while true; do sleep 31 & sleep 0.01; done"])
+            .spawn()
+            .expect("sh runs");
+        std::thread::sleep(Duration::from_millis(300));
+        kill(shell.id());
+        let _ = shell.wait();
+        // Whatever it had started is now an orphan: found by its name and our shell's pid
+        // no longer being its parent, so look for any `sleep 31` left from this test.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left: Vec<u32> = parents()
+                .keys()
+                .copied()
+                .filter(|&pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c == b"sleep\x0031\x00")
+                        && !ended(pid)
+                })
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sleeps outlived the kill: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
