@@ -52,12 +52,18 @@ impl PageWatch {
         }
     }
 
-    /// Takes note of one line of the suite's standard output, printed at `now`.
-    pub(crate) fn line(&mut self, line: &str, now: Instant) {
+    /// Takes note of one line of the suite's standard output, printed at `now`. The page's
+    /// first line returns how long the runner waited for it (for the log: evidence for the
+    /// limit).
+    pub(crate) fn line(&mut self, line: &str, now: Instant) -> Option<Duration> {
         if line.starts_with(STARTING) {
             self.waiting_since = Some(now);
-        } else if !BEFORE_THE_PAGE.iter().any(|p| line.starts_with(p)) {
-            self.waiting_since = None;
+            None
+        } else if BEFORE_THE_PAGE.iter().any(|p| line.starts_with(p)) {
+            None
+        } else {
+            let since = self.waiting_since.take()?;
+            Some(now.saturating_duration_since(since))
         }
     }
 
@@ -105,8 +111,15 @@ mod tests {
         let mut watch = PageWatch::new(PAGE_LOAD_LIMIT);
         watch.line(STARTED, t0);
         watch.line("Not found", t0);
-        watch.line("Loading scripts...", t0 + Duration::from_secs(3));
-        watch.line("running 48 tests", t0 + Duration::from_secs(3));
+        assert_eq!(
+            watch.line("Loading scripts...", t0 + Duration::from_secs(3)),
+            Some(Duration::from_secs(3)),
+            "the wait is told once, at the page's first line"
+        );
+        assert_eq!(
+            watch.line("running 48 tests", t0 + Duration::from_secs(3)),
+            None
+        );
         assert!(
             !watch.stalled(t0 + PAGE_LOAD_LIMIT * 3),
             "a long test run after the page loaded is not a hang"

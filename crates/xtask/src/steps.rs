@@ -215,13 +215,20 @@ fn stream(cmd: &mut Command, page_load_limit: Option<Duration>) -> Result<(bool,
                     .to_owned();
                 raw.clear();
                 // Noted before it is printed, which may wait on our own output.
-                if let (false, Some(w)) = (to_stderr, lock(&watch).as_mut()) {
-                    w.line(&line, Instant::now());
-                }
+                let waited = match (to_stderr, lock(&watch).as_mut()) {
+                    (false, Some(w)) => w.line(&line, Instant::now()),
+                    _ => None,
+                };
                 if to_stderr {
                     eprintln!("{line}");
                 } else {
                     println!("{line}");
+                }
+                if let Some(waited) = waited {
+                    println!(
+                        "xtask: the test page loaded {:.1} s after the runner began",
+                        waited.as_secs_f64()
+                    );
                 }
                 let mut c = lock(&captured);
                 c.push_str(&line);
