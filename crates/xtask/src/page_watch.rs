@@ -1,12 +1,14 @@
 //! A watch on a headless-Chromium suite for the test runner's known hang (wasm-pack#783):
 //! Chromium never finishes loading the test page, and wasm-bindgen-test-runner waits out
 //! ChromeDriver's 300-second page-load timeout before it gives up. The watch sees that the
-//! test harness has not started long after the runner began its session, so the suite can be
-//! stopped and tried again sooner.
+//! page has not loaded long after the runner began its session, so the suite can be stopped
+//! and tried again sooner.
 //!
-//! It reads the runner's standard output only: the runner's own lines and the page's text
-//! (`#output`, which starts as `Loading scripts...` and gets its first newline when the harness
-//! starts) come there, while cargo's lines and the runner's log go to standard error.
+//! It reads the whole lines of the runner's standard output only: the runner's own lines and
+//! the page's text come there (`#output`: `Loading scripts...` with no newline in the page as
+//! served, then `Loading Wasm module...` and a newline once the page's module script runs,
+//! then the harness's lines), while cargo's lines and the runner's log go to standard error. A
+//! page that loads but hangs later is left to the runner's own test timeout.
 //!
 //! ```ignore
 //! let mut watch = PageWatch::new(PAGE_LOAD_LIMIT);
@@ -16,9 +18,9 @@
 
 use std::time::{Duration, Instant};
 
-/// How long the runner may take from its `Running headless tests in` line to the test
-/// harness's first line: starting Chromium, loading the page and the wasm module. That takes
-/// seconds; a hung load never ends.
+/// How long the runner may take from its `Running headless tests in` line to the page's first
+/// line: starting Chromium and loading the page until its module script runs. That takes about a
+/// second (`cargo xtask test` logs it for each suite); a hung load never ends.
 pub(crate) const PAGE_LOAD_LIMIT: Duration = Duration::from_secs(120);
 
 /// The line a stopped suite's output gets, which [`crate::steps`] reads as a page that never

@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn the_tree_under_a_process_is_found_through_every_generation() {
-        // wasm-pack 10 → cargo 11 → runner 12 → chromedriver 13 → chromium 14, 15; 20 is not ours.
+        // wasm-pack 10, cargo 11, runner 12, chromedriver 13, chromium 14 and 15; 20 is not ours.
         let parents = BTreeMap::from([
             (11, 10),
             (12, 11),
@@ -121,37 +121,60 @@ mod tests {
         assert_eq!(parent_in_stat("garbage"), None);
     }
 
+    /// The process group the test's processes run in, killed whole when the test ends, so a
+    /// failed test leaves nothing behind (stopped or not).
+    struct Group(u32);
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.0)])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
+    /// The live processes in process group `group` (the fifth field of `/proc/PID/stat`).
+    fn alive_in(group: u32) -> Vec<u32> {
+        parents()
+            .keys()
+            .copied()
+            .filter(|&pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+                fields.get(2) == Some(&group.to_string().as_str()) && fields.first() != Some(&"Z")
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_process_that_keeps_forking_is_killed_with_all_it_started() {
-        // A shell that starts a new `sleep` every 10 ms: whatever it started before the kill
-        // ends with it.
-        let mut shell = Command::new("sh")
-            .args(["-c", "while true; do sleep 31 & sleep 0.01; done"])
+    fn a_tree_that_keeps_forking_below_its_root_is_killed_whole() {
+        use std::os::unix::process::CommandExt;
+        // sh → sh, which starts `sleep`s as fast as it can: the forker is below the root, so it
+        // runs on while the root is stopped, and only gathering the tree again finds all it
+        // started. The test's processes have a process group of their own.
+        let mut root = Command::new("sh")
+            .args(["-c", "sh -c 'while :; do sleep 31 & done' & wait"])
+            .process_group(0)
             .spawn()
             .expect("sh runs");
+        let group = Group(root.id());
         std::thread::sleep(Duration::from_millis(300));
-        kill(shell.id());
-        let _ = shell.wait();
-        // Whatever it had started is now an orphan: found by its name and our shell's pid
-        // no longer being its parent, so look for any `sleep 31` left from this test.
+        assert!(alive_in(group.0).len() > 3, "the forker started sleeps");
+        kill(root.id());
         let deadline = Instant::now() + Duration::from_secs(5);
+        while root.try_wait().ok().flatten().is_none() {
+            assert!(Instant::now() < deadline, "the root outlived the kill");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         loop {
-            let left: Vec<u32> = parents()
-                .keys()
-                .copied()
-                .filter(|&pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| c == b"sleep\x0031\x00")
-                        && !ended(pid)
-                })
-                .collect();
+            let left = alive_in(group.0);
             if left.is_empty() {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "sleeps outlived the kill: {left:?}"
-            );
+            assert!(Instant::now() < deadline, "outlived the kill: {left:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

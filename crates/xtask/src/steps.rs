@@ -65,11 +65,11 @@ impl Report {
 
     /// A headless-Chromium suite, run again (each command once, in order) while Chromium never
     /// loaded the test page: the runner's known hang (wasm-pack#783), where no test starts and
-    /// the renderer idles. A try is stopped once [`page_watch::PAGE_LOAD_LIMIT`] passes with no
-    /// test started (the runner itself would wait out ChromeDriver's 300-second page-load
-    /// timeout). The caller says how many tries (`commands`, one per try). A run that failed any other way is
-    /// never re-run; a hang in a suite's second test binary re-runs the whole suite, the first
-    /// binary's passed tests too.
+    /// the renderer idles. A try is stopped once [`page_watch::PAGE_LOAD_LIMIT`] passes without
+    /// the page (the runner itself would wait out ChromeDriver's 300-second page-load
+    /// timeout). The caller says how many tries (`commands`, one per try). A run that failed
+    /// any other way is never re-run; a hang in a suite's second test binary re-runs the whole
+    /// suite, the first binary's passed tests too.
     fn run_in_browser<const N: usize>(&mut self, name: &str, commands: [Command; N]) {
         const { assert!(N > 0, "at least one try") };
         if !self.wanted(name) {
@@ -202,43 +202,19 @@ fn stream(cmd: &mut Command, page_load_limit: Option<Duration>) -> Result<(bool,
         .spawn()
         .context("spawning")?;
     let captured = Arc::new(Mutex::new(String::new()));
-    let watch = Arc::new(Mutex::new(page_load_limit.map(PageWatch::new)));
-    let pump = |source: Box<dyn Read + Send>, to_stderr: bool| {
-        let (captured, watch) = (Arc::clone(&captured), Arc::clone(&watch));
-        std::thread::spawn(move || {
-            // Lossy: one bad byte in a child's output must not hide the rest of it.
-            let mut reader = BufReader::new(source);
-            let mut raw = Vec::new();
-            while reader.read_until(b'\n', &mut raw).unwrap_or(0) > 0 {
-                let line = String::from_utf8_lossy(&raw)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned();
-                raw.clear();
-                // Noted before it is printed, which may wait on our own output.
-                let waited = match (to_stderr, lock(&watch).as_mut()) {
-                    (false, Some(w)) => w.line(&line, Instant::now()),
-                    _ => None,
-                };
-                if to_stderr {
-                    eprintln!("{line}");
-                } else {
-                    println!("{line}");
-                }
-                if let Some(waited) = waited {
-                    println!(
-                        "xtask: the test page loaded {:.1} s after the runner began",
-                        waited.as_secs_f64()
-                    );
-                }
-                let mut c = lock(&captured);
-                c.push_str(&line);
-                c.push('\n');
-            }
-        })
+    let watch = page_load_limit.map(|limit| Arc::new(Mutex::new(PageWatch::new(limit))));
+    let stdout = Box::new(child.stdout.take().context("stdout")?);
+    let out = pump(stdout, false, Arc::clone(&captured), watch.clone());
+    let err = pump(
+        Box::new(child.stderr.take().context("stderr")?),
+        true,
+        Arc::clone(&captured),
+        None,
+    );
+    let (status, stopped) = match &watch {
+        Some(watch) => wait_or_stop(&mut child, watch)?,
+        None => (child.wait().context("waiting")?, false),
     };
-    let out = pump(Box::new(child.stdout.take().context("stdout")?), false);
-    let err = pump(Box::new(child.stderr.take().context("stderr")?), true);
-    let (status, stopped) = wait_or_stop(&mut child, &watch)?;
     if stopped {
         // The pipes close when the last process holding them ends: one that escaped the kill
         // must not hold up the rest of the run.
@@ -258,30 +234,71 @@ fn stream(cmd: &mut Command, page_load_limit: Option<Duration>) -> Result<(bool,
     Ok((status.success(), text))
 }
 
-/// `child`'s exit, and whether it was stopped (with everything under it) because its page
-/// watch saw a hang. Without a watch, simply its exit.
+/// Copies `source` (a child's standard output, or with `to_stderr` its standard error) to ours
+/// line by line, and into `captured`; each whole line also goes to `watch`, if any, before it is
+/// printed (printing may wait on our own output). The line a pipe ends without a newline is
+/// copied but not watched: it is what a stopped page had printed so far.
+fn pump(
+    source: Box<dyn Read + Send>,
+    to_stderr: bool,
+    captured: Arc<Mutex<String>>,
+    watch: Option<Arc<Mutex<PageWatch>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        // Lossy: one bad byte in a child's output must not hide the rest of it.
+        let mut reader = BufReader::new(source);
+        let mut raw = Vec::new();
+        while reader.read_until(b'\n', &mut raw).unwrap_or(0) > 0 {
+            let whole = raw.ends_with(b"\n");
+            let line = String::from_utf8_lossy(&raw)
+                .trim_end_matches(['\n', '\r'])
+                .to_owned();
+            raw.clear();
+            let waited = match &watch {
+                Some(w) if whole => lock(w).line(&line, Instant::now()),
+                _ => None,
+            };
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+            if let Some(waited) = waited {
+                println!(
+                    "xtask: the test page loaded {:.1} s after the runner began",
+                    waited.as_secs_f64()
+                );
+            }
+            let mut c = lock(&captured);
+            c.push_str(&line);
+            c.push('\n');
+        }
+    })
+}
+
+/// `child`'s exit, and whether it was stopped (with everything under it) because `watch` saw
+/// its page hang.
 fn wait_or_stop(
     child: &mut std::process::Child,
-    watch: &Mutex<Option<PageWatch>>,
+    watch: &Mutex<PageWatch>,
 ) -> Result<(std::process::ExitStatus, bool)> {
-    let limit = match lock(watch).as_ref() {
-        Some(watch) => watch.limit(),
-        None => return Ok((child.wait().context("waiting")?, false)),
-    };
     loop {
         if let Some(status) = child.try_wait().context("waiting")? {
             return Ok((status, false));
         }
-        if lock(watch)
-            .as_ref()
-            .is_some_and(|w| w.stalled(Instant::now()))
-        {
+        let (stalled, limit) = {
+            let w = lock(watch);
+            (w.stalled(Instant::now()), w.limit())
+        };
+        if stalled {
             println!(
-                "{} (no test had started {} s after the runner began)",
+                "{} (the page had not loaded {} s after the runner began)",
                 page_watch::STOPPED,
                 limit.as_secs()
             );
             process_tree::kill(child.id());
+            // Should `kill` have failed, the child itself at least.
+            let _ = child.kill();
             return Ok((child.wait().context("waiting")?, true));
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -315,7 +332,7 @@ fn wasm_test(report: &Report, crate_dir: &str, filter: &[&str]) -> Command {
     );
     // The timeout of the whole run in the browser, not of one test.
     c.env("WASM_BINDGEN_TEST_TIMEOUT", "240");
-    // The page's text is streamed as it comes: the page watch reads the harness's start there.
+    // The page's text is streamed as it comes: the page watch sees the page load there.
     c.env_remove("WASM_BINDGEN_TEST_NO_STREAM");
     // ChromeDriver leaves each Chromium profile (about 22 MB) in the temporary folder when the
     // runner stops it; they go to one folder under target/, emptied before each suite.
@@ -679,9 +696,8 @@ mod tests {
     /// `sleep 29` stands for Chromium; run with a 1-second page watch. Returns whether it
     /// succeeded, its output, and the sleep's pid (written to a file: a line of output would be
     /// the page's).
-    fn hung_suite(after: &str) -> (bool, String, u32) {
-        let pid_file =
-            std::env::temp_dir().join(format!("page-watch-{}-{}", std::process::id(), after.len()));
+    fn hung_suite(test: &str, after: &str) -> (bool, String, u32) {
+        let pid_file = std::env::temp_dir().join(format!("xtask-{test}-{}", std::process::id()));
         let script = format!(
             "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo Ok; sleep 29 & echo $! > \"$1\"; {after}; wait"
         );
@@ -715,7 +731,7 @@ mod tests {
 
     #[test]
     fn a_suite_whose_page_never_loads_is_stopped_with_everything_under_it() {
-        let (ok, output, sleep) = hung_suite("true");
+        let (ok, output, sleep) = hung_suite("hung-page", "true");
         assert!(!ok);
         assert!(page_never_loaded(&output), "{output}");
         assert_ends(sleep);
@@ -725,8 +741,10 @@ mod tests {
     fn neither_the_pages_unfinished_line_nor_standard_error_disarm_the_watch() {
         // The page's `Loading scripts...` without its newline, and the runner's log on
         // standard error (RUST_LOG=debug), while the page hangs.
-        let (ok, output, sleep) =
-            hung_suite("printf 'Loading scripts...'; echo 'POST /session/1/url' >&2");
+        let (ok, output, sleep) = hung_suite(
+            "unfinished-line",
+            "printf 'Loading scripts...'; echo 'POST /session/1/url' >&2",
+        );
         assert!(!ok);
         assert!(page_never_loaded(&output), "{output}");
         assert_ends(sleep);
@@ -737,12 +755,32 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.args([
             "-c",
-            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo 'running 1 test'; sleep 2; echo 'test result: ok. 1 passed'",
+            "echo 'Running headless tests in Chrome on `http://127.0.0.1:1/`'; echo 'Loading Wasm module...'; sleep 4; echo 'test result: ok. 1 passed'",
         ]);
-        let (ok, output) = stream(&mut cmd, Some(Duration::from_secs(1))).expect("sh runs");
+        let (ok, output) = stream(&mut cmd, Some(Duration::from_secs(2))).expect("sh runs");
         assert!(ok, "{output}");
         assert!(!page_never_loaded(&output));
         assert!(output.contains("test result: ok"));
+    }
+
+    #[test]
+    fn a_step_without_a_watch_streams_all_its_output_as_it_comes() {
+        // More than a pipe holds (64 KiB) on each stream: a pump that waited for the step's end
+        // would leave the child blocked on a full pipe.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "seq 1 30000; seq 30001 60000 >&2"]);
+            let _ = done.send(stream(&mut cmd, None));
+        });
+        let (ok, output) = finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the step ends")
+            .expect("sh runs");
+        assert!(ok);
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines.len(), 60_000);
+        assert!(lines.contains(&"30000") && lines.contains(&"60000"));
     }
 
     #[test]
