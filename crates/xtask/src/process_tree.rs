@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// How many times the tree is gathered again for processes started while it was being stopped.
 const GATHERINGS: usize = 20;
@@ -18,7 +19,7 @@ const GATHERINGS: usize = 20;
 /// turns up; then all are killed.
 pub(crate) fn kill(root: u32) {
     let mut stopped = vec![root];
-    signal("-STOP", &stopped);
+    stop(&stopped);
     for _ in 0..GATHERINGS {
         let found: Vec<u32> = descendants(root, &parents())
             .into_iter()
@@ -27,10 +28,33 @@ pub(crate) fn kill(root: u32) {
         if found.is_empty() {
             break;
         }
-        signal("-STOP", &found);
+        stop(&found);
         stopped.extend(found);
     }
     signal("-KILL", &stopped);
+}
+
+/// Sends `SIGSTOP` to `pids` and waits (a second at most) until each has stopped or ended. A
+/// signal takes effect when its process next leaves the kernel: one caught in the middle of a
+/// fork finishes it first, and its new child must be in `/proc` before the tree is gathered
+/// again, or it would escape.
+fn stop(pids: &[u32]) {
+    signal("-STOP", pids);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !pids.iter().all(|&pid| halted(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `pid` is stopped, a zombie, or gone: it can start no process any more.
+fn halted(pid: u32) -> bool {
+    state(pid).is_none_or(|s| matches!(s, 'T' | 't' | 'Z' | 'X'))
+}
+
+/// A process's state letter (`R`, `S`, `T`, `Z`…), from `/proc/PID/stat`; none once it is gone.
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 /// `kill SIGNAL pids…`; a process that has ended meanwhile is no error worth printing.
@@ -82,16 +106,12 @@ fn descendants(root: u32, parents: &BTreeMap<u32, u32>) -> Vec<u32> {
 /// the tests, here and in `steps`).
 #[cfg(test)]
 pub(crate) fn ended(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
+    state(pid).is_none_or(|s| matches!(s, 'Z' | 'X'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     #[test]
     fn the_tree_under_a_process_is_found_through_every_generation() {
