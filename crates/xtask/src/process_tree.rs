@@ -16,44 +16,70 @@ const GATHERINGS: usize = 20;
 
 /// Kills `root` and every process under it. Each is stopped (`SIGSTOP`) as it is found, so
 /// that nothing forks a process that escapes, and the tree is gathered again until no new one
-/// turns up; then all are killed.
+/// turns up once every process found has stopped; then all are killed, the last found first
+/// (no stopped process is left in a group orphaned by its parent's death, which the kernel
+/// would wake with `SIGCONT`).
 pub(crate) fn kill(root: u32) {
     let mut stopped = vec![root];
-    stop(&stopped);
+    let mut halted = stop(&stopped);
     for _ in 0..GATHERINGS {
         let found: Vec<u32> = descendants(root, &parents())
             .into_iter()
             .filter(|pid| !stopped.contains(pid))
             .collect();
         if found.is_empty() {
-            break;
+            if halted {
+                break;
+            }
+            halted = wait_halted(&stopped);
+            continue;
         }
-        stop(&found);
+        halted = stop(&found);
         stopped.extend(found);
     }
-    signal("-KILL", &stopped);
+    let last_first: Vec<u32> = stopped.iter().rev().copied().collect();
+    signal("-KILL", &last_first);
 }
 
-/// Sends `SIGSTOP` to `pids` and waits (a second at most) until each has stopped or ended. A
-/// signal takes effect when its process next leaves the kernel: one caught in the middle of a
-/// fork finishes it first, and its new child must be in `/proc` before the tree is gathered
-/// again, or it would escape.
-fn stop(pids: &[u32]) {
+/// Sends `SIGSTOP` to `pids`, then [`wait_halted`]. A signal takes effect when its process next
+/// leaves the kernel: one caught in the middle of a fork finishes it first, and its new child
+/// must be in `/proc` before the tree is gathered again, or it would escape.
+fn stop(pids: &[u32]) -> bool {
     signal("-STOP", pids);
+    wait_halted(pids)
+}
+
+/// Waits (a second at most) until each of `pids` has stopped or ended; whether all have.
+fn wait_halted(pids: &[u32]) -> bool {
     let deadline = Instant::now() + Duration::from_secs(1);
-    while !pids.iter().all(|&pid| halted(pid)) && Instant::now() < deadline {
+    loop {
+        if pids.iter().all(|&pid| halted(pid)) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-/// Whether `pid` is stopped, a zombie, or gone: it can start no process any more.
+/// Whether every thread of `pid` is stopped or has ended (or the process is gone): it can
+/// start no process any more. A stop reaches each thread on its own, so the main thread's
+/// state alone does not tell.
 fn halted(pid: u32) -> bool {
-    state(pid).is_none_or(|s| matches!(s, 'T' | 't' | 'Z' | 'X'))
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    threads.filter_map(Result::ok).all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|stat| state_in(&stat))
+            .is_none_or(|s| matches!(s, 'T' | 't' | 'Z' | 'X'))
+    })
 }
 
-/// A process's state letter (`R`, `S`, `T`, `Z`…), from `/proc/PID/stat`; none once it is gone.
-fn state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// The state letter (`R`, `S`, `T`, `Z`…) in a `/proc/…/stat` line.
+fn state_in(stat: &str) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
@@ -106,7 +132,10 @@ fn descendants(root: u32, parents: &BTreeMap<u32, u32>) -> Vec<u32> {
 /// the tests, here and in `steps`).
 #[cfg(test)]
 pub(crate) fn ended(pid: u32) -> bool {
-    state(pid).is_none_or(|s| matches!(s, 'Z' | 'X'))
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| state_in(&stat))
+        .is_none_or(|s| matches!(s, 'Z' | 'X'))
 }
 
 #[cfg(test)]
@@ -177,14 +206,21 @@ mod tests {
         // started. The test's processes have a process group of their own.
         let mut root = Command::new("sh")
             .args(["-c", "sh -c 'while :; do sleep 31 & done' & wait"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .expect("sh runs");
         let group = Group(root.id());
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(alive_in(group.0).len() > 3, "the forker started sleeps");
+        let started = Instant::now() + Duration::from_secs(10);
+        while alive_in(group.0).len() < 20 {
+            assert!(Instant::now() < started, "the forker started no sleeps");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         kill(root.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Generous: only a failing run waits it out.
+        let deadline = Instant::now() + Duration::from_secs(20);
         while root.try_wait().ok().flatten().is_none() {
             assert!(Instant::now() < deadline, "the root outlived the kill");
             std::thread::sleep(Duration::from_millis(20));
