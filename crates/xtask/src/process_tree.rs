@@ -80,7 +80,7 @@ fn halted(pid: u32) -> bool {
 
 /// The state letter (`R`, `S`, `T`, `Z`…) in a `/proc/…/stat` line.
 fn state_in(stat: &str) -> Option<char> {
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+    stat_field(stat, 0)?.chars().next()
 }
 
 /// `kill SIGNAL pids…`; a process that has ended meanwhile is no error worth printing.
@@ -106,20 +106,31 @@ fn parents() -> BTreeMap<u32, u32> {
         .collect()
 }
 
-/// The parent's pid in a `/proc/PID/stat` line: the second field after the command name, which
-/// is in parentheses and may itself hold spaces and parentheses.
+/// The `n`th field after the command name in a `/proc/…/stat` line (0: the state, 1: the
+/// parent, 2: the process group): the name is in parentheses and may itself hold spaces and
+/// parentheses.
+fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    stat.rsplit_once(')')?.1.split_whitespace().nth(n)
+}
+
+/// The parent's pid in a `/proc/PID/stat` line.
 fn parent_in_stat(stat: &str) -> Option<u32> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    stat_field(stat, 1)?.parse().ok()
 }
 
 /// Every process under `root`, given each process's parent.
 fn descendants(root: u32, parents: &BTreeMap<u32, u32>) -> Vec<u32> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (&child, &parent) in parents {
+        children.entry(parent).or_default().push(child);
+    }
     let mut found = Vec::new();
     let mut frontier = vec![root];
     while let Some(pid) = frontier.pop() {
-        for (&child, _) in parents.iter().filter(|(_, &p)| p == pid) {
-            if child != root && !found.contains(&child) {
+        // Each process has one parent in the map, so each is reached once; only a loop back to
+        // the root (a pid reused while `/proc` was read) could reach one again.
+        for &child in children.get(&pid).into_iter().flatten() {
+            if child != root {
                 found.push(child);
                 frontier.push(child);
             }
@@ -158,6 +169,8 @@ mod tests {
         under.sort_unstable();
         assert_eq!(under, [11, 12, 13, 14, 15]);
         assert_eq!(descendants(15, &parents), Vec::<u32>::new());
+        // A loop back to the root ends there.
+        assert_eq!(descendants(30, &BTreeMap::from([(31, 30), (30, 31)])), [31]);
     }
 
     #[test]
@@ -190,10 +203,7 @@ mod tests {
             .copied()
             .filter(|&pid| {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let fields: Vec<&str> = stat
-                    .rsplit_once(')')
-                    .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-                fields.get(2) == Some(&group.to_string().as_str()) && fields.first() != Some(&"Z")
+                stat_field(&stat, 2) == Some(group.to_string().as_str()) && !ended(pid)
             })
             .collect()
     }

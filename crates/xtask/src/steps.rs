@@ -459,16 +459,7 @@ fn browser_steps(report: &mut Report) {
         // a row in 3357491's (43 minutes in all); it has not hung on the other suite's. A hung
         // try is stopped after `page_watch::PAGE_LOAD_LIMIT` (2 minutes; the runner itself
         // waits 5).
-        let commands = [
-            suite(),
-            suite(),
-            suite(),
-            suite(),
-            suite(),
-            suite(),
-            suite(),
-            suite(),
-        ];
+        let commands: [Command; 8] = std::array::from_fn(|_| suite());
         report.run_in_browser(name, commands);
     }
     stack.stop();
