@@ -775,6 +775,33 @@ mod tests {
     }
 
     #[test]
+    fn a_suite_streams_its_page_and_keeps_chromium_s_profiles_under_target() {
+        let root = std::env::temp_dir().join(format!("xtask-suite-env-{}", std::process::id()));
+        let report = super::Report {
+            root: root.clone(),
+            toolchain: crate::bootstrap::Toolchain {
+                path: "/usr/bin".into(),
+            },
+            results: Vec::new(),
+            only: None,
+            left_out: Vec::new(),
+        };
+        let cmd = super::wasm_test(&report, "crates/grafx-wasm", &["--lib"]);
+        let env = |name: &str| {
+            cmd.get_envs()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.map(|v| v.to_owned()))
+        };
+        // Set in the caller's environment, it would hold the page's lines until the end, and the
+        // watch would stop every healthy suite.
+        assert_eq!(env("WASM_BINDGEN_TEST_NO_STREAM"), Some(None), "removed");
+        let profiles = root.join("target/tmp/chromium");
+        assert_eq!(env("TMPDIR"), Some(Some(profiles.clone().into_os_string())));
+        assert!(profiles.is_dir());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
     fn only_a_page_that_never_loaded_is_run_again() {
         let hung = "Running headless tests in Chrome on `http://127.0.0.1:1/`\nLoading scripts...Failed to detect test as having been run. It might have timed out.\n";
         assert!(page_never_loaded(hung));
