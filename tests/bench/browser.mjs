@@ -6,7 +6,7 @@ const DEMO_URL = process.env.DEMO_URL ?? fail("DEMO_URL is unset: run with `carg
 // Debian's chromium, as xtask installs it and names it (bootstrap::CHROMIUM).
 const CHROMIUM = process.env.CHROMIUM ?? fail("CHROMIUM is unset: run with `cargo xtask bench`");
 const CALLS = Number(process.env.CALLS || 1000);
-const ROUNDS = 6; // at least 5 (issue #28), and even: each order runs as often as the other
+const ROUNDS = 6; // at least 5 (issue #28), and even: each round starts the other way round
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
@@ -37,25 +37,33 @@ const measured = await page.evaluate(async ({ calls, rounds }) => {
   const token = await grafx.accessToken();
   const url = `${grafx.token.environmentApiUrl}templates?limit=1`;
   const ratios = [];
+  // One call, to the end of its body, in ms (performance.now() is coarsened to 100 µs with
+  // jitter in a page that is not cross-origin isolated; over 1000 calls of a few ms each the
+  // sum is not biased by it).
   const timed = async (call) => {
     const t0 = performance.now();
-    for (let i = 0; i < calls; i++) await (await call()).arrayBuffer();
+    await (await call()).arrayBuffer();
     return performance.now() - t0;
   };
   const raw = () => fetch(url, { headers: { authorization: `Bearer ${token}` } });
   const ours = () => grafx.fetch("templates?limit=1");
   const order = [];
   for (let r = 0; r < rounds; r++) {
-    // The order alternates between rounds: whichever runs second meets a warmer cache.
+    // The two are interleaved call by call, which of them goes first alternating from one pair
+    // to the next and each round starting the other way round: this machine's latency drifts by
+    // ±15% within seconds, and one ran 1000 times then the other read 0.86 to 1.35 a round for
+    // the same build, where call-by-call pairs read within ±0.04 (BENCHMARKS.md).
     const rawFirst = r % 2 === 0;
     order.push(rawFirst ? "raw first" : "grafx first");
-    let rawMs, oursMs;
-    if (rawFirst) {
-      rawMs = await timed(raw);
-      oursMs = await timed(ours);
-    } else {
-      oursMs = await timed(ours);
-      rawMs = await timed(raw);
+    let rawMs = 0, oursMs = 0;
+    for (let i = 0; i < calls; i++) {
+      if ((i % 2 === 0) === rawFirst) {
+        rawMs += await timed(raw);
+        oursMs += await timed(ours);
+      } else {
+        oursMs += await timed(ours);
+        rawMs += await timed(raw);
+      }
     }
     ratios.push(oursMs / rawMs);
   }

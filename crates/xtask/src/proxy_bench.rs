@@ -12,9 +12,9 @@
 //! nginx is configured as its documentation advises for a proxy in front of one upstream: one
 //! worker (the servers get one core), upstream keep-alive for every connection wrk may hold,
 //! no limit on requests per connection (the signer has none), the body kept in memory rather
-//! than spilled to a temp file, and its access log on (the signer writes its audit lines). The
-//! order of the three ways rotates between repeats, and the emulator forgets its projects before
-//! each run.
+//! than spilled to a temp file, and its access log on (the signer writes its audit lines). In
+//! each repeat the two proxies run one right after the other, each first in every other repeat
+//! (`way_order`), and the emulator forgets its projects before each run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,16 @@ type RouteFigures = (
     BTreeMap<u32, BTreeMap<String, ServerRuns>>,
     BTreeMap<u32, BTreeMap<String, f64>>,
 );
+
+/// The order of the three ways ([`WAYS`]: the signer, nginx, the emulator straight) in
+/// `repeat`: the two proxies one right after the other, each first in every other repeat, and
+/// the emulator before them in two repeats of four and after them in the other two. The
+/// targets compare the two proxies, so they are kept side by side, and neither always follows
+/// the other or the emulator.
+fn way_order(repeat: usize) -> [usize; 3] {
+    const ORDERS: [[usize; 3]; 4] = [[2, 0, 1], [2, 1, 0], [0, 1, 2], [1, 0, 2]];
+    ORDERS[repeat % ORDERS.len()]
+}
 
 /// Measures the three ways at `conns` connections, `repeats` times each, `secs` seconds a run.
 pub(crate) fn run(
@@ -123,7 +133,7 @@ fn measure_route(
     for &c in conns {
         let mut runs: Vec<[Vec<f64>; 4]> = vec![Default::default(); WAYS.len()];
         for repeat in 0..repeats {
-            for i in (0..WAYS.len()).map(|k| (k + repeat) % WAYS.len()) {
+            for i in way_order(repeat) {
                 let url = format!("{}{path}", ways.bases[i]);
                 let (run, per_request) = one_run(ways, i, route, &url, c, secs, &scripts[i])?;
                 runs[i][0].push(run.rps);
@@ -430,6 +440,37 @@ async fn start_render(http: &reqwest::Client, proxy: &str) -> Result<String> {
 mod tests {
     use super::*;
     use crate::proxy_results::NGINX;
+
+    #[test]
+    fn the_proxies_run_side_by_side_each_first_as_often() {
+        let (signer, nginx, direct) = (0, 1, 2);
+        assert_eq!(WAYS[signer], SIGNER_PROXY);
+        assert_eq!(WAYS[nginx], NGINX);
+        assert_eq!(WAYS[direct], DIRECT);
+        let mut firsts = [0; 3];
+        let mut direct_last = 0;
+        for repeat in 0..8 {
+            let order = way_order(repeat);
+            let mut sorted = order;
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2], "every way once in {order:?}");
+            let at = |way| order.iter().position(|w| *w == way).unwrap();
+            assert_eq!(
+                at(signer).abs_diff(at(nginx)),
+                1,
+                "side by side in {order:?}"
+            );
+            firsts[if at(signer) < at(nginx) {
+                signer
+            } else {
+                nginx
+            }] += 1;
+            direct_last += usize::from(at(direct) == 2);
+        }
+        assert_eq!(firsts[signer], 4);
+        assert_eq!(firsts[nginx], 4);
+        assert_eq!(direct_last, 4);
+    }
 
     #[test]
     fn the_signer_takes_its_config_and_proxies_the_measured_routes() {

@@ -84,30 +84,52 @@ impl ProxyBench {
         self.routes.get(route)?.get(&c)?.get(way)
     }
 
-    /// The signer's req/s ÷ nginx's in each repeat, in repeat order: the two ways ran within
-    /// the same repeat (the order of the three rotates), so a slow stretch of the machine
-    /// weighs on both sides of a pair. `None` unless both have the same number of runs.
+    /// The signer's req/s ÷ nginx's in each repeat, in repeat order: the two ways ran in the
+    /// same repeat (one right after the other, each first in half the repeats:
+    /// `proxy_bench::way_order`), so a slow stretch of the machine weighs on both sides of a
+    /// pair. `None` unless both have the same number of runs,
+    /// two or more.
     fn paired_ratios(&self, route: &str, c: u32) -> Option<Vec<f64>> {
         let signer = &self.runs(route, c, SIGNER_PROXY)?.rps.runs;
         let nginx = &self.runs(route, c, NGINX)?.rps.runs;
-        (!signer.is_empty() && signer.len() == nginx.len())
+        (signer.len() > 1 && signer.len() == nginx.len())
             .then(|| signer.iter().zip(nginx).map(|(s, n)| s / n).collect())
     }
 
     /// The repeat-by-repeat ratios, said beside the ratio of the medians the target is judged
     /// on (the two read differently when the machine drifts during a run): their median and
-    /// range, with two repeats or more.
-    fn paired_note(bench: Option<&Self>, route: &str, c: u32) -> String {
-        match bench.and_then(|b| b.paired_ratios(route, c)) {
-            Some(pairs) if pairs.len() > 1 => {
-                let s = Stat::of(&pairs);
-                format!(
-                    " (repeat by repeat: median {:.2}×, {:.2}–{:.2})",
-                    s.median, s.min, s.max
-                )
+    /// range; nothing without [`paired_ratios`](Self::paired_ratios).
+    fn paired_note(&self, route: &str, c: u32) -> String {
+        self.paired_ratios(route, c).map_or(String::new(), |pairs| {
+            let s = Stat::of(&pairs);
+            format!(
+                " (repeat by repeat: median {:.2}×, {:.2}–{:.2})",
+                s.median, s.min, s.max
+            )
+        })
+    }
+
+    /// The list of every route's and connection count's repeat-by-repeat ratios, under the
+    /// proxy's table; nothing when no runs pair up.
+    fn paired_list(&self) -> String {
+        let mut lines = String::new();
+        for (route, by_conns) in &self.routes {
+            for c in by_conns.keys() {
+                let Some(pairs) = self.paired_ratios(route, *c) else {
+                    continue;
+                };
+                let shown: Vec<String> = pairs.iter().map(|r| format!("{r:.2}")).collect();
+                lines += &format!(
+                    "- `{route}` at {c}: {} (median {:.2})\n",
+                    shown.join(", "),
+                    Stat::of(&pairs).median
+                );
             }
-            _ => String::new(),
         }
+        if lines.is_empty() {
+            return lines;
+        }
+        format!("\ngrafx-signer ÷ nginx req/s repeat by repeat (the two ran in the same repeat; the ratios above are of the medians):\n\n{lines}")
     }
 
     /// The proxy's targets; `None` (not measured) misses every one.
@@ -127,7 +149,7 @@ impl ProxyBench {
                 ),
                 target: format!("at least {MIN_RATIO_TO_NGINX:.2}×"),
                 measured: shown(ratio, "×")
-                    + &ratio.map_or(String::new(), |_| Self::paired_note(bench, route, c)),
+                    + &bench.map_or(String::new(), |b| b.paired_note(route, c)),
                 met: ratio.is_some_and(|r| r >= MIN_RATIO_TO_NGINX),
             });
             // What a proxy adds to the emulator's own p99; a run where the emulator alone was
@@ -204,20 +226,7 @@ impl ProxyBench {
                 }
             }
         }
-        md += "\ngrafx-signer ÷ nginx req/s repeat by repeat (the two ran in the same repeat; the ratios above are of the medians):\n\n";
-        for (route, by_conns) in &self.routes {
-            for c in by_conns.keys() {
-                let Some(pairs) = self.paired_ratios(route, *c) else {
-                    continue;
-                };
-                let shown: Vec<String> = pairs.iter().map(|r| format!("{r:.2}")).collect();
-                md += &format!(
-                    "- `{route}` at {c}: {} (median {:.2})\n",
-                    shown.join(", "),
-                    Stat::of(&pairs).median
-                );
-            }
-        }
+        md += &self.paired_list();
         md += &format!(
             "\n| {} MiB download | MB/s median (min–max) | signer RSS growth |\n|---|---|---|\n",
             self.download_bytes / (1024 * 1024)

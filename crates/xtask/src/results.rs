@@ -184,10 +184,12 @@ pub(crate) struct Chromium {
     pub init_runs_ms: Vec<f64>,
     pub fetch_ratio: f64,
     pub fetch_ratio_runs: Vec<f64>,
+    /// Calls of each a round (the two interleaved: as many pairs).
     pub calls: u64,
     pub rounds: u64,
     pub ten_tabs_signer_requests: u64,
-    /// Which of the two ran first in each round (they alternate).
+    /// Which of the two went first in each round's first pair (the two are interleaved call by
+    /// call, alternating which goes first).
     #[serde(default)]
     pub fetch_round_order: Vec<String>,
 }
@@ -504,7 +506,7 @@ impl BenchResults {
             n(sizes.and_then(|s| s.auth0_spa_js_2_27_gzip))
         );
         md += &format!(
-            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls (median of {} rounds, alternating which runs first) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
+            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls of each (median of {} rounds, the two interleaved call by call, alternating which goes first) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
             n(c.map(|c| c.calls)),
             n(c.map(|c| c.rounds)),
             f(c.map(|c| c.fetch_ratio)),

@@ -775,8 +775,10 @@ mod tests {
     }
 
     #[test]
-    fn a_suite_streams_its_page_and_keeps_chromium_s_profiles_under_target() {
+    fn a_suite_drops_no_stream_and_keeps_chromium_s_profiles_under_target() {
         let root = std::env::temp_dir().join(format!("xtask-suite-env-{}", std::process::id()));
+        let profiles = root.join("target/tmp/chromium");
+        std::fs::create_dir_all(profiles.join("left-by-a-killed-try")).unwrap();
         let report = super::Report {
             root: root.clone(),
             toolchain: crate::bootstrap::Toolchain {
@@ -795,9 +797,12 @@ mod tests {
         // Set in the caller's environment, it would hold the page's lines until the end, and the
         // watch would stop every healthy suite.
         assert_eq!(env("WASM_BINDGEN_TEST_NO_STREAM"), Some(None), "removed");
-        let profiles = root.join("target/tmp/chromium");
         assert_eq!(env("TMPDIR"), Some(Some(profiles.clone().into_os_string())));
         assert!(profiles.is_dir());
+        assert!(
+            !profiles.join("left-by-a-killed-try").exists(),
+            "emptied before the suite"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 
