@@ -51,8 +51,8 @@ const measured = await page.evaluate(async ({ calls, rounds }) => {
   for (let r = 0; r < rounds; r++) {
     // The two are interleaved call by call, which of them goes first alternating from one pair
     // to the next and each round starting the other way round: this machine's latency drifts by
-    // ±15% within seconds, and one ran 1000 times then the other read 0.86 to 1.35 a round for
-    // the same build, where call-by-call pairs read within ±0.04 (BENCHMARKS.md).
+    // ±15% within seconds: rounds of 1000 of one then 1000 of the other read 0.86 to 1.35 for
+    // one build, rounds of call-by-call pairs 1.060 to 1.072 (BENCHMARKS.md, "call by call").
     const rawFirst = r % 2 === 0;
     order.push(rawFirst ? "raw first" : "grafx first");
     let rawMs = 0, oursMs = 0;

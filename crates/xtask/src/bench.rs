@@ -211,7 +211,7 @@ fn token_throughput(
     let mut peak_under_load_by_connections = std::collections::BTreeMap::new();
     for &c in plan.conns {
         let mut runs: Vec<[Vec<f64>; 3]> = vec![Default::default(); named.len()];
-        // The servers' order rotates between repeats (as the proxy's ways do): no server always
+        // The servers' order rotates between repeats: no server always
         // follows the same one, or always runs first after the machine's state changed.
         for repeat in 0..plan.repeats {
             for i in (0..named.len()).map(|k| (k + repeat) % named.len()) {

@@ -85,8 +85,8 @@ impl ProxyBench {
     }
 
     /// The signer's req/s ÷ nginx's in each repeat, in repeat order: the two ways ran in the
-    /// same repeat (one right after the other, each first in half the repeats:
-    /// `proxy_bench::way_order`), so a slow stretch of the machine weighs on both sides of a
+    /// same repeat (from 8b6ab14 on one right after the other, each first in every other
+    /// repeat: `proxy_bench::way_order`), so a slow stretch of the machine weighs on both sides of a
     /// pair. `None` unless both have the same number of runs,
     /// two or more.
     fn paired_ratios(&self, route: &str, c: u32) -> Option<Vec<f64>> {

@@ -506,7 +506,7 @@ impl BenchResults {
             n(sizes.and_then(|s| s.auth0_spa_js_2_27_gzip))
         );
         md += &format!(
-            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} sequential calls of each (median of {} rounds, the two interleaved call by call, alternating which goes first) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
+            "| `grafx.fetch` ÷ raw `fetch` with a fixed bearer, {} calls of each (median of {} rounds; how the two alternate: How to reproduce) | {} | at most 1.05 |\n| wasm init (`await init()`), median | {} ms | – |\n| 10 tabs opened at once: signer requests | {} | 1 |\n\n",
             n(c.map(|c| c.calls)),
             n(c.map(|c| c.rounds)),
             f(c.map(|c| c.fetch_ratio)),
