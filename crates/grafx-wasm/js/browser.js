@@ -133,6 +133,19 @@ export function fetchWithBearer(url, init, signal, bearer) {
 }
 
 /**
+ * `fetchWithBearer`, its reply handed on as it is, with no call into the wasm, unless it is a 401
+ * or a redirect, or the call failed: those go to `after(outcome, [url, init, signal, bearer])`,
+ * the client's handler in the wasm.
+ */
+export function fetchAnswered(url, init, signal, bearer, after) {
+  const sent = () => [url, init, signal, bearer];
+  return fetchWithBearer(url, init, signal, bearer).then(
+    (res) => (res.status === 401 || res.type === "opaqueredirect" ? after(res, sent()) : res),
+    (e) => after(e, sent()),
+  );
+}
+
+/**
  * A request to the signer's API proxy from a user's RequestInit: the signer's headers (`X-CSRF`,
  * the app's session, `signerHeaders`) over the caller's, the client's credentials mode, no
  * redirects.

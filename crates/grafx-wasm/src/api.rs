@@ -4,19 +4,24 @@
 //! that origin or the Platform API's, so the token is never sent to a third party. A 401 triggers one forced
 //! refresh and one retry. Calls take an `AbortSignal` and a `timeoutMs`; they are sent with the
 //! global `fetch` (`fetchWithBearer` in js/browser.js), so they work on a page and in a Web Worker
-//! alike, and their replies come back as gloo-net's `Response`.
+//! alike, and their replies come back as gloo-net's `Response`. JS (`fetchAnswered`) hands a
+//! reply on and passes only a 401, a redirect or a failure back to the wasm ([`after_sent`]);
+//! with a fresh token and neither `signal` nor `timeoutMs`, `GraFxClient.fetch` sends at once,
+//! with no Rust future on its way ([`fetch_now`]).
 
 use std::rc::Rc;
 
 use gloo_net::http::Response;
 use grafx_core::ErrorCode;
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::client::Inner;
 use crate::error::GraFxError;
 use crate::glue::{
-    build_request, fetch_with_bearer, get, has_stream_body, message_of, timed_out, LinkedSignal,
+    build_request, fetch_answered, fetch_with_bearer, get, has_stream_body, message_of, timed_out,
+    LinkedSignal,
 };
 use crate::token::Token;
 
@@ -37,13 +42,17 @@ pub(crate) fn resolve(token: &Token, path_or_url: &str) -> Result<String, GraFxE
             .map(|u| u.origin())
             .unwrap_or_default()
     };
-    let mut allowed = vec![origin_of(&token.api)];
-    allowed.extend(token.platform.as_ref().map(origin_of));
-    if !allowed.contains(&url.origin()) {
+    let origin = url.origin();
+    let mut allowed = origin_of(&token.api);
+    let mut allows = allowed == origin;
+    if let Some(platform) = token.platform.as_ref().map(origin_of) {
+        allows |= platform == origin;
+        // Built by hand: `Vec<String>::join` alone linked a second copy of std's joining code.
+        allowed = [allowed.as_str(), " and ", &platform].concat();
+    }
+    if !allows {
         return Err(GraFxError::options(format!(
-            "refusing to send the GraFx token to {}: only {} (the Environment API and the Platform API) may receive it",
-            url.origin(),
-            allowed.join(" and ")
+            "refusing to send the GraFx token to {origin}: only {allowed} (the Environment API and the Platform API) may receive it"
         )));
     }
     Ok(url.href())
@@ -58,10 +67,25 @@ async fn send(
     call: &CallSignal,
     token: &Token,
 ) -> Result<Response, GraFxError> {
-    let bearer = ["Bearer ", &token.access_token].concat();
+    let bearer = bearer_of(token);
     let sent = JsFuture::from(fetch_with_bearer(url, init, &call.signal_js, &bearer)).await;
+    reply(url, init, call, &bearer, sent)
+}
+
+fn bearer_of(token: &Token) -> String {
+    ["Bearer ", &token.access_token].concat()
+}
+
+/// What `fetch` answered to one request: its reply, or why there is none.
+fn reply(
+    url: &str,
+    init: &JsValue,
+    call: &CallSignal,
+    bearer: &str,
+    sent: Result<JsValue, JsValue>,
+) -> Result<Response, GraFxError> {
     let res: web_sys::Response = sent
-        .map_err(|e| failure(url, init, call, &bearer, &e))?
+        .map_err(|e| failure(url, init, call, bearer, &e))?
         .unchecked_into();
     // `redirect: "manual"`: a redirect is not followed with the token.
     if res.type_() == web_sys::ResponseType::Opaqueredirect {
@@ -152,6 +176,15 @@ pub(crate) struct CallSignal {
 }
 
 impl CallSignal {
+    /// A call's own signal (an AbortSignal or undefined), with no timeout linked to it.
+    fn given(signal_js: JsValue) -> Self {
+        Self {
+            linked: None,
+            signal: signal_js.dyn_ref::<web_sys::AbortSignal>().cloned(),
+            signal_js,
+        }
+    }
+
     /// The signal for `init`; `aborted` at once when the caller's signal already is.
     pub(crate) fn of(init: &JsValue) -> Result<Self, GraFxError> {
         // A linked signal only for a timeout; a caller's own signal is used as it is, so aborting
@@ -196,15 +229,82 @@ pub(crate) async fn fetch(
     let call = CallSignal::of(init)?;
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
-    let res = send(&url, init, &call, &token).await?;
-    if res.status() != 401 {
-        if let Some(linked) = call.linked {
-            linked.keep_for_the_body();
-        }
-        return Ok(res);
+    let sent = JsFuture::from(send_answered(inner, &url, init, &call.signal_js, &token))
+        .await
+        .map_err(|e| GraFxError::from_js(e, ErrorCode::ApiError))?;
+    if let Some(linked) = call.linked {
+        linked.keep_for_the_body();
     }
-    drop(res);
-    if has_stream_body(init, false) {
+    Ok(Response::from(sent.unchecked_into::<web_sys::Response>()))
+}
+
+/// The request sent with `token`'s bearer, its reply handed on by JS (`fetchAnswered`) with no
+/// Rust future on its way unless it is a 401 or a redirect, or the call failed: those go to the
+/// client's handler, [`after_sent`].
+fn send_answered(
+    inner: &Inner,
+    url: &str,
+    init: &JsValue,
+    signal: &JsValue,
+    token: &Token,
+) -> js_sys::Promise {
+    fetch_answered(
+        url,
+        init,
+        signal,
+        &bearer_of(token),
+        &inner.after_fetch.borrow(),
+    )
+}
+
+/// A call sent at once, with no Rust future on its way (entering the wasm for a future and its
+/// promises costs more than the rest of a call): with a fresh token and neither `signal` nor
+/// `timeoutMs`, the common call. `None` when the call takes [`fetch`]'s path, which also
+/// reports whatever is wrong with its arguments.
+pub(crate) fn fetch_now(
+    inner: &Inner,
+    path_or_url: &JsValue,
+    init: &JsValue,
+) -> Option<js_sys::Promise> {
+    let absent = |name| get(init, name).is_undefined();
+    if !absent("signal") || !absent("timeoutMs") {
+        return None;
+    }
+    let (url, bearer) = inner.with_fresh_token(|token| {
+        let url = resolve(token, &path_or_url.as_string()?).ok()?;
+        Some((url, bearer_of(token)))
+    })?;
+    let after = inner.after_fetch.borrow();
+    Some(fetch_answered(
+        &url,
+        init,
+        &JsValue::UNDEFINED,
+        &bearer,
+        &after,
+    ))
+}
+
+/// A request [`send_answered`] sent, carried on from `outcome` (its 401 or redirect, or what its
+/// `fetch` rejected with) and `sent` (`[url, init, signal, bearer]`, as it was sent): the error
+/// for a redirect or a failure; for a 401, a token to replace the refused one (a peer's newer
+/// one if a refresh already happened, or one forced refresh shared by every caller refused at
+/// once) and one retry, with the call's signal.
+pub(crate) async fn after_sent(
+    inner: Rc<Inner>,
+    outcome: JsValue,
+    sent: JsValue,
+) -> Result<JsValue, GraFxError> {
+    let field = |i| Reflect::get_u32(&sent, i).unwrap_or_default();
+    let (url, init) = (field(0).as_string().unwrap_or_default(), field(1));
+    let bearer = field(3).as_string().unwrap_or_default();
+    let call = CallSignal::given(field(2));
+    let outcome = if outcome.is_instance_of::<web_sys::Response>() {
+        Ok(outcome)
+    } else {
+        Err(outcome)
+    };
+    drop(reply(&url, &init, &call, &bearer, outcome)?);
+    if has_stream_body(&init, false) {
         return Err(GraFxError::new(
             ErrorCode::Unauthorized,
             format!("{url} refused the token (HTTP 401), and the request cannot be sent again with a new one: its body is a stream. Send a string, Blob or ArrayBuffer body to get the automatic retry."),
@@ -213,12 +313,10 @@ pub(crate) async fn fetch(
     }
     // Rebuilt from the caller's init rather than cloned up front: cloning every request just in
     // case cost more than the rare retry.
-    let fresh = inner.replace_refused(&token.access_token).await?;
-    let res = send(&url, init, &call, &fresh).await?;
-    if let Some(linked) = call.linked {
-        linked.keep_for_the_body();
-    }
-    Ok(res)
+    let refused = bearer.strip_prefix("Bearer ").unwrap_or(&bearer);
+    let fresh = inner.replace_refused(refused).await?;
+    let res = send(&url, &init, &call, &fresh).await?;
+    Ok(web_sys::Response::from(res).into())
 }
 
 /// The error for a non-2xx API reply, with problem-details title and detail and the raw body.

@@ -48,6 +48,16 @@ extern "C" {
         signal: &JsValue,
         bearer: &str,
     ) -> Promise;
+    /// `fetchWithBearer`, its reply handed on unless it is a 401 or a redirect, or the call
+    /// failed: those go to `after(outcome, [url, init, signal, bearer])`.
+    #[wasm_bindgen(js_name = fetchAnswered)]
+    pub(crate) fn fetch_answered(
+        url: &str,
+        init: &JsValue,
+        signal: &JsValue,
+        bearer: &str,
+        after: &JsValue,
+    ) -> Promise;
     #[wasm_bindgen(js_name = buildProxyRequest, catch)]
     pub(crate) fn build_proxy_request(
         url: &str,

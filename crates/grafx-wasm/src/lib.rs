@@ -478,7 +478,9 @@ fn promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, GraFxError>> + 'static,
 {
-    crate::boxed_promise(Box::pin(async move { future.await.map_err(JsValue::from) }))
+    // Boxed as it is first: the step that maps the error is then compiled once, not once per
+    // caller's future.
+    resources::promise_of(Box::pin(future))
 }
 
 #[wasm_bindgen(js_class = GraFxClient)]
@@ -559,10 +561,13 @@ impl JsGraFxClient {
         #[wasm_bindgen(js_name = pathOrUrl, unchecked_param_type = "string")] path_or_url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "GraFxRequestInit")] init: Option<JsValue>,
     ) -> Promise {
+        let init = init.unwrap_or(JsValue::UNDEFINED);
+        if let Some(sent) = api::fetch_now(&self.client.inner, &path_or_url, &init) {
+            return sent;
+        }
         let inner = Rc::clone(&self.client.inner);
         promise(async move {
             let path_or_url = path_string(&path_or_url)?;
-            let init = init.unwrap_or(JsValue::UNDEFINED);
             let res = api::fetch(&inner, &path_or_url, &init).await?;
             Ok(web_sys::Response::from(res).into())
         })

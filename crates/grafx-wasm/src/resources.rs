@@ -19,14 +19,17 @@ use crate::glue;
 type Fut = Pin<Box<dyn Future<Output = Result<JsValue, GraFxError>>>>;
 type Method = fn(Rc<Inner>, JsValue, JsValue) -> Fut;
 
+/// The promise of a boxed future, its error as a GraFxError (the crate's one instance of the
+/// step that maps it).
+pub(crate) fn promise_of(fut: Fut) -> Promise {
+    crate::boxed_promise(Box::pin(async move { fut.await.map_err(JsValue::from) }))
+}
+
 /// A bound async function `(a?, b?) => Promise` over the client.
 pub(crate) fn method(weak: &Weak<Inner>, f: Method) -> JsValue {
     let weak = weak.clone();
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
-        Some(inner) => {
-            let fut = f(inner, a, b);
-            crate::boxed_promise(Box::pin(async move { fut.await.map_err(JsValue::from) }))
-        }
+        Some(inner) => promise_of(f(inner, a, b)),
         None => Promise::reject(&JsValue::from(crate::client::disposed())),
     })
     .into_js_value()
@@ -71,10 +74,7 @@ fn via_method(
 ) -> JsValue {
     let (weak, base) = (weak.clone(), Rc::clone(base));
     Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |a, b| match weak.upgrade() {
-        Some(inner) => {
-            let fut = f(inner, Rc::clone(&base), a, b);
-            crate::boxed_promise(Box::pin(async move { fut.await.map_err(JsValue::from) }))
-        }
+        Some(inner) => promise_of(f(inner, Rc::clone(&base), a, b)),
         None => Promise::reject(&JsValue::from(crate::client::disposed())),
     })
     .into_js_value()

@@ -86,6 +86,7 @@ js_tests!(
     without_cross_tab_each_instance_asks,
     retry_once_after_a_401,
     fetch_on_the_wire,
+    fetch_with_a_fresh_token_is_sent_at_once,
     unauthorized_after_the_retry,
     no_bearer_to_a_foreign_origin,
     abort_and_timeout,

@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     /// The latest sign-out of this caller seen here (`Date.now`): tokens asked for before it are
     /// refused, wherever they come from.
     signed_out_at: Cell<f64>,
+    /// The handler a call's `fetch` hands a 401, a redirect or a failure to (`api::after_sent`).
+    pub(crate) after_fetch: RefCell<JsValue>,
 }
 
 #[cfg(feature = "testing")]
@@ -131,7 +133,12 @@ impl Inner {
             epoch: Cell::new(0),
             peer_failure: RefCell::new(None),
             signed_out_at: Cell::new(0.0),
+            after_fetch: RefCell::new(JsValue::UNDEFINED),
         });
+        *inner.after_fetch.borrow_mut() =
+            crate::resources::method(&Rc::downgrade(&inner), |inner, outcome, sent| {
+                Box::pin(crate::api::after_sent(inner, outcome, sent))
+            });
         #[cfg(feature = "testing")]
         LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
@@ -148,6 +155,16 @@ impl Inner {
 
     pub(crate) fn token(&self) -> Option<Token> {
         self.token.borrow().clone()
+    }
+
+    /// `f` of the cached token while it needs no refresh, as [`current`](Self::current) answers
+    /// at once; `None` without one, or once disposed.
+    pub(crate) fn with_fresh_token<R>(&self, f: impl FnOnce(&Token) -> Option<R>) -> Option<R> {
+        let token = self.token.borrow();
+        let t = token.as_ref().filter(|_| !self.disposed.get())?;
+        (t.expiry.freshness(self.now(), &self.policy) == Freshness::Fresh)
+            .then(|| f(t))
+            .flatten()
     }
 
     /// A usable token: cached unless inside the leeway (or `force`), else from the signer.
