@@ -139,7 +139,7 @@ export function fetchWithBearer(url, init, signal, bearer) {
  */
 export function fetchAnswered(url, init, signal, bearer, after) {
   const sent = () => [url, init, signal, bearer];
-  return fetchWithBearer(url, init, signal, bearer).then(
+  return Promise.resolve(fetchWithBearer(url, init, signal, bearer)).then(
     (res) => (res.status === 401 || res.type === "opaqueredirect" ? after(res, sent()) : res),
     (e) => after(e, sent()),
   );

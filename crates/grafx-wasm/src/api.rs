@@ -9,7 +9,7 @@
 //! with a fresh token and neither `signal` nor `timeoutMs`, `GraFxClient.fetch` sends at once,
 //! with no Rust future on its way ([`fetch_now`]).
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use gloo_net::http::Response;
 use grafx_core::ErrorCode;
@@ -271,7 +271,9 @@ pub(crate) fn fetch_now(
         return None;
     }
     let (url, bearer) = inner.with_fresh_token(|token| {
-        let url = resolve(token, &path_or_url.as_string()?).ok()?;
+        // An empty path is refused on the future's path (`path_string`), as any other mistake.
+        let path = path_or_url.as_string().filter(|p| !p.is_empty())?;
+        let url = resolve(token, &path).ok()?;
         Some((url, bearer_of(token)))
     })?;
     let after = inner.after_fetch.borrow();
@@ -288,9 +290,11 @@ pub(crate) fn fetch_now(
 /// `fetch` rejected with) and `sent` (`[url, init, signal, bearer]`, as it was sent): the error
 /// for a redirect or a failure; for a 401, a token to replace the refused one (a peer's newer
 /// one if a refresh already happened, or one forced refresh shared by every caller refused at
-/// once) and one retry, with the call's signal.
+/// once) and one retry, with the call's signal. The client is held only for the retry: a call
+/// [`fetch_now`] sent holds none, and one freed meanwhile still gets its redirect or failure
+/// told as such.
 pub(crate) async fn after_sent(
-    inner: Rc<Inner>,
+    client: Weak<Inner>,
     outcome: JsValue,
     sent: JsValue,
 ) -> Result<JsValue, GraFxError> {
@@ -311,6 +315,7 @@ pub(crate) async fn after_sent(
         )
         .status(401));
     }
+    let inner = client.upgrade().ok_or_else(crate::client::disposed)?;
     // Rebuilt from the caller's init rather than cloned up front: cloning every request just in
     // case cost more than the rare retry.
     let refused = bearer.strip_prefix("Bearer ").unwrap_or(&bearer);

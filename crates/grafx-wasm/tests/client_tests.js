@@ -344,7 +344,7 @@ const tests = {
   // A call with a fresh token and neither `signal` nor `timeoutMs` is sent before `fetch`
   // returns, with no Rust future on its way (issue #28: entering the wasm's future cost 6% of a
   // loopback call); any other call goes through the future. Both send the same request.
-  async fetch_with_a_fresh_token_is_sent_at_once(env, make) {
+  async fetch_with_a_fresh_token_is_sent_at_once(env, make, isErr) {
     const c = make({ signerUrl: env.signerUrl, crossTab: false });
     const token = await c.accessToken();
     const real = globalThis.fetch;
@@ -369,9 +369,23 @@ const tests = {
         eq(calls.length, 1, "sent once");
         eq(new Headers(calls[0][1].headers).get("authorization"), `Bearer ${token}`, "with the bearer");
       }
+      calls.length = 0;
+      await rejects(c.fetch(""), "invalid_options", isErr);
+      eq(calls.length, 0, "an empty path is refused, not sent");
     } finally {
       globalThis.fetch = real;
     }
+    // Through the future, the same retry: after a 401, with a timeout running.
+    await armApi(env, { kind: "status", status: 401, times: 1 });
+    await clearJournal(env);
+    const retried = await c.fetch("templates?limit=2", { timeoutMs: 10000 });
+    eq((await retried.json()).data.length, 2, "the retry's body, read under the timeout");
+    eq((await sent(env, "GET", "templates")).length, 2, "sent twice");
+    // And a lost connection with a signal: a network error, not an abort.
+    await armApi(env, { kind: "drop", times: 5 });
+    const lost = await rejects(c.fetch("templates", { signal: new AbortController().signal }), "api_error", isErr);
+    eq(lost.status, 0, "no HTTP status");
+    await clearFaults(env);
     c.dispose();
   },
 

@@ -135,10 +135,13 @@ impl Inner {
             signed_out_at: Cell::new(0.0),
             after_fetch: RefCell::new(JsValue::UNDEFINED),
         });
+        let client = Rc::downgrade(&inner);
         *inner.after_fetch.borrow_mut() =
-            crate::resources::method(&Rc::downgrade(&inner), |inner, outcome, sent| {
-                Box::pin(crate::api::after_sent(inner, outcome, sent))
-            });
+            Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |outcome, sent| {
+                let after = crate::api::after_sent(client.clone(), outcome, sent);
+                crate::resources::promise_of(Box::pin(after))
+            })
+            .into_js_value();
         #[cfg(feature = "testing")]
         LIVE.with(|n| n.set(n.get() + 1));
         inner.listen_to_peers();
