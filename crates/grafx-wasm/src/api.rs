@@ -229,7 +229,8 @@ pub(crate) async fn fetch(
     let call = CallSignal::of(init)?;
     let token = inner.current(false).await?;
     let url = resolve(&token, path_or_url)?;
-    let sent = JsFuture::from(send_answered(inner, &url, init, &call.signal_js, &token))
+    let bearer = bearer_of(&token);
+    let sent = JsFuture::from(send_answered(inner, &url, init, &call.signal_js, &bearer))
         .await
         .map_err(|e| GraFxError::from_js(e, ErrorCode::ApiError))?;
     if let Some(linked) = call.linked {
@@ -238,23 +239,17 @@ pub(crate) async fn fetch(
     Ok(Response::from(sent.unchecked_into::<web_sys::Response>()))
 }
 
-/// The request sent with `token`'s bearer, its reply handed on by JS (`fetchAnswered`) with no
-/// Rust future on its way unless it is a 401 or a redirect, or the call failed: those go to the
+/// The request sent with `bearer`, its reply handed on by JS (`fetchAnswered`) with no Rust
+/// future on its way unless it is a 401 or a redirect, or the call failed: those go to the
 /// client's handler, [`after_sent`].
 fn send_answered(
     inner: &Inner,
     url: &str,
     init: &JsValue,
     signal: &JsValue,
-    token: &Token,
+    bearer: &str,
 ) -> js_sys::Promise {
-    fetch_answered(
-        url,
-        init,
-        signal,
-        &bearer_of(token),
-        &inner.after_fetch.borrow(),
-    )
+    fetch_answered(url, init, signal, bearer, &inner.after_fetch.borrow())
 }
 
 /// A call sent at once, with no Rust future on its way (entering the wasm for a future and its
@@ -270,19 +265,19 @@ pub(crate) fn fetch_now(
     if !absent("signal") || !absent("timeoutMs") {
         return None;
     }
+    // The token's borrow ends before the page's `fetch` runs: that may call back into the client.
     let (url, bearer) = inner.with_fresh_token(|token| {
         // An empty path is refused on the future's path (`path_string`), as any other mistake.
         let path = path_or_url.as_string().filter(|p| !p.is_empty())?;
         let url = resolve(token, &path).ok()?;
         Some((url, bearer_of(token)))
     })?;
-    let after = inner.after_fetch.borrow();
-    Some(fetch_answered(
+    Some(send_answered(
+        inner,
         &url,
         init,
         &JsValue::UNDEFINED,
         &bearer,
-        &after,
     ))
 }
 
